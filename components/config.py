@@ -1,0 +1,449 @@
+"""The one validated configuration of a stack: ``StackConfig``.
+
+Every top-level key of the ``hardened-stack:`` config namespace (``Pulumi.<stack>.yaml``) is one
+field of :class:`StackConfig`, spelled in camelCase. Loading rejects unknown keys, validates every
+value, and raises :class:`ConfigError` (a ``pulumi.RunError``, so no traceback) whose message names
+the config key path and how to fix it, before any resource is registered.
+
+Secret values (tokens, passwords) are separate top-level keys set with
+``pulumi config set --secret``; they are read as Pulumi secrets and never enter the model as
+plain text (see :data:`SECRET_KEYS`).
+"""
+from __future__ import annotations
+
+import difflib
+import json
+from typing import Any, Literal, Optional
+
+import pulumi
+from pydantic import Field, ValidationError, field_validator, model_validator
+
+from .base import DNS1123_LABEL, StrictModel, check_image_reference
+
+PROJECT = "hardened-stack"
+
+# Area sections live beside their components; imported here so StackConfig is one model.
+from .admission import AdmissionConfig  # noqa: E402
+from .compliance import ComplianceConfig  # noqa: E402
+from .ingress import IngressConfig  # noqa: E402
+from .mesh import MeshConfig  # noqa: E402
+from .runtime_detection import RuntimeDetectionConfig  # noqa: E402
+from .secrets import SecretsConfig  # noqa: E402
+from .spire import SpireConfig  # noqa: E402
+from .vault import VaultConfig  # noqa: E402
+
+
+class ConfigError(pulumi.RunError):
+    """Bad stack configuration: the message names the key and the fix."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Foundation sections
+# ---------------------------------------------------------------------------------------------
+
+class ClusterConfig(StrictModel):
+    name: str = Field(description="Cluster name, used in resource names and tags.")
+    kubernetes_version: Literal["1.32", "1.33"] = Field(
+        "1.33", description="Target Kubernetes minor version (default 1.33); manifests are validated against it.")
+    environment: Literal["dev", "staging", "prod"] = Field(
+        "prod", description="Environment name (default prod); prod forbids the dev-only opt-outs.")
+    region: str = Field("us-east-1", description="AWS region of the cluster (default us-east-1).")
+    oidc_provider_arn: Optional[str] = Field(
+        None, description="ARN of the cluster's IAM OIDC provider (IRSA). Default none: the stack creates one "
+                          "from oidcIssuerUrl when set.")
+    oidc_issuer_url: Optional[str] = Field(
+        None, description="The cluster's service-account issuer URL (https://oidc.eks.<region>.amazonaws.com/id/...).")
+
+
+class Quantities(StrictModel):
+    cpu: str = Field(description="CPU quantity, e.g. '500m' or '2'.")
+    memory: str = Field(description="Memory quantity, e.g. '512Mi'.")
+
+    @field_validator("cpu")
+    @classmethod
+    def _cpu(cls, v: str) -> str:
+        if not _parse_cpu(v) > 0:
+            raise ValueError(f"cpu {v!r} is not a positive Kubernetes CPU quantity such as '500m' or '2'")
+        return v
+
+    @field_validator("memory")
+    @classmethod
+    def _memory(cls, v: str) -> str:
+        if not _parse_memory(v) > 0:
+            raise ValueError(f"memory {v!r} is not a positive Kubernetes memory quantity such as '512Mi' or '8Gi'")
+        return v
+
+
+class Resources(StrictModel):
+    requests: Quantities = Field(default_factory=lambda: Quantities(cpu="100m", memory="128Mi"),
+                                 description="Requests (default 100m / 128Mi).")
+    limits: Quantities = Field(default_factory=lambda: Quantities(cpu="500m", memory="512Mi"),
+                               description="Limits (default 500m / 512Mi); must not be below the requests.")
+
+    @model_validator(mode="after")
+    def _requests_within_limits(self) -> "Resources":
+        if _parse_cpu(self.requests.cpu) > _parse_cpu(self.limits.cpu):
+            raise ValueError(f"requests.cpu {self.requests.cpu} exceeds limits.cpu {self.limits.cpu}")
+        if _parse_memory(self.requests.memory) > _parse_memory(self.limits.memory):
+            raise ValueError(f"requests.memory {self.requests.memory} exceeds limits.memory {self.limits.memory}")
+        return self
+
+
+class QuotaConfig(StrictModel):
+    cpu: str = Field("8", description="Total CPU limits allowed in the namespace (default 8).")
+    memory: str = Field("16Gi", description="Total memory limits allowed in the namespace (default 16Gi).")
+    pods: int = Field(50, ge=1, description="Maximum pods in the namespace (default 50).")
+
+
+class NamespaceConfig(StrictModel):
+    name: str = Field(description="Namespace name (DNS-1123 label).")
+    quota: QuotaConfig = Field(default_factory=QuotaConfig, description="ResourceQuota (defaults above).")
+    default_resources: Resources = Field(
+        default_factory=Resources,
+        description="LimitRange defaults for containers that declare none (defaults 100m/128Mi, 500m/512Mi).")
+    labels: dict[str, str] = Field(default_factory=dict, description="Extra namespace labels.")
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        return _dns_label(v)
+
+
+class Probe(StrictModel):
+    path: str = Field("/healthz", description="HTTP path of the probe (default /healthz).")
+    port: Optional[int] = Field(None, description="Probe port (default: the workload's port).")
+
+
+class SecretRef(StrictModel):
+    """A secret delivered by External Secrets from Vault: never a literal."""
+
+    env: str = Field(description="Environment variable that receives the value.")
+    vault_key: str = Field(description="Vault KV path and property, 'path/in/kv#property'.")
+
+    @field_validator("vault_key")
+    @classmethod
+    def _key(cls, v: str) -> str:
+        if "#" not in v or v.startswith("#") or v.endswith("#"):
+            raise ValueError(f"vaultKey {v!r} must look like 'lego-mcp/hsm#pin' (KV path, '#', property)")
+        return v
+
+
+class WorkloadConfig(StrictModel):
+    name: str = Field(description="Workload name: Deployment, ServiceAccount and `app` label.")
+    namespace: str = Field(description="Namespace (one of `namespaces`).")
+    image: str = Field(description="Image pinned by digest from a trusted registry.")
+    port: int = Field(ge=1, le=65535, description="Container port the Service exposes.")
+    replicas: int = Field(2, ge=1, description="Replicas (default 2, so the PodDisruptionBudget allows drains).")
+    run_as_user: int = Field(
+        10001, gt=10000, description="UID (default 10001: above 10000, so it owns no host file).")
+    resources: Resources = Field(default_factory=Resources, description="Requests and limits.")
+    liveness: Probe = Field(default_factory=Probe, description="Liveness probe (default GET /healthz).")
+    readiness: Probe = Field(default_factory=lambda: Probe(path="/readyz"),
+                             description="Readiness probe (default GET /readyz).")
+    writable_paths: list[str] = Field(
+        default_factory=list,
+        description="Paths that get a writable emptyDir (default none: the root filesystem is read-only).")
+    env: dict[str, str] = Field(default_factory=dict, description="Plain, non-secret environment variables.")
+    secrets: list[SecretRef] = Field(default_factory=list,
+                                     description="Secrets from Vault via External Secrets (never literals).")
+    command: list[str] = Field(default_factory=list, description="Container command override.")
+    args: list[str] = Field(default_factory=list, description="Container args.")
+    external: bool = Field(False, description="Exposed through the ingress gateway (default false).")
+    hostname: Optional[str] = Field(None, description="Public hostname when external.")
+    spiffe_id: Optional[str] = Field(
+        None, description="SPIFFE ID override (default spiffe://<trustDomain>/<name>).")
+
+    @field_validator("name", "namespace")
+    @classmethod
+    def _names(cls, v: str) -> str:
+        return _dns_label(v)
+
+    @field_validator("writable_paths")
+    @classmethod
+    def _paths(cls, v: list[str]) -> list[str]:
+        for p in v:
+            if not p.startswith("/") or p == "/":
+                raise ValueError(f"writablePaths entry {p!r} must be an absolute path below '/'")
+        return v
+
+    @property
+    def key(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+
+class NetworkIntent(StrictModel):
+    """An allowed flow, as intent: ``from`` workload (or namespace) to workload on a port.
+
+    Endpoints are ``<namespace>/<workload>`` or ``<namespace>/*`` (every pod of a namespace).
+    One intent becomes a NetworkPolicy pair (egress at the source, ingress at the destination)
+    and, with the mesh, an AuthorizationPolicy rule.
+    """
+
+    source: str = Field(alias="from", description="Source: 'namespace/workload' or 'namespace/*'.")
+    destination: str = Field(alias="to", description="Destination: 'namespace/workload'.")
+    port: int = Field(ge=1, le=65535, description="Destination port.")
+    protocol: Literal["TCP", "UDP"] = Field("TCP", description="Protocol (default TCP).")
+
+    @field_validator("source", "destination")
+    @classmethod
+    def _endpoint(cls, v: str) -> str:
+        parts = v.split("/")
+        if len(parts) != 2 or not DNS1123_LABEL.match(parts[0]) or not (
+                parts[1] == "*" or DNS1123_LABEL.match(parts[1])):
+            raise ValueError(f"endpoint {v!r} must be 'namespace/workload' or 'namespace/*'")
+        return v
+
+    @field_validator("destination")
+    @classmethod
+    def _dest(cls, v: str) -> str:
+        if v.endswith("/*"):
+            raise ValueError(f"destination {v!r} must name one workload, not a whole namespace")
+        return v
+
+
+class StackConfig(StrictModel):
+    """Everything a stack needs, validated as one model."""
+
+    cluster: ClusterConfig = Field(description="The target cluster.")
+    trusted_registries: list[str] = Field(
+        default_factory=lambda: ["registry.k8s.io", "ghcr.io", "docker.io/hashicorp", "docker.io/falcosecurity",
+                                 "docker.io/istio", "openpolicyagent", "quay.io/jetstack", "oci.external-secrets.io"],
+        description="Registries images may come from (default: registry.k8s.io plus the registries of the "
+                    "charts the stack deploys).")
+    namespaces: list[NamespaceConfig] = Field(default_factory=list, description="Tenant namespaces.")
+    workloads: list[WorkloadConfig] = Field(default_factory=list, description="Tenant workloads (golden path).")
+    intents: list[NetworkIntent] = Field(default_factory=list, description="Allowed workload-to-workload flows.")
+    isolate: list[str] = Field(
+        default_factory=list,
+        description="Emergency isolation: 'namespace/workload' entries get a deny-all-in-and-out policy.")
+    mesh: MeshConfig = Field(default_factory=MeshConfig, description="Zero-trust mesh (Istio).")
+    spire: SpireConfig = Field(default_factory=SpireConfig, description="SPIFFE/SPIRE workload identity.")
+    vault: VaultConfig = Field(default_factory=VaultConfig, description="Vault HA with KMS auto-unseal.")
+    secrets: SecretsConfig = Field(default_factory=SecretsConfig,
+                                   description="External Secrets, cert-manager and rotation periods.")
+    admission: AdmissionConfig = Field(default_factory=AdmissionConfig, description="Gatekeeper and signatures.")
+    ingress: IngressConfig = Field(default_factory=IngressConfig, description="TLS 1.3 ingress and AWS WAF.")
+    runtime_detection: RuntimeDetectionConfig = Field(default_factory=RuntimeDetectionConfig,
+                                                      description="Falco and falcosidekick.")
+    compliance: ComplianceConfig = Field(default_factory=ComplianceConfig,
+                                         description="Compliance CronJobs and audit-log retention.")
+
+    @field_validator("trusted_registries")
+    @classmethod
+    def _registries(cls, v: list[str]) -> list[str]:
+        if not v:
+            raise ValueError("trustedRegistries must name at least one registry")
+        for r in v:
+            if "://" in r or r != r.strip() or not r:
+                raise ValueError(f"trustedRegistries entry {r!r} must be a registry host or host/path, no scheme")
+        return v
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> "StackConfig":
+        ns_names = [n.name for n in self.namespaces]
+        _no_duplicates(ns_names, "namespaces", "name")
+        _no_duplicates([w.key for w in self.workloads], "workloads", "namespace/name")
+        known_ns = set(ns_names)
+        workloads = {w.key for w in self.workloads}
+        for i, w in enumerate(self.workloads):
+            if w.namespace not in known_ns:
+                raise _located(f"workloads[{i}].namespace",
+                               f"namespace {w.namespace!r} is not declared; add it under namespaces")
+            try:
+                check_image_reference(w.image, self.trusted_registries)
+            except ValueError as e:
+                raise _located(f"workloads[{i}].image", str(e)) from None
+            if w.external and not w.hostname:
+                raise _located(f"workloads[{i}].hostname", "an external workload needs a hostname")
+        for i, intent in enumerate(self.intents):
+            for field, endpoint in (("to", intent.destination), ("from", intent.source)):
+                ns, wl = endpoint.split("/")
+                if wl == "*":
+                    continue
+                if endpoint not in workloads:
+                    raise _located(f"intents[{i}].{field}",
+                                   f"{endpoint!r} names no workload; declared: {sorted(workloads)}")
+        for i, target in enumerate(self.isolate):
+            if target not in workloads:
+                raise _located(f"isolate[{i}]", f"{target!r} names no workload; declared: {sorted(workloads)}")
+        return self
+
+    def workload(self, key: str) -> WorkloadConfig:
+        return next(w for w in self.workloads if w.key == key)
+
+
+class _LocatedError(ValueError):
+    def __init__(self, loc: str, msg: str):
+        super().__init__(f"{loc}: {msg}")
+        self.loc = loc
+
+
+def _located(loc: str, msg: str) -> _LocatedError:
+    return _LocatedError(loc, msg)
+
+
+def _no_duplicates(values: list[str], section: str, what: str) -> None:
+    seen: set[str] = set()
+    for i, v in enumerate(values):
+        if v in seen:
+            raise _located(f"{section}[{i}]", f"duplicate {what} {v!r}; each must be unique")
+        seen.add(v)
+
+
+def _dns_label(v: str) -> str:
+    if len(v) > 63 or not DNS1123_LABEL.match(v):
+        raise ValueError(f"{v!r} is not a DNS-1123 label (lowercase letters, digits and '-', at most 63)")
+    return v
+
+
+_CPU_UNITS = {"m": 0.001, "": 1.0}
+_MEM_UNITS = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "": 1}
+
+
+def _parse_cpu(v: str) -> float:
+    try:
+        if v.endswith("m"):
+            return float(v[:-1]) / 1000
+        return float(v)
+    except (TypeError, ValueError):
+        return -1.0
+
+
+def _parse_memory(v: str) -> float:
+    for unit in ("Ki", "Mi", "Gi", "Ti", "K", "M", "G", "T"):
+        if v.endswith(unit):
+            try:
+                return float(v[: -len(unit)]) * _MEM_UNITS[unit]
+            except ValueError:
+                return -1.0
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return -1.0
+
+
+# ---------------------------------------------------------------------------------------------
+# Secrets: separate top-level keys, read as Pulumi secrets
+# ---------------------------------------------------------------------------------------------
+
+#: Secret config keys -> what they are for. Set with `pulumi config set --secret <key> <value>`.
+SECRET_KEYS: dict[str, str] = {
+    "splunkHecToken": "falcosidekick's Splunk HEC token (runtimeDetection.siem.splunk)",
+    "vaultKubernetesAuthToken": "unused unless vault.kubernetesAuth.tokenReviewerJwt is external",
+}
+
+
+class Secrets:
+    """The stack's secret inputs as ``pulumi.Output`` secrets (never plain strings)."""
+
+    def __init__(self, values: dict[str, pulumi.Output]):
+        self._values = values
+
+    def get(self, key: str) -> Optional[pulumi.Output]:
+        return self._values.get(key)
+
+    def require(self, key: str, needed_by: str) -> pulumi.Output:
+        value = self._values.get(key)
+        if value is None:
+            raise ConfigError(
+                f"{PROJECT}:{key} is required by {needed_by}; set it with "
+                f"`pulumi config set --secret {PROJECT}:{key} <value>`")
+        return value
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._values
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading
+# ---------------------------------------------------------------------------------------------
+
+def config_keys() -> list[str]:
+    """Every field of StackConfig as its config key (camelCase)."""
+    return [f.alias or name for name, f in StackConfig.model_fields.items()]
+
+
+def _all_project_config() -> dict[str, Any]:
+    """The raw ``hardened-stack:*`` config values the engine (or the offline runner) set."""
+    from pulumi.runtime import config as rc
+
+    raw: dict[str, Any] = dict(rc.get_config_env())
+    raw.update(rc.CONFIG.get())
+    prefix = PROJECT + ":"
+    return {k[len(prefix):]: v for k, v in raw.items() if k.startswith(prefix)}
+
+
+def _decode(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def parse_stack_config(document: dict[str, Any]) -> StackConfig:
+    """Validate a plain config document (camelCase keys, values decoded) into a StackConfig.
+
+    Raises :class:`ConfigError` naming the key path and the fix.
+    """
+    unknown = sorted(set(document) - set(config_keys()) - set(SECRET_KEYS))
+    if unknown:
+        hints = []
+        for key in unknown:
+            close = difflib.get_close_matches(key, config_keys() + list(SECRET_KEYS), n=1)
+            hints.append(f"{PROJECT}:{key}" + (f" (did you mean {PROJECT}:{close[0]}?)" if close else ""))
+        raise ConfigError(
+            "unknown config key(s): " + ", ".join(hints)
+            + f". Known keys: {', '.join(config_keys())}. Remove or rename them in Pulumi.<stack>.yaml.")
+    plain = {k: v for k, v in document.items() if k not in SECRET_KEYS}
+    if "cluster" not in plain:
+        raise ConfigError(f"{PROJECT}:cluster is required: set at least `cluster: {{name: <cluster name>}}` "
+                          "in Pulumi.<stack>.yaml")
+    try:
+        return StackConfig.model_validate(plain)
+    except ValidationError as e:
+        raise ConfigError(format_validation_error(e)) from None
+
+
+def format_validation_error(e: ValidationError) -> str:
+    lines = ["invalid stack configuration:"]
+    for err in e.errors():
+        loc = [str(p) for p in err["loc"]]
+        msg = err["msg"]
+        ctx_err = (err.get("ctx") or {}).get("error")
+        if isinstance(ctx_err, _LocatedError):
+            loc = loc + [ctx_err.loc]
+            msg = str(ctx_err).split(": ", 1)[1]
+        elif msg.startswith("Value error, "):
+            msg = msg[len("Value error, "):]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key; remove it or fix its spelling"
+        elif err["type"] == "missing":
+            msg = "required key is missing"
+        path = _format_loc(loc)
+        lines.append(f"  {PROJECT}:{path}: {msg}")
+    return "\n".join(lines)
+
+
+def _format_loc(loc: list[str]) -> str:
+    out = ""
+    for part in loc:
+        if part.isdigit():
+            out += f"[{part}]"
+        elif part.startswith("["):
+            out += part
+        else:
+            # a located error may carry a dotted/indexed path of its own
+            out += ("." if out else "") + part
+    return out
+
+
+def load_stack_config() -> tuple[StackConfig, Secrets]:
+    """Read the ``hardened-stack`` config namespace and validate it (before any resource)."""
+    raw = _all_project_config()
+    document = {k: _decode(v) for k, v in raw.items() if k not in SECRET_KEYS}
+    cfg = parse_stack_config(document | {k: None for k in raw if k in SECRET_KEYS})
+    pcfg = pulumi.Config(PROJECT)
+    secrets = {k: pcfg.get_secret(k) for k in SECRET_KEYS if k in raw}
+    return cfg, Secrets({k: v for k, v in secrets.items() if v is not None})

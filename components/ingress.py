@@ -1,0 +1,14 @@
+"""TLS 1.3 Gateway API ingress and AWS WAF/Shield (issue 8).
+
+Placeholder section: the config model exists so StackConfig is complete; the component is
+built in its issue.
+"""
+from __future__ import annotations
+
+from pydantic import Field
+
+from .base import StrictModel
+
+
+class IngressConfig(StrictModel):
+    enabled: bool = Field(True, description="Deploy this part of the stack (default true).")

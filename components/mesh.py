@@ -1,0 +1,14 @@
+"""Istio mesh with strict mTLS (issue 4).
+
+Placeholder section: the config model exists so StackConfig is complete; the component is
+built in its issue.
+"""
+from __future__ import annotations
+
+from pydantic import Field
+
+from .base import StrictModel
+
+
+class MeshConfig(StrictModel):
+    enabled: bool = Field(True, description="Deploy this part of the stack (default true).")
