@@ -1,0 +1,46 @@
+# hardened-stack: the two quick-start commands are `make demo` and `make test`.
+PYTHON ?= python3
+VENV ?= venv
+CHECKOV_VENV ?= venv-checkov
+PY := $(VENV)/bin/python
+STACK ?= prod
+OUT ?= build/$(STACK)
+
+.PHONY: demo test setup render check report bench clean
+
+## demo: set up, then render the prod stack offline and check it with the policy pack
+demo: $(VENV)/.installed
+	$(PY) -m hardened render --stack $(STACK) --out $(OUT)
+	$(PY) -m hardened check $(OUT)
+
+## test: set up (both virtualenvs), then run the whole test suite
+test: setup
+	$(PY) -m pytest
+
+setup: $(VENV)/.installed $(CHECKOV_VENV)/.installed
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt policy_pack/requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -r policy_pack/requirements.txt
+	touch $@
+
+# checkov pins packaging<24 (pulumi needs >=26), so it gets a virtualenv of its own.
+$(CHECKOV_VENV)/.installed: requirements-checkov.txt
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
+	touch $@
+
+render: $(VENV)/.installed
+	$(PY) -m hardened render --stack $(STACK) --out $(OUT)
+
+check: $(VENV)/.installed
+	$(PY) -m hardened check $(OUT)
+
+report: $(VENV)/.installed
+	$(PY) -m hardened report --stack $(STACK) --out $(OUT)/report
+
+bench: setup
+	$(PY) -m benchmarks
+
+clean:
+	rm -rf build .pytest_cache .hypothesis
