@@ -1,0 +1,142 @@
+"""The offline engine: the real program under SDK mocks, written deterministically."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pulumi
+import pytest
+import yaml
+
+from hardened.render import OFFLINE_SECRET_PLACEHOLDER, REDACTED, run_program, write_output
+from tests.foundation.conftest import ROOT, overrides
+from tests.foundation.helpers import find
+
+
+def _tree(path: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(path)): p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()}
+
+
+def test_render_is_byte_identical_across_runs(tmp_path):
+    write_output(run_program("prod", ROOT), tmp_path / "a", "prod")
+    write_output(run_program("prod", ROOT), tmp_path / "b", "prod")
+    a, b = _tree(tmp_path / "a"), _tree(tmp_path / "b")
+    assert a.keys() == b.keys() and len(a) > 20
+    assert [k for k in a if a[k] != b[k]] == []
+
+
+def test_manifests_have_integers_not_floats(tmp_path):
+    write_output(run_program("prod", ROOT), tmp_path, "prod")
+    text = (tmp_path / "manifests/lego-mcp-prod/deployment-dashboard.yaml").read_text()
+    doc = yaml.safe_load(text)
+    assert doc["spec"]["replicas"] == 3 and isinstance(doc["spec"]["replicas"], int)
+    port = doc["spec"]["template"]["spec"]["containers"][0]["ports"][0]["containerPort"]
+    assert port == 5000 and isinstance(port, int)
+    assert "5000.0" not in text
+
+
+def test_every_resource_is_parented_to_a_component():
+    records = run_program("prod", ROOT)
+    by_urn = {r.urn: r for r in records}
+    for r in records:
+        if r.type == "pulumi:pulumi:Stack":
+            continue
+        assert r.parent, r.urn
+        if r.custom:
+            parent = by_urn[r.parent]
+            assert parent.type.startswith("hardened:index:") or not parent.custom, (r.urn, parent.type)
+
+
+def test_every_tenant_namespace_gets_default_deny_and_restricted_labels(prod_document):
+    records = run_program("prod", ROOT)
+    for ns in prod_document["namespaces"]:
+        (deny,) = find(records, "NetworkPolicy", "default-deny-all", ns["name"])
+        assert deny["spec"]["podSelector"] == {}
+        (obj,) = find(records, "Namespace", ns["name"])
+        assert obj["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+
+
+def test_emergency_isolation_denies_all_and_drops_the_workloads_allow_rules(prod_document):
+    prod_document["isolate"] = ["lego-mcp-prod/mcp-server"]
+    records = run_program("prod", ROOT, overrides=overrides(prod_document))
+    (iso,) = find(records, "NetworkPolicy", "emergency-isolate-mcp-server", "lego-mcp-prod")
+    assert iso["spec"] == {"podSelector": {"matchLabels": {"app": "mcp-server"}},
+                           "policyTypes": ["Ingress", "Egress"]}
+    names = {m["metadata"]["name"] for m in find(records, "NetworkPolicy", namespace="lego-mcp-prod")}
+    assert not any("to-mcp-server" in n for n in names), names
+    assert "allow-ingress-ns-istio-ingress-to-dashboard-5000" in names  # other flows stay
+
+
+def test_intents_become_network_policies_on_both_sides():
+    records = run_program("prod", ROOT)
+    (egress,) = find(records, "NetworkPolicy", "allow-egress-dashboard-to-mcp-server-8080", "lego-mcp-prod")
+    (ingress,) = find(records, "NetworkPolicy", "allow-ingress-dashboard-to-mcp-server-8080", "lego-mcp-prod")
+    assert egress["spec"]["egress"][0]["ports"] == [{"port": 8080, "protocol": "TCP"}]
+    assert ingress["spec"]["podSelector"] == {"matchLabels": {"app": "mcp-server"}}
+
+
+def test_secret_values_are_redacted_in_output(tmp_path):
+    def program():
+        import pulumi_kubernetes as k8s
+
+        k8s.core.v1.Secret("probe", metadata={"name": "probe", "namespace": "x"},
+                           string_data={"token": pulumi.Output.secret("hunter2-very-secret")})
+
+    records = run_program("prod", ROOT, program=program)
+    write_output(records, tmp_path, "prod")
+    everything = b"".join(_tree(tmp_path).values())
+    assert b"hunter2-very-secret" not in everything
+    (rec,) = [r for r in records if r.name == "probe"]
+    assert rec.inputs["stringData"] == REDACTED and rec.secret_paths == ["/stringData"]
+
+
+def test_offline_secret_config_is_a_placeholder_and_stays_secret(tmp_path):
+    from pulumi.runtime.config import is_config_secret
+
+    seen = {}
+
+    def program():
+        seen["is_secret"] = is_config_secret("hardened-stack:splunkHecToken")
+        seen["value"] = pulumi.Config("hardened-stack").get("splunkHecToken")
+
+    run_program("prod", ROOT, overrides={"hardened-stack:splunkHecToken": {"secure": "v1:AAAA"}}, program=program)
+    assert seen["is_secret"] is True
+    assert seen["value"] == OFFLINE_SECRET_PLACEHOLDER  # ciphertext is never treated as the value
+
+
+def test_dev_stack_renders():
+    records = run_program("dev", ROOT)
+    assert find(records, "Deployment", "hello", "demo")
+
+
+def _cli(*args, cwd=ROOT):
+    return subprocess.run([sys.executable, "-m", "hardened", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=300)
+
+
+def test_cli_render_writes_manifests_and_resources(tmp_path):
+    proc = _cli("render", "--stack", "prod", "--out", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "resources.json").exists()
+    assert list((tmp_path / "manifests").rglob("*.yaml"))
+    assert "namespace lego-mcp-prod" in proc.stderr  # one progress line per component
+
+
+def test_cli_bad_config_names_the_key_without_traceback(tmp_path):
+    for name in ("Pulumi.yaml", "__main__.py"):
+        (tmp_path / name).write_text((ROOT / name).read_text())
+    (tmp_path / "components").symlink_to(ROOT / "components")
+    doc = yaml.safe_load((ROOT / "Pulumi.prod.yaml").read_text())
+    doc["config"]["hardened-stack:workloads"][0]["image"] = "ghcr.io/lego-mcp/dashboard:latest"
+    (tmp_path / "Pulumi.prod.yaml").write_text(yaml.safe_dump(doc))
+    proc = _cli("render", "--stack", "prod", "--root", str(tmp_path), "--out", str(tmp_path / "out"))
+    assert proc.returncode == 1
+    assert "hardened-stack:workloads[0].image" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_cli_unknown_stack_lists_the_stacks(tmp_path):
+    proc = _cli("render", "--stack", "nope", "--out", str(tmp_path))
+    assert proc.returncode == 2
+    assert "Pulumi.prod.yaml" in proc.stderr
