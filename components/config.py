@@ -46,7 +46,8 @@ class ClusterConfig(StrictModel):
     kubernetes_version: Literal["1.32", "1.33"] = Field(
         "1.33", description="Target Kubernetes minor version (default 1.33); manifests are validated against it.")
     environment: Literal["dev", "staging", "prod"] = Field(
-        "prod", description="Environment name (default prod); prod forbids the dev-only opt-outs.")
+        "prod", description="Environment name (default prod). In prod, switching off a security section "
+                            "(`<section>.enabled: false`) is rejected: that opt-out is for dev clusters only.")
     region: str = Field("us-east-1", description="AWS region of the cluster (default us-east-1).")
     oidc_provider_arn: Optional[str] = Field(
         None, description="ARN of the cluster's IAM OIDC provider (IRSA). Default none: the stack creates one "
@@ -206,8 +207,10 @@ class StackConfig(StrictModel):
 
     cluster: ClusterConfig = Field(description="The target cluster.")
     trusted_registries: list[str] = Field(
-        default_factory=lambda: ["registry.k8s.io", "ghcr.io", "docker.io/hashicorp", "docker.io/falcosecurity",
-                                 "docker.io/istio", "openpolicyagent", "quay.io/jetstack", "oci.external-secrets.io"],
+        default_factory=lambda: ["registry.k8s.io", "docker.io/hashicorp", "docker.io/falcosecurity",
+                                 "docker.io/istio", "docker.io/openpolicyagent", "quay.io/jetstack",
+                                 "oci.external-secrets.io", "ghcr.io/external-secrets", "ghcr.io/spiffe",
+                                 "ghcr.io/sigstore"],
         description="Registries images may come from (default: registry.k8s.io plus the registries of the "
                     "charts the stack deploys).")
     namespaces: list[NamespaceConfig] = Field(default_factory=list, description="Tenant namespaces.")
@@ -240,6 +243,13 @@ class StackConfig(StrictModel):
 
     @model_validator(mode="after")
     def _cross_checks(self) -> "StackConfig":
+        if self.cluster.environment == "prod":
+            for name, field in type(self).model_fields.items():
+                section = getattr(self, name)
+                if isinstance(section, StrictModel) and getattr(section, "enabled", True) is False:
+                    raise _located(f"{field.alias or name}.enabled",
+                                   "switching a security section off is a dev-only opt-out; it is not allowed "
+                                   "when cluster.environment is prod")
         ns_names = [n.name for n in self.namespaces]
         _no_duplicates(ns_names, "namespaces", "name")
         _no_duplicates([w.key for w in self.workloads], "workloads", "namespace/name")

@@ -114,3 +114,16 @@ def test_config_error_is_a_pulumi_run_error():
 
     # RunError is what the Pulumi language host prints without a traceback.
     assert issubclass(ConfigError, pulumi.RunError)
+
+
+@pytest.mark.parametrize("section", ["mesh", "spire", "vault", "secrets", "admission", "ingress",
+                                     "runtimeDetection", "compliance"])
+def test_prod_refuses_switching_a_security_section_off(prod_document, section):
+    prod_document.setdefault(section, {})["enabled"] = False
+    assert f"hardened-stack:{section}.enabled" in _error(prod_document)
+
+
+def test_dev_may_switch_a_section_off(prod_document):
+    prod_document["cluster"]["environment"] = "dev"
+    prod_document.setdefault("runtimeDetection", {})["enabled"] = False
+    assert parse_stack_config(prod_document).runtime_detection.enabled is False
