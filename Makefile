@@ -15,7 +15,7 @@ demo: $(VENV)/.installed
 
 ## test: set up (both virtualenvs), then run the whole test suite
 test: setup
-	$(PY) -m pytest
+	$(PY) -m pytest -q
 
 setup: $(VENV)/.installed $(CHECKOV_VENV)/.installed
 
