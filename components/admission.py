@@ -1,14 +1,592 @@
-"""Gatekeeper and image signatures (issue 8).
+"""``AdmissionControl``: the cluster's policy decision point at admission time (issue 8).
 
-Placeholder section: the config model exists so StackConfig is complete; the component is
-built in its issue.
+Two admission webhooks, both failing closed:
+
+- **OPA Gatekeeper** (upstream chart, pinned) with the project's own ConstraintTemplates written in
+  Rego v1 (``components/rego/<name>.rego``, loaded verbatim into the templates so the tests evaluate
+  the very same text with ``regopy``) and one Constraint per template: privileged containers,
+  container limits, trusted registries, read-only root filesystem, non-root, no hostPath, images
+  pinned by digest, required probes. The policy pack (CrossGuard) checks the same rules at preview:
+  two enforcement points, one truth.
+- **Sigstore policy-controller** (upstream chart, pinned): a ``ClusterImagePolicy`` that admits an
+  image from the signed repositories only with a keyless cosign signature from the configured OIDC
+  issuer and subject (the seed's GitHub Actions rule), in namespaces labelled
+  ``policy.sigstore.dev/include: "true"``.
+
+``helm.v4.Chart`` drops chart hooks; the hooks that matter are replaced by explicit objects here
+(see docs/admission.md).
 """
 from __future__ import annotations
 
-from pydantic import Field
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, Optional
 
-from .base import StrictModel
+import pulumi
+import yaml
+from pydantic import Field, field_validator, model_validator
+
+from .base import (StrictModel, child_opts, deep_merge, helm_chart, k8s_object, standard_labels)
+
+TOKEN = "hardened:index:AdmissionControl"
+
+GATEKEEPER_CHART = "gatekeeper"
+GATEKEEPER_REPO = "https://open-policy-agent.github.io/gatekeeper/charts"
+#: Gatekeeper >= 3.19 is required for Rego v1 templates (``code[].source.version: "v1"``).
+GATEKEEPER_VERSION = "3.23.0"
+GATEKEEPER_NAMESPACE = "gatekeeper-system"
+
+POLICY_CONTROLLER_CHART = "policy-controller"
+POLICY_CONTROLLER_REPO = "https://sigstore.github.io/helm-charts"
+POLICY_CONTROLLER_VERSION = "0.10.6"
+POLICY_CONTROLLER_NAMESPACE = "cosign-system"
+
+#: Namespaces the Gatekeeper webhook never sees: its own (it must be able to restart itself) and
+#: kube-system (a fail-closed webhook that judges the pods it depends on deadlocks the cluster).
+WEBHOOK_EXEMPT_NAMESPACES = ("gatekeeper-system", "kube-system")
+
+SIGSTORE_INCLUDE_LABEL = "policy.sigstore.dev/include"
+GATEKEEPER_IGNORE_LABEL = "admission.gatekeeper.sh/ignore"
+WAIT_FOR_ANNOTATION = "pulumi.com/waitFor"
+TEMPLATE_READY = "jsonpath={.status.created}=true"
+
+REGO_DIR = Path(__file__).resolve().parent / "rego"
+REPO_ROOT = Path(__file__).resolve().parent.parent
+EXEMPTIONS_FILE = REPO_ROOT / "policy_pack" / "exemptions.yaml"
+
+#: Kinds each constraint judges. Workload controllers are included so a bad Deployment is refused
+#: at apply time (not silently when its ReplicaSet creates pods).
+POD_KINDS = [
+    {"apiGroups": [""], "kinds": ["Pod"]},
+    {"apiGroups": ["apps"], "kinds": ["Deployment", "StatefulSet", "DaemonSet", "ReplicaSet"]},
+    {"apiGroups": ["batch"], "kinds": ["Job", "CronJob"]},
+]
+#: Properties of the declared template only: the mesh injects its proxy into the Pod after the
+#: workload was admitted, and that proxy's probes are the mesh's business, not the tenant's.
+TEMPLATE_KINDS = POD_KINDS[1:]
+
+PROBES = ("livenessProbe", "readinessProbe", "startupProbe")
+
+
+# ---------------------------------------------------------------------------------------------
+# The ConstraintTemplates
+# ---------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Template:
+    """One ConstraintTemplate and its Constraint."""
+
+    rego_file: str
+    kind: str
+    constraint: str
+    crossguard_policy: str
+    schema: dict
+    kinds: tuple
+    description: str
+
+    @property
+    def name(self) -> str:
+        return self.kind.lower()
+
+    @property
+    def rego(self) -> str:
+        return (REGO_DIR / self.rego_file).read_text()
+
+    @property
+    def package(self) -> str:
+        return re.search(r"^package\s+(\S+)", self.rego, re.M).group(1)
+
+
+_QUANTITY = r"^[0-9]+(\.[0-9]+)?(m|Ki|Mi|Gi|Ti|K|M|G|T)?$"
+_NO_PARAMS: dict = {"type": "object", "additionalProperties": False, "properties": {}}
+
+TEMPLATES: tuple[Template, ...] = (
+    Template("privileged.rego", "K8sHardenedPrivilegedContainer", "pods-disallow-privileged",
+             "pod-disallow-privileged-containers", _NO_PARAMS, tuple(POD_KINDS),
+             "No privileged containers."),
+    Template("container_limits.rego", "K8sHardenedContainerLimits", "containers-enforce-limits",
+             "container-missing-resource-limits", {
+                 "type": "object", "additionalProperties": False, "required": ["cpu", "memory"],
+                 "properties": {
+                     "cpu": {"type": "string", "pattern": _QUANTITY,
+                             "description": "Largest CPU limit a container may declare, e.g. '4'."},
+                     "memory": {"type": "string", "pattern": _QUANTITY,
+                                "description": "Largest memory limit a container may declare, e.g. '8Gi'."},
+                 }}, tuple(POD_KINDS), "CPU and memory limits on every container, within the maxima."),
+    Template("allowed_registries.rego", "K8sHardenedAllowedRegistries", "images-enforce-trusted-registries",
+             "pod-disallow-untrusted-registries", {
+                 "type": "object", "additionalProperties": False, "required": ["registries"],
+                 "properties": {"registries": {
+                     "type": "array", "minItems": 1, "items": {"type": "string", "pattern": r"^[^:/\s][^\s]*$"},
+                     "description": "Registry hosts or host/path prefixes images may come from."}}},
+             tuple(POD_KINDS), "Images only from trusted registries."),
+    Template("readonly_root_fs.rego", "K8sHardenedReadOnlyRootFilesystem", "containers-enforce-readonly-rootfs",
+             "container-missing-readonly-root-filesystem", _NO_PARAMS, tuple(POD_KINDS),
+             "Read-only root filesystem."),
+    Template("run_as_non_root.rego", "K8sHardenedRunAsNonRoot", "containers-disallow-root",
+             "pod-disallow-root-user", _NO_PARAMS, tuple(POD_KINDS), "No root containers."),
+    Template("no_host_path.rego", "K8sHardenedNoHostPath", "pods-disallow-host-path",
+             "pod-disallow-host-path-volumes", _NO_PARAMS, tuple(POD_KINDS), "No hostPath volumes."),
+    Template("image_digest.rego", "K8sHardenedImageDigest", "images-enforce-digest",
+             "container-disallow-mutable-image-tags", _NO_PARAMS, tuple(POD_KINDS),
+             "Images pinned by digest (no :latest, no tags alone)."),
+    Template("required_probes.rego", "K8sHardenedRequiredProbes", "containers-enforce-probes",
+             "container-missing-probes", {
+                 "type": "object", "additionalProperties": False, "required": ["probes"],
+                 "properties": {"probes": {
+                     "type": "array", "minItems": 1, "items": {"type": "string", "enum": list(PROBES)},
+                     "description": "Probes every container must declare."}}},
+             tuple(TEMPLATE_KINDS), "Liveness and readiness probes on every container."),
+)
+TEMPLATES_BY_CONSTRAINT = {t.constraint: t for t in TEMPLATES}
+
+
+def check_against_schema(value: Any, schema: dict, path: str = "parameters") -> None:
+    """Validate *value* against the structural subset of OpenAPI v3 the templates use.
+
+    Raises ``ValueError`` naming the offending path (``parameters.cpu``) and what is allowed.
+    """
+    typ = schema.get("type")
+    python = {"object": dict, "array": list, "string": str, "integer": int, "boolean": bool}
+    if typ and not (isinstance(value, python[typ]) and not (typ == "integer" and isinstance(value, bool))):
+        raise ValueError(f"{path} must be of type {typ}, got {type(value).__name__} {value!r}")
+    if typ == "object":
+        props = schema.get("properties", {})
+        for key in schema.get("required", []):
+            if key not in value:
+                raise ValueError(f"{path}.{key} is required by the template schema")
+        for key, item in value.items():
+            if key not in props:
+                if schema.get("additionalProperties", True) is False:
+                    allowed = ", ".join(sorted(props)) or "none"
+                    raise ValueError(f"{path}.{key} is not a parameter of this template (allowed: {allowed})")
+                continue
+            check_against_schema(item, props[key], f"{path}.{key}")
+    elif typ == "array":
+        if len(value) < schema.get("minItems", 0):
+            raise ValueError(f"{path} needs at least {schema['minItems']} item(s)")
+        for i, item in enumerate(value):
+            check_against_schema(item, schema.get("items", {}), f"{path}[{i}]")
+    elif typ == "string":
+        if "enum" in schema and value not in schema["enum"]:
+            raise ValueError(f"{path} {value!r} must be one of {schema['enum']}")
+        if "pattern" in schema and not re.search(schema["pattern"], value):
+            raise ValueError(f"{path} {value!r} does not match {schema['pattern']!r}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Config
+# ---------------------------------------------------------------------------------------------
+
+EnforcementAction = Literal["deny", "warn", "dryrun"]
+
+
+class ConstraintSettings(StrictModel):
+    enforcement_action: EnforcementAction = Field(
+        "deny", description="deny (default), or warn/dryrun: a visible opt-out that only reports.")
+    parameters: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Parameters merged over the defaults derived from this section; validated against the "
+                    "template's openAPIV3Schema at config time.")
+    excluded_namespaces: list[str] = Field(
+        default_factory=list,
+        description="Extra named namespaces this constraint skips (default none; exemptions of system "
+                    "components come from policy_pack/exemptions.yaml).")
+
+
+class SignatureConfig(StrictModel):
+    enabled: bool = Field(True, description="Verify keyless cosign signatures with Sigstore policy-controller "
+                                            "(default true).")
+    chart_version: str = Field(POLICY_CONTROLLER_VERSION,
+                               description=f"policy-controller chart version (default {POLICY_CONTROLLER_VERSION}, "
+                                           "whose default image is pinned by digest).")
+    issuer: str = Field("https://token.actions.githubusercontent.com",
+                        description="OIDC issuer of the signing identity (default GitHub Actions).")
+    subject: str = Field(
+        "https://github.com/lego-mcp/lego-mcp/*",
+        description="Signing identity (certificate SAN) as a glob: '*' matches any run of characters, including "
+                    "'/', so a workflow path and ref are covered (default https://github.com/lego-mcp/lego-mcp/*).")
+    images: list[str] = Field(
+        default_factory=lambda: ["ghcr.io/lego-mcp/**"],
+        description="Image globs that must carry the signature (default ghcr.io/lego-mcp/**).")
+    namespaces: list[str] = Field(
+        default_factory=list,
+        description="Tenant namespaces opted in with policy.sigstore.dev/include=true (default none: list them; "
+                    "prod lists lego-mcp-prod).")
+    no_match_policy: Literal["deny", "warn"] = Field(
+        "warn", description="What an opted-in namespace does with an image no policy matches (default warn: the "
+                            "mesh proxy and other trusted-registry images are governed by Gatekeeper's registry "
+                            "and digest constraints, not by this signature).")
+    mode: Literal["enforce", "warn"] = Field("enforce", description="enforce (default) or warn (visible opt-out).")
+
+    @field_validator("issuer")
+    @classmethod
+    def _https(cls, v: str) -> str:
+        if not v.startswith("https://"):
+            raise ValueError(f"issuer {v!r} must be an https:// OIDC issuer URL")
+        return v
+
+    @field_validator("subject")
+    @classmethod
+    def _subject(cls, v: str) -> str:
+        if v.strip("*/") == "" or v in ("*", "https://*"):
+            raise ValueError(f"subject {v!r} matches any identity; name the repository, e.g. "
+                             "'https://github.com/<org>/<repo>/*'")
+        return v
+
+    @property
+    def subject_regexp(self) -> str:
+        """The subject glob as an anchored regular expression (policy-controller ``subjectRegExp``)."""
+        return "^" + ".*".join(re.escape(part) for part in self.subject.split("*")) + "$"
 
 
 class AdmissionConfig(StrictModel):
     enabled: bool = Field(True, description="Deploy this part of the stack (default true).")
+    chart_version: str = Field(GATEKEEPER_VERSION,
+                               description=f"Gatekeeper chart version (default {GATEKEEPER_VERSION}; >= 3.19 is "
+                                           "needed for Rego v1 templates).")
+    image_digest: Optional[str] = Field(
+        None, description="sha256 digest of openpolicyagent/gatekeeper at chart_version. Default none: the chart's "
+                          "tag is used; set it (`crane digest openpolicyagent/gatekeeper:v<version>`) to pin.")
+    replicas: int = Field(3, ge=2, description="Webhook replicas (default 3; at least 2 because the webhook fails "
+                                               "closed and a single replica would block every deploy while it restarts).")
+    audit_interval_seconds: int = Field(60, ge=10, description="Audit sweep interval (default 60 s).")
+    failure_policy: Literal["Fail", "Ignore"] = Field(
+        "Fail", description="Webhook failurePolicy (default Fail: fail closed. The chart's default, Ignore, admits "
+                            "everything while Gatekeeper is down; choosing it is a visible opt-out).")
+    webhook_timeout_seconds: int = Field(3, ge=1, le=30, description="Webhook timeout (default 3 s).")
+    max_container_cpu: str = Field("4", pattern=_QUANTITY,
+                                   description="Largest CPU limit a container may declare (default 4, the seed's).")
+    max_container_memory: str = Field("8Gi", pattern=_QUANTITY,
+                                      description="Largest memory limit a container may declare (default 8Gi).")
+    required_probes: list[Literal["livenessProbe", "readinessProbe", "startupProbe"]] = Field(
+        default_factory=lambda: ["livenessProbe", "readinessProbe"],
+        description="Probes every workload container declares (default liveness and readiness).")
+    constraints: dict[str, ConstraintSettings] = Field(
+        default_factory=dict,
+        description="Per-constraint settings keyed by constraint name (" + ", ".join(TEMPLATES_BY_CONSTRAINT) + ").")
+    control_plane_cidrs: list[str] = Field(
+        default_factory=lambda: ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"],
+        description="Where the API server calls the webhooks from and where the controllers reach it (default the "
+                    "private ranges: EKS control-plane ENIs live in the cluster VPC). Narrow to the VPC CIDR.")
+    signatures: SignatureConfig = Field(default_factory=SignatureConfig, description="Image signature verification.")
+    extra_values: dict[str, Any] = Field(default_factory=dict,
+                                         description="Extra Gatekeeper chart values, merged last (escape hatch).")
+
+    @model_validator(mode="after")
+    def _constraints(self) -> "AdmissionConfig":
+        from .config import _located  # late import: config imports this module
+
+        for name, settings in self.constraints.items():
+            template = TEMPLATES_BY_CONSTRAINT.get(name)
+            if template is None:
+                raise _located(f"constraints.{name}", f"no such constraint; known: {sorted(TEMPLATES_BY_CONSTRAINT)}")
+            try:
+                check_against_schema(settings.parameters, {**template.schema, "required": []})
+            except ValueError as e:
+                raise _located(f"constraints.{name}.{str(e).split(' ', 1)[0]}", str(e).split(" ", 1)[1]) from None
+        return self
+
+    def parameters(self, template: Template, trusted_registries: list[str]) -> dict:
+        """The Constraint's parameters: defaults from this section, then the per-constraint override."""
+        defaults: dict[str, dict] = {
+            "containers-enforce-limits": {"cpu": self.max_container_cpu, "memory": self.max_container_memory},
+            "images-enforce-trusted-registries": {"registries": list(trusted_registries)},
+            "containers-enforce-probes": {"probes": list(self.required_probes)},
+        }
+        settings = self.constraints.get(template.constraint)
+        params = {**defaults.get(template.constraint, {}), **(settings.parameters if settings else {})}
+        check_against_schema(params, template.schema)
+        return params
+
+
+# ---------------------------------------------------------------------------------------------
+# Exemptions (policy_pack/exemptions.yaml, owned by the policy pack)
+# ---------------------------------------------------------------------------------------------
+
+def exempt_namespaces(template: Template, path: Path = EXEMPTIONS_FILE) -> list[str]:
+    """Namespaces exempted from *template*'s rule in policy_pack/exemptions.yaml.
+
+    An entry exempts a namespace from a constraint when it names the CrossGuard policy or the
+    constraint under ``policies``. Absent file: no exemptions (the narrowest reading).
+    """
+    if not path.exists():
+        return []
+    doc = yaml.safe_load(path.read_text()) or {}
+    entries = doc.get("exemptions", doc) if isinstance(doc, dict) else doc
+    if isinstance(entries, dict):  # {namespace: {...}} form
+        entries = [{"namespace": k, **(v or {})} for k, v in entries.items()]
+    out = set()
+    for entry in entries or []:
+        if not isinstance(entry, dict) or not entry.get("namespace"):
+            continue
+        policies = entry.get("policies") or entry.get("checks") or []
+        if template.crossguard_policy in policies or template.constraint in policies:
+            out.add(entry["namespace"])
+    return sorted(out)
+
+
+# ---------------------------------------------------------------------------------------------
+# Manifests: pure functions, unit-tested
+# ---------------------------------------------------------------------------------------------
+
+class AdmissionControlArgs(StrictModel):
+    config: AdmissionConfig = Field(default_factory=AdmissionConfig, description="The admission section.")
+    trusted_registries: list[str] = Field(description="StackConfig.trustedRegistries.")
+    exemptions_file: Optional[str] = Field(None, description="Override of policy_pack/exemptions.yaml (tests).")
+
+
+def _values(args: AdmissionControlArgs) -> dict:
+    """Hardened Gatekeeper chart values (chart version in args.config.chart_version)."""
+    c = args.config
+    tag = f"v{c.chart_version}" + (f"@{c.image_digest}" if c.image_digest else "")
+    restricted = {
+        "allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}, "readOnlyRootFilesystem": True,
+        "runAsGroup": 999, "runAsNonRoot": True, "runAsUser": 1000,
+    }
+    values = {
+        "replicas": c.replicas,
+        "auditInterval": c.audit_interval_seconds,
+        "disableAudit": False,
+        "auditFromCache": False,
+        "constraintViolationsLimit": 50,
+        "validatingWebhookFailurePolicy": c.failure_policy,
+        "validatingWebhookTimeoutSeconds": c.webhook_timeout_seconds,
+        # Mandatory exemption of the release namespace is added by the chart; kube-system joins it here.
+        "validatingWebhookExemptNamespacesLabels": {"kubernetes.io/metadata.name": list(WEBHOOK_EXEMPT_NAMESPACES)},
+        "validatingWebhookCheckIgnoreFailurePolicy": "Fail",
+        "disableMutation": True,  # the stack writes complete objects; no silent rewrites at admission
+        "enableExternalData": False,
+        "logDenies": True,
+        "emitAdmissionEvents": True,
+        "emitAuditEvents": True,
+        "enableRuntimeDefaultSeccompProfile": True,
+        "image": {"release": tag, "pullPolicy": "IfNotPresent"},
+        # helm.v4.Chart drops hooks; these three are replaced by explicit objects or made moot:
+        "postInstall": {"labelNamespace": {"enabled": False}, "probeWebhook": {"enabled": False}},
+        "postUpgrade": {"labelNamespace": {"enabled": False}},
+        "upgradeCRDs": {"enabled": False},
+        "preUninstall": {"deleteWebhookConfigurations": {"enabled": False}},
+        "controllerManager": {
+            "exemptNamespaces": ["kube-system"],
+            "tlsMinVersion": 1.3,
+            "hostNetwork": False,
+            "securityContext": restricted,
+            "podSecurityContext": {"fsGroup": 999, "supplementalGroups": [999]},
+            "resources": {"limits": {"cpu": "1", "memory": "512Mi"}, "requests": {"cpu": "100m", "memory": "512Mi"}},
+            "networkPolicy": {"enabled": False},  # the component writes its own (default-deny stays)
+        },
+        "audit": {
+            "hostNetwork": False,
+            "securityContext": restricted,
+            "podSecurityContext": {"fsGroup": 999, "supplementalGroups": [999]},
+            "resources": {"limits": {"cpu": "1", "memory": "512Mi"}, "requests": {"cpu": "100m", "memory": "512Mi"}},
+        },
+        "pdb": {"controllerManager": {"minAvailable": 1}},
+        "disabledBuiltins": ["{http.send}"],
+        "rbac": {"create": True},
+    }
+    return deep_merge(values, c.extra_values)
+
+
+def _policy_controller_values(args: AdmissionControlArgs) -> dict:
+    """Hardened Sigstore policy-controller chart values. (In this chart ``webhook.podSecurityContext``
+    is the *container* securityContext and ``webhook.securityContext`` the pod's.)"""
+    s = args.config.signatures
+    return {
+        "installCRDs": True,
+        "webhook": {
+            "replicaCount": 2,
+            "failurePolicy": "Fail",
+            "configData": {"no-match-policy": s.no_match_policy},
+            "namespaceSelector": {"matchExpressions": [
+                {"key": SIGSTORE_INCLUDE_LABEL, "operator": "In", "values": ["true"]}]},
+            "podSecurityContext": {
+                "enabled": True, "allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
+                "runAsNonRoot": True, "runAsUser": 65532, "capabilities": {"drop": ["ALL"]},
+                "seccompProfile": {"type": "RuntimeDefault"},
+            },
+            "securityContext": {"enabled": True, "runAsNonRoot": True, "runAsUser": 65532,
+                                "seccompProfile": {"type": "RuntimeDefault"}},
+            "resources": {"limits": {"cpu": "200m", "memory": "512Mi"},
+                          "requests": {"cpu": "100m", "memory": "128Mi"}},
+            "podDisruptionBudget": {"enabled": True, "minAvailable": 1},
+        },
+    }
+
+
+def constraint_template(t: Template) -> dict:
+    """A templates.gatekeeper.sh/v1 ConstraintTemplate with the Rego v1 source of *t*.
+
+    Only ``code[].source`` carries the policy: the target-level ``rego`` field is Rego v0 only and
+    would be compiled as v0, so it is deliberately not set (Gatekeeper >= 3.19 required).
+    """
+    return {
+        "apiVersion": "templates.gatekeeper.sh/v1",
+        "kind": "ConstraintTemplate",
+        "metadata": {
+            "name": t.name,
+            "labels": standard_labels(t.name, "constraint-template"),
+            "annotations": {WAIT_FOR_ANNOTATION: TEMPLATE_READY, "description": t.description},
+        },
+        "spec": {
+            "crd": {"spec": {"names": {"kind": t.kind}, "validation": {"openAPIV3Schema": t.schema}}},
+            "targets": [{
+                "target": "admission.k8s.gatekeeper.sh",
+                "code": [{"engine": "Rego", "source": {"version": "v1", "rego": t.rego}}],
+            }],
+        },
+    }
+
+
+def constraint(t: Template, cfg: AdmissionConfig, trusted_registries: list[str],
+               exemptions_file: Path = EXEMPTIONS_FILE) -> dict:
+    settings = cfg.constraints.get(t.constraint) or ConstraintSettings()
+    excluded = sorted(set(WEBHOOK_EXEMPT_NAMESPACES) | set(exempt_namespaces(t, exemptions_file))
+                      | set(settings.excluded_namespaces))
+    spec: dict = {
+        "enforcementAction": settings.enforcement_action,
+        "match": {"kinds": [dict(k) for k in t.kinds], "excludedNamespaces": excluded},
+    }
+    params = cfg.parameters(t, trusted_registries)
+    if params:
+        spec["parameters"] = params
+    return {
+        "apiVersion": "constraints.gatekeeper.sh/v1beta1",
+        "kind": t.kind,
+        "metadata": {"name": t.constraint, "labels": standard_labels(t.constraint, "constraint"),
+                     "annotations": {"policy.hardened-stack.io/crossguard": t.crossguard_policy}},
+        "spec": spec,
+    }
+
+
+def gatekeeper_config() -> dict:
+    """Gatekeeper's Config: the webhook-exempt namespaces are also skipped by audit."""
+    return {
+        "apiVersion": "config.gatekeeper.sh/v1alpha1",
+        "kind": "Config",
+        "metadata": {"name": "config", "namespace": GATEKEEPER_NAMESPACE,
+                     "labels": standard_labels("gatekeeper-config", "admission")},
+        "spec": {"match": [{"excludedNamespaces": list(WEBHOOK_EXEMPT_NAMESPACES), "processes": ["*"]}]},
+    }
+
+
+def cluster_image_policy(s: SignatureConfig) -> dict:
+    return {
+        "apiVersion": "policy.sigstore.dev/v1beta1",
+        "kind": "ClusterImagePolicy",
+        "metadata": {"name": "keyless-github-actions", "labels": standard_labels("keyless-github-actions",
+                                                                                 "image-policy")},
+        "spec": {
+            "mode": s.mode,
+            "images": [{"glob": g} for g in s.images],
+            "authorities": [{
+                "name": "github-actions-keyless",
+                "keyless": {"url": "https://fulcio.sigstore.dev",
+                            "identities": [{"issuer": s.issuer, "subjectRegExp": s.subject_regexp}]},
+                "ctlog": {"url": "https://rekor.sigstore.dev"},
+            }],
+        },
+    }
+
+
+def _netpol(name: str, namespace: str, spec: dict) -> dict:
+    return {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+            "metadata": {"name": name, "namespace": namespace, "labels": standard_labels(name, "network-policy")},
+            "spec": spec}
+
+
+def network_policies(cfg: AdmissionConfig) -> list[tuple[str, dict]]:
+    """What the two webhooks truly need on top of default-deny: the API server calls them, they
+    call the API server; policy-controller also fetches signatures from registries and Sigstore."""
+    cp = [{"ipBlock": {"cidr": c}} for c in cfg.control_plane_cidrs]
+    out = [
+        ("gk-webhook-ingress", _netpol("allow-apiserver-to-webhook", GATEKEEPER_NAMESPACE, {
+            "podSelector": {"matchLabels": {"gatekeeper.sh/operation": "webhook"}},
+            "policyTypes": ["Ingress"],
+            "ingress": [{"from": cp, "ports": [{"protocol": "TCP", "port": 8443}]}]})),
+        ("gk-apiserver-egress", _netpol("allow-egress-apiserver", GATEKEEPER_NAMESPACE, {
+            "podSelector": {"matchLabels": {"gatekeeper.sh/system": "yes"}},
+            "policyTypes": ["Egress"],
+            "egress": [{"to": cp, "ports": [{"protocol": "TCP", "port": 443}, {"protocol": "TCP", "port": 6443}]}]})),
+    ]
+    if cfg.signatures.enabled:
+        out += [
+            ("pc-webhook-ingress", _netpol("allow-apiserver-to-webhook", POLICY_CONTROLLER_NAMESPACE, {
+                "podSelector": {},
+                "policyTypes": ["Ingress"],
+                "ingress": [{"from": cp, "ports": [{"protocol": "TCP", "port": 8443}]}]})),
+            # Registries, Fulcio, Rekor and the TUF root live outside the cluster on 443.
+            ("pc-https-egress", _netpol("allow-egress-https", POLICY_CONTROLLER_NAMESPACE, {
+                "podSelector": {},
+                "policyTypes": ["Egress"],
+                "egress": [{"ports": [{"protocol": "TCP", "port": 443}, {"protocol": "TCP", "port": 6443}]}]})),
+        ]
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# The component
+# ---------------------------------------------------------------------------------------------
+
+class AdmissionControl(pulumi.ComponentResource):
+    """Gatekeeper (fail closed, Rego v1 templates, constraints) and keyless image signatures."""
+
+    def __init__(self, name: str, args: AdmissionControlArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__(TOKEN, name, None, opts)
+        from .namespace import HardenedNamespace, HardenedNamespaceArgs
+
+        cfg = args.config
+        exemptions = Path(args.exemptions_file) if args.exemptions_file else EXEMPTIONS_FILE
+        self.namespace = HardenedNamespace(f"{name}-ns", HardenedNamespaceArgs(
+            name=GATEKEEPER_NAMESPACE,
+            # Replaces the chart's post-install hook that labels the namespace.
+            labels={GATEKEEPER_IGNORE_LABEL: "no-self-managing"},
+        ), child_opts(self))
+        namespaces = [self.namespace]
+        if cfg.signatures.enabled:
+            self.signing_namespace = HardenedNamespace(f"{name}-sigstore-ns", HardenedNamespaceArgs(
+                name=POLICY_CONTROLLER_NAMESPACE), child_opts(self))
+            namespaces.append(self.signing_namespace)
+        policies = [k8s_object(f"{name}-{suffix}", m, child_opts(self, depends_on=namespaces))
+                    for suffix, m in network_policies(cfg)]
+
+        self.chart = helm_chart(f"{name}-gatekeeper", chart=GATEKEEPER_CHART, version=cfg.chart_version,
+                                repo=GATEKEEPER_REPO, namespace=GATEKEEPER_NAMESPACE, values=_values(args),
+                                opts=child_opts(self, depends_on=[self.namespace, *policies]))
+        k8s_object(f"{name}-config", gatekeeper_config(), child_opts(self, depends_on=[self.chart]))
+        self.templates: dict[str, pulumi.Resource] = {}
+        self.constraints: dict[str, pulumi.Resource] = {}
+        for t in TEMPLATES:
+            tpl = k8s_object(f"{name}-template-{t.constraint}", constraint_template(t),
+                             child_opts(self, depends_on=[self.chart]))
+            self.templates[t.constraint] = tpl
+            self.constraints[t.constraint] = k8s_object(
+                f"{name}-constraint-{t.constraint}",
+                constraint(t, cfg, args.trusted_registries, exemptions),
+                child_opts(self, depends_on=[tpl]))
+
+        self.policy_controller = None
+        if cfg.signatures.enabled:
+            self.policy_controller = helm_chart(
+                f"{name}-policy-controller", chart=POLICY_CONTROLLER_CHART, version=cfg.signatures.chart_version,
+                repo=POLICY_CONTROLLER_REPO, namespace=POLICY_CONTROLLER_NAMESPACE,
+                values=_policy_controller_values(args),
+                opts=child_opts(self, depends_on=[self.signing_namespace, *policies]))
+            k8s_object(f"{name}-image-policy", cluster_image_policy(cfg.signatures),
+                       child_opts(self, depends_on=[self.policy_controller]))
+
+        self.register_outputs({
+            "gatekeeperNamespace": GATEKEEPER_NAMESPACE,
+            "constraints": sorted(self.constraints),
+            "failurePolicy": cfg.failure_policy,
+            "signedNamespaces": sorted(cfg.signatures.namespaces) if cfg.signatures.enabled else [],
+        })
+
+
+def tenant_namespace_labels(cfg: AdmissionConfig, namespace: str) -> dict[str, str]:
+    """Labels a tenant namespace carries for admission (signature verification opt-in)."""
+    if cfg.enabled and cfg.signatures.enabled and namespace in cfg.signatures.namespaces:
+        return {SIGSTORE_INCLUDE_LABEL: "true"}
+    return {}

@@ -273,6 +273,10 @@ class StackConfig(StrictModel):
                 if endpoint not in workloads:
                     raise _located(f"intents[{i}].{field}",
                                    f"{endpoint!r} names no workload; declared: {sorted(workloads)}")
+        for i, ns in enumerate(self.admission.signatures.namespaces):
+            if ns not in known_ns:
+                raise _located(f"admission.signatures.namespaces[{i}]",
+                               f"namespace {ns!r} is not declared; add it under namespaces or remove it here")
         for i, target in enumerate(self.isolate):
             if target not in workloads:
                 raise _located(f"isolate[{i}]", f"{target!r} names no workload; declared: {sorted(workloads)}")

@@ -9,6 +9,7 @@ from typing import Optional
 
 import pulumi
 
+from .admission import AdmissionControl, AdmissionControlArgs, tenant_namespace_labels
 from .config import NetworkIntent, Secrets, StackConfig
 from .namespace import FlowPeer, FlowRule, HardenedNamespace, HardenedNamespaceArgs
 from .workload import HardenedWorkload, HardenedWorkloadArgs
@@ -54,6 +55,13 @@ class HardenedStack(pulumi.ComponentResource):
 
         # --- platform components (each area adds its block here, in dependency order) ---------
 
+        # Admission control first: every later object, tenants included, is admitted by it.
+        self.admission: Optional[AdmissionControl] = None
+        if cfg.admission.enabled:
+            progress("admission: Gatekeeper (fail closed, Rego v1 constraints) and keyless image signatures")
+            self.admission = AdmissionControl(f"{name}-admission", AdmissionControlArgs(
+                config=cfg.admission, trusted_registries=cfg.trusted_registries), child)
+
         # --- tenants: namespaces with default-deny, then the golden-path workloads ------------
         flows = [intent_flow(i) for i in active_intents(cfg)]
         isolated_by_ns: dict[str, list[str]] = {}
@@ -68,10 +76,10 @@ class HardenedStack(pulumi.ComponentResource):
                 name=ns.name,
                 quota=ns.quota,
                 default_resources=ns.default_resources,
-                labels={**mesh_labels, **ns.labels},
+                labels={**mesh_labels, **tenant_namespace_labels(cfg.admission, ns.name), **ns.labels},
                 flows=[f for f in flows if ns.name in (f.source.namespace, f.destination.namespace)],
                 isolate_apps=isolated_by_ns.get(ns.name, []),
-            ), child)
+            ), pulumi.ResourceOptions(parent=self, depends_on=[self.admission] if self.admission else []))
         self.workloads: dict[str, HardenedWorkload] = {}
         for w in cfg.workloads:
             progress(f"workload {w.key}: golden path")
