@@ -11,6 +11,7 @@ import pulumi
 
 from .admission import AdmissionControl, AdmissionControlArgs, tenant_namespace_labels
 from .config import NetworkIntent, Secrets, StackConfig
+from .ingress import ExternalService, TlsIngress, TlsIngressArgs
 from .namespace import FlowPeer, FlowRule, HardenedNamespace, HardenedNamespaceArgs
 from .workload import HardenedWorkload, HardenedWorkloadArgs
 
@@ -88,6 +89,20 @@ class HardenedStack(pulumi.ComponentResource):
                 HardenedWorkloadArgs(workload=w, mesh_sidecar=cfg.mesh.enabled),
                 pulumi.ResourceOptions(parent=self, depends_on=[self.namespaces[w.namespace]]),
             )
+
+        # --- the way in: TLS 1.3 ingress and the AWS edge, after the workloads it routes to ----
+        self.ingress: Optional[TlsIngress] = None
+        if cfg.ingress.enabled:
+            external = [w for w in cfg.workloads if w.external]
+            progress(f"ingress: {cfg.ingress.controller}, TLS 1.3 only, HSTS, rate limit, WAF for "
+                     f"{', '.join(w.hostname for w in external) or 'no external workload yet'}")
+            self.ingress = TlsIngress(f"{name}-ingress", TlsIngressArgs(
+                config=cfg.ingress,
+                services=[ExternalService(name=w.name, namespace=w.namespace, port=w.port, hostname=w.hostname)
+                          for w in external],
+                control_plane_cidrs=cfg.admission.control_plane_cidrs,
+                cluster_name=cfg.cluster.name,
+            ), pulumi.ResourceOptions(parent=self, depends_on=list(self.workloads.values())))
 
         self.register_outputs({
             "namespaces": sorted(self.namespaces),
