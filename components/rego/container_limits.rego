@@ -25,7 +25,7 @@ all_containers contains c if some c in pod_spec.ephemeralContainers
 violation contains {"msg": msg, "details": {"container": c.name, "resource": r}} if {
 	some c in pod_spec.containers
 	some r in ["cpu", "memory"]
-	not object.get(c, ["resources", "limits", r], null)
+	object.get(c, ["resources", "limits", r], null) == null
 	msg := sprintf("%v: container %v has no %v limit; set resources.limits.%v", [object_name, c.name, r, r])
 }
 

@@ -1,0 +1,259 @@
+"""AdmissionControl: chart values that fail closed, templates before constraints, exemptions that
+are narrow and named, signature verification wired to the tenant namespaces, bad config refused."""
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from components.admission import (GATEKEEPER_IGNORE_LABEL, GATEKEEPER_NAMESPACE, SIGSTORE_INCLUDE_LABEL,
+                                   TEMPLATE_READY, TEMPLATES, TEMPLATES_BY_CONSTRAINT, WAIT_FOR_ANNOTATION,
+                                   AdmissionConfig, AdmissionControlArgs, SignatureConfig, _policy_controller_values,
+                                   _values, check_against_schema, constraint, exempt_namespaces)
+from components.config import ConfigError, parse_stack_config
+from tests.admission.harness import k8s, prod_document, record, render
+
+REGISTRIES = ["registry.k8s.io", "ghcr.io/lego-mcp"]
+
+
+@pytest.fixture(scope="module")
+def prod_render():
+    return render()
+
+
+def args(**cfg) -> AdmissionControlArgs:
+    return AdmissionControlArgs(config=AdmissionConfig(**cfg), trusted_registries=REGISTRIES)
+
+
+# --- chart values ------------------------------------------------------------------------------
+
+def test_webhook_fails_closed_by_default():
+    assert _values(args())["validatingWebhookFailurePolicy"] == "Fail"
+    assert AdmissionConfig.model_fields["failure_policy"].default == "Fail"
+
+
+def test_webhook_exempts_its_own_namespace_and_kube_system_to_avoid_deadlock():
+    v = _values(args())
+    assert v["validatingWebhookExemptNamespacesLabels"] == {
+        "kubernetes.io/metadata.name": ["gatekeeper-system", "kube-system"]}
+    assert v["controllerManager"]["exemptNamespaces"] == ["kube-system"]
+
+
+def test_audit_is_on_and_replicas_survive_a_restart():
+    v = _values(args())
+    assert v["disableAudit"] is False and v["auditInterval"] == 60
+    assert v["replicas"] >= 2 and v["pdb"]["controllerManager"]["minAvailable"] == 1
+
+
+def test_dropped_hooks_are_switched_off_in_the_chart():
+    v = _values(args())
+    assert v["postInstall"]["labelNamespace"]["enabled"] is False
+    assert v["postInstall"]["probeWebhook"]["enabled"] is False
+    assert v["upgradeCRDs"]["enabled"] is False
+
+
+@pytest.mark.parametrize("part", ["controllerManager", "audit"])
+def test_gatekeeper_pods_are_restricted(part):
+    sc = _values(args())[part]["securityContext"]
+    assert sc["runAsNonRoot"] and sc["readOnlyRootFilesystem"] and not sc["allowPrivilegeEscalation"]
+    assert sc["capabilities"] == {"drop": ["ALL"]}
+    assert _values(args())["enableRuntimeDefaultSeccompProfile"] is True
+
+
+def test_image_digest_pins_the_gatekeeper_image():
+    digest = "sha256:" + "b" * 64
+    assert _values(args(image_digest=digest))["image"]["release"] == f"v3.23.0@{digest}"
+
+
+def test_extra_values_merge_last():
+    v = _values(args(extra_values={"logLevel": "DEBUG", "controllerManager": {"port": 9443}}))
+    assert v["logLevel"] == "DEBUG" and v["controllerManager"]["port"] == 9443
+    assert v["controllerManager"]["exemptNamespaces"] == ["kube-system"]
+
+
+def test_policy_controller_fails_closed_for_opted_in_namespaces():
+    v = _policy_controller_values(args())["webhook"]
+    assert v["failurePolicy"] == "Fail"
+    assert v["namespaceSelector"]["matchExpressions"] == [
+        {"key": SIGSTORE_INCLUDE_LABEL, "operator": "In", "values": ["true"]}]
+    assert v["podSecurityContext"]["readOnlyRootFilesystem"] and v["securityContext"]["runAsNonRoot"]
+
+
+# --- constraints and their parameters ----------------------------------------------------------
+
+def test_limits_constraint_carries_the_configured_maxima():
+    c = constraint(TEMPLATES_BY_CONSTRAINT["containers-enforce-limits"], AdmissionConfig(), REGISTRIES)
+    assert c["spec"]["parameters"] == {"cpu": "4", "memory": "8Gi"}
+    assert c["spec"]["enforcementAction"] == "deny"
+
+
+def test_registry_constraint_is_the_stacks_trusted_registries():
+    c = constraint(TEMPLATES_BY_CONSTRAINT["images-enforce-trusted-registries"], AdmissionConfig(), REGISTRIES)
+    assert c["spec"]["parameters"] == {"registries": REGISTRIES}
+
+
+@pytest.mark.parametrize("params,fragment", [
+    ({"cpu": 4}, "parameters.cpu must be of type string"),
+    ({"cpus": "4"}, "parameters.cpus is not a parameter of this template (allowed: cpu, memory)"),
+    ({"memory": "eight"}, "parameters.memory 'eight' does not match"),
+])
+def test_parameters_outside_the_template_schema_are_refused(params, fragment):
+    import re
+
+    valid = {"cpu": "4", "memory": "8Gi"}
+    check_against_schema(valid, TEMPLATES_BY_CONSTRAINT["containers-enforce-limits"].schema)
+    with pytest.raises(ValueError, match=re.escape(fragment)):
+        check_against_schema({**valid, **params}, TEMPLATES_BY_CONSTRAINT["containers-enforce-limits"].schema)
+
+
+def test_missing_required_parameter_is_refused():
+    with pytest.raises(ValueError, match=r"parameters\.memory is required"):
+        check_against_schema({"cpu": "4"}, TEMPLATES_BY_CONSTRAINT["containers-enforce-limits"].schema)
+
+
+def test_own_schema_check_agrees_with_jsonschema():
+    """Cross-check the config-time validator against an independent JSON Schema implementation."""
+    jsonschema = pytest.importorskip("jsonschema")
+    cases = [{"cpu": "4", "memory": "8Gi"}, {"cpu": 4, "memory": "8Gi"}, {"cpu": "4"}, {"cpu": "4", "memory": "8Gi",
+             "x": 1}, {"cpu": "500m", "memory": "1.5Gi"}, {"cpu": "four", "memory": "8Gi"}]
+    schema = TEMPLATES_BY_CONSTRAINT["containers-enforce-limits"].schema
+    for case in cases:
+        ours = True
+        try:
+            check_against_schema(case, schema)
+        except ValueError:
+            ours = False
+        assert ours == jsonschema.Draft7Validator(schema).is_valid(case), case
+
+
+def test_bad_constraint_parameter_in_stack_config_names_the_key():
+    doc = prod_document()
+    doc["admission"]["constraints"] = {"containers-enforce-probes": {"parameters": {"probes": ["healthProbe"]}}}
+    with pytest.raises(ConfigError) as e:
+        parse_stack_config(doc)
+    msg = str(e.value)
+    assert "hardened-stack:admission.constraints.containers-enforce-probes.parameters.probes[0]" in msg
+    assert "healthProbe" in msg and "livenessProbe" in msg
+
+
+def test_unknown_constraint_name_is_refused_with_the_known_names():
+    doc = prod_document()
+    doc["admission"]["constraints"] = {"no-latest": {"enforcementAction": "warn"}}
+    with pytest.raises(ConfigError, match=r"admission\.constraints\.no-latest: no such constraint; known: "):
+        parse_stack_config(doc)
+
+
+def test_signature_namespace_must_be_a_declared_tenant():
+    doc = prod_document()
+    doc["admission"]["signatures"]["namespaces"] = ["lego-mcp-staging"]
+    with pytest.raises(ConfigError, match=r"admission\.signatures\.namespaces\[0\]: namespace 'lego-mcp-staging'"):
+        parse_stack_config(doc)
+
+
+@pytest.mark.parametrize("subject", ["*", "https://*"])
+def test_signature_subject_that_matches_anyone_is_refused(subject):
+    with pytest.raises(ValueError, match="matches any identity"):
+        SignatureConfig(subject=subject)
+
+
+def test_subject_glob_becomes_an_anchored_regexp():
+    import re
+
+    rx = SignatureConfig().subject_regexp
+    assert rx == r"^https://github\.com/lego\-mcp/lego\-mcp/.*$"
+    assert re.match(rx, "https://github.com/lego-mcp/lego-mcp/.github/workflows/release.yml@refs/tags/v1.2.0")
+    assert not re.match(rx, "https://github.com/evil/lego-mcp/.github/workflows/release.yml@refs/heads/main")
+    assert not re.match(rx, "https://github.com/lego-mcp/lego-mcp-fork/x")
+
+
+def test_exemptions_file_excludes_named_namespaces_from_named_constraints_only(tmp_path):
+    f = tmp_path / "exemptions.yaml"
+    f.write_text(yaml.safe_dump({"exemptions": [
+        {"namespace": "falco", "podSecurity": "privileged",
+         "policies": ["pod-disallow-privileged-containers", "pods-disallow-host-path"],
+         "reason": "the kernel probe needs it"},
+    ]}))
+    by_name = {t.constraint: exempt_namespaces(t, f) for t in TEMPLATES}
+    assert by_name["pods-disallow-privileged"] == ["falco"]
+    assert by_name["pods-disallow-host-path"] == ["falco"]
+    assert all(v == [] for k, v in by_name.items() if k not in ("pods-disallow-privileged", "pods-disallow-host-path"))
+    c = constraint(TEMPLATES_BY_CONSTRAINT["pods-disallow-privileged"], AdmissionConfig(), REGISTRIES, f)
+    assert c["spec"]["match"]["excludedNamespaces"] == ["falco", "gatekeeper-system", "kube-system"]
+
+
+def test_missing_exemptions_file_exempts_nothing(tmp_path):
+    assert exempt_namespaces(TEMPLATES[0], tmp_path / "absent.yaml") == []
+
+
+# --- the rendered stack ------------------------------------------------------------------------
+
+def test_every_template_waits_for_gatekeeper_to_create_its_crd(prod_render):
+    records, _ = prod_render
+    templates = k8s(records, "ConstraintTemplate")
+    assert len(templates) == len(TEMPLATES)
+    for t in templates:
+        assert t["metadata"]["annotations"][WAIT_FOR_ANNOTATION] == TEMPLATE_READY == "jsonpath={.status.created}=true"
+
+
+def test_each_constraint_depends_on_its_template_and_templates_on_the_chart(prod_render):
+    records, deps = prod_render
+    chart = next(r for r in records if r.type == "kubernetes:helm.sh/v4:Chart" and r.name.endswith("-gatekeeper"))
+    for t in TEMPLATES:
+        tpl = record(records, "ConstraintTemplate", t.name)
+        con = record(records, t.kind, t.constraint)
+        assert tpl.urn in deps[con.urn]
+        assert chart.urn in deps[tpl.urn]
+
+
+def test_gatekeeper_chart_is_pinned_with_fail_closed_values(prod_render):
+    records, _ = prod_render
+    chart = next(r for r in records if r.type == "kubernetes:helm.sh/v4:Chart" and r.name.endswith("-gatekeeper"))
+    assert chart.inputs["chart"] == "gatekeeper" and chart.inputs["version"] == "3.23.0"
+    assert chart.inputs["repositoryOpts"]["repo"] == "https://open-policy-agent.github.io/gatekeeper/charts"
+    assert chart.inputs["values"]["validatingWebhookFailurePolicy"] == "Fail"
+
+
+def test_gatekeeper_namespace_replaces_the_label_hook(prod_render):
+    records, _ = prod_render
+    (ns,) = k8s(records, "Namespace", GATEKEEPER_NAMESPACE)
+    assert ns["metadata"]["labels"][GATEKEEPER_IGNORE_LABEL] == "no-self-managing"
+    assert ns["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+
+
+def test_only_listed_tenants_opt_in_to_signature_verification(prod_render):
+    records, _ = prod_render
+    labels = {n["metadata"]["name"]: n["metadata"]["labels"] for n in k8s(records, "Namespace")}
+    assert labels["lego-mcp-prod"][SIGSTORE_INCLUDE_LABEL] == "true"
+    assert SIGSTORE_INCLUDE_LABEL not in labels["ltmc-production"]
+
+
+def test_cluster_image_policy_is_keyless_github_actions(prod_render):
+    records, _ = prod_render
+    (cip,) = k8s(records, "ClusterImagePolicy")
+    assert cip["apiVersion"] == "policy.sigstore.dev/v1beta1"
+    assert cip["spec"]["mode"] == "enforce"
+    (auth,) = cip["spec"]["authorities"]
+    assert auth["keyless"]["identities"] == [{"issuer": "https://token.actions.githubusercontent.com",
+                                              "subjectRegExp": r"^https://github\.com/lego\-mcp/lego\-mcp/.*$"}]
+    assert cip["spec"]["images"] == [{"glob": "ghcr.io/lego-mcp/**"}]
+
+
+def test_tenant_namespaces_are_ordered_after_admission_control(prod_render):
+    """The SDK expands a dependency on a component into its resources: the tenant namespace component
+    is registered depending on the Gatekeeper chart and every constraint."""
+    records, deps = prod_render
+    chart = next(r for r in records if r.type == "kubernetes:helm.sh/v4:Chart" and r.name.endswith("-gatekeeper"))
+    tenant = next(r for r in records if r.type == "hardened:index:HardenedNamespace"
+                  and r.name.endswith("-ns-lego-mcp-prod"))
+    assert chart.urn in deps[tenant.urn]
+    for t in TEMPLATES:
+        assert record(records, t.kind, t.constraint).urn in deps[tenant.urn]
+
+
+def test_webhook_network_policies_stay_narrow(prod_render):
+    records, _ = prod_render
+    pols = k8s(records, "NetworkPolicy", namespace=GATEKEEPER_NAMESPACE)
+    names = {p["metadata"]["name"] for p in pols}
+    assert {"default-deny-all", "allow-apiserver-to-webhook", "allow-egress-apiserver"} <= names
+    (hook,) = [p for p in pols if p["metadata"]["name"] == "allow-apiserver-to-webhook"]
+    assert hook["spec"]["ingress"][0]["ports"] == [{"protocol": "TCP", "port": 8443}]
+    assert {b["ipBlock"]["cidr"] for b in hook["spec"]["ingress"][0]["from"]} == {"10.0.0.0/16"}
