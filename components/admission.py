@@ -41,6 +41,9 @@ POLICY_CONTROLLER_CHART = "policy-controller"
 POLICY_CONTROLLER_REPO = "https://sigstore.github.io/helm-charts"
 POLICY_CONTROLLER_VERSION = "0.10.6"
 POLICY_CONTROLLER_NAMESPACE = "cosign-system"
+#: The image the pinned chart deploys (its values pin it by digest).
+POLICY_CONTROLLER_IMAGE = ("ghcr.io/sigstore/policy-controller/policy-controller@sha256:"
+                           "0bcd60beb93f4427c29cf3a669743caf58490e98ded4380c33c09f092734a6ab")
 
 #: Namespaces the Gatekeeper webhook never sees: its own (it must be able to restart itself) and
 #: kube-system (a fail-closed webhook that judges the pods it depends on deadlocks the cluster).

@@ -273,6 +273,15 @@ class StackConfig(StrictModel):
                 if endpoint not in workloads:
                     raise _located(f"intents[{i}].{field}",
                                    f"{endpoint!r} names no workload; declared: {sorted(workloads)}")
+        if self.admission.enabled and self.admission.signatures.enabled:
+            # Gatekeeper's registry constraint also judges the signature verifier's own pods.
+            from .admission import POLICY_CONTROLLER_IMAGE
+            try:
+                check_image_reference(POLICY_CONTROLLER_IMAGE, self.trusted_registries)
+            except ValueError:
+                raise _located("trustedRegistries",
+                               f"admission.signatures needs {POLICY_CONTROLLER_IMAGE.split('@')[0]!r} to be trusted "
+                               "(Gatekeeper would refuse the signature verifier); add 'ghcr.io/sigstore'") from None
         for i, ns in enumerate(self.admission.signatures.namespaces):
             if ns not in known_ns:
                 raise _located(f"admission.signatures.namespaces[{i}]",

@@ -257,3 +257,25 @@ def test_webhook_network_policies_stay_narrow(prod_render):
     (hook,) = [p for p in pols if p["metadata"]["name"] == "allow-apiserver-to-webhook"]
     assert hook["spec"]["ingress"][0]["ports"] == [{"protocol": "TCP", "port": 8443}]
     assert {b["ipBlock"]["cidr"] for b in hook["spec"]["ingress"][0]["from"]} == {"10.0.0.0/16"}
+
+
+def test_signature_verifier_image_must_come_from_a_trusted_registry():
+    doc = prod_document()
+    doc["trustedRegistries"] = [r for r in doc["trustedRegistries"] if r != "ghcr.io/sigstore"]
+    with pytest.raises(ConfigError, match=r"hardened-stack:trustedRegistries: admission\.signatures needs "
+                                          r"'ghcr\.io/sigstore/policy-controller/policy-controller'"):
+        parse_stack_config(doc)
+
+
+def test_admission_built_in_objects_are_valid_kubernetes(prod_render):
+    kv = pytest.importorskip("kubernetes_validate")
+    records, _ = prod_render
+    checked = 0
+    for r in records:
+        m = r.inputs
+        if r.is_kubernetes_object and m.get("metadata", {}).get("namespace") in (GATEKEEPER_NAMESPACE, "cosign-system",
+                                                                                 "istio-ingress") \
+                and m["kind"] in ("NetworkPolicy", "ResourceQuota", "LimitRange", "ConfigMap"):
+            kv.validate(m, "1.33", strict=True)
+            checked += 1
+    assert checked >= 10
