@@ -215,3 +215,24 @@ def test_report_crossguard_policies_without_samples():
     """Not a failure while the pack is being written: the names are listed in the skip reason."""
     if MISSING:
         pytest.skip("CrossGuard samples missing for: " + ", ".join(MISSING))
+
+
+def test_the_rendered_stack_passes_its_own_constraints():
+    """Conformance: every workload object the prod stack renders is admitted by every constraint,
+    evaluated with the parameters and exclusions of the rendered Constraint objects themselves."""
+    from tests.admission.harness import k8s, render
+
+    records, _ = render()
+    constraints = {t.constraint: k8s(records, t.kind, t.constraint)[0] for t in TEMPLATES}
+    judged = 0
+    for r in records:
+        if not r.is_kubernetes_object:
+            continue
+        obj = r.inputs
+        for t in TEMPLATES:
+            spec = constraints[t.constraint]["spec"]
+            if not _matches(t, obj) or obj["metadata"].get("namespace") in spec["match"]["excludedNamespaces"]:
+                continue
+            judged += 1
+            assert violations(t, obj, spec.get("parameters")) == [], (t.constraint, obj["metadata"])
+    assert judged >= 3 * len(TEMPLATES)  # the three prod workloads at least
