@@ -289,6 +289,28 @@ class StackConfig(StrictModel):
         for i, target in enumerate(self.isolate):
             if target not in workloads:
                 raise _located(f"isolate[{i}]", f"{target!r} names no workload; declared: {sorted(workloads)}")
+        # Secrets (issue 5): Vault's TLS comes from cert-manager, its KMS access from IRSA, and
+        # workload secrets need External Secrets.
+        if self.vault.enabled:
+            if not self.secrets.enabled:
+                raise _located("secrets.enabled", "vault needs cert-manager (its TLS certificate) from the secrets "
+                                                  "section; enable secrets or disable vault")
+            if not (self.cluster.oidc_issuer_url or self.cluster.oidc_provider_arn):
+                raise _located("cluster.oidcIssuerUrl", "vault's KMS auto-unseal uses IRSA: set the cluster's "
+                                                        "service-account issuer URL (or cluster.oidcProviderArn)")
+            for i, ns in enumerate(self.vault.client_namespaces):
+                if ns not in known_ns:
+                    raise _located(f"vault.clientNamespaces[{i}]",
+                                   f"namespace {ns!r} is not declared; add it under namespaces or remove it here")
+        if self.cluster.oidc_issuer_url and not self.cluster.oidc_issuer_url.startswith("https://"):
+            raise _located("cluster.oidcIssuerUrl", "must be an https:// URL (the EKS cluster's OIDC issuer)")
+        if self.cluster.oidc_provider_arn and ":oidc-provider/" not in self.cluster.oidc_provider_arn:
+            raise _located("cluster.oidcProviderArn",
+                           "must be an IAM OIDC provider ARN (arn:aws:iam::<account>:oidc-provider/<issuer host/path>)")
+        for i, w in enumerate(self.workloads):
+            if w.secrets and not (self.secrets.enabled and self.vault.enabled):
+                raise _located(f"workloads[{i}].secrets", "secrets are delivered by External Secrets from Vault; "
+                                                          "enable the vault and secrets sections")
         return self
 
     def workload(self, key: str) -> WorkloadConfig:
@@ -352,7 +374,7 @@ def _parse_memory(v: str) -> float:
 #: Secret config keys -> what they are for. Set with `pulumi config set --secret <key> <value>`.
 SECRET_KEYS: dict[str, str] = {
     "splunkHecToken": "falcosidekick's Splunk HEC token (runtimeDetection.siem.splunk)",
-    "vaultKubernetesAuthToken": "unused unless vault.kubernetesAuth.tokenReviewerJwt is external",
+    "vaultLicense": "Vault Enterprise license (optional; set it to run hashicorp/vault-enterprise, see vault.edition)",
 }
 
 

@@ -1,14 +1,408 @@
-"""External Secrets, cert-manager and rotation (issue 5).
+"""``SecretDelivery``: cert-manager with an internal CA, External Secrets Operator and the
+``vault-backend`` ClusterSecretStore, plus the stack's rotation policy (issue 5).
 
-Placeholder section: the config model exists so StackConfig is complete; the component is
-built in its issue.
+* cert-manager (upstream chart, pinned) in ``cert-manager``; a self-signed bootstrap issuer signs
+  one root CA ``Certificate`` (ECDSA P-384) whose Secret backs the ``ClusterIssuer``
+  ``hardened-internal-ca``. Every internal TLS certificate (Vault's listeners first) comes from it,
+  with the seed's 30-day lifetime and a renewal window from ``secrets.tls``.
+* External Secrets Operator (upstream chart, pinned) in ``external-secrets``, with the cluster-wide
+  push paths switched off (PushSecret, ClusterPushSecret, ClusterExternalSecret): secrets flow from
+  Vault into the cluster, never back out of it.
+* ``ClusterSecretStore vault-backend`` (external-secrets.io/v1): Vault KV v2 over
+  https://vault.vault.svc:8200, Kubernetes auth with ESO's own service account, the server
+  certificate verified against the internal CA. ``HardenedWorkload`` emits ``ExternalSecret``s
+  that reference it, so no secret value is ever in git, in the stack config or in Pulumi state.
+
+The rotation periods of the seed (TLS 30 d, signing keys 90 d, encryption keys 365 d, API keys
+90 d) live in ``secrets.rotation``; which of them this stack enforces and which need an external
+process is written down in docs/secrets.md.
 """
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Any, Optional
 
-from .base import StrictModel
+import pulumi
+from pydantic import Field, field_validator, model_validator
+
+from .base import StrictModel, child_opts, deep_merge, helm_chart, k8s_object, standard_labels
+
+TOKEN = "hardened:index:SecretDelivery"
+
+CERT_MANAGER_CHART = "cert-manager"
+CERT_MANAGER_REPO = "https://charts.jetstack.io"
+CERT_MANAGER_NAMESPACE = "cert-manager"
+ESO_CHART = "external-secrets"
+ESO_REPO = "https://charts.external-secrets.io"
+ESO_NAMESPACE = "external-secrets"
+#: The ServiceAccount the ESO chart creates for its controller (fullnameOverride below): the
+#: subject of Vault's Kubernetes auth role.
+ESO_SERVICE_ACCOUNT = "external-secrets"
+#: ESO >= 0.17 serves external-secrets.io/v1 for (Cluster)SecretStore and ExternalSecret; the
+#: pinned 2.x chart serves only v1 for them (v1beta1 is gone), so everything here is v1.
+ESO_API_VERSION = "external-secrets.io/v1"
+STORE_NAME = "vault-backend"
+#: Audience of the token ESO presents to Vault (the Vault role is bound to it).
+VAULT_AUDIENCE = "vault"
+CA_ISSUER = "hardened-internal-ca"
+BOOTSTRAP_ISSUER = "hardened-selfsigned-bootstrap"
+ROOT_CA_SECRET = "hardened-root-ca"
+WEBHOOK_PORT = 10250
+
+#: AWS KMS accepts automatic rotation periods from 90 to 2560 days.
+KMS_ROTATION_MIN_DAYS, KMS_ROTATION_MAX_DAYS = 90, 2560
+
+
+class TlsRotation(StrictModel):
+    """Lifetime of every internal TLS certificate cert-manager issues."""
+
+    duration_days: int = Field(
+        30, ge=1, le=397,
+        description="Certificate lifetime (default 30 days, the seed's certificate_rotation_days; at least 1, at "
+                    "most 397, the CA/Browser Forum maximum).")
+    renew_before_days: int = Field(
+        14, ge=1,
+        description="cert-manager renews (with a new key) when this much lifetime is left (default 14, the seed's "
+                    "notify_before_expiry_days: rotation starts as soon as the seed's notice window opens). "
+                    "Must be shorter than durationDays.")
+    alert_before_days: int = Field(
+        10, ge=1,
+        description="Lifetime left at which the expiry alert (docs/secrets.md) fires (default 10). Shorter than "
+                    "renewBeforeDays, so it fires only when renewal has been failing for days, never on every "
+                    "normal rotation.")
+
+    @model_validator(mode="after")
+    def _windows(self) -> "TlsRotation":
+        if self.renew_before_days >= self.duration_days:
+            raise ValueError(
+                f"renewBeforeDays ({self.renew_before_days}) must be shorter than durationDays "
+                f"({self.duration_days}), or cert-manager renews the certificate continuously")
+        if self.alert_before_days >= self.renew_before_days:
+            raise ValueError(
+                f"alertBeforeDays ({self.alert_before_days}) must be shorter than renewBeforeDays "
+                f"({self.renew_before_days}): the alert is for a renewal that failed, not for a normal one")
+        return self
+
+
+class RotationConfig(StrictModel):
+    """The seed's rotation policy (RotationPolicy), as config."""
+
+    tls: TlsRotation = Field(default_factory=TlsRotation, description="Internal TLS certificates (30-day default).")
+    signing_key_days: int = Field(
+        90, ge=1, le=365,
+        description="Signing keys (default 90 days, the seed's signing_key_rotation_days). Keys in the HSM are "
+                    "rotated by the key-custody process (docs/secrets.md); Vault transit keys get this as "
+                    "auto_rotate_period in the bootstrap script.")
+    encryption_key_days: int = Field(
+        365, ge=KMS_ROTATION_MIN_DAYS, le=KMS_ROTATION_MAX_DAYS,
+        description="Encryption keys (default 365 days, the seed's encryption_key_rotation_days): the KMS key's "
+                    "rotation_period_in_days (AWS allows 90 to 2560).")
+    api_key_days: int = Field(
+        90, ge=1, le=365,
+        description="API keys (default 90 days, the seed's api_key_rotation_days): the maximum TTL of secrets "
+                    "Vault issues to workloads; static third-party API keys are rotated by their owners "
+                    "(docs/secrets.md).")
+
+
+class CertManagerConfig(StrictModel):
+    chart_version: str = Field("v1.18.2", description="cert-manager chart version (default v1.18.2, pinned).")
+    image_digest: Optional[str] = Field(
+        None, description="sha256 digest of quay.io/jetstack/cert-manager-controller at chart_version. Default none: "
+                          "the chart's tag; set it to pin the controller image by digest.")
+    replicas: int = Field(2, ge=1, description="Controller and webhook replicas (default 2, with a PDB).")
+    ca_duration_days: int = Field(
+        1825, ge=30,
+        description="Lifetime of the internal root CA (default 1825 days, five years; cert-manager renews it "
+                    "one third before expiry, and issued certificates chain to the renewed root).")
+    extra_values: dict[str, Any] = Field(default_factory=dict,
+                                         description="Extra chart values merged last (escape hatch).")
+
+
+class ExternalSecretsConfig(StrictModel):
+    chart_version: str = Field("2.0.0", description="external-secrets chart version (default 2.0.0, pinned; serves "
+                                                    "external-secrets.io/v1).")
+    image_digest: Optional[str] = Field(
+        None, description="sha256 digest of ghcr.io/external-secrets/external-secrets at chart_version. Default none: "
+                          "the chart's tag; set it to pin by digest.")
+    replicas: int = Field(2, ge=1, description="Controller and webhook replicas (default 2, with a PDB).")
+    vault_role: str = Field("external-secrets",
+                            description="Vault Kubernetes-auth role ESO logs in with (default external-secrets; "
+                                        "created by the bootstrap step in docs/secrets.md).")
+    vault_auth_mount: str = Field("kubernetes", description="Vault auth mount path (default kubernetes).")
+    kv_mount: str = Field("secret", description="Vault KV v2 mount the store reads (default secret, the seed's "
+                                                "`vault:secret/data/...` references).")
+    refresh_interval: str = Field("1h", description="Default ExternalSecret refresh (default 1h).")
+    extra_values: dict[str, Any] = Field(default_factory=dict,
+                                         description="Extra chart values merged last (escape hatch).")
+
+    @field_validator("vault_auth_mount", "kv_mount")
+    @classmethod
+    def _mount(cls, v: str) -> str:
+        if not v or v.startswith("/") or v.endswith("/"):
+            raise ValueError(f"{v!r} must be a Vault mount path without leading or trailing '/', e.g. 'secret'")
+        return v
 
 
 class SecretsConfig(StrictModel):
     enabled: bool = Field(True, description="Deploy this part of the stack (default true).")
+    rotation: RotationConfig = Field(default_factory=RotationConfig, description="Rotation periods (seed defaults).")
+    cert_manager: CertManagerConfig = Field(default_factory=CertManagerConfig, description="cert-manager.")
+    external_secrets: ExternalSecretsConfig = Field(default_factory=ExternalSecretsConfig,
+                                                    description="External Secrets Operator and vault-backend.")
+    vault_address: str = Field("https://vault.vault.svc:8200",
+                               description="Vault address the store uses (default the in-cluster service, https).")
+
+    @field_validator("vault_address")
+    @classmethod
+    def _https(cls, v: str) -> str:
+        if not v.startswith("https://"):
+            raise ValueError(f"vaultAddress {v!r} must be https://: secrets never travel in clear text")
+        return v
+
+
+class SecretDeliveryArgs(StrictModel):
+    config: SecretsConfig = Field(default_factory=SecretsConfig, description="The secrets section.")
+    control_plane_cidrs: list[str] = Field(
+        default_factory=lambda: ["10.0.0.0/16"],
+        description="Where the Kubernetes API server (webhook callers) lives (admission.controlPlaneCidrs).")
+    vault_namespace: str = Field("vault", description="Namespace of Vault (for egress to 8200).")
+
+
+# ---------------------------------------------------------------------------------------------
+# Pure functions: values and manifests, unit-tested
+# ---------------------------------------------------------------------------------------------
+
+def hours(days: int) -> str:
+    """A cert-manager duration for *days* days (Go duration syntax has no 'd')."""
+    return f"{days * 24}h"
+
+
+_RESTRICTED = {
+    "allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}, "readOnlyRootFilesystem": True,
+    "runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"},
+}
+_POD_RESTRICTED = {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}
+
+
+def cert_manager_values(c: SecretsConfig) -> dict:
+    """Hardened cert-manager chart values."""
+    cm = c.cert_manager
+    pdb = {"enabled": True, "minAvailable": 1}
+    part = lambda extra=None: {  # noqa: E731
+        "replicaCount": cm.replicas, "podDisruptionBudget": pdb,
+        "securityContext": _POD_RESTRICTED, "containerSecurityContext": _RESTRICTED, **(extra or {})}
+    values = {
+        "crds": {"enabled": True, "keep": True},
+        "global": {"leaderElection": {"namespace": CERT_MANAGER_NAMESPACE}},
+        **part(),
+        "enableCertificateOwnerRef": True,  # a deleted Certificate takes its Secret (and key) with it
+        "config": {"apiVersion": "controller.config.cert-manager.io/v1alpha1", "kind": "ControllerConfiguration",
+                   "enableGatewayAPI": True},
+        "webhook": part({"networkPolicy": {"enabled": False}, "securePort": WEBHOOK_PORT}),
+        "cainjector": part(),
+        "startupapicheck": {"enabled": False},  # a Helm hook: helm.v4.Chart drops hooks anyway
+        "prometheus": {"enabled": True, "servicemonitor": {"enabled": False}},
+    }
+    if cm.image_digest:
+        values["image"] = {"digest": cm.image_digest}
+    return deep_merge(values, cm.extra_values)
+
+
+def eso_values(c: SecretsConfig) -> dict:
+    """Hardened External Secrets Operator chart values: pull-only, restricted pods, PDBs."""
+    e = c.external_secrets
+    pdb = {"enabled": True, "minAvailable": 1}
+    values = {
+        "fullnameOverride": "external-secrets",
+        "installCRDs": True,
+        "replicaCount": e.replicas,
+        "leaderElect": True,
+        "podDisruptionBudget": pdb,
+        "serviceAccount": {"create": True, "name": ESO_SERVICE_ACCOUNT, "automount": True},
+        # Pull only: nothing in the cluster may write back to Vault, and no object fans secrets out to
+        # every namespace. ExternalSecret + the one ClusterSecretStore is the whole interface.
+        "processPushSecret": False,
+        "processClusterPushSecret": False,
+        "processClusterExternalSecret": False,
+        "processClusterStore": True,
+        "podSecurityContext": {"enabled": True, **_POD_RESTRICTED},
+        "securityContext": {"enabled": True, **_RESTRICTED},
+        "webhook": {"replicaCount": e.replicas, "podDisruptionBudget": pdb, "port": WEBHOOK_PORT,
+                    "podSecurityContext": {"enabled": True, **_POD_RESTRICTED},
+                    "securityContext": {"enabled": True, **_RESTRICTED}},
+        "certController": {"replicaCount": e.replicas, "podDisruptionBudget": pdb,
+                           "podSecurityContext": {"enabled": True, **_POD_RESTRICTED},
+                           "securityContext": {"enabled": True, **_RESTRICTED}},
+        "serviceMonitor": {"enabled": False},
+    }
+    if e.image_digest:
+        values["image"] = {"tag": f"v{e.chart_version}@{e.image_digest}"}
+    return deep_merge(values, e.extra_values)
+
+
+def _meta(name: str, component: str, namespace: Optional[str] = None) -> dict:
+    meta: dict[str, Any] = {"name": name, "labels": standard_labels(name, component)}
+    if namespace:
+        meta["namespace"] = namespace
+    return meta
+
+
+def ca_manifests(c: SecretsConfig) -> list[tuple[str, dict]]:
+    """Self-signed bootstrap issuer -> root CA Certificate -> the internal CA ClusterIssuer."""
+    duration = c.cert_manager.ca_duration_days
+    return [
+        ("bootstrap-issuer", {
+            "apiVersion": "cert-manager.io/v1", "kind": "ClusterIssuer",
+            "metadata": _meta(BOOTSTRAP_ISSUER, "issuer"),
+            "spec": {"selfSigned": {}},
+        }),
+        ("root-ca", {
+            "apiVersion": "cert-manager.io/v1", "kind": "Certificate",
+            "metadata": _meta(ROOT_CA_SECRET, "certificate", CERT_MANAGER_NAMESPACE),
+            "spec": {
+                "isCA": True,
+                "commonName": "hardened-stack internal root CA",
+                "secretName": ROOT_CA_SECRET,
+                "duration": hours(duration),
+                "renewBefore": hours(duration // 3),
+                "privateKey": {"algorithm": "ECDSA", "size": 384, "rotationPolicy": "Always"},
+                "usages": ["cert sign", "crl sign", "digital signature"],
+                "issuerRef": {"group": "cert-manager.io", "kind": "ClusterIssuer", "name": BOOTSTRAP_ISSUER},
+            },
+        }),
+        ("ca-issuer", {
+            "apiVersion": "cert-manager.io/v1", "kind": "ClusterIssuer",
+            "metadata": _meta(CA_ISSUER, "issuer"),
+            "spec": {"ca": {"secretName": ROOT_CA_SECRET}},
+        }),
+    ]
+
+
+def tls_certificate(name: str, namespace: str, dns_names: list[str], rotation: TlsRotation,
+                    ip_addresses: Optional[list[str]] = None, usages: Optional[list[str]] = None) -> dict:
+    """An internal TLS certificate from the CA issuer with the rotation policy's lifetime."""
+    spec: dict[str, Any] = {
+        "secretName": name,
+        "dnsNames": sorted(dns_names),
+        "duration": hours(rotation.duration_days),
+        "renewBefore": hours(rotation.renew_before_days),
+        "privateKey": {"algorithm": "ECDSA", "size": 256, "rotationPolicy": "Always"},
+        "usages": usages or ["server auth", "client auth", "digital signature", "key encipherment"],
+        "issuerRef": {"group": "cert-manager.io", "kind": "ClusterIssuer", "name": CA_ISSUER},
+    }
+    if ip_addresses:
+        spec["ipAddresses"] = sorted(ip_addresses)
+    return {"apiVersion": "cert-manager.io/v1", "kind": "Certificate",
+            "metadata": _meta(name, "certificate", namespace), "spec": spec}
+
+
+#: The Secret of Vault's server certificate (written by VaultHA): its ``ca.crt`` is the internal CA's
+#: certificate, so ESO verifies Vault without read access to the CA's private key Secret.
+VAULT_TLS_SECRET = "vault-server-tls"
+
+
+def cluster_secret_store(c: SecretsConfig, vault_namespace: str = "vault") -> dict:
+    e = c.external_secrets
+    return {
+        "apiVersion": ESO_API_VERSION,
+        "kind": "ClusterSecretStore",
+        "metadata": _meta(STORE_NAME, "secret-store"),
+        "spec": {
+            "provider": {"vault": {
+                "server": c.vault_address,
+                "path": e.kv_mount,
+                "version": "v2",
+                "caProvider": {"type": "Secret", "name": VAULT_TLS_SECRET, "namespace": vault_namespace,
+                               "key": "ca.crt"},
+                "auth": {"kubernetes": {
+                    "mountPath": e.vault_auth_mount,
+                    "role": e.vault_role,
+                    "serviceAccountRef": {"name": ESO_SERVICE_ACCOUNT, "namespace": ESO_NAMESPACE,
+                                          "audiences": [VAULT_AUDIENCE]},
+                }},
+            }},
+            "refreshInterval": 300,
+        },
+    }
+
+
+def _netpol(name: str, namespace: str, spec: dict) -> dict:
+    return {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+            "metadata": _meta(name, "network-policy", namespace), "spec": spec}
+
+
+def _api_server_egress(namespace: str, cidrs: list[str]) -> dict:
+    return _netpol("allow-egress-kube-apiserver", namespace, {
+        "podSelector": {}, "policyTypes": ["Egress"],
+        "egress": [{"to": [{"ipBlock": {"cidr": c}} for c in sorted(cidrs)],
+                    "ports": [{"protocol": "TCP", "port": 443}, {"protocol": "TCP", "port": 6443}]}]})
+
+
+def _webhook_ingress(namespace: str, app: str, cidrs: list[str]) -> dict:
+    return _netpol("allow-ingress-webhook-from-apiserver", namespace, {
+        "podSelector": {"matchLabels": {"app.kubernetes.io/name": app}}, "policyTypes": ["Ingress"],
+        "ingress": [{"from": [{"ipBlock": {"cidr": c}} for c in sorted(cidrs)],
+                     "ports": [{"protocol": "TCP", "port": WEBHOOK_PORT}]}]})
+
+
+def network_policies(args: SecretDeliveryArgs) -> list[tuple[str, dict]]:
+    """What cert-manager and ESO truly need beyond default-deny and DNS."""
+    cidrs = args.control_plane_cidrs
+    return [
+        ("cm-apiserver", _api_server_egress(CERT_MANAGER_NAMESPACE, cidrs)),
+        ("cm-webhook", _webhook_ingress(CERT_MANAGER_NAMESPACE, "webhook", cidrs)),
+        ("eso-apiserver", _api_server_egress(ESO_NAMESPACE, cidrs)),
+        ("eso-webhook", _webhook_ingress(ESO_NAMESPACE, "external-secrets-webhook", cidrs)),
+        ("eso-to-vault", _netpol("allow-egress-vault", ESO_NAMESPACE, {
+            "podSelector": {"matchLabels": {"app.kubernetes.io/name": "external-secrets"}},
+            "policyTypes": ["Egress"],
+            "egress": [{"to": [{
+                "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": args.vault_namespace}},
+                "podSelector": {"matchLabels": {"app.kubernetes.io/name": "vault", "component": "server"}}}],
+                "ports": [{"protocol": "TCP", "port": 8200}]}]})),
+    ]
+
+
+# ---------------------------------------------------------------------------------------------
+# The component
+# ---------------------------------------------------------------------------------------------
+
+class SecretDelivery(pulumi.ComponentResource):
+    """cert-manager + internal CA, External Secrets Operator and the ``vault-backend`` store."""
+
+    def __init__(self, name: str, args: SecretDeliveryArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__(TOKEN, name, None, opts)
+        from .namespace import HardenedNamespace, HardenedNamespaceArgs
+
+        c = args.config
+        self.cert_manager_namespace = HardenedNamespace(
+            f"{name}-cm-ns", HardenedNamespaceArgs(name=CERT_MANAGER_NAMESPACE), child_opts(self))
+        self.eso_namespace = HardenedNamespace(
+            f"{name}-eso-ns", HardenedNamespaceArgs(name=ESO_NAMESPACE), child_opts(self))
+        namespaces = [self.cert_manager_namespace, self.eso_namespace]
+        policies = [k8s_object(f"{name}-{suffix}", m, child_opts(self, depends_on=namespaces))
+                    for suffix, m in network_policies(args)]
+
+        self.cert_manager = helm_chart(
+            f"{name}-cert-manager", chart=CERT_MANAGER_CHART, version=c.cert_manager.chart_version,
+            repo=CERT_MANAGER_REPO, namespace=CERT_MANAGER_NAMESPACE, values=cert_manager_values(c),
+            opts=child_opts(self, depends_on=[self.cert_manager_namespace, *policies]))
+        ca: list[pulumi.Resource] = []
+        for suffix, manifest in ca_manifests(c):
+            ca.append(k8s_object(f"{name}-{suffix}", manifest, child_opts(self, depends_on=[self.cert_manager, *ca])))
+        self.ca_issuer = ca[-1]
+
+        self.external_secrets = helm_chart(
+            f"{name}-external-secrets", chart=ESO_CHART, version=c.external_secrets.chart_version,
+            repo=ESO_REPO, namespace=ESO_NAMESPACE, values=eso_values(c),
+            opts=child_opts(self, depends_on=[self.eso_namespace, *policies]))
+        # The store may exist before Vault answers: ESO marks it not-ready until Vault is up, and
+        # HardenedStack makes the workloads (their ExternalSecrets) wait for both.
+        self.store = k8s_object(f"{name}-vault-backend", cluster_secret_store(c, args.vault_namespace),
+                                child_opts(self, depends_on=[self.external_secrets]))
+
+        self.register_outputs({
+            "caIssuer": CA_ISSUER,
+            "secretStore": STORE_NAME,
+            "certManagerNamespace": CERT_MANAGER_NAMESPACE,
+            "externalSecretsNamespace": ESO_NAMESPACE,
+        })

@@ -13,6 +13,8 @@ from .admission import AdmissionControl, AdmissionControlArgs, tenant_namespace_
 from .config import NetworkIntent, Secrets, StackConfig
 from .ingress import ExternalService, TlsIngress, TlsIngressArgs
 from .namespace import FlowPeer, FlowRule, HardenedNamespace, HardenedNamespaceArgs
+from .secrets import SecretDelivery, SecretDeliveryArgs
+from .vault import VaultHA, VaultHAArgs
 from .workload import HardenedWorkload, HardenedWorkloadArgs
 
 TOKEN = "hardened:index:HardenedStack"
@@ -63,6 +65,29 @@ class HardenedStack(pulumi.ComponentResource):
             self.admission = AdmissionControl(f"{name}-admission", AdmissionControlArgs(
                 config=cfg.admission, trusted_registries=cfg.trusted_registries), child)
 
+        # Secrets: cert-manager's internal CA and External Secrets first (Vault's TLS certificate
+        # comes from the CA), then Vault; workloads wait for both (their ExternalSecrets read
+        # vault-backend).
+        self.secret_delivery: Optional[SecretDelivery] = None
+        self.vault: Optional[VaultHA] = None
+        admitted = [self.admission] if self.admission else []
+        if cfg.secrets.enabled:
+            progress("secrets: cert-manager internal CA, External Secrets (pull only), ClusterSecretStore vault-backend")
+            self.secret_delivery = SecretDelivery(f"{name}-secrets", SecretDeliveryArgs(
+                config=cfg.secrets, control_plane_cidrs=cfg.admission.control_plane_cidrs,
+            ), pulumi.ResourceOptions(parent=self, depends_on=admitted))
+        if cfg.vault.enabled:
+            progress(f"vault: {cfg.vault.replicas} raft replicas, TLS 1.3, AWS KMS auto-unseal "
+                     f"({cfg.vault.resolved_kms_mode}) through IRSA")
+            self.vault = VaultHA(f"{name}-vault", VaultHAArgs(
+                config=cfg.vault, secrets=cfg.secrets, cluster_name=cfg.cluster.name, region=cfg.cluster.region,
+                oidc_issuer_url=cfg.cluster.oidc_issuer_url, oidc_provider_arn=cfg.cluster.oidc_provider_arn,
+                control_plane_cidrs=cfg.admission.control_plane_cidrs,
+                license=self.secrets.require("vaultLicense", "vault.edition enterprise")
+                if cfg.vault.edition == "enterprise" else None,
+            ), pulumi.ResourceOptions(parent=self, depends_on=[*admitted, *filter(None, [self.secret_delivery])]))
+        secret_deps: list[pulumi.Resource] = [r for r in (self.secret_delivery, self.vault) if r is not None]
+
         # --- tenants: namespaces with default-deny, then the golden-path workloads ------------
         flows = [intent_flow(i) for i in active_intents(cfg)]
         isolated_by_ns: dict[str, list[str]] = {}
@@ -87,7 +112,8 @@ class HardenedStack(pulumi.ComponentResource):
             self.workloads[w.key] = HardenedWorkload(
                 f"{name}-wl-{w.namespace}-{w.name}",
                 HardenedWorkloadArgs(workload=w, mesh_sidecar=cfg.mesh.enabled),
-                pulumi.ResourceOptions(parent=self, depends_on=[self.namespaces[w.namespace]]),
+                pulumi.ResourceOptions(parent=self, depends_on=[self.namespaces[w.namespace],
+                                                               *(secret_deps if w.secrets else [])]),
             )
 
         # --- the way in: TLS 1.3 ingress and the AWS edge, after the workloads it routes to ----

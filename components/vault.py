@@ -1,14 +1,523 @@
-"""Vault in HA with AWS KMS auto-unseal (issue 5).
+"""``VaultHA``: HashiCorp Vault in HA with integrated storage, TLS 1.3 on every listener and AWS KMS
+auto-unseal through IRSA (issue 5).
 
-Placeholder section: the config model exists so StackConfig is complete; the component is
-built in its issue.
+* Upstream chart ``hashicorp/vault`` (pinned) in HA mode with raft: an odd number of replicas, at
+  least 3 (default 5: quorum survives two lost pods), required pod anti-affinity per node, a zone
+  spread, a PodDisruptionBudget of one, data and audit volumes. The agent injector and CSI provider
+  are off: secrets reach workloads through External Secrets only (:mod:`components.secrets`).
+* TLS: ``global.tlsDisable`` is false; the server certificate is a cert-manager ``Certificate``
+  from the internal CA with the rotation policy's lifetime; the listener requires TLS 1.3 and raft
+  ``retry_join`` verifies peers against the same CA.
+* Auto-unseal: ``seal "awskms"`` with a customer-managed KMS key (``aws.kms.Key``, automatic
+  rotation every ``secrets.rotation.encryptionKeyDays``) whose key policy lets the key admins
+  administer it and only Vault's IAM role Encrypt/Decrypt/DescribeKey. The role is assumed by the
+  ``vault/vault`` ServiceAccount alone (IRSA trust policy on ``sub`` and ``aud``). Bring-your-own
+  key: ``vault.kmsKeyArn`` set, no key is created and the role's policy names that ARN only.
+* The server configuration is rendered from ``templates/vault.hcl.j2`` (jinja2, StrictUndefined,
+  snapshot-tested).
+
+What Pulumi cannot do here, and docs/secrets.md walks through: ``vault operator init`` (recovery
+keys go to their custodians), enabling the file audit device (``vault audit enable file
+file_path=/vault/audit/vault_audit.log``: an API call that needs a token, so it is a post-init step,
+not a resource), and the Kubernetes auth role ESO uses. The bootstrap commands are rendered from the
+same config by :func:`bootstrap_script`.
 """
 from __future__ import annotations
 
-from pydantic import Field
+import json
+import math
+import re
+from pathlib import Path
+from typing import Any, Literal, Optional
 
-from .base import StrictModel
+import jinja2
+import pulumi
+import pulumi_aws as aws
+from pydantic import Field, field_validator, model_validator
+
+from .base import StrictModel, child_opts, deep_merge, helm_chart, k8s_object, standard_labels
+from .secrets import (ESO_NAMESPACE, ESO_SERVICE_ACCOUNT, VAULT_AUDIENCE, VAULT_TLS_SECRET, RotationConfig, SecretsConfig,
+                      tls_certificate)
+
+TOKEN = "hardened:index:VaultHA"
+
+VAULT_CHART = "vault"
+VAULT_REPO = "https://helm.releases.hashicorp.com"
+NAMESPACE = "vault"
+SERVICE_ACCOUNT = "vault"
+FULLNAME = "vault"
+TLS_DIR = f"/vault/userconfig/{VAULT_TLS_SECRET}"
+AUDIT_MOUNT = "/vault/audit"
+LICENSE_SECRET = "vault-license"
+AUDIT_FILE = f"{AUDIT_MOUNT}/vault_audit.log"
+TEMPLATES = Path(__file__).parent / "templates"
+
+KMS_KEY_ARN = re.compile(r"^arn:aws(-[a-z]+)*:kms:[a-z0-9-]+:\d{12}:key/[A-Za-z0-9-]+$")
+IAM_PRINCIPAL_ARN = re.compile(r"^arn:aws(-[a-z]+)*:(iam|sts)::\d{12}:(root|(role|user|assumed-role)/[\w+=,.@/-]+)$")
+#: What a key administrator may do: everything but use the key (no Encrypt/Decrypt/GenerateDataKey).
+KEY_ADMIN_ACTIONS = sorted([
+    "kms:CancelKeyDeletion", "kms:Create*", "kms:Delete*", "kms:Describe*", "kms:Disable*", "kms:Enable*",
+    "kms:Get*", "kms:List*", "kms:Put*", "kms:Revoke*", "kms:RotateKeyOnDemand", "kms:ScheduleKeyDeletion",
+    "kms:TagResource", "kms:UntagResource", "kms:Update*",
+])
+#: All Vault's awskms seal needs.
+UNSEAL_ACTIONS = ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt"]
+#: Egress on 443 goes to public AWS endpoints (KMS, STS) only: NetworkPolicy cannot name an AWS
+#: endpoint, so the rule is "anywhere except the cluster's private ranges and link-local (IMDS)".
+DEFAULT_EGRESS_EXCEPT = ["10.0.0.0/8", "100.64.0.0/10", "169.254.0.0/16", "172.16.0.0/12", "192.168.0.0/16"]
+
+
+class ServerQuantities(StrictModel):
+    """CPU and memory (config.py's Resources cannot be imported here: config imports this module)."""
+
+    cpu: str = Field(description="CPU quantity, e.g. '500m' or '2'.")
+    memory: str = Field(description="Memory quantity, e.g. '1Gi'.")
+
+    @model_validator(mode="after")
+    def _positive(self) -> "ServerQuantities":
+        from .config import _parse_cpu, _parse_memory
+        if not _parse_cpu(self.cpu) > 0:
+            raise ValueError(f"cpu {self.cpu!r} is not a positive CPU quantity such as '500m' or '2'")
+        if not _parse_memory(self.memory) > 0:
+            raise ValueError(f"memory {self.memory!r} is not a positive memory quantity such as '1Gi'")
+        return self
+
+
+class ServerResources(StrictModel):
+    requests: ServerQuantities = Field(default_factory=lambda: ServerQuantities(cpu="500m", memory="1Gi"),
+                                       description="Requests (default 500m / 1Gi).")
+    limits: ServerQuantities = Field(default_factory=lambda: ServerQuantities(cpu="2", memory="2Gi"),
+                                     description="Limits (default 2 / 2Gi); not below the requests.")
+
+    @model_validator(mode="after")
+    def _within(self) -> "ServerResources":
+        from .config import _parse_cpu, _parse_memory
+        if _parse_cpu(self.requests.cpu) > _parse_cpu(self.limits.cpu) or \
+                _parse_memory(self.requests.memory) > _parse_memory(self.limits.memory):
+            raise ValueError("requests exceed limits; raise the limits or lower the requests")
+        return self
+
+
+class VaultStorage(StrictModel):
+    data_size: str = Field("10Gi", description="Raft data volume per replica (default 10Gi).")
+    audit_size: str = Field("20Gi", description="Audit log volume per replica (default 20Gi).")
+    storage_class: Optional[str] = Field(
+        None, description="StorageClass of both volumes (default none: the cluster default). Use an encrypted "
+                          "class (EBS gp3 with encrypted: \"true\") so raft data is encrypted at rest twice.")
 
 
 class VaultConfig(StrictModel):
     enabled: bool = Field(True, description="Deploy this part of the stack (default true).")
+    chart_version: str = Field("0.31.0", description="hashicorp/vault chart version (default 0.31.0, pinned).")
+    image_tag: str = Field("1.20.4", description="Vault server version (default 1.20.4).")
+    image_digest: Optional[str] = Field(
+        None, description="sha256 digest of docker.io/hashicorp/vault:<imageTag>. Default none: the tag; set it "
+                          "(`crane digest hashicorp/vault:<tag>`) to pin by digest.")
+    edition: Literal["community", "enterprise"] = Field(
+        "community", description="community (default) or enterprise: hashicorp/vault-enterprise with the license "
+                                 "from the Pulumi secret hardened-stack:vaultLicense (never in this file).")
+    replicas: int = Field(
+        5, ge=3,
+        description="Raft voters (default 5: the cluster keeps quorum with two pods lost). At least 3, and odd: an "
+                    "even count tolerates no more failures than the odd count below it, so it is rejected.")
+    kms_mode: Optional[Literal["create", "byok"]] = Field(
+        None, description="create: the stack creates the unseal key; byok: use kmsKeyArn. Default: byok when "
+                          "kmsKeyArn is set, else create.")
+    kms_key_arn: Optional[str] = Field(
+        None, description="Bring-your-own-key: ARN of an existing symmetric KMS key (default none: one is created). "
+                          "Its key policy must allow the Vault role Encrypt/Decrypt/DescribeKey (docs/secrets.md).")
+    key_admins: list[str] = Field(
+        default_factory=list,
+        description="IAM principal ARNs that administer the created key (they cannot use it). The identity running "
+                    "`pulumi up` must be one of them, or AWS rejects the key policy (lockout safety check). Default "
+                    "none: the account root administers, i.e. IAM policies decide who may (AWS's default key "
+                    "policy); name the admins in prod so the key policy alone says who.")
+    kms_deletion_window_days: int = Field(
+        30, ge=7, le=30, description="Waiting period before a scheduled key deletion (default 30, the maximum).")
+    resources: ServerResources = Field(default_factory=ServerResources,
+                                       description="Server requests and limits (default 500m/1Gi, 2/2Gi).")
+    storage: VaultStorage = Field(default_factory=VaultStorage, description="Data and audit volumes.")
+    default_lease_ttl: str = Field("1h", description="default_lease_ttl (default 1h: short-lived credentials).")
+    log_level: Literal["trace", "debug", "info", "warn", "error"] = Field("info", description="Log level (default info).")
+    ui: bool = Field(True, description="Serve the web UI on the TLS listener (default true; no extra port).")
+    client_namespaces: list[str] = Field(
+        default_factory=list,
+        description="Namespaces whose pods may call Vault on 8200 besides External Secrets (default none: "
+                    "workloads get secrets through ExternalSecrets, not by talking to Vault).")
+    aws_endpoint_cidrs: list[str] = Field(
+        default_factory=list,
+        description="Subnets of VPC interface endpoints for KMS and STS, if used (default none: the public "
+                    "endpoints on 443).")
+    egress_except: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_EGRESS_EXCEPT),
+        description="Ranges excluded from the 443 egress to AWS (default the private ranges, CGNAT and "
+                    "link-local, so Vault reaches no cluster service or the instance metadata through it).")
+    extra_values: dict[str, Any] = Field(default_factory=dict,
+                                         description="Extra chart values merged last (escape hatch).")
+
+    @field_validator("replicas")
+    @classmethod
+    def _odd(cls, v: int) -> int:
+        if v % 2 == 0:
+            raise ValueError(f"replicas {v} is even: raft needs a majority, so {v} voters survive no more failures "
+                             f"than {v - 1}; use {v - 1} or {v + 1}")
+        return v
+
+    @field_validator("key_admins")
+    @classmethod
+    def _admins(cls, v: list[str]) -> list[str]:
+        for a in v:
+            if not IAM_PRINCIPAL_ARN.match(a):
+                raise ValueError(f"keyAdmins entry {a!r} is not an IAM principal ARN "
+                                 "(arn:aws:iam::<account>:role/<name>)")
+        return v
+
+    @model_validator(mode="after")
+    def _kms(self) -> "VaultConfig":
+        mode = self.resolved_kms_mode
+        if mode == "byok":
+            if not self.kms_key_arn:
+                raise ValueError("kmsKeyArn: kmsMode byok needs the ARN of your KMS key "
+                                 "(arn:aws:kms:<region>:<account>:key/<id>); or use kmsMode create")
+            if not KMS_KEY_ARN.match(self.kms_key_arn):
+                raise ValueError(f"kmsKeyArn: {self.kms_key_arn!r} is not a KMS key ARN "
+                                 "(arn:aws:kms:<region>:<account>:key/<id>; aliases are not accepted)")
+        else:
+            if self.kms_key_arn:
+                raise ValueError("kmsKeyArn: set with kmsMode create; remove it, or set kmsMode byok to use it")
+        return self
+
+    @property
+    def resolved_kms_mode(self) -> str:
+        return self.kms_mode or ("byok" if self.kms_key_arn else "create")
+
+
+class VaultHAArgs(StrictModel):
+    config: VaultConfig = Field(default_factory=VaultConfig, description="The vault section.")
+    secrets: SecretsConfig = Field(default_factory=SecretsConfig, description="Rotation periods and ESO settings.")
+    cluster_name: str = Field("cluster", description="Cluster name (key alias, tags, raft cluster name).")
+    region: str = Field("us-east-1", description="AWS region of the KMS key.")
+    oidc_issuer_url: Optional[str] = Field(None, description="cluster.oidcIssuerUrl.")
+    oidc_provider_arn: Optional[str] = Field(None, description="cluster.oidcProviderArn.")
+    control_plane_cidrs: list[str] = Field(default_factory=lambda: ["10.0.0.0/16"],
+                                           description="Where the Kubernetes API server lives.")
+    license: Optional[Any] = Field(None, description="Enterprise license as a Pulumi secret Output "
+                                                     "(Secrets.require('vaultLicense')); required for enterprise.")
+
+    @model_validator(mode="after")
+    def _irsa(self) -> "VaultHAArgs":
+        if not (self.oidc_issuer_url or self.oidc_provider_arn):
+            raise ValueError("Vault's KMS access uses IRSA: set cluster.oidcIssuerUrl (or cluster.oidcProviderArn)")
+        return self
+
+    @model_validator(mode="after")
+    def _license(self) -> "VaultHAArgs":
+        if self.config.edition == "enterprise" and self.license is None:
+            raise ValueError("vault.edition enterprise needs the license: `pulumi config set --secret "
+                             "hardened-stack:vaultLicense <license>`")
+        if self.config.edition == "community" and self.license is not None:
+            raise ValueError("hardened-stack:vaultLicense is set but vault.edition is community; set edition: "
+                             "enterprise or remove the secret")
+        return self
+
+    @property
+    def rotation(self) -> RotationConfig:
+        return self.secrets.rotation
+
+    @property
+    def oidc_issuer_host(self) -> str:
+        """The issuer without scheme, as IAM condition keys spell it."""
+        if self.oidc_provider_arn:
+            return self.oidc_provider_arn.split(":oidc-provider/", 1)[1]
+        return self.oidc_issuer_url.removeprefix("https://").rstrip("/")
+
+
+# ---------------------------------------------------------------------------------------------
+# Pure functions: HCL, chart values, policies, manifests (unit-tested)
+# ---------------------------------------------------------------------------------------------
+
+_ENV = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), undefined=jinja2.StrictUndefined,
+                          keep_trailing_newline=True, autoescape=False)
+
+
+def peers(c: VaultConfig) -> list[str]:
+    return [f"{FULLNAME}-{i}.{FULLNAME}-internal" for i in range(c.replicas)]
+
+
+def server_config(args: VaultHAArgs, kms_key_id: str) -> str:
+    """The server HCL (``server.ha.raft.config``) for *kms_key_id*."""
+    c = args.config
+    return _ENV.get_template("vault.hcl.j2").render(
+        ui=c.ui, cluster_name=args.cluster_name, log_level=c.log_level,
+        default_lease_ttl=c.default_lease_ttl, max_lease_ttl=f"{args.rotation.api_key_days * 24}h",
+        tls_dir=TLS_DIR, peers=peers(c), region=args.region, kms_key_id=kms_key_id,
+        telemetry_retention="24h",
+    )
+
+
+def bootstrap_script(args: VaultHAArgs) -> str:
+    """The one-time post-init commands (audit device, Kubernetes auth, ESO role), from config."""
+    e = args.secrets.external_secrets
+    r = args.rotation
+    return _ENV.get_template("vault-bootstrap.sh.j2").render(
+        namespace=NAMESPACE, audit_file=AUDIT_FILE, auth_mount=e.vault_auth_mount, kv_mount=e.kv_mount,
+        role=e.vault_role, audience=VAULT_AUDIENCE, eso_sa=ESO_SERVICE_ACCOUNT, eso_namespace=ESO_NAMESPACE,
+        token_ttl="1h", token_max_ttl="24h", signing_key_days=r.signing_key_days,
+        api_key_hours=r.api_key_days * 24,
+    )
+
+
+def server_certificate(args: VaultHAArgs) -> dict:
+    svc = [f"{FULLNAME}", f"{FULLNAME}.{NAMESPACE}", f"{FULLNAME}.{NAMESPACE}.svc",
+           f"{FULLNAME}.{NAMESPACE}.svc.cluster.local", f"{FULLNAME}-active.{NAMESPACE}.svc",
+           f"*.{FULLNAME}-internal", f"*.{FULLNAME}-internal.{NAMESPACE}.svc",
+           f"*.{FULLNAME}-internal.{NAMESPACE}.svc.cluster.local"]
+    return tls_certificate(VAULT_TLS_SECRET, NAMESPACE, svc, args.rotation.tls, ip_addresses=["127.0.0.1"])
+
+
+def _values(args: VaultHAArgs, hcl: Any = "", role_arn: Any = "") -> dict:
+    """Hardened hashicorp/vault chart values. *hcl* and *role_arn* may be Outputs (the key and role
+    are created alongside); the pure tests pass strings."""
+    c = args.config
+    enterprise = c.edition == "enterprise"
+    tag = c.image_tag + ("-ent" if enterprise else "") + (f"@{c.image_digest}" if c.image_digest else "")
+    repository = "docker.io/hashicorp/vault-enterprise" if enterprise else "docker.io/hashicorp/vault"
+    selector = {"app.kubernetes.io/name": FULLNAME, "component": "server"}
+    values = {
+        "fullnameOverride": FULLNAME,
+        "global": {"enabled": True, "tlsDisable": False, "serverTelemetry": {"prometheusOperator": False}},
+        "injector": {"enabled": False},
+        "csi": {"enabled": False},
+        "ui": {"enabled": c.ui, "serviceType": "ClusterIP"},
+        "server": {
+            "image": {"repository": repository, "tag": tag, "pullPolicy": "IfNotPresent"},
+            "resources": {"requests": c.resources.requests.model_dump(), "limits": c.resources.limits.model_dump()},
+            "standalone": {"enabled": False},
+            "ha": {
+                "enabled": True,
+                "replicas": c.replicas,
+                "raft": {"enabled": True, "setNodeId": True, "config": hcl},
+                "disruptionBudget": {"enabled": True, "maxUnavailable": 1},
+            },
+            "dataStorage": {"enabled": True, "size": c.storage.data_size, "storageClass": c.storage.storage_class,
+                            "accessMode": "ReadWriteOnce", "mountPath": "/vault/data"},
+            "auditStorage": {"enabled": True, "size": c.storage.audit_size, "storageClass": c.storage.storage_class,
+                             "accessMode": "ReadWriteOnce", "mountPath": AUDIT_MOUNT},
+            "extraVolumes": [{"type": "secret", "name": VAULT_TLS_SECRET}],
+            # The chart's entrypoint writes the final config to /tmp: the root filesystem stays read-only.
+            "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "64Mi", "medium": "Memory"}}],
+            "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+            "extraEnvironmentVars": {
+                "VAULT_CACERT": f"{TLS_DIR}/ca.crt",
+                "AWS_REGION": args.region,
+                "AWS_STS_REGIONAL_ENDPOINTS": "regional",
+                "SKIP_SETCAP": "true",
+                "SKIP_CHOWN": "true",
+            },
+            "serviceAccount": {
+                "create": True, "name": SERVICE_ACCOUNT, "createSecret": False,
+                "annotations": {"eks.amazonaws.com/role-arn": role_arn},
+                "serviceDiscovery": {"enabled": True},
+            },
+            "authDelegator": {"enabled": True},  # Kubernetes auth: Vault reviews ESO's tokens
+            "affinity": {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
+                {"labelSelector": {"matchLabels": selector}, "topologyKey": "kubernetes.io/hostname"}]}},
+            "topologySpreadConstraints": [{"maxSkew": 1, "topologyKey": "topology.kubernetes.io/zone",
+                                           "whenUnsatisfiable": "ScheduleAnyway",
+                                           "labelSelector": {"matchLabels": selector}}],
+            "statefulSet": {"securityContext": {
+                "pod": {"runAsNonRoot": True, "runAsUser": 100, "runAsGroup": 1000, "fsGroup": 1000,
+                        "seccompProfile": {"type": "RuntimeDefault"}},
+                "container": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]},
+                              "readOnlyRootFilesystem": True, "runAsNonRoot": True,
+                              "seccompProfile": {"type": "RuntimeDefault"}},
+            }},
+            "readinessProbe": {"enabled": True, "path": "/v1/sys/health?standbyok=true&sealedcode=204&uninitcode=204"},
+            "livenessProbe": {"enabled": True, "path": "/v1/sys/health?standbyok=true&sealedcode=204&uninitcode=204",
+                              "initialDelaySeconds": 60},
+            "networkPolicy": {"enabled": False},  # the component writes its own (default-deny stays)
+            "ingress": {"enabled": False},
+            "route": {"enabled": False},
+            "service": {"enabled": True, "type": "ClusterIP"},
+        },
+    }
+    if enterprise:
+        values["server"]["enterpriseLicense"] = {"secretName": LICENSE_SECRET, "secretKey": "license"}
+    return deep_merge(values, c.extra_values)
+
+
+def trust_policy(provider_arn: str, issuer_host: str) -> dict:
+    """IRSA trust: only the vault/vault ServiceAccount, only for STS."""
+    return {"Version": "2012-10-17", "Statement": [{
+        "Sid": "VaultServiceAccountOnly",
+        "Effect": "Allow",
+        "Principal": {"Federated": provider_arn},
+        "Action": "sts:AssumeRoleWithWebIdentity",
+        "Condition": {"StringEquals": {
+            f"{issuer_host}:sub": f"system:serviceaccount:{NAMESPACE}:{SERVICE_ACCOUNT}",
+            f"{issuer_host}:aud": "sts.amazonaws.com",
+        }},
+    }]}
+
+
+def key_policy(key_admins: list[str], vault_role_arn: str) -> dict:
+    """Least-privilege key policy: admins administer (cannot use), Vault's role uses (cannot administer).
+    No account-root statement: IAM policies alone can never widen access to this key."""
+    return {"Version": "2012-10-17", "Statement": [
+        {"Sid": "KeyAdministration", "Effect": "Allow", "Principal": {"AWS": sorted(key_admins)},
+         "Action": KEY_ADMIN_ACTIONS, "Resource": "*"},
+        {"Sid": "VaultAutoUnseal", "Effect": "Allow", "Principal": {"AWS": vault_role_arn},
+         "Action": UNSEAL_ACTIONS, "Resource": "*"},
+    ]}
+
+
+def role_policy(key_arn: str) -> dict:
+    return {"Version": "2012-10-17", "Statement": [
+        {"Sid": "VaultAutoUnseal", "Effect": "Allow", "Action": UNSEAL_ACTIONS, "Resource": key_arn}]}
+
+
+def _netpol(name: str, spec: dict) -> dict:
+    return {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+            "metadata": {"name": name, "namespace": NAMESPACE, "labels": standard_labels(name, "network-policy")},
+            "spec": spec}
+
+
+def network_policies(args: VaultHAArgs) -> list[tuple[str, dict]]:
+    c = args.config
+    server = {"matchLabels": {"app.kubernetes.io/name": FULLNAME, "component": "server"}}
+    eso = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ESO_NAMESPACE}},
+           "podSelector": {"matchLabels": {"app.kubernetes.io/name": "external-secrets"}}}
+    clients = [eso] + [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns}}}
+                       for ns in sorted(c.client_namespaces)]
+    api_and_cluster = [{"protocol": "TCP", "port": 8200}, {"protocol": "TCP", "port": 8201}]
+    out = [
+        ("clients", _netpol("allow-ingress-vault-clients", {
+            "podSelector": server, "policyTypes": ["Ingress"],
+            "ingress": [{"from": clients, "ports": [{"protocol": "TCP", "port": 8200}]}]})),
+        ("peers-in", _netpol("allow-ingress-raft-peers", {
+            "podSelector": server, "policyTypes": ["Ingress"],
+            "ingress": [{"from": [{"podSelector": server}], "ports": api_and_cluster}]})),
+        ("peers-out", _netpol("allow-egress-raft-peers", {
+            "podSelector": server, "policyTypes": ["Egress"],
+            "egress": [{"to": [{"podSelector": server}], "ports": api_and_cluster}]})),
+        ("apiserver", _netpol("allow-egress-kube-apiserver", {
+            "podSelector": server, "policyTypes": ["Egress"],
+            "egress": [{"to": [{"ipBlock": {"cidr": cidr}} for cidr in sorted(args.control_plane_cidrs)],
+                        "ports": [{"protocol": "TCP", "port": 443}, {"protocol": "TCP", "port": 6443}]}]})),
+        # KMS and STS: NetworkPolicy cannot name an AWS endpoint, so 443 to the internet except the
+        # cluster's private ranges and link-local (instance metadata); nothing else leaves on 443.
+        ("aws", _netpol("allow-egress-aws-kms-sts", {
+            "podSelector": server, "policyTypes": ["Egress"],
+            "egress": [{"to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": sorted(c.egress_except)}}]
+                        + [{"ipBlock": {"cidr": cidr}} for cidr in sorted(c.aws_endpoint_cidrs)],
+                        "ports": [{"protocol": "TCP", "port": 443}]}]})),
+    ]
+    return out
+
+
+def namespace_quota(c: VaultConfig):
+    """Room for every replica at its limits plus a rolling-update surge of one pod."""
+    from .config import QuotaConfig, _parse_cpu, _parse_memory
+
+    pods = c.replicas + 1
+    cpu = math.ceil(_parse_cpu(c.resources.limits.cpu) * pods)
+    mem_gi = math.ceil(_parse_memory(c.resources.limits.memory) * pods / 2**30)
+    return QuotaConfig(cpu=str(cpu), memory=f"{mem_gi}Gi", pods=pods + 2)
+
+
+# ---------------------------------------------------------------------------------------------
+# The component
+# ---------------------------------------------------------------------------------------------
+
+class VaultHA(pulumi.ComponentResource):
+    """Vault HA (raft), TLS 1.3 everywhere, AWS KMS auto-unseal through IRSA."""
+
+    def __init__(self, name: str, args: VaultHAArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__(TOKEN, name, None, opts)
+        from .namespace import HardenedNamespace, HardenedNamespaceArgs
+
+        c = args.config
+        tags = {"hardened-stack/cluster": args.cluster_name, "hardened-stack/component": "vault"}
+        self.namespace = HardenedNamespace(f"{name}-ns", HardenedNamespaceArgs(
+            name=NAMESPACE, quota=namespace_quota(c)), child_opts(self))
+        policies = [k8s_object(f"{name}-{suffix}", m, child_opts(self, depends_on=[self.namespace]))
+                    for suffix, m in network_policies(args)]
+
+        # --- IRSA: the OIDC provider (unless given) and the role only vault/vault may assume ---
+        if args.oidc_provider_arn:
+            provider_arn: pulumi.Input[str] = args.oidc_provider_arn
+        else:
+            provider = aws.iam.OpenIdConnectProvider(
+                f"{name}-oidc", url=args.oidc_issuer_url, client_id_lists=["sts.amazonaws.com"], tags=tags,
+                opts=child_opts(self))
+            provider_arn = provider.arn
+        issuer = args.oidc_issuer_host
+        self.role = aws.iam.Role(
+            f"{name}-unseal-role",
+            description=f"Vault auto-unseal for {args.cluster_name} (IRSA: {NAMESPACE}/{SERVICE_ACCOUNT} only)",
+            assume_role_policy=pulumi.Output.from_input(provider_arn).apply(
+                lambda arn: json.dumps(trust_policy(arn, issuer), sort_keys=True)),
+            max_session_duration=3600, tags=tags, opts=child_opts(self))
+
+        # --- the unseal key: created with rotation and a least-privilege policy, or brought ---
+        self.key = None
+        if c.resolved_kms_mode == "create":
+            if c.key_admins:
+                admins: pulumi.Output = pulumi.Output.from_input(list(c.key_admins))
+            else:
+                pulumi.log.warn("vault.keyAdmins is empty: the account root administers the unseal key (IAM "
+                                "policies decide who); name the key administrators in prod", self)
+                admins = pulumi.Output.all(aws.get_partition_output().partition,
+                                           aws.get_caller_identity_output().account_id).apply(
+                    lambda pa: [f"arn:{pa[0]}:iam::{pa[1]}:root"])
+            self.key = aws.kms.Key(
+                f"{name}-unseal-key",
+                description=f"Vault auto-unseal key for {args.cluster_name}",
+                key_usage="ENCRYPT_DECRYPT", customer_master_key_spec="SYMMETRIC_DEFAULT",
+                enable_key_rotation=True, rotation_period_in_days=args.rotation.encryption_key_days,
+                deletion_window_in_days=c.kms_deletion_window_days, multi_region=False,
+                policy=pulumi.Output.all(admins, self.role.arn).apply(
+                    lambda v: json.dumps(key_policy(v[0], v[1]), sort_keys=True)),
+                tags=tags, opts=child_opts(self))
+            aws.kms.Alias(f"{name}-unseal-alias", name=f"alias/{args.cluster_name}-vault-unseal",
+                          target_key_id=self.key.key_id, opts=child_opts(self))
+            key_arn: pulumi.Output[str] = self.key.arn
+        else:
+            key_arn = pulumi.Output.from_input(c.kms_key_arn)
+        self.key_arn = key_arn
+        unseal_policy = aws.iam.RolePolicy(
+            f"{name}-unseal-policy", role=self.role.id,
+            policy=key_arn.apply(lambda arn: json.dumps(role_policy(arn), sort_keys=True)),
+            opts=child_opts(self))
+
+        # --- TLS, the chart, and the bootstrap commands as a ConfigMap -----------------------
+        cert = k8s_object(f"{name}-server-tls", server_certificate(args), child_opts(self, depends_on=[self.namespace]))
+        chart_deps: list[pulumi.Resource] = [self.namespace, cert, unseal_policy, *policies]
+        if c.edition == "enterprise":
+            # The license is a Pulumi secret end to end: encrypted in state, redacted in every output.
+            chart_deps.append(k8s_object(f"{name}-license", {
+                "apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+                "metadata": {"name": LICENSE_SECRET, "namespace": NAMESPACE,
+                             "labels": standard_labels(LICENSE_SECRET, "license")},
+                "stringData": {"license": pulumi.Output.secret(args.license)},
+            }, child_opts(self, depends_on=[self.namespace])))
+        hcl = key_arn.apply(lambda arn: server_config(args, arn))
+        self.chart = helm_chart(
+            f"{name}-chart", chart=VAULT_CHART, version=c.chart_version, repo=VAULT_REPO, namespace=NAMESPACE,
+            values=_values(args, hcl=hcl, role_arn=self.role.arn),
+            opts=child_opts(self, depends_on=chart_deps))
+        k8s_object(f"{name}-bootstrap", {
+            "apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "vault-bootstrap", "namespace": NAMESPACE,
+                         "labels": standard_labels("vault-bootstrap", "bootstrap")},
+            "data": {"bootstrap.sh": bootstrap_script(args)},
+        }, child_opts(self, depends_on=[self.namespace]))
+
+        self.address = f"https://{FULLNAME}.{NAMESPACE}.svc:8200"
+        self.register_outputs({
+            "address": self.address,
+            "replicas": c.replicas,
+            "kmsKeyArn": key_arn,
+            "roleArn": self.role.arn,
+            "kmsMode": c.resolved_kms_mode,
+        })
