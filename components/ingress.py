@@ -41,6 +41,24 @@ class RateLimitConfig(StrictModel):
     burst: int = Field(200, ge=1, description="Token-bucket size: the burst a pod absorbs (default 200).")
 
 
+LETSENCRYPT_PROD = "https://acme-v02.api.letsencrypt.org/directory"
+
+
+class AcmeConfig(StrictModel):
+    """An ACME ClusterIssuer created by the ingress (public hostnames need a publicly trusted CA)."""
+
+    email: str = Field(pattern=r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$",
+                       description="Contact address registered with the ACME CA (expiry and revocation notices).")
+    server: str = Field(LETSENCRYPT_PROD, description="ACME directory URL (default Let's Encrypt production).")
+
+    @field_validator("server")
+    @classmethod
+    def _https(cls, v: str) -> str:
+        if not v.startswith("https://"):
+            raise ValueError(f"server {v!r} must be an https:// ACME directory URL")
+        return v
+
+
 class IngressConfig(StrictModel):
     enabled: bool = Field(True, description="Deploy this part of the stack (default true).")
     controller: Literal["istio", "nginx"] = Field(
@@ -56,6 +74,10 @@ class IngressConfig(StrictModel):
     cluster_issuer: str = Field("letsencrypt-prod",
                                 description="cert-manager ClusterIssuer that signs the certificates (default "
                                             "letsencrypt-prod; the internal CA's issuer for private hosts).")
+    acme: Optional[AcmeConfig] = Field(
+        None, description="Create `clusterIssuer` as an ACME issuer solving HTTP-01 through the Gateway (or the nginx "
+                          "class). Default none: the ClusterIssuer must already exist (e.g. the internal CA "
+                          "hardened-internal-ca for private hostnames).")
     min_tls_version: str = Field("TLSv1.3", description="Minimum TLS version (default and only allowed: TLSv1.3).")
     cipher_suites: list[str] = Field(
         default_factory=lambda: list(AEAD_SUITES),
@@ -145,6 +167,28 @@ def certificate(c: IngressConfig, svc: ExternalService, namespace: str) -> dict:
             "privateKey": {"algorithm": "ECDSA", "size": 256, "rotationPolicy": "Always"},
             "usages": ["server auth", "digital signature", "key encipherment"],
         },
+    }
+
+
+def acme_issuer(c: IngressConfig) -> dict:
+    """ACME ClusterIssuer; HTTP-01 challenges are answered by a route cert-manager attaches to the
+    Gateway's port-80 listener (more specific than the redirect, so it wins) or an nginx Ingress."""
+    if c.controller == "istio":
+        solver = {"gatewayHTTPRoute": {"parentRefs": [{
+            "group": "gateway.networking.k8s.io", "kind": "Gateway", "name": c.gateway_name,
+            "namespace": c.namespace, "sectionName": "http-redirect"}]}}
+    else:
+        solver = {"ingress": {"ingressClassName": "nginx"}}
+    return {
+        "apiVersion": "cert-manager.io/v1",
+        "kind": "ClusterIssuer",
+        "metadata": {"name": c.cluster_issuer, "labels": standard_labels(c.cluster_issuer, "issuer")},
+        "spec": {"acme": {
+            "email": c.acme.email,
+            "server": c.acme.server,
+            "privateKeySecretRef": {"name": f"{c.cluster_issuer}-account-key"},
+            "solvers": [{"http01": solver}],
+        }},
     }
 
 
@@ -361,6 +405,8 @@ def ingress_manifests(args: TlsIngressArgs) -> list[tuple[str, dict]]:
     c = args.config
     services = sorted(args.services, key=lambda s: (s.namespace, s.name))
     out = network_policies(args)
+    if c.acme is not None:
+        out.append(("acme-issuer", acme_issuer(c)))
     if c.controller == "istio":
         out += [(f"cert-{s.name}", certificate(c, s, c.namespace)) for s in services]
         out.append(("gateway", gateway(c, services)))

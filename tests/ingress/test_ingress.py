@@ -228,3 +228,22 @@ def test_nginx_mode_renders_in_the_full_stack():
     (ing,) = k8s(records, "Ingress")
     assert ing["spec"]["tls"][0]["hosts"] == ["dashboard.lego-mcp.io"]
     assert not k8s(records, "Gateway")
+
+
+def test_acme_issuer_solves_http01_through_the_gateways_port_80_listener(prod_render):
+    records, _ = prod_render
+    (issuer,) = k8s(records, "ClusterIssuer", name="letsencrypt-prod")
+    acme = issuer["spec"]["acme"]
+    assert acme["server"] == "https://acme-v02.api.letsencrypt.org/directory"
+    assert acme["email"] == "security@lego-mcp.io"
+    (solver,) = acme["solvers"]
+    assert solver["http01"]["gatewayHTTPRoute"]["parentRefs"] == [{
+        "group": "gateway.networking.k8s.io", "kind": "Gateway", "name": "public", "namespace": "istio-ingress",
+        "sectionName": "http-redirect"}]
+
+
+def test_without_acme_the_issuer_is_expected_to_exist():
+    m = ingress_manifests(TlsIngressArgs(config=IngressConfig(cluster_issuer="hardened-internal-ca"),
+                                         services=[DASHBOARD]))
+    assert not by_kind(m, "ClusterIssuer")
+    assert by_kind(m, "Certificate")[0]["spec"]["issuerRef"]["name"] == "hardened-internal-ca"
