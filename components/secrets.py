@@ -72,12 +72,16 @@ class TlsRotation(StrictModel):
 
     @model_validator(mode="after")
     def _windows(self) -> "TlsRotation":
+        from .config import _located  # config imports this module; resolved at validation time
+
         if self.renew_before_days >= self.duration_days:
-            raise ValueError(
+            raise _located(
+                "renewBeforeDays",
                 f"renewBeforeDays ({self.renew_before_days}) must be shorter than durationDays "
                 f"({self.duration_days}), or cert-manager renews the certificate continuously")
         if self.alert_before_days >= self.renew_before_days:
-            raise ValueError(
+            raise _located(
+                "alertBeforeDays",
                 f"alertBeforeDays ({self.alert_before_days}) must be shorter than renewBeforeDays "
                 f"({self.renew_before_days}): the alert is for a renewal that failed, not for a normal one")
         return self
@@ -93,7 +97,7 @@ class RotationConfig(StrictModel):
                     "rotated by the key-custody process (docs/secrets.md); Vault transit keys get this as "
                     "auto_rotate_period in the bootstrap script.")
     encryption_key_days: int = Field(
-        365, ge=KMS_ROTATION_MIN_DAYS, le=KMS_ROTATION_MAX_DAYS,
+        365,
         description="Encryption keys (default 365 days, the seed's encryption_key_rotation_days): the KMS key's "
                     "rotation_period_in_days (AWS allows 90 to 2560).")
     api_key_days: int = Field(
@@ -101,6 +105,15 @@ class RotationConfig(StrictModel):
         description="API keys (default 90 days, the seed's api_key_rotation_days): the maximum TTL of secrets "
                     "Vault issues to workloads; static third-party API keys are rotated by their owners "
                     "(docs/secrets.md).")
+
+
+    @field_validator("encryption_key_days")
+    @classmethod
+    def _kms_range(cls, v: int) -> int:
+        if not KMS_ROTATION_MIN_DAYS <= v <= KMS_ROTATION_MAX_DAYS:
+            raise ValueError(f"encryptionKeyDays {v} is outside what AWS KMS automatic rotation accepts "
+                             f"({KMS_ROTATION_MIN_DAYS} to {KMS_ROTATION_MAX_DAYS} days); the seed's policy is 365")
+        return v
 
 
 class CertManagerConfig(StrictModel):

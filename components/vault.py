@@ -117,7 +117,7 @@ class VaultConfig(StrictModel):
         "community", description="community (default) or enterprise: hashicorp/vault-enterprise with the license "
                                  "from the Pulumi secret hardened-stack:vaultLicense (never in this file).")
     replicas: int = Field(
-        5, ge=3,
+        5,
         description="Raft voters (default 5: the cluster keeps quorum with two pods lost). At least 3, and odd: an "
                     "even count tolerates no more failures than the odd count below it, so it is rejected.")
     kms_mode: Optional[Literal["create", "byok"]] = Field(
@@ -158,6 +158,9 @@ class VaultConfig(StrictModel):
     @field_validator("replicas")
     @classmethod
     def _odd(cls, v: int) -> int:
+        if v < 3:
+            raise ValueError(f"replicas {v} is below 3: HA with raft needs at least 3 voters to keep a quorum "
+                             "through one lost pod; use 3 or 5")
         if v % 2 == 0:
             raise ValueError(f"replicas {v} is even: raft needs a majority, so {v} voters survive no more failures "
                              f"than {v - 1}; use {v - 1} or {v + 1}")
@@ -174,17 +177,18 @@ class VaultConfig(StrictModel):
 
     @model_validator(mode="after")
     def _kms(self) -> "VaultConfig":
+        from .config import _located  # config imports this module; resolved at validation time
+
         mode = self.resolved_kms_mode
         if mode == "byok":
             if not self.kms_key_arn:
-                raise ValueError("kmsKeyArn: kmsMode byok needs the ARN of your KMS key "
-                                 "(arn:aws:kms:<region>:<account>:key/<id>); or use kmsMode create")
+                raise _located("kmsKeyArn", "kmsMode byok needs the ARN of your KMS key "
+                                            "(arn:aws:kms:<region>:<account>:key/<id>); or use kmsMode create")
             if not KMS_KEY_ARN.match(self.kms_key_arn):
-                raise ValueError(f"kmsKeyArn: {self.kms_key_arn!r} is not a KMS key ARN "
-                                 "(arn:aws:kms:<region>:<account>:key/<id>; aliases are not accepted)")
-        else:
-            if self.kms_key_arn:
-                raise ValueError("kmsKeyArn: set with kmsMode create; remove it, or set kmsMode byok to use it")
+                raise _located("kmsKeyArn", f"{self.kms_key_arn!r} is not a KMS key ARN "
+                                            "(arn:aws:kms:<region>:<account>:key/<id>; aliases are not accepted)")
+        elif self.kms_key_arn:
+            raise _located("kmsKeyArn", "set with kmsMode create; remove it, or set kmsMode byok to use it")
         return self
 
     @property
