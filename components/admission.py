@@ -132,7 +132,12 @@ TEMPLATES: tuple[Template, ...] = (
     Template("no_host_path.rego", "K8sHardenedNoHostPath", "pods-disallow-host-path",
              "pod-disallow-host-path-volumes", _NO_PARAMS, tuple(POD_KINDS), "No hostPath volumes."),
     Template("image_digest.rego", "K8sHardenedImageDigest", "images-enforce-digest",
-             "container-disallow-mutable-image-tags", _NO_PARAMS, tuple(POD_KINDS),
+             "container-disallow-mutable-image-tags", {
+                 "type": "object", "additionalProperties": False,
+                 "properties": {"exemptImages": {
+                     "type": "array", "items": {"type": "string", "pattern": r"^[^\s*]+\*?$"},
+                     "description": "Named exceptions: an exact image or a prefix ending in '*' (default none)."}}},
+             tuple(POD_KINDS),
              "Images pinned by digest (no :latest, no tags alone)."),
     Template("required_probes.rego", "K8sHardenedRequiredProbes", "containers-enforce-probes",
              "container-missing-probes", {
@@ -337,6 +342,8 @@ def exempt_namespaces(template: Template, path: Path = EXEMPTIONS_FILE) -> list[
 class AdmissionControlArgs(StrictModel):
     config: AdmissionConfig = Field(default_factory=AdmissionConfig, description="The admission section.")
     trusted_registries: list[str] = Field(description="StackConfig.trustedRegistries.")
+    tenant_namespaces: list[str] = Field(
+        default_factory=list, description="Tenant namespaces: the scope of tenant-only constraints (probes).")
     exemptions_file: Optional[str] = Field(None, description="Override of policy_pack/exemptions.yaml (tests).")
 
 
@@ -443,15 +450,20 @@ def constraint_template(t: Template) -> dict:
     }
 
 
+#: Constraints that govern the golden path only: upstream charts ship Deployments with a readiness
+#: probe alone (Istio's gateway, Vault), and the pack judges those through the chart values.
+TENANT_ONLY = {"containers-enforce-probes"}
+
+
 def constraint(t: Template, cfg: AdmissionConfig, trusted_registries: list[str],
-               exemptions_file: Path = EXEMPTIONS_FILE) -> dict:
+               exemptions_file: Path = EXEMPTIONS_FILE, tenant_namespaces: Optional[list[str]] = None) -> dict:
     settings = cfg.constraints.get(t.constraint) or ConstraintSettings()
     excluded = sorted(set(WEBHOOK_EXEMPT_NAMESPACES) | set(exempt_namespaces(t, exemptions_file))
                       | set(settings.excluded_namespaces))
-    spec: dict = {
-        "enforcementAction": settings.enforcement_action,
-        "match": {"kinds": [dict(k) for k in t.kinds], "excludedNamespaces": excluded},
-    }
+    match: dict = {"kinds": [dict(k) for k in t.kinds], "excludedNamespaces": excluded}
+    if t.constraint in TENANT_ONLY:
+        match["namespaces"] = sorted(tenant_namespaces or [])
+    spec: dict = {"enforcementAction": settings.enforcement_action, "match": match}
     params = cfg.parameters(t, trusted_registries)
     if params:
         spec["parameters"] = params
@@ -565,9 +577,11 @@ class AdmissionControl(pulumi.ComponentResource):
             tpl = k8s_object(f"{name}-template-{t.constraint}", constraint_template(t),
                              child_opts(self, depends_on=[self.chart]))
             self.templates[t.constraint] = tpl
+            if t.constraint in TENANT_ONLY and not args.tenant_namespaces:
+                continue  # an empty `namespaces` match would mean every namespace
             self.constraints[t.constraint] = k8s_object(
                 f"{name}-constraint-{t.constraint}",
-                constraint(t, cfg, args.trusted_registries, exemptions),
+                constraint(t, cfg, args.trusted_registries, exemptions, args.tenant_namespaces),
                 child_opts(self, depends_on=[tpl]))
 
         self.policy_controller = None

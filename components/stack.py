@@ -63,7 +63,8 @@ class HardenedStack(pulumi.ComponentResource):
         if cfg.admission.enabled:
             progress("admission: Gatekeeper (fail closed, Rego v1 constraints) and keyless image signatures")
             self.admission = AdmissionControl(f"{name}-admission", AdmissionControlArgs(
-                config=cfg.admission, trusted_registries=cfg.trusted_registries), child)
+                config=cfg.admission, trusted_registries=cfg.trusted_registries,
+                tenant_namespaces=[n.name for n in cfg.namespaces]), child)
 
         # Secrets: cert-manager's internal CA and External Secrets first (Vault's TLS certificate
         # comes from the CA), then Vault; workloads wait for both (their ExternalSecrets read

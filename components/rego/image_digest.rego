@@ -22,8 +22,22 @@ all_containers contains c if some c in pod_spec.initContainers
 all_containers contains c if some c in pod_spec.ephemeralContainers
 # --- end of shared helpers --------------------------------------------------------------------
 
+# Named exceptions (parameter exemptImages): an exact image, or a prefix ending in "*", e.g. the
+# mesh proxy the injector adds by tag. Empty by default.
+exempt(image) if {
+	some pattern in object.get(input, ["parameters", "exemptImages"], [])
+	endswith(pattern, "*")
+	startswith(image, trim_suffix(pattern, "*"))
+}
+
+exempt(image) if {
+	some pattern in object.get(input, ["parameters", "exemptImages"], [])
+	pattern == image
+}
+
 violation contains {"msg": msg, "details": {"container": c.name, "image": c.image}} if {
 	some c in all_containers
+	not exempt(c.image)
 	not regex.match(`@sha256:[a-f0-9]{64}$`, c.image)
 	msg := sprintf("%v: container %v image %v is not pinned by digest; use <image>@sha256:<digest>", [object_name, c.name, c.image])
 }

@@ -279,3 +279,29 @@ def test_admission_built_in_objects_are_valid_kubernetes(prod_render):
             kv.validate(m, "1.33", strict=True)
             checked += 1
     assert checked >= 10
+
+
+def test_probe_constraint_governs_the_tenant_namespaces_only(prod_render):
+    records, _ = prod_render
+    (c,) = k8s(records, "K8sHardenedRequiredProbes", "containers-enforce-probes")
+    assert c["spec"]["match"]["namespaces"] == ["lego-mcp-prod", "ltmc-production"]
+    (other,) = k8s(records, "K8sHardenedPrivilegedContainer", "pods-disallow-privileged")
+    assert "namespaces" not in other["spec"]["match"]
+
+
+def test_probe_constraint_is_not_created_without_tenants():
+    """An empty `match.namespaces` would mean every namespace."""
+    doc = prod_document()
+    records, _ = render({"namespaces": [], "workloads": [], "intents": [],
+                         "admission": {**doc["admission"], "signatures": {**doc["admission"]["signatures"],
+                                                                          "namespaces": []}},
+                         "ingress": {**doc["ingress"]}})
+    assert not k8s(records, "K8sHardenedRequiredProbes")
+    assert k8s(records, "ConstraintTemplate", "k8shardenedrequiredprobes")
+
+
+def test_digest_exemption_is_a_validated_named_parameter():
+    doc = prod_document()
+    doc["admission"]["constraints"] = {"images-enforce-digest": {"parameters": {"exemptImages": ["docker.io/*/x*"]}}}
+    with pytest.raises(ConfigError, match=r"admission\.constraints\.images-enforce-digest\.parameters\.exemptImages\[0\]"):
+        parse_stack_config(doc)

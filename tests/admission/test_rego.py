@@ -231,8 +231,22 @@ def test_the_rendered_stack_passes_its_own_constraints():
         obj = r.inputs
         for t in TEMPLATES:
             spec = constraints[t.constraint]["spec"]
-            if not _matches(t, obj) or obj["metadata"].get("namespace") in spec["match"]["excludedNamespaces"]:
+            ns = obj["metadata"].get("namespace")
+            if not _matches(t, obj) or ns in spec["match"]["excludedNamespaces"] or (
+                    "namespaces" in spec["match"] and ns not in spec["match"]["namespaces"]):
                 continue
             judged += 1
             assert violations(t, obj, spec.get("parameters")) == [], (t.constraint, obj["metadata"])
     assert judged >= 3 * len(TEMPLATES)  # the three prod workloads at least
+
+
+def test_digest_exemptions_are_exact_or_explicit_prefixes(prod):
+    t = TEMPLATES_BY_CONSTRAINT["images-enforce-digest"]
+    pod = as_pod(golden_deployment(prod))
+    pod["spec"]["containers"].append({**copy.deepcopy(container(pod)), "name": "istio-proxy",
+                                      "image": "docker.io/istio/proxyv2:1.28.0"})
+    assert violations(t, pod, {}) and violations(t, pod, {"exemptImages": ["docker.io/istio/proxyv2"]})
+    assert violations(t, pod, {"exemptImages": ["docker.io/istio/proxyv2:1.28.0"]}) == []
+    assert violations(t, pod, {"exemptImages": ["docker.io/istio/proxyv2:*"]}) == []
+    pod["spec"]["containers"][1]["image"] = "docker.io/istio/evil:1"
+    assert violations(t, pod, {"exemptImages": ["docker.io/istio/proxyv2:*"]})
