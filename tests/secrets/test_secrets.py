@@ -215,3 +215,17 @@ def test_workload_secrets_without_secret_delivery_are_rejected():
         d["secrets"]["enabled"] = False
         d["vault"]["enabled"] = False
     assert "hardened-stack:workloads[0].secrets:" in _error(mutate)
+
+
+def test_built_in_objects_of_the_secret_namespaces_are_valid_kubernetes(prod):
+    kv = pytest.importorskip("kubernetes_validate")
+    records, _ = prod
+    checked = 0
+    for r in records:
+        m = r.inputs
+        if r.is_kubernetes_object and m.get("metadata", {}).get("namespace") in (
+                "vault", "cert-manager", "external-secrets") and "/" not in m["apiVersion"].replace(
+                "networking.k8s.io/v1", "v1"):
+            kv.validate(m, "1.33", strict=True)
+            checked += 1
+    assert checked >= 20
