@@ -178,6 +178,12 @@ class SecretDeliveryArgs(StrictModel):
         default_factory=lambda: ["10.0.0.0/16"],
         description="Where the Kubernetes API server (webhook callers) lives (admission.controlPlaneCidrs).")
     vault_namespace: str = Field("vault", description="Namespace of Vault (for egress to 8200).")
+    acme_egress: bool = Field(
+        False, description="Let the cert-manager controller reach ACME CAs (443) and run its HTTP-01 self-check "
+                           "(80) outside the cluster (default false; HardenedStack sets it when ingress.acme is set).")
+    egress_except: list[str] = Field(
+        default_factory=lambda: ["10.0.0.0/8", "100.64.0.0/10", "169.254.0.0/16", "172.16.0.0/12", "192.168.0.0/16"],
+        description="Ranges excluded from internet egress (default private ranges, CGNAT, link-local/IMDS).")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -360,7 +366,17 @@ def _webhook_ingress(namespace: str, app: str, cidrs: list[str]) -> dict:
 def network_policies(args: SecretDeliveryArgs) -> list[tuple[str, dict]]:
     """What cert-manager and ESO truly need beyond default-deny and DNS."""
     cidrs = args.control_plane_cidrs
-    return [
+    acme = []
+    if args.acme_egress:
+        # NetworkPolicy cannot name the ACME CA: internet on 443 (directory, orders) and 80 (the
+        # controller's HTTP-01 self-check of the public hostname), never the cluster or IMDS.
+        acme.append(("cm-acme", _netpol("allow-egress-acme", CERT_MANAGER_NAMESPACE, {
+            "podSelector": {"matchLabels": {"app.kubernetes.io/name": "cert-manager",
+                                            "app.kubernetes.io/component": "controller"}},
+            "policyTypes": ["Egress"],
+            "egress": [{"to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": sorted(args.egress_except)}}],
+                        "ports": [{"protocol": "TCP", "port": 443}, {"protocol": "TCP", "port": 80}]}]})))
+    return acme + [
         ("cm-apiserver", _api_server_egress(CERT_MANAGER_NAMESPACE, cidrs)),
         ("cm-webhook", _webhook_ingress(CERT_MANAGER_NAMESPACE, "webhook", cidrs)),
         ("eso-apiserver", _api_server_egress(ESO_NAMESPACE, cidrs)),

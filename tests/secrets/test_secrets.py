@@ -229,3 +229,17 @@ def test_built_in_objects_of_the_secret_namespaces_are_valid_kubernetes(prod):
             kv.validate(m, "1.33", strict=True)
             checked += 1
     assert checked >= 20
+
+
+def test_acme_egress_exists_only_when_the_ingress_uses_acme(prod):
+    records, _ = prod
+    (pol,) = k8s(records, "NetworkPolicy", "allow-egress-acme", "cert-manager")
+    (rule,) = pol["spec"]["egress"]
+    assert {p["port"] for p in rule["ports"]} == {80, 443}
+    assert "169.254.0.0/16" in rule["to"][0]["ipBlock"]["except"]
+    assert pol["spec"]["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "controller"
+    doc = prod_document()
+    ingress = {k: v for k, v in doc["ingress"].items() if k != "acme"}
+    ingress["clusterIssuer"] = "hardened-internal-ca"
+    records, _ = render({"ingress": ingress})
+    assert k8s(records, "NetworkPolicy", "allow-egress-acme") == []
