@@ -181,6 +181,9 @@ class SecretDeliveryArgs(StrictModel):
     acme_egress: bool = Field(
         False, description="Let the cert-manager controller reach ACME CAs (443) and run its HTTP-01 self-check "
                            "(80) outside the cluster (default false; HardenedStack sets it when ingress.acme is set).")
+    gateway_api: bool = Field(
+        True, description="cert-manager's enableGatewayAPI (default true; HardenedStack sets it from the ingress: "
+                          "true with the Gateway API controller, false otherwise).")
     egress_except: list[str] = Field(
         default_factory=lambda: ["10.0.0.0/8", "100.64.0.0/10", "169.254.0.0/16", "172.16.0.0/12", "192.168.0.0/16"],
         description="Ranges excluded from internet egress (default private ranges, CGNAT, link-local/IMDS).")
@@ -202,8 +205,9 @@ _RESTRICTED = {
 _POD_RESTRICTED = {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}
 
 
-def cert_manager_values(c: SecretsConfig) -> dict:
-    """Hardened cert-manager chart values."""
+def cert_manager_values(c: SecretsConfig, gateway_api: bool = True) -> dict:
+    """Hardened cert-manager chart values. *gateway_api*: the controller watches Gateway API routes
+    (the ingress's HTTP-01 solver needs it; it also needs the Gateway API CRDs installed)."""
     cm = c.cert_manager
     pdb = {"enabled": True, "minAvailable": 1}
     part = lambda extra=None: {  # noqa: E731
@@ -215,7 +219,7 @@ def cert_manager_values(c: SecretsConfig) -> dict:
         **part(),
         "enableCertificateOwnerRef": True,  # a deleted Certificate takes its Secret (and key) with it
         "config": {"apiVersion": "controller.config.cert-manager.io/v1alpha1", "kind": "ControllerConfiguration",
-                   "enableGatewayAPI": True},
+                   "enableGatewayAPI": gateway_api},
         "webhook": part({"networkPolicy": {"enabled": False}, "securePort": WEBHOOK_PORT}),
         "cainjector": part(),
         "startupapicheck": {"enabled": False},  # a Helm hook: helm.v4.Chart drops hooks anyway
@@ -413,7 +417,8 @@ class SecretDelivery(pulumi.ComponentResource):
 
         self.cert_manager = helm_chart(
             f"{name}-cert-manager", chart=CERT_MANAGER_CHART, version=c.cert_manager.chart_version,
-            repo=CERT_MANAGER_REPO, namespace=CERT_MANAGER_NAMESPACE, values=cert_manager_values(c),
+            repo=CERT_MANAGER_REPO, namespace=CERT_MANAGER_NAMESPACE,
+            values=cert_manager_values(c, args.gateway_api),
             opts=child_opts(self, depends_on=[self.cert_manager_namespace, *policies]))
         ca: list[pulumi.Resource] = []
         for suffix, manifest in ca_manifests(c):

@@ -77,6 +77,7 @@ class HardenedStack(pulumi.ComponentResource):
             self.secret_delivery = SecretDelivery(f"{name}-secrets", SecretDeliveryArgs(
                 config=cfg.secrets, control_plane_cidrs=cfg.admission.control_plane_cidrs,
                 acme_egress=cfg.ingress.enabled and cfg.ingress.acme is not None,
+                gateway_api=cfg.ingress.enabled and cfg.ingress.controller == "istio",
             ), pulumi.ResourceOptions(parent=self, depends_on=admitted))
         if cfg.vault.enabled:
             progress(f"vault: {cfg.vault.replicas} raft replicas, TLS 1.3, AWS KMS auto-unseal "

@@ -243,3 +243,11 @@ def test_acme_egress_exists_only_when_the_ingress_uses_acme(prod):
     ingress["clusterIssuer"] = "hardened-internal-ca"
     records, _ = render({"ingress": ingress})
     assert k8s(records, "NetworkPolicy", "allow-egress-acme") == []
+
+
+@pytest.mark.parametrize("controller, expected", [("istio", True), ("nginx", False)], ids=["gateway-api", "nginx"])
+def test_cert_manager_watches_gateway_routes_only_with_the_gateway_controller(controller, expected):
+    doc = prod_document()
+    records, _ = render({"ingress": {**doc["ingress"], "controller": controller}})
+    values = one(records, "kubernetes:helm.sh/v4:Chart", "secrets-cert-manager").inputs["values"]
+    assert values["config"]["enableGatewayAPI"] is expected
