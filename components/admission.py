@@ -313,25 +313,42 @@ class AdmissionConfig(StrictModel):
 # Exemptions (policy_pack/exemptions.yaml, owned by the policy pack)
 # ---------------------------------------------------------------------------------------------
 
-def exempt_namespaces(template: Template, path: Path = EXEMPTIONS_FILE) -> list[str]:
-    """Namespaces exempted from *template*'s rule in policy_pack/exemptions.yaml.
+def _exemptions_module():
+    """The pack's exemptions loader (stdlib + PyYAML only), loaded by file so that the component
+    does not import the policy package (and pulumi_policy) to read one YAML file."""
+    import importlib.util
+    import sys
 
-    An entry exempts a namespace from a constraint when it names the CrossGuard policy or the
-    constraint under ``policies``. Absent file: no exemptions (the narrowest reading).
+    name = "hardened_pack_exemptions"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(
+            name, REPO_ROOT / "policy_pack" / "policies" / "_lib" / "exemptions.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+def exempt_namespaces(template: Template, path: Path = EXEMPTIONS_FILE) -> list[str]:
+    """Namespaces exempted from *template*'s rule by policy_pack/exemptions.yaml.
+
+    The file (owned by the policy pack, read with its own loader so both enforcement points parse
+    it the same way) names resources: ``policies``, ``resource: {kind, namespace, name}``,
+    ``reason``, ``expires``. Gatekeeper can exclude only whole namespaces, so an active exemption
+    that names this constraint's CrossGuard policy (or the constraint) excludes its namespace;
+    an expired one excludes nothing, and a glob namespace is never widened into an exclusion.
+    Absent file: no exemptions (the narrowest reading).
     """
     if not path.exists():
         return []
-    doc = yaml.safe_load(path.read_text()) or {}
-    entries = doc.get("exemptions", doc) if isinstance(doc, dict) else doc
-    if isinstance(entries, dict):  # {namespace: {...}} form
-        entries = [{"namespace": k, **(v or {})} for k, v in entries.items()]
+    ex = _exemptions_module()
     out = set()
-    for entry in entries or []:
-        if not isinstance(entry, dict) or not entry.get("namespace"):
+    for e in ex.load_exemptions(path):
+        if not (e.applies_to(template.crossguard_policy) or e.applies_to(template.constraint)):
             continue
-        policies = entry.get("policies") or entry.get("checks") or []
-        if template.crossguard_policy in policies or template.constraint in policies:
-            out.add(entry["namespace"])
+        if e.expired() or not e.namespace or any(ch in e.namespace for ch in "*?["):
+            continue
+        out.add(e.namespace)
     return sorted(out)
 
 

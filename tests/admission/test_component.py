@@ -168,9 +168,15 @@ def test_subject_glob_becomes_an_anchored_regexp():
 def test_exemptions_file_excludes_named_namespaces_from_named_constraints_only(tmp_path):
     f = tmp_path / "exemptions.yaml"
     f.write_text(yaml.safe_dump({"exemptions": [
-        {"namespace": "falco", "podSecurity": "privileged",
-         "policies": ["pod-disallow-privileged-containers", "pods-disallow-host-path"],
-         "reason": "the kernel probe needs it"},
+        {"id": "falco-driver", "policies": ["pod-disallow-privileged-containers", "pod-disallow-host-path-volumes"],
+         "resource": {"kind": "DaemonSet", "namespace": "falco", "name": "falco"},
+         "reason": "the kernel driver needs the host", "expires": "2099-12-31"},
+        {"id": "old", "policies": ["pod-disallow-root-user"],
+         "resource": {"kind": "DaemonSet", "namespace": "legacy", "name": "x"},
+         "reason": "expired long ago, must not exclude", "expires": "2020-01-01"},
+        {"id": "glob", "policies": ["pod-disallow-root-user"],
+         "resource": {"kind": "Pod", "namespace": "team-*", "name": "x"},
+         "reason": "a glob is never widened into an exclusion", "expires": "2099-12-31"},
     ]}))
     by_name = {t.constraint: exempt_namespaces(t, f) for t in TEMPLATES}
     assert by_name["pods-disallow-privileged"] == ["falco"]
