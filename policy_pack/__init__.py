@@ -1,0 +1,1 @@
+"""The hardened-stack CrossGuard policy pack (run it with ``pulumi preview --policy-pack policy_pack``)."""

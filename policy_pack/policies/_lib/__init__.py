@@ -1,0 +1,11 @@
+"""Shared building blocks of the policies.
+
+- :mod:`.exemptions`: the exemptions file (stdlib + PyYAML only; components import it too);
+- :mod:`.schema`: a small JSON-schema checker for policy configuration (stdlib only);
+- :mod:`.k8s`: tolerant, typed access to Kubernetes objects (pod specs, containers, images);
+- :mod:`.framework`: ``resource_policy`` / ``stack_policy``, which give every policy the same
+  metadata, configuration, exemptions and fail-closed handling of malformed input.
+
+Importing this package imports nothing else: the pulumi_policy-dependent modules are imported
+by the policies that need them.
+"""

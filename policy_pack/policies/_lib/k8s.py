@@ -1,0 +1,455 @@
+"""Tolerant, typed access to Kubernetes objects as the policies receive them.
+
+Inputs arrive as the Pulumi engine sends them: mappings and sequences (pulumi_policy wraps them
+in proxies that raise ``UnknownValueError`` on a value unknown during preview), every number a
+float. Anything may be missing, or of the wrong type. The accessors here return an empty value
+for a missing field and raise :class:`Unverifiable` for a field of the wrong type, naming its
+path: the framework reports that as a violation (the policy fails closed).
+"""
+from __future__ import annotations
+
+import re
+from decimal import Decimal, InvalidOperation
+from functools import lru_cache
+from typing import Any, Iterator, Mapping, NamedTuple, Optional, Sequence
+
+EMPTY: Mapping[str, Any] = {}
+
+
+class Unverifiable(Exception):
+    """A field the policy needs is of the wrong type (or missing where it must exist)."""
+
+    def __init__(self, path: str, problem: str, fix: str = "give the field the type Kubernetes expects"):
+        super().__init__(f"{path} {problem}")
+        self.path = path
+        self.problem = problem
+        self.message = (f"cannot verify {path}: it {problem}, so this policy fails closed; {fix}")
+
+
+def describe(value: Any) -> str:
+    if isinstance(value, bool):
+        return f"a boolean ({str(value).lower()})"
+    if isinstance(value, (int, float)):
+        return f"a number ({value:g})" if isinstance(value, float) else f"a number ({value})"
+    if isinstance(value, str):
+        shown = value if len(value) <= 40 else value[:37] + "..."
+        return f"a string ({shown!r})"
+    if isinstance(value, Mapping):
+        return "an object"
+    if is_list(value):
+        return "a list"
+    return f"a {type(value).__name__}"
+
+
+def is_list(value: Any) -> bool:
+    return isinstance(value, Sequence) and not isinstance(value, (str, bytes))
+
+
+def join(path: str, key: Any) -> str:
+    if isinstance(key, int):
+        return f"{path}[{key}]"
+    return f"{path}.{key}" if path else str(key)
+
+
+def wrong(path: str, value: Any, expected: str) -> Unverifiable:
+    return Unverifiable(path, f"is {describe(value)}, expected {expected}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Field accessors: missing or null -> empty/None; wrong type -> Unverifiable
+# ---------------------------------------------------------------------------------------------
+
+def get_map(obj: Mapping, key: str, path: str) -> Mapping:
+    value = obj.get(key)
+    if value is None:
+        return EMPTY
+    if isinstance(value, Mapping):
+        return value
+    raise wrong(join(path, key), value, "an object")
+
+
+def get_list(obj: Mapping, key: str, path: str) -> Sequence:
+    value = obj.get(key)
+    if value is None:
+        return ()
+    if is_list(value):
+        return value
+    raise wrong(join(path, key), value, "a list")
+
+
+def get_bool(obj: Mapping, key: str, path: str) -> Optional[bool]:
+    value = obj.get(key)
+    if value is None or isinstance(value, bool):
+        return value
+    raise wrong(join(path, key), value, "true or false")
+
+
+def get_str(obj: Mapping, key: str, path: str) -> Optional[str]:
+    value = obj.get(key)
+    if value is None or isinstance(value, str):
+        return value
+    raise wrong(join(path, key), value, "a string")
+
+
+def get_int(obj: Mapping, key: str, path: str) -> Optional[int]:
+    """An integer field; the engine sends every number as a float, so 10001.0 is 10001."""
+    value = obj.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise wrong(join(path, key), value, "an integer")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    raise wrong(join(path, key), value, "an integer")
+
+
+def strings(obj: Mapping, key: str, path: str) -> list[str]:
+    """A list of strings (e.g. capabilities, verbs); any non-string item is unverifiable."""
+    items = get_list(obj, key, path)
+    out = []
+    for i, item in enumerate(items):
+        if not isinstance(item, str):
+            raise wrong(join(join(path, key), i), item, "a string")
+        out.append(item)
+    return out
+
+
+def maps(obj: Mapping, key: str, path: str) -> Iterator[tuple[int, Mapping, str]]:
+    """``(index, item, item_path)`` for a list of objects; a non-object item is unverifiable."""
+    items = get_list(obj, key, path)
+    base = join(path, key)
+    for i, item in enumerate(items):
+        item_path = join(base, i)
+        if not isinstance(item, Mapping):
+            raise wrong(item_path, item, "an object")
+        yield i, item, item_path
+
+
+# ---------------------------------------------------------------------------------------------
+# Type tokens and objects
+# ---------------------------------------------------------------------------------------------
+
+class TypeInfo(NamedTuple):
+    group: str
+    version: str
+    kind: str
+
+
+@lru_cache(maxsize=4096)
+def parse_type(token: str) -> Optional[TypeInfo]:
+    """``kubernetes:apps/v1:Deployment`` -> ``("apps", "v1", "Deployment")``; core is ``core``.
+    None for a token that is not a Kubernetes object (``aws:kms/key:Key``, providers)."""
+    parts = token.split(":")
+    if len(parts) != 3 or parts[0] != "kubernetes":
+        return None
+    group, _, version = parts[1].rpartition("/")
+    return TypeInfo(group or "core", version, parts[2])
+
+
+class Obj:
+    """One resource under judgement: its type, inputs and identity."""
+
+    __slots__ = ("type", "info", "props", "resource_name", "urn", "_meta")
+
+    def __init__(self, type_token: str, props: Mapping, resource_name: str = "", urn: Optional[str] = None):
+        self.type = type_token
+        self.urn = urn
+        self.info = parse_type(type_token)
+        if not isinstance(props, Mapping):
+            raise wrong("(inputs)", props, "an object")
+        self.props = props
+        self.resource_name = resource_name
+        self._meta: Optional[Mapping] = None
+
+    @property
+    def kind(self) -> str:
+        if self.info is not None:
+            return self.info.kind
+        return self.type.rsplit(":", 1)[-1]
+
+    @property
+    def metadata(self) -> Mapping:
+        if self._meta is None:
+            self._meta = get_map(self.props, "metadata", "")
+        return self._meta
+
+    @property
+    def name(self) -> str:
+        return get_str(self.metadata, "name", "metadata") or self.resource_name
+
+    @property
+    def namespace(self) -> Optional[str]:
+        return get_str(self.metadata, "namespace", "metadata") or None
+
+    def labels(self) -> Mapping:
+        return get_map(self.metadata, "labels", "metadata")
+
+    def annotations(self) -> Mapping:
+        return get_map(self.metadata, "annotations", "metadata")
+
+    @property
+    def spec(self) -> Mapping:
+        return get_map(self.props, "spec", "")
+
+
+# ---------------------------------------------------------------------------------------------
+# Pods: every kind that carries a pod template
+# ---------------------------------------------------------------------------------------------
+
+_TEMPLATE = ("spec", "template", "spec")
+POD_SPEC_PATHS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("core", "Pod"): ("spec",),
+    ("core", "PodTemplate"): ("template", "spec"),
+    ("core", "ReplicationController"): _TEMPLATE,
+    ("apps", "Deployment"): _TEMPLATE,
+    ("apps", "StatefulSet"): _TEMPLATE,
+    ("apps", "DaemonSet"): _TEMPLATE,
+    ("apps", "ReplicaSet"): _TEMPLATE,
+    ("extensions", "Deployment"): _TEMPLATE,
+    ("extensions", "DaemonSet"): _TEMPLATE,
+    ("extensions", "ReplicaSet"): _TEMPLATE,
+    ("batch", "Job"): _TEMPLATE,
+    ("batch", "CronJob"): ("spec", "jobTemplate", "spec", "template", "spec"),
+}
+#: ``(group, kind)`` of every kind with a pod spec.
+POD_KINDS = frozenset(POD_SPEC_PATHS)
+
+CONTAINER_LISTS = (("containers", "container"), ("initContainers", "init container"),
+                   ("ephemeralContainers", "ephemeral container"))
+
+
+class Container:
+    """One container of a pod spec, with the pod-level defaults it inherits."""
+
+    __slots__ = ("obj", "path", "role", "index", "pod")
+
+    def __init__(self, obj: Mapping, path: str, role: str, index: int, pod: "PodSpec"):
+        self.obj = obj
+        self.path = path
+        self.role = role
+        self.index = index
+        self.pod = pod
+
+    @property
+    def name(self) -> str:
+        name = self.obj.get("name")
+        return name if isinstance(name, str) and name else f"#{self.index}"
+
+    @property
+    def label(self) -> str:
+        return f'{self.role} "{self.name}"'
+
+    @property
+    def security_context(self) -> Mapping:
+        return get_map(self.obj, "securityContext", self.path)
+
+    @property
+    def sc_path(self) -> str:
+        return join(self.path, "securityContext")
+
+    def effective(self, key: str, getter=get_map) -> tuple[Any, str]:
+        """A field both securityContexts carry (runAsNonRoot, runAsUser, seccompProfile):
+        the container's value if set, else the pod's; with the path it came from."""
+        value = getter(self.security_context, key, self.sc_path)
+        if value is not None and value is not EMPTY:
+            return value, join(self.sc_path, key)
+        pod_value = getter(self.pod.security_context, key, self.pod.sc_path)
+        return pod_value, join(self.pod.sc_path, key)
+
+
+class PodSpec:
+    """The pod spec of a pod-bearing object (a Pod, a workload controller or a CronJob)."""
+
+    __slots__ = ("obj", "spec", "path", "_sc")
+
+    def __init__(self, obj: Obj):
+        self.obj = obj
+        keys = POD_SPEC_PATHS[(obj.info.group, obj.info.kind)]
+        node: Any = obj.props
+        path = ""
+        for key in keys:
+            value = node.get(key)
+            path = join(path, key)
+            if value is None:
+                raise Unverifiable(path, "is missing", f"add the pod template at {path}")
+            if not isinstance(value, Mapping):
+                raise wrong(path, value, "an object")
+            node = value
+        self.spec: Mapping = node
+        self.path = path
+        self._sc: Optional[Mapping] = None
+
+    @property
+    def security_context(self) -> Mapping:
+        if self._sc is None:
+            self._sc = get_map(self.spec, "securityContext", self.path)
+        return self._sc
+
+    @property
+    def sc_path(self) -> str:
+        return join(self.path, "securityContext")
+
+    def field(self, key: str) -> str:
+        return join(self.path, key)
+
+    def containers(self, lists: Sequence[str] = ("containers", "initContainers", "ephemeralContainers")
+                   ) -> Iterator[Container]:
+        for key, role in CONTAINER_LISTS:
+            if key not in lists:
+                continue
+            for i, item, item_path in maps(self.spec, key, self.path):
+                yield Container(item, item_path, role, i, self)
+
+
+def pod_spec(obj: Obj) -> Optional[PodSpec]:
+    """The pod spec of *obj*, or None when its kind carries none."""
+    if obj.info is None or (obj.info.group, obj.info.kind) not in POD_SPEC_PATHS:
+        return None
+    return PodSpec(obj)
+
+
+# ---------------------------------------------------------------------------------------------
+# Images
+# ---------------------------------------------------------------------------------------------
+
+class ImageRef(NamedTuple):
+    registry: str
+    repository: str      # path within the registry, e.g. "library/nginx"
+    tag: Optional[str]
+    digest: Optional[str]
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.registry}/{self.repository}"
+
+
+_DOCKER_HUB = {"docker.io", "index.docker.io", "registry-1.docker.io"}
+DIGEST = re.compile(r"^sha256:[a-f0-9]{64}$")
+
+
+def _is_host(component: str) -> bool:
+    return "." in component or ":" in component or component == "localhost"
+
+
+@lru_cache(maxsize=4096)
+def parse_image(ref: str) -> ImageRef:
+    """Split an image reference the way container runtimes do: no registry host means Docker
+    Hub, and a single-component name there lives under ``library/``."""
+    name, _, digest = ref.partition("@")
+    tag = None
+    slash = name.rfind("/")
+    colon = name.rfind(":")
+    if colon > slash:
+        name, tag = name[:colon], name[colon + 1:]
+    first, sep, rest = name.partition("/")
+    if sep and _is_host(first):
+        registry, path = first.lower(), rest
+    else:
+        registry, path = "docker.io", name
+    if registry in _DOCKER_HUB:
+        registry = "docker.io"
+        if "/" not in path:
+            path = f"library/{path}"
+    return ImageRef(registry, path, tag, digest or None)
+
+
+def registry_prefix(entry: str) -> str:
+    """A trusted-registry entry as an image-name prefix: ``openpolicyagent`` (a Docker Hub
+    namespace) is ``docker.io/openpolicyagent``; ``ghcr.io`` stays a whole registry."""
+    entry = entry.strip().rstrip("/")
+    first = entry.split("/", 1)[0]
+    if not _is_host(first):
+        return f"docker.io/{entry}"
+    if first.lower() in _DOCKER_HUB:
+        return "docker.io" + entry[len(first):]
+    return entry
+
+
+def trusted(image: ImageRef, prefixes: Sequence[str]) -> bool:
+    full = image.full_name
+    return any(full == p or full.startswith(p + "/") for p in prefixes)
+
+
+# ---------------------------------------------------------------------------------------------
+# Quantities
+# ---------------------------------------------------------------------------------------------
+
+_SUFFIX = {
+    "Ki": 2 ** 10, "Mi": 2 ** 20, "Gi": 2 ** 30, "Ti": 2 ** 40, "Pi": 2 ** 50, "Ei": 2 ** 60,
+    "n": Decimal("1e-9"), "u": Decimal("1e-6"), "m": Decimal("1e-3"), "": 1,
+    "k": 10 ** 3, "M": 10 ** 6, "G": 10 ** 9, "T": 10 ** 12, "P": 10 ** 15, "E": 10 ** 18,
+}
+_QUANTITY = re.compile(r"^([+-]?(?:\d+\.?\d*|\.\d+))(?:([eE][+-]?\d+)|(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)?)$")
+
+
+@lru_cache(maxsize=4096)
+def _parse_quantity_text(text: str) -> Optional[Decimal]:
+    m = _QUANTITY.match(text.strip())
+    if not m:
+        return None
+    try:
+        number = Decimal(m.group(1))
+        if m.group(2):
+            return number * (Decimal(10) ** int(m.group(2)[1:]))
+        return number * Decimal(_SUFFIX[m.group(3) or ""])
+    except (InvalidOperation, ValueError):
+        return None
+
+
+def parse_quantity(value: Any, path: str) -> Decimal:
+    """A Kubernetes quantity ("500m", "2", 2, "8Gi", "1e3") as a number; else unverifiable."""
+    if isinstance(value, bool):
+        raise wrong(path, value, "a quantity such as '500m' or '1Gi'")
+    if isinstance(value, (int, float)):
+        return Decimal(str(value))
+    if isinstance(value, str):
+        parsed = _parse_quantity_text(value)
+        if parsed is not None:
+            return parsed
+    raise wrong(path, value, "a quantity such as '500m' or '1Gi'")
+
+
+def quantity_ok(value: Any) -> bool:
+    try:
+        parse_quantity(value, "")
+        return True
+    except Unverifiable:
+        return False
+
+
+ALL_CONTAINERS = ("containers", "initContainers", "ephemeralContainers")
+#: Containers that declare resources (ephemeral containers cannot).
+RESOURCE_CONTAINERS = ("containers", "initContainers")
+
+
+def container_findings(pod: PodSpec, check, lists: Sequence[str] = ALL_CONTAINERS) -> Iterator[str]:
+    """Run ``check(container)`` (a generator of messages) on every container of *pod*.
+
+    Each container is judged on its own: a malformed container (or container list) is reported
+    as unverifiable and the others are still checked.
+    """
+    for key, role in CONTAINER_LISTS:
+        if key not in lists:
+            continue
+        try:
+            items = get_list(pod.spec, key, pod.path)
+        except Unverifiable as e:
+            yield e.message
+            continue
+        base = join(pod.path, key)
+        for i, item in enumerate(items):
+            path = join(base, i)
+            if not isinstance(item, Mapping):
+                yield wrong(path, item, f"an object (a {role})").message
+                continue
+            try:
+                yield from check(Container(item, path, role, i, pod))
+            except Unverifiable as e:
+                yield e.message
+
+
+def selector_is_empty(selector: Mapping, path: str) -> bool:
+    """A label selector that selects everything (no labels, no expressions)."""
+    return not get_map(selector, "matchLabels", path) and not get_list(selector, "matchExpressions", path)

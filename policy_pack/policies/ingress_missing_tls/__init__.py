@@ -1,0 +1,47 @@
+"""ingress-missing-tls: every host an Ingress routes is covered by its ``tls`` section.
+
+An Ingress without ``tls`` (or with a rule host that no ``tls.hosts`` entry covers) serves that
+host in plain HTTP: credentials and session cookies cross the network in the clear.
+"""
+from __future__ import annotations
+
+import fnmatch
+
+from pulumi_policy import Severity
+
+from .._lib.framework import nist_800_171, resource_policy
+from .._lib.k8s import get_str, maps, strings
+
+
+def check(obj, config):
+    covered: list[str] = []
+    has_tls = False
+    for _, tls, path in maps(obj.spec, "tls", "spec"):
+        has_tls = True
+        covered.extend(strings(tls, "hosts", path))
+        if not get_str(tls, "secretName", path):
+            yield f"{path} has no secretName; reference the certificate Secret (cert-manager Certificate)"
+    if not has_tls:
+        yield ("spec.tls is missing: the Ingress serves plain HTTP; add spec.tls with the hosts and a certificate "
+               "Secret")
+        return
+    for _, rule, path in maps(obj.spec, "rules", "spec"):
+        host = get_str(rule, "host", path)
+        if host is None:
+            yield f"{path} has no host, so no certificate covers it; name the host and list it under spec.tls"
+        elif not any(host == h or fnmatch.fnmatchcase(host, h) for h in covered):
+            yield f"{path}.host {host!r} is not listed in any spec.tls[].hosts; add it there"
+
+
+POLICY = resource_policy(
+    name="ingress-missing-tls",
+    description="Ingress objects terminate TLS for every host they route.",
+    kinds=[("networking.k8s.io", "Ingress")],
+    severity=Severity.HIGH,
+    control=nist_800_171("3.13.8"),
+    tags=["cmmc:SC.L2-3.13.8", "iec62443:SR 4.1", "nist800-207:tenet-2", "cis-k8s:5.7"],
+    remediation="""
+Add spec.tls: [{hosts: [<every rule host>], secretName: <host>-tls}] with a cert-manager Certificate
+for the Secret (TlsIngress with ingress.controller: nginx does this for every external workload).""",
+    check=check,
+)
