@@ -1,0 +1,399 @@
+"""Mutation operators over a rendered stack: each flips ONE security-relevant field of ONE object
+(or adds/removes one object) and yields a mutant the policy pack must reject.
+
+A stack is a list of :class:`Res` (type token, name, inputs: the wire-format inputs the engine
+would send the analyzer). Mutators are generic: each applies to every matching object the render
+contains (every container of every pod-bearing kind, every Namespace, ...), so they keep proving
+the stack as components land. A mutator whose target is absent is "not applicable", not passed.
+"""
+from __future__ import annotations
+
+import copy
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator, Optional
+
+POD_TEMPLATE_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "ReplicationController")
+POD_KINDS = ("Pod", "CronJob") + POD_TEMPLATE_KINDS
+CONTAINER_LISTS = ("initContainers", "containers")
+UNTRUSTED_REGISTRY = "registry.untrusted.example"
+PSS_ENFORCE = "pod-security.kubernetes.io/enforce"
+
+
+@dataclass
+class Res:
+    type: str
+    name: str
+    inputs: dict[str, Any]
+    urn: str = ""
+
+    @property
+    def kind(self) -> Optional[str]:
+        return self.inputs.get("kind") if self.type.startswith("kubernetes:") else None
+
+    @property
+    def namespace(self) -> Optional[str]:
+        return (self.inputs.get("metadata") or {}).get("namespace")
+
+    @property
+    def label(self) -> str:
+        if self.kind:
+            meta = self.inputs.get("metadata") or {}
+            ns = meta.get("namespace")
+            return f"{self.kind}/{ns + '/' if ns else ''}{meta.get('name', self.name)}"
+        return f"{self.type.rsplit(':', 1)[-1]}/{self.name}"
+
+
+@dataclass
+class Mutant:
+    mutator: str
+    target: str
+    stack: list[Res]
+    changed: list[int] = field(default_factory=list)  # indices into stack of changed or added resources
+
+    @property
+    def id(self) -> str:
+        return f"{self.mutator}[{self.target}]"
+
+
+def type_token(manifest: dict) -> str:
+    api = manifest["apiVersion"]
+    group_version = f"core/{api}" if "/" not in api else api
+    return f"kubernetes:{group_version}:{manifest['kind']}"
+
+
+def new_resource(manifest: dict, name: str) -> Res:
+    return Res(type_token(manifest), name, manifest, urn=f"urn:pulumi:prod::hardened-stack::{type_token(manifest)}::{name}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Helpers over pod-bearing objects
+# ---------------------------------------------------------------------------------------------
+
+def pod_spec(manifest: dict) -> Optional[dict]:
+    kind = manifest.get("kind")
+    spec = manifest.get("spec") or {}
+    if kind == "Pod":
+        return spec
+    if kind in POD_TEMPLATE_KINDS:
+        return ((spec.get("template") or {}).get("spec"))
+    if kind == "CronJob":
+        return (((spec.get("jobTemplate") or {}).get("spec") or {}).get("template") or {}).get("spec")
+    return None
+
+
+def containers(spec: dict) -> Iterator[tuple[str, int, dict]]:
+    for lst in CONTAINER_LISTS:
+        for i, c in enumerate(spec.get(lst) or []):
+            yield lst, i, c
+
+
+def _sc(container: dict) -> dict:
+    return container.setdefault("securityContext", {})
+
+
+def strip_tag_and_digest(image: str) -> str:
+    image = image.split("@", 1)[0]
+    last = image.rsplit("/", 1)
+    if ":" in last[-1]:
+        image = image[: image.rfind(":")]
+    return image
+
+
+def registry_path(image: str) -> str:
+    """The repository path without its registry host."""
+    parts = image.split("/")
+    if len(parts) > 1 and (re.search(r"[.:]", parts[0]) or parts[0] == "localhost"):
+        parts = parts[1:]
+    return "/".join(parts)
+
+
+# ---------------------------------------------------------------------------------------------
+# Mutator registry
+# ---------------------------------------------------------------------------------------------
+
+Generator = Callable[[list[Res]], Iterator[tuple[str, Callable[[list[Res]], list[int]]]]]
+
+
+@dataclass(frozen=True)
+class Mutator:
+    name: str
+    description: str
+    targets: Generator  # yields (target label, apply(stack_copy) -> changed indices)
+    core: bool = False  # must be applicable to the prod render
+
+    def mutants(self, stack: list[Res]) -> list[Mutant]:
+        out = []
+        for target, apply in self.targets(stack):
+            mutated = copy.deepcopy(stack)
+            changed = apply(mutated)
+            out.append(Mutant(self.name, target, mutated, changed))
+        return out
+
+
+MUTATORS: list[Mutator] = []
+
+
+def mutator(name: str, description: str, core: bool = False):
+    def register(fn: Generator) -> Generator:
+        MUTATORS.append(Mutator(name, description, fn, core))
+        return fn
+    return register
+
+
+def per_container(change: Callable[[dict], None]) -> Generator:
+    def targets(stack):
+        for idx, res in enumerate(stack):
+            if res.kind not in POD_KINDS:
+                continue
+            spec = pod_spec(res.inputs)
+            if not spec:
+                continue
+            for lst, i, c in containers(spec):
+                def apply(s, idx=idx, lst=lst, i=i):
+                    change(pod_spec(s[idx].inputs)[lst][i])
+                    return [idx]
+                yield f"{res.label}:{c.get('name', i)}", apply
+    return targets
+
+
+def per_pod(change: Callable[[dict], None]) -> Generator:
+    def targets(stack):
+        for idx, res in enumerate(stack):
+            if res.kind in POD_KINDS and pod_spec(res.inputs):
+                def apply(s, idx=idx):
+                    change(pod_spec(s[idx].inputs))
+                    return [idx]
+                yield res.label, apply
+    return targets
+
+
+def per_resource(match: Callable[[Res], bool], change: Callable[[Res], None]) -> Generator:
+    def targets(stack):
+        for idx, res in enumerate(stack):
+            if match(res):
+                def apply(s, idx=idx):
+                    change(s[idx])
+                    return [idx]
+                yield res.label, apply
+    return targets
+
+
+def namespaces(stack: list[Res]) -> list[str]:
+    return sorted((r.inputs.get("metadata") or {}).get("name") for r in stack if r.kind == "Namespace")
+
+
+def per_namespace_add(make: Callable[[str], dict], suffix: str) -> Generator:
+    def targets(stack):
+        for ns in namespaces(stack):
+            def apply(s, ns=ns):
+                s.append(new_resource(make(ns), f"mutant-{suffix}-{ns}"))
+                return [len(s) - 1]
+            yield ns, apply
+    return targets
+
+
+# --- containers -------------------------------------------------------------------------------
+
+mutator("privileged", "securityContext.privileged: true", core=True)(
+    per_container(lambda c: _sc(c).update(privileged=True)))
+mutator("run-as-root", "securityContext.runAsNonRoot: false, runAsUser: 0", core=True)(
+    per_container(lambda c: _sc(c).update(runAsNonRoot=False, runAsUser=0)))
+mutator("writable-root-filesystem", "securityContext.readOnlyRootFilesystem: false", core=True)(
+    per_container(lambda c: _sc(c).update(readOnlyRootFilesystem=False)))
+mutator("privilege-escalation", "securityContext.allowPrivilegeEscalation: true", core=True)(
+    per_container(lambda c: _sc(c).update(allowPrivilegeEscalation=True)))
+mutator("capability-sys-admin", "capabilities.add: [SYS_ADMIN]", core=True)(
+    per_container(lambda c: _sc(c).setdefault("capabilities", {}).update(add=["SYS_ADMIN"])))
+mutator("capability-drop-removed", "capabilities.drop removed", core=True)(
+    per_container(lambda c: _sc(c).setdefault("capabilities", {}).pop("drop", None)))
+mutator("limits-removed", "resources.limits removed", core=True)(
+    per_container(lambda c: c.setdefault("resources", {}).pop("limits", None)))
+mutator("image-latest", "image digest replaced by :latest", core=True)(
+    per_container(lambda c: c.update(image=strip_tag_and_digest(c["image"]) + ":latest")))
+mutator("registry-untrusted", f"image pulled from {UNTRUSTED_REGISTRY} (digest kept)", core=True)(
+    per_container(lambda c: c.update(image=f"{UNTRUSTED_REGISTRY}/{registry_path(c['image'])}")))
+mutator("seccomp-unconfined", "securityContext.seccompProfile.type: Unconfined", core=True)(
+    per_container(lambda c: _sc(c).update(seccompProfile={"type": "Unconfined"})))
+mutator("host-port", "ports[].hostPort set", core=True)(
+    per_container(lambda c: c.update(ports=(c.get("ports") or []) + [{"containerPort": 2222, "hostPort": 2222}])))
+
+# --- pods -------------------------------------------------------------------------------------
+
+mutator("automount-service-account-token", "automountServiceAccountToken: true", core=True)(
+    per_pod(lambda p: p.update(automountServiceAccountToken=True)))
+mutator("host-network", "hostNetwork: true", core=True)(per_pod(lambda p: p.update(hostNetwork=True)))
+mutator("host-pid", "hostPID: true", core=True)(per_pod(lambda p: p.update(hostPID=True)))
+
+
+def _add_host_path(p: dict) -> None:
+    p["volumes"] = (p.get("volumes") or []) + [{"name": "mutant-host", "hostPath": {"path": "/var/run/docker.sock"}}]
+    first = p["containers"][0]
+    first["volumeMounts"] = (first.get("volumeMounts") or []) + [{"name": "mutant-host", "mountPath": "/host"}]
+
+
+mutator("host-path-volume", "hostPath volume (/var/run/docker.sock) mounted", core=True)(per_pod(_add_host_path))
+
+# --- namespaces and network policy ----------------------------------------------------------
+
+mutator("pss-enforce-privileged", f"label {PSS_ENFORCE}: privileged", core=True)(
+    per_resource(lambda r: r.kind == "Namespace",
+                 lambda r: r.inputs.setdefault("metadata", {}).setdefault("labels", {}).update({PSS_ENFORCE: "privileged"})))
+
+
+def is_default_deny(res: Res) -> bool:
+    if res.kind != "NetworkPolicy":
+        return False
+    spec = res.inputs.get("spec") or {}
+    return (not (spec.get("podSelector") or {}).get("matchLabels") and not (spec.get("podSelector") or {}).get("matchExpressions")
+            and set(spec.get("policyTypes") or []) == {"Ingress", "Egress"}
+            and not spec.get("ingress") and not spec.get("egress"))
+
+
+def _remove_default_deny(stack):
+    for idx, res in enumerate(stack):
+        if is_default_deny(res):
+            def apply(s, idx=idx):
+                del s[idx]
+                return []
+            yield res.label, apply
+
+
+mutator("default-deny-removed", "the namespace's default-deny NetworkPolicy deleted", core=True)(_remove_default_deny)
+
+
+def _allow_all(ns: str) -> dict:
+    return {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+            "metadata": {"name": "mutant-allow-all", "namespace": ns},
+            "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"], "ingress": [{}], "egress": [{}]}}
+
+
+mutator("allow-all-networkpolicy", "NetworkPolicy allowing all ingress and egress added", core=True)(
+    per_namespace_add(_allow_all, "allow-all"))
+
+
+def _literal_secret(ns: str) -> dict:
+    return {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+            "metadata": {"name": "mutant-literal", "namespace": ns},
+            "stringData": {"password": "hunter2-literal-in-source"}}
+
+
+mutator("secret-literal-data", "Secret with literal stringData added", core=True)(
+    per_namespace_add(_literal_secret, "secret"))
+
+# --- RBAC -------------------------------------------------------------------------------------
+
+WILDCARD_RULE = {"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}
+
+
+def _wildcard_role(stack):
+    for idx, res in enumerate(stack):
+        if res.kind in ("Role", "ClusterRole") and (res.inputs.get("rules") is not None):
+            def apply(s, idx=idx):
+                s[idx].inputs["rules"] = [WILDCARD_RULE]
+                return [idx]
+            yield res.label, apply
+    for ns in namespaces(stack)[:1] or ["default"]:
+        def add(s, ns=ns):
+            s.append(new_resource({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+                                   "metadata": {"name": "mutant-wildcard"}, "rules": [WILDCARD_RULE]},
+                                  "mutant-wildcard-clusterrole"))
+            s.append(new_resource({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+                                   "metadata": {"name": "mutant-wildcard"},
+                                   "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                                               "name": "mutant-wildcard"},
+                                   "subjects": [{"kind": "ServiceAccount", "name": "default", "namespace": ns}]},
+                                  "mutant-wildcard-binding"))
+            return [len(s) - 2, len(s) - 1]
+        yield "ClusterRole/mutant-wildcard (added)", add
+
+
+mutator("rbac-wildcard", "RBAC rule granting * on * (existing roles rewritten, and one added)", core=True)(_wildcard_role)
+
+# --- components, as they land -----------------------------------------------------------------
+
+
+def _walk_keys(value: Any, keys: tuple[str, ...]) -> Iterator[tuple[dict, str]]:
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if k in keys and isinstance(v, str):
+                yield value, k
+            else:
+                yield from _walk_keys(v, keys)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _walk_keys(v, keys)
+
+
+TLS_MIN_KEYS = {"tls_minimum_protocol_version": "TLSv1_0", "minProtocolVersion": "TLSV1_0"}
+
+
+def _weak_tls(stack):
+    for idx, res in enumerate(stack):
+        if res.kind and list(_walk_keys(res.inputs, tuple(TLS_MIN_KEYS))):
+            def apply(s, idx=idx):
+                for holder, key in _walk_keys(s[idx].inputs, tuple(TLS_MIN_KEYS)):
+                    holder[key] = TLS_MIN_KEYS[key]
+                return [idx]
+            yield res.label, apply
+
+
+mutator("tls-minimum-1.0", "minimum TLS protocol lowered to TLS 1.0")(_weak_tls)
+mutator("peer-authentication-permissive", "PeerAuthentication mtls.mode: PERMISSIVE")(
+    per_resource(lambda r: r.kind == "PeerAuthentication",
+                 lambda r: r.inputs.setdefault("spec", {}).setdefault("mtls", {}).update(mode="PERMISSIVE")))
+
+
+def is_chart(res: Res, chart: str) -> bool:
+    name = str(res.inputs.get("chart") or "")
+    return res.type.startswith("kubernetes:helm.sh/") and (name == chart or name.endswith("/" + chart))
+
+
+mutator("vault-single-replica", "Vault chart values.server.ha.replicas: 1")(
+    per_resource(lambda r: is_chart(r, "vault"),
+                 lambda r: r.inputs.setdefault("values", {}).setdefault("server", {}).setdefault("ha", {}).update(replicas=1)))
+mutator("vault-tls-disabled", "Vault chart values.global.tlsDisable: true")(
+    per_resource(lambda r: is_chart(r, "vault"),
+                 lambda r: r.inputs.setdefault("values", {}).setdefault("global", {}).update(tlsDisable=True)))
+mutator("kms-rotation-off", "aws:kms Key enableKeyRotation: false")(
+    per_resource(lambda r: r.type == "aws:kms/key:Key", lambda r: r.inputs.update(enableKeyRotation=False)))
+mutator("waf-rules-removed", "WAFv2 WebAcl rules: []")(
+    per_resource(lambda r: r.type == "aws:wafv2/webAcl:WebAcl", lambda r: r.inputs.update(rules=[])))
+
+
+def _remove_falco(stack):
+    for idx, res in enumerate(stack):
+        if is_chart(res, "falco"):
+            def apply(s, idx=idx):
+                del s[idx]
+                return []
+            yield res.label, apply
+
+
+mutator("falco-removed", "the Falco chart deleted from the stack")(_remove_falco)
+
+
+def _shorten_retention(res: Res) -> None:
+    for holder, key in _walk_retention(res.inputs):
+        holder[key] = 1
+
+
+def _walk_retention(value: Any) -> Iterator[tuple[dict, str]]:
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if k in ("days", "years") and isinstance(v, (int, float)) and not isinstance(v, bool):
+                yield value, k
+            else:
+                yield from _walk_retention(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _walk_retention(v)
+
+
+mutator("object-lock-retention-shortened", "S3 object lock default retention: 1 day")(
+    per_resource(lambda r: r.type.startswith("aws:s3/bucketObjectLockConfiguration"), _shorten_retention))
+
+
+def all_mutants(stack: list[Res]) -> dict[str, list[Mutant]]:
+    """Mutator name -> its mutants (empty list: not applicable to this stack)."""
+    return {m.name: m.mutants(stack) for m in MUTATORS}
