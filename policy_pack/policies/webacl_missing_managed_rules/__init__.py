@@ -8,12 +8,11 @@ monitored (NIST SP 800-171 3.13.1: monitor and protect communications at externa
 """
 from __future__ import annotations
 
-from pulumi_policy import EnforcementLevel, Severity
+from pulumi_policy import Severity
 
-from .._lib.framework import HardenedResourcePolicy, nist_800_171
+from .._lib.framework import nist_800_171, resource_policy
 from .._lib.k8s import get_bool, get_int, get_map, get_str, maps
 
-WEB_ACL = "aws:wafv2/webAcl:WebAcl"
 REQUIRED_GROUPS = ("AWSManagedRulesCommonRuleSet", "AWSManagedRulesKnownBadInputsRuleSet",
                    "AWSManagedRulesAmazonIpReputationList", "AWSManagedRulesSQLiRuleSet")
 
@@ -56,17 +55,10 @@ def check(obj, config):
         yield "no rate-based rule blocks a flooding client; add one (rateBasedStatement, aggregateKeyType: IP)"
 
 
-class _WebAclPolicy(HardenedResourcePolicy):
-    """The framework's kinds are Kubernetes kinds; this policy judges one AWS type token."""
-
-    def applies_to(self, type_token: str) -> bool:
-        return type_token == WEB_ACL
-
-
-POLICY = _WebAclPolicy(
+POLICY = resource_policy(
     name="webacl-missing-managed-rules",
     description="The edge WAFv2 WebACL blocks with AWS managed rule groups and a per-IP rate rule, metrics on.",
-    kinds=[],
+    kinds=[("aws:wafv2", "WebAcl")],
     severity=Severity.HIGH,
     control=nist_800_171("3.13.1"),
     tags=["cmmc:SC.L1-3.13.1", "iec62443:SR 5.2", "iec62443:SR 7.1", "nist800-207:tenet-6"],
@@ -75,7 +67,5 @@ Use the stack's EdgeProtection (ingress.waf): managed groups AWSManagedRulesComm
 AWSManagedRulesKnownBadInputsRuleSet, AWSManagedRulesAmazonIpReputationList and
 AWSManagedRulesSQLiRuleSet with overrideAction none, a rate-based rule with action block, and
 visibilityConfig.cloudwatchMetricsEnabled on the WebACL and every rule.""",
-    enforcement_level=EnforcementLevel.MANDATORY,
-    config={},
     check=check,
 )
