@@ -137,9 +137,11 @@ class EdgeProtection(pulumi.ComponentResource):
                 self.shield = aws.shield.Protection(
                     f"{name}-shield", name=f"{prefix}-ingress-lb", resource_arn=cfg.load_balancer_arn,
                     tags=tags, opts=child_opts(self))
-        elif cfg.shield_advanced:
-            pulumi.log.warn("ingress.waf.shieldAdvanced is on but ingress.waf.loadBalancerArn is not set: Shield "
-                            "protection is created once the load balancer ARN is known", self)
+        else:
+            pulumi.log.warn("ingress.waf.loadBalancerArn is not set: the WebACL exists but protects nothing until it "
+                            "is associated; put the ingress load balancer's ARN there and run `pulumi up` again"
+                            + (" (Shield Advanced protection is created then too)" if cfg.shield_advanced else ""),
+                            self)
         self.web_acl_arn = self.web_acl.arn
         self.register_outputs({
             "webAclArn": self.web_acl.arn,
