@@ -248,13 +248,14 @@ def peers(c: VaultConfig) -> list[str]:
     return [f"{FULLNAME}-{i}.{FULLNAME}-internal" for i in range(c.replicas)]
 
 
-def server_config(args: VaultHAArgs, kms_key_id: str) -> str:
-    """The server HCL (``server.ha.raft.config``) for *kms_key_id*."""
+def server_config(args: VaultHAArgs) -> str:
+    """The server HCL (``server.ha.raft.config``). Plain text known at preview: the unseal key's
+    ARN reaches the seal through ``VAULT_AWSKMS_SEAL_KEY_ID`` (see :func:`_values`)."""
     c = args.config
     return _ENV.get_template("vault.hcl.j2").render(
         ui=c.ui, cluster_name=args.cluster_name, log_level=c.log_level,
         default_lease_ttl=c.default_lease_ttl, max_lease_ttl=f"{args.rotation.api_key_days * 24}h",
-        tls_dir=TLS_DIR, peers=peers(c), region=args.region, kms_key_id=kms_key_id,
+        tls_dir=TLS_DIR, peers=peers(c), region=args.region,
         telemetry_retention="24h",
     )
 
@@ -279,9 +280,10 @@ def server_certificate(args: VaultHAArgs) -> dict:
     return tls_certificate(VAULT_TLS_SECRET, NAMESPACE, svc, args.rotation.tls, ip_addresses=["127.0.0.1"])
 
 
-def _values(args: VaultHAArgs, hcl: Any = "", role_arn: Any = "") -> dict:
-    """Hardened hashicorp/vault chart values. *hcl* and *role_arn* may be Outputs (the key and role
-    are created alongside); the pure tests pass strings."""
+def _values(args: VaultHAArgs, kms_key_arn: Any = "", role_arn: Any = "") -> dict:
+    """Hardened hashicorp/vault chart values. *kms_key_arn* and *role_arn* may be Outputs (the key
+    and role are created alongside); the pure tests pass strings. Everything else, the server HCL
+    included, is plain text known at preview."""
     c = args.config
     enterprise = c.edition == "enterprise"
     tag = c.image_tag + ("-ent" if enterprise else "") + (f"@{c.image_digest}" if c.image_digest else "")
@@ -300,7 +302,7 @@ def _values(args: VaultHAArgs, hcl: Any = "", role_arn: Any = "") -> dict:
             "ha": {
                 "enabled": True,
                 "replicas": c.replicas,
-                "raft": {"enabled": True, "setNodeId": True, "config": hcl},
+                "raft": {"enabled": True, "setNodeId": True, "config": server_config(args)},
                 "disruptionBudget": {"enabled": True, "maxUnavailable": 1},
             },
             "dataStorage": {"enabled": True, "size": c.storage.data_size, "storageClass": c.storage.storage_class,
@@ -313,6 +315,7 @@ def _values(args: VaultHAArgs, hcl: Any = "", role_arn: Any = "") -> dict:
             "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
             "extraEnvironmentVars": {
                 "VAULT_CACERT": f"{TLS_DIR}/ca.crt",
+                "VAULT_AWSKMS_SEAL_KEY_ID": kms_key_arn,
                 "AWS_REGION": args.region,
                 "AWS_STS_REGIONAL_ENDPOINTS": "regional",
                 "SKIP_SETCAP": "true",
@@ -505,10 +508,9 @@ class VaultHA(pulumi.ComponentResource):
                              "labels": standard_labels(LICENSE_SECRET, "license")},
                 "stringData": {"license": pulumi.Output.secret(args.license)},
             }, child_opts(self, depends_on=[self.namespace])))
-        hcl = key_arn.apply(lambda arn: server_config(args, arn))
         self.chart = helm_chart(
             f"{name}-chart", chart=VAULT_CHART, version=c.chart_version, repo=VAULT_REPO, namespace=NAMESPACE,
-            values=_values(args, hcl=hcl, role_arn=self.role.arn),
+            values=_values(args, kms_key_arn=key_arn, role_arn=self.role.arn),
             opts=child_opts(self, depends_on=chart_deps))
         k8s_object(f"{name}-bootstrap", {
             "apiVersion": "v1", "kind": "ConfigMap",

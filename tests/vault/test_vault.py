@@ -41,7 +41,7 @@ def _error(mutate) -> str:
 # --- snapshots -------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("name, produce", [
-    ("vault.hcl", lambda: server_config(_args(), KEY_ARN)),
+    ("vault.hcl", lambda: server_config(_args())),
     ("bootstrap.sh", lambda: bootstrap_script(_args())),
 ], ids=["server-hcl", "bootstrap-script"])
 def test_rendered_text_matches_snapshot(name, produce):
@@ -62,7 +62,7 @@ def test_template_is_strict_about_missing_variables():
 # --- the server configuration -----------------------------------------------------------------
 
 def test_listener_requires_tls13_and_never_disables_tls():
-    hcl = server_config(_args(), KEY_ARN)
+    hcl = server_config(_args())
     listener = re.search(r'listener "tcp" \{(.*?)\n\}', hcl, re.S).group(1)
     assert 'tls_min_version = "tls13"' in listener
     assert "tls_disable = false" in listener
@@ -72,7 +72,7 @@ def test_listener_requires_tls13_and_never_disables_tls():
 
 @pytest.mark.parametrize("replicas", [3, 5, 7], ids=["three", "five", "seven"])
 def test_every_raft_peer_joins_over_verified_tls(replicas):
-    hcl = server_config(_args(replicas=replicas), KEY_ARN)
+    hcl = server_config(_args(replicas=replicas))
     joins = re.findall(r"retry_join \{(.*?)\}", hcl, re.S)
     assert len(joins) == replicas
     for i, j in enumerate(joins):
@@ -82,10 +82,13 @@ def test_every_raft_peer_joins_over_verified_tls(replicas):
 
 
 def test_seal_is_awskms_with_the_key_and_no_static_credentials():
-    hcl = server_config(_args(), KEY_ARN)
+    hcl = server_config(_args())
     seal = re.search(r'seal "awskms" \{(.*?)\}', hcl, re.S).group(1)
-    assert f'kms_key_id = "{KEY_ARN}"' in seal and 'region = "us-east-1"' in seal
+    assert 'region = "us-east-1"' in seal
     assert "access_key" not in hcl and "secret_key" not in hcl
+    env = _values(_args(), kms_key_arn=KEY_ARN)["server"]["extraEnvironmentVars"]
+    assert env["VAULT_AWSKMS_SEAL_KEY_ID"] == KEY_ARN
+    assert not any("AWS_ACCESS_KEY" in k or "AWS_SECRET" in k for k in env)
 
 
 def test_max_lease_ttl_follows_the_api_key_rotation_period():
@@ -93,7 +96,7 @@ def test_max_lease_ttl_follows_the_api_key_rotation_period():
     doc["secrets"]["rotation"]["apiKeyDays"] = 30
     cfg = parse_stack_config(doc)
     args = VaultHAArgs(config=cfg.vault, secrets=cfg.secrets, oidc_issuer_url=ISSUER)
-    assert 'max_lease_ttl = "720h"' in server_config(args, KEY_ARN)
+    assert 'max_lease_ttl = "720h"' in server_config(args)
 
 
 def test_bootstrap_enables_the_file_audit_device_on_the_audit_volume():
@@ -107,12 +110,12 @@ def test_bootstrap_enables_the_file_audit_device_on_the_audit_volume():
 # --- chart values --------------------------------------------------------------------------------
 
 def test_values_run_ha_raft_with_tls_and_no_injector():
-    v = _values(_args(), hcl="HCL", role_arn="arn:role")
+    v = _values(_args(), kms_key_arn=KEY_ARN, role_arn="arn:role")
     assert v["global"]["tlsDisable"] is False
     assert v["server"]["ha"]["enabled"] is True and v["server"]["ha"]["raft"]["enabled"] is True
     assert v["server"]["ha"]["replicas"] == 5
     assert v["server"]["standalone"]["enabled"] is False
-    assert v["server"]["ha"]["raft"]["config"] == "HCL"
+    assert v["server"]["ha"]["raft"]["config"] == server_config(_args())
     assert v["injector"]["enabled"] is False and v["csi"]["enabled"] is False
     assert v["server"]["serviceAccount"]["annotations"] == {"eks.amazonaws.com/role-arn": "arn:role"}
     assert v["server"]["serviceAccount"]["name"] == "vault"
@@ -223,7 +226,7 @@ def test_bring_your_own_key_creates_no_key_and_scopes_the_role_to_it():
     trust = policy_doc(one(records, "aws:iam/role:Role").inputs["assumeRolePolicy"])["Statement"][0]
     assert "oidc.example.com/id/XYZ:sub" in trust["Condition"]["StringEquals"]
     chart = one(records, "kubernetes:helm.sh/v4:Chart", "vault-chart")
-    assert f'kms_key_id = "{KEY_ARN}"' in chart.inputs["values"]["server"]["ha"]["raft"]["config"]
+    assert chart.inputs["values"]["server"]["extraEnvironmentVars"]["VAULT_AWSKMS_SEAL_KEY_ID"] == KEY_ARN
 
 
 def test_key_admins_default_to_the_account_root_with_a_warning():
