@@ -15,12 +15,12 @@ ROOT = Path(__file__).resolve().parents[2]
 def analyzable(records) -> list[Res]:
     """What the engine sends the analyzer: every resource except the stack and our own
     component wrappers (Helm charts included: the pack judges their values)."""
-    return [Res(r.type, r.name, r.inputs, r.urn) for r in records
+    return [Res(r.type, r.name, r.inputs, r.urn, r.custom) for r in records
             if not r.type.startswith(("pulumi:", "hardened:"))]
 
 
 def as_resource(res: Res) -> Resource:
-    return Resource(res.type, res.name, res.urn, res.inputs)
+    return Resource(res.type, res.name, res.urn, res.inputs, res.custom)
 
 
 @pytest.fixture(scope="session")

@@ -26,6 +26,7 @@ class Res:
     name: str
     inputs: dict[str, Any]
     urn: str = ""
+    custom: bool = True
 
     @property
     def kind(self) -> Optional[str]:
