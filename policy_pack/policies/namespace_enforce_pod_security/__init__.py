@@ -39,27 +39,27 @@ def check(obj, config):
 
     enforce, problem = level("enforce")
     if problem:
-        yield f"Namespace {name} {problem}; set it to {allowed}{where}"
+        yield f"the namespace {problem}; set it to {allowed}{where}"
     elif _rank(enforce) > _rank(allowed):
-        yield (f"Namespace {name} enforces Pod Security '{enforce}', weaker than the allowed '{allowed}'"
+        yield (f"the namespace enforces Pod Security '{enforce}', weaker than the allowed '{allowed}'"
                f"{where}; set {PREFIX}enforce: {allowed}, or add a justified namespacePodSecurity entry to "
                "policy_pack/exemptions.yaml")
     version = labels.get(PREFIX + "enforce-version")
     pinned = config.get("pinnedVersion")
     if version is None:
-        yield (f"Namespace {name} has no {PREFIX}enforce-version label; pin it (e.g. {pinned or 'v1.33'}) so "
+        yield (f"the namespace has no {PREFIX}enforce-version label; pin it (e.g. {pinned or 'v1.33'}) so "
                "an upgrade cannot change the rules silently")
     elif not isinstance(version, str) or not VERSION.match(version):
-        yield (f"Namespace {name} has {PREFIX}enforce-version: {version!r}; pin a version such as "
+        yield (f"the namespace has {PREFIX}enforce-version: {version!r}; pin a version such as "
                f"{pinned or 'v1.33'} (never latest)")
     elif pinned and version != pinned:
-        yield f"Namespace {name} pins {PREFIX}enforce-version: {version}; the policy requires {pinned}"
+        yield f"the namespace pins {PREFIX}enforce-version: {version}; the policy requires {pinned}"
     for mode in ("audit", "warn"):
         value, problem = level(mode)
         if problem:
-            yield f"Namespace {name} {problem}; set it to restricted so violations are logged and shown"
+            yield f"the namespace {problem}; set it to restricted so violations are logged and shown"
         elif _rank(value) > _rank(allowed):
-            yield f"Namespace {name} sets {PREFIX}{mode}: {value}, weaker than {allowed}; set it to restricted"
+            yield f"the namespace sets {PREFIX}{mode}: {value}, weaker than {allowed}; set it to restricted"
 
 
 POLICY = resource_policy(

@@ -34,7 +34,7 @@ def check(obj, config):
             peers = get_list(rule, peers_key, path)
             if not peers:
                 state = "is empty" if rule.get(peers_key) is not None else "is missing"
-                yield (f"NetworkPolicy {obj.name}: {path}.{peers_key} {state}, which allows every {side}; "
+                yield (f"{path}.{peers_key} {state}, which allows every {side}; "
                        f"name the {side} pods, namespaces or CIDRs")
                 continue
             has_ports = bool(get_list(rule, "ports", path))
@@ -46,7 +46,7 @@ def check(obj, config):
                             and not get_list(block, "except", f"{peer_path}.ipBlock")):
                         problem = "an ipBlock of the whole internet on every port"
                 if problem:
-                    yield (f"NetworkPolicy {obj.name}: {peer_path}: {problem}, which allows every {side}; "
+                    yield (f"{peer_path}: {problem}, which allows every {side}; "
                            f"narrow it to the {side}s that need it (and name the ports)")
 
 

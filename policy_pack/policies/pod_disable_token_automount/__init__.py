@@ -15,7 +15,7 @@ def check(obj, config):
     pod = PodSpec(obj)
     value = get_bool(pod.spec, "automountServiceAccountToken", pod.path)
     if value is not False:
-        state = "true" if value else "unset, so the ServiceAccount decides (by default: mount)"
+        state = "true" if value else "unset, so the ServiceAccount decides, and by default it mounts"
         yield (f"the pod mounts a service account token ({pod.field('automountServiceAccountToken')} is {state}); "
                "set it to false, and mount a projected token only where the pod calls the API")
 

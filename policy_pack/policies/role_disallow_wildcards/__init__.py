@@ -24,7 +24,7 @@ def check(obj, config):
         for field in ("verbs", "resources", "apiGroups", "nonResourceURLs"):
             wild = [item for item in strings(rule, field, path) if _wild(field, item)]
             if wild:
-                yield (f"{obj.kind} {obj.name} grants {', '.join(repr(w) for w in wild)} in {path}.{field}; "
+                yield (f"the {obj.kind} grants {', '.join(repr(w) for w in wild)} in {path}.{field}; "
                        f"list the exact {field} the subject needs")
 
 

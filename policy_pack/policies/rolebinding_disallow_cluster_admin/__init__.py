@@ -21,7 +21,7 @@ def check(obj, config):
     for _, subject, path in maps(obj.props, "subjects", ""):
         subjects.append(f"{get_str(subject, 'kind', path) or '?'} {get_str(subject, 'name', path) or '?'}")
     to = f" to {', '.join(subjects)}" if subjects else ""
-    yield (f"{obj.kind} {obj.name} grants cluster-admin{to} (roleRef.name: cluster-admin); bind a Role or "
+    yield (f"the {obj.kind} grants cluster-admin{to} (roleRef.name: cluster-admin); bind a Role or "
            "ClusterRole with only the permissions the subject needs")
 
 

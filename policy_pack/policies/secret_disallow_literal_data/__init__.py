@@ -25,7 +25,7 @@ def check(obj, config):
         keys.extend(f"{field}.{k}" for k in sorted(values, key=str))
     if keys:
         shown = ", ".join(keys[:5]) + (f" and {len(keys) - 5} more" if len(keys) > 5 else "")
-        yield (f"Secret {namespace}/{obj.name} carries literal values ({shown}); deliver them from Vault with an "
+        yield (f"the Secret carries literal values in namespace {namespace} ({shown}); deliver them from Vault with an "
                "ExternalSecret (External Secrets) instead of writing the Secret")
 
 

@@ -18,10 +18,10 @@ def check(obj, config):
     spec = obj.spec
     kind = get_str(spec, "type", "spec")
     if kind in EXTERNAL:
-        yield (f"Service {obj.name} is of type {kind} (spec.type), which exposes it outside the cluster around "
+        yield (f"the Service is of type {kind} (spec.type), which exposes it outside the cluster around "
                "the TLS ingress gateway; use ClusterIP and route through the gateway, or add a named exemption")
     if get_list(spec, "externalIPs", "spec"):
-        yield (f"Service {obj.name} sets spec.externalIPs, which lets it claim traffic for arbitrary addresses; "
+        yield (f"the Service sets spec.externalIPs, which lets it claim traffic for arbitrary addresses; "
                "remove them")
 
 

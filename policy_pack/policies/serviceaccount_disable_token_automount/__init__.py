@@ -16,7 +16,7 @@ def check(obj, config):
     value = get_bool(obj.props, "automountServiceAccountToken", "")
     if value is not False:
         state = "true" if value else "unset, which means true"
-        yield (f"ServiceAccount {obj.name} mounts its API token into every pod (automountServiceAccountToken is "
+        yield (f"the ServiceAccount mounts its API token into every pod (automountServiceAccountToken is "
                f"{state}); set automountServiceAccountToken: false")
 
 
