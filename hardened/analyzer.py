@@ -1,0 +1,506 @@
+"""Play the Pulumi engine's part against a policy pack, offline.
+
+:class:`PolicyPackProcess` starts the pack exactly as the Pulumi CLI does
+(``python -u -m pulumi.policy 127.0.0.1:0 <pack dir>``, working directory the pack), reads the
+port it prints, and speaks the Analyzer gRPC protocol: ``GetAnalyzerInfo``, ``Configure`` (from
+a ``--policy-pack-config`` document, validated against each policy's schema as the CLI does),
+``Analyze`` per resource (pipelined: the pack serves four calls at a time and a round trip costs
+about a millisecond, so calls overlap) and ``AnalyzeStack`` for the whole set::
+
+    with PolicyPackProcess(config=cfg) as pack:
+        analysis = pack.analyze(load_path("build/prod"))
+    analysis.mandatory      # the violations that fail CI
+
+Every verdict names its policy (with the metadata from ``GetAnalyzerInfo``: severity, framework,
+tags, remediation, url), its enforcement level, its message and the resource (file and line).
+"""
+from __future__ import annotations
+
+import base64
+import collections
+import datetime as _dt
+import os
+import queue
+import re
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Optional, Sequence
+
+from .manifests import Resource
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_PACK = REPO_ROOT / "policy_pack"
+#: Analyze calls kept in flight (the pack's server has four worker threads).
+DEFAULT_IN_FLIGHT = 12
+_MAX_MESSAGE = 400 * 1024 * 1024
+LEVELS = ("advisory", "mandatory", "remediate", "disabled")
+
+
+class PackError(Exception):
+    """The pack could not be started, configured or called; the message says why."""
+
+
+class ConfigError(PackError):
+    """A policy configuration that does not fit the pack's policies or their schemas."""
+
+    def __init__(self, problems: list[str], source: str = "policy configuration"):
+        super().__init__("\n".join(f"{source}: {p}" for p in problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class PolicyInfo:
+    """A policy as the pack describes it in ``GetAnalyzerInfo``."""
+
+    name: str
+    description: str
+    enforcement_level: str
+    severity: str
+    type: str                      # "resource" or "stack"
+    framework: Mapping[str, str]   # name, version, reference (and specification)
+    tags: tuple[str, ...]
+    remediation: str
+    url: str
+    config_schema: Mapping[str, Any]
+
+    @property
+    def control(self) -> str:
+        """``NIST SP 800-171 r2 3.1.5``."""
+        f = self.framework
+        return " ".join(x for x in (f.get("name"), f.get("version"), f.get("reference")) if x)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One violation: a policy's diagnostic about a resource (or the whole stack)."""
+
+    policy: str
+    enforcement_level: str
+    severity: str
+    message: str
+    urn: str
+    resource: Optional[Resource]
+    stage: str = "resource"        # "resource" (Analyze) or "stack" (AnalyzeStack)
+
+    @property
+    def mandatory(self) -> bool:
+        return self.enforcement_level in ("mandatory", "remediate")
+
+    def sort_key(self) -> tuple:
+        r = self.resource
+        return (r.file or "~" if r else "~", (r.line or 0) if r else 0, self.urn, self.policy, self.message)
+
+
+@dataclass(frozen=True)
+class Exempted:
+    """A policy the pack did not apply to a resource because an exemption names it."""
+
+    policy: str
+    urn: str
+    resource: Optional[Resource]
+    reason: str
+
+
+@dataclass
+class Analysis:
+    pack: str
+    version: str
+    policies: dict[str, PolicyInfo]
+    resources: list[Resource]
+    verdicts: list[Verdict]
+    exempted: list[Exempted] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def mandatory(self) -> list[Verdict]:
+        return [v for v in self.verdicts if v.mandatory]
+
+    @property
+    def advisory(self) -> list[Verdict]:
+        return [v for v in self.verdicts if not v.mandatory]
+
+    @property
+    def passed(self) -> bool:
+        return not self.mandatory
+
+    def by_policy(self, name: str) -> list[Verdict]:
+        return [v for v in self.verdicts if v.policy == name]
+
+
+# ---------------------------------------------------------------------------------------------
+# Wire helpers
+# ---------------------------------------------------------------------------------------------
+
+def _proto():
+    from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
+
+    return analyzer_pb2, analyzer_pb2_grpc
+
+
+def _jsonable(value: Any) -> Any:
+    """Plain JSON values for what YAML may produce but a protobuf Struct cannot carry."""
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [_jsonable(v) for v in value]
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (bytes, bytearray)):
+        return base64.b64encode(bytes(value)).decode("ascii")
+    if isinstance(value, (_dt.date, _dt.datetime, _dt.time)):
+        return value.isoformat()
+    return str(value)
+
+
+def to_struct(value: Mapping[str, Any]):
+    """A resource's inputs as the ``google.protobuf.Struct`` the engine sends."""
+    from google.protobuf import struct_pb2
+
+    struct = struct_pb2.Struct()
+    try:
+        struct.update(value)
+    except (ValueError, TypeError, AttributeError):
+        struct = struct_pb2.Struct()
+        struct.update(_jsonable(value))
+    return struct
+
+
+def _level_name(value: int) -> str:
+    pb, _ = _proto()
+    return {pb.ADVISORY: "advisory", pb.MANDATORY: "mandatory", pb.REMEDIATE: "remediate",
+            pb.DISABLED: "disabled"}.get(value, "advisory")
+
+
+def _level_value(name: str) -> int:
+    pb, _ = _proto()
+    return {"advisory": pb.ADVISORY, "mandatory": pb.MANDATORY, "remediate": pb.REMEDIATE,
+            "disabled": pb.DISABLED}[name]
+
+
+def _severity_name(value: int) -> str:
+    pb, _ = _proto()
+    return {pb.POLICY_SEVERITY_LOW: "low", pb.POLICY_SEVERITY_MEDIUM: "medium", pb.POLICY_SEVERITY_HIGH: "high",
+            pb.POLICY_SEVERITY_CRITICAL: "critical"}.get(value, "")
+
+
+def _policy_info(p) -> PolicyInfo:
+    from google.protobuf import json_format
+
+    pb, _ = _proto()
+    framework = {k: getattr(p.framework, k) for k in ("name", "version", "reference", "specification")
+                 if getattr(p.framework, k)}
+    schema = {"properties": json_format.MessageToDict(p.configSchema.properties),
+              "required": list(p.configSchema.required)}
+    kind = "stack" if p.policy_type == pb.PolicyType.POLICY_TYPE_STACK else "resource"
+    return PolicyInfo(p.name, p.description, _level_name(p.enforcementLevel), _severity_name(p.severity), kind,
+                      framework, tuple(p.tags), p.remediation_steps, p.url, schema)
+
+
+def _project_version(pack_dir: Path) -> Optional[str]:
+    try:
+        text = (pack_dir / "PulumiPolicy.yaml").read_text(encoding="utf-8")
+    except OSError:
+        return None
+    match = re.search(r"^version:\s*['\"]?([^'\"\s#]+)", text, re.M)
+    return match.group(1) if match else None
+
+
+# ---------------------------------------------------------------------------------------------
+# Configuration (the --policy-pack-config document)
+# ---------------------------------------------------------------------------------------------
+
+def resolve_config(document: Mapping[str, Any], policies: Mapping[str, PolicyInfo],
+                   source: str = "policy configuration") -> dict[str, tuple[str, dict]]:
+    """``{policy: (enforcement level, properties)}`` for every policy the document configures.
+
+    The format is Pulumi's: ``{"all": "<level>", "<policy>": "<level>" | {"enforcementLevel":
+    "<level>", "<property>": ...}}``. Unknown policies, unknown levels and properties that break
+    a policy's schema raise :class:`ConfigError` listing every problem, as the CLI refuses them.
+    """
+    from policy_pack.policies._lib import schema
+
+    problems: list[str] = []
+    if not isinstance(document, Mapping):
+        raise ConfigError([f"expected a JSON object of policy names, got {schema.type_name(document)}"], source)
+
+    def level_of(value: Any, where: str) -> Optional[str]:
+        if value is None:
+            return None
+        if value not in LEVELS:
+            problems.append(f"{where}: enforcementLevel must be one of {', '.join(LEVELS)}, got {value!r}")
+            return None
+        return value
+
+    all_level = None
+    entry = document.get("all")
+    if entry is not None:
+        if isinstance(entry, Mapping):
+            extra = sorted(set(entry) - {"enforcementLevel"})
+            if extra:
+                problems.append(f"all: only enforcementLevel can be set for every policy, not {', '.join(extra)}")
+            all_level = level_of(entry.get("enforcementLevel"), "all")
+        else:
+            all_level = level_of(entry, "all")
+    resolved: dict[str, tuple[str, dict]] = {}
+    for name in sorted(document):
+        if name == "all":
+            continue
+        info = policies.get(name)
+        if info is None:
+            problems.append(f"{name}: no such policy in the pack (known: {', '.join(sorted(policies))})")
+            continue
+        value = document[name]
+        props: dict = {}
+        if isinstance(value, Mapping):
+            level = level_of(value.get("enforcementLevel"), name)
+            props = {k: v for k, v in value.items() if k != "enforcementLevel"}
+            object_schema = {"type": "object", "additionalProperties": False,
+                             "properties": info.config_schema.get("properties", {}),
+                             "required": info.config_schema.get("required", [])}
+            problems.extend(f"{name}.{e}" if not e.startswith("(value)") else f"{name}{e[7:]}"
+                            for e in schema.errors(props, object_schema))
+        else:
+            level = level_of(value, name)
+        resolved[name] = (level or all_level or info.enforcement_level, props)
+    if all_level is not None:
+        for name, info in policies.items():
+            resolved.setdefault(name, (all_level, {}))
+    if problems:
+        raise ConfigError(problems, source)
+    return resolved
+
+
+# ---------------------------------------------------------------------------------------------
+# The pack process
+# ---------------------------------------------------------------------------------------------
+
+class PolicyPackProcess:
+    """A policy pack served in its own process, driven like the Pulumi engine drives it."""
+
+    def __init__(self, pack_dir: os.PathLike | str = DEFAULT_PACK, *, config: Optional[Mapping[str, Any]] = None,
+                 config_source: str = "policy configuration", python: Optional[str] = None,
+                 in_flight: int = DEFAULT_IN_FLIGHT, start_timeout: float = 60.0, call_timeout: float = 300.0,
+                 env: Optional[Mapping[str, str]] = None):
+        self.pack_dir = Path(pack_dir).resolve()
+        self.config = config
+        self.config_source = config_source
+        self.python = python or sys.executable
+        self.in_flight = max(1, in_flight)
+        self.start_timeout = start_timeout
+        self.call_timeout = call_timeout
+        self.env = dict(env) if env is not None else None
+        self.process: Optional[subprocess.Popen] = None
+        self.port: Optional[int] = None
+        self.name = ""
+        self.version = ""
+        self.policies: dict[str, PolicyInfo] = {}
+        self._stderr = None
+        self._channel = None
+        self._stub = None
+        self._port_queue: "queue.Queue[Optional[str]]" = queue.Queue()
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> "PolicyPackProcess":
+        """Start the process (returns at once; :meth:`wait_ready` waits for its port)."""
+        if self.process is not None:
+            return self
+        if not (self.pack_dir / "PulumiPolicy.yaml").is_file():
+            raise PackError(f"{self.pack_dir} is not a policy pack (no PulumiPolicy.yaml)")
+        self._stderr = tempfile.TemporaryFile()
+        self.process = subprocess.Popen(
+            [self.python, "-u", "-m", "pulumi.policy", "127.0.0.1:0", str(self.pack_dir)],
+            cwd=str(self.pack_dir), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self._stderr,
+            env=self.env)
+        threading.Thread(target=self._read_stdout, name="policy-pack-stdout", daemon=True).start()
+        return self
+
+    def _read_stdout(self) -> None:
+        stream = self.process.stdout
+        first = True
+        for raw in iter(stream.readline, b""):
+            if first:
+                self._port_queue.put(raw.decode("utf-8", "replace").strip())
+                first = False
+        if first:
+            self._port_queue.put(None)
+
+    def _stderr_text(self, limit: int = 4000) -> str:
+        if self._stderr is None:
+            return ""
+        self._stderr.seek(0)
+        text = self._stderr.read().decode("utf-8", "replace").strip()
+        return text[-limit:]
+
+    def wait_ready(self) -> "PolicyPackProcess":
+        """Wait for the port, connect, read the pack's description and send the configuration."""
+        if self._stub is not None:
+            return self
+        self.start()
+        try:
+            line = self._port_queue.get(timeout=self.start_timeout)
+        except queue.Empty:
+            self.close()
+            raise PackError(f"the policy pack in {self.pack_dir} printed no port within {self.start_timeout:.0f}s")
+        if not line or not line.isdigit():
+            if line is None:  # stdout closed: the process is exiting; let it finish writing stderr
+                try:
+                    self.process.wait(timeout=10)
+                except subprocess.TimeoutExpired:  # pragma: no cover
+                    pass
+            detail = self._stderr_text() or (line or "(no output)")
+            self.close()
+            raise PackError(f"the policy pack in {self.pack_dir} failed to start:\n{detail}")
+        self.port = int(line)
+        import grpc
+        from google.protobuf import empty_pb2
+
+        _, pb_grpc = _proto()
+        self._channel = grpc.insecure_channel(
+            f"127.0.0.1:{self.port}",
+            options=[("grpc.max_receive_message_length", _MAX_MESSAGE), ("grpc.max_send_message_length", _MAX_MESSAGE)])
+        self._stub = pb_grpc.AnalyzerStub(self._channel)
+        try:
+            info = self._stub.GetAnalyzerInfo(empty_pb2.Empty(), timeout=self.start_timeout)
+        except grpc.RpcError as e:
+            self.close()
+            raise PackError(f"GetAnalyzerInfo failed: {e.details() if hasattr(e, 'details') else e}\n"
+                            f"{self._stderr_text()}") from None
+        # Like the Pulumi CLI, take the pack's version from PulumiPolicy.yaml (the Python SDK reports 0.0.1).
+        self.name, self.version = info.name, _project_version(self.pack_dir) or info.version
+        self.policies = {p.name: _policy_info(p) for p in info.policies}
+        if self.config is not None:
+            self.configure(self.config, self.config_source)
+        return self
+
+    def close(self) -> None:
+        if self._channel is not None:
+            self._channel.close()
+            self._channel = None
+            self._stub = None
+        if self.process is not None:
+            if self.process.poll() is None:
+                self.process.kill()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:  # pragma: no cover
+                pass
+            if self.process.stdout:
+                self.process.stdout.close()
+            self.process = None
+        if self._stderr is not None:
+            self._stderr.close()
+            self._stderr = None
+
+    def __enter__(self) -> "PolicyPackProcess":
+        try:
+            return self.wait_ready()
+        except BaseException:
+            self.close()
+            raise
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # -- engine calls --------------------------------------------------------------------------
+
+    def configure(self, document: Mapping[str, Any], source: str = "policy configuration") -> None:
+        """Send a ``--policy-pack-config`` document (validated first; ConfigError if it does not fit)."""
+        pb, _ = _proto()
+        resolved = resolve_config(document, self.policies, source)
+        request = pb.ConfigureAnalyzerRequest()
+        for name, (level, props) in resolved.items():
+            request.policyConfig[name].enforcementLevel = _level_value(level)
+            if props:
+                request.policyConfig[name].properties.update(props)
+        self._call("Configure", request)
+
+    def _call(self, method: str, request: Any) -> Any:
+        import grpc
+
+        try:
+            return getattr(self._stub, method)(request, timeout=self.call_timeout)
+        except grpc.RpcError as e:
+            raise PackError(f"{method} failed: {e.details() if hasattr(e, 'details') else e}\n"
+                            f"{self._stderr_text()}") from None
+
+    def analyze(self, resources: Sequence[Resource], *, stack: bool = True) -> Analysis:
+        """Every resource through ``Analyze`` (custom resources and Helm charts), then the whole
+        set through ``AnalyzeStack``; verdicts sorted by file, line, URN and policy."""
+        if self._stub is None:
+            self.wait_ready()
+        started = time.perf_counter()
+        pb, _ = _proto()
+        by_urn = {r.urn: r for r in resources}
+        verdicts: list[Verdict] = []
+        exempted: list[Exempted] = []
+        structs: dict[int, Any] = {}
+        pending: "collections.deque[tuple[Resource, Any]]" = collections.deque()
+
+        def drain_one() -> None:
+            resource, future = pending.popleft()
+            self._collect(resource, self._result(future, "Analyze", resource), by_urn, verdicts, exempted)
+
+        for resource in resources:
+            struct = structs[id(resource)] = to_struct(resource.inputs)
+            if not resource.analyzed:
+                continue
+            request = pb.AnalyzeRequest(type=resource.type, properties=struct, urn=resource.urn, name=resource.name,
+                                        options=pb.AnalyzerResourceOptions(parent=resource.parent))
+            pending.append((resource, self._stub.Analyze.future(request, timeout=self.call_timeout)))
+            if len(pending) >= self.in_flight:
+                drain_one()
+        stack_future = None
+        if stack:
+            request = pb.AnalyzeStackRequest(resources=[
+                pb.AnalyzerResource(type=r.type, properties=structs[id(r)], urn=r.urn, name=r.name, parent=r.parent,
+                                    options=pb.AnalyzerResourceOptions(parent=r.parent))
+                for r in resources])
+            stack_future = self._stub.AnalyzeStack.future(request, timeout=self.call_timeout)
+        while pending:
+            drain_one()
+        if stack_future is not None:
+            self._collect(None, self._result(stack_future, "AnalyzeStack", None), by_urn, verdicts, exempted)
+        verdicts.sort(key=Verdict.sort_key)
+        exempted.sort(key=lambda e: (e.resource.file or "" if e.resource else "", e.urn, e.policy))
+        return Analysis(self.name, self.version, dict(self.policies), list(resources), verdicts, exempted,
+                        time.perf_counter() - started)
+
+    def _result(self, future: Any, method: str, resource: Optional[Resource]) -> Any:
+        import grpc
+
+        try:
+            return future.result()
+        except grpc.RpcError as e:
+            what = f" of {resource.urn}" if resource is not None else ""
+            raise PackError(f"{method}{what} failed: {e.details() if hasattr(e, 'details') else e}\n"
+                            f"{self._stderr_text()}") from None
+
+    def _collect(self, resource: Optional[Resource], response: Any, by_urn: Mapping[str, Resource],
+                 verdicts: list[Verdict], exempted: list[Exempted]) -> None:
+        stage = "resource" if resource is not None else "stack"
+        for d in response.diagnostics:
+            message = d.message
+            if d.description and message.startswith(d.description):
+                message = message[len(d.description):].lstrip("\n") or d.description
+            urn = d.urn or (resource.urn if resource is not None else "")
+            target = by_urn.get(urn, resource)
+            info = self.policies.get(d.policyName)
+            severity = _severity_name(d.severity) or (info.severity if info else "")
+            verdicts.append(Verdict(d.policyName, _level_name(d.enforcementLevel), severity, message, urn, target,
+                                    stage))
+        for n in response.not_applicable:
+            if resource is not None and n.reason.startswith("exempted by "):
+                exempted.append(Exempted(n.policy_name, resource.urn, resource, n.reason))
+
+
+def analyze(resources: Sequence[Resource], *, config: Optional[Mapping[str, Any]] = None,
+            pack_dir: os.PathLike | str = DEFAULT_PACK) -> Analysis:
+    """Start the pack, analyze *resources*, stop the pack."""
+    with PolicyPackProcess(pack_dir, config=config) as pack:
+        return pack.analyze(resources)

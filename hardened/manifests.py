@@ -1,0 +1,396 @@
+"""Kubernetes YAML (and rendered stacks) as the resources the Pulumi engine would hand a policy pack.
+
+:func:`load_path` reads files and directories (recursively, ``*.yaml``/``*.yml``), multi-document
+streams, ``List`` kinds (flattened), and documents that describe a non-Kubernetes resource::
+
+    pulumiType: aws:kms/key:Key
+    name: vault-unseal
+    inputs: {enableKeyRotation: true}
+
+A directory holding ``resources.json`` (the output of ``python -m hardened render``) is read
+through it: every registered resource with its type, inputs, URN and parent; the manifest files
+it names are not read a second time, other YAML files are.
+
+Every resource keeps the file and line it came from, for reports. Unreadable input raises
+:class:`ManifestError` naming the file and line (and column, for a YAML syntax error).
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Optional, Union
+
+import yaml
+
+try:  # libyaml is several times faster; the pure-Python loader behaves the same
+    from yaml import CSafeLoader as _BaseLoader
+except ImportError:  # pragma: no cover
+    from yaml import SafeLoader as _BaseLoader  # type: ignore[assignment]
+
+PROJECT = "hardened-stack"
+DEFAULT_STACK = "offline"
+RESOURCES_JSON = "resources.json"
+YAML_SUFFIXES = (".yaml", ".yml")
+#: The Pulumi engine's marker for a value unknown during preview (a string sentinel).
+UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+#: How ``render`` writes an unknown value.
+RENDERED_UNKNOWN = "[unknown]"
+
+PathLike = Union[str, os.PathLike]
+
+
+class ManifestError(Exception):
+    """Input that cannot be read as resources; ``problems`` are ``file:line: message`` strings."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
+    """The safe loader, minus timestamps: Kubernetes reads YAML as JSON, so ``2027-11-30`` in a
+    manifest is a string, not a date."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in _BaseLoader.yaml_implicit_resolvers.items()
+}
+
+
+@dataclass
+class Resource:
+    """One resource as the engine would register it, plus where it came from."""
+
+    type: str
+    name: str
+    inputs: dict[str, Any]
+    urn: str = ""
+    parent: str = ""
+    custom: bool = True
+    file: Optional[str] = None
+    line: Optional[int] = None
+
+    @property
+    def is_kubernetes(self) -> bool:
+        return self.type.startswith("kubernetes:") and "kind" in self.inputs
+
+    @property
+    def analyzed(self) -> bool:
+        """Whether the engine sends it to ``Analyze``: custom resources and Helm charts."""
+        return self.custom or self.type.startswith("kubernetes:helm.sh/")
+
+    @property
+    def kind(self) -> str:
+        kind = self.inputs.get("kind") if self.is_kubernetes else None
+        return kind if isinstance(kind, str) else self.type.rsplit(":", 1)[-1]
+
+    @property
+    def metadata(self) -> dict:
+        meta = self.inputs.get("metadata")
+        return meta if isinstance(meta, dict) else {}
+
+    @property
+    def namespace(self) -> Optional[str]:
+        ns = self.metadata.get("namespace") if self.is_kubernetes else self.inputs.get("namespace")
+        return ns if isinstance(ns, str) and ns else None
+
+    @property
+    def object_name(self) -> str:
+        name = self.metadata.get("name") if self.is_kubernetes else None
+        return name if isinstance(name, str) and name else self.name
+
+    @property
+    def label(self) -> str:
+        """``Deployment lego-mcp-prod/dashboard``, ``Key vault-unseal``."""
+        ns = f"{self.namespace}/" if self.is_kubernetes and self.namespace else ""
+        return f"{self.kind} {ns}{self.object_name}"
+
+    @property
+    def location(self) -> str:
+        if self.file is None:
+            return "(stack)"
+        return f"{self.file}:{self.line}" if self.line else self.file
+
+
+# ---------------------------------------------------------------------------------------------
+# Type tokens and URNs
+# ---------------------------------------------------------------------------------------------
+
+def type_token(api_version: str, kind: str) -> str:
+    """The Pulumi type token of a Kubernetes object: ``v1`` -> ``kubernetes:core/v1:<Kind>``;
+    grouped versions as they are (``kubernetes:apps/v1:Deployment``), custom resources too
+    (``kubernetes:cert-manager.io/v1:Certificate``)."""
+    api_version = api_version.strip()
+    group_version = api_version if "/" in api_version else f"core/{api_version}"
+    return f"kubernetes:{group_version}:{kind}"
+
+
+def make_urn(stack: str, type_: str, name: str, project: str = PROJECT) -> str:
+    return f"urn:pulumi:{stack}::{project}::{type_}::{name}"
+
+
+def display_path(path: Path) -> str:
+    """*path* relative to the working directory when it lies under it (as CI annotations and
+    SARIF want it), else absolute."""
+    absolute = path.resolve()
+    try:
+        return absolute.relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return absolute.as_posix()
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading
+# ---------------------------------------------------------------------------------------------
+
+def _is_list_kind(doc: dict) -> bool:
+    kind = doc.get("kind")
+    return isinstance(kind, str) and kind.endswith("List") and isinstance(doc.get("items"), list)
+
+
+def _items_lines(node: yaml.Node) -> list[int]:
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            if isinstance(key, yaml.ScalarNode) and key.value == "items" and isinstance(value, yaml.SequenceNode):
+                return [item.start_mark.line + 1 for item in value.value]
+    return []
+
+
+def iter_documents(text: str, file: str) -> Iterable[tuple[Any, int, yaml.Node]]:
+    """``(data, line, node)`` for every document of a YAML stream; ManifestError on bad syntax."""
+    loader = _Loader(text)
+    try:
+        while loader.check_node():
+            node = loader.get_node()
+            if node is None:
+                continue
+            line = node.start_mark.line + 1
+            try:
+                data = loader.construct_document(node)
+            except yaml.YAMLError as e:
+                raise ManifestError([_yaml_problem(file, e, line)]) from None
+            yield data, line, node
+    except yaml.YAMLError as e:
+        raise ManifestError([_yaml_problem(file, e)]) from None
+    finally:
+        loader.dispose()
+
+
+def _yaml_problem(file: str, error: yaml.YAMLError, fallback_line: Optional[int] = None) -> str:
+    mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
+    problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+    context = getattr(error, "context", None)
+    detail = f"{context}: {problem}" if context else problem
+    if mark is not None:
+        return f"{file}:{mark.line + 1}:{mark.column + 1}: YAML syntax error: {detail}"
+    return f"{file}:{fallback_line or 1}: YAML error: {detail}"
+
+
+class _Collector:
+    def __init__(self, stack: str, project: str):
+        self.stack = stack
+        self.project = project
+        self.resources: list[Resource] = []
+        self.problems: list[str] = []
+        self._urns: dict[str, int] = {}
+
+    def unique_urn(self, urn: str) -> str:
+        n = self._urns.get(urn, 0) + 1
+        self._urns[urn] = n
+        return urn if n == 1 else f"{urn}#{n}"
+
+    def add_object(self, doc: Any, file: str, line: int) -> None:
+        if not isinstance(doc, dict):
+            self.problems.append(f"{file}:{line}: expected a Kubernetes object (a mapping with apiVersion and kind), "
+                                 f"got {_kind_of(doc)}")
+            return
+        if "pulumiType" in doc:
+            self._add_pulumi(doc, file, line)
+            return
+        api_version, kind = doc.get("apiVersion"), doc.get("kind")
+        missing = [k for k, v in (("apiVersion", api_version), ("kind", kind)) if not isinstance(v, str) or not v]
+        if missing:
+            self.problems.append(f"{file}:{line}: document has no {' and no '.join(missing)}; every Kubernetes object "
+                                 "needs apiVersion and kind (or use pulumiType/name/inputs for another resource)")
+            return
+        meta = doc.get("metadata")
+        meta = meta if isinstance(meta, dict) else {}
+        name = meta.get("name") if isinstance(meta.get("name"), str) and meta.get("name") else None
+        if name is None:
+            generate = meta.get("generateName")
+            name = f"{generate}*" if isinstance(generate, str) and generate else f"{kind.lower()}@{file}:{line}"
+        namespace = meta.get("namespace")
+        resource_name = f"{namespace}/{name}" if isinstance(namespace, str) and namespace else name
+        token = type_token(api_version, kind)
+        urn = self.unique_urn(make_urn(self.stack, token, resource_name, self.project))
+        self.resources.append(Resource(token, resource_name, doc, urn, "", True, file, line))
+
+    def _add_pulumi(self, doc: dict, file: str, line: int) -> None:
+        token, name, inputs = doc.get("pulumiType"), doc.get("name"), doc.get("inputs", {})
+        if not isinstance(token, str) or token.count(":") != 2:
+            self.problems.append(f"{file}:{line}: pulumiType must be a type token like aws:kms/key:Key, got {token!r}")
+            return
+        if not isinstance(name, str) or not name:
+            self.problems.append(f"{file}:{line}: a pulumiType document needs a name")
+            return
+        if not isinstance(inputs, dict):
+            self.problems.append(f"{file}:{line}: inputs of {token} {name} must be a mapping")
+            return
+        unknown = sorted(set(doc) - {"pulumiType", "name", "inputs", "custom", "parent"})
+        if unknown:
+            self.problems.append(f"{file}:{line}: unknown key(s) {', '.join(unknown)} in a pulumiType document "
+                                 "(allowed: pulumiType, name, inputs, custom, parent)")
+            return
+        urn = self.unique_urn(make_urn(self.stack, token, name, self.project))
+        self.resources.append(Resource(token, name, inputs, urn, str(doc.get("parent") or ""),
+                                       bool(doc.get("custom", True)), file, line))
+
+    def read_yaml(self, path: Path) -> None:
+        file = display_path(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            self.problems.append(f"{file}: cannot read: {e}")
+            return
+        self.read_stream(text, file)
+
+    def read_stream(self, text: str, file: str) -> None:
+        try:
+            for doc, line, node in iter_documents(text, file):
+                if doc is None:
+                    continue
+                if isinstance(doc, dict) and _is_list_kind(doc):
+                    lines = _items_lines(node)
+                    for i, item in enumerate(doc["items"]):
+                        self.add_object(item, file, lines[i] if i < len(lines) else line)
+                else:
+                    self.add_object(doc, file, line)
+        except ManifestError as e:
+            self.problems.extend(e.problems)
+
+    def read_render(self, path: Path) -> set[Path]:
+        """Read a render's resources.json; returns the manifest files it covers."""
+        file = display_path(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+            doc = json.loads(text)
+        except (OSError, UnicodeDecodeError) as e:
+            self.problems.append(f"{file}: cannot read: {e}")
+            return set()
+        except json.JSONDecodeError as e:
+            self.problems.append(f"{file}:{e.lineno}:{e.colno}: JSON syntax error: {e.msg}")
+            return set()
+        if not isinstance(doc, dict) or not isinstance(doc.get("resources"), list):
+            self.problems.append(f"{file}:1: expected {{project, stack, resources: [...]}} as written by "
+                                 "`python -m hardened render`")
+            return set()
+        if f'"{RENDERED_UNKNOWN}"' in text:
+            doc = _restore_unknowns(doc)
+        lines = _urn_lines(text)
+        covered: set[Path] = set()
+        base = path.parent
+        for i, entry in enumerate(doc["resources"]):
+            where = f"{file}:{lines.get(entry.get('urn'), 1) if isinstance(entry, dict) else 1}"
+            if not isinstance(entry, dict):
+                self.problems.append(f"{where}: resources[{i}] is not an object")
+                continue
+            urn, token, name = entry.get("urn"), entry.get("type"), entry.get("name")
+            inputs = entry.get("inputs") if isinstance(entry.get("inputs"), dict) else {}
+            if not all(isinstance(v, str) and v for v in (urn, token, name)):
+                self.problems.append(f"{where}: resources[{i}] needs urn, type and name")
+                continue
+            manifest = entry.get("manifest")
+            res_file, res_line = file, lines.get(urn, 1)
+            if isinstance(manifest, str) and manifest:
+                target = base / manifest
+                covered.add(target.resolve())
+                res_file, res_line = display_path(target), 1
+            self.resources.append(Resource(token, name, inputs, self.unique_urn(urn), str(entry.get("parent") or ""),
+                                           bool(entry.get("custom", True)), res_file, res_line))
+        return covered
+
+
+def _urn_lines(text: str) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for number, line in enumerate(text.splitlines(), 1):
+        m = re.match(r'^\s*"urn": "(.*)",?\s*$', line)
+        if m:
+            out.setdefault(m.group(1), number)
+    return out
+
+
+def _restore_unknowns(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _restore_unknowns(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_restore_unknowns(v) for v in value]
+    return UNKNOWN if value == RENDERED_UNKNOWN else value
+
+
+def _kind_of(value: Any) -> str:
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, str):
+        return "a string"
+    return type(value).__name__
+
+
+def _walk(directory: Path) -> Iterable[Path]:
+    for root, dirs, files in os.walk(directory):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(files):
+            if name.endswith(YAML_SUFFIXES) and not name.startswith("."):
+                yield Path(root) / name
+
+
+def load_path(paths: Union[PathLike, Iterable[PathLike]], *, stack: str = DEFAULT_STACK,
+              project: str = PROJECT) -> list[Resource]:
+    """Every resource in *paths* (files or directories), in a deterministic order.
+
+    Raises :class:`ManifestError` listing every unreadable file or document (file:line: why).
+    """
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    collector = _Collector(stack, project)
+    seen: set[Path] = set()
+    for raw in paths:
+        path = Path(raw)
+        if not path.exists():
+            collector.problems.append(f"{raw}: no such file or directory")
+            continue
+        if path.is_dir():
+            covered: set[Path] = set()
+            render = path / RESOURCES_JSON
+            if render.is_file():
+                covered = collector.read_render(render)
+            for file in _walk(path):
+                resolved = file.resolve()
+                if resolved in covered or resolved in seen:
+                    continue
+                seen.add(resolved)
+                collector.read_yaml(file)
+        else:
+            resolved = path.resolve()
+            if resolved in seen:
+                continue
+            seen.add(resolved)
+            if path.name == RESOURCES_JSON:
+                collector.read_render(path)
+            else:
+                collector.read_yaml(path)
+    if collector.problems:
+        raise ManifestError(collector.problems)
+    return collector.resources
+
+
+def load_text(text: str, file: str = "<text>", *, stack: str = DEFAULT_STACK) -> list[Resource]:
+    """The resources of one YAML stream (tests, samples held in memory)."""
+    collector = _Collector(stack, PROJECT)
+    collector.read_stream(text, file)
+    if collector.problems:
+        raise ManifestError(collector.problems)
+    return collector.resources
