@@ -1,0 +1,1 @@
+"""Benchmarks: ``python -m benchmarks`` (or ``python benchmarks/run.py``); see run.py."""
