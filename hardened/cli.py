@@ -24,7 +24,19 @@ def _check(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=check.run)
 
 
-SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_check]
+# --- render: run the Pulumi program offline under the SDK mocks and write manifests ------------
+
+def _render(subparsers: argparse._SubParsersAction) -> None:
+    from . import render
+
+    parser = subparsers.add_parser(
+        "render", help="run the stack's Pulumi program offline and write manifests + resources.json",
+        description=render.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    render.add_arguments(parser)
+    parser.set_defaults(run=render.run)
+
+
+SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_render, _check]
 
 
 def build_parser() -> argparse.ArgumentParser:
