@@ -11,7 +11,6 @@ import re
 from typing import Any, Mapping, Optional
 
 import pulumi
-import pulumi_kubernetes as k8s
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
@@ -88,59 +87,46 @@ def child_opts(parent: pulumi.Resource, depends_on: Optional[list] = None, **kwa
     return pulumi.ResourceOptions(parent=parent, depends_on=depends_on or [], **kwargs)
 
 
-# (apiVersion, kind) -> typed pulumi_kubernetes class. Anything else is a CustomResource, whose
-# type token is `kubernetes:<group/version>:<Kind>`, the same token the provider uses.
-_TYPED: dict[tuple[str, str], Any] = {
-    ("v1", "Namespace"): k8s.core.v1.Namespace,
-    ("v1", "ServiceAccount"): k8s.core.v1.ServiceAccount,
-    ("v1", "Service"): k8s.core.v1.Service,
-    ("v1", "ConfigMap"): k8s.core.v1.ConfigMap,
-    ("v1", "Secret"): k8s.core.v1.Secret,
-    ("v1", "ResourceQuota"): k8s.core.v1.ResourceQuota,
-    ("v1", "LimitRange"): k8s.core.v1.LimitRange,
-    ("v1", "PersistentVolumeClaim"): k8s.core.v1.PersistentVolumeClaim,
-    ("v1", "Pod"): k8s.core.v1.Pod,
-    ("apps/v1", "Deployment"): k8s.apps.v1.Deployment,
-    ("apps/v1", "StatefulSet"): k8s.apps.v1.StatefulSet,
-    ("apps/v1", "DaemonSet"): k8s.apps.v1.DaemonSet,
-    ("batch/v1", "CronJob"): k8s.batch.v1.CronJob,
-    ("batch/v1", "Job"): k8s.batch.v1.Job,
-    ("policy/v1", "PodDisruptionBudget"): k8s.policy.v1.PodDisruptionBudget,
-    ("networking.k8s.io/v1", "NetworkPolicy"): k8s.networking.v1.NetworkPolicy,
-    ("networking.k8s.io/v1", "Ingress"): k8s.networking.v1.Ingress,
-    ("rbac.authorization.k8s.io/v1", "Role"): k8s.rbac.v1.Role,
-    ("rbac.authorization.k8s.io/v1", "RoleBinding"): k8s.rbac.v1.RoleBinding,
-    ("rbac.authorization.k8s.io/v1", "ClusterRole"): k8s.rbac.v1.ClusterRole,
-    ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"): k8s.rbac.v1.ClusterRoleBinding,
-    ("admissionregistration.k8s.io/v1", "ValidatingWebhookConfiguration"):
-        k8s.admissionregistration.v1.ValidatingWebhookConfiguration,
-    ("storage.k8s.io/v1", "CSIDriver"): k8s.storage.v1.CSIDriver,
-}
-
-_SNAKE = re.compile(r"(?<!^)(?=[A-Z])")
+#: API groups whose objects the provider registers under ``core`` (the legacy group ``v1``).
+_CORE = "core/v1"
 
 
-def _snake(key: str) -> str:
-    return _SNAKE.sub("_", key).lower()
+def type_token(api_version: str, kind: str) -> str:
+    """The Kubernetes provider's type token: ``v1`` -> ``kubernetes:core/v1:<Kind>``, grouped
+    versions as they are (``kubernetes:apps/v1:Deployment``), the same rule for custom resources."""
+    return f"kubernetes:{_CORE if api_version == 'v1' else api_version}:{kind}"
+
+
+class KubernetesObject(pulumi.CustomResource):
+    """Any Kubernetes object, registered under the provider's own type token with its manifest as
+    inputs: exactly what the typed ``pulumi_kubernetes`` classes send, without importing their
+    (large) generated input modules, which dominated the program's start-up time. Like the typed
+    ``Secret`` class, ``data``/``stringData`` of a Secret are Pulumi secrets."""
+
+    def __init__(self, resource_name: str, manifest: Mapping[str, Any], opts: pulumi.ResourceOptions):
+        props = dict(manifest)
+        extra = pulumi.ResourceOptions()
+        if props.get("apiVersion") == "v1" and props.get("kind") == "Secret":
+            for key in ("data", "stringData"):
+                if props.get(key) is not None:
+                    props[key] = pulumi.Output.secret(props[key])
+            extra = pulumi.ResourceOptions(additional_secret_outputs=["data", "stringData"])
+        from pulumi_kubernetes import _utilities as k8s_utilities
+
+        opts = pulumi.ResourceOptions.merge(k8s_utilities.get_resource_opts_defaults(), opts)
+        super().__init__(type_token(props["apiVersion"], props["kind"]), resource_name, props,
+                         pulumi.ResourceOptions.merge(opts, extra))
 
 
 def k8s_object(resource_name: str, manifest: Mapping[str, Any], opts: pulumi.ResourceOptions) -> pulumi.CustomResource:
-    """Register one Kubernetes object given as a plain manifest.
+    """Register one Kubernetes object given as a plain manifest (camelCase, as kubectl reads it).
 
     ``resource_name`` is the Pulumi resource name (stable: renaming it replaces the live object);
     the manifest's ``metadata.name`` is the Kubernetes name.
     """
-    api_version = manifest["apiVersion"]
-    kind = manifest["kind"]
-    body = {k: v for k, v in manifest.items() if k not in ("apiVersion", "kind")}
-    cls = _TYPED.get((api_version, kind))
-    if cls is None:
-        return k8s.apiextensions.CustomResource(
-            resource_name, api_version=api_version, kind=kind, opts=opts,
-            metadata=body.pop("metadata", None), spec=body.pop("spec", None),
-            **{_snake(k): v for k, v in body.items()},
-        )
-    return cls(resource_name, opts=opts, **{_snake(k): v for k, v in body.items()})
+    if "apiVersion" not in manifest or "kind" not in manifest:
+        raise ValueError(f"{resource_name}: a manifest needs apiVersion and kind")
+    return KubernetesObject(resource_name, manifest, opts)
 
 
 def helm_chart(resource_name: str, *, chart: str, version: str, repo: str, namespace: str,
@@ -150,12 +136,14 @@ def helm_chart(resource_name: str, *, chart: str, version: str, repo: str, names
     Values are key-sorted by the caller's pure ``_values()``; chart hooks are dropped by
     ``helm.v4.Chart``, so components replace the hooks that matter with explicit resources.
     """
-    return k8s.helm.v4.Chart(
+    from pulumi_kubernetes.helm.v4 import Chart, RepositoryOptsArgs
+
+    return Chart(
         resource_name,
         chart=chart,
         version=version,
         namespace=namespace,
-        repository_opts=k8s.helm.v4.RepositoryOptsArgs(repo=repo),
+        repository_opts=RepositoryOptsArgs(repo=repo),
         values=dict(values),
         opts=opts,
     )
