@@ -49,6 +49,10 @@ POLICY_CONTROLLER_IMAGE = ("ghcr.io/sigstore/policy-controller/policy-controller
 #: kube-system (a fail-closed webhook that judges the pods it depends on deadlocks the cluster).
 WEBHOOK_EXEMPT_NAMESPACES = ("gatekeeper-system", "kube-system")
 
+#: Destinations an "internet" egress rule never reaches: private ranges, carrier-grade NAT and
+#: link-local (the instance metadata service).
+INTERNET_EXCEPT = ("10.0.0.0/8", "100.64.0.0/10", "169.254.0.0/16", "172.16.0.0/12", "192.168.0.0/16")
+
 SIGSTORE_INCLUDE_LABEL = "policy.sigstore.dev/include"
 GATEKEEPER_IGNORE_LABEL = "admission.gatekeeper.sh/ignore"
 WAIT_FOR_ANNOTATION = "pulumi.com/waitFor"
@@ -549,11 +553,17 @@ def network_policies(cfg: AdmissionConfig) -> list[tuple[str, dict]]:
                 "podSelector": {},
                 "policyTypes": ["Ingress"],
                 "ingress": [{"from": cp, "ports": [{"protocol": "TCP", "port": 8443}]}]})),
-            # Registries, Fulcio, Rekor and the TUF root live outside the cluster on 443.
+            # Registries, Fulcio, Rekor and the TUF root live on the internet, on 443: never the
+            # cluster's private ranges or the instance metadata service (link-local).
             ("pc-https-egress", _netpol("allow-egress-https", POLICY_CONTROLLER_NAMESPACE, {
                 "podSelector": {},
                 "policyTypes": ["Egress"],
-                "egress": [{"ports": [{"protocol": "TCP", "port": 443}, {"protocol": "TCP", "port": 6443}]}]})),
+                "egress": [{"to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": list(INTERNET_EXCEPT)}}],
+                            "ports": [{"protocol": "TCP", "port": 443}]}]})),
+            ("pc-apiserver-egress", _netpol("allow-egress-apiserver", POLICY_CONTROLLER_NAMESPACE, {
+                "podSelector": {},
+                "policyTypes": ["Egress"],
+                "egress": [{"to": cp, "ports": [{"protocol": "TCP", "port": 443}, {"protocol": "TCP", "port": 6443}]}]})),
         ]
     return out
 

@@ -376,7 +376,9 @@ def network_policies(args: TlsIngressArgs) -> list[tuple[str, dict]]:
         ("allow-clients", _netpol("allow-ingress-clients", c.namespace, {
             "podSelector": {},
             "policyTypes": ["Ingress"],
-            "ingress": [{"ports": [{"protocol": "TCP", "port": 80}, {"protocol": "TCP", "port": 443}]},
+            # The public entry point: any client, on the two listener ports only.
+            "ingress": [{"from": [{"ipBlock": {"cidr": "0.0.0.0/0"}}],
+                         "ports": [{"protocol": "TCP", "port": 80}, {"protocol": "TCP", "port": 443}]},
                         {"from": [{"ipBlock": {"cidr": cidr}} for cidr in args.control_plane_cidrs],
                          "ports": [{"protocol": "TCP", "port": 15021}]}],
         })),

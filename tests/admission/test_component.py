@@ -311,3 +311,13 @@ def test_digest_exemption_is_a_validated_named_parameter():
     doc["admission"]["constraints"] = {"images-enforce-digest": {"parameters": {"exemptImages": ["docker.io/*/x*"]}}}
     with pytest.raises(ConfigError, match=r"admission\.constraints\.images-enforce-digest\.parameters\.exemptImages\[0\]"):
         parse_stack_config(doc)
+
+
+def test_signature_verifier_reaches_the_internet_but_never_metadata_or_the_cluster(prod_render):
+    records, _ = prod_render
+    (pol,) = k8s(records, "NetworkPolicy", "allow-egress-https", "cosign-system")
+    (rule,) = pol["spec"]["egress"]
+    (peer,) = rule["to"]
+    assert peer["ipBlock"]["cidr"] == "0.0.0.0/0"
+    assert {"169.254.0.0/16", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"} <= set(peer["ipBlock"]["except"])
+    assert rule["ports"] == [{"protocol": "TCP", "port": 443}]
