@@ -89,3 +89,21 @@ def test_malformed_values_fail_closed():
     messages = _policy("vault_enforce_ha_tls").run(
         "kubernetes:helm.sh/v4:Chart", {"chart": "vault", "values": {"global": "oops"}})
     assert messages and "cannot verify" in messages[0]
+
+
+def test_samples_through_the_analyzer_protocol():
+    """The same samples through the pack process over gRPC (as `pulumi preview --policy-pack`)."""
+    import io
+    import json
+
+    from hardened.check import main as check_main
+
+    out = io.StringIO()
+    import contextlib
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
+        check_main(["--format", "json", *[str(p) for _, p in SAMPLES]])
+    report = json.loads(out.getvalue())
+    mine = {_policy(m).name for m in MINE}
+    flagged = {Path(v["resource"]["file"]).name for v in report["violations"] if v["policy"] in mine}
+    for _, path in SAMPLES:
+        assert (path.name in flagged) == path.name.startswith("disallowed-"), path.name
