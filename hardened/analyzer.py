@@ -29,7 +29,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any, Iterable, Mapping, Optional, Sequence
 
 from .manifests import Resource
 
@@ -429,38 +429,63 @@ class PolicyPackProcess:
             raise PackError(f"{method} failed: {e.details() if hasattr(e, 'details') else e}\n"
                             f"{self._stderr_text()}") from None
 
-    def analyze(self, resources: Sequence[Resource], *, stack: bool = True) -> Analysis:
+    def analyze(self, resources: Iterable[Resource], *, stack: bool = True) -> Analysis:
         """Every resource through ``Analyze`` (custom resources and Helm charts), then the whole
-        set through ``AnalyzeStack``; verdicts sorted by file, line, URN and policy."""
-        if self._stub is None:
-            self.wait_ready()
+        set through ``AnalyzeStack``; verdicts sorted by file, line, URN and policy.
+
+        *resources* may be a generator (``iter_resources``): requests are built and sent while it
+        is read, and while the pack is still starting they are queued until its port appears.
+        """
         started = time.perf_counter()
+        self.start()
         pb, _ = _proto()
-        by_urn = {r.urn: r for r in resources}
+        all_resources: list[Resource] = []
+        structs: list[Any] = []
         verdicts: list[Verdict] = []
         exempted: list[Exempted] = []
-        structs: dict[int, Any] = {}
+        by_urn: dict[str, Resource] = {}
+        waiting: "collections.deque[tuple[Resource, Any]]" = collections.deque()
         pending: "collections.deque[tuple[Resource, Any]]" = collections.deque()
 
         def drain_one() -> None:
             resource, future = pending.popleft()
             self._collect(resource, self._result(future, "Analyze", resource), by_urn, verdicts, exempted)
 
+        def send(resource: Resource, request: Any) -> None:
+            pending.append((resource, self._stub.Analyze.future(request, timeout=self.call_timeout)))
+            if len(pending) >= self.in_flight:
+                drain_one()
+
+        def ready() -> bool:
+            if self._stub is None and (not self._port_queue.empty() or self.process.poll() is not None):
+                self.wait_ready()
+            if self._stub is None:
+                return False
+            while waiting:
+                send(*waiting.popleft())
+            return True
+
         for resource in resources:
-            struct = structs[id(resource)] = to_struct(resource.inputs)
+            all_resources.append(resource)
+            by_urn.setdefault(resource.urn, resource)
+            struct = to_struct(resource.inputs)
+            structs.append(struct)
             if not resource.analyzed:
                 continue
             request = pb.AnalyzeRequest(type=resource.type, properties=struct, urn=resource.urn, name=resource.name,
                                         options=pb.AnalyzerResourceOptions(parent=resource.parent))
-            pending.append((resource, self._stub.Analyze.future(request, timeout=self.call_timeout)))
-            if len(pending) >= self.in_flight:
-                drain_one()
+            if ready():
+                send(resource, request)
+            else:
+                waiting.append((resource, request))
+        self.wait_ready()
+        ready()
         stack_future = None
         if stack:
             request = pb.AnalyzeStackRequest(resources=[
-                pb.AnalyzerResource(type=r.type, properties=structs[id(r)], urn=r.urn, name=r.name, parent=r.parent,
+                pb.AnalyzerResource(type=r.type, properties=st, urn=r.urn, name=r.name, parent=r.parent,
                                     options=pb.AnalyzerResourceOptions(parent=r.parent))
-                for r in resources])
+                for r, st in zip(all_resources, structs)])
             stack_future = self._stub.AnalyzeStack.future(request, timeout=self.call_timeout)
         while pending:
             drain_one()
@@ -468,7 +493,7 @@ class PolicyPackProcess:
             self._collect(None, self._result(stack_future, "AnalyzeStack", None), by_urn, verdicts, exempted)
         verdicts.sort(key=Verdict.sort_key)
         exempted.sort(key=lambda e: (e.resource.file or "" if e.resource else "", e.urn, e.policy))
-        return Analysis(self.name, self.version, dict(self.policies), list(resources), verdicts, exempted,
+        return Analysis(self.name, self.version, dict(self.policies), all_resources, verdicts, exempted,
                         time.perf_counter() - started)
 
     def _result(self, future: Any, method: str, resource: Optional[Resource]) -> Any:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Optional, TextIO
 
 from .analyzer import DEFAULT_PACK, Analysis, ConfigError, PackError, PolicyInfo, PolicyPackProcess, Verdict
-from .manifests import DEFAULT_STACK, RESOURCES_JSON, ManifestError, Resource, load_path
+from .manifests import DEFAULT_STACK, RESOURCES_JSON, ManifestError, Resource, display_path, iter_resources
 
 FORMATS = ("text", "json", "sarif")
 SEVERITY_RANK = {"critical": 0, "high": 1, "medium": 2, "low": 3, "": 4}
@@ -249,8 +249,6 @@ def _fallback_file(paths: list[str], resources: list[Resource]) -> Optional[str]
     for raw in paths:
         candidate = Path(raw) / RESOURCES_JSON if Path(raw).is_dir() else Path(raw)
         if candidate.is_file():
-            from .manifests import display_path
-
             return display_path(candidate)
     return next((r.file for r in resources if r.file), None)
 
@@ -265,24 +263,23 @@ def run(args: argparse.Namespace, out: Optional[TextIO] = None, err: Optional[Te
         except ValueError as e:
             return _fail(str(e), err)
     # The pack starts in parallel with reading the input (its start-up is most of a small run).
+    # The pack starts first: its start-up overlaps with reading the input, which streams into
+    # Analyze calls as it is read.
     pack = PolicyPackProcess(args.policy_pack, config=config, config_source=args.config or "policy configuration")
     try:
-        try:
-            pack.start()
-            resources = load_path(args.paths, stack=args.stack)
-        except ManifestError as e:
-            return _fail("unreadable input:\n  " + "\n  ".join(e.problems), err)
-        if not resources:
-            return _fail(f"no Kubernetes objects found in {', '.join(args.paths)}", err)
-        try:
-            with pack:
-                analysis = pack.analyze(resources)
-        except ConfigError as e:
-            return _fail(f"invalid policy configuration:\n  " + "\n  ".join(str(e).splitlines()), err)
-        except PackError as e:
-            return _fail(str(e), err)
+        pack.start()
+        analysis = pack.analyze(iter_resources(args.paths, stack=args.stack))
+    except ManifestError as e:
+        return _fail("unreadable input:\n  " + "\n  ".join(e.problems), err)
+    except ConfigError as e:
+        return _fail("invalid policy configuration:\n  " + "\n  ".join(str(e).splitlines()), err)
+    except PackError as e:
+        return _fail(str(e), err)
     finally:
         pack.close()
+    resources = analysis.resources
+    if not resources:
+        return _fail(f"no Kubernetes objects found in {', '.join(args.paths)}", err)
     if args.format == "json":
         text = json.dumps(to_json(analysis), indent=2, sort_keys=True) + "\n"
     elif args.format == "sarif":

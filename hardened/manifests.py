@@ -20,8 +20,7 @@ import json
 import os
 import re
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Iterable, Optional, Union
+from typing import Any, Iterable, Iterator, Optional, Union
 
 import yaml
 
@@ -50,9 +49,43 @@ class ManifestError(Exception):
         self.problems = problems
 
 
+_STR, _MAP, _SEQ = "tag:yaml.org,2002:str", "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"
+
+
 class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
-    """The safe loader, minus timestamps: Kubernetes reads YAML as JSON, so ``2027-11-30`` in a
-    manifest is a string, not a date."""
+    """The safe loader, minus timestamps (Kubernetes reads YAML as JSON, so ``2027-11-30`` in a
+    manifest is a string, not a date), and faster on what manifests are made of: tag resolution
+    of plain scalars is cached (keys repeat across every object), and plain mappings, sequences
+    and strings are built directly; anything else (numbers, booleans, merge keys, explicit tags)
+    goes through the standard constructor, so the result is the same as ``yaml.safe_load``'s."""
+
+    _resolved: dict = {}
+
+    def resolve(self, kind, value, implicit):  # noqa: D102 (PyYAML's hook)
+        if kind is yaml.ScalarNode:
+            key = (value, implicit)
+            hit = self._resolved.get(key)
+            if hit is None:
+                if len(self._resolved) > 100_000:
+                    self._resolved.clear()
+                hit = self._resolved[key] = super().resolve(kind, value, implicit)
+            return hit
+        return super().resolve(kind, value, implicit)
+
+    def build(self, node: yaml.Node) -> Any:
+        cls, tag = node.__class__, node.tag
+        if cls is yaml.ScalarNode and tag == _STR:
+            return node.value
+        if cls is yaml.MappingNode and tag == _MAP:
+            out = {}
+            for key, value in node.value:
+                if key.__class__ is not yaml.ScalarNode or key.tag != _STR:
+                    return self.construct_object(node, deep=True)
+                out[key.value] = self.build(value)
+            return out
+        if cls is yaml.SequenceNode and tag == _SEQ:
+            return [self.build(item) for item in node.value]
+        return self.construct_object(node, deep=True)
 
 
 _Loader.yaml_implicit_resolvers = {
@@ -133,14 +166,14 @@ def make_urn(stack: str, type_: str, name: str, project: str = PROJECT) -> str:
     return f"urn:pulumi:{stack}::{project}::{type_}::{name}"
 
 
-def display_path(path: Path) -> str:
+def display_path(path: PathLike, cwd: Optional[str] = None) -> str:
     """*path* relative to the working directory when it lies under it (as CI annotations and
-    SARIF want it), else absolute."""
-    absolute = path.resolve()
-    try:
-        return absolute.relative_to(Path.cwd().resolve()).as_posix()
-    except ValueError:
-        return absolute.as_posix()
+    SARIF want it), else absolute; forward slashes either way."""
+    absolute = os.path.abspath(path)
+    base = cwd or os.getcwd()
+    if absolute.startswith(base.rstrip(os.sep) + os.sep):
+        absolute = absolute[len(base.rstrip(os.sep)) + 1:]
+    return absolute.replace(os.sep, "/")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -170,7 +203,7 @@ def iter_documents(text: str, file: str) -> Iterable[tuple[Any, int, yaml.Node]]
                 continue
             line = node.start_mark.line + 1
             try:
-                data = loader.construct_document(node)
+                data = loader.build(node)
             except yaml.YAMLError as e:
                 raise ManifestError([_yaml_problem(file, e, line)]) from None
             yield data, line, node
@@ -196,7 +229,12 @@ class _Collector:
         self.project = project
         self.resources: list[Resource] = []
         self.problems: list[str] = []
+        self.cwd = os.getcwd()
         self._urns: dict[str, int] = {}
+
+    def take(self) -> list[Resource]:
+        out, self.resources = self.resources, []
+        return out
 
     def unique_urn(self, urn: str) -> str:
         n = self._urns.get(urn, 0) + 1
@@ -249,10 +287,11 @@ class _Collector:
         self.resources.append(Resource(token, name, inputs, urn, str(doc.get("parent") or ""),
                                        bool(doc.get("custom", True)), file, line))
 
-    def read_yaml(self, path: Path) -> None:
-        file = display_path(path)
+    def read_yaml(self, path: PathLike) -> None:
+        file = display_path(path, self.cwd)
         try:
-            text = path.read_text(encoding="utf-8")
+            with open(path, encoding="utf-8") as f:
+                text = f.read()
         except (OSError, UnicodeDecodeError) as e:
             self.problems.append(f"{file}: cannot read: {e}")
             return
@@ -272,11 +311,12 @@ class _Collector:
         except ManifestError as e:
             self.problems.extend(e.problems)
 
-    def read_render(self, path: Path) -> set[Path]:
-        """Read a render's resources.json; returns the manifest files it covers."""
-        file = display_path(path)
+    def read_render(self, path: PathLike) -> set[str]:
+        """Read a render's resources.json; returns the (absolute) manifest files it covers."""
+        file = display_path(path, self.cwd)
         try:
-            text = path.read_text(encoding="utf-8")
+            with open(path, encoding="utf-8") as f:
+                text = f.read()
             doc = json.loads(text)
         except (OSError, UnicodeDecodeError) as e:
             self.problems.append(f"{file}: cannot read: {e}")
@@ -291,14 +331,14 @@ class _Collector:
         if f'"{RENDERED_UNKNOWN}"' in text:
             doc = _restore_unknowns(doc)
         lines = _urn_lines(text)
-        covered: set[Path] = set()
-        base = path.parent
+        covered: set[str] = set()
+        base = os.path.dirname(os.path.abspath(path))
         for i, entry in enumerate(doc["resources"]):
-            where = f"{file}:{lines.get(entry.get('urn'), 1) if isinstance(entry, dict) else 1}"
             if not isinstance(entry, dict):
-                self.problems.append(f"{where}: resources[{i}] is not an object")
+                self.problems.append(f"{file}:1: resources[{i}] is not an object")
                 continue
             urn, token, name = entry.get("urn"), entry.get("type"), entry.get("name")
+            where = f"{file}:{lines.get(urn, 1)}"
             inputs = entry.get("inputs") if isinstance(entry.get("inputs"), dict) else {}
             if not all(isinstance(v, str) and v for v in (urn, token, name)):
                 self.problems.append(f"{where}: resources[{i}] needs urn, type and name")
@@ -306,9 +346,9 @@ class _Collector:
             manifest = entry.get("manifest")
             res_file, res_line = file, lines.get(urn, 1)
             if isinstance(manifest, str) and manifest:
-                target = base / manifest
-                covered.add(target.resolve())
-                res_file, res_line = display_path(target), 1
+                target = os.path.normpath(os.path.join(base, manifest))
+                covered.add(target)
+                res_file, res_line = display_path(target, self.cwd), 1
             self.resources.append(Resource(token, name, inputs, self.unique_urn(urn), str(entry.get("parent") or ""),
                                            bool(entry.get("custom", True)), res_file, res_line))
         return covered
@@ -339,12 +379,49 @@ def _kind_of(value: Any) -> str:
     return type(value).__name__
 
 
-def _walk(directory: Path) -> Iterable[Path]:
+def _walk(directory: str) -> Iterator[str]:
     for root, dirs, files in os.walk(directory):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in sorted(files):
             if name.endswith(YAML_SUFFIXES) and not name.startswith("."):
-                yield Path(root) / name
+                yield os.path.join(root, name)
+
+
+def iter_resources(paths: Union[PathLike, Iterable[PathLike]], *, stack: str = DEFAULT_STACK,
+                   project: str = PROJECT) -> Iterator[Resource]:
+    """The resources of *paths* (files or directories), file by file, in a deterministic order,
+    so a consumer can work on the first while the rest are read. After the last one, raises
+    :class:`ManifestError` listing every unreadable file or document (``file:line: why``)."""
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    collector = _Collector(stack, project)
+    seen: set[str] = set()
+    for raw in paths:
+        absolute = os.path.abspath(raw)
+        if not os.path.exists(absolute):
+            collector.problems.append(f"{os.fspath(raw)}: no such file or directory")
+            continue
+        if os.path.isdir(absolute):
+            covered: set[str] = set()
+            render = os.path.join(absolute, RESOURCES_JSON)
+            if os.path.isfile(render):
+                covered = collector.read_render(render)
+                yield from collector.take()
+            for file in _walk(absolute):
+                if file in covered or file in seen:
+                    continue
+                seen.add(file)
+                collector.read_yaml(file)
+                yield from collector.take()
+        elif absolute not in seen:
+            seen.add(absolute)
+            if os.path.basename(absolute) == RESOURCES_JSON:
+                collector.read_render(absolute)
+            else:
+                collector.read_yaml(absolute)
+            yield from collector.take()
+    if collector.problems:
+        raise ManifestError(collector.problems)
 
 
 def load_path(paths: Union[PathLike, Iterable[PathLike]], *, stack: str = DEFAULT_STACK,
@@ -353,38 +430,7 @@ def load_path(paths: Union[PathLike, Iterable[PathLike]], *, stack: str = DEFAUL
 
     Raises :class:`ManifestError` listing every unreadable file or document (file:line: why).
     """
-    if isinstance(paths, (str, os.PathLike)):
-        paths = [paths]
-    collector = _Collector(stack, project)
-    seen: set[Path] = set()
-    for raw in paths:
-        path = Path(raw)
-        if not path.exists():
-            collector.problems.append(f"{raw}: no such file or directory")
-            continue
-        if path.is_dir():
-            covered: set[Path] = set()
-            render = path / RESOURCES_JSON
-            if render.is_file():
-                covered = collector.read_render(render)
-            for file in _walk(path):
-                resolved = file.resolve()
-                if resolved in covered or resolved in seen:
-                    continue
-                seen.add(resolved)
-                collector.read_yaml(file)
-        else:
-            resolved = path.resolve()
-            if resolved in seen:
-                continue
-            seen.add(resolved)
-            if path.name == RESOURCES_JSON:
-                collector.read_render(path)
-            else:
-                collector.read_yaml(path)
-    if collector.problems:
-        raise ManifestError(collector.problems)
-    return collector.resources
+    return list(iter_resources(paths, stack=stack, project=project))
 
 
 def load_text(text: str, file: str = "<text>", *, stack: str = DEFAULT_STACK) -> list[Resource]:

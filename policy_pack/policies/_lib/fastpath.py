@@ -1,50 +1,73 @@
-"""Deserialize a resource's inputs once per ``Analyze`` call instead of once per policy.
+"""Serve the same verdicts with less work per resource.
 
-pulumi_policy's analyzer turns the request's protobuf ``Struct`` into Python values (then wraps
-them in its unknown-checking proxy) inside its loop over policies: with two dozen policies that
-is two dozen identical conversions of the same message, about 95% of the pack's time per
-resource. :func:`install` memoises the three conversion steps by the identity of their input,
-per thread, so every policy of one call shares one read-only view of the inputs:
+pulumi_policy's analyzer (1.21) does, for every resource and for every policy of the pack: turn
+the request's protobuf ``Struct`` into Python values, wrap them in its unknown-checking proxy,
+build the validation arguments, and call the policy, which for most policies returns at once
+because it does not judge that resource type. With thirty policies that is thirty conversions
+of the same message per resource, about 95% of the pack's time.
 
-- results are identical (same functions, same input object; the tests compare responses with
-  and without it on every sample);
-- the memo holds the last few inputs of the current thread only (a gRPC worker serves one call
-  at a time) and keeps them alive, so an identity can never be reused while cached;
-- remediations (which deserialize with secrets proxied) and anything else bypass the memo;
-- it is applied only to the pulumi-policy versions it was written against; on any other
-  version :func:`install` does nothing and the pack runs exactly as before, only slower.
+:func:`install` replaces the servicer class the SDK instantiates with a subclass that, for the
+duration of one call:
 
-The policies never modify their inputs (they only read), which is what makes sharing safe.
+- memoises the three conversion steps by the identity of their input, so every policy of one
+  ``Analyze`` (and every stack policy of one ``AnalyzeStack``) shares one read-only view of the
+  inputs; the memo lives exactly as long as the call;
+- iterates, during ``Analyze``, only the policies that can report on the request's type: a
+  framework policy (:mod:`.framework`) whose ``applies_to(type)`` is false returns without a
+  word, so skipping it changes nothing; any other policy is always run.
+
+Nothing else changes: the SDK's own ``Analyze``/``AnalyzeStack`` run unmodified on top (unknown
+values, enforcement levels, configuration and remediation behave as before; remediations, which
+deserialize with secrets proxied, bypass the memo). Responses are identical with and without it
+(the tests compare them on every sample). It is applied only to the pulumi-policy versions it was
+written against; on any other version :func:`install` does nothing and the pack runs unchanged.
+
+Sharing one view is safe because policies only read their inputs.
 """
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import Any, Optional
 
 SUPPORTED_VERSIONS = ("1.21.",)
-_MEMO_SIZE = 4
 _local = threading.local()
 
 
-def _memo() -> list:
-    memo = getattr(_local, "memo", None)
-    if memo is None:
-        memo = _local.memo = []
-    return memo
+class _Scope:
+    __slots__ = ("type", "memo", "stack")
+
+    def __init__(self, type_token: Optional[str], stack: bool):
+        self.type = type_token
+        self.stack = stack
+        self.memo: dict[tuple[str, int], tuple[Any, Any]] = {}
+
+
+class _CallScope:
+    """The scope of one gRPC call on this worker thread."""
+
+    def __init__(self, type_token: Optional[str], stack: bool = False):
+        self.scope = _Scope(type_token, stack)
+
+    def __enter__(self) -> _Scope:
+        self.previous = getattr(_local, "scope", None)
+        _local.scope = self.scope
+        return self.scope
+
+    def __exit__(self, *exc: Any) -> None:
+        _local.scope = self.previous
 
 
 def _memoised(function, step: str):
     def wrapper(value: Any, *args: Any, **kwargs: Any) -> Any:
-        if args or kwargs:
+        scope = getattr(_local, "scope", None)
+        if scope is None or args or kwargs:
             return function(value, *args, **kwargs)
-        memo = _memo()
-        for s, source, result in memo:
-            if s == step and source is value:
-                return result
+        key = (step, id(value))
+        hit = scope.memo.get(key)
+        if hit is not None and hit[0] is value:
+            return hit[1]
         result = function(value)
-        memo.append((step, value, result))
-        if len(memo) > _MEMO_SIZE * 3:
-            del memo[0]
+        scope.memo[key] = (value, result)  # holding *value* keeps its id from being reused
         return result
     wrapper.__wrapped__ = function  # type: ignore[attr-defined]
     return wrapper
@@ -61,14 +84,71 @@ class _JsonFormat:
         return getattr(self._module, name)
 
 
+class _ScopedPolicies(list):
+    """The servicer's policy list. Inside an ``Analyze`` call it yields only the resource
+    policies that can report on the request's type; everywhere else, every policy."""
+
+    def __init__(self, policies, resource_policy_class, stack_policy_class):
+        super().__init__(policies)
+        self._resource = resource_policy_class
+        self._stack = stack_policy_class
+        self._by_type: dict[Optional[str], list] = {}
+
+    def _judges(self, policy: Any, type_token: str) -> bool:
+        if not isinstance(policy, self._resource):
+            return False
+        applies = getattr(policy, "applies_to", None)
+        return applies is None or bool(applies(type_token))
+
+    def __iter__(self):
+        scope = getattr(_local, "scope", None)
+        if scope is None:
+            return list.__iter__(self)
+        key = None if scope.stack else scope.type
+        selected = self._by_type.get(key)
+        if selected is None:
+            if scope.stack:
+                selected = [p for p in list.__iter__(self) if isinstance(p, self._stack)]
+            else:
+                selected = [p for p in list.__iter__(self) if self._judges(p, scope.type)]
+            self._by_type[key] = selected
+        return iter(selected)
+
+
+def _servicer_class(sdk: Any) -> Any:
+    base = sdk._PolicyAnalyzerServicer
+
+    class Servicer(base):  # type: ignore[misc, valid-type]
+        __doc__ = f"{base.__name__} with per-call shared inputs and type-scoped policies (see fastpath)."
+
+        def __init__(self, name, version, policies, *args: Any, **kwargs: Any):
+            super().__init__(name, version, policies, *args, **kwargs)
+            attribute = "_PolicyAnalyzerServicer__policies"
+            if isinstance(getattr(self, attribute, None), list):
+                setattr(self, attribute, _ScopedPolicies(getattr(self, attribute), sdk.ResourceValidationPolicy,
+                                                         sdk.StackValidationPolicy))
+
+        def Analyze(self, request, context):  # noqa: N802 (gRPC name)
+            with _CallScope(request.type):
+                return super().Analyze(request, context)
+
+        def AnalyzeStack(self, request, context):  # noqa: N802
+            with _CallScope(None, stack=True):
+                return super().AnalyzeStack(request, context)
+
+    Servicer.__name__ = Servicer.__qualname__ = "HardenedAnalyzerServicer"
+    Servicer._fastpath_base = base
+    return Servicer
+
+
 def installed() -> bool:
     from pulumi_policy import policy as sdk
 
-    return isinstance(getattr(sdk, "json_format", None), _JsonFormat)
+    return getattr(sdk._PolicyAnalyzerServicer, "_fastpath_base", None) is not None
 
 
 def install() -> bool:
-    """Install the memo into pulumi_policy's analyzer; True when active."""
+    """Install into pulumi_policy; True when active (idempotent)."""
     from pulumi_policy import policy as sdk
     from pulumi_policy.version import VERSION
 
@@ -76,22 +156,32 @@ def install() -> bool:
         return True
     if not str(VERSION).startswith(SUPPORTED_VERSIONS):
         return False
-    needed = ("json_format", "deserialize_properties", "unknown_checking_proxy")
+    needed = ("json_format", "deserialize_properties", "unknown_checking_proxy", "_PolicyAnalyzerServicer",
+              "ResourceValidationPolicy", "StackValidationPolicy")
     if not all(hasattr(sdk, n) for n in needed):
         return False
     sdk.json_format = _JsonFormat(sdk.json_format)
     sdk.deserialize_properties = _memoised(sdk.deserialize_properties, "deserialize")
     sdk.unknown_checking_proxy = _memoised(sdk.unknown_checking_proxy, "proxy")
+    sdk._PolicyAnalyzerServicer = _servicer_class(sdk)
     return True
 
 
 def uninstall() -> None:
-    """Restore pulumi_policy's own functions (tests)."""
+    """Restore pulumi_policy's own functions and servicer (tests)."""
     from pulumi_policy import policy as sdk
 
     if not installed():
         return
+    sdk._PolicyAnalyzerServicer = sdk._PolicyAnalyzerServicer._fastpath_base
     sdk.json_format = sdk.json_format._module
     sdk.deserialize_properties = sdk.deserialize_properties.__wrapped__
     sdk.unknown_checking_proxy = sdk.unknown_checking_proxy.__wrapped__
-    _local.__dict__.clear()
+
+
+def servicer(name: str, policies: list, enforcement_level: Any, **kwargs: Any) -> Any:
+    """A servicer as PolicyPack would build it (with the fast path if installed), for in-process
+    tests and benchmarks that call ``Analyze`` without gRPC."""
+    from pulumi_policy import policy as sdk
+
+    return sdk._PolicyAnalyzerServicer(name, "1.0.0", policies, enforcement_level, **kwargs)
