@@ -1,0 +1,96 @@
+"""Every policy on every one of its samples, through the real gRPC path; and the house rules
+every policy must follow (Gatekeeper's require-suites, pulumi/compliance-policies' metadata)."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from hardened.manifests import load_path
+from policy_pack.policies import all_policies
+from policy_pack.policies._lib.exemptions import load_exemptions
+from policy_pack.policies._lib.framework import NAME_RULE, VERBS
+
+from .helpers import POLICIES_DIR, ROOT, messages, samples
+
+POLICIES = all_policies()
+NAMES = [p.name for p in POLICIES]
+CASES = [(p.name, path) for p in POLICIES for path in samples(p.name)]
+
+
+@pytest.mark.parametrize("policy,sample", CASES, ids=[f"{n}/{p.stem}" for n, p in CASES])
+def test_sample_verdict(pack, policy, sample):
+    analysis = pack.analyze(load_path(sample))
+    found = messages(analysis, policy)
+    if sample.name.startswith("allowed-"):
+        assert not found, f"{sample.name} should pass {policy}, got: {found}"
+    else:
+        assert found, f"{sample.name} should violate {policy}; all verdicts: {messages(analysis)}"
+
+
+@pytest.mark.parametrize("policy", POLICIES, ids=NAMES)
+def test_policy_follows_the_house_rules(policy):
+    problems = []
+    if not NAME_RULE.match(policy.name):
+        problems.append(f"name is not <kind>-<verb>-<what> with a verb from {VERBS}")
+    folder = POLICIES_DIR / policy.name.replace("-", "_")
+    if not (folder / "__init__.py").is_file():
+        problems.append(f"no package {folder.relative_to(ROOT)}")
+    files = samples(policy.name)
+    for kind in ("allowed", "disallowed"):
+        if not any(f.name.startswith(f"{kind}-") for f in files):
+            problems.append(f"no samples/{kind}-*.yaml")
+    stray = [f.name for f in files if not f.name.startswith(("allowed-", "disallowed-"))]
+    if stray:
+        problems.append(f"samples not named allowed-*/disallowed-*: {stray}")
+    f = policy.framework
+    if f is None or not (f.name and f.version and f.reference):
+        problems.append("no framework (name, version, reference) for its main control")
+    if policy.severity is None:
+        problems.append("no severity")
+    if policy.enforcement_level is None:
+        problems.append("no enforcement level")
+    if not (policy.remediation_steps or "").strip():
+        problems.append("no remediation_steps")
+    if policy.url != f"docs/policies.md#{policy.name}":
+        problems.append(f"url is {policy.url!r}, expected docs/policies.md#{policy.name}")
+    if not policy.description:
+        problems.append("no description")
+    if not policy.tags or not all(re.match(r"^[a-z0-9-]+:\S.*$", t) for t in policy.tags):
+        problems.append(f"tags must be secondary mappings 'framework:control', got {policy.tags}")
+    assert not problems, f"{policy.name}: " + "; ".join(problems)
+
+
+def test_every_policy_folder_holds_a_policy():
+    folders = sorted(p.name for p in POLICIES_DIR.iterdir()
+                     if p.is_dir() and not p.name.startswith(("_", ".")) and p.name != "__pycache__")
+    assert folders == sorted(n.replace("-", "_") for n in NAMES)
+
+
+def test_the_pack_serves_every_policy_with_its_metadata(pack):
+    assert sorted(pack.policies) == sorted(NAMES)
+    for p in POLICIES:
+        served = pack.policies[p.name]
+        assert served.severity == p.severity.value
+        assert served.enforcement_level == p.enforcement_level.value
+        assert served.framework["reference"] == p.framework.reference
+        assert list(served.tags) == list(p.tags)
+        assert served.url == p.url and served.remediation == p.remediation_steps
+        assert served.type == ("stack" if p.name == "namespace-missing-default-deny" or served.type == "stack"
+                               else "resource")
+
+
+def test_every_policy_is_documented():
+    text = (ROOT / "docs" / "policies.md").read_text()
+    missing = [n for n in NAMES if f'<a id="{n}"></a>' not in text]
+    assert not missing, f"docs/policies.md has no section for: {missing}"
+
+
+def test_the_exemptions_file_names_only_existing_policies():
+    unknown = {(e.id, p) for e in load_exemptions() for p in e.policies if p not in NAMES}
+    assert not unknown, f"exemptions.yaml names unknown policies: {sorted(unknown)}"
+
+
+def test_policies_are_mandatory_by_default():
+    advisory = [p.name for p in POLICIES if p.enforcement_level.value != "mandatory"]
+    assert not advisory, f"not mandatory by default: {advisory}"
