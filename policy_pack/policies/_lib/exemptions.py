@@ -39,6 +39,17 @@ _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _MIN_REASON = 10
 
 
+class _Loader(yaml.SafeLoader):
+    """YAML without implicit dates: ``expires`` is checked by :func:`parse_date`, which names the
+    entry when the date is impossible (2030-13-01) instead of failing inside the YAML parser."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
 class ExemptionError(ValueError):
     """A malformed exemption; the message names the entry, the field and the fix."""
 
@@ -208,7 +219,7 @@ def load_exemptions(path: Optional[Path | str] = None) -> list[Exemption]:
         return []
     source = DEFAULT_SOURCE if path is None else str(file)
     try:
-        doc = yaml.safe_load(file.read_text(encoding="utf-8"))
+        doc = yaml.load(file.read_text(encoding="utf-8"), Loader=_Loader)  # noqa: S506 (a safe loader)
     except yaml.YAMLError as e:
         raise ExemptionError(f"{source}: not valid YAML: {e}") from None
     if doc is None:

@@ -48,8 +48,13 @@ def check(objects, config):
         except Unverifiable:
             continue  # a malformed policy denies nothing for sure
     pending = None
-    for ns in sorted(namespaces, key=lambda o: (o.name, o.urn or "")):
-        name = ns.name
+    named = []
+    for ns in namespaces:
+        try:
+            named.append((ns.name, ns.urn or "", ns))
+        except Unverifiable as e:
+            yield ns, e.message
+    for name, _, ns in sorted(named, key=lambda t: t[:2]):
         if name in covered:
             continue
         if unknown_anywhere or name in unknown_in:
