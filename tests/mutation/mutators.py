@@ -128,7 +128,8 @@ class Mutator:
         for target, apply in self.targets(stack):
             mutated = copy.deepcopy(stack)
             changed = apply(mutated)
-            out.append(Mutant(self.name, target, mutated, changed))
+            if mutated != stack:  # a target already in the weakened state (an exempted component) is no mutant
+                out.append(Mutant(self.name, target, mutated, changed))
         return out
 
 

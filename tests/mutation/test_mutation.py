@@ -92,3 +92,16 @@ def test_mutation_harness_notices_a_harmless_change(pack, prod_stack, baseline):
     idx = next(i for i, r in enumerate(stack) if r.kind == "Deployment")
     stack[idx].inputs["metadata"].setdefault("labels", {})["harmless"] = "yes"
     assert not (mandatory_findings(pack, stack) - baseline)
+
+
+def test_every_mutant_changes_one_object(prod_stack):
+    # One regression per mutant: one object changed, added or removed (an RBAC role with its binding
+    # counts as one), so a kill is attributable.
+    from .mutators import all_mutants
+
+    for name, mutants in all_mutants(prod_stack).items():
+        for mutant in mutants:
+            before = {r.urn: r.inputs for r in prod_stack}
+            after = {r.urn: r.inputs for r in mutant.stack}
+            touched = {u for u in before.keys() | after.keys() if before.get(u) != after.get(u)}
+            assert 1 <= len(touched) <= 2, f"{mutant.id} touches {sorted(touched)}"
