@@ -214,13 +214,18 @@ def iter_documents(text: str, file: str) -> Iterable[tuple[Any, int, yaml.Node]]
 
 
 def _yaml_problem(file: str, error: yaml.YAMLError, fallback_line: Optional[int] = None) -> str:
-    mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
+    mark = getattr(error, "problem_mark", None)
+    context_mark = getattr(error, "context_mark", None)
     problem = getattr(error, "problem", None) or str(error).splitlines()[0]
     context = getattr(error, "context", None)
     detail = f"{context}: {problem}" if context else problem
-    if mark is not None:
-        return f"{file}:{mark.line + 1}:{mark.column + 1}: YAML syntax error: {detail}"
-    return f"{file}:{fallback_line or 1}: YAML error: {detail}"
+    mark = mark or context_mark
+    if mark is None:
+        return f"{file}:{fallback_line or 1}: YAML error: {detail}"
+    if context_mark is not None and context_mark.line != mark.line:
+        what = context.split(" ", 2)[-1] if context and context.startswith("while ") else "it"
+        detail += f" ({what} began at line {context_mark.line + 1})"
+    return f"{file}:{mark.line + 1}:{mark.column + 1}: YAML syntax error: {detail}"
 
 
 class _Collector:

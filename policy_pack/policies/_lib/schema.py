@@ -31,6 +31,11 @@ def _regex(pattern: str) -> re.Pattern:
     return re.compile(pattern)
 
 
+def _n(value: Any) -> str:
+    """A schema bound as written (bounds arrive as floats through protobuf: 1.0 is 1)."""
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
 def type_name(value: Any) -> str:
     for name in ("null", "boolean", "integer", "number", "string", "array", "object"):
         if _TYPES[name](value):
@@ -52,17 +57,17 @@ def errors(value: Any, schema: Mapping[str, Any], path: str = "") -> list[str]:
         out.append(f"{where}: must be one of {', '.join(map(repr, schema['enum']))}, got {_short(value)}")
     if isinstance(value, str):
         if "minLength" in schema and len(value) < schema["minLength"]:
-            out.append(f"{where}: must be at least {schema['minLength']} characters long")
+            out.append(f"{where}: must be at least {_n(schema['minLength'])} characters long")
         if "pattern" in schema and not _regex(schema["pattern"]).search(value):
             out.append(f"{where}: {_short(value)} does not match the pattern {schema['pattern']}")
     if _TYPES["number"](value):
         if "minimum" in schema and value < schema["minimum"]:
-            out.append(f"{where}: must be at least {schema['minimum']}")
+            out.append(f"{where}: must be at least {_n(schema['minimum'])}")
         if "maximum" in schema and value > schema["maximum"]:
-            out.append(f"{where}: must be at most {schema['maximum']}")
+            out.append(f"{where}: must be at most {_n(schema['maximum'])}")
     if isinstance(value, (list, tuple)):
         if "minItems" in schema and len(value) < schema["minItems"]:
-            out.append(f"{where}: must have at least {schema['minItems']} item(s)")
+            out.append(f"{where}: must have at least {_n(schema['minItems'])} item(s)")
         if schema.get("uniqueItems") and len({repr(v) for v in value}) != len(value):
             out.append(f"{where}: items must be unique")
         items = schema.get("items")

@@ -1,0 +1,49 @@
+"""Inputs for the check tests: small directories of compliant and non-compliant manifests."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLES = ROOT / "policy_pack" / "policies"
+
+
+#: A whole stack deploys Gatekeeper failing closed (stack-missing-gatekeeper-fail-closed).
+GATEKEEPER = """\
+pulumiType: kubernetes:helm.sh/v4:Chart
+name: gatekeeper
+inputs:
+  chart: gatekeeper
+  version: 3.23.0
+  namespace: gatekeeper-system
+  values: {validatingWebhookFailurePolicy: Fail, disableAudit: false}
+"""
+
+
+@pytest.fixture
+def clean_dir(tmp_path):
+    """Manifests that pass every policy: a golden Deployment, its ServiceAccount, and Gatekeeper."""
+    d = tmp_path / "clean"
+    d.mkdir()
+    (d / "gatekeeper.yaml").write_text(GATEKEEPER)
+    (d / "deployment.yaml").write_text(
+        (SAMPLES / "pod_disallow_privileged_containers" / "samples" / "allowed-golden-deployment.yaml").read_text())
+    (d / "serviceaccount.yaml").write_text(
+        (SAMPLES / "serviceaccount_disable_token_automount" / "samples" / "allowed-automount-off.yaml").read_text())
+    return d
+
+
+@pytest.fixture
+def dirty_dir(tmp_path):
+    """The clean manifests plus the seed's mistakes: a :latest CronJob and a literal Secret."""
+    d = tmp_path / "dirty"
+    d.mkdir()
+    (d / "gatekeeper.yaml").write_text(GATEKEEPER)
+    (d / "deployment.yaml").write_text(
+        (SAMPLES / "pod_disallow_privileged_containers" / "samples" / "allowed-golden-deployment.yaml").read_text())
+    (d / "cronjob.yaml").write_text(
+        (SAMPLES / "container_disallow_mutable_image_tags" / "samples" / "disallowed-seed-latest.yaml").read_text())
+    (d / "secret.yaml").write_text(
+        (SAMPLES / "secret_disallow_literal_data" / "samples" / "disallowed-seed-hsm-credentials.yaml").read_text())
+    return d

@@ -1,0 +1,168 @@
+"""``python -m hardened check``: exit codes, the three report formats, configuration, and the
+rendered prod stack passing its own pack (conformance)."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from hardened.cli import main
+from policy_pack.policies import all_policies
+
+from .conftest import ROOT
+
+POLICY_NAMES = sorted(p.name for p in all_policies())
+
+
+def check(capsys, *argv):
+    status = main(["check", *map(str, argv)])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def test_exit_0_without_mandatory_violations(capsys, clean_dir):
+    status, out, err = check(capsys, clean_dir)
+    assert status == 0, out + err
+    assert "passed; no violation" in out
+
+
+def test_exit_1_with_a_mandatory_violation_and_text_grouped_by_resource(capsys, dirty_dir, monkeypatch):
+    monkeypatch.chdir(dirty_dir)
+    status, out, _ = check(capsys, ".")
+    assert status == 1
+    lines = out.splitlines()
+    assert lines.index("cronjob.yaml:2  CronJob lego-mcp-prod/compliance-scan") < lines.index(
+        "secret.yaml:2  Secret lego-mcp-prod/hsm-credentials"), "resources in file order"
+    header = lines.index("cronjob.yaml:2  CronJob lego-mcp-prod/compliance-scan")
+    block = lines[header + 1:lines.index("", header)]
+    assert any(line.split()[:3] == ["MANDATORY", "high", "container-disallow-mutable-image-tags"] for line in block)
+    assert any("[NIST SP 800-171 r2 3.4.1]" in line for line in block)
+    assert "secret.yaml:2  Secret lego-mcp-prod/hsm-credentials" in lines
+    assert "FAILED with" in lines[-1]
+
+
+def test_advisory_violations_alone_exit_0(capsys, dirty_dir, tmp_path):
+    config = tmp_path / "cfg.json"
+    config.write_text(json.dumps({"all": "advisory"}))
+    status, out, _ = check(capsys, dirty_dir, "--config", config)
+    assert status == 0 and "advisory" in out and "passed;" in out
+
+
+@pytest.mark.parametrize("text,where", [
+    ("apiVersion: v1\nkind: Pod\nmetadata:\n  name: [x\n", "broken.yaml:5:1: YAML syntax error"),
+    ("apiVersion: v1\nkind: Pod\n---\nmetadata: {name: x}\nspec: {}\n", "broken.yaml:4: document has no apiVersion"),
+])
+def test_exit_2_for_unreadable_input_naming_file_and_line(capsys, tmp_path, text, where):
+    (tmp_path / "broken.yaml").write_text(text)
+    status, out, err = check(capsys, tmp_path / "broken.yaml")
+    assert status == 2 and out == ""
+    assert where in err and err.startswith("check: error: unreadable input")
+
+
+def test_exit_2_for_missing_or_empty_input(capsys, tmp_path):
+    status, _, err = check(capsys, tmp_path / "nowhere")
+    assert status == 2 and "nowhere: no such file or directory" in err
+    status, _, err = check(capsys, tmp_path)
+    assert status == 2 and "no Kubernetes objects found" in err
+
+
+@pytest.mark.parametrize("content,problem", [
+    ("{not json", "cfg.json:1:2: not valid JSON"),
+    (json.dumps({"container-missing-resource-limits": {"maxCpus": "2"}}), "unknown property 'maxCpus'"),
+    (json.dumps({"pod-disallow-host-ports": {"exemptions": [{"resource": {"kind": "Pod", "name": "x"},
+                                                              "reason": "no expiry given here"}]}}),
+     "'expires' is required"),
+])
+def test_exit_2_for_a_configuration_that_does_not_fit(capsys, clean_dir, tmp_path, content, problem):
+    config = tmp_path / "cfg.json"
+    config.write_text(content)
+    status, _, err = check(capsys, clean_dir, "--config", config)
+    assert status == 2 and problem in err, err
+
+
+def test_json_report_shape(capsys, dirty_dir):
+    status, out, _ = check(capsys, dirty_dir, "--format", "json")
+    doc = json.loads(out)
+    assert status == 1 and doc["version"] == 1
+    assert doc["summary"]["passed"] is False and doc["summary"]["mandatory"] == len(doc["violations"]) > 0
+    assert [p["name"] for p in doc["policies"]] == POLICY_NAMES
+    for v in doc["violations"]:
+        assert set(v) >= {"policy", "enforcementLevel", "severity", "resource", "message", "framework", "tags",
+                          "remediation", "url"}
+        assert v["resource"] is None or set(v["resource"]) >= {"kind", "namespace", "name", "file", "line", "urn",
+                                                               "type"}
+        assert v["framework"]["name"] == "NIST SP 800-171" and v["tags"]
+    secret = next(v for v in doc["violations"] if v["policy"] == "secret-disallow-literal-data")
+    assert secret["resource"]["kind"] == "Secret" and secret["resource"]["name"] == "hsm-credentials"
+    assert secret["resource"]["file"].endswith("secret.yaml") and secret["resource"]["line"] == 2
+    assert "1234" not in out, "secret values never reach a report"
+
+
+def test_sarif_report_is_what_code_scanning_takes(capsys, dirty_dir, monkeypatch):
+    monkeypatch.chdir(dirty_dir.parent)
+    status, out, _ = check(capsys, "dirty", "--format", "sarif")
+    doc = json.loads(out)
+    assert status == 1 and doc["version"] == "2.1.0" and "sarif" in doc["$schema"]
+    [run] = doc["runs"]
+    rules = run["tool"]["driver"]["rules"]
+    assert [r["id"] for r in rules] == POLICY_NAMES
+    for rule in rules:
+        assert rule["shortDescription"]["text"] and rule["help"]["text"]
+        assert rule["defaultConfiguration"]["level"] in ("error", "warning", "note", "none")
+        assert float(rule["properties"]["security-severity"]) > 0 and "security" in rule["properties"]["tags"]
+    assert run["results"]
+    for result in run["results"]:
+        assert rules[result["ruleIndex"]]["id"] == result["ruleId"]
+        assert result["level"] in ("error", "warning", "note") and result["message"]["text"]
+        location = result["locations"][0]["physicalLocation"]
+        assert location["artifactLocation"]["uri"].startswith("dirty/") and location["region"]["startLine"] >= 1
+        assert result["partialFingerprints"]
+    assert {r["ruleId"] for r in run["results"]} >= {"container-disallow-mutable-image-tags",
+                                                     "secret-disallow-literal-data"}
+
+
+def test_output_file_and_summary_on_stderr(capsys, dirty_dir, tmp_path):
+    report = tmp_path / "reports" / "check.sarif"
+    status, out, err = check(capsys, dirty_dir, "--format", "sarif", "--output", report)
+    assert status == 1 and out == "" and "FAILED" in err
+    assert json.loads(report.read_text())["version"] == "2.1.0"
+
+
+def test_exemptions_from_the_configuration_are_reported(capsys, dirty_dir, tmp_path):
+    config = tmp_path / "cfg.json"
+    config.write_text(json.dumps({
+        "secret-disallow-literal-data": {"exemptions": [{
+            "id": "hsm-migration", "resource": {"kind": "Secret", "namespace": "lego-mcp-prod", "name": "hsm-*"},
+            "reason": "Moves to Vault with the HSM migration; tracked in SEC-123.", "expires": "2999-01-01"}]},
+        "container-disallow-mutable-image-tags": "advisory"}))
+    status, out, _ = check(capsys, dirty_dir, "--config", config, "--format", "json")
+    doc = json.loads(out)
+    assert status == 0 and doc["summary"]["exempted"] == 1
+    [exempted] = doc["exemptions"]
+    assert exempted["policy"] == "secret-disallow-literal-data" and "hsm-migration" in exempted["reason"]
+
+
+def test_as_a_command(dirty_dir, tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "hardened", "check", str(dirty_dir), "--format", "json"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1, proc.stderr
+    assert json.loads(proc.stdout)["summary"]["mandatory"] > 0
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("kind: [\n")
+    proc = subprocess.run([sys.executable, "-m", "hardened", "check", str(bad)], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 2 and "bad.yaml:2:1" in proc.stderr
+
+
+def test_the_rendered_prod_stack_passes_its_own_pack(capsys, tmp_path):
+    """Conformance: the stack with its prod configuration, rendered offline, breaches nothing."""
+    out = tmp_path / "prod"
+    assert main(["render", "--stack", "prod", "--out", str(out), "--quiet"]) == 0
+    capsys.readouterr()
+    status, report, err = check(capsys, out, "--format", "json")
+    doc = json.loads(report)
+    assert [f"{v['policy']}: {v['resource']['kind'] if v['resource'] else 'stack'}: {v['message']}"
+            for v in doc["violations"]] == []
+    assert status == 0 and doc["summary"]["analyzed"] > 50 and not doc["exemptions"]

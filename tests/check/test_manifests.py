@@ -1,0 +1,163 @@
+"""hardened.manifests: Kubernetes YAML and rendered stacks as the resources the engine registers."""
+from __future__ import annotations
+
+import json
+import os
+import textwrap
+
+import pytest
+
+from hardened.manifests import (UNKNOWN, ManifestError, iter_resources, load_path, load_text, make_urn,
+                                type_token)
+
+DEPLOYMENT = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: shop}
+spec: {template: {spec: {containers: [{name: web, image: nginx}]}}}
+"""
+
+
+@pytest.mark.parametrize("api_version,kind,token", [
+    ("v1", "Pod", "kubernetes:core/v1:Pod"),
+    ("v1", "Namespace", "kubernetes:core/v1:Namespace"),
+    ("apps/v1", "Deployment", "kubernetes:apps/v1:Deployment"),
+    ("networking.k8s.io/v1", "NetworkPolicy", "kubernetes:networking.k8s.io/v1:NetworkPolicy"),
+    ("rbac.authorization.k8s.io/v1", "ClusterRole", "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole"),
+    ("cert-manager.io/v1", "Certificate", "kubernetes:cert-manager.io/v1:Certificate"),
+])
+def test_type_tokens_follow_the_provider(api_version, kind, token):
+    assert type_token(api_version, kind) == token
+
+
+def test_a_manifest_becomes_a_resource_with_urn_file_and_line(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "app.yaml").write_text("# comment\n---\n" + DEPLOYMENT)
+    [r] = load_path(tmp_path / "app.yaml", stack="ci")
+    assert r.type == "kubernetes:apps/v1:Deployment" and r.name == "shop/web"
+    assert r.urn == "urn:pulumi:ci::hardened-stack::kubernetes:apps/v1:Deployment::shop/web"
+    assert (r.file, r.line) == ("app.yaml", 3)
+    assert r.label == "Deployment shop/web" and r.analyzed and r.kind == "Deployment"
+
+
+def test_multi_document_streams_and_lists_are_flattened_with_lines(tmp_path):
+    text = DEPLOYMENT + "---\n" + textwrap.dedent("""\
+        apiVersion: v1
+        kind: List
+        items:
+          - apiVersion: v1
+            kind: Service
+            metadata: {name: web, namespace: shop}
+          - apiVersion: v1
+            kind: ServiceAccount
+            metadata: {name: web, namespace: shop}
+        ---
+        ---
+        """)
+    (tmp_path / "all.yaml").write_text(text)
+    resources = load_path(tmp_path)
+    assert [(r.kind, r.line) for r in resources] == [("Deployment", 1), ("Service", 9), ("ServiceAccount", 12)]
+
+
+def test_directories_are_read_recursively_in_order(tmp_path):
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "z.yml").write_text(DEPLOYMENT.replace("web", "z"))
+    (tmp_path / "a.yaml").write_text(DEPLOYMENT.replace("web", "a"))
+    (tmp_path / "notes.txt").write_text("not yaml")
+    (tmp_path / ".hidden").mkdir()
+    (tmp_path / ".hidden" / "x.yaml").write_text("::: not read")
+    assert [r.object_name for r in load_path(tmp_path)] == ["a", "z"]
+
+
+def test_non_kubernetes_resources_as_pulumi_type_documents():
+    [key] = load_text("pulumiType: aws:kms/key:Key\nname: vault-unseal\ninputs: {enableKeyRotation: true}\n")
+    assert key.type == "aws:kms/key:Key" and key.inputs == {"enableKeyRotation": True}
+    assert key.urn == make_urn("offline", "aws:kms/key:Key", "vault-unseal") and key.kind == "Key"
+
+
+def test_dates_stay_strings_as_kubernetes_reads_them():
+    [cm] = load_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {expires: 2027-11-30}\n")
+    assert cm.inputs["data"]["expires"] == "2027-11-30"
+
+
+def test_same_names_get_distinct_urns():
+    a, b = load_text(DEPLOYMENT + "---\n" + DEPLOYMENT)
+    assert a.urn != b.urn and b.urn.endswith("#2")
+
+
+@pytest.mark.parametrize("text,where,problem", [
+    ("apiVersion: v1\nkind: Pod\nmetadata: {name: [unclosed\n", ":4:1:", "flow sequence began at line 3"),
+    ("a: b\n  c: d\n", ":2:", "YAML syntax error"),
+    ("apiVersion: v1\nkind: Pod\n---\nmetadata: {name: x}\n", ":4:", "no apiVersion and no kind"),
+    ("apiVersion: v1\nmetadata: {name: x}\n", ":1:", "no kind"),
+    ("- just\n- a list\n", ":1:", "expected a Kubernetes object"),
+    ("pulumiType: nonsense\nname: x\n", ":1:", "pulumiType must be a type token"),
+])
+def test_unreadable_input_names_the_file_and_line(tmp_path, text, where, problem):
+    (tmp_path / "bad.yaml").write_text(text)
+    with pytest.raises(ManifestError) as raised:
+        load_path(tmp_path / "bad.yaml")
+    [message] = raised.value.problems
+    assert "bad.yaml" + where in message and problem in message
+
+
+def test_every_problem_is_reported_at_once(tmp_path):
+    (tmp_path / "a.yaml").write_text("kind: Pod\n")
+    (tmp_path / "b.yaml").write_text("x: [\n")
+    with pytest.raises(ManifestError) as raised:
+        load_path([tmp_path / "a.yaml", tmp_path / "b.yaml", tmp_path / "missing.yaml"])
+    assert len(raised.value.problems) == 3 and "missing.yaml: no such file" in raised.value.problems[2]
+
+
+def test_streaming_yields_resources_before_reporting_problems(tmp_path):
+    (tmp_path / "a.yaml").write_text(DEPLOYMENT)
+    (tmp_path / "b.yaml").write_text("kind: Pod\n")
+    stream = iter_resources(tmp_path)
+    assert next(stream).object_name == "web"
+    with pytest.raises(ManifestError):
+        next(stream)
+
+
+def _render(tmp_path):
+    out = tmp_path / "render"
+    (out / "manifests" / "shop").mkdir(parents=True)
+    (out / "manifests" / "shop" / "deployment-web.yaml").write_text(DEPLOYMENT)
+    (out / "extra.yaml").write_text(DEPLOYMENT.replace("name: web", "name: extra"))
+    urn = "urn:pulumi:prod::hardened-stack::hardened:index:HardenedWorkload$kubernetes:apps/v1:Deployment::web-dep"
+    parent = "urn:pulumi:prod::hardened-stack::hardened:index:HardenedWorkload::web"
+    doc = {"project": "hardened-stack", "stack": "prod", "resources": [
+        {"urn": parent, "type": "hardened:index:HardenedWorkload", "name": "web", "parent": "", "custom": False,
+         "inputs": {}},
+        {"urn": urn, "type": "kubernetes:apps/v1:Deployment", "name": "web-dep", "parent": parent, "custom": True,
+         "inputs": json.loads(json.dumps({**__import__("yaml").safe_load(DEPLOYMENT)})),
+         "manifest": "manifests/shop/deployment-web.yaml"},
+        {"urn": "urn:pulumi:prod::hardened-stack::aws:kms/key:Key::unseal", "type": "aws:kms/key:Key",
+         "name": "unseal", "parent": parent, "custom": True, "inputs": {"enableKeyRotation": "[unknown]"}},
+        {"urn": "urn:pulumi:prod::hardened-stack::kubernetes:helm.sh/v4:Chart::vault", "type": "kubernetes:helm.sh/v4:Chart",
+         "name": "vault", "parent": parent, "custom": False, "inputs": {"chart": "vault", "version": "0.30.0"}},
+    ]}
+    (out / "resources.json").write_text(json.dumps(doc, indent=2, sort_keys=True))
+    return out
+
+
+def test_a_render_directory_is_read_through_resources_json(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    resources = {r.name: r for r in load_path(_render(tmp_path))}
+    assert sorted(resources) == ["shop/extra", "unseal", "vault", "web", "web-dep"]
+    dep = resources["web-dep"]
+    assert dep.parent.endswith("HardenedWorkload::web") and dep.urn.startswith("urn:pulumi:prod::")
+    assert (dep.file, dep.line) == ("render/manifests/shop/deployment-web.yaml", 1)
+    key = resources["unseal"]
+    assert key.file == "render/resources.json" and key.line > 1
+    assert key.inputs["enableKeyRotation"] == UNKNOWN, "a rendered unknown is an unknown again"
+    assert not resources["web"].analyzed and resources["vault"].analyzed and key.analyzed
+    assert resources["shop/extra"].file == "render/extra.yaml"
+
+
+def test_display_paths_are_relative_under_the_working_directory(tmp_path, monkeypatch):
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "a.yaml").write_text(DEPLOYMENT)
+    monkeypatch.chdir(tmp_path)
+    assert load_path("sub")[0].file == "sub/a.yaml"
+    monkeypatch.chdir(tmp_path / "sub")
+    assert load_path(os.path.join("..", "sub", "a.yaml"))[0].file == "a.yaml"
