@@ -51,6 +51,16 @@ class Mutant:
     target: str
     stack: list[Res]
     changed: list[int] = field(default_factory=list)  # indices into stack of changed or added resources
+    policies: tuple[str, ...] = ()  # the policies whose job it is to catch this mutator
+
+    def target_identity(self) -> Optional[tuple[str, Optional[str], str]]:
+        """(kind, namespace, name) of the existing object this mutant changed, if any."""
+        for i in self.changed:
+            res = self.stack[i]
+            if res.kind and not res.name.startswith("mutant-"):
+                meta = res.inputs.get("metadata") or {}
+                return res.kind, meta.get("namespace"), meta.get("name", res.name)
+        return None
 
     @property
     def id(self) -> str:
@@ -122,6 +132,7 @@ class Mutator:
     description: str
     targets: Generator  # yields (target label, apply(stack_copy) -> changed indices)
     core: bool = False  # must be applicable to the prod render
+    policies: tuple[str, ...] = ()  # the pack's policies meant to catch it (exemptions are read against these)
 
     def mutants(self, stack: list[Res]) -> list[Mutant]:
         out = []
@@ -129,16 +140,16 @@ class Mutator:
             mutated = copy.deepcopy(stack)
             changed = apply(mutated)
             if mutated != stack:  # a target already in the weakened state (an exempted component) is no mutant
-                out.append(Mutant(self.name, target, mutated, changed))
+                out.append(Mutant(self.name, target, mutated, changed, self.policies))
         return out
 
 
 MUTATORS: list[Mutator] = []
 
 
-def mutator(name: str, description: str, core: bool = False):
+def mutator(name: str, description: str, core: bool = False, policies: tuple[str, ...] = ()):
     def register(fn: Generator) -> Generator:
-        MUTATORS.append(Mutator(name, description, fn, core))
+        MUTATORS.append(Mutator(name, description, fn, core, tuple(policies)))
         return fn
     return register
 
@@ -197,35 +208,35 @@ def per_namespace_add(make: Callable[[str], dict], suffix: str) -> Generator:
 
 # --- containers -------------------------------------------------------------------------------
 
-mutator("privileged", "securityContext.privileged: true", core=True)(
+mutator("privileged", "securityContext.privileged: true", core=True, policies=("pod-disallow-privileged-containers",))(
     per_container(lambda c: _sc(c).update(privileged=True)))
-mutator("run-as-root", "securityContext.runAsNonRoot: false, runAsUser: 0", core=True)(
+mutator("run-as-root", "securityContext.runAsNonRoot: false, runAsUser: 0", core=True, policies=("pod-disallow-root-user",))(
     per_container(lambda c: _sc(c).update(runAsNonRoot=False, runAsUser=0)))
-mutator("writable-root-filesystem", "securityContext.readOnlyRootFilesystem: false", core=True)(
+mutator("writable-root-filesystem", "securityContext.readOnlyRootFilesystem: false", core=True, policies=("container-missing-readonly-root-filesystem",))(
     per_container(lambda c: _sc(c).update(readOnlyRootFilesystem=False)))
-mutator("privilege-escalation", "securityContext.allowPrivilegeEscalation: true", core=True)(
+mutator("privilege-escalation", "securityContext.allowPrivilegeEscalation: true", core=True, policies=("container-disallow-privilege-escalation",))(
     per_container(lambda c: _sc(c).update(allowPrivilegeEscalation=True)))
-mutator("capability-sys-admin", "capabilities.add: [SYS_ADMIN]", core=True)(
+mutator("capability-sys-admin", "capabilities.add: [SYS_ADMIN]", core=True, policies=("container-enforce-drop-all-capabilities",))(
     per_container(lambda c: _sc(c).setdefault("capabilities", {}).update(add=["SYS_ADMIN"])))
-mutator("capability-drop-removed", "capabilities.drop removed", core=True)(
+mutator("capability-drop-removed", "capabilities.drop removed", core=True, policies=("container-enforce-drop-all-capabilities",))(
     per_container(lambda c: _sc(c).setdefault("capabilities", {}).pop("drop", None)))
-mutator("limits-removed", "resources.limits removed", core=True)(
+mutator("limits-removed", "resources.limits removed", core=True, policies=("container-missing-resource-limits",))(
     per_container(lambda c: c.setdefault("resources", {}).pop("limits", None)))
-mutator("image-latest", "image digest replaced by :latest", core=True)(
+mutator("image-latest", "image digest replaced by :latest", core=True, policies=("container-disallow-mutable-image-tags",))(
     per_container(lambda c: c.update(image=strip_tag_and_digest(c["image"]) + ":latest")))
-mutator("registry-untrusted", f"image pulled from {UNTRUSTED_REGISTRY} (digest kept)", core=True)(
+mutator("registry-untrusted", f"image pulled from {UNTRUSTED_REGISTRY} (digest kept)", core=True, policies=("pod-disallow-untrusted-registries",))(
     per_container(lambda c: c.update(image=f"{UNTRUSTED_REGISTRY}/{registry_path(c['image'])}")))
-mutator("seccomp-unconfined", "securityContext.seccompProfile.type: Unconfined", core=True)(
+mutator("seccomp-unconfined", "securityContext.seccompProfile.type: Unconfined", core=True, policies=("pod-enforce-seccomp-profile",))(
     per_container(lambda c: _sc(c).update(seccompProfile={"type": "Unconfined"})))
-mutator("host-port", "ports[].hostPort set", core=True)(
+mutator("host-port", "ports[].hostPort set", core=True, policies=("pod-disallow-host-ports",))(
     per_container(lambda c: c.update(ports=(c.get("ports") or []) + [{"containerPort": 2222, "hostPort": 2222}])))
 
 # --- pods -------------------------------------------------------------------------------------
 
-mutator("automount-service-account-token", "automountServiceAccountToken: true", core=True)(
+mutator("automount-service-account-token", "automountServiceAccountToken: true", core=True, policies=("pod-disable-token-automount",))(
     per_pod(lambda p: p.update(automountServiceAccountToken=True)))
-mutator("host-network", "hostNetwork: true", core=True)(per_pod(lambda p: p.update(hostNetwork=True)))
-mutator("host-pid", "hostPID: true", core=True)(per_pod(lambda p: p.update(hostPID=True)))
+mutator("host-network", "hostNetwork: true", core=True, policies=("pod-disallow-host-namespaces",))(per_pod(lambda p: p.update(hostNetwork=True)))
+mutator("host-pid", "hostPID: true", core=True, policies=("pod-disallow-host-namespaces",))(per_pod(lambda p: p.update(hostPID=True)))
 
 
 def _add_host_path(p: dict) -> None:
@@ -234,7 +245,7 @@ def _add_host_path(p: dict) -> None:
     first["volumeMounts"] = (first.get("volumeMounts") or []) + [{"name": "mutant-host", "mountPath": "/host"}]
 
 
-mutator("host-path-volume", "hostPath volume (/var/run/docker.sock) mounted", core=True)(per_pod(_add_host_path))
+mutator("host-path-volume", "hostPath volume (/var/run/docker.sock) mounted", core=True, policies=("pod-disallow-host-path-volumes",))(per_pod(_add_host_path))
 
 # --- namespaces and network policy ----------------------------------------------------------
 
