@@ -12,6 +12,9 @@ duration of one call:
 - memoises the three conversion steps by the identity of their input, so every policy of one
   ``Analyze`` (and every stack policy of one ``AnalyzeStack``) shares one read-only view of the
   inputs; the memo lives exactly as long as the call;
+- during ``AnalyzeStack``, defers each resource's conversion until a stack policy reads it (a
+  read-only mapping that converts on first access): a stack policy judging Namespaces never pays
+  for the Deployments;
 - iterates, during ``Analyze``, only the policies that can report on the request's type: a
   framework policy (:mod:`.framework`) whose ``applies_to(type)`` is false returns without a
   word, so skipping it changes nothing; any other policy is always run.
@@ -27,6 +30,7 @@ Sharing one view is safe because policies only read their inputs.
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from typing import Any, Optional
 
 SUPPORTED_VERSIONS = ("1.21.",)
@@ -73,12 +77,72 @@ def _memoised(function, step: str):
     return wrapper
 
 
+class _Deferred:
+    """During ``AnalyzeStack``: a message whose conversion waits until a policy reads it."""
+
+    __slots__ = ("message", "_view")
+
+    def __init__(self, message: Any):
+        self.message = message
+        self._view = None
+
+    def view(self) -> Any:
+        if self._view is None:
+            self._view = _ORIGINAL["proxy"](_ORIGINAL["deserialize"](_ORIGINAL["dict"](self.message)))
+        return self._view
+
+
+class _LazyProps(Mapping):
+    """The inputs of one stack resource, converted on first read (most stack policies judge a few
+    kinds, and the SDK would otherwise convert every resource of the stack up front)."""
+
+    __slots__ = ("_deferred",)
+
+    def __init__(self, deferred: _Deferred):
+        self._deferred = deferred
+
+    def __getitem__(self, key: Any) -> Any:
+        return self._deferred.view()[key]
+
+    def __iter__(self):
+        return iter(self._deferred.view())
+
+    def __len__(self) -> int:
+        return len(self._deferred.view())
+
+    def __setitem__(self, key: Any, value: Any) -> None:  # as the SDK's proxy allows
+        self._deferred.view()[key] = value
+
+
+_ORIGINAL: dict[str, Any] = {}
+
+
+def _deferring(step: str):
+    """In a stack call: the three steps hand a deferred conversion along instead of converting."""
+    def wrapper(value: Any, *args: Any, **kwargs: Any) -> Any:
+        scope = getattr(_local, "scope", None)
+        if scope is None or not scope.stack or args or kwargs:
+            return _MEMOISED[step](value, *args, **kwargs)
+        if step == "dict":
+            return _Deferred(value)
+        if step == "deserialize" and isinstance(value, _Deferred):
+            return value
+        if step == "proxy" and isinstance(value, _Deferred):
+            return _LazyProps(value)
+        return _MEMOISED[step](value, *args, **kwargs)
+    wrapper.__wrapped__ = _ORIGINAL.get(step)  # type: ignore[attr-defined]
+    return wrapper
+
+
+_MEMOISED: dict[str, Any] = {}
+
+
 class _JsonFormat:
     """``json_format`` as pulumi_policy.policy sees it, with ``MessageToDict`` memoised."""
 
     def __init__(self, module: Any):
         self._module = module
-        self.MessageToDict = _memoised(module.MessageToDict, "dict")  # noqa: N815 (protobuf's name)
+        self.MessageToDict = _deferring("dict")  # noqa: N815 (protobuf's name)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._module, name)
@@ -160,9 +224,13 @@ def install() -> bool:
               "ResourceValidationPolicy", "StackValidationPolicy")
     if not all(hasattr(sdk, n) for n in needed):
         return False
+    _ORIGINAL.update(dict=sdk.json_format.MessageToDict, deserialize=sdk.deserialize_properties,
+                     proxy=sdk.unknown_checking_proxy)
+    for step, function in _ORIGINAL.items():
+        _MEMOISED[step] = _memoised(function, step)
     sdk.json_format = _JsonFormat(sdk.json_format)
-    sdk.deserialize_properties = _memoised(sdk.deserialize_properties, "deserialize")
-    sdk.unknown_checking_proxy = _memoised(sdk.unknown_checking_proxy, "proxy")
+    sdk.deserialize_properties = _deferring("deserialize")
+    sdk.unknown_checking_proxy = _deferring("proxy")
     sdk._PolicyAnalyzerServicer = _servicer_class(sdk)
     return True
 
@@ -175,8 +243,8 @@ def uninstall() -> None:
         return
     sdk._PolicyAnalyzerServicer = sdk._PolicyAnalyzerServicer._fastpath_base
     sdk.json_format = sdk.json_format._module
-    sdk.deserialize_properties = sdk.deserialize_properties.__wrapped__
-    sdk.unknown_checking_proxy = sdk.unknown_checking_proxy.__wrapped__
+    sdk.deserialize_properties = _ORIGINAL["deserialize"]
+    sdk.unknown_checking_proxy = _ORIGINAL["proxy"]
 
 
 def servicer(name: str, policies: list, enforcement_level: Any, **kwargs: Any) -> Any:
