@@ -122,3 +122,33 @@ def test_constraint_parameters_of_the_wrong_shape_are_refused(rendered_prod):
         broken["spec"]["parameters"] = {name: {"wrong": "type"} for name in broken["spec"]["parameters"]}
         broken["spec"]["parameters"]["noSuchParameter"] = 1
         assert constraint_errors(broken, schemas), f"{obj['kind']}: a malformed parameter set passed"
+
+
+# Upstream CRD floors (crd_schemas.py): required fields, types, enums.
+
+def crd_errors(obj: dict) -> list[str]:
+    from .crd_schemas import SCHEMAS
+
+    schema = SCHEMAS.get((group_version(obj["apiVersion"])[0], obj["kind"]))
+    if schema is None:
+        return []
+    return [f"{'.'.join(map(str, e.path)) or '(object)'}: {e.message}"
+            for e in jsonschema.Draft7Validator(schema).iter_errors(obj)]
+
+
+def test_custom_resources_meet_their_upstream_crd_floor(rendered_prod):
+    from .crd_schemas import SCHEMAS
+
+    checked = {p: o for p, o in custom(rendered_prod).items()
+               if (group_version(o["apiVersion"])[0], o["kind"]) in SCHEMAS}
+    errors = [f"{p}: {e}" for p, o in checked.items() for e in crd_errors(o)]
+    assert not errors, "\n".join(errors)
+
+
+def test_crd_floor_refuses_a_certificate_without_a_secret_name(rendered_prod):
+    certs = [o for o in custom(rendered_prod).values() if o["kind"] == "Certificate"]
+    if not certs:
+        pytest.skip("no Certificate in the render")
+    broken = copy.deepcopy(certs[0])
+    del broken["spec"]["secretName"]
+    assert any("secretName" in e for e in crd_errors(broken))
