@@ -289,8 +289,7 @@ def run(args: argparse.Namespace, out: Optional[TextIO] = None, err: Optional[Te
     if args.output:
         Path(args.output).parent.mkdir(parents=True, exist_ok=True)
         Path(args.output).write_text(text, encoding="utf-8")
-        if args.format != "text":
-            print(format_text(analysis).splitlines()[-1], file=err)
+        print(format_text(analysis).splitlines()[-1], file=err)
     else:
         out.write(text)
     return 1 if analysis.mandatory else 0

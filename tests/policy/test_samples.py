@@ -86,6 +86,18 @@ def test_every_policy_is_documented():
     assert not missing, f"docs/policies.md has no section for: {missing}"
 
 
+def test_the_policy_table_matches_the_policies():
+    rows = {}
+    for line in (ROOT / "docs" / "policies.md").read_text().splitlines():
+        match = re.match(r"^\| \[`([a-z0-9-]+)`\]\(#\1\)[^|]*\|[^|]*\| (\w+) \| (\w+) \| ([^|]+) \|", line)
+        if match:
+            rows[match.group(1)] = (match.group(2), match.group(3), match.group(4).strip())
+    for p in POLICIES:
+        f = p.framework
+        assert rows.get(p.name) == (p.enforcement_level.value, p.severity.value,
+                                    f"{f.name} {f.version} {f.reference}"), f"docs/policies.md row of {p.name}"
+
+
 def test_the_exemptions_file_names_only_existing_policies():
     unknown = {(e.id, p) for e in load_exemptions() for p in e.policies if p not in NAMES}
     assert not unknown, f"exemptions.yaml names unknown policies: {sorted(unknown)}"
