@@ -253,6 +253,14 @@ mutator("pss-enforce-privileged", f"label {PSS_ENFORCE}: privileged", core=True)
     per_resource(lambda r: r.kind == "Namespace",
                  lambda r: r.inputs.setdefault("metadata", {}).setdefault("labels", {}).update({PSS_ENFORCE: "privileged"})))
 
+mutator("pss-enforce-removed", f"label {PSS_ENFORCE} removed", core=True,
+        policies=("namespace-enforce-pod-security",))(
+    per_resource(lambda r: r.kind == "Namespace",
+                 lambda r: (r.inputs.get("metadata") or {}).get("labels", {}).pop(PSS_ENFORCE, None)))
+mutator("serviceaccount-automount-token", "ServiceAccount automountServiceAccountToken: true",
+        policies=("serviceaccount-disable-token-automount",))(
+    per_resource(lambda r: r.kind == "ServiceAccount", lambda r: r.inputs.update(automountServiceAccountToken=True)))
+
 
 def is_default_deny(res: Res) -> bool:
     if res.kind != "NetworkPolicy":
