@@ -27,7 +27,7 @@ import pulumi
 import yaml
 from pydantic import Field, field_validator, model_validator
 
-from .base import (StrictModel, child_opts, deep_merge, helm_chart, k8s_object, standard_labels)
+from .base import (HardenedComponent, StrictModel, child_opts, deep_merge, helm_chart, k8s_object, standard_labels)
 
 TOKEN = "hardened:index:AdmissionControl"
 
@@ -572,7 +572,7 @@ def network_policies(cfg: AdmissionConfig) -> list[tuple[str, dict]]:
 # The component
 # ---------------------------------------------------------------------------------------------
 
-class AdmissionControl(pulumi.ComponentResource):
+class AdmissionControl(HardenedComponent):
     """Gatekeeper (fail closed, Rego v1 templates, constraints) and keyless image signatures."""
 
     def __init__(self, name: str, args: AdmissionControlArgs, opts: Optional[pulumi.ResourceOptions] = None):

@@ -82,9 +82,32 @@ def standard_labels(name: str, component: str | None = None) -> dict[str, str]:
     return labels
 
 
+class HardenedComponent(pulumi.ComponentResource):
+    """Base of every component: a ``ComponentResource`` whose children also wait for what the
+    component was told to wait for.
+
+    Pulumi does not pass a component's ``depends_on`` down to the resources created inside it, so
+    ``HardenedWorkload(..., depends_on=[namespace])`` would let the Deployment race its Namespace.
+    :func:`child_opts` adds these dependencies to every child.
+    """
+
+    def __init__(self, t: str, name: str, props: Optional[dict] = None,
+                 opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__(t, name, props, opts)
+        deps = opts.depends_on if opts is not None else None
+        if deps is None:
+            self._inherited_depends_on: list = []
+        elif isinstance(deps, (list, tuple)):
+            self._inherited_depends_on = list(deps)
+        else:
+            self._inherited_depends_on = [deps]
+
+
 def child_opts(parent: pulumi.Resource, depends_on: Optional[list] = None, **kwargs: Any) -> pulumi.ResourceOptions:
-    """Options for a child resource: parented to *parent* (so it inherits its providers)."""
-    return pulumi.ResourceOptions(parent=parent, depends_on=depends_on or [], **kwargs)
+    """Options for a child resource: parented to *parent* (so it inherits its providers), and
+    depending on whatever *parent* itself depends on (see :class:`HardenedComponent`)."""
+    inherited = list(getattr(parent, "_inherited_depends_on", []))
+    return pulumi.ResourceOptions(parent=parent, depends_on=inherited + list(depends_on or []), **kwargs)
 
 
 #: API groups whose objects the provider registers under ``core`` (the legacy group ``v1``).

@@ -14,7 +14,7 @@ import pulumi
 import pulumi_aws as aws
 from pydantic import Field, field_validator
 
-from .base import AwsResource, StrictModel, child_opts
+from .base import HardenedComponent, AwsResource, StrictModel, child_opts
 
 TOKEN = "hardened:index:EdgeProtection"
 
@@ -98,7 +98,7 @@ class EdgeProtectionArgs(StrictModel):
     cluster_name: str = Field(description="Cluster name, used in names, metrics and tags.")
 
 
-class EdgeProtection(pulumi.ComponentResource):
+class EdgeProtection(HardenedComponent):
     """WAFv2 WebACL (+ association) and optional Shield Advanced protection of the ingress LB."""
 
     def __init__(self, name: str, args: EdgeProtectionArgs, opts: Optional[pulumi.ResourceOptions] = None):

@@ -22,7 +22,7 @@ from typing import Literal, Optional
 import pulumi
 from pydantic import Field, field_validator
 
-from .base import DNS1123_LABEL, StrictModel, child_opts, k8s_object, standard_labels
+from .base import HardenedComponent, DNS1123_LABEL, StrictModel, child_opts, k8s_object, standard_labels
 from .edge import WafConfig
 
 TOKEN = "hardened:index:TlsIngress"
@@ -425,7 +425,7 @@ def ingress_manifests(args: TlsIngressArgs) -> list[tuple[str, dict]]:
     return out
 
 
-class TlsIngress(pulumi.ComponentResource):
+class TlsIngress(HardenedComponent):
     """TLS 1.3-only ingress (Gateway API on Istio, or legacy ingress-nginx) and the AWS edge."""
 
     def __init__(self, name: str, args: TlsIngressArgs, opts: Optional[pulumi.ResourceOptions] = None):

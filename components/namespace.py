@@ -13,7 +13,7 @@ from typing import Literal, Optional
 import pulumi
 from pydantic import Field
 
-from .base import PSS_VERSION, StrictModel, child_opts, k8s_object, standard_labels
+from .base import HardenedComponent, PSS_VERSION, StrictModel, child_opts, k8s_object, standard_labels
 from .config import QuotaConfig, Resources
 
 TOKEN = "hardened:index:HardenedNamespace"
@@ -147,7 +147,7 @@ def namespace_manifests(args: HardenedNamespaceArgs) -> list[tuple[str, dict]]:
     return out
 
 
-class HardenedNamespace(pulumi.ComponentResource):
+class HardenedNamespace(HardenedComponent):
     """A namespace with restricted pod security, default-deny networking, DNS, quota and limits."""
 
     def __init__(self, name: str, args: HardenedNamespaceArgs, opts: Optional[pulumi.ResourceOptions] = None):

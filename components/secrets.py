@@ -24,7 +24,7 @@ from typing import Any, Optional
 import pulumi
 from pydantic import Field, field_validator, model_validator
 
-from .base import StrictModel, child_opts, deep_merge, helm_chart, k8s_object, standard_labels
+from .base import HardenedComponent, StrictModel, child_opts, deep_merge, helm_chart, k8s_object, standard_labels
 
 TOKEN = "hardened:index:SecretDelivery"
 
@@ -399,7 +399,7 @@ def network_policies(args: SecretDeliveryArgs) -> list[tuple[str, dict]]:
 # The component
 # ---------------------------------------------------------------------------------------------
 
-class SecretDelivery(pulumi.ComponentResource):
+class SecretDelivery(HardenedComponent):
     """cert-manager + internal CA, External Secrets Operator and the ``vault-backend`` store."""
 
     def __init__(self, name: str, args: SecretDeliveryArgs, opts: Optional[pulumi.ResourceOptions] = None):

@@ -12,6 +12,7 @@ import pulumi
 from .admission import AdmissionControl, AdmissionControlArgs, tenant_namespace_labels
 from .config import NetworkIntent, Secrets, StackConfig
 from .ingress import ExternalService, TlsIngress, TlsIngressArgs
+from .base import HardenedComponent
 from .namespace import FlowPeer, FlowRule, HardenedNamespace, HardenedNamespaceArgs
 from .secrets import SecretDelivery, SecretDeliveryArgs
 from .vault import VaultHA, VaultHAArgs
@@ -45,7 +46,7 @@ def active_intents(cfg: StackConfig) -> list[NetworkIntent]:
     return [i for i in cfg.intents if i.source not in isolated and i.destination not in isolated]
 
 
-class HardenedStack(pulumi.ComponentResource):
+class HardenedStack(HardenedComponent):
     """Every component of the hardened platform, built from one StackConfig."""
 
     def __init__(self, name: str, config: StackConfig, secrets: Optional[Secrets] = None,

@@ -35,7 +35,7 @@ import pulumi
 import pulumi_aws as aws
 from pydantic import Field, field_validator, model_validator
 
-from .base import StrictModel, child_opts, deep_merge, helm_chart, k8s_object, standard_labels
+from .base import HardenedComponent, StrictModel, child_opts, deep_merge, helm_chart, k8s_object, standard_labels
 from .secrets import (ESO_NAMESPACE, ESO_SERVICE_ACCOUNT, VAULT_AUDIENCE, VAULT_TLS_SECRET, RotationConfig, SecretsConfig,
                       tls_certificate)
 
@@ -436,7 +436,7 @@ def namespace_quota(c: VaultConfig):
 # The component
 # ---------------------------------------------------------------------------------------------
 
-class VaultHA(pulumi.ComponentResource):
+class VaultHA(HardenedComponent):
     """Vault HA (raft), TLS 1.3 everywhere, AWS KMS auto-unseal through IRSA."""
 
     def __init__(self, name: str, args: VaultHAArgs, opts: Optional[pulumi.ResourceOptions] = None):

@@ -14,7 +14,7 @@ from typing import Optional
 import pulumi
 from pydantic import Field
 
-from .base import StrictModel, child_opts, k8s_object, standard_labels
+from .base import HardenedComponent, StrictModel, child_opts, k8s_object, standard_labels
 from .config import WorkloadConfig
 
 TOKEN = "hardened:index:HardenedWorkload"
@@ -151,7 +151,7 @@ def workload_manifests(args: HardenedWorkloadArgs) -> list[tuple[str, dict]]:
     return out
 
 
-class HardenedWorkload(pulumi.ComponentResource):
+class HardenedWorkload(HardenedComponent):
     """A tenant application deployed the secure way, with nothing to opt into."""
 
     def __init__(self, name: str, args: HardenedWorkloadArgs, opts: Optional[pulumi.ResourceOptions] = None):

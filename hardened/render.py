@@ -53,6 +53,7 @@ class Registered:
     custom: bool
     inputs: dict[str, Any]
     secret_paths: list[str] = field(default_factory=list)
+    dependencies: list[str] = field(default_factory=list)
 
     @property
     def is_kubernetes_object(self) -> bool:
@@ -148,7 +149,7 @@ def _make_mocks(records: list[Registered]):
             inputs = normalize(raw, "", secrets)
             response = super().RegisterResource(request)
             records.append(Registered(response.urn, request.type, request.name, request.parent,
-                                      bool(request.custom), inputs, secrets))
+                                      bool(request.custom), inputs, secrets, sorted(request.dependencies)))
             return response
 
     class Mocks(m.Mocks):

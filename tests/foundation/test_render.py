@@ -140,3 +140,16 @@ def test_cli_unknown_stack_lists_the_stacks(tmp_path):
     proc = _cli("render", "--stack", "nope", "--out", str(tmp_path))
     assert proc.returncode == 2
     assert "Pulumi.prod.yaml" in proc.stderr
+
+
+def test_workload_objects_wait_for_their_namespace():
+    """A component's depends_on reaches its children: the Deployment is not created before its
+    Namespace (Pulumi does not propagate a component's dependencies by itself)."""
+    records = run_program("prod", ROOT)
+    (ns,) = [r for r in records if r.is_kubernetes_object and r.inputs["kind"] == "Namespace"
+             and r.inputs["metadata"]["name"] == "lego-mcp-prod"]
+    deployments = [r for r in records if r.is_kubernetes_object and r.inputs["kind"] == "Deployment"
+                   and r.inputs["metadata"].get("namespace") == "lego-mcp-prod"]
+    assert deployments
+    for d in deployments:
+        assert ns.urn in d.dependencies, d.urn
