@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import collections
 import datetime as _dt
+import gc
 import os
 import queue
 import re
@@ -439,6 +440,15 @@ class PolicyPackProcess:
         started = time.perf_counter()
         self.start()
         pb, _ = _proto()
+        gc_was_enabled = gc.isenabled()
+        gc.disable()  # thousands of live requests: the cyclic collector would rescan them again and again
+        try:
+            return self._analyze(pb, resources, stack, started)
+        finally:
+            if gc_was_enabled:
+                gc.enable()
+
+    def _analyze(self, pb: Any, resources: Iterable[Resource], stack: bool, started: float) -> Analysis:
         all_resources: list[Resource] = []
         structs: list[Any] = []
         verdicts: list[Verdict] = []

@@ -7,12 +7,11 @@ import datetime as dt
 import textwrap
 
 import pytest
-from google.protobuf import struct_pb2
 
 from hardened.analyzer import ConfigError, resolve_config
 from policy_pack.policies._lib import exemptions as ex
 
-from .helpers import container, golden, golden_others, messages, mutated, pod_spec, resource, run
+from .helpers import container, golden, golden_others, messages, mutated, pod_spec, run
 
 FUTURE = "2999-12-31"
 PAST = "2020-01-31"

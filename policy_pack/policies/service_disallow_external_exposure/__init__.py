@@ -21,7 +21,7 @@ def check(obj, config):
         yield (f"the Service is of type {kind} (spec.type), which exposes it outside the cluster around "
                "the TLS ingress gateway; use ClusterIP and route through the gateway, or add a named exemption")
     if get_list(spec, "externalIPs", "spec"):
-        yield (f"the Service sets spec.externalIPs, which lets it claim traffic for arbitrary addresses; "
+        yield ("the Service sets spec.externalIPs, which lets it claim traffic for arbitrary addresses; "
                "remove them")
 
 
