@@ -108,14 +108,15 @@ def format_text(analysis: Analysis) -> str:
             label = e.resource.label if e.resource else e.urn
             lines.append(f"  {label}: {e.policy}: {e.reason}")
         lines.append("")
-    affected = len({v.urn for v in analysis.verdicts})
+    affected = len({v.urn for v in analysis.verdicts if v.urn})
+    where = f"{affected} resource(s)" + (" and the stack" if any(not v.urn for v in analysis.verdicts) else "")
     summary = (f"{len(analysis.resources)} resources, {len(analysis.policies)} policies "
                f"({analysis.pack} {analysis.version}), {analysis.seconds:.2f}s: ")
     if analysis.mandatory:
         summary += (f"FAILED with {len(analysis.mandatory)} mandatory and {len(analysis.advisory)} advisory "
-                    f"violation(s) in {affected} resource(s)")
+                    f"violation(s) in {where}")
     elif analysis.advisory:
-        summary += f"passed; {len(analysis.advisory)} advisory violation(s) in {affected} resource(s)"
+        summary += f"passed; {len(analysis.advisory)} advisory violation(s) in {where}"
     else:
         summary += "passed; no violation"
     if analysis.exempted:
