@@ -152,7 +152,8 @@ class WorkloadConfig(StrictModel):
     external: bool = Field(False, description="Exposed through the ingress gateway (default false).")
     hostname: Optional[str] = Field(None, description="Public hostname when external.")
     spiffe_id: Optional[str] = Field(
-        None, description="SPIFFE ID override (default spiffe://<trustDomain>/<name>).")
+        None, description="SPIFFE ID override (default spiffe://<trustDomain>/ns/<namespace>/sa/<name>, the "
+                          "form Istio reads principals from); must be in spire.trustDomain and unique.")
 
     @field_validator("name", "namespace")
     @classmethod
@@ -311,7 +312,37 @@ class StackConfig(StrictModel):
             if w.secrets and not (self.secrets.enabled and self.vault.enabled):
                 raise _located(f"workloads[{i}].secrets", "secrets are delivered by External Secrets from Vault; "
                                                           "enable the vault and secrets sections")
+        self._identity_checks()
         return self
+
+    def _identity_checks(self) -> None:
+        """Workload identity and mesh (issue 4): SPIFFE IDs valid, in the trust domain and unique;
+        external entry points need an OIDC issuer for their JWTs."""
+        from .spire import check_spiffe_id, workload_spiffe_id
+
+        td = self.spire.trust_domain
+        if (self.cluster.environment == "prod" and self.spire.enabled
+                and self.spire.server.data_store.type == "sqlite3"):
+            raise _located("spire.server.dataStore.type", "sqlite3 is one pod's file: a prod SPIRE server runs HA "
+                                                          "on postgres or mysql (set type and host)")
+        seen: dict[str, str] = {}
+        for i, w in enumerate(self.workloads):
+            sid = workload_spiffe_id(w, td)
+            try:
+                check_spiffe_id(sid, td)
+            except ValueError as e:
+                raise _located(f"workloads[{i}].spiffeId", str(e)) from None
+            if sid in seen:
+                raise _located(f"workloads[{i}].spiffeId",
+                               f"SPIFFE ID {sid!r} is already the identity of {seen[sid]!r}: two workloads "
+                               f"would be indistinguishable to the mesh; give each its own spiffeId")
+            seen[sid] = w.key
+        if self.mesh.enabled and self.mesh.require_jwt_on_external and self.mesh.jwt is None:
+            external = [w.key for w in self.workloads if w.external]
+            if external:
+                raise _located("mesh.jwt", f"external workloads {external} need an OIDC issuer for end-user JWTs: "
+                                           f"set mesh.jwt.issuer and mesh.jwt.jwksUri (or mesh.requireJwtOnExternal "
+                                           f"false to opt out)")
 
     def workload(self, key: str) -> WorkloadConfig:
         return next(w for w in self.workloads if w.key == key)

@@ -1,14 +1,234 @@
-"""Istio mesh with strict mTLS (issue 4).
+"""``ZeroTrustMesh``: Istio with strict mTLS and identity-based authorization (issue 4).
 
-Placeholder section: the config model exists so StackConfig is complete; the component is
-built in its issue.
+* Istio ``base`` and ``istiod`` (upstream charts, pinned) in ``istio-system``; the mesh's
+  workload identities come from SPIRE (the sidecar injector mounts the SPIFFE CSI socket, the
+  trust domain is SPIRE's), so there is one identity authority, not two.
+* Mesh-wide ``PeerAuthentication`` STRICT in the root namespace: no plaintext between sidecars.
+* Per tenant namespace, an ``AuthorizationPolicy`` with an empty spec (deny everything) and ALLOW
+  policies derived from the SAME ``intents`` as the NetworkPolicies: one intent, enforced at L3/L4
+  by the CNI and at L7 by the sidecar against the caller's SPIFFE identity
+  (``<trustDomain>/ns/<ns>/sa/<sa>``), so a spoofed pod IP gains nothing.
+* External entry points (``external: true``): ``RequestAuthentication`` for the configured OIDC
+  issuer and a DENY policy for any request without a verified request principal.
 """
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Any, Optional
 
-from .base import StrictModel
+import pulumi
+from pydantic import Field, field_validator
+
+from .base import HardenedComponent, StrictModel, child_opts, deep_merge, helm_chart, k8s_object, standard_labels
+from .spire import CSI_DRIVER, workload_spiffe_id
+
+TOKEN = "hardened:index:ZeroTrustMesh"
+
+REPO = "https://istio-release.storage.googleapis.com/charts"
+ROOT_NAMESPACE = "istio-system"
+SECURITY_API = "security.istio.io/v1"
+#: Where Istio's proxy looks for a Workload API socket provided by SPIRE (Istio's SPIRE integration).
+WORKLOAD_SOCKET_DIR = "/run/secrets/workload-spiffe-uds"
+
+
+class JwtConfig(StrictModel):
+    issuer: str = Field(description="OIDC issuer URL (the `iss` claim), e.g. https://login.lego-mcp.io/realms/prod.")
+    jwks_uri: str = Field(description="JWKS URL of the issuer (https).")
+    audiences: list[str] = Field(default_factory=list,
+                                 description="Accepted `aud` values (default none: any audience of the issuer).")
+
+    @field_validator("issuer", "jwks_uri")
+    @classmethod
+    def _https(cls, v: str) -> str:
+        if not v.startswith("https://"):
+            raise ValueError(f"{v!r} must be an https:// URL (tokens and keys are never fetched in plaintext)")
+        return v
 
 
 class MeshConfig(StrictModel):
     enabled: bool = Field(True, description="Deploy this part of the stack (default true).")
+    chart_version: str = Field("1.27.3", description="Pinned Istio chart version (base and istiod).")
+    istiod_replicas: int = Field(2, ge=1, description="istiod replicas (default 2, so config survives a node).")
+    outbound_registry_only: bool = Field(
+        True, description="Sidecars reach only services in the mesh registry (default true: no egress to "
+                          "arbitrary hosts; add a ServiceEntry for each external dependency).")
+    jwt: Optional[JwtConfig] = Field(
+        None, description="OIDC issuer for end-user JWTs on external entry points (default none; required when "
+                          "a workload is external, unless requireJwtOnExternal is false).")
+    require_jwt_on_external: bool = Field(
+        True, description="External workloads reject requests without a valid JWT (default true; false is a "
+                          "visible opt-out for services that do their own authentication).")
+    extra_values: dict[str, Any] = Field(default_factory=dict,
+                                         description="Escape hatch merged last into istiod values (default none).")
+
+
+class MeshWorkload(StrictModel):
+    """What the mesh needs to know about one workload."""
+
+    namespace: str
+    name: str
+    port: int
+    external: bool = False
+    spiffe_id: str = Field(description="The workload's SPIFFE ID (from SPIRE).")
+
+
+class MeshIntent(StrictModel):
+    source: str = Field(description="'namespace/workload' or 'namespace/*'.")
+    destination: str = Field(description="'namespace/workload'.")
+    port: int
+
+
+class ZeroTrustMeshArgs(StrictModel):
+    config: MeshConfig = Field(description="The mesh section.")
+    trust_domain: str = Field(description="SPIFFE trust domain (spire.trustDomain).")
+    spire: bool = Field(True, description="SPIRE is the identity source (default true).")
+    tenant_namespaces: list[str] = Field(default_factory=list, description="Namespaces that get default-deny.")
+    workloads: list[MeshWorkload] = Field(default_factory=list, description="Tenant workloads.")
+    intents: list[MeshIntent] = Field(default_factory=list, description="Active intents (isolation applied).")
+
+
+def mesh_workloads(workloads, trust_domain: str) -> list[MeshWorkload]:
+    return [MeshWorkload(namespace=w.namespace, name=w.name, port=w.port, external=w.external,
+                         spiffe_id=workload_spiffe_id(w, trust_domain)) for w in workloads]
+
+
+# ---------------------------------------------------------------------------------------------
+# Pure builders (unit-tested)
+# ---------------------------------------------------------------------------------------------
+
+def _base_values(args: ZeroTrustMeshArgs) -> dict:
+    return {"global": {"istioNamespace": ROOT_NAMESPACE}}
+
+
+def _values(args: ZeroTrustMeshArgs) -> dict:
+    c = args.config
+    values: dict[str, Any] = {
+        "global": {"istioNamespace": ROOT_NAMESPACE, "logAsJson": True,
+                   "proxy": {"privileged": False, "holdApplicationUntilProxyStarts": True}},
+        "pilot": {"replicaCount": c.istiod_replicas, "autoscaleMin": c.istiod_replicas,
+                  "env": {"PILOT_ENABLE_ALPHA_GATEWAY_API": "false"}},
+        "meshConfig": {
+            "trustDomain": args.trust_domain,
+            "enableAutoMtls": True,
+            "outboundTrafficPolicy": {"mode": "REGISTRY_ONLY" if c.outbound_registry_only else "ALLOW_ANY"},
+            "accessLogFile": "/dev/stdout",
+            "accessLogEncoding": "JSON",
+        },
+    }
+    if args.spire:
+        # Istio's SPIRE integration: every injected proxy gets the Workload API socket from the
+        # SPIFFE CSI driver (read-only), and istio-agent fetches its SVID from SPIRE instead of
+        # istiod's CA.
+        values["sidecarInjectorWebhook"] = {
+            "templates": {"spire": "\n".join([
+                "spec:",
+                "  containers:",
+                "  - name: istio-proxy",
+                "    volumeMounts:",
+                "    - name: workload-socket",
+                f"      mountPath: {WORKLOAD_SOCKET_DIR}",
+                "      readOnly: true",
+                "  volumes:",
+                "    - name: workload-socket",
+                "      csi:",
+                f"        driver: \"{CSI_DRIVER}\"",
+                "        readOnly: true",
+                ""])},
+            "defaultTemplates": ["sidecar", "spire"],
+        }
+    return deep_merge(values, c.extra_values)
+
+
+def _meta(name: str, namespace: str) -> dict:
+    return {"name": name, "namespace": namespace, "labels": standard_labels(name, "mesh-policy")}
+
+
+def principal(spiffe_id: str) -> str:
+    """Istio's principal for a SPIFFE ID: the ID without its ``spiffe://`` scheme."""
+    return spiffe_id.removeprefix("spiffe://")
+
+
+def mesh_policies(args: ZeroTrustMeshArgs) -> list[tuple[str, dict]]:
+    """Every PeerAuthentication, RequestAuthentication and AuthorizationPolicy of the mesh."""
+    c = args.config
+    out: list[tuple[str, dict]] = [("peer-auth-strict", {
+        "apiVersion": SECURITY_API, "kind": "PeerAuthentication",
+        "metadata": _meta("default", ROOT_NAMESPACE),
+        "spec": {"mtls": {"mode": "STRICT"}},
+    })]
+    by_key = {f"{w.namespace}/{w.name}": w for w in args.workloads}
+    for ns in sorted(args.tenant_namespaces):
+        # An ALLOW policy with no rules matches nothing: with it, every request not allowed below
+        # is denied.
+        out.append((f"authz-{ns}-deny-all", {
+            "apiVersion": SECURITY_API, "kind": "AuthorizationPolicy",
+            "metadata": _meta("default-deny", ns), "spec": {},
+        }))
+    grouped: dict[tuple[str, int], list[MeshIntent]] = {}
+    for i in args.intents:
+        grouped.setdefault((i.destination, i.port), []).append(i)
+    for (dest, port), intents in sorted(grouped.items()):
+        dst_ns, dst_app = dest.split("/")
+        principals, namespaces = set(), set()
+        for i in intents:
+            src_ns, src_app = i.source.split("/")
+            if src_app == "*":
+                namespaces.add(src_ns)
+            else:
+                principals.add(principal(by_key[i.source].spiffe_id))
+        sources = ([{"source": {"principals": sorted(principals)}}] if principals else []) + \
+                  ([{"source": {"namespaces": sorted(namespaces)}}] if namespaces else [])
+        name = f"allow-{dst_app}-{port}"
+        out.append((f"authz-{dst_ns}-{name}", {
+            "apiVersion": SECURITY_API, "kind": "AuthorizationPolicy",
+            "metadata": _meta(name, dst_ns),
+            "spec": {"selector": {"matchLabels": {"app": dst_app}}, "action": "ALLOW",
+                     "rules": [{"from": sources, "to": [{"operation": {"ports": [str(port)]}}]}]},
+        }))
+    if c.jwt is not None and c.require_jwt_on_external:
+        for w in sorted((w for w in args.workloads if w.external), key=lambda w: (w.namespace, w.name)):
+            rule: dict[str, Any] = {"issuer": c.jwt.issuer, "jwksUri": c.jwt.jwks_uri, "forwardOriginalToken": False}
+            if c.jwt.audiences:
+                rule["audiences"] = sorted(c.jwt.audiences)
+            selector = {"matchLabels": {"app": w.name}}
+            out.append((f"jwt-{w.namespace}-{w.name}", {
+                "apiVersion": SECURITY_API, "kind": "RequestAuthentication",
+                "metadata": _meta(f"jwt-{w.name}", w.namespace),
+                "spec": {"selector": selector, "jwtRules": [rule]},
+            }))
+            # RequestAuthentication alone lets tokenless requests through; this DENY (evaluated
+            # before every ALLOW) rejects any request without a verified request principal.
+            out.append((f"authz-{w.namespace}-{w.name}-require-jwt", {
+                "apiVersion": SECURITY_API, "kind": "AuthorizationPolicy",
+                "metadata": _meta(f"require-jwt-{w.name}", w.namespace),
+                "spec": {"selector": selector, "action": "DENY",
+                         "rules": [{"from": [{"source": {"notRequestPrincipals": ["*"]}}]}]},
+            }))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# The component
+# ---------------------------------------------------------------------------------------------
+
+class ZeroTrustMesh(HardenedComponent):
+    """Istio with STRICT mTLS, default-deny authorization from intents, JWT at the edge."""
+
+    def __init__(self, name: str, args: ZeroTrustMeshArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__(TOKEN, name, None, opts)
+        from .namespace import HardenedNamespace, HardenedNamespaceArgs
+        from .spire import _pod_security
+
+        c = args.config
+        self.namespace = HardenedNamespace(f"{name}-ns", HardenedNamespaceArgs(
+            name=ROOT_NAMESPACE, pod_security=_pod_security(ROOT_NAMESPACE)), child_opts(self))
+        ns = [self.namespace]
+        self.base = helm_chart(f"{name}-base", chart="base", version=c.chart_version, repo=REPO,
+                               namespace=ROOT_NAMESPACE, values=_base_values(args),
+                               opts=child_opts(self, depends_on=ns))
+        self.istiod = helm_chart(f"{name}-istiod", chart="istiod", version=c.chart_version, repo=REPO,
+                                 namespace=ROOT_NAMESPACE, values=_values(args),
+                                 opts=child_opts(self, depends_on=[*ns, self.base]))
+        self.policies = [k8s_object(f"{name}-{suffix}", m, child_opts(self, depends_on=[self.base]))
+                         for suffix, m in mesh_policies(args)]
+        self.register_outputs({"trustDomain": args.trust_domain, "mtls": "STRICT",
+                               "tenantNamespaces": sorted(args.tenant_namespaces)})

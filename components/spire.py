@@ -1,14 +1,329 @@
-"""SPIFFE/SPIRE workload identity (issue 4).
+"""``Spire``: SPIFFE workload identity from SPIRE (issue 4).
 
-Placeholder section: the config model exists so StackConfig is complete; the component is
-built in its issue.
+The upstream hardened charts (``spire-crds`` then ``spire``, https://spiffe.github.io/helm-charts-hardened/)
+at pinned versions: SPIRE server (HA with an external SQL datastore), the SPIRE agent DaemonSet,
+the SPIFFE CSI driver (workloads get the Workload API socket through a ``csi.spiffe.io`` volume,
+never a hostPath of their own) and the SPIRE controller manager.
+
+Identities are declared, not registered by hand: one ``ClusterSPIFFEID``
+(``spire.spiffe.io/v1alpha1``) per workload, selecting the workload's namespace and its ``app``
+label, so a new workload gets its SVID without ``kubectl exec`` into the server. The chart's
+catch-all ``default`` ClusterSPIFFEID (an identity for every pod of every namespace) is switched
+off: a pod that no workload declares gets no identity, and so no mesh traffic.
+
+Namespaces ``spire-server`` (restricted) and ``spire-system`` (privileged, from the agent and CSI
+driver exemptions in ``policy_pack/exemptions.yaml``), each with default-deny and only the flows
+SPIRE needs: agents -> server 8081, server -> datastore, API server -> controller-manager webhook,
+server and agents -> API server, agents -> kubelet.
 """
 from __future__ import annotations
 
-from pydantic import Field
+import re
+from typing import Any, Literal, Optional
 
-from .base import StrictModel
+import pulumi
+from pydantic import Field, field_validator, model_validator
+
+from .base import HardenedComponent, StrictModel, child_opts, deep_merge, helm_chart, k8s_object, standard_labels
+
+TOKEN = "hardened:index:Spire"
+
+REPO = "https://spiffe.github.io/helm-charts-hardened/"
+CHART = "spire"
+CRDS_CHART = "spire-crds"
+SERVER_NAMESPACE = "spire-server"
+SYSTEM_NAMESPACE = "spire-system"
+SERVER_PORT = 8081
+WEBHOOK_PORT = 9443
+KUBELET_PORT = 10250
+#: The class our ClusterSPIFFEIDs and the controller manager share (a foreign controller manager
+#: with another class ignores them, and ours ignores theirs).
+CLASS_NAME = "hardened-stack"
+#: The SPIFFE CSI driver's name: the volume type workloads (and the Istio proxy) mount.
+CSI_DRIVER = "csi.spiffe.io"
+#: The ID template Istio requires (it parses namespace and service account out of the peer's ID).
+ISTIO_ID_TEMPLATE = "spiffe://{{ .TrustDomain }}/ns/{{ .PodMeta.Namespace }}/sa/{{ .PodSpec.ServiceAccountName }}"
+
+#: A trust domain: a lowercase DNS name (SPIFFE: letters, digits, '.', '-', '_'; no scheme, port, path).
+TRUST_DOMAIN = re.compile(r"^(?=.{1,255}$)[a-z0-9]([a-z0-9_-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9_-]*[a-z0-9])?)*$")
+SPIFFE_PATH_SEGMENT = re.compile(r"^[A-Za-z0-9._-]+$")
+
+
+def check_trust_domain(v: str) -> str:
+    if "://" in v or "/" in v or ":" in v or v != v.lower() or not TRUST_DOMAIN.match(v):
+        raise ValueError(
+            f"{v!r} is not a SPIFFE trust domain: use a lowercase DNS name you own, e.g. 'lego-mcp.io' "
+            "(no scheme, port or path)")
+    return v
+
+
+def check_spiffe_id(v: str) -> str:
+    """A SPIFFE ID: ``spiffe://<trust domain>/<path>`` with a non-empty path of plain segments."""
+    if not v.startswith("spiffe://"):
+        raise ValueError(f"SPIFFE ID {v!r} must start with 'spiffe://'")
+    rest = v[len("spiffe://"):]
+    td, _, path = rest.partition("/")
+    check_trust_domain(td)
+    segments = path.split("/") if path else []
+    if not segments or any(not SPIFFE_PATH_SEGMENT.match(s) or s in (".", "..") for s in segments):
+        raise ValueError(f"SPIFFE ID {v!r} needs a path of segments [A-Za-z0-9._-], e.g. "
+                         f"'spiffe://{td}/ns/<namespace>/sa/<service account>'")
+    return v
+
+
+def default_spiffe_id(trust_domain: str, namespace: str, service_account: str) -> str:
+    """The ID Istio understands: ``spiffe://<td>/ns/<namespace>/sa/<service account>``."""
+    return f"spiffe://{trust_domain}/ns/{namespace}/sa/{service_account}"
+
+
+def workload_spiffe_id(workload: Any, trust_domain: str) -> str:
+    """The SPIFFE ID a workload's pods carry: its ``spiffeId`` override, or the Istio form for its
+    ServiceAccount (the golden path names the ServiceAccount after the workload)."""
+    return workload.spiffe_id or default_spiffe_id(trust_domain, workload.namespace, workload.name)
+
+
+class DatastoreConfig(StrictModel):
+    type: Literal["sqlite3", "postgres", "mysql"] = Field(
+        "sqlite3", description="SPIRE server datastore (default sqlite3, on the server's volume: one replica only). "
+                               "HA (replicas > 1) needs postgres or mysql, shared by every replica.")
+    host: Optional[str] = Field(None, description="Database host (required for postgres/mysql).")
+    port: Optional[int] = Field(None, ge=1, le=65535,
+                                description="Database port (default 5432 for postgres, 3306 for mysql).")
+    database: str = Field("spire", description="Database name (default spire).")
+    username: str = Field("spire", description="Database user (default spire). The password is the secret "
+                                               "config key spireDatastorePassword.")
+    cidrs: list[str] = Field(default_factory=list,
+                             description="CIDRs of the database endpoints: the only egress the server gets besides the "
+                                         "API server (required for postgres/mysql; NetworkPolicy cannot name a host).")
+    tls_options: Optional[list[str]] = Field(
+        None, description="Connection options (default ['sslmode=verify-full'] for postgres, ['tls=true'] for mysql: "
+                          "TLS with the server's certificate verified).")
+
+    @model_validator(mode="after")
+    def _external(self) -> "DatastoreConfig":
+        if self.type != "sqlite3":
+            if not self.host:
+                raise ValueError(f"datastore type {self.type} needs host (the database endpoint)")
+            if not self.cidrs:
+                raise ValueError(f"datastore type {self.type} needs cidrs (the database's addresses, for the "
+                                 "server's egress NetworkPolicy)")
+        return self
+
+    @property
+    def resolved_port(self) -> int:
+        return self.port or {"postgres": 5432, "mysql": 3306}.get(self.type, 0)
+
+    @property
+    def resolved_options(self) -> list[str]:
+        if self.tls_options is not None:
+            return list(self.tls_options)
+        return {"postgres": ["sslmode=verify-full"], "mysql": ["tls=true"]}.get(self.type, [])
 
 
 class SpireConfig(StrictModel):
     enabled: bool = Field(True, description="Deploy this part of the stack (default true).")
+    trust_domain: str = Field(
+        "cluster.local", description="SPIFFE trust domain (default cluster.local, Istio's own default; set a DNS "
+                                     "name you own, unique per organisation, e.g. lego-mcp.io, before federating).")
+    chart_version: str = Field("0.30.2", description="Pinned version of the hardened `spire` chart (default 0.30.2).")
+    crds_chart_version: str = Field("0.5.0",
+                                    description="Pinned version of the `spire-crds` chart (default 0.5.0).")
+    server_replicas: int = Field(1, ge=1, description="SPIRE server replicas (default 1 with sqlite3; prod runs 3 "
+                                                      "with an external datastore).")
+    datastore: DatastoreConfig = Field(default_factory=DatastoreConfig, description="SPIRE server datastore.")
+    kubelet_cidrs: list[str] = Field(
+        default_factory=lambda: ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"],
+        description="Node addresses: the agents' egress to the kubelet (10250) for workload attestation "
+                    "(default the private ranges).")
+    ca_organization: str = Field("hardened-stack", description="Organisation in the SPIRE CA subject.")
+    ca_country: str = Field("US", min_length=2, max_length=2, description="Country in the SPIRE CA subject.")
+    extra_values: dict[str, Any] = Field(default_factory=dict,
+                                         description="Extra chart values merged last (the policy pack is the backstop).")
+
+    @field_validator("trust_domain")
+    @classmethod
+    def _td(cls, v: str) -> str:
+        return check_trust_domain(v)
+
+    @model_validator(mode="after")
+    def _ha(self) -> "SpireConfig":
+        if self.server_replicas > 1 and self.datastore.type == "sqlite3":
+            from .config import _located  # late import: config imports this module
+            raise _located("datastore.type", f"serverReplicas {self.server_replicas} needs a shared datastore: "
+                                             "sqlite3 lives on one replica's volume; use postgres or mysql")
+        return self
+
+
+class Identity(StrictModel):
+    """One declared workload identity: the pods selected get ``spiffe_id`` (or the Istio template)."""
+
+    name: str = Field(description="ClusterSPIFFEID name (cluster-scoped, unique).")
+    namespace: str
+    pod_labels: dict[str, str] = Field(description="Pod labels selecting the workload's pods.")
+    spiffe_id: Optional[str] = Field(None, description="Literal ID (an override); default the Istio template.")
+
+
+class SpireArgs(StrictModel):
+    config: SpireConfig
+    cluster_name: str
+    identities: list[Identity] = Field(default_factory=list)
+    control_plane_cidrs: list[str] = Field(default_factory=list)
+    datastore_password: Optional[Any] = Field(None, description="Pulumi secret (spireDatastorePassword).")
+
+
+def _values(args: SpireArgs) -> dict:
+    """The ``spire`` chart values: a pure function of the args (the password arrives as given)."""
+    c = args.config
+    ds = c.datastore
+    sql: dict[str, Any] = {"databaseType": ds.type, "databaseName": ds.database}
+    if ds.type != "sqlite3":
+        sql.update({"host": ds.host, "port": ds.resolved_port, "username": ds.username,
+                    "password": args.datastore_password, "options": ds.resolved_options})
+    values = {
+        "global": {
+            "spire": {
+                "trustDomain": c.trust_domain,
+                "clusterName": args.cluster_name,
+                "recommendations": {"enabled": True},
+                "namespaces": {"create": False,
+                               "server": {"name": SERVER_NAMESPACE},
+                               "system": {"name": SYSTEM_NAMESPACE}},
+                "caSubject": {"country": c.ca_country, "organization": c.ca_organization,
+                              "commonName": c.trust_domain},
+            },
+        },
+        "spire-server": {
+            "replicaCount": c.server_replicas,
+            "dataStore": {"sql": sql},
+            "controllerManager": {
+                "enabled": True,
+                "className": CLASS_NAME,
+                # Only declared identities: no identity for every pod, no test keys, no OIDC provider.
+                "identities": {"clusterSPIFFEIDs": {
+                    "default": {"enabled": False},
+                    "oidc-discovery-provider": {"enabled": False},
+                    "test-keys": {"enabled": False},
+                }},
+            },
+        },
+        "spire-agent": {"enabled": True},
+        "spiffe-csi-driver": {"enabled": True},
+        "spiffe-oidc-discovery-provider": {"enabled": False},
+        "tornjak-frontend": {"enabled": False},
+    }
+    return deep_merge(values, c.extra_values)
+
+
+def cluster_spiffe_id(identity: Identity, trust_domain: str) -> dict:
+    """The ``ClusterSPIFFEID`` of one identity: its namespace and pods, nothing else."""
+    spec: dict[str, Any] = {
+        "className": CLASS_NAME,
+        "spiffeIDTemplate": identity.spiffe_id or ISTIO_ID_TEMPLATE,
+        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": identity.namespace}},
+        "podSelector": {"matchLabels": dict(sorted(identity.pod_labels.items()))},
+    }
+    return {
+        "apiVersion": "spire.spiffe.io/v1alpha1",
+        "kind": "ClusterSPIFFEID",
+        "metadata": {"name": identity.name, "labels": standard_labels(identity.name, "workload-identity")},
+        "spec": spec,
+    }
+
+
+def _netpol(name: str, namespace: str, spec: dict) -> dict:
+    return {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+            "metadata": {"name": name, "namespace": namespace, "labels": standard_labels(name, "network-policy")},
+            "spec": spec}
+
+
+SERVER_PODS = {"matchLabels": {"app.kubernetes.io/name": "server"}}
+AGENT_PODS = {"matchLabels": {"app.kubernetes.io/name": "agent"}}
+
+
+def network_policies(args: SpireArgs) -> list[tuple[str, dict]]:
+    c = args.config
+    api = [{"ipBlock": {"cidr": cidr}} for cidr in sorted(args.control_plane_cidrs)]
+    api_ports = [{"protocol": "TCP", "port": 443}, {"protocol": "TCP", "port": 6443}]
+    agents = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": SYSTEM_NAMESPACE}},
+              "podSelector": AGENT_PODS}
+    server = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": SERVER_NAMESPACE}},
+              "podSelector": SERVER_PODS}
+    out = [
+        ("server-from-agents", _netpol("allow-ingress-spire-agents", SERVER_NAMESPACE, {
+            "podSelector": SERVER_PODS, "policyTypes": ["Ingress"],
+            "ingress": [{"from": [agents], "ports": [{"protocol": "TCP", "port": SERVER_PORT}]}]})),
+        ("agents-to-server", _netpol("allow-egress-spire-server", SYSTEM_NAMESPACE, {
+            "podSelector": AGENT_PODS, "policyTypes": ["Egress"],
+            "egress": [{"to": [server], "ports": [{"protocol": "TCP", "port": SERVER_PORT}]}]})),
+        ("agents-to-kubelet", _netpol("allow-egress-kubelet", SYSTEM_NAMESPACE, {
+            "podSelector": AGENT_PODS, "policyTypes": ["Egress"],
+            "egress": [{"to": [{"ipBlock": {"cidr": cidr}} for cidr in sorted(c.kubelet_cidrs)],
+                        "ports": [{"protocol": "TCP", "port": KUBELET_PORT}]}]})),
+    ]
+    if api:
+        out += [
+            ("server-webhook", _netpol("allow-ingress-controller-manager-webhook", SERVER_NAMESPACE, {
+                "podSelector": SERVER_PODS, "policyTypes": ["Ingress"],
+                "ingress": [{"from": api, "ports": [{"protocol": "TCP", "port": WEBHOOK_PORT}]}]})),
+            ("server-to-apiserver", _netpol("allow-egress-kube-apiserver", SERVER_NAMESPACE, {
+                "podSelector": SERVER_PODS, "policyTypes": ["Egress"],
+                "egress": [{"to": api, "ports": api_ports}]})),
+            ("agents-to-apiserver", _netpol("allow-egress-kube-apiserver", SYSTEM_NAMESPACE, {
+                "podSelector": AGENT_PODS, "policyTypes": ["Egress"],
+                "egress": [{"to": api, "ports": api_ports}]})),
+        ]
+    if c.datastore.type != "sqlite3":
+        out.append(("server-to-datastore", _netpol("allow-egress-datastore", SERVER_NAMESPACE, {
+            "podSelector": SERVER_PODS, "policyTypes": ["Egress"],
+            "egress": [{"to": [{"ipBlock": {"cidr": cidr}} for cidr in sorted(c.datastore.cidrs)],
+                        "ports": [{"protocol": "TCP", "port": c.datastore.resolved_port}]}]})))
+    return out
+
+
+def _pod_security(namespace: str) -> str:
+    from .admission import _exemptions_module
+
+    return _exemptions_module().namespace_pod_security(namespace)
+
+
+class Spire(HardenedComponent):
+    """SPIRE server, agents, CSI driver and controller manager, with one ClusterSPIFFEID per workload."""
+
+    def __init__(self, name: str, args: SpireArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__(TOKEN, name, None, opts)
+        from .config import QuotaConfig
+        from .namespace import HardenedNamespace, HardenedNamespaceArgs
+
+        c = args.config
+        if c.datastore.type != "sqlite3" and args.datastore_password is None:
+            from .config import ConfigError
+            raise ConfigError(f"hardened-stack:spireDatastorePassword is required by spire.datastore.type "
+                              f"{c.datastore.type}; set it with `pulumi config set --secret "
+                              "hardened-stack:spireDatastorePassword <password>`")
+        self.server_namespace = HardenedNamespace(f"{name}-ns-server", HardenedNamespaceArgs(
+            name=SERVER_NAMESPACE, pod_security=_pod_security(SERVER_NAMESPACE),
+            quota=QuotaConfig(cpu="8", memory="16Gi", pods=c.server_replicas * 2 + 4)), child_opts(self))
+        # Agents and the CSI driver run on every node: room for two pods per node on 250 nodes.
+        self.system_namespace = HardenedNamespace(f"{name}-ns-system", HardenedNamespaceArgs(
+            name=SYSTEM_NAMESPACE, pod_security=_pod_security(SYSTEM_NAMESPACE),
+            quota=QuotaConfig(cpu="250", memory="500Gi", pods=500)), child_opts(self))
+        namespaces = [self.server_namespace, self.system_namespace]
+        policies = [k8s_object(f"{name}-{suffix}", m, child_opts(self, depends_on=namespaces))
+                    for suffix, m in network_policies(args)]
+        self.crds = helm_chart(f"{name}-crds", chart=CRDS_CHART, version=c.crds_chart_version, repo=REPO,
+                               namespace=SERVER_NAMESPACE, values={}, opts=child_opts(self, depends_on=namespaces))
+        # The datastore password is a Pulumi secret Output inside the values: secret in state and in every render.
+        values = _values(args)
+        self.chart = helm_chart(f"{name}-chart", chart=CHART, version=c.chart_version, repo=REPO,
+                                namespace=SERVER_NAMESPACE, values=values,
+                                opts=child_opts(self, depends_on=[*namespaces, self.crds, *policies]))
+        self.identities = {
+            i.name: k8s_object(f"{name}-id-{i.name}", cluster_spiffe_id(i, c.trust_domain),
+                               child_opts(self, depends_on=[self.crds]))
+            for i in args.identities}
+        self.trust_domain = c.trust_domain
+        self.register_outputs({
+            "trustDomain": c.trust_domain,
+            "identities": sorted(self.identities),
+            "serverReplicas": c.server_replicas,
+        })

@@ -12,6 +12,8 @@ import pulumi
 from .admission import AdmissionControl, AdmissionControlArgs, tenant_namespace_labels
 from .config import NetworkIntent, Secrets, StackConfig
 from .ingress import ExternalService, TlsIngress, TlsIngressArgs
+from .mesh import MeshIntent, ZeroTrustMesh, ZeroTrustMeshArgs, mesh_workloads
+from .spire import Spire, SpireArgs
 from .base import HardenedComponent
 from .namespace import FlowPeer, FlowRule, HardenedNamespace, HardenedNamespaceArgs
 from .secrets import SecretDelivery, SecretDeliveryArgs
@@ -92,6 +94,17 @@ class HardenedStack(HardenedComponent):
             ), pulumi.ResourceOptions(parent=self, depends_on=[*admitted, *filter(None, [self.secret_delivery])]))
         secret_deps: list[pulumi.Resource] = [r for r in (self.secret_delivery, self.vault) if r is not None]
 
+        # Workload identity: SPIRE issues every workload's SVID (one ClusterSPIFFEID per workload);
+        # the mesh (after the tenant namespaces, before any workload) uses it for mTLS.
+        self.spire: Optional[Spire] = None
+        if cfg.spire.enabled:
+            progress(f"spire: trust domain {cfg.spire.trust_domain}, {cfg.spire.server.resolved_replicas} server replicas "
+                     f"({cfg.spire.server.data_store.type}), CSI driver, {len(cfg.workloads)} ClusterSPIFFEIDs")
+            self.spire = Spire(f"{name}-spire", SpireArgs(
+                config=cfg.spire, cluster_name=cfg.cluster.name, workloads=list(cfg.workloads),
+                control_plane_cidrs=cfg.admission.control_plane_cidrs,
+            ), pulumi.ResourceOptions(parent=self, depends_on=[*admitted, *secret_deps]))
+
         # --- tenants: namespaces with default-deny, then the golden-path workloads ------------
         flows = [intent_flow(i) for i in active_intents(cfg)]
         isolated_by_ns: dict[str, list[str]] = {}
@@ -110,6 +123,18 @@ class HardenedStack(HardenedComponent):
                 flows=[f for f in flows if ns.name in (f.source.namespace, f.destination.namespace)],
                 isolate_apps=isolated_by_ns.get(ns.name, []),
             ), pulumi.ResourceOptions(parent=self, depends_on=[self.admission] if self.admission else []))
+        self.mesh: Optional[ZeroTrustMesh] = None
+        if cfg.mesh.enabled:
+            progress("mesh: Istio, STRICT mTLS, default-deny AuthorizationPolicy per tenant from the intents")
+            self.mesh = ZeroTrustMesh(f"{name}-mesh", ZeroTrustMeshArgs(
+                config=cfg.mesh, trust_domain=cfg.spire.trust_domain, spire=cfg.spire.enabled,
+                tenant_namespaces=[n.name for n in cfg.namespaces],
+                workloads=mesh_workloads(cfg.workloads, cfg.spire.trust_domain),
+                intents=[MeshIntent(source=i.source, destination=i.destination, port=i.port)
+                         for i in active_intents(cfg) if i.protocol == "TCP"],
+            ), pulumi.ResourceOptions(parent=self, depends_on=[*admitted, *filter(None, [self.spire]),
+                                                               *self.namespaces.values()]))
+        identity_deps: list[pulumi.Resource] = [r for r in (self.spire, self.mesh) if r is not None]
         self.workloads: dict[str, HardenedWorkload] = {}
         for w in cfg.workloads:
             progress(f"workload {w.key}: golden path")
@@ -117,6 +142,7 @@ class HardenedStack(HardenedComponent):
                 f"{name}-wl-{w.namespace}-{w.name}",
                 HardenedWorkloadArgs(workload=w, mesh_sidecar=cfg.mesh.enabled),
                 pulumi.ResourceOptions(parent=self, depends_on=[self.namespaces[w.namespace],
+                                                               *identity_deps,
                                                                *(secret_deps if w.secrets else [])]),
             )
 
