@@ -1,14 +1,501 @@
-"""Falco and falcosidekick (issue 6).
+"""``RuntimeDetection``: Falco with the modern eBPF driver, the stack's own detection rules, and
+falcosidekick forwarding every alert to the SIEM (issue 6).
 
-Placeholder section: the config model exists so StackConfig is complete; the component is
-built in its issue.
+* Upstream chart ``falcosecurity/falco`` (pinned) as a DaemonSet with ``driver.kind: modern_ebpf``
+  (CO-RE probe built into Falco: no kernel module, no driver-loader init container, no kernel
+  headers). The legacy ``kmod`` and ``ebpf`` drivers are refused by validation.
+* Rules: rendered from ``templates/falco_rules.yaml.j2`` (jinja2, StrictUndefined), validated
+  (YAML, required keys, Falco priorities, balanced parentheses) and snapshot-tested: a shell
+  spawned in a container of any tenant image of the stack (the seed matched ``lego-mcp`` by
+  substring; here the exact repositories of ``workloads[*].image``), crypto miners (xmrig,
+  ethminer, Stratum pool URLs), plus ``runtimeDetection.extraRules``.
+* falcosidekick forwards to Splunk HEC (https only) and/or syslog. The HEC token is the Pulumi
+  secret ``hardened-stack:splunkHecToken``: it becomes a Kubernetes Secret in ``falco`` (a Pulumi
+  secret end to end, redacted in every render) that falcosidekick reads through
+  ``config.existingSecret``; it is never a chart value.
+* Namespace ``falco``: Pod Security level from ``policy_pack/exemptions.yaml`` (entry
+  ``falco-driver``: the probe needs a privileged root container with host paths), default-deny,
+  and only: Falco -> falcosidekick on 2801, falcosidekick -> the SIEM ports. NetworkPolicy cannot
+  name a host, so the SIEM egress is "the internet except private, CGNAT and link-local ranges"
+  on exactly the SIEM ports (``siem.cidrs`` narrows it to the SIEM's own addresses when known).
+* falcoctl (rule downloads from the internet at runtime) is off: the rules that run are the ones
+  in the image plus the ones rendered here, reviewed in Git.
 """
 from __future__ import annotations
 
-from pydantic import Field
+import json
+import re
+from pathlib import Path
+from typing import Any, Literal, Optional
+from urllib.parse import urlsplit
 
-from .base import StrictModel
+import jinja2
+import pulumi
+import yaml
+from pydantic import Field, field_validator, model_validator
+
+from .base import HardenedComponent, StrictModel, child_opts, deep_merge, helm_chart, k8s_object, standard_labels
+
+TOKEN = "hardened:index:RuntimeDetection"
+
+FALCO_CHART = "falco"
+FALCO_REPO = "https://falcosecurity.github.io/charts"
+NAMESPACE = "falco"
+FULLNAME = "falco"
+SIDEKICK = "falcosidekick"
+SIDEKICK_PORT = 2801
+SIEM_SECRET = "falcosidekick-siem"
+TEMPLATES = Path(__file__).parent / "templates"
+
+#: Falco's rule priorities, most severe first (the ``priority`` field of a rule).
+PRIORITIES = ("EMERGENCY", "ALERT", "CRITICAL", "ERROR", "WARNING", "NOTICE", "INFORMATIONAL", "DEBUG")
+SUPPORTED_DRIVERS = ("modern_ebpf",)
+LEGACY_DRIVERS = ("kmod", "module", "ebpf")
+SHELLS = ("ash", "bash", "csh", "dash", "fish", "ksh", "sh", "tcsh", "zsh")
+MINERS = ("ethminer", "minerd", "xmr-stak", "xmrig")
+#: The SIEM is outside the cluster: egress to it excludes the private ranges, CGNAT and link-local
+#: (instance metadata), so the SIEM ports never reach a cluster service.
+DEFAULT_EGRESS_EXCEPT = ["10.0.0.0/8", "100.64.0.0/10", "169.254.0.0/16", "172.16.0.0/12", "192.168.0.0/16"]
+_HOST = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
+_RULE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.:()/-]{2,127}$")
+_TAG = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+
+
+def balanced(condition: str) -> bool:
+    """Parentheses balance in a Falco condition (quoted strings are skipped)."""
+    depth, quote = 0, ""
+    for ch in condition:
+        if quote:
+            if ch == quote:
+                quote = ""
+            continue
+        if ch in "\"'":
+            quote = ch
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+            if depth < 0:
+                return False
+    return depth == 0 and not quote
+
+
+def check_host_port(value: str, what: str) -> tuple[str, int]:
+    """``host:port`` with a DNS name or IPv4 address and a port 1-65535; no scheme, no credentials."""
+    if "://" in value or "@" in value:
+        raise ValueError(f"{what} {value!r} must be host:port (e.g. siem.example.com:514), without scheme or "
+                         "credentials")
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit() or not 1 <= int(port) <= 65535 or not _HOST.match(host):
+        raise ValueError(f"{what} {value!r} must be host:port with a port 1-65535 (e.g. siem.example.com:514)")
+    return host, int(port)
+
+
+def check_hec_url(value: str) -> tuple[str, int]:
+    """A Splunk HEC endpoint: https, a host, an optional port (default 443), no credentials,
+    query or fragment (the token travels in a header from a Secret, never in the URL)."""
+    parts = urlsplit(value)
+    if parts.scheme != "https":
+        raise ValueError(f"url {value!r} must use https: the HEC token and the alerts would cross the network "
+                         "in clear text otherwise")
+    if parts.username or parts.password or "@" in parts.netloc:
+        raise ValueError(f"url {value!r} carries credentials; remove them: the HEC token is the Pulumi secret "
+                         "hardened-stack:splunkHecToken")
+    if parts.query or parts.fragment:
+        raise ValueError(f"url {value!r} must not have a query or fragment (tokens do not belong in URLs)")
+    try:
+        port = parts.port or 443
+    except ValueError:
+        raise ValueError(f"url {value!r} has an invalid port") from None
+    if not parts.hostname or not _HOST.match(parts.hostname):
+        raise ValueError(f"url {value!r} has no valid host name")
+    return parts.hostname, port
+
+
+class FalcoRule(StrictModel):
+    """One extra Falco rule (the same fields as in a Falco rules file)."""
+
+    name: str = Field(description="Rule name (Falco's `rule`), unique.")
+    desc: str = Field(description="What the rule detects.")
+    condition: str = Field(description="Falco condition (filter expression).")
+    output: str = Field(description="Alert text with %field placeholders.")
+    priority: str = Field("WARNING", description=f"One of {', '.join(PRIORITIES)} (default WARNING).")
+    tags: list[str] = Field(default_factory=list, description="Tags (default none); 'hardened-stack' is added.")
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not _RULE_NAME.match(v):
+            raise ValueError(f"{v!r} must be 3-128 characters: letters, digits, spaces and _ . : ( ) / -")
+        return v
+
+    @field_validator("desc", "output")
+    @classmethod
+    def _text(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("must not be empty")
+        return v.strip()
+
+    @field_validator("condition")
+    @classmethod
+    def _condition(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("condition must not be empty (a rule without a condition matches nothing Falco accepts)")
+        if not balanced(v):
+            raise ValueError(f"condition {v!r} has unbalanced parentheses or an unclosed quote")
+        return " ".join(v.split())
+
+    @field_validator("priority")
+    @classmethod
+    def _priority(cls, v: str) -> str:
+        p = v.upper()
+        if p == "INFO":
+            p = "INFORMATIONAL"
+        if p not in PRIORITIES:
+            raise ValueError(f"priority {v!r} is not a Falco priority; use one of {', '.join(PRIORITIES)}")
+        return p
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, v: list[str]) -> list[str]:
+        for t in v:
+            if not _TAG.match(t):
+                raise ValueError(f"tag {t!r} must be 1-64 characters of letters, digits and _ . : -")
+        return v
+
+
+class SplunkConfig(StrictModel):
+    url: str = Field(description="Splunk HEC endpoint, https only (e.g. https://splunk.example.com:8088). The "
+                                 "token is the Pulumi secret hardened-stack:splunkHecToken.")
+    minimum_priority: str = Field("notice", description="Lowest priority forwarded (default notice).")
+    check_cert: bool = Field(True, description="Verify the HEC server certificate (default true).")
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        check_hec_url(v)
+        return v
+
+    @property
+    def host(self) -> str:
+        return check_hec_url(self.url)[0]
+
+    @property
+    def port(self) -> int:
+        return check_hec_url(self.url)[1]
+
+
+class SyslogConfig(StrictModel):
+    address: str = Field(description="host:port of the syslog collector (e.g. siem.example.com:514).")
+    protocol: Literal["tcp", "udp"] = Field("tcp", description="tcp (default: delivery is acknowledged) or udp.")
+    format: Literal["json", "cef"] = Field("cef", description="Message format (default cef, the seed's Common Event "
+                                                              "Format).")
+    minimum_priority: str = Field("notice", description="Lowest priority forwarded (default notice).")
+
+    @field_validator("address")
+    @classmethod
+    def _address(cls, v: str) -> str:
+        check_host_port(v, "address")
+        return v
+
+    @property
+    def host(self) -> str:
+        return check_host_port(self.address, "address")[0]
+
+    @property
+    def port(self) -> int:
+        return check_host_port(self.address, "address")[1]
+
+
+class SiemConfig(StrictModel):
+    splunk: Optional[SplunkConfig] = Field(None, description="Splunk HEC output (default none).")
+    syslog: Optional[SyslogConfig] = Field(None, description="Syslog output (default none).")
+    cidrs: list[str] = Field(
+        default_factory=list,
+        description="The SIEM's own addresses, if known (default none: the internet minus private ranges on the "
+                    "SIEM ports, since NetworkPolicy cannot name a host). Setting them narrows the egress to them.")
 
 
 class RuntimeDetectionConfig(StrictModel):
     enabled: bool = Field(True, description="Deploy this part of the stack (default true).")
+    chart_version: str = Field("4.21.3", description="falcosecurity/falco chart version (default 4.21.3, pinned).")
+    driver: str = Field("modern_ebpf", description="Falco driver: modern_ebpf only (the default; CO-RE, no kernel "
+                                                  "module or driver loader). kmod and ebpf are refused.")
+    image_tag: str = Field("0.40.0", description="Falco version (default 0.40.0, the chart's appVersion).")
+    image_digest: Optional[str] = Field(
+        None, description="sha256 digest of docker.io/falcosecurity/falco:<imageTag> (default none: the tag; set it, "
+                          "`crane digest falcosecurity/falco:<tag>`, to pin by digest).")
+    sidekick_image_tag: str = Field("2.31.1", description="falcosidekick version (default 2.31.1).")
+    sidekick_image_digest: Optional[str] = Field(
+        None, description="sha256 digest of docker.io/falcosecurity/falcosidekick:<tag> (default none: the tag).")
+    siem: SiemConfig = Field(default_factory=SiemConfig, description="Where falcosidekick forwards alerts.")
+    minimum_priority: str = Field("notice", description="Lowest rule priority Falco loads (default notice).")
+    extra_rules: list[FalcoRule] = Field(default_factory=list, description="Rules added to the stack's own.")
+    max_nodes: int = Field(100, ge=1, le=5000, description="Nodes Falco runs on at most (sizes the namespace "
+                                                           "quota: one Falco pod per node; default 100).")
+    egress_except: list[str] = Field(default_factory=lambda: list(DEFAULT_EGRESS_EXCEPT),
+                                     description="Ranges excluded from the SIEM egress (default private, CGNAT, "
+                                                 "link-local).")
+    extra_values: dict[str, Any] = Field(default_factory=dict, description="Extra chart values merged last.")
+
+    @field_validator("driver")
+    @classmethod
+    def _driver(cls, v: str) -> str:
+        if v in LEGACY_DRIVERS:
+            raise ValueError(f"driver {v!r} is a legacy Falco driver (kernel module or classic eBPF probe: "
+                             "compiled per kernel by a privileged loader); use driver: modern_ebpf")
+        if v not in SUPPORTED_DRIVERS:
+            raise ValueError(f"driver {v!r} is not supported; use driver: modern_ebpf")
+        return v
+
+    @field_validator("image_digest", "sidekick_image_digest")
+    @classmethod
+    def _digest(cls, v: Optional[str]) -> Optional[str]:
+        if v is not None and not re.match(r"^sha256:[a-f0-9]{64}$", v):
+            raise ValueError(f"{v!r} must be a digest: sha256:<64 hex>")
+        return v
+
+    @field_validator("minimum_priority")
+    @classmethod
+    def _min(cls, v: str) -> str:
+        if v.upper() not in PRIORITIES:
+            raise ValueError(f"{v!r} is not a Falco priority; use one of {', '.join(p.lower() for p in PRIORITIES)}")
+        return v.lower()
+
+    @model_validator(mode="after")
+    def _unique(self) -> "RuntimeDetectionConfig":
+        from .config import _located
+
+        names = [r.name for r in self.extra_rules]
+        for i, n in enumerate(names):
+            if names.index(n) != i:
+                raise _located(f"extraRules[{i}].name", f"rule {n!r} is declared twice; rule names must be unique")
+        return self
+
+
+class RuntimeDetectionArgs(StrictModel):
+    config: RuntimeDetectionConfig = Field(default_factory=RuntimeDetectionConfig)
+    tenant_images: list[str] = Field(default_factory=list,
+                                     description="workloads[*].image: the shell rule watches these repositories.")
+    splunk_token: Optional[Any] = Field(None, description="splunkHecToken as a Pulumi secret Output "
+                                                          "(required when siem.splunk is set).")
+
+    @model_validator(mode="after")
+    def _token(self) -> "RuntimeDetectionArgs":
+        if self.config.siem.splunk is not None and self.splunk_token is None:
+            raise ValueError("runtimeDetection.siem.splunk needs the HEC token: `pulumi config set --secret "
+                             "hardened-stack:splunkHecToken <token>`")
+        return self
+
+
+# ---------------------------------------------------------------------------------------------
+# Pure functions: rules, chart values, network policies (unit-tested)
+# ---------------------------------------------------------------------------------------------
+
+_ENV = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), undefined=jinja2.StrictUndefined,
+                          keep_trailing_newline=True, autoescape=False, trim_blocks=True, lstrip_blocks=True)
+_ENV.filters["q"] = lambda s: json.dumps(str(s))  # a JSON string is a valid YAML double-quoted scalar
+
+
+def image_repository(image: str) -> str:
+    """``ghcr.io/org/app:tag@sha256:...`` -> ``ghcr.io/org/app`` (Falco's container.image.repository)."""
+    repo = image.split("@", 1)[0]
+    last = repo.rsplit("/", 1)
+    if ":" in last[-1]:
+        repo = repo.rsplit(":", 1)[0]
+    return repo
+
+
+class RulesError(ValueError):
+    """The rendered rules file is not one Falco would load."""
+
+
+def validate_rules(text: str) -> list[dict]:
+    """Parse *text* as a Falco rules file and check what Falco would reject at start-up."""
+    try:
+        items = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        raise RulesError(f"the rules file is not valid YAML: {e}") from None
+    if not isinstance(items, list):
+        raise RulesError("a Falco rules file is a YAML list of rule/list/macro items")
+    names: set[str] = set()
+    for i, item in enumerate(items):
+        if not isinstance(item, dict) or not ({"rule", "list", "macro"} & set(item)):
+            raise RulesError(f"item {i} is not a rule, list or macro")
+        if "rule" in item:
+            missing = [k for k in ("desc", "condition", "output", "priority") if not item.get(k)]
+            if missing:
+                raise RulesError(f"rule {item['rule']!r} lacks {', '.join(missing)}")
+            if item["priority"] not in PRIORITIES:
+                raise RulesError(f"rule {item['rule']!r}: priority {item['priority']!r} is not one of "
+                                 f"{', '.join(PRIORITIES)}")
+            if not str(item["condition"]).strip() or not balanced(str(item["condition"])):
+                raise RulesError(f"rule {item['rule']!r}: condition is empty or its parentheses do not balance")
+            if item["rule"] in names:
+                raise RulesError(f"rule {item['rule']!r} is defined twice")
+            names.add(item["rule"])
+        if "list" in item and not isinstance(item.get("items"), list):
+            raise RulesError(f"list {item['list']!r} needs items")
+    return items
+
+
+def rules_yaml(args: RuntimeDetectionArgs) -> str:
+    """The stack's Falco rules (validated)."""
+    extra = [r.model_copy(update={"tags": sorted(set(r.tags) | {"hardened-stack"})}) for r in args.config.extra_rules]
+    text = _ENV.get_template("falco_rules.yaml.j2").render(
+        shells=SHELLS, miners=MINERS,
+        tenant_images=sorted({image_repository(i) for i in args.tenant_images}),
+        extra_rules=extra)
+    validate_rules(text)
+    return text
+
+
+def _image(tag: str, digest: Optional[str]) -> str:
+    return tag + (f"@{digest}" if digest else "")
+
+
+def _values(args: RuntimeDetectionArgs) -> dict:
+    """Hardened falcosecurity/falco chart values (falcosidekick as its subchart)."""
+    c = args.config
+    siem = c.siem
+    sidekick_config: dict[str, Any] = {"existingSecret": SIEM_SECRET if siem.splunk else ""}
+    if siem.splunk:
+        sidekick_config["splunk"] = {"hostport": siem.splunk.url, "minimumpriority": siem.splunk.minimum_priority,
+                                     "checkcert": siem.splunk.check_cert}
+    if siem.syslog:
+        sidekick_config["syslog"] = {"host": siem.syslog.host, "port": str(siem.syslog.port),
+                                     "protocol": siem.syslog.protocol, "format": siem.syslog.format,
+                                     "minimumpriority": siem.syslog.minimum_priority}
+    restricted_container = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]},
+                            "readOnlyRootFilesystem": True, "runAsNonRoot": True,
+                            "seccompProfile": {"type": "RuntimeDefault"}}
+    values = {
+        "fullnameOverride": FULLNAME,
+        "image": {"registry": "docker.io", "repository": "falcosecurity/falco",
+                  "tag": _image(c.image_tag, c.image_digest), "pullPolicy": "IfNotPresent"},
+        "driver": {"enabled": True, "kind": c.driver, "loader": {"enabled": False}},
+        "tty": True,
+        "collectors": {"enabled": True, "kubernetes": {"enabled": False}},
+        "falcoctl": {"artifact": {"install": {"enabled": False}, "follow": {"enabled": False}}},
+        "customRules": {"hardened-stack-rules.yaml": rules_yaml(args)},
+        "falco": {
+            "json_output": True,
+            "json_include_output_property": True,
+            "json_include_tags_property": True,
+            "priority": c.minimum_priority,
+            "http_output": {"enabled": True, "url": f"http://{SIDEKICK}.{NAMESPACE}.svc:{SIDEKICK_PORT}"},
+            "stdout_output": {"enabled": True},
+            "syslog_output": {"enabled": False},
+            "grpc": {"enabled": False},
+            "grpc_output": {"enabled": False},
+            "webserver": {"enabled": True},
+        },
+        # Falco's probe needs a privileged root container (exemption falco-driver): what can still
+        # be constrained is: no write to its own image, and the default seccomp profile.
+        "podSecurityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
+        "containerSecurityContext": {"privileged": True, "readOnlyRootFilesystem": True},
+        "resources": {"requests": {"cpu": "100m", "memory": "512Mi"}, "limits": {"cpu": "1", "memory": "1Gi"}},
+        "tolerations": [{"effect": "NoSchedule", "key": "node-role.kubernetes.io/control-plane"}],
+        "falcosidekick": {
+            "enabled": True,
+            "fullnameOverride": SIDEKICK,
+            "replicaCount": 2,
+            "image": {"registry": "docker.io", "repository": "falcosecurity/falcosidekick",
+                      "tag": _image(c.sidekick_image_tag, c.sidekick_image_digest), "pullPolicy": "IfNotPresent"},
+            "config": sidekick_config,
+            "webui": {"enabled": False},
+            "podSecurityContext": {"runAsNonRoot": True, "runAsUser": 1234, "fsGroup": 1234,
+                                   "seccompProfile": {"type": "RuntimeDefault"}},
+            "securityContext": restricted_container,
+            "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"cpu": "500m", "memory": "256Mi"}},
+        },
+    }
+    return deep_merge(values, c.extra_values)
+
+
+def siem_secret(token: Any) -> dict:
+    """falcosidekick's environment from a Secret (``SPLUNK_TOKEN``): the token stays a Pulumi secret."""
+    return {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+            "metadata": {"name": SIEM_SECRET, "namespace": NAMESPACE, "labels": standard_labels(SIEM_SECRET, "siem")},
+            "stringData": {"SPLUNK_TOKEN": pulumi.Output.secret(token) if isinstance(token, pulumi.Output) else token}}
+
+
+def _netpol(name: str, spec: dict) -> dict:
+    return {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+            "metadata": {"name": name, "namespace": NAMESPACE, "labels": standard_labels(name, "network-policy")},
+            "spec": spec}
+
+
+def siem_ports(c: RuntimeDetectionConfig) -> list[dict]:
+    ports = []
+    if c.siem.splunk:
+        ports.append({"protocol": "TCP", "port": c.siem.splunk.port})
+    if c.siem.syslog:
+        ports.append({"protocol": c.siem.syslog.protocol.upper(), "port": c.siem.syslog.port})
+    return sorted({json.dumps(p, sort_keys=True): p for p in ports}.values(), key=lambda p: (p["port"], p["protocol"]))
+
+
+def network_policies(c: RuntimeDetectionConfig) -> list[tuple[str, dict]]:
+    falco = {"matchLabels": {"app.kubernetes.io/name": FULLNAME}}
+    sidekick = {"matchLabels": {"app.kubernetes.io/name": SIDEKICK}}
+    port = [{"protocol": "TCP", "port": SIDEKICK_PORT}]
+    out = [
+        ("falco-out", _netpol("allow-egress-falco-to-sidekick", {
+            "podSelector": falco, "policyTypes": ["Egress"], "egress": [{"to": [{"podSelector": sidekick}], "ports": port}]})),
+        ("sidekick-in", _netpol("allow-ingress-sidekick-from-falco", {
+            "podSelector": sidekick, "policyTypes": ["Ingress"],
+            "ingress": [{"from": [{"podSelector": falco}], "ports": port}]})),
+    ]
+    ports = siem_ports(c)
+    if ports:
+        if c.siem.cidrs:
+            peers = [{"ipBlock": {"cidr": cidr}} for cidr in sorted(c.siem.cidrs)]
+        else:
+            # NetworkPolicy cannot name siem/splunk hosts: the internet minus the cluster's ranges.
+            peers = [{"ipBlock": {"cidr": "0.0.0.0/0", "except": sorted(c.egress_except)}}]
+        out.append(("siem", _netpol("allow-egress-sidekick-siem", {
+            "podSelector": sidekick, "policyTypes": ["Egress"], "egress": [{"to": peers, "ports": ports}]})))
+    return out
+
+
+def namespace_pod_security() -> str:
+    from .admission import _exemptions_module
+
+    return _exemptions_module().namespace_pod_security(NAMESPACE)
+
+
+def namespace_quota(c: RuntimeDetectionConfig):
+    from .config import QuotaConfig
+
+    pods = c.max_nodes + 4  # one Falco per node, two falcosidekick replicas and a rolling surge
+    return QuotaConfig(cpu=str(c.max_nodes + 2), memory=f"{c.max_nodes + 1}Gi", pods=pods)
+
+
+# ---------------------------------------------------------------------------------------------
+# The component
+# ---------------------------------------------------------------------------------------------
+
+class RuntimeDetection(HardenedComponent):
+    """Falco (modern eBPF) with the stack's rules; falcosidekick to the SIEM."""
+
+    def __init__(self, name: str, args: RuntimeDetectionArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__(TOKEN, name, None, opts)
+        from .namespace import HardenedNamespace, HardenedNamespaceArgs
+
+        c = args.config
+        if not (c.image_digest and c.sidekick_image_digest):
+            pulumi.log.warn("runtimeDetection: Falco/falcosidekick images are pinned by tag only; set imageDigest "
+                            "and sidekickImageDigest to pin them by digest", self)
+        if not (c.siem.splunk or c.siem.syslog):
+            pulumi.log.warn("runtimeDetection.siem has no output: alerts stay in the Falco pods' logs", self)
+        self.namespace = HardenedNamespace(f"{name}-ns", HardenedNamespaceArgs(
+            name=NAMESPACE, pod_security=namespace_pod_security(), quota=namespace_quota(c)), child_opts(self))
+        in_ns = child_opts(self, depends_on=[self.namespace])
+        deps: list[pulumi.Resource] = [self.namespace]
+        deps += [k8s_object(f"{name}-{suffix}", m, in_ns) for suffix, m in network_policies(c)]
+        if c.siem.splunk:
+            deps.append(k8s_object(f"{name}-siem-secret", siem_secret(args.splunk_token), in_ns))
+        self.chart = helm_chart(f"{name}-chart", chart=FALCO_CHART, version=c.chart_version, repo=FALCO_REPO,
+                                namespace=NAMESPACE, values=_values(args), opts=child_opts(self, depends_on=deps))
+        self.register_outputs({"namespace": NAMESPACE, "driver": c.driver,
+                               "siem": sorted(k for k in ("splunk", "syslog") if getattr(c.siem, k))})

@@ -10,12 +10,14 @@ from typing import Optional
 import pulumi
 
 from .admission import AdmissionControl, AdmissionControlArgs, tenant_namespace_labels
+from .compliance import Compliance, ComplianceArgs
 from .config import NetworkIntent, Secrets, StackConfig
 from .ingress import ExternalService, TlsIngress, TlsIngressArgs
 from .mesh import MeshIntent, ZeroTrustMesh, ZeroTrustMeshArgs, mesh_workloads
 from .spire import Spire, SpireArgs
 from .base import HardenedComponent
 from .namespace import FlowPeer, FlowRule, HardenedNamespace, HardenedNamespaceArgs
+from .runtime_detection import RuntimeDetection, RuntimeDetectionArgs
 from .secrets import SecretDelivery, SecretDeliveryArgs
 from .vault import VaultHA, VaultHAArgs
 from .workload import HardenedWorkload, HardenedWorkloadArgs
@@ -93,6 +95,29 @@ class HardenedStack(HardenedComponent):
                 if cfg.vault.edition == "enterprise" else None,
             ), pulumi.ResourceOptions(parent=self, depends_on=[*admitted, *filter(None, [self.secret_delivery])]))
         secret_deps: list[pulumi.Resource] = [r for r in (self.secret_delivery, self.vault) if r is not None]
+
+        # Detection and evidence (issue 6): Falco watches every node (the shell rule names the
+        # tenants' images), falcosidekick forwards to the SIEM; the compliance scan runs on a
+        # schedule and audit logs are archived under Object Lock.
+        self.runtime_detection: Optional[RuntimeDetection] = None
+        if cfg.runtime_detection.enabled:
+            rd = cfg.runtime_detection
+            progress(f"runtimeDetection: Falco ({rd.driver}), falcosidekick to "
+                     f"{', '.join(k for k in ('splunk', 'syslog') if getattr(rd.siem, k)) or 'no SIEM'}")
+            self.runtime_detection = RuntimeDetection(f"{name}-runtime-detection", RuntimeDetectionArgs(
+                config=rd, tenant_images=[w.image for w in cfg.workloads],
+                splunk_token=self.secrets.require("splunkHecToken", "runtimeDetection.siem.splunk")
+                if rd.siem.splunk else None,
+            ), pulumi.ResourceOptions(parent=self, depends_on=admitted))
+        self.compliance: Optional[Compliance] = None
+        if cfg.compliance.enabled:
+            progress(f"compliance: scan '{cfg.compliance.schedule}', audit logs under Object Lock "
+                     f"{cfg.compliance.audit_retention.retention_days} days")
+            self.compliance = Compliance(f"{name}-compliance", ComplianceArgs(
+                config=cfg.compliance, cluster_name=cfg.cluster.name,
+                control_plane_cidrs=cfg.admission.control_plane_cidrs,
+                trusted_registries=cfg.trusted_registries,
+            ), pulumi.ResourceOptions(parent=self, depends_on=admitted))
 
         # Workload identity: SPIRE issues every workload's SVID (one ClusterSPIFFEID per workload);
         # the mesh (after the tenant namespaces, before any workload) uses it for mTLS.
