@@ -317,21 +317,25 @@ class StackConfig(StrictModel):
 
     def _identity_checks(self) -> None:
         """Workload identity and mesh (issue 4): SPIFFE IDs valid, in the trust domain and unique;
-        external entry points need an OIDC issuer for their JWTs."""
+        a prod SPIRE server is HA on SQL; external entry points need an OIDC issuer for their JWTs."""
         from .spire import check_spiffe_id, workload_spiffe_id
 
         td = self.spire.trust_domain
         if (self.cluster.environment == "prod" and self.spire.enabled
-                and self.spire.server.data_store.type == "sqlite3"):
-            raise _located("spire.server.dataStore.type", "sqlite3 is one pod's file: a prod SPIRE server runs HA "
-                                                          "on postgres or mysql (set type and host)")
+                and self.spire.datastore.type == "sqlite3"):
+            raise _located("spire.datastore.type", "sqlite3 is one pod's file: a prod SPIRE server runs HA "
+                                                   "(serverReplicas 3) on postgres or mysql (set type, host, cidrs)")
         seen: dict[str, str] = {}
         for i, w in enumerate(self.workloads):
             sid = workload_spiffe_id(w, td)
             try:
-                check_spiffe_id(sid, td)
+                check_spiffe_id(sid)
             except ValueError as e:
                 raise _located(f"workloads[{i}].spiffeId", str(e)) from None
+            if not sid.startswith(f"spiffe://{td}/"):
+                raise _located(f"workloads[{i}].spiffeId",
+                               f"SPIFFE ID {sid!r} is outside the stack's trust domain {td!r} (spire.trustDomain); "
+                               f"SPIRE would never issue it")
             if sid in seen:
                 raise _located(f"workloads[{i}].spiffeId",
                                f"SPIFFE ID {sid!r} is already the identity of {seen[sid]!r}: two workloads "
@@ -405,6 +409,7 @@ def _parse_memory(v: str) -> float:
 #: Secret config keys -> what they are for. Set with `pulumi config set --secret <key> <value>`.
 SECRET_KEYS: dict[str, str] = {
     "splunkHecToken": "falcosidekick's Splunk HEC token (runtimeDetection.siem.splunk)",
+    "spireDatastorePassword": "SPIRE server's SQL datastore password (spire.datastore.type postgres/mysql)",
     "vaultLicense": "Vault Enterprise license (optional; set it to run hashicorp/vault-enterprise, see vault.edition)",
 }
 

@@ -14,7 +14,7 @@ from .compliance import Compliance, ComplianceArgs
 from .config import NetworkIntent, Secrets, StackConfig
 from .ingress import ExternalService, TlsIngress, TlsIngressArgs
 from .mesh import MeshIntent, ZeroTrustMesh, ZeroTrustMeshArgs, mesh_workloads
-from .spire import Spire, SpireArgs
+from .spire import Identity, Spire, SpireArgs
 from .base import HardenedComponent
 from .namespace import FlowPeer, FlowRule, HardenedNamespace, HardenedNamespaceArgs
 from .runtime_detection import RuntimeDetection, RuntimeDetectionArgs
@@ -123,11 +123,14 @@ class HardenedStack(HardenedComponent):
         # the mesh (after the tenant namespaces, before any workload) uses it for mTLS.
         self.spire: Optional[Spire] = None
         if cfg.spire.enabled:
-            progress(f"spire: trust domain {cfg.spire.trust_domain}, {cfg.spire.server.resolved_replicas} server replicas "
-                     f"({cfg.spire.server.data_store.type}), CSI driver, {len(cfg.workloads)} ClusterSPIFFEIDs")
+            progress(f"spire: trust domain {cfg.spire.trust_domain}, {cfg.spire.server_replicas} server replicas "
+                     f"({cfg.spire.datastore.type}), CSI driver, {len(cfg.workloads)} ClusterSPIFFEIDs")
             self.spire = Spire(f"{name}-spire", SpireArgs(
-                config=cfg.spire, cluster_name=cfg.cluster.name, workloads=list(cfg.workloads),
+                config=cfg.spire, cluster_name=cfg.cluster.name,
+                identities=[Identity(name=f"{w.namespace}-{w.name}", namespace=w.namespace,
+                                     pod_labels={"app": w.name}, spiffe_id=w.spiffe_id) for w in cfg.workloads],
                 control_plane_cidrs=cfg.admission.control_plane_cidrs,
+                datastore_password=self.secrets.get("spireDatastorePassword"),
             ), pulumi.ResourceOptions(parent=self, depends_on=[*admitted, *secret_deps]))
 
         # --- tenants: namespaces with default-deny, then the golden-path workloads ------------
