@@ -1,0 +1,167 @@
+"""Spire: HA server on SQL, CSI driver, declared identities only, and config that fails early."""
+from __future__ import annotations
+
+import pytest
+
+from components.config import ConfigError, parse_stack_config
+from components.spire import (CSI_DRIVER, Identity, SpireArgs, SpireConfig, _values, check_trust_domain,
+                              cluster_spiffe_id, workload_spiffe_id)
+
+from .conftest import charts, k8s
+
+TD = "lego-mcp.io"
+
+
+def _error(doc) -> str:
+    with pytest.raises(ConfigError) as exc:
+        parse_stack_config(doc)
+    return str(exc.value)
+
+
+# --- chart values ------------------------------------------------------------------------------
+
+def _ha_args(**over) -> SpireArgs:
+    cfg = SpireConfig.model_validate({
+        "trustDomain": TD, "serverReplicas": 3,
+        "datastore": {"type": "postgres", "host": "db.example", "cidrs": ["10.0.64.0/20"]}, **over})
+    return SpireArgs(config=cfg, cluster_name="c", datastore_password="pw")
+
+
+def test_values_run_three_servers_on_a_shared_tls_verified_datastore():
+    v = _values(_ha_args())
+    server = v["spire-server"]
+    assert server["replicaCount"] == 3
+    sql = server["dataStore"]["sql"]
+    assert sql["databaseType"] == "postgres" and sql["host"] == "db.example"
+    assert "sslmode=verify-full" in sql["options"]
+
+
+def test_values_disable_every_catch_all_identity_and_the_oidc_provider():
+    v = _values(_ha_args())
+    ids = v["spire-server"]["controllerManager"]["identities"]["clusterSPIFFEIDs"]
+    assert v["spire-server"]["controllerManager"]["enabled"] is True
+    assert ids["default"]["enabled"] is False, "a catch-all identity would give every pod an SVID"
+    assert ids["test-keys"]["enabled"] is False
+    assert v["spiffe-oidc-discovery-provider"]["enabled"] is False
+
+
+def test_values_use_the_csi_driver_and_the_configured_trust_domain():
+    v = _values(_ha_args())
+    assert v["spiffe-csi-driver"]["enabled"] is True
+    assert v["global"]["spire"]["trustDomain"] == TD
+    assert v["global"]["spire"]["namespaces"]["create"] is False, "HardenedNamespace creates them, locked down"
+
+
+def test_extra_values_merge_last():
+    v = _values(_ha_args(extraValues={"spire-server": {"replicaCount": 5}}))
+    assert v["spire-server"]["replicaCount"] == 5
+    assert v["spire-server"]["dataStore"]["sql"]["databaseType"] == "postgres"
+
+
+# --- identities --------------------------------------------------------------------------------
+
+def test_cluster_spiffe_id_selects_only_the_workloads_namespace_and_pods():
+    m = cluster_spiffe_id(Identity(name="lego-mcp-prod-dashboard", namespace="lego-mcp-prod",
+                                   pod_labels={"app": "dashboard"}), TD)
+    assert m["apiVersion"] == "spire.spiffe.io/v1alpha1" and m["kind"] == "ClusterSPIFFEID"
+    spec = m["spec"]
+    assert spec["namespaceSelector"] == {"matchLabels": {"kubernetes.io/metadata.name": "lego-mcp-prod"}}
+    assert spec["podSelector"] == {"matchLabels": {"app": "dashboard"}}
+    # The Istio form, from the pod's own namespace and service account.
+    assert spec["spiffeIDTemplate"].endswith("/ns/{{ .PodMeta.Namespace }}/sa/{{ .PodSpec.ServiceAccountName }}")
+
+
+def test_prod_render_registers_one_identity_per_workload_and_no_other(prod_records, prod_doc):
+    ids = k8s(prod_records, "ClusterSPIFFEID")
+    expected = {f"{w['namespace']}-{w['name']}" for w in prod_doc["workloads"]}
+    assert {m["metadata"]["name"] for m in ids} == expected
+    for m in ids:
+        ns = m["spec"]["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
+        app = m["spec"]["podSelector"]["matchLabels"]["app"]
+        assert m["metadata"]["name"] == f"{ns}-{app}"
+
+
+def test_prod_render_principal_service_account_is_the_one_the_workload_runs_as(prod_records):
+    """The ID template names the pod's service account; the golden path runs each workload as a
+    service account named after it, so the SPIFFE ID is ns/<ns>/sa/<workload>."""
+    deployments = {(d["metadata"]["namespace"], d["metadata"]["name"]): d for d in k8s(prod_records, "Deployment")}
+    for m in k8s(prod_records, "ClusterSPIFFEID"):
+        ns = m["spec"]["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
+        app = m["spec"]["podSelector"]["matchLabels"]["app"]
+        d = deployments[(ns, app)]
+        assert d["spec"]["template"]["spec"]["serviceAccountName"] == app
+        assert d["spec"]["template"]["metadata"]["labels"]["app"] == app
+
+
+def test_prod_render_pins_both_charts_and_keeps_the_password_secret(prod_records):
+    (chart,) = charts(prod_records, "spire")
+    (crds,) = charts(prod_records, "spire-crds")
+    assert chart.inputs["version"] and crds.inputs["version"]
+    assert chart.inputs["repositoryOpts"]["repo"] == "https://spiffe.github.io/helm-charts-hardened/"
+    assert chart.inputs["values"]["spire-server"]["replicaCount"] == 3
+    assert chart.inputs["values"]["spire-server"]["dataStore"]["sql"]["password"] == "[secret]"
+
+
+def test_only_spire_system_is_exempted_from_restricted(prod_records):
+    levels = {m["metadata"]["name"]: m["metadata"]["labels"]["pod-security.kubernetes.io/enforce"]
+              for m in k8s(prod_records, "Namespace")}
+    assert levels["spire-server"] == "restricted"
+    assert levels["spire-system"] == "privileged"  # agent + CSI driver, named in exemptions.yaml
+
+
+def test_csi_driver_name_is_the_spiffe_driver():
+    assert CSI_DRIVER == "csi.spiffe.io"
+
+
+# --- bad input fails at config validation, naming the field -----------------------------------
+
+@pytest.mark.parametrize("td", ["spiffe://lego-mcp.io", "Lego-MCP.io", "lego-mcp.io:8443", "lego-mcp.io/x", "",
+                                "-lego.io", "lego..io", "lego mcp.io"],
+                         ids=["scheme", "uppercase", "port", "path", "empty", "leading-dash", "empty-label", "space"])
+def test_rejects_invalid_trust_domain_naming_the_field(prod_doc, td):
+    prod_doc["spire"]["trustDomain"] = td
+    msg = _error(prod_doc)
+    assert "spire.trustDomain" in msg and "trust domain" in msg
+
+
+@pytest.mark.parametrize("td", ["lego-mcp.io", "prod.lego_mcp.io", "example"], ids=["dns", "underscore", "single"])
+def test_accepts_valid_trust_domains(td):
+    assert check_trust_domain(td) == td
+
+
+def test_rejects_two_workloads_with_one_spiffe_id(prod_doc):
+    prod_doc["workloads"][1]["spiffeId"] = f"spiffe://{TD}/ns/lego-mcp-prod/sa/dashboard"
+    msg = _error(prod_doc)
+    assert "workloads[1].spiffeId" in msg and "lego-mcp-prod/dashboard" in msg
+
+
+def test_rejects_duplicate_spiffe_id_between_two_overrides(prod_doc):
+    prod_doc["workloads"][0]["spiffeId"] = f"spiffe://{TD}/shared"
+    prod_doc["workloads"][2]["spiffeId"] = f"spiffe://{TD}/shared"
+    assert "workloads[2].spiffeId" in _error(prod_doc)
+
+
+@pytest.mark.parametrize("sid", ["spiffe://other.io/ns/a/sa/b", "https://lego-mcp.io/x", "spiffe://lego-mcp.io/",
+                                 "spiffe://lego-mcp.io/a/../b"], ids=["foreign-domain", "scheme", "no-path", "dotdot"])
+def test_rejects_bad_spiffe_id_override(prod_doc, sid):
+    prod_doc["workloads"][0]["spiffeId"] = sid
+    assert "workloads[0].spiffeId" in _error(prod_doc)
+
+
+def test_rejects_ha_on_sqlite(prod_doc):
+    prod_doc["spire"]["datastore"] = {"type": "sqlite3"}
+    msg = _error(prod_doc)
+    assert "spire.datastore.type" in msg
+
+
+def test_rejects_sqlite_in_prod_even_with_one_replica(prod_doc):
+    prod_doc["spire"]["datastore"] = {"type": "sqlite3"}
+    prod_doc["spire"]["serverReplicas"] = 1
+    msg = _error(prod_doc)
+    assert "spire.datastore.type" in msg and "prod" in msg
+
+
+def test_default_spiffe_id_is_the_istio_form():
+    class W:
+        namespace, name, spiffe_id = "lego-mcp-prod", "dashboard", None
+    assert workload_spiffe_id(W, TD) == "spiffe://lego-mcp.io/ns/lego-mcp-prod/sa/dashboard"
