@@ -1,0 +1,71 @@
+"""The Splunk HEC token never reaches render output: set as a Pulumi config secret (the engine's
+ciphertext) or made a secret by the program from a real value, it is redacted in the recorded
+inputs, every manifest and resources.json; and a configured Splunk output without the token fails
+naming the secret."""
+from __future__ import annotations
+
+import pulumi
+import pytest
+
+from hardened.render import OFFLINE_SECRET_PLACEHOLDER, REDACTED
+
+from .harness import all_text, k8s, prod_document, render
+
+TOKEN = "5f1e6d2c-9a8b-4c7d-8e6f-0a1b2c3d4e5f-real-hec-token"
+
+
+def _siem_secret(records):
+    (secret,) = [r for r in records if r.is_kubernetes_object and r.inputs["kind"] == "Secret"
+                 and r.inputs["metadata"]["name"] == "falcosidekick-siem"]
+    return secret
+
+
+def test_config_secret_is_redacted_everywhere(tmp_path):
+    records = render({"splunkHecToken": {"secure": "v1:AAAAciphertext"}})
+    secret = _siem_secret(records)
+    assert secret.inputs["metadata"]["namespace"] == "falco"
+    assert secret.secret_paths and REDACTED in str(secret.inputs["stringData"])
+    text = all_text(records, tmp_path)
+    assert OFFLINE_SECRET_PLACEHOLDER not in text and "AAAAciphertext" not in text
+
+
+def test_real_token_made_secret_by_the_program_never_appears(tmp_path):
+    from components.config import Secrets, load_stack_config
+    from components.stack import HardenedStack
+
+    def program():
+        cfg, _ = load_stack_config()
+        HardenedStack(cfg.cluster.name, cfg, Secrets({"splunkHecToken": pulumi.Output.secret(TOKEN)}))
+
+    records = render(program=program)
+    assert _siem_secret(records).secret_paths
+    assert TOKEN not in all_text(records, tmp_path)
+
+
+def test_chart_values_only_name_the_secret(tmp_path):
+    records = render()
+    chart = next(r for r in records if r.type == "kubernetes:helm.sh/v4:Chart" and r.inputs["chart"] == "falco")
+    sidekick = chart.inputs["values"]["falcosidekick"]["config"]
+    assert sidekick["existingSecret"] == "falcosidekick-siem"
+    assert "token" not in {k.lower() for k in sidekick["splunk"]}
+
+
+def test_splunk_without_the_token_fails_naming_the_secret():
+    from components.config import ConfigError, Secrets, load_stack_config
+    from components.stack import HardenedStack
+
+    def program():
+        cfg, _ = load_stack_config()
+        HardenedStack(cfg.cluster.name, cfg, Secrets({}))
+
+    with pytest.raises(Exception) as exc:
+        render(program=program)
+    assert "splunkHecToken" in str(exc.value) and "runtimeDetection.siem.splunk" in str(exc.value)
+
+
+def test_syslog_only_needs_no_token_and_renders_no_secret():
+    doc = prod_document()
+    siem = {**doc["runtimeDetection"]["siem"]}
+    siem.pop("splunk")
+    records = render({"runtimeDetection": {**doc["runtimeDetection"], "siem": siem}})
+    assert not k8s(records, "Secret", namespace="falco")

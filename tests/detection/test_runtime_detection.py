@@ -1,0 +1,274 @@
+"""RuntimeDetection: Falco on the modern eBPF driver only, the stack's rules rendered, validated and
+snapshot-tested, falcosidekick to the SIEM over the configured ports only, Falco's privileges
+backed by a named exemption, and bad input rejected naming the field."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import jinja2
+import pytest
+import yaml
+
+from components.config import parse_stack_config
+from components.runtime_detection import (NAMESPACE, PRIORITIES, SIEM_SECRET, RulesError, RuntimeDetectionArgs,
+                                          _ENV, _values, balanced, image_repository, network_policies, rules_yaml,
+                                          validate_rules)
+
+from .harness import config_error, k8s, one, prod_document, render
+
+SNAPSHOTS = Path(__file__).parent / "snapshots"
+CHART = "kubernetes:helm.sh/v4:Chart"
+
+
+def _args(**section) -> RuntimeDetectionArgs:
+    cfg = parse_stack_config(prod_document())
+    rd = cfg.runtime_detection.model_copy(update=section) if section else cfg.runtime_detection
+    return RuntimeDetectionArgs(config=rd, tenant_images=[w.image for w in cfg.workloads], splunk_token="t")
+
+
+def _rules(text: str) -> dict[str, dict]:
+    return {i["rule"]: i for i in yaml.safe_load(text) if "rule" in i}
+
+
+# --- rules: snapshot, template, validation ----------------------------------------------------
+
+def test_prod_rules_match_snapshot():
+    text = rules_yaml(_args())
+    path = SNAPSHOTS / "falco_rules.yaml"
+    if os.environ.get("UPDATE_SNAPSHOTS") == "1":
+        path.write_text(text)
+    assert text == path.read_text(), "falco rules changed; review and rerun with UPDATE_SNAPSHOTS=1"
+
+
+def test_template_is_strict_about_missing_variables():
+    with pytest.raises(jinja2.UndefinedError):
+        _ENV.get_template("falco_rules.yaml.j2").render(shells=["sh"], miners=["xmrig"])
+
+
+def test_shell_rule_watches_exactly_the_tenant_image_repositories():
+    """The seed matched 'lego-mcp' by substring (any image with that text, and never ltmc): the rule
+    now names every tenant repository exactly, digest and tag stripped."""
+    items = yaml.safe_load(rules_yaml(_args()))
+    (tenants,) = [i for i in items if i.get("list") == "hardened_tenant_images"]
+    cfg = parse_stack_config(prod_document())
+    assert tenants["items"] == sorted({w.image.split("@")[0] for w in cfg.workloads})
+    assert "ghcr.io/ltmc/ltmc-mcp-server" in tenants["items"]
+    shell = _rules(rules_yaml(_args()))["Shell spawned in a stack container"]
+    assert "container.image.repository in (hardened_tenant_images)" in shell["condition"]
+    assert "proc.name in (hardened_shell_binaries)" in shell["condition"]
+
+
+def test_no_tenant_images_means_no_shell_rule_with_an_empty_list():
+    args = RuntimeDetectionArgs(config=_args().config, tenant_images=[], splunk_token="t")
+    text = rules_yaml(args)
+    assert "hardened_tenant_images" not in text and "Shell spawned" not in text
+
+
+def test_crypto_mining_rule_covers_miners_and_stratum_pools():
+    items = yaml.safe_load(rules_yaml(_args()))
+    (miners,) = [i for i in items if i.get("list") == "hardened_miner_binaries"]
+    assert {"xmrig", "ethminer"} <= set(miners["items"])
+    rule = _rules(rules_yaml(_args()))["Crypto mining process in a container"]
+    assert '"stratum+tcp"' in rule["condition"] and rule["priority"] == "CRITICAL"
+
+
+def test_extra_rules_from_config_are_rendered_verbatim_and_tagged():
+    rules = _rules(rules_yaml(_args()))
+    cfg = parse_stack_config(prod_document()).runtime_detection
+    for r in cfg.extra_rules:
+        rendered = rules[r.name]
+        assert rendered["condition"] == r.condition and rendered["priority"] == r.priority
+        assert "hardened-stack" in rendered["tags"]
+
+
+def test_every_rendered_rule_passes_validation():
+    items = validate_rules(rules_yaml(_args()))
+    for item in items:
+        if "rule" in item:
+            assert item["priority"] in PRIORITIES and balanced(item["condition"])
+
+
+@pytest.mark.parametrize("text, problem", [
+    ("- rule: [unclosed", "not valid YAML"),
+    ("rule: x", "YAML list"),
+    ("- rule: r\n  desc: d\n  condition: a\n  output: o\n", "lacks priority"),
+    ("- rule: r\n  desc: d\n  condition: a\n  output: o\n  priority: SEVERE\n", "not one of"),
+    ("- rule: r\n  desc: d\n  condition: (a and b\n  output: o\n  priority: ERROR\n", "parentheses"),
+    ("- rule: r\n  desc: d\n  condition: a\n  output: o\n  priority: ERROR\n"
+     "- rule: r\n  desc: d\n  condition: a\n  output: o\n  priority: ERROR\n", "defined twice"),
+    ("- list: l\n", "needs items"),
+    ("- something: else\n", "not a rule"),
+], ids=["bad-yaml", "not-a-list", "missing-priority", "unknown-priority", "unbalanced", "duplicate",
+        "list-without-items", "unknown-item"])
+def test_validation_rejects_rules_falco_would_not_load(text, problem):
+    with pytest.raises(RulesError, match=problem):
+        validate_rules(text)
+
+
+@pytest.mark.parametrize("condition, ok", [
+    ("a and (b or c)", True), ('proc.cmdline contains "(" and a', True), ("(a", False), ("a)", False),
+    (")(", False), ('a = "unclosed', False),
+], ids=["nested", "paren-in-quotes", "open", "close", "reversed", "open-quote"])
+def test_balanced_parentheses(condition, ok):
+    assert balanced(condition) is ok
+
+
+@pytest.mark.parametrize("image, repo", [
+    ("ghcr.io/a/b@sha256:" + "0" * 64, "ghcr.io/a/b"),
+    ("ghcr.io/a/b:1.2@sha256:" + "0" * 64, "ghcr.io/a/b"),
+    ("registry:5000/a/b:1.2", "registry:5000/a/b"),
+], ids=["digest", "tag-and-digest", "registry-port"])
+def test_image_repository(image, repo):
+    assert image_repository(image) == repo
+
+
+# --- chart values -----------------------------------------------------------------------------
+
+def test_values_run_modern_ebpf_without_loader_or_runtime_rule_downloads():
+    v = _values(_args())
+    assert v["driver"] == {"enabled": True, "kind": "modern_ebpf", "loader": {"enabled": False}}
+    assert v["tty"] is True and v["falco"]["json_output"] is True
+    assert v["falcoctl"]["artifact"]["install"]["enabled"] is False
+    assert v["falcoctl"]["artifact"]["follow"]["enabled"] is False
+    assert v["customRules"] == {"hardened-stack-rules.yaml": rules_yaml(_args())}
+
+
+def test_sidekick_forwards_to_both_siems_and_reads_the_token_from_the_secret():
+    v = _values(_args())["falcosidekick"]
+    assert v["enabled"] is True
+    assert v["config"]["existingSecret"] == SIEM_SECRET
+    assert v["config"]["splunk"]["hostport"] == "https://splunk.lego-mcp.io:8088"
+    assert v["config"]["splunk"]["checkcert"] is True
+    assert v["config"]["syslog"]["host"] == "siem.lego-mcp.io" and v["config"]["syslog"]["port"] == "514"
+    assert "token" not in str(v["config"]).lower().replace("existingsecret", "")
+    sc = v["securityContext"]
+    assert sc["readOnlyRootFilesystem"] and sc["capabilities"] == {"drop": ["ALL"]}
+    assert not sc["allowPrivilegeEscalation"] and v["podSecurityContext"]["runAsNonRoot"]
+
+
+def test_extra_values_merge_last():
+    v = _values(_args(extra_values={"falcosidekick": {"replicaCount": 3}}))
+    assert v["falcosidekick"]["replicaCount"] == 3 and v["falcosidekick"]["enabled"] is True
+
+
+# --- network policies -------------------------------------------------------------------------
+
+def test_sidekick_egress_is_only_the_siem_ports_and_never_private_ranges():
+    (siem,) = [m for s, m in network_policies(_args().config) if s == "siem"]
+    (rule,) = siem["spec"]["egress"]
+    assert rule["ports"] == [{"protocol": "TCP", "port": 514}, {"protocol": "TCP", "port": 8088}]
+    (peer,) = rule["to"]
+    assert peer["ipBlock"]["cidr"] == "0.0.0.0/0"
+    assert {"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16"} <= set(peer["ipBlock"]["except"])
+    assert siem["spec"]["podSelector"] == {"matchLabels": {"app.kubernetes.io/name": "falcosidekick"}}
+
+
+def test_known_siem_addresses_narrow_the_egress():
+    c = _args().config
+    c = c.model_copy(update={"siem": c.siem.model_copy(update={"cidrs": ["203.0.113.10/32"]})})
+    (siem,) = [m for s, m in network_policies(c) if s == "siem"]
+    assert siem["spec"]["egress"][0]["to"] == [{"ipBlock": {"cidr": "203.0.113.10/32"}}]
+
+
+def test_udp_syslog_opens_udp_only():
+    c = _args().config
+    syslog = c.siem.syslog.model_copy(update={"protocol": "udp"})
+    c = c.model_copy(update={"siem": c.siem.model_copy(update={"syslog": syslog, "splunk": None})})
+    (siem,) = [m for s, m in network_policies(c) if s == "siem"]
+    assert siem["spec"]["egress"][0]["ports"] == [{"protocol": "UDP", "port": 514}]
+
+
+# --- bad input names the field ----------------------------------------------------------------
+
+def _rd(doc, **changes):
+    doc["runtimeDetection"] = {**doc["runtimeDetection"], **changes}
+
+
+def _siem(doc, **changes):
+    doc["runtimeDetection"]["siem"] = {**doc["runtimeDetection"]["siem"], **changes}
+
+
+@pytest.mark.parametrize("mutate, field, hint", [
+    (lambda d: _rd(d, driver="kmod"), "runtimeDetection.driver", "modern_ebpf"),
+    (lambda d: _rd(d, driver="ebpf"), "runtimeDetection.driver", "legacy"),
+    (lambda d: _rd(d, driver="gvisor"), "runtimeDetection.driver", "modern_ebpf"),
+    (lambda d: _siem(d, splunk={"url": "http://splunk.lego-mcp.io:8088"}), "runtimeDetection.siem.splunk.url",
+     "https"),
+    (lambda d: _siem(d, splunk={"url": "https://admin:pw@splunk.lego-mcp.io:8088"}),
+     "runtimeDetection.siem.splunk.url", "credentials"),
+    (lambda d: _siem(d, splunk={"url": "https://splunk.lego-mcp.io:8088/?token=abc"}),
+     "runtimeDetection.siem.splunk.url", "query"),
+    (lambda d: _siem(d, syslog={"address": "siem.lego-mcp.io"}), "runtimeDetection.siem.syslog.address",
+     "host:port"),
+    (lambda d: _siem(d, syslog={"address": "udp://siem.lego-mcp.io:514"}), "runtimeDetection.siem.syslog.address",
+     "without scheme"),
+    (lambda d: _siem(d, syslog={"address": "siem.lego-mcp.io:70000"}), "runtimeDetection.siem.syslog.address",
+     "1-65535"),
+    (lambda d: _rd(d, extraRules=[{**d["runtimeDetection"]["extraRules"][0], "priority": "SEVERE"}]),
+     "runtimeDetection.extraRules[0].priority", "EMERGENCY"),
+    (lambda d: _rd(d, extraRules=[{**d["runtimeDetection"]["extraRules"][0], "condition": "(a and b"}]),
+     "runtimeDetection.extraRules[0].condition", "unbalanced"),
+    (lambda d: _rd(d, extraRules=[{**d["runtimeDetection"]["extraRules"][0], "condition": "  "}]),
+     "runtimeDetection.extraRules[0].condition", "empty"),
+    (lambda d: _rd(d, extraRules=[d["runtimeDetection"]["extraRules"][0]] * 2),
+     "runtimeDetection.extraRules[1].name", "twice"),
+    (lambda d: _rd(d, imageDigest="latest"), "runtimeDetection.imageDigest", "sha256"),
+], ids=["kmod", "classic-ebpf", "unknown-driver", "hec-http", "hec-credentials", "hec-query", "syslog-no-port",
+        "syslog-scheme", "syslog-port-range", "rule-priority", "rule-unbalanced", "rule-empty-condition",
+        "rule-duplicate", "digest"])
+def test_bad_config_is_rejected_naming_the_field(mutate, field, hint):
+    message = config_error(mutate)
+    assert field in message and hint in message, message
+
+
+def test_prod_may_not_switch_runtime_detection_off():
+    message = config_error(lambda d: _rd(d, enabled=False))
+    assert "runtimeDetection.enabled" in message and "prod" in message
+
+
+# --- the whole program ------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def records():
+    return render()
+
+
+def test_falco_chart_is_pinned_with_modern_ebpf(records):
+    chart = one(records, CHART, "runtime-detection-chart")
+    assert chart.inputs["chart"] == "falco" and chart.inputs["version"] == "4.21.3"
+    assert chart.inputs["repositoryOpts"]["repo"] == "https://falcosecurity.github.io/charts"
+    assert chart.inputs["namespace"] == NAMESPACE
+    assert chart.inputs["values"]["driver"]["kind"] == "modern_ebpf"
+
+
+def test_falco_namespace_level_comes_from_the_named_exemption(records):
+    from policy_pack.policies._lib.exemptions import load_exemptions, namespace_pod_security
+
+    (ns,) = k8s(records, "Namespace", name=NAMESPACE)
+    level = namespace_pod_security(NAMESPACE)
+    assert ns["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == level == "privileged"
+    (entry,) = [e for e in load_exemptions() if e.namespace == NAMESPACE and e.namespace_pod_security]
+    assert entry.id == "falco-driver" and len(entry.reason) > 100
+    assert k8s(records, "NetworkPolicy", name="default-deny-all", namespace=NAMESPACE)
+
+
+def test_falco_namespace_has_exactly_the_policies_it_needs(records):
+    names = {m["metadata"]["name"] for m in k8s(records, "NetworkPolicy", namespace=NAMESPACE)}
+    assert {"allow-egress-falco-to-sidekick", "allow-ingress-sidekick-from-falco",
+            "allow-egress-sidekick-siem"} <= names
+    for m in k8s(records, "NetworkPolicy", namespace=NAMESPACE):
+        for rule in m["spec"].get("egress", []):
+            assert rule.get("to"), f"{m['metadata']['name']} allows egress to anywhere"
+
+
+def test_chart_waits_for_namespace_policies_and_secret(records):
+    chart = one(records, CHART, "runtime-detection-chart")
+    deps = {r.urn: r for r in records}
+    names = {deps[d].name for d in chart.dependencies if d in deps}
+    assert any(n.endswith("-siem-secret") for n in names) and any(n.endswith("-siem") for n in names)
+
+
+def test_dev_may_switch_runtime_detection_off():
+    recs = render({"runtimeDetection": {"enabled": False}}, stack="dev")
+    assert not [r for r in recs if r.type == CHART and r.inputs.get("chart") == "falco"]
