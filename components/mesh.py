@@ -1,6 +1,8 @@
 """``ZeroTrustMesh``: Istio with strict mTLS and identity-based authorization (issue 4).
 
-* Istio ``base`` and ``istiod`` (upstream charts, pinned) in ``istio-system``; the mesh's
+* Istio ``base``, ``cni`` and ``istiod`` (upstream charts, pinned) in ``istio-system``; the CNI
+  node agent (exempted by name in policy_pack/exemptions.yaml) replaces the ``istio-init``
+  container, so tenant pods need no NET_ADMIN and stay at restricted; the mesh's
   workload identities come from SPIRE (the sidecar injector mounts the SPIFFE CSI socket, the
   trust domain is SPIRE's), so there is one identity authority, not two.
 * Mesh-wide ``PeerAuthentication`` STRICT in the root namespace: no plaintext between sidecars.
@@ -84,6 +86,10 @@ class ZeroTrustMeshArgs(StrictModel):
     tenant_namespaces: list[str] = Field(default_factory=list, description="Namespaces that get default-deny.")
     workloads: list[MeshWorkload] = Field(default_factory=list, description="Tenant workloads.")
     intents: list[MeshIntent] = Field(default_factory=list, description="Active intents (isolation applied).")
+    control_plane_cidrs: list[str] = Field(default_factory=list,
+                                           description="API server CIDRs (istiod's webhooks and its API access).")
+    gateway_namespaces: list[str] = Field(default_factory=list,
+                                          description="Namespaces of mesh gateways (they reach istiod too).")
 
 
 def mesh_workloads(workloads, trust_domain: str) -> list[MeshWorkload]:
@@ -105,7 +111,10 @@ def _values(args: ZeroTrustMeshArgs) -> dict:
         "global": {"istioNamespace": ROOT_NAMESPACE, "logAsJson": True,
                    "proxy": {"privileged": False, "holdApplicationUntilProxyStarts": True}},
         "pilot": {"replicaCount": c.istiod_replicas, "autoscaleMin": c.istiod_replicas,
-                  "env": {"PILOT_ENABLE_ALPHA_GATEWAY_API": "false"}},
+                  "env": {"PILOT_ENABLE_ALPHA_GATEWAY_API": "false"},
+                  # The CNI node agent redirects pod traffic: no istio-init container with NET_ADMIN
+                  # and NET_RAW in every tenant pod, so tenant namespaces stay at restricted.
+                  "cni": {"enabled": True}},
         "meshConfig": {
             "trustDomain": args.trust_domain,
             "enableAutoMtls": True,
@@ -136,6 +145,42 @@ def _values(args: ZeroTrustMeshArgs) -> dict:
             "defaultTemplates": ["sidecar", "spire"],
         }
     return deep_merge(values, c.extra_values)
+
+
+def _cni_values(args: ZeroTrustMeshArgs) -> dict:
+    """The ``cni`` chart: the node agent (the one privileged DaemonSet, exempted by name)."""
+    return {"global": {"istioNamespace": ROOT_NAMESPACE, "logAsJson": True},
+            "cni": {"excludeNamespaces": ["kube-system", ROOT_NAMESPACE]}}
+
+
+def network_policies(args: ZeroTrustMeshArgs) -> list[tuple[str, dict]]:
+    """istio-system keeps its default-deny; these are the flows istiod needs."""
+    istiod = {"matchLabels": {"app": "istiod"}}
+    api = [{"ipBlock": {"cidr": cidr}} for cidr in sorted(args.control_plane_cidrs)]
+    proxies = [{"namespaceSelector": {"matchLabels": {"istio-injection": "enabled"}}, "podSelector": {}}] + [
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns}}}
+        for ns in sorted(args.gateway_namespaces)]
+
+    def netpol(name: str, spec: dict) -> dict:
+        return {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+                "metadata": {"name": name, "namespace": ROOT_NAMESPACE,
+                             "labels": standard_labels(name, "network-policy")}, "spec": spec}
+
+    out = [("netpol-xds", netpol("allow-ingress-istiod-xds", {
+        "podSelector": istiod, "policyTypes": ["Ingress"],
+        # 15012: xDS and certificate signing over mTLS, from injected proxies and gateways only.
+        "ingress": [{"from": proxies, "ports": [{"protocol": "TCP", "port": 15012}]}]}))]
+    if api:
+        out += [
+            ("netpol-webhook", netpol("allow-ingress-apiserver-webhooks", {
+                "podSelector": istiod, "policyTypes": ["Ingress"],
+                "ingress": [{"from": api, "ports": [{"protocol": "TCP", "port": 15017}]}]})),
+            ("netpol-apiserver", netpol("allow-egress-kube-apiserver", {
+                "podSelector": {}, "policyTypes": ["Egress"],
+                "egress": [{"to": api, "ports": [{"protocol": "TCP", "port": 443},
+                                                 {"protocol": "TCP", "port": 6443}]}]})),
+        ]
+    return out
 
 
 def _meta(name: str, namespace: str) -> dict:
@@ -225,9 +270,14 @@ class ZeroTrustMesh(HardenedComponent):
         self.base = helm_chart(f"{name}-base", chart="base", version=c.chart_version, repo=REPO,
                                namespace=ROOT_NAMESPACE, values=_base_values(args),
                                opts=child_opts(self, depends_on=ns))
+        netpols = [k8s_object(f"{name}-{suffix}", m, child_opts(self, depends_on=ns))
+                   for suffix, m in network_policies(args)]
+        self.cni = helm_chart(f"{name}-cni", chart="cni", version=c.chart_version, repo=REPO,
+                              namespace=ROOT_NAMESPACE, values=_cni_values(args),
+                              opts=child_opts(self, depends_on=[*ns, self.base]))
         self.istiod = helm_chart(f"{name}-istiod", chart="istiod", version=c.chart_version, repo=REPO,
                                  namespace=ROOT_NAMESPACE, values=_values(args),
-                                 opts=child_opts(self, depends_on=[*ns, self.base]))
+                                 opts=child_opts(self, depends_on=[*ns, *netpols, self.base, self.cni]))
         self.policies = [k8s_object(f"{name}-{suffix}", m, child_opts(self, depends_on=[self.base]))
                          for suffix, m in mesh_policies(args)]
         self.register_outputs({"trustDomain": args.trust_domain, "mtls": "STRICT",

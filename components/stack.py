@@ -148,7 +148,10 @@ class HardenedStack(HardenedComponent):
                 quota=ns.quota,
                 default_resources=ns.default_resources,
                 labels={**mesh_labels, **tenant_namespace_labels(cfg.admission, ns.name), **ns.labels},
-                flows=[f for f in flows if ns.name in (f.source.namespace, f.destination.namespace)],
+                flows=[f for f in flows if ns.name in (f.source.namespace, f.destination.namespace)]
+                + ([FlowRule(name="proxy-to-istiod-15012", source=FlowPeer(namespace=ns.name),
+                             destination=FlowPeer(namespace="istio-system", app="istiod"), port=15012)]
+                   if cfg.mesh.enabled else []),
                 isolate_apps=isolated_by_ns.get(ns.name, []),
             ), pulumi.ResourceOptions(parent=self, depends_on=[self.admission] if self.admission else []))
         self.mesh: Optional[ZeroTrustMesh] = None
@@ -160,6 +163,9 @@ class HardenedStack(HardenedComponent):
                 workloads=mesh_workloads(cfg.workloads, cfg.spire.trust_domain),
                 intents=[MeshIntent(source=i.source, destination=i.destination, port=i.port)
                          for i in active_intents(cfg) if i.protocol == "TCP"],
+                control_plane_cidrs=cfg.admission.control_plane_cidrs,
+                gateway_namespaces=[cfg.ingress.namespace] if cfg.ingress.enabled and cfg.ingress.controller == "istio"
+                else [],
             ), pulumi.ResourceOptions(parent=self, depends_on=[*admitted, *filter(None, [self.spire]),
                                                                *self.namespaces.values()]))
         identity_deps: list[pulumi.Resource] = [r for r in (self.spire, self.mesh) if r is not None]
