@@ -621,6 +621,8 @@ class AdmissionControl(HardenedComponent):
             k8s_object(f"{name}-image-policy", cluster_image_policy(cfg.signatures),
                        child_opts(self, depends_on=[self.policy_controller]))
 
+        #: what dependents wait for: the webhooks and every constraint are in place
+        self.ready = [self.chart, *self.constraints.values(), *filter(None, [self.policy_controller])]
         self.register_outputs({
             "gatekeeperNamespace": GATEKEEPER_NAMESPACE,
             "constraints": sorted(self.constraints),

@@ -103,10 +103,23 @@ class HardenedComponent(pulumi.ComponentResource):
             self._inherited_depends_on = [deps]
 
 
+def readiness(resource: pulumi.Resource) -> list[pulumi.Resource]:
+    """What "wait for *resource*" means for the children of a dependent component.
+
+    A component may set ``self.ready`` to the few resources whose completion makes it usable
+    (its chart, its namespace and default-deny policy, its constraints). Depending on a whole
+    component instead expands to every one of its children, and the SDK's cycle check then walks
+    that graph once per edge: on the prod stack, inheriting whole components doubled render time.
+    """
+    ready = getattr(resource, "ready", None)
+    return list(ready) if ready else [resource]
+
+
 def child_opts(parent: pulumi.Resource, depends_on: Optional[list] = None, **kwargs: Any) -> pulumi.ResourceOptions:
     """Options for a child resource: parented to *parent* (so it inherits its providers), and
-    depending on whatever *parent* itself depends on (see :class:`HardenedComponent`)."""
-    inherited = list(getattr(parent, "_inherited_depends_on", []))
+    depending on whatever *parent* itself depends on (see :class:`HardenedComponent`), narrowed
+    to those dependencies' :func:`readiness` resources."""
+    inherited = [r for dep in getattr(parent, "_inherited_depends_on", []) for r in readiness(dep)]
     return pulumi.ResourceOptions(parent=parent, depends_on=inherited + list(depends_on or []), **kwargs)
 
 

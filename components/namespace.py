@@ -156,7 +156,9 @@ class HardenedNamespace(HardenedComponent):
         objects = namespace_manifests(args)
         namespace = k8s_object(f"{name}-ns", objects[0][1], child_opts(self))
         self.namespace = namespace
-        for suffix, manifest in objects[1:]:
-            k8s_object(f"{name}-{suffix}", manifest, child_opts(self, depends_on=[namespace]))
+        created = {suffix: k8s_object(f"{name}-{suffix}", manifest, child_opts(self, depends_on=[namespace]))
+                   for suffix, manifest in objects[1:]}
+        #: what dependents wait for: the namespace exists and denies all traffic by default
+        self.ready = [namespace, created["default-deny-all"]]
         self.namespace_name = pulumi.Output.from_input(args.name)
         self.register_outputs({"namespaceName": self.namespace_name, "podSecurity": args.pod_security})

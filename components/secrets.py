@@ -434,6 +434,8 @@ class SecretDelivery(HardenedComponent):
         self.store = k8s_object(f"{name}-vault-backend", cluster_secret_store(c, args.vault_namespace),
                                 child_opts(self, depends_on=[self.external_secrets]))
 
+        #: what dependents wait for: the CA issuer and the Vault-backed secret store
+        self.ready = [self.cert_manager, self.ca_issuer, self.external_secrets, self.store]
         self.register_outputs({
             "caIssuer": CA_ISSUER,
             "secretStore": STORE_NAME,

@@ -520,6 +520,7 @@ class VaultHA(HardenedComponent):
         }, child_opts(self, depends_on=[self.namespace]))
 
         self.address = f"https://{FULLNAME}.{NAMESPACE}.svc:8200"
+        self.ready = [self.chart]  #: what dependents wait for
         self.register_outputs({
             "address": self.address,
             "replicas": c.replicas,

@@ -161,6 +161,7 @@ class HardenedWorkload(HardenedComponent):
                    for suffix, manifest in workload_manifests(args)}
         self.deployment = created["deployment"]
         self.service = created["service"]
+        self.ready = [self.deployment, self.service]
         w = args.workload
         self.service_account_name = pulumi.Output.from_input(w.name)
         self.register_outputs({"serviceAccountName": self.service_account_name,
