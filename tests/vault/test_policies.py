@@ -55,7 +55,7 @@ def prod():
 
 def test_the_stacks_vault_chart_and_key_pass(prod):
     chart = one(prod, "kubernetes:helm.sh/v4:Chart", "vault-chart")
-    key = one(prod, "aws:kms/key:Key")
+    key = one(prod, "aws:kms/key:Key", "-vault-unseal-key")
     assert _policy("vault_enforce_ha_tls").run(chart.type, chart.inputs) == []
     assert _policy("kms_enable_key_rotation").run(key.type, key.inputs) == []
 
@@ -79,7 +79,7 @@ def test_weakening_the_chart_through_extra_values_is_caught(path, value, fragmen
 
 
 def test_key_with_rotation_removed_fails(prod):
-    key = one(prod, "aws:kms/key:Key")
+    key = one(prod, "aws:kms/key:Key", "-vault-unseal-key")
     weakened = copy.deepcopy(key.inputs)
     weakened["enableKeyRotation"] = False
     assert _policy("kms_enable_key_rotation").run(key.type, weakened)

@@ -41,12 +41,13 @@ def test_config_secret_license_is_redacted_everywhere(tmp_path):
 
 def test_program_level_secret_license_never_appears_in_output(tmp_path):
     """A real value (not the offline placeholder) made a secret by the program: still nowhere."""
-    from components.config import Secrets, load_stack_config
+    from components.config import SECRET_KEYS, Secrets, load_stack_config
     from components.stack import HardenedStack
 
     def program():
-        cfg, _ = load_stack_config()
-        HardenedStack(cfg.cluster.name, cfg, Secrets({"vaultLicense": pulumi.Output.secret(LICENSE)}))
+        cfg, secrets = load_stack_config()
+        others = {k: secrets.get(k) for k in SECRET_KEYS if k in secrets}  # e.g. the SIEM token
+        HardenedStack(cfg.cluster.name, cfg, Secrets({**others, "vaultLicense": pulumi.Output.secret(LICENSE)}))
 
     records, _ = render(_enterprise(prod_document()), program=program)
     assert any(r.inputs.get("kind") == "Secret" and r.secret_paths for r in records if r.is_kubernetes_object)
