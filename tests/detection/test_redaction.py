@@ -14,6 +14,13 @@ from .harness import all_text, k8s, prod_document, render
 TOKEN = "5f1e6d2c-9a8b-4c7d-8e6f-0a1b2c3d4e5f-real-hec-token"
 
 
+def _others(secrets) -> dict:
+    """The stack's other secrets as loaded (other components need theirs), without the HEC token."""
+    from components.config import SECRET_KEYS
+
+    return {k: secrets.get(k) for k in SECRET_KEYS if k != "splunkHecToken" and secrets.get(k) is not None}
+
+
 def _siem_secret(records):
     (secret,) = [r for r in records if r.is_kubernetes_object and r.inputs["kind"] == "Secret"
                  and r.inputs["metadata"]["name"] == "falcosidekick-siem"]
@@ -34,8 +41,8 @@ def test_real_token_made_secret_by_the_program_never_appears(tmp_path):
     from components.stack import HardenedStack
 
     def program():
-        cfg, _ = load_stack_config()
-        HardenedStack(cfg.cluster.name, cfg, Secrets({"splunkHecToken": pulumi.Output.secret(TOKEN)}))
+        cfg, secrets = load_stack_config()
+        HardenedStack(cfg.cluster.name, cfg, Secrets({**_others(secrets), "splunkHecToken": pulumi.Output.secret(TOKEN)}))
 
     records = render(program=program)
     assert _siem_secret(records).secret_paths
@@ -55,8 +62,8 @@ def test_splunk_without_the_token_fails_naming_the_secret():
     from components.stack import HardenedStack
 
     def program():
-        cfg, _ = load_stack_config()
-        HardenedStack(cfg.cluster.name, cfg, Secrets({}))
+        cfg, secrets = load_stack_config()
+        HardenedStack(cfg.cluster.name, cfg, Secrets(_others(secrets)))
 
     with pytest.raises(Exception) as exc:
         render(program=program)

@@ -64,7 +64,9 @@ def golden(kind: str, name: str = "app", namespace: str = NAMESPACE) -> dict:
     if kind == "CronJob":
         template["spec"]["restartPolicy"] = "OnFailure"
         return {"apiVersion": "batch/v1", "kind": "CronJob", "metadata": meta,
-                "spec": {"schedule": "0 */6 * * *", "jobTemplate": {"spec": {"template": template}}}}
+                "spec": {"schedule": "0 */6 * * *", "concurrencyPolicy": "Forbid", "startingDeadlineSeconds": 600,
+                         "jobTemplate": {"spec": {"activeDeadlineSeconds": 3600, "backoffLimit": 2,
+                                                  "template": template}}}}
     raise ValueError(kind)
 
 
