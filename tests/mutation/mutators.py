@@ -230,6 +230,10 @@ mutator("seccomp-unconfined", "securityContext.seccompProfile.type: Unconfined",
     per_container(lambda c: _sc(c).update(seccompProfile={"type": "Unconfined"})))
 mutator("host-port", "ports[].hostPort set", core=True, policies=("pod-disallow-host-ports",))(
     per_container(lambda c: c.update(ports=(c.get("ports") or []) + [{"containerPort": 2222, "hostPort": 2222}])))
+mutator("liveness-probe-removed", "livenessProbe removed", core=True, policies=("container-missing-probes",))(
+    per_container(lambda c: c.pop("livenessProbe", None)))
+mutator("readiness-probe-removed", "readinessProbe removed", core=True, policies=("container-missing-probes",))(
+    per_container(lambda c: c.pop("readinessProbe", None)))
 
 # --- pods -------------------------------------------------------------------------------------
 
