@@ -36,7 +36,19 @@ def _render(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=render.run)
 
 
-SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_render, _check]
+# --- report: compliance evidence (controls, checklist, OSCAL) for a rendered stack -------------
+
+def _report(subparsers: argparse._SubParsersAction) -> None:
+    from . import report
+
+    parser = subparsers.add_parser(
+        "report", help="render a stack, run the pack, write the compliance report (Markdown, HTML, OSCAL)",
+        description=report.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    report.add_arguments(parser)
+    parser.set_defaults(run=report.run)
+
+
+SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_render, _check, _report]
 
 
 def build_parser() -> argparse.ArgumentParser:
