@@ -299,6 +299,13 @@ class StackConfig(StrictModel):
             if not (self.cluster.oidc_issuer_url or self.cluster.oidc_provider_arn):
                 raise _located("cluster.oidcIssuerUrl", "vault's KMS auto-unseal uses IRSA: set the cluster's "
                                                         "service-account issuer URL (or cluster.oidcProviderArn)")
+        # Detection (issue 6): a HEC token from Vault is synced by External Secrets.
+        splunk = self.runtime_detection.siem.splunk
+        if (self.runtime_detection.enabled and splunk is not None and splunk.token_vault_key
+                and not (self.secrets.enabled and self.vault.enabled)):
+            raise _located("runtimeDetection.siem.splunk.tokenVaultKey",
+                           "the token is synced from Vault by External Secrets: enable the vault and secrets "
+                           "sections, or remove tokenVaultKey and set the Pulumi secret hardened-stack:splunkHecToken")
             for i, ns in enumerate(self.vault.client_namespaces):
                 if ns not in known_ns:
                     raise _located(f"vault.clientNamespaces[{i}]",

@@ -9,10 +9,12 @@ falcosidekick forwarding every alert to the SIEM (issue 6).
   spawned in a container of any tenant image of the stack (the seed matched ``lego-mcp`` by
   substring; here the exact repositories of ``workloads[*].image``), crypto miners (xmrig,
   ethminer, Stratum pool URLs), plus ``runtimeDetection.extraRules``.
-* falcosidekick forwards to Splunk HEC (https only) and/or syslog. The HEC token is the Pulumi
-  secret ``hardened-stack:splunkHecToken``: it becomes a Kubernetes Secret in ``falco`` (a Pulumi
-  secret end to end, redacted in every render) that falcosidekick reads through
-  ``config.existingSecret``; it is never a chart value.
+* falcosidekick forwards to Splunk HEC (https only) and/or syslog. It reads the HEC token from the
+  Secret ``falco/falcosidekick-siem`` (``config.existingSecret``); the token is never a chart value.
+  That Secret comes from Vault through External Secrets when ``siem.splunk.tokenVaultKey`` is set
+  (prod: the seed's ``lego-mcp/splunk#hec_token``; nothing in Pulumi state), or else from the
+  Pulumi secret ``hardened-stack:splunkHecToken`` (a Pulumi secret end to end, redacted in every
+  render; the policy pack needs the named exemption ``falcosidekick-siem-token`` for it).
 * Namespace ``falco``: Pod Security level from ``policy_pack/exemptions.yaml`` (entry
   ``falco-driver``: the probe needs a privileged root container with host paths), default-deny,
   and only: Falco -> falcosidekick on 2801, falcosidekick -> the SIEM ports. NetworkPolicy cannot
@@ -169,6 +171,17 @@ class SplunkConfig(StrictModel):
                                  "token is the Pulumi secret hardened-stack:splunkHecToken.")
     minimum_priority: str = Field("notice", description="Lowest priority forwarded (default notice).")
     check_cert: bool = Field(True, description="Verify the HEC server certificate (default true).")
+    token_vault_key: Optional[str] = Field(
+        None, description="Where the HEC token lives in Vault, 'path/in/kv#property' (e.g. lego-mcp/splunk#hec_token): "
+                          "External Secrets syncs it into falcosidekick's Secret, so the token is never in Pulumi "
+                          "state or config. Default none: the Pulumi secret hardened-stack:splunkHecToken.")
+
+    @field_validator("token_vault_key")
+    @classmethod
+    def _vault_key(cls, v: Optional[str]) -> Optional[str]:
+        if v is not None and not re.match(r"^[A-Za-z0-9_./-]+#[A-Za-z0-9_.-]+$", v):
+            raise ValueError(f"tokenVaultKey {v!r} must look like 'lego-mcp/splunk#hec_token' (KV path, '#', property)")
+        return v
 
     @field_validator("url")
     @classmethod
@@ -278,11 +291,14 @@ class RuntimeDetectionArgs(StrictModel):
     tenant_images: list[str] = Field(default_factory=list,
                                      description="workloads[*].image: the shell rule watches these repositories.")
     splunk_token: Optional[Any] = Field(None, description="splunkHecToken as a Pulumi secret Output "
-                                                          "(required when siem.splunk is set).")
+                                                          "(required when siem.splunk is set without tokenVaultKey).")
+    secret_store: str = Field("vault-backend", description="ClusterSecretStore for siem.splunk.tokenVaultKey.")
+    refresh_interval: str = Field("1h", description="External Secrets refresh interval for the token.")
 
     @model_validator(mode="after")
     def _token(self) -> "RuntimeDetectionArgs":
-        if self.config.siem.splunk is not None and self.splunk_token is None:
+        splunk = self.config.siem.splunk
+        if splunk is not None and splunk.token_vault_key is None and self.splunk_token is None:
             raise ValueError("runtimeDetection.siem.splunk needs the HEC token: `pulumi config set --secret "
                              "hardened-stack:splunkHecToken <token>`")
         return self
@@ -413,6 +429,17 @@ def _values(args: RuntimeDetectionArgs) -> dict:
     return deep_merge(values, c.extra_values)
 
 
+def siem_external_secret(vault_key: str, store: str, refresh_interval: str) -> dict:
+    """falcosidekick's Secret synced from Vault by External Secrets: no token in Pulumi at all."""
+    path, prop = vault_key.split("#", 1)
+    return {"apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret",
+            "metadata": {"name": SIEM_SECRET, "namespace": NAMESPACE, "labels": standard_labels(SIEM_SECRET, "siem")},
+            "spec": {"refreshInterval": refresh_interval,
+                     "secretStoreRef": {"kind": "ClusterSecretStore", "name": store},
+                     "target": {"name": SIEM_SECRET, "creationPolicy": "Owner", "deletionPolicy": "Delete"},
+                     "data": [{"secretKey": "SPLUNK_TOKEN", "remoteRef": {"key": path, "property": prop}}]}}
+
+
 def siem_secret(token: Any) -> dict:
     """falcosidekick's environment from a Secret (``SPLUNK_TOKEN``): the token stays a Pulumi secret."""
     return {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
@@ -493,7 +520,10 @@ class RuntimeDetection(HardenedComponent):
         in_ns = child_opts(self, depends_on=[self.namespace])
         deps: list[pulumi.Resource] = [self.namespace]
         deps += [k8s_object(f"{name}-{suffix}", m, in_ns) for suffix, m in network_policies(c)]
-        if c.siem.splunk:
+        if c.siem.splunk and c.siem.splunk.token_vault_key:
+            deps.append(k8s_object(f"{name}-siem-external-secret", siem_external_secret(
+                c.siem.splunk.token_vault_key, args.secret_store, args.refresh_interval), in_ns))
+        elif c.siem.splunk:
             deps.append(k8s_object(f"{name}-siem-secret", siem_secret(args.splunk_token), in_ns))
         self.chart = helm_chart(f"{name}-chart", chart=FALCO_CHART, version=c.chart_version, repo=FALCO_REPO,
                                 namespace=NAMESPACE, values=_values(args), opts=child_opts(self, depends_on=deps))

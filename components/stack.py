@@ -107,8 +107,9 @@ class HardenedStack(HardenedComponent):
             self.runtime_detection = RuntimeDetection(f"{name}-runtime-detection", RuntimeDetectionArgs(
                 config=rd, tenant_images=[w.image for w in cfg.workloads],
                 splunk_token=self.secrets.require("splunkHecToken", "runtimeDetection.siem.splunk")
-                if rd.siem.splunk else None,
-            ), pulumi.ResourceOptions(parent=self, depends_on=admitted))
+                if rd.siem.splunk and not rd.siem.splunk.token_vault_key else None,
+            ), pulumi.ResourceOptions(parent=self, depends_on=[*admitted, *(
+                secret_deps if rd.siem.splunk and rd.siem.splunk.token_vault_key else [])]))
         self.compliance: Optional[Compliance] = None
         if cfg.compliance.enabled:
             progress(f"compliance: scan '{cfg.compliance.schedule}', audit logs under Object Lock "

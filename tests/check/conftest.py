@@ -20,6 +20,17 @@ inputs:
   values: {validatingWebhookFailurePolicy: Fail, disableAudit: false}
 """
 
+#: ...and Falco on the modern eBPF driver with falcosidekick (stack-missing-runtime-detection).
+FALCO = """\
+pulumiType: kubernetes:helm.sh/v4:Chart
+name: falco
+inputs:
+  chart: falco
+  version: 4.21.3
+  namespace: falco
+  values: {driver: {kind: modern_ebpf}, falcosidekick: {enabled: true}}
+"""
+
 
 @pytest.fixture
 def clean_dir(tmp_path):
@@ -27,6 +38,7 @@ def clean_dir(tmp_path):
     d = tmp_path / "clean"
     d.mkdir()
     (d / "gatekeeper.yaml").write_text(GATEKEEPER)
+    (d / "falco.yaml").write_text(FALCO)
     (d / "deployment.yaml").write_text(
         (SAMPLES / "pod_disallow_privileged_containers" / "samples" / "allowed-golden-deployment.yaml").read_text())
     (d / "serviceaccount.yaml").write_text(
@@ -40,6 +52,7 @@ def dirty_dir(tmp_path):
     d = tmp_path / "dirty"
     d.mkdir()
     (d / "gatekeeper.yaml").write_text(GATEKEEPER)
+    (d / "falco.yaml").write_text(FALCO)
     (d / "deployment.yaml").write_text(
         (SAMPLES / "pod_disallow_privileged_containers" / "samples" / "allowed-golden-deployment.yaml").read_text())
     (d / "cronjob.yaml").write_text(

@@ -136,7 +136,7 @@ def test_exemptions_from_the_configuration_are_reported(capsys, dirty_dir, tmp_p
         "secret-disallow-literal-data": {"exemptions": [{
             "id": "hsm-migration", "resource": {"kind": "Secret", "namespace": "lego-mcp-prod", "name": "hsm-*"},
             "reason": "Moves to Vault with the HSM migration; tracked in SEC-123.", "expires": "2999-01-01"}]},
-        "container-disallow-mutable-image-tags": "advisory"}))
+        "container-disallow-mutable-image-tags": "advisory", "cronjob-enforce-bounded-runs": "advisory"}))
     status, out, _ = check(capsys, dirty_dir, "--config", config, "--format", "json")
     doc = json.loads(out)
     assert status == 0 and doc["summary"]["exempted"] == 1

@@ -1,7 +1,8 @@
-"""The Splunk HEC token never reaches render output: set as a Pulumi config secret (the engine's
-ciphertext) or made a secret by the program from a real value, it is redacted in the recorded
-inputs, every manifest and resources.json; and a configured Splunk output without the token fails
-naming the secret."""
+"""The Splunk HEC token never reaches render output. Prod takes it from Vault (External Secrets:
+nothing in Pulumi at all); without tokenVaultKey it is the Pulumi secret splunkHecToken, and set as
+a config secret (the engine's ciphertext) or made a secret by the program from a real value, it is
+redacted in the recorded inputs, every manifest and resources.json; a configured Splunk output
+without either fails naming the secret."""
 from __future__ import annotations
 
 import pulumi
@@ -12,6 +13,13 @@ from hardened.render import OFFLINE_SECRET_PLACEHOLDER, REDACTED
 from .harness import all_text, k8s, prod_document, render
 
 TOKEN = "5f1e6d2c-9a8b-4c7d-8e6f-0a1b2c3d4e5f-real-hec-token"
+
+
+def _pulumi_secret_path() -> dict:
+    """The prod runtimeDetection section with the HEC token taken from the Pulumi secret."""
+    rd = prod_document()["runtimeDetection"]
+    splunk = {k: v for k, v in rd["siem"]["splunk"].items() if k != "tokenVaultKey"}
+    return {"runtimeDetection": {**rd, "siem": {**rd["siem"], "splunk": splunk}}}
 
 
 def _others(secrets) -> dict:
@@ -28,7 +36,7 @@ def _siem_secret(records):
 
 
 def test_config_secret_is_redacted_everywhere(tmp_path):
-    records = render({"splunkHecToken": {"secure": "v1:AAAAciphertext"}})
+    records = render({**_pulumi_secret_path(), "splunkHecToken": {"secure": "v1:AAAAciphertext"}})
     secret = _siem_secret(records)
     assert secret.inputs["metadata"]["namespace"] == "falco"
     assert secret.secret_paths and REDACTED in str(secret.inputs["stringData"])
@@ -44,7 +52,7 @@ def test_real_token_made_secret_by_the_program_never_appears(tmp_path):
         cfg, secrets = load_stack_config()
         HardenedStack(cfg.cluster.name, cfg, Secrets({**_others(secrets), "splunkHecToken": pulumi.Output.secret(TOKEN)}))
 
-    records = render(program=program)
+    records = render(_pulumi_secret_path(), program=program)
     assert _siem_secret(records).secret_paths
     assert TOKEN not in all_text(records, tmp_path)
 
@@ -66,7 +74,7 @@ def test_splunk_without_the_token_fails_naming_the_secret():
         HardenedStack(cfg.cluster.name, cfg, Secrets(_others(secrets)))
 
     with pytest.raises(Exception) as exc:
-        render(program=program)
+        render(_pulumi_secret_path(), program=program)
     assert "splunkHecToken" in str(exc.value) and "runtimeDetection.siem.splunk" in str(exc.value)
 
 
@@ -76,3 +84,15 @@ def test_syslog_only_needs_no_token_and_renders_no_secret():
     siem.pop("splunk")
     records = render({"runtimeDetection": {**doc["runtimeDetection"], "siem": siem}})
     assert not k8s(records, "Secret", namespace="falco")
+
+
+def test_prod_syncs_the_token_from_vault_and_holds_no_secret_value(tmp_path):
+    records = render()
+    assert not k8s(records, "Secret", namespace="falco")
+    (es,) = k8s(records, "ExternalSecret", name="falcosidekick-siem", namespace="falco")
+    assert es["spec"]["target"]["name"] == "falcosidekick-siem"
+    assert es["spec"]["data"] == [{"secretKey": "SPLUNK_TOKEN",
+                                   "remoteRef": {"key": "lego-mcp/splunk", "property": "hec_token"}}]
+    assert es["spec"]["secretStoreRef"] == {"kind": "ClusterSecretStore", "name": "vault-backend"}
+    chart = next(r for r in records if r.type == "kubernetes:helm.sh/v4:Chart" and r.inputs["chart"] == "falco")
+    assert any(d.endswith("siem-external-secret") for d in chart.dependencies)

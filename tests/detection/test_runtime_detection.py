@@ -214,9 +214,14 @@ def _siem(doc, **changes):
     (lambda d: _rd(d, extraRules=[d["runtimeDetection"]["extraRules"][0]] * 2),
      "runtimeDetection.extraRules[1].name", "twice"),
     (lambda d: _rd(d, imageDigest="latest"), "runtimeDetection.imageDigest", "sha256"),
+    (lambda d: _siem(d, splunk={"url": "https://splunk.lego-mcp.io:8088", "tokenVaultKey": "no-property"}),
+     "runtimeDetection.siem.splunk.tokenVaultKey", "lego-mcp/splunk#hec_token"),
+    (lambda d: d.update(vault={**d["vault"], "enabled": False}, cluster={**d["cluster"], "environment": "dev"}),
+     "runtimeDetection.siem.splunk.tokenVaultKey", "enable the vault"),
 ], ids=["kmod", "classic-ebpf", "unknown-driver", "hec-http", "hec-credentials", "hec-query", "syslog-no-port",
         "syslog-scheme", "syslog-port-range", "rule-priority", "rule-unbalanced", "rule-empty-condition",
-        "rule-duplicate", "digest"])
+        "rule-duplicate", "digest", "vault-key-format",
+        "vault-key-without-vault"])
 def test_bad_config_is_rejected_naming_the_field(mutate, field, hint):
     message = config_error(mutate)
     assert field in message and hint in message, message
@@ -266,7 +271,7 @@ def test_chart_waits_for_namespace_policies_and_secret(records):
     chart = one(records, CHART, "runtime-detection-chart")
     deps = {r.urn: r for r in records}
     names = {deps[d].name for d in chart.dependencies if d in deps}
-    assert any(n.endswith("-siem-secret") for n in names) and any(n.endswith("-siem") for n in names)
+    assert any(n.endswith("-siem-external-secret") for n in names) and any(n.endswith("-siem") for n in names)
 
 
 def test_dev_may_switch_runtime_detection_off():
