@@ -299,6 +299,10 @@ class StackConfig(StrictModel):
             if not (self.cluster.oidc_issuer_url or self.cluster.oidc_provider_arn):
                 raise _located("cluster.oidcIssuerUrl", "vault's KMS auto-unseal uses IRSA: set the cluster's "
                                                         "service-account issuer URL (or cluster.oidcProviderArn)")
+            for i, ns in enumerate(self.vault.client_namespaces):
+                if ns not in known_ns:
+                    raise _located(f"vault.clientNamespaces[{i}]",
+                                   f"namespace {ns!r} is not declared; add it under namespaces or remove it here")
         # Detection (issue 6): a HEC token from Vault is synced by External Secrets.
         splunk = self.runtime_detection.siem.splunk
         if (self.runtime_detection.enabled and splunk is not None and splunk.token_vault_key
@@ -306,10 +310,6 @@ class StackConfig(StrictModel):
             raise _located("runtimeDetection.siem.splunk.tokenVaultKey",
                            "the token is synced from Vault by External Secrets: enable the vault and secrets "
                            "sections, or remove tokenVaultKey and set the Pulumi secret hardened-stack:splunkHecToken")
-            for i, ns in enumerate(self.vault.client_namespaces):
-                if ns not in known_ns:
-                    raise _located(f"vault.clientNamespaces[{i}]",
-                                   f"namespace {ns!r} is not declared; add it under namespaces or remove it here")
         if self.cluster.oidc_issuer_url and not self.cluster.oidc_issuer_url.startswith("https://"):
             raise _located("cluster.oidcIssuerUrl", "must be an https:// URL (the EKS cluster's OIDC issuer)")
         if self.cluster.oidc_provider_arn and ":oidc-provider/" not in self.cluster.oidc_provider_arn:
