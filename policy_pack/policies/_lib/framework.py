@@ -327,16 +327,31 @@ class HardenedResourcePolicy(ResourceValidationPolicy, _Meta):
             return list(settings.problems) + [e.message]
 
 
+#: The composition root's type token: its presence marks the analysed set as a whole stack.
+WHOLE_STACK_TOKEN = "hardened:index:HardenedStack"
+
+#: The setting every presence policy gets (see :func:`stack_policy`).
+REQUIRE_PRESENCE_PROPERTY = {
+    "type": "boolean",
+    "default": False,
+    "description": "Report the missing component even when the analysed set is not a whole stack (no "
+                   "hardened:index:HardenedStack resource), e.g. when checking a full cluster's YAML in GitOps.",
+}
+
+
 class HardenedStackPolicy(StackValidationPolicy, _Meta):
     """A stack policy built by :func:`stack_policy`."""
 
     check: StackCheck
 
     def __init__(self, *, check: StackCheck, kinds: Kinds, control: Control,
-                 config: Mapping[str, Mapping[str, Any]], **common: Any):
+                 config: Mapping[str, Mapping[str, Any]], presence: bool = False, **common: Any):
+        if presence:
+            config = {**config, "requirePresence": REQUIRE_PRESENCE_PROPERTY}
         configuration = _Configuration(common["name"], config)
         self._init_meta(kinds, control, configuration)
         self.check = check
+        self.presence = presence
         super().__init__(validate=self._validate, **_common(configuration=configuration, control=control, **common))
 
     def _validate(self, args: StackValidationArgs, report: Callable[..., None]) -> None:
@@ -354,9 +369,15 @@ class HardenedStackPolicy(StackValidationPolicy, _Meta):
                 continue
             obj.urn = r.urn
             objects.append(obj)
+        # A presence policy reports an absent component (a finding on no real resource) only for a
+        # whole stack: `check` over one application's manifests must not demand the whole platform.
+        report_absence = (not self.presence or settings.values.get("requirePresence")
+                          or any(r.resource_type == WHOLE_STACK_TOKEN for r in args.resources))
         try:
             for obj, message in self.check(objects, settings.values):
                 urn = getattr(obj, "urn", None)
+                if urn is None and not report_absence:
+                    continue
                 try:
                     exemption = _exemption_for(self.name, obj, settings.exemptions,
                                                lambda m, urn=urn: report(m, urn))
@@ -385,8 +406,15 @@ def resource_policy(*, name: str, description: str, kinds: Kinds, severity: Seve
 def stack_policy(*, name: str, description: str, kinds: Kinds, severity: Severity, control: Control,
                  tags: Sequence[str], remediation: str, check: StackCheck,
                  config: Optional[Mapping[str, Mapping[str, Any]]] = None,
-                 enforcement_level: EnforcementLevel = EnforcementLevel.MANDATORY) -> HardenedStackPolicy:
-    """A stack policy: *check* sees every resource of *kinds* and yields ``(obj, message)``."""
+                 enforcement_level: EnforcementLevel = EnforcementLevel.MANDATORY,
+                 presence: bool = False) -> HardenedStackPolicy:
+    """A stack policy: *check* sees every resource of *kinds* and yields ``(obj, message)``.
+
+    A *presence* policy demands that a component exists; its findings on an absent component (an
+    ``obj`` that is no analysed resource) are reported only for a whole stack, one that contains
+    the ``hardened:index:HardenedStack`` component (``pulumi preview``, or ``check`` over a render's
+    resources.json), or when its ``requirePresence`` setting is true.
+    """
     return HardenedStackPolicy(name=name, description=description, kinds=kinds, severity=severity,
                                control=control, tags=tags, remediation=remediation, check=check,
-                               config=config or {}, enforcement_level=enforcement_level)
+                               config=config or {}, enforcement_level=enforcement_level, presence=presence)

@@ -57,4 +57,5 @@ gatekeeper chart values set validatingWebhookFailurePolicy: Fail, keep disableVa
 disableAudit false, and exempt only gatekeeper-system and kube-system from the webhook
 (validatingWebhookExemptNamespacesLabels) so a fail-closed webhook cannot deadlock the cluster.""",
     check=check,
+    presence=True,
 )

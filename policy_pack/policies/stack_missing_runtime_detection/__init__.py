@@ -59,4 +59,5 @@ Enable the runtimeDetection section (components/runtime_detection.py): it deploy
 chart with driver.kind: modern_ebpf, the stack's rules and falcosidekick forwarding to the SIEM. For a
 chart deployed by hand set driver.kind: modern_ebpf and falcosidekick.enabled: true with an output.""",
     check=check,
+    presence=True,
 )
