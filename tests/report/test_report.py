@@ -81,3 +81,10 @@ def test_cli_writes_markdown_html_and_oscal(tmp_path):
     assert "<h2>Pre-deployment checklist</h2>" in html
     json.loads((tmp_path / "component-definition.json").read_text())
     assert "[secret]" not in md and "hecToken" not in md
+
+
+def test_html_escapes_text_from_config_and_messages(analysis):
+    row = report.ControlRow("F", "1.1", "<script>alert(1)</script>", ["x"], ["p"], report.FAIL, ["p: <b>bad</b>"])
+    docs = report.render_documents("prod", [row], [], analysis)
+    assert "<script>" not in docs["compliance.html"] and "&lt;script&gt;" in docs["compliance.html"]
+    assert "<b>bad</b>" not in docs["compliance.html"]
