@@ -303,13 +303,6 @@ class StackConfig(StrictModel):
                 if ns not in known_ns:
                     raise _located(f"vault.clientNamespaces[{i}]",
                                    f"namespace {ns!r} is not declared; add it under namespaces or remove it here")
-        # Detection (issue 6): a HEC token from Vault is synced by External Secrets.
-        splunk = self.runtime_detection.siem.splunk
-        if (self.runtime_detection.enabled and splunk is not None and splunk.token_vault_key
-                and not (self.secrets.enabled and self.vault.enabled)):
-            raise _located("runtimeDetection.siem.splunk.tokenVaultKey",
-                           "the token is synced from Vault by External Secrets: enable the vault and secrets "
-                           "sections, or remove tokenVaultKey and set the Pulumi secret hardened-stack:splunkHecToken")
         if self.cluster.oidc_issuer_url and not self.cluster.oidc_issuer_url.startswith("https://"):
             raise _located("cluster.oidcIssuerUrl", "must be an https:// URL (the EKS cluster's OIDC issuer)")
         if self.cluster.oidc_provider_arn and ":oidc-provider/" not in self.cluster.oidc_provider_arn:
@@ -319,6 +312,13 @@ class StackConfig(StrictModel):
             if w.secrets and not (self.secrets.enabled and self.vault.enabled):
                 raise _located(f"workloads[{i}].secrets", "secrets are delivered by External Secrets from Vault; "
                                                           "enable the vault and secrets sections")
+        # Detection (issue 6): a HEC token from Vault is synced by External Secrets.
+        splunk = self.runtime_detection.siem.splunk
+        if (self.runtime_detection.enabled and splunk is not None and splunk.token_vault_key
+                and not (self.secrets.enabled and self.vault.enabled)):
+            raise _located("runtimeDetection.siem.splunk.tokenVaultKey",
+                           "the token is synced from Vault by External Secrets: enable the vault and secrets "
+                           "sections, or remove tokenVaultKey and set the Pulumi secret hardened-stack:splunkHecToken")
         self._identity_checks()
         return self
 

@@ -178,7 +178,7 @@ def test_encryption_key_days_drive_the_kms_rotation_period():
     doc = prod_document()
     doc["secrets"]["rotation"]["encryptionKeyDays"] = 180
     records, _ = render({"secrets": doc["secrets"]})
-    assert one(records, "aws:kms/key:Key").inputs["rotationPeriodInDays"] == 180
+    assert one(records, "aws:kms/key:Key", "vault-unseal-key").inputs["rotationPeriodInDays"] == 180
 
 
 def test_rotation_defaults_are_the_seed_policy():
