@@ -145,6 +145,10 @@ class FalcoRule(StrictModel):
             raise ValueError("condition must not be empty (a rule without a condition matches nothing Falco accepts)")
         if not balanced(v):
             raise ValueError(f"condition {v!r} has unbalanced parentheses or an unclosed quote")
+        unknown = sorted(condition_macros(v) - FALCO_DEFAULT_MACROS)
+        if unknown:
+            raise ValueError(f"condition uses {', '.join(unknown)}: not a macro of Falco's default rules (known: "
+                             f"{', '.join(sorted(FALCO_DEFAULT_MACROS))}); a typo here stops Falco on every node")
         return " ".join(v.split())
 
     @field_validator("priority")
@@ -326,6 +330,50 @@ class RulesError(ValueError):
     """The rendered rules file is not one Falco would load."""
 
 
+#: Macros of Falco's default ruleset (falco_rules.yaml, stable rules) that stack rules may use
+#: without defining them. A bare name in a condition that is neither defined in the file nor here
+#: is a typo Falco refuses at start-up, on every node at once.
+FALCO_DEFAULT_MACROS = frozenset({
+    "always_true", "never_true", "container", "container_started", "interactive", "spawned_process",
+    "open_write", "open_read", "open_directory", "open_file_failed", "outbound", "inbound", "inbound_outbound",
+    "modify", "rename", "remove", "mkdir", "chmod", "create_symlink", "create_hardlink", "proc_name_exists",
+    "bin_dir", "bin_dir_mkdir", "bin_dir_rename", "etc_dir", "root_dir", "sensitive_files", "shell_procs",
+    "user_known_shell_spawn_activities", "k8s_containers", "network_tool_procs", "package_mgmt_procs",
+    "kevent", "kcreate", "kmodify", "kdelete",
+})
+_KEYWORDS = frozenset({"and", "or", "not", "in", "intersects", "pmatch", "exists", "contains", "icontains",
+                       "bcontains", "startswith", "bstartswith", "endswith", "glob", "iglob", "regex", "val"})
+_COMPARISONS = frozenset({"=", "==", "!=", "<", "<=", ">", ">=", "contains", "icontains", "bcontains", "startswith",
+                          "bstartswith", "endswith", "glob", "iglob", "regex"})
+_LIST_OPERATORS = frozenset({"in", "intersects", "pmatch"})
+_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|\'[^\']*\'|[A-Za-z0-9_][A-Za-z0-9_.\[\]/:*%+-]*|[()]|,|[=<>!]+')
+
+
+def condition_macros(condition: str) -> set[str]:
+    """The macro names a condition uses: bare identifiers that are not fields (``a.b``), operators,
+    values compared against, or items of an ``in (...)`` list."""
+    tokens = _TOKEN.findall(condition)
+    used: set[str] = set()
+    i = 0
+    while i < len(tokens):
+        t = tokens[i]
+        low = t.lower()
+        if low in _LIST_OPERATORS and i + 1 < len(tokens) and tokens[i + 1] == "(":
+            depth, i = 1, i + 2
+            while i < len(tokens) and depth:
+                depth += {"(": 1, ")": -1}.get(tokens[i], 0)
+                i += 1
+            continue
+        if low in _COMPARISONS:
+            i += 2  # the operator and the value it compares against
+            continue
+        if (t[0] not in "\"'()," and not t[0].isdigit() and "." not in t and low not in _KEYWORDS
+                and not re.match(r"^[=<>!]+$", t)):
+            used.add(t)
+        i += 1
+    return used
+
+
 def validate_rules(text: str) -> list[dict]:
     """Parse *text* as a Falco rules file and check what Falco would reject at start-up."""
     try:
@@ -335,6 +383,7 @@ def validate_rules(text: str) -> list[dict]:
     if not isinstance(items, list):
         raise RulesError("a Falco rules file is a YAML list of rule/list/macro items")
     names: set[str] = set()
+    macros = {item["macro"] for item in items if isinstance(item, dict) and "macro" in item}
     for i, item in enumerate(items):
         if not isinstance(item, dict) or not ({"rule", "list", "macro"} & set(item)):
             raise RulesError(f"item {i} is not a rule, list or macro")
@@ -347,6 +396,11 @@ def validate_rules(text: str) -> list[dict]:
                                  f"{', '.join(PRIORITIES)}")
             if not str(item["condition"]).strip() or not balanced(str(item["condition"])):
                 raise RulesError(f"rule {item['rule']!r}: condition is empty or its parentheses do not balance")
+            unknown = sorted(condition_macros(str(item["condition"])) - macros - FALCO_DEFAULT_MACROS)
+            if unknown:
+                raise RulesError(f"rule {item['rule']!r}: condition uses {', '.join(unknown)}, which is neither a "
+                                 "macro of this file nor of Falco's default rules (a typo? Falco would refuse to "
+                                 "start on every node)")
             if item["rule"] in names:
                 raise RulesError(f"rule {item['rule']!r} is defined twice")
             names.add(item["rule"])

@@ -95,15 +95,36 @@ def test_every_rendered_rule_passes_validation():
     ("- rule: r\n  desc: d\n  condition: a\n  output: o\n", "lacks priority"),
     ("- rule: r\n  desc: d\n  condition: a\n  output: o\n  priority: SEVERE\n", "not one of"),
     ("- rule: r\n  desc: d\n  condition: (a and b\n  output: o\n  priority: ERROR\n", "parentheses"),
-    ("- rule: r\n  desc: d\n  condition: a\n  output: o\n  priority: ERROR\n"
-     "- rule: r\n  desc: d\n  condition: a\n  output: o\n  priority: ERROR\n", "defined twice"),
+    ("- rule: r\n  desc: d\n  condition: container\n  output: o\n  priority: ERROR\n"
+     "- rule: r\n  desc: d\n  condition: container\n  output: o\n  priority: ERROR\n", "defined twice"),
     ("- list: l\n", "needs items"),
     ("- something: else\n", "not a rule"),
+    ("- rule: r\n  desc: d\n  condition: spawned_proces and container\n  output: o\n  priority: ERROR\n",
+     "uses spawned_proces"),
 ], ids=["bad-yaml", "not-a-list", "missing-priority", "unknown-priority", "unbalanced", "duplicate",
-        "list-without-items", "unknown-item"])
+        "list-without-items", "unknown-item", "unknown-macro"])
 def test_validation_rejects_rules_falco_would_not_load(text, problem):
     with pytest.raises(RulesError, match=problem):
         validate_rules(text)
+
+
+def test_macros_defined_in_the_file_may_be_used():
+    text = ("- macro: my_shell\n  condition: proc.name = sh\n"
+            "- rule: r\n  desc: d\n  condition: spawned_process and my_shell\n  output: o\n  priority: ERROR\n")
+    assert validate_rules(text)
+
+
+@pytest.mark.parametrize("condition, macros", [
+    ("spawned_process and container and proc.name in (bash, sh)", {"spawned_process", "container"}),
+    ('open_write and fd.name startswith "/etc" and not proc.name = sshd', {"open_write"}),
+    ("proc.aname[2] = sh and fd.num >= 3", set()),
+    ("evt.type in (execve, execveat) and not user_known_shell_spawn_activities",
+     {"user_known_shell_spawn_activities"}),
+], ids=["lists-are-values", "compared-values-are-not-macros", "fields-with-args", "negated-macro"])
+def test_condition_macros(condition, macros):
+    from components.runtime_detection import condition_macros
+
+    assert condition_macros(condition) == macros
 
 
 @pytest.mark.parametrize("condition, ok", [
@@ -211,6 +232,9 @@ def _siem(doc, **changes):
      "runtimeDetection.extraRules[0].condition", "unbalanced"),
     (lambda d: _rd(d, extraRules=[{**d["runtimeDetection"]["extraRules"][0], "condition": "  "}]),
      "runtimeDetection.extraRules[0].condition", "empty"),
+    (lambda d: _rd(d, extraRules=[{**d["runtimeDetection"]["extraRules"][0],
+                                   "condition": "spawned_proces and container"}]),
+     "runtimeDetection.extraRules[0].condition", "spawned_proces"),
     (lambda d: _rd(d, extraRules=[d["runtimeDetection"]["extraRules"][0]] * 2),
      "runtimeDetection.extraRules[1].name", "twice"),
     (lambda d: _rd(d, imageDigest="latest"), "runtimeDetection.imageDigest", "sha256"),
@@ -220,7 +244,7 @@ def _siem(doc, **changes):
                         workloads=[{k: v for k, v in w.items() if k != "secrets"} for w in d["workloads"]]),
      "runtimeDetection.siem.splunk.tokenVaultKey", "enable the vault"),
 ], ids=["kmod", "classic-ebpf", "unknown-driver", "hec-http", "hec-credentials", "hec-query", "syslog-no-port",
-        "syslog-scheme", "syslog-port-range", "rule-priority", "rule-unbalanced", "rule-empty-condition",
+        "syslog-scheme", "syslog-port-range", "rule-priority", "rule-unbalanced", "rule-empty-condition", "rule-unknown-macro",
         "rule-duplicate", "digest", "vault-key-format",
         "vault-key-without-vault"])
 def test_bad_config_is_rejected_naming_the_field(mutate, field, hint):
