@@ -13,10 +13,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def analyzable(records) -> list[Res]:
-    """What the engine sends the analyzer: every resource except the stack and our own
-    component wrappers (Helm charts included: the pack judges their values)."""
+    """What the engine sends the analyzer: every resource but the root stack. Custom resources and
+    Helm charts go through ``Analyze``; our component wrappers only reach ``AnalyzeStack``, where
+    the composition root marks the set as a whole stack (presence policies need that)."""
     return [Res(r.type, r.name, r.inputs, r.urn, r.custom) for r in records
-            if not r.type.startswith(("pulumi:", "hardened:"))]
+            if not r.type.startswith("pulumi:")]
 
 
 def as_resource(res: Res) -> Resource:
