@@ -137,15 +137,19 @@ class KubernetesObject(pulumi.CustomResource):
     """Any Kubernetes object, registered under the provider's own type token with its manifest as
     inputs: exactly what the typed ``pulumi_kubernetes`` classes send, without importing their
     (large) generated input modules, which dominated the program's start-up time. Like the typed
-    ``Secret`` class, ``data``/``stringData`` of a Secret are Pulumi secrets."""
+    ``Secret`` class, ``data``/``stringData`` of a Secret are Pulumi secrets (value by value)."""
 
     def __init__(self, resource_name: str, manifest: Mapping[str, Any], opts: pulumi.ResourceOptions):
         props = dict(manifest)
         extra = pulumi.ResourceOptions()
         if props.get("apiVersion") == "v1" and props.get("kind") == "Secret":
             for key in ("data", "stringData"):
-                if props.get(key) is not None:
-                    props[key] = pulumi.Output.secret(props[key])
+                value = props.get(key)
+                if isinstance(value, Mapping):
+                    # each value a secret (not the whole map): a redacted manifest stays a valid Secret
+                    props[key] = {k: pulumi.Output.secret(v) for k, v in value.items()}
+                elif value is not None:
+                    props[key] = pulumi.Output.secret(value)
             extra = pulumi.ResourceOptions(additional_secret_outputs=["data", "stringData"])
         from pulumi_kubernetes import _utilities as k8s_utilities
 

@@ -153,3 +153,21 @@ def test_workload_objects_wait_for_their_namespace():
     assert deployments
     for d in deployments:
         assert ns.urn in d.dependencies, d.urn
+
+
+def test_k8s_object_secret_values_are_secret_one_by_one(tmp_path):
+    """A Secret registered through k8s_object is redacted value by value, so the written manifest
+    is still a valid Secret (a map of keys), and nothing of the value is written."""
+    from components.base import k8s_object
+
+    def program():
+        k8s_object("probe", {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+                             "metadata": {"name": "probe", "namespace": "x"},
+                             "stringData": {"token": "plain-but-secret-value"}}, pulumi.ResourceOptions())
+
+    records = run_program("prod", ROOT, program=program)
+    (rec,) = [r for r in records if r.name == "probe"]
+    assert rec.inputs["stringData"] == {"token": REDACTED}
+    assert rec.secret_paths == ["/stringData/token"]
+    write_output(records, tmp_path, "prod")
+    assert b"plain-but-secret-value" not in b"".join(_tree(tmp_path).values())
