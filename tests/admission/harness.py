@@ -2,58 +2,15 @@
 also records each resource's dependencies, and Gatekeeper evaluation of a template with regopy."""
 from __future__ import annotations
 
-import copy
-from pathlib import Path
-from typing import Any, Optional
+from typing import Optional
 
-import yaml
-
-ROOT = Path(__file__).resolve().parents[2]
-PREFIX = "hardened-stack:"
+from tests.harness import ROOT, PREFIX, k8s, prod_document  # noqa: F401 (re-exported)
+from tests.harness import render_with_dependencies
 
 
-def prod_document() -> dict:
-    raw = yaml.safe_load((ROOT / "Pulumi.prod.yaml").read_text())["config"]
-    return copy.deepcopy({k[len(PREFIX):]: v for k, v in raw.items() if k.startswith(PREFIX)})
-
-
-def render(overrides: Optional[dict[str, Any]] = None, stack: str = "prod"):
+def render(overrides=None, stack: str = "prod"):
     """Run the real program under mocks. Returns (records, dependencies by URN)."""
-    import hardened.render as hr
-
-    deps: dict[str, list[str]] = {}
-    original = hr._make_mocks
-
-    def make(records):
-        mocks, monitor = original(records)
-        register = monitor.RegisterResource
-
-        def recording(request):
-            response = register(request)
-            deps[response.urn] = list(request.dependencies)
-            return response
-
-        monitor.RegisterResource = recording
-        return mocks, monitor
-
-    hr._make_mocks = make
-    try:
-        records = hr.run_program(stack, ROOT, overrides={PREFIX + k: v for k, v in (overrides or {}).items()})
-    finally:
-        hr._make_mocks = original
-    return records, deps
-
-
-def k8s(records, kind: str, name: Optional[str] = None, namespace: Optional[str] = None) -> list[dict]:
-    out = []
-    for r in records:
-        if not r.is_kubernetes_object:
-            continue
-        m = r.inputs
-        meta = m.get("metadata", {})
-        if m["kind"] == kind and name in (None, meta.get("name")) and namespace in (None, meta.get("namespace")):
-            out.append(m)
-    return out
+    return render_with_dependencies(overrides, stack=stack)
 
 
 def record(records, kind: str, name: str):

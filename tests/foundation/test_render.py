@@ -11,7 +11,7 @@ import yaml
 
 from hardened.render import OFFLINE_SECRET_PLACEHOLDER, REDACTED, run_program, write_output
 from tests.foundation.conftest import ROOT, overrides
-from tests.foundation.helpers import find
+from tests.harness import k8s as find
 
 
 def _tree(path: Path) -> dict[str, bytes]:

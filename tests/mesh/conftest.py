@@ -2,25 +2,15 @@
 render under mocks."""
 from __future__ import annotations
 
-import copy
-from pathlib import Path
-
 import pytest
-import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
-PREFIX = "hardened-stack:"
+from tests.harness import ROOT, charts, k8s, prod_document, render_records
 
-
-def prod_document() -> dict:
-    raw = yaml.safe_load((ROOT / "Pulumi.prod.yaml").read_text())["config"]
-    return copy.deepcopy({k[len(PREFIX):]: v for k, v in raw.items() if k.startswith(PREFIX)})
+__all__ = ["ROOT", "charts", "k8s", "prod_document", "render"]
 
 
 def render(overrides=None):
-    import hardened.render as hr
-
-    return hr.run_program("prod", ROOT, overrides={PREFIX + k: v for k, v in (overrides or {}).items()})
+    return render_records(overrides)
 
 
 @pytest.fixture
@@ -32,18 +22,3 @@ def prod_doc() -> dict:
 def prod_records():
     return render()
 
-
-def k8s(records, kind: str, name=None, namespace=None) -> list[dict]:
-    out = []
-    for r in records:
-        if not r.is_kubernetes_object:
-            continue
-        m = r.inputs
-        meta = m.get("metadata", {})
-        if m["kind"] == kind and name in (None, meta.get("name")) and namespace in (None, meta.get("namespace")):
-            out.append(m)
-    return out
-
-
-def charts(records, chart: str) -> list:
-    return [r for r in records if r.type == "kubernetes:helm.sh/v4:Chart" and r.inputs.get("chart") == chart]

@@ -1,0 +1,73 @@
+"""Helpers every area's tests share: the stack config as a plain document, whole-program renders
+under the SDK mocks, and look-ups in what a render registered."""
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+PREFIX = "hardened-stack:"
+
+
+def prod_document(stack: str = "prod") -> dict:
+    """The stack's ``hardened-stack:`` config as a plain (camelCase) document, a fresh copy."""
+    raw = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
+    return copy.deepcopy({k[len(PREFIX):]: v for k, v in raw.items() if k.startswith(PREFIX)})
+
+
+def full_keys(sections: Optional[dict[str, Any]]) -> dict[str, Any]:
+    """Section overrides (``{"vault": {...}}``) as config keys (``hardened-stack:vault``)."""
+    return {(k if ":" in k else PREFIX + k): v for k, v in (sections or {}).items()}
+
+
+def render_records(overrides: Optional[dict[str, Any]] = None, program: Optional[Callable[[], Any]] = None,
+                   stack: str = "prod") -> list:
+    """Run the real program (or *program*) under mocks with the stack's config plus *overrides*."""
+    from hardened.render import run_program
+
+    return run_program(stack, ROOT, overrides=full_keys(overrides), program=program)
+
+
+def render_with_dependencies(overrides: Optional[dict[str, Any]] = None, program=None, stack: str = "prod"):
+    """Like :func:`render_records`, also returning each resource's dependencies by URN."""
+    records = render_records(overrides, program, stack)
+    return records, {r.urn: list(r.dependencies) for r in records}
+
+
+def k8s(records, kind: str, name: Optional[str] = None, namespace: Optional[str] = None) -> list[dict]:
+    """The manifests of *kind* (optionally with that name / namespace)."""
+    out = []
+    for r in records:
+        if not r.is_kubernetes_object:
+            continue
+        meta = r.inputs.get("metadata", {})
+        if r.inputs["kind"] == kind and name in (None, meta.get("name")) and namespace in (None, meta.get("namespace")):
+            out.append(r.inputs)
+    return out
+
+
+def of_type(records, typ: str) -> list:
+    return [r for r in records if r.type == typ]
+
+
+def one(records, typ: str, name_suffix: str = ""):
+    found = [r for r in records if r.type == typ and r.name.endswith(name_suffix)]
+    assert len(found) == 1, f"expected one {typ} *{name_suffix}, got {[r.name for r in found]}"
+    return found[0]
+
+
+def charts(records, chart: str) -> list:
+    return [r for r in records if r.type == "kubernetes:helm.sh/v4:Chart" and r.inputs.get("chart") == chart]
+
+
+def all_text(records, out_dir: Path) -> str:
+    """Every file a render writes (manifests/**, resources.json) plus the recorded inputs."""
+    from hardened.render import write_output
+
+    write_output(records, out_dir, "prod")
+    return "\n".join(p.read_text() for p in out_dir.rglob("*") if p.is_file()) + json.dumps(
+        [r.inputs for r in records])
