@@ -166,7 +166,23 @@ def k8s_object(resource_name: str, manifest: Mapping[str, Any], opts: pulumi.Res
     """
     if "apiVersion" not in manifest or "kind" not in manifest:
         raise ValueError(f"{resource_name}: a manifest needs apiVersion and kind")
-    return KubernetesObject(resource_name, manifest, opts)
+    return KubernetesObject(resource_name, manifest, _own_namespace_only(manifest, opts))
+
+
+def _own_namespace_only(manifest: Mapping[str, Any], opts: pulumi.ResourceOptions) -> pulumi.ResourceOptions:
+    """A namespaced object waits for its own namespace, not for every namespace its component
+    waits for (a component spanning N namespaces would otherwise give each of its N objects N
+    namespaces to wait for, and the SDK's cycle check walks every such edge: quadratic renders)."""
+    namespace = (manifest.get("metadata") or {}).get("namespace")
+    deps = opts.depends_on
+    if not namespace or not isinstance(deps, (list, tuple)):
+        return opts
+    kept = [d for d in deps if getattr(d, "_hardened_namespace", namespace) == namespace]
+    if len(kept) == len(deps):
+        return opts
+    narrowed = pulumi.ResourceOptions.merge(pulumi.ResourceOptions(), opts)
+    narrowed.depends_on = kept
+    return narrowed
 
 
 def helm_chart(resource_name: str, *, chart: str, version: str, repo: str, namespace: str,

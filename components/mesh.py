@@ -280,5 +280,7 @@ class ZeroTrustMesh(HardenedComponent):
                                  opts=child_opts(self, depends_on=[*ns, *netpols, self.base, self.cni]))
         self.policies = [k8s_object(f"{name}-{suffix}", m, child_opts(self, depends_on=[self.base]))
                          for suffix, m in mesh_policies(args)]
+        #: what dependents (the workloads) wait for: the CRDs and the injector
+        self.ready = [self.base, self.istiod]
         self.register_outputs({"trustDomain": args.trust_domain, "mtls": "STRICT",
                                "tenantNamespaces": sorted(args.tenant_namespaces)})

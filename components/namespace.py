@@ -160,5 +160,7 @@ class HardenedNamespace(HardenedComponent):
                    for suffix, manifest in objects[1:]}
         #: what dependents wait for: the namespace exists and denies all traffic by default
         self.ready = [namespace, created["default-deny-all"]]
+        for resource in self.ready:
+            resource._hardened_namespace = args.name  # see base.k8s_object
         self.namespace_name = pulumi.Output.from_input(args.name)
         self.register_outputs({"namespaceName": self.namespace_name, "podSecurity": args.pod_security})

@@ -322,6 +322,7 @@ class Spire(HardenedComponent):
                                child_opts(self, depends_on=[self.crds]))
             for i in args.identities}
         self.trust_domain = c.trust_domain
+        self.ready = [self.crds, self.chart]  #: what dependents (the workloads) wait for
         self.register_outputs({
             "trustDomain": c.trust_domain,
             "identities": sorted(self.identities),

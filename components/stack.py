@@ -15,7 +15,7 @@ from .config import NetworkIntent, Secrets, StackConfig
 from .ingress import ExternalService, TlsIngress, TlsIngressArgs
 from .mesh import MeshIntent, ZeroTrustMesh, ZeroTrustMeshArgs, mesh_workloads
 from .spire import Identity, Spire, SpireArgs
-from .base import HardenedComponent
+from .base import HardenedComponent, readiness
 from .namespace import FlowPeer, FlowRule, HardenedNamespace, HardenedNamespaceArgs
 from .runtime_detection import RuntimeDetection, RuntimeDetectionArgs
 from .secrets import SecretDelivery, SecretDeliveryArgs
@@ -42,6 +42,17 @@ def intent_flow(intent: NetworkIntent) -> FlowRule:
         port=intent.port,
         protocol=intent.protocol,
     )
+
+
+def waits_for(*groups) -> list[pulumi.Resource]:
+    """Dependencies on other components, narrowed to what makes each usable (its ``ready``
+    resources, see components.base.readiness); accepts resources, lists and None."""
+    out: list[pulumi.Resource] = []
+    for group in groups:
+        for dep in (group if isinstance(group, (list, tuple)) else [group]):
+            if dep is not None:
+                out.extend(readiness(dep))
+    return out
 
 
 def active_intents(cfg: StackConfig) -> list[NetworkIntent]:
@@ -83,7 +94,7 @@ class HardenedStack(HardenedComponent):
                 config=cfg.secrets, control_plane_cidrs=cfg.admission.control_plane_cidrs,
                 acme_egress=cfg.ingress.enabled and cfg.ingress.acme is not None,
                 gateway_api=cfg.ingress.enabled and cfg.ingress.controller == "istio",
-            ), pulumi.ResourceOptions(parent=self, depends_on=admitted))
+            ), pulumi.ResourceOptions(parent=self, depends_on=waits_for(admitted)))
         if cfg.vault.enabled:
             progress(f"vault: {cfg.vault.replicas} raft replicas, TLS 1.3, AWS KMS auto-unseal "
                      f"({cfg.vault.resolved_kms_mode}) through IRSA")
@@ -93,7 +104,7 @@ class HardenedStack(HardenedComponent):
                 control_plane_cidrs=cfg.admission.control_plane_cidrs,
                 license=self.secrets.require("vaultLicense", "vault.edition enterprise")
                 if cfg.vault.edition == "enterprise" else None,
-            ), pulumi.ResourceOptions(parent=self, depends_on=[*admitted, *filter(None, [self.secret_delivery])]))
+            ), pulumi.ResourceOptions(parent=self, depends_on=waits_for([*admitted, *filter(None, [self.secret_delivery])])))
         secret_deps: list[pulumi.Resource] = [r for r in (self.secret_delivery, self.vault) if r is not None]
 
         # Detection and evidence (issue 6): Falco watches every node (the shell rule names the
@@ -108,8 +119,8 @@ class HardenedStack(HardenedComponent):
                 config=rd, tenant_images=[w.image for w in cfg.workloads],
                 splunk_token=self.secrets.require("splunkHecToken", "runtimeDetection.siem.splunk")
                 if rd.siem.splunk and not rd.siem.splunk.token_vault_key else None,
-            ), pulumi.ResourceOptions(parent=self, depends_on=[*admitted, *(
-                secret_deps if rd.siem.splunk and rd.siem.splunk.token_vault_key else [])]))
+            ), pulumi.ResourceOptions(parent=self, depends_on=waits_for([*admitted, *(
+                secret_deps if rd.siem.splunk and rd.siem.splunk.token_vault_key else [])])))
         self.compliance: Optional[Compliance] = None
         if cfg.compliance.enabled:
             progress(f"compliance: scan '{cfg.compliance.schedule}', audit logs under Object Lock "
@@ -118,7 +129,7 @@ class HardenedStack(HardenedComponent):
                 config=cfg.compliance, cluster_name=cfg.cluster.name,
                 control_plane_cidrs=cfg.admission.control_plane_cidrs,
                 trusted_registries=cfg.trusted_registries,
-            ), pulumi.ResourceOptions(parent=self, depends_on=admitted))
+            ), pulumi.ResourceOptions(parent=self, depends_on=waits_for(admitted)))
 
         # Workload identity: SPIRE issues every workload's SVID (one ClusterSPIFFEID per workload);
         # the mesh (after the tenant namespaces, before any workload) uses it for mTLS.
@@ -132,7 +143,7 @@ class HardenedStack(HardenedComponent):
                                      pod_labels={"app": w.name}, spiffe_id=w.spiffe_id) for w in cfg.workloads],
                 control_plane_cidrs=cfg.admission.control_plane_cidrs,
                 datastore_password=self.secrets.get("spireDatastorePassword"),
-            ), pulumi.ResourceOptions(parent=self, depends_on=[*admitted, *secret_deps]))
+            ), pulumi.ResourceOptions(parent=self, depends_on=waits_for([*admitted, *secret_deps])))
 
         # --- tenants: namespaces with default-deny, then the golden-path workloads ------------
         flows = [intent_flow(i) for i in active_intents(cfg)]
@@ -154,7 +165,7 @@ class HardenedStack(HardenedComponent):
                              destination=FlowPeer(namespace="istio-system", app="istiod"), port=15012)]
                    if cfg.mesh.enabled else []),
                 isolate_apps=isolated_by_ns.get(ns.name, []),
-            ), pulumi.ResourceOptions(parent=self, depends_on=[self.admission] if self.admission else []))
+            ), pulumi.ResourceOptions(parent=self, depends_on=waits_for([self.admission] if self.admission else [])))
         self.mesh: Optional[ZeroTrustMesh] = None
         if cfg.mesh.enabled:
             progress("mesh: Istio, STRICT mTLS, default-deny AuthorizationPolicy per tenant from the intents")
@@ -167,8 +178,8 @@ class HardenedStack(HardenedComponent):
                 control_plane_cidrs=cfg.admission.control_plane_cidrs,
                 gateway_namespaces=[cfg.ingress.namespace] if cfg.ingress.enabled and cfg.ingress.controller == "istio"
                 else [],
-            ), pulumi.ResourceOptions(parent=self, depends_on=[*admitted, *filter(None, [self.spire]),
-                                                               *self.namespaces.values()]))
+            ), pulumi.ResourceOptions(parent=self, depends_on=waits_for([*admitted, *filter(None, [self.spire]),
+                                                               *self.namespaces.values()])))
         identity_deps: list[pulumi.Resource] = [r for r in (self.spire, self.mesh) if r is not None]
         self.workloads: dict[str, HardenedWorkload] = {}
         for w in cfg.workloads:
@@ -176,9 +187,9 @@ class HardenedStack(HardenedComponent):
             self.workloads[w.key] = HardenedWorkload(
                 f"{name}-wl-{w.namespace}-{w.name}",
                 HardenedWorkloadArgs(workload=w, mesh_sidecar=cfg.mesh.enabled),
-                pulumi.ResourceOptions(parent=self, depends_on=[self.namespaces[w.namespace],
+                pulumi.ResourceOptions(parent=self, depends_on=waits_for([self.namespaces[w.namespace],
                                                                *identity_deps,
-                                                               *(secret_deps if w.secrets else [])]),
+                                                               *(secret_deps if w.secrets else [])])),
             )
 
         # --- the way in: TLS 1.3 ingress and the AWS edge, after the workloads it routes to ----
@@ -193,7 +204,7 @@ class HardenedStack(HardenedComponent):
                           for w in external],
                 control_plane_cidrs=cfg.admission.control_plane_cidrs,
                 cluster_name=cfg.cluster.name,
-            ), pulumi.ResourceOptions(parent=self, depends_on=list(self.workloads.values())))
+            ), pulumi.ResourceOptions(parent=self, depends_on=waits_for(list(self.workloads.values()))))
 
         self.register_outputs({
             "namespaces": sorted(self.namespaces),
