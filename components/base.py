@@ -201,7 +201,7 @@ def helm_chart(resource_name: str, *, chart: str, version: str, repo: str, names
         namespace=namespace,
         repository_opts=RepositoryOptsArgs(repo=repo),
         values=dict(values),
-        opts=opts,
+        opts=_own_namespace_only({"metadata": {"namespace": namespace}}, opts),
     )
 
 

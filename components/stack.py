@@ -204,7 +204,7 @@ class HardenedStack(HardenedComponent):
                           for w in external],
                 control_plane_cidrs=cfg.admission.control_plane_cidrs,
                 cluster_name=cfg.cluster.name,
-            ), pulumi.ResourceOptions(parent=self, depends_on=waits_for(list(self.workloads.values()))))
+            ), pulumi.ResourceOptions(parent=self, depends_on=waits_for([self.workloads[w.key] for w in external])))
 
         self.register_outputs({
             "namespaces": sorted(self.namespaces),

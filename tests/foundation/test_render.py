@@ -171,3 +171,25 @@ def test_k8s_object_secret_values_are_secret_one_by_one(tmp_path):
     assert rec.secret_paths == ["/stringData/token"]
     write_output(records, tmp_path, "prod")
     assert b"plain-but-secret-value" not in b"".join(_tree(tmp_path).values())
+
+
+def test_namespaced_objects_wait_only_for_their_own_namespace():
+    """Each tenant object waits for its own Namespace (and its default-deny), never for another
+    tenant's: the dependency graph stays linear in the number of tenants."""
+    records = run_program("prod", ROOT)
+    ns_urn = {r.inputs["metadata"]["name"]: r.urn for r in records
+              if r.is_kubernetes_object and r.inputs["kind"] == "Namespace"}
+    tenants = ("lego-mcp-prod", "ltmc-production")
+    checked = 0
+    for r in records:
+        if not r.is_kubernetes_object or r.inputs["kind"] == "Namespace":
+            continue
+        own = r.inputs["metadata"].get("namespace")
+        if own not in tenants:
+            continue
+        if r.inputs["kind"] in ("Deployment", "AuthorizationPolicy"):
+            assert ns_urn[own] in r.dependencies, r.urn
+            checked += 1
+        others = [ns_urn[t] for t in tenants if t != own]
+        assert not set(others) & set(r.dependencies), r.urn
+    assert checked >= 5  # three Deployments and the mesh's policies in both tenants
