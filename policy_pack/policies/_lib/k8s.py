@@ -453,3 +453,13 @@ def container_findings(pod: PodSpec, check, lists: Sequence[str] = ALL_CONTAINER
 def selector_is_empty(selector: Mapping, path: str) -> bool:
     """A label selector that selects everything (no labels, no expressions)."""
     return not get_map(selector, "matchLabels", path) and not get_list(selector, "matchExpressions", path)
+
+
+#: The Helm chart resource kinds (``kubernetes:helm.sh/v4:Chart``, ``v3:Release``).
+HELM_CHART_KINDS = (("helm.sh", "Chart"), ("helm.sh", "Release"))
+
+
+def chart_name(obj: "Obj") -> str:
+    """The chart a Helm resource installs (``oci://.../falco`` and ``repo/falco`` both give ``falco``)."""
+    name = get_str(obj.props, "chart", "") or ""
+    return name.rstrip("/").rsplit("/", 1)[-1]

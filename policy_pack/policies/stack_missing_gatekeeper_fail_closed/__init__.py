@@ -12,18 +12,10 @@ from __future__ import annotations
 from pulumi_policy import Severity
 
 from .._lib.framework import nist_800_171, stack_policy
-from .._lib.k8s import Obj, get_bool, get_map, get_str
-
-CHART_KINDS = (("helm.sh", "Chart"), ("helm.sh", "Release"))
-
-
-def _chart_name(obj: Obj) -> str:
-    name = get_str(obj.props, "chart", "") or ""
-    return name.rstrip("/").rsplit("/", 1)[-1]
-
+from .._lib.k8s import HELM_CHART_KINDS, Obj, chart_name, get_bool, get_map, get_str
 
 def check(objects, config):
-    gatekeepers = [o for o in objects if _chart_name(o) == "gatekeeper"]
+    gatekeepers = [o for o in objects if chart_name(o) == "gatekeeper"]
     if not gatekeepers:
         missing = Obj("kubernetes:helm.sh/v4:Chart", {"metadata": {"name": "gatekeeper"}}, "gatekeeper")
         yield missing, ("the stack deploys no OPA Gatekeeper chart: nothing enforces the constraints at admission; "
@@ -47,7 +39,7 @@ def check(objects, config):
 POLICY = stack_policy(
     name="stack-missing-gatekeeper-fail-closed",
     description="The stack deploys OPA Gatekeeper with a fail-closed validating webhook and audit on.",
-    kinds=CHART_KINDS,
+    kinds=HELM_CHART_KINDS,
     severity=Severity.HIGH,
     control=nist_800_171("3.4.2"),
     tags=["cmmc:CM.L2-3.4.2", "cmmc:CM.L2-3.4.8", "iec62443:SR 7.6", "nist800-207:tenet-6", "cis-k8s:5.7"],

@@ -13,18 +13,10 @@ from __future__ import annotations
 from pulumi_policy import Severity
 
 from .._lib.framework import nist_800_171, stack_policy
-from .._lib.k8s import Obj, get_bool, get_map, get_str
-
-CHART_KINDS = (("helm.sh", "Chart"), ("helm.sh", "Release"))
-
-
-def _chart_name(obj: Obj) -> str:
-    name = get_str(obj.props, "chart", "") or ""
-    return name.rstrip("/").rsplit("/", 1)[-1]
-
+from .._lib.k8s import HELM_CHART_KINDS, Obj, chart_name, get_bool, get_map, get_str
 
 def check(objects, config):
-    falcos = [o for o in objects if _chart_name(o) == "falco"]
+    falcos = [o for o in objects if chart_name(o) == "falco"]
     if not falcos:
         missing = Obj("kubernetes:helm.sh/v4:Chart", {"metadata": {"name": "falco"}}, "falco")
         yield missing, ("the stack deploys no Falco chart: nothing watches system calls for a shell in a container or "
@@ -49,7 +41,7 @@ def check(objects, config):
 POLICY = stack_policy(
     name="stack-missing-runtime-detection",
     description="The stack deploys Falco with the modern eBPF driver and falcosidekick forwarding its alerts.",
-    kinds=CHART_KINDS,
+    kinds=HELM_CHART_KINDS,
     severity=Severity.HIGH,
     control=nist_800_171("3.14.6"),
     tags=["cmmc:SI.L2-3.14.6", "cmmc:SI.L2-3.14.7", "iec62443:SR 6.2", "nist800-171:3.14.7",
