@@ -11,7 +11,7 @@ import re
 from typing import Any, Mapping, Optional
 
 import pulumi
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 #: Pod Security Standards version the namespace labels pin (kept in step with the
@@ -47,6 +47,69 @@ class StrictModel(BaseModel):
         alias_generator=to_camel,
         arbitrary_types_allowed=True,
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# Kubernetes quantities (shared by the tenant and the platform components' config)
+# ---------------------------------------------------------------------------------------------
+
+_MEM_UNITS = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "": 1}
+
+
+def parse_cpu(v: str) -> float:
+    try:
+        if v.endswith("m"):
+            return float(v[:-1]) / 1000
+        return float(v)
+    except (TypeError, ValueError):
+        return -1.0
+
+
+def parse_memory(v: str) -> float:
+    for unit in ("Ki", "Mi", "Gi", "Ti", "K", "M", "G", "T"):
+        if v.endswith(unit):
+            try:
+                return float(v[: -len(unit)]) * _MEM_UNITS[unit]
+            except ValueError:
+                return -1.0
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return -1.0
+
+
+class Quantities(StrictModel):
+    cpu: str = Field(description="CPU quantity, e.g. '500m' or '2'.")
+    memory: str = Field(description="Memory quantity, e.g. '512Mi'.")
+
+    @field_validator("cpu")
+    @classmethod
+    def _cpu(cls, v: str) -> str:
+        if not parse_cpu(v) > 0:
+            raise ValueError(f"cpu {v!r} is not a positive Kubernetes CPU quantity such as '500m' or '2'")
+        return v
+
+    @field_validator("memory")
+    @classmethod
+    def _memory(cls, v: str) -> str:
+        if not parse_memory(v) > 0:
+            raise ValueError(f"memory {v!r} is not a positive Kubernetes memory quantity such as '512Mi' or '8Gi'")
+        return v
+
+
+class Resources(StrictModel):
+    requests: Quantities = Field(default_factory=lambda: Quantities(cpu="100m", memory="128Mi"),
+                                 description="Requests (default 100m / 128Mi).")
+    limits: Quantities = Field(default_factory=lambda: Quantities(cpu="500m", memory="512Mi"),
+                               description="Limits (default 500m / 512Mi); must not be below the requests.")
+
+    @model_validator(mode="after")
+    def _requests_within_limits(self) -> "Resources":
+        if parse_cpu(self.requests.cpu) > parse_cpu(self.limits.cpu):
+            raise ValueError(f"requests.cpu {self.requests.cpu} exceeds limits.cpu {self.limits.cpu}")
+        if parse_memory(self.requests.memory) > parse_memory(self.limits.memory):
+            raise ValueError(f"requests.memory {self.requests.memory} exceeds limits.memory {self.limits.memory}")
+        return self
 
 
 def image_registry(image: str) -> str:

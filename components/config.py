@@ -18,7 +18,8 @@ from typing import Any, Literal, Optional
 import pulumi
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from .base import DNS1123_LABEL, StrictModel, check_image_reference
+from .base import (DNS1123_LABEL, Quantities, Resources, StrictModel, check_image_reference,  # noqa: F401
+                   parse_cpu as _parse_cpu, parse_memory as _parse_memory)
 
 PROJECT = "hardened-stack"
 
@@ -54,40 +55,6 @@ class ClusterConfig(StrictModel):
                           "from oidcIssuerUrl when set.")
     oidc_issuer_url: Optional[str] = Field(
         None, description="The cluster's service-account issuer URL (https://oidc.eks.<region>.amazonaws.com/id/...).")
-
-
-class Quantities(StrictModel):
-    cpu: str = Field(description="CPU quantity, e.g. '500m' or '2'.")
-    memory: str = Field(description="Memory quantity, e.g. '512Mi'.")
-
-    @field_validator("cpu")
-    @classmethod
-    def _cpu(cls, v: str) -> str:
-        if not _parse_cpu(v) > 0:
-            raise ValueError(f"cpu {v!r} is not a positive Kubernetes CPU quantity such as '500m' or '2'")
-        return v
-
-    @field_validator("memory")
-    @classmethod
-    def _memory(cls, v: str) -> str:
-        if not _parse_memory(v) > 0:
-            raise ValueError(f"memory {v!r} is not a positive Kubernetes memory quantity such as '512Mi' or '8Gi'")
-        return v
-
-
-class Resources(StrictModel):
-    requests: Quantities = Field(default_factory=lambda: Quantities(cpu="100m", memory="128Mi"),
-                                 description="Requests (default 100m / 128Mi).")
-    limits: Quantities = Field(default_factory=lambda: Quantities(cpu="500m", memory="512Mi"),
-                               description="Limits (default 500m / 512Mi); must not be below the requests.")
-
-    @model_validator(mode="after")
-    def _requests_within_limits(self) -> "Resources":
-        if _parse_cpu(self.requests.cpu) > _parse_cpu(self.limits.cpu):
-            raise ValueError(f"requests.cpu {self.requests.cpu} exceeds limits.cpu {self.limits.cpu}")
-        if _parse_memory(self.requests.memory) > _parse_memory(self.limits.memory):
-            raise ValueError(f"requests.memory {self.requests.memory} exceeds limits.memory {self.limits.memory}")
-        return self
 
 
 class QuotaConfig(StrictModel):
@@ -381,32 +348,6 @@ def _dns_label(v: str) -> str:
     if len(v) > 63 or not DNS1123_LABEL.match(v):
         raise ValueError(f"{v!r} is not a DNS-1123 label (lowercase letters, digits and '-', at most 63)")
     return v
-
-
-_CPU_UNITS = {"m": 0.001, "": 1.0}
-_MEM_UNITS = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "": 1}
-
-
-def _parse_cpu(v: str) -> float:
-    try:
-        if v.endswith("m"):
-            return float(v[:-1]) / 1000
-        return float(v)
-    except (TypeError, ValueError):
-        return -1.0
-
-
-def _parse_memory(v: str) -> float:
-    for unit in ("Ki", "Mi", "Gi", "Ti", "K", "M", "G", "T"):
-        if v.endswith(unit):
-            try:
-                return float(v[: -len(unit)]) * _MEM_UNITS[unit]
-            except ValueError:
-                return -1.0
-    try:
-        return float(v)
-    except (TypeError, ValueError):
-        return -1.0
 
 
 # ---------------------------------------------------------------------------------------------

@@ -35,7 +35,8 @@ import pulumi
 import pulumi_aws as aws
 from pydantic import Field, field_validator, model_validator
 
-from .base import HardenedComponent, StrictModel, child_opts, deep_merge, helm_chart, k8s_object, standard_labels
+from .base import (HardenedComponent, Quantities, Resources, StrictModel, child_opts, deep_merge, helm_chart,
+                   k8s_object, parse_cpu, parse_memory, standard_labels)
 from .secrets import (ESO_NAMESPACE, ESO_SERVICE_ACCOUNT, VAULT_AUDIENCE, VAULT_TLS_SECRET, RotationConfig, SecretsConfig,
                       tls_certificate)
 
@@ -65,37 +66,6 @@ UNSEAL_ACTIONS = ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt"]
 #: Egress on 443 goes to public AWS endpoints (KMS, STS) only: NetworkPolicy cannot name an AWS
 #: endpoint, so the rule is "anywhere except the cluster's private ranges and link-local (IMDS)".
 DEFAULT_EGRESS_EXCEPT = ["10.0.0.0/8", "100.64.0.0/10", "169.254.0.0/16", "172.16.0.0/12", "192.168.0.0/16"]
-
-
-class ServerQuantities(StrictModel):
-    """CPU and memory (config.py's Resources cannot be imported here: config imports this module)."""
-
-    cpu: str = Field(description="CPU quantity, e.g. '500m' or '2'.")
-    memory: str = Field(description="Memory quantity, e.g. '1Gi'.")
-
-    @model_validator(mode="after")
-    def _positive(self) -> "ServerQuantities":
-        from .config import _parse_cpu, _parse_memory
-        if not _parse_cpu(self.cpu) > 0:
-            raise ValueError(f"cpu {self.cpu!r} is not a positive CPU quantity such as '500m' or '2'")
-        if not _parse_memory(self.memory) > 0:
-            raise ValueError(f"memory {self.memory!r} is not a positive memory quantity such as '1Gi'")
-        return self
-
-
-class ServerResources(StrictModel):
-    requests: ServerQuantities = Field(default_factory=lambda: ServerQuantities(cpu="500m", memory="1Gi"),
-                                       description="Requests (default 500m / 1Gi).")
-    limits: ServerQuantities = Field(default_factory=lambda: ServerQuantities(cpu="2", memory="2Gi"),
-                                     description="Limits (default 2 / 2Gi); not below the requests.")
-
-    @model_validator(mode="after")
-    def _within(self) -> "ServerResources":
-        from .config import _parse_cpu, _parse_memory
-        if _parse_cpu(self.requests.cpu) > _parse_cpu(self.limits.cpu) or \
-                _parse_memory(self.requests.memory) > _parse_memory(self.limits.memory):
-            raise ValueError("requests exceed limits; raise the limits or lower the requests")
-        return self
 
 
 class VaultStorage(StrictModel):
@@ -134,7 +104,8 @@ class VaultConfig(StrictModel):
                     "policy); name the admins in prod so the key policy alone says who.")
     kms_deletion_window_days: int = Field(
         30, ge=7, le=30, description="Waiting period before a scheduled key deletion (default 30, the maximum).")
-    resources: ServerResources = Field(default_factory=ServerResources,
+    resources: Resources = Field(default_factory=lambda: Resources(requests=Quantities(cpu="500m", memory="1Gi"),
+                                                                   limits=Quantities(cpu="2", memory="2Gi")),
                                        description="Server requests and limits (default 500m/1Gi, 2/2Gi).")
     storage: VaultStorage = Field(default_factory=VaultStorage, description="Data and audit volumes.")
     default_lease_ttl: str = Field("1h", description="default_lease_ttl (default 1h: short-lived credentials).")
@@ -424,11 +395,11 @@ def network_policies(args: VaultHAArgs) -> list[tuple[str, dict]]:
 
 def namespace_quota(c: VaultConfig):
     """Room for every replica at its limits plus a rolling-update surge of one pod."""
-    from .config import QuotaConfig, _parse_cpu, _parse_memory
+    from .config import QuotaConfig
 
     pods = c.replicas + 1
-    cpu = math.ceil(_parse_cpu(c.resources.limits.cpu) * pods)
-    mem_gi = math.ceil(_parse_memory(c.resources.limits.memory) * pods / 2**30)
+    cpu = math.ceil(parse_cpu(c.resources.limits.cpu) * pods)
+    mem_gi = math.ceil(parse_memory(c.resources.limits.memory) * pods / 2**30)
     return QuotaConfig(cpu=str(cpu), memory=f"{mem_gi}Gi", pods=pods + 2)
 
 
