@@ -1,68 +1,51 @@
-"""``python -m hardened <command>``: the offline tooling, one subcommand per block below.
+"""``python -m hardened <command>``: the offline tooling.
 
-To add a subcommand, write a ``_<name>(subparsers)`` function like ``_check`` (it adds its
-parser and sets ``run`` to a function taking the parsed arguments and returning the exit status)
-and list it in ``SUBCOMMANDS``. Modules are imported inside the block, so one command never pays
-for another's imports.
+To add a subcommand, write a module in this package with ``add_arguments(parser)`` and
+``run(args) -> exit status``, and list it in ``SUBCOMMANDS``.
 """
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
-from typing import Callable, Optional
+from typing import Optional
 
 
-# --- check: run the policy pack over Kubernetes YAML -------------------------------------------
-
-def _check(subparsers: argparse._SubParsersAction) -> None:
-    from . import check
-
-    parser = subparsers.add_parser(
-        "check", help="run the policy pack over Kubernetes YAML (rendered stack, helm template output, ...)",
-        description=check.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    check.add_arguments(parser)
-    parser.set_defaults(run=check.run)
+#: name -> (module of this package with add_arguments() and run(), one-line help). Modules are
+#: imported only for the command that runs, so one command never pays for another's imports.
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "render": ("render", "run the stack's Pulumi program offline and write manifests + resources.json"),
+    "check": ("check", "run the policy pack over Kubernetes YAML (rendered stack, helm template output, ...)"),
+    "report": ("report", "render a stack, run the pack, write the compliance report (Markdown, HTML, OSCAL)"),
+}
 
 
-# --- render: run the Pulumi program offline under the SDK mocks and write manifests ------------
-
-def _render(subparsers: argparse._SubParsersAction) -> None:
-    from . import render
-
-    parser = subparsers.add_parser(
-        "render", help="run the stack's Pulumi program offline and write manifests + resources.json",
-        description=render.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    render.add_arguments(parser)
-    parser.set_defaults(run=render.run)
+def _command(argv: list[str]) -> Optional[str]:
+    return next((a for a in argv if not a.startswith("-")), None)
 
 
-# --- report: compliance evidence (controls, checklist, OSCAL) for a rendered stack -------------
-
-def _report(subparsers: argparse._SubParsersAction) -> None:
-    from . import report
-
-    parser = subparsers.add_parser(
-        "report", help="render a stack, run the pack, write the compliance report (Markdown, HTML, OSCAL)",
-        description=report.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    report.add_arguments(parser)
-    parser.set_defaults(run=report.run)
-
-
-SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_render, _check, _report]
-
-
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: Optional[str] = None) -> argparse.ArgumentParser:
+    """The CLI; only *command*'s module is imported (all of them when it is None or unknown)."""
     parser = argparse.ArgumentParser(prog="python -m hardened",
                                      description="Offline tooling for the hardened-stack Pulumi program.")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     subparsers.required = True
-    for add in SUBCOMMANDS:
-        add(subparsers)
+    load = [command] if command in SUBCOMMANDS else list(SUBCOMMANDS)
+    for name, (module_name, help_text) in SUBCOMMANDS.items():
+        if name not in load:
+            subparsers.add_parser(name, help=help_text)
+            continue
+        module = importlib.import_module(f"{__package__}.{module_name}")
+        sub = subparsers.add_parser(name, help=help_text, description=module.__doc__,
+                                    formatter_class=argparse.RawDescriptionHelpFormatter)
+        module.add_arguments(sub)
+        sub.set_defaults(run=module.run)
     return parser
 
 
 def main(argv: Optional[list[str]] = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser(_command(argv)).parse_args(argv)
     return args.run(args)
 
 
