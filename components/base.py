@@ -182,7 +182,11 @@ def child_opts(parent: pulumi.Resource, depends_on: Optional[list] = None, **kwa
     """Options for a child resource: parented to *parent* (so it inherits its providers), and
     depending on whatever *parent* itself depends on (see :class:`HardenedComponent`), narrowed
     to those dependencies' :func:`readiness` resources."""
-    inherited = [r for dep in getattr(parent, "_inherited_depends_on", []) for r in readiness(dep)]
+    inherited = getattr(parent, "_inherited_ready", None)
+    if inherited is None:  # expanded once per parent: a component may have thousands of children
+        inherited = [r for dep in getattr(parent, "_inherited_depends_on", []) for r in readiness(dep)]
+        if isinstance(parent, HardenedComponent):
+            parent._inherited_ready = inherited
     return pulumi.ResourceOptions(parent=parent, depends_on=inherited + list(depends_on or []), **kwargs)
 
 
@@ -229,14 +233,16 @@ def k8s_object(resource_name: str, manifest: Mapping[str, Any], opts: pulumi.Res
     """
     if "apiVersion" not in manifest or "kind" not in manifest:
         raise ValueError(f"{resource_name}: a manifest needs apiVersion and kind")
-    return KubernetesObject(resource_name, manifest, _own_namespace_only(manifest, opts))
+    return KubernetesObject(resource_name, manifest,
+                            own_namespace_only((manifest.get("metadata") or {}).get("namespace"), opts))
 
 
-def _own_namespace_only(manifest: Mapping[str, Any], opts: pulumi.ResourceOptions) -> pulumi.ResourceOptions:
-    """A namespaced object waits for its own namespace, not for every namespace its component
-    waits for (a component spanning N namespaces would otherwise give each of its N objects N
-    namespaces to wait for, and the SDK's cycle check walks every such edge: quadratic renders)."""
-    namespace = (manifest.get("metadata") or {}).get("namespace")
+def own_namespace_only(namespace: Optional[str], opts: pulumi.ResourceOptions) -> pulumi.ResourceOptions:
+    """Options for something that lives in *namespace*: it waits for its own namespace, not for
+    every namespace its component waits for (the readiness resources of a HardenedNamespace carry
+    ``_hardened_namespace``; other dependencies are kept). A component spanning N namespaces would
+    otherwise give each of its N objects N namespaces to wait for, and the SDK's cycle check walks
+    every such edge: quadratic renders. Cluster-scoped objects (*namespace* None) keep them all."""
     deps = opts.depends_on
     if not namespace or not isinstance(deps, (list, tuple)):
         return opts
@@ -264,7 +270,7 @@ def helm_chart(resource_name: str, *, chart: str, version: str, repo: str, names
         namespace=namespace,
         repository_opts=RepositoryOptsArgs(repo=repo),
         values=dict(values),
-        opts=_own_namespace_only({"metadata": {"namespace": namespace}}, opts),
+        opts=own_namespace_only(namespace, opts),
     )
 
 

@@ -13,7 +13,8 @@ from typing import Literal, Optional
 import pulumi
 from pydantic import Field
 
-from .base import HardenedComponent, PSS_VERSION, StrictModel, child_opts, k8s_object, standard_labels
+from .base import (HardenedComponent, PSS_VERSION, StrictModel, child_opts, k8s_object, own_namespace_only,
+                   standard_labels)
 from .config import QuotaConfig, Resources
 
 TOKEN = "hardened:index:HardenedNamespace"
@@ -151,7 +152,10 @@ class HardenedNamespace(HardenedComponent):
     """A namespace with restricted pod security, default-deny networking, DNS, quota and limits."""
 
     def __init__(self, name: str, args: HardenedNamespaceArgs, opts: Optional[pulumi.ResourceOptions] = None):
-        super().__init__(TOKEN, name, None, opts)
+        # A namespace never waits for the other namespaces its parent waits for (the mesh waits
+        # for every tenant namespace; its own istio-system namespace must not, or every resource
+        # that waits for the mesh reaches all of them through it: renders quadratic in tenants).
+        super().__init__(TOKEN, name, None, own_namespace_only(args.name, opts) if opts is not None else None)
         self.args = args
         objects = namespace_manifests(args)
         namespace = k8s_object(f"{name}-ns", objects[0][1], child_opts(self))

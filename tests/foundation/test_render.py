@@ -193,3 +193,17 @@ def test_namespaced_objects_wait_only_for_their_own_namespace():
         others = [ns_urn[t] for t in tenants if t != own]
         assert not set(others) & set(r.dependencies), r.urn
     assert checked >= 5  # three Deployments and the mesh's policies in both tenants
+
+
+def test_no_namespace_waits_for_another_namespace():
+    """A Namespace (and so everything in it) never waits for another namespace, even when its
+    component does: the mesh waits for every tenant namespace, but its own istio-system namespace
+    must not, or whatever waits for the mesh reaches every tenant through it and the SDK's cycle
+    check walks them all for each edge (renders quadratic in tenants)."""
+    records = run_program("prod", ROOT)
+    namespaces = {r.urn: r.inputs["metadata"]["name"] for r in records
+                  if r.is_kubernetes_object and r.inputs["kind"] == "Namespace"}
+    assert {"istio-system", "lego-mcp-prod", "ltmc-production"} <= set(namespaces.values())
+    waits = {name: sorted(namespaces[d] for d in r.dependencies if d in namespaces)
+             for r in records if r.urn in namespaces for name in [namespaces[r.urn]]}
+    assert waits == {name: [] for name in namespaces.values()}
