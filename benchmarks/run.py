@@ -12,10 +12,18 @@ Measures, and judges against its bar:
    objects cycled with numbered names, one file each). Both as a cold subprocess, so each pays its
    interpreter start, imports and (for check) the policy pack process start; checkov is also
    reported by its in-process scan time (Runner.run only). Bars: check >= 10x faster than checkov
-   (subprocess against subprocess) at 1,000; t_check(10k)/t_check(1k) <= 11.
-3. pack process start (``python -u -m pulumi.policy 127.0.0.1:0 policy_pack`` until it prints its
+   (subprocess against subprocess, median of 3 alternating runs) at 1,000; t_check(10k)/t_check(1k)
+   <= 11.
+3. where the time of ``check`` at 1,000 goes, and the best ratio any pack could reach here (the
+   *protocol floor*): the same ``check`` command with ``benchmarks/floor_pack``, a pack served by
+   pulumi_policy exactly like ``policy_pack`` whose only policy judges nothing; and an *ideal
+   engine*: every request built before the clock starts (no YAML, no struct building), then the
+   pack started and 1,000 ``Analyze`` calls plus ``AnalyzeStack`` sent, timed from the pack's spawn
+   to the last answer, for the floor pack and for the real pack. checkov divided by the ideal
+   engine with the floor pack bounds what any client and any pack could reach against checkov.
+4. pack process start (``python -u -m pulumi.policy 127.0.0.1:0 policy_pack`` until it prints its
    port, as PolicyPackProcess starts it) versus ``python -c pass``; median of 5.
-4. cold ``python -m hardened.render --stack prod`` wall time; bar <= 3 s (median of 3).
+5. cold ``python -m hardened.render --stack prod`` wall time; bar <= 3 s (median of 3).
 
 Writes benchmarks/results.md (date, machine, numbers, bars) and prints the same table.
 """
@@ -43,6 +51,7 @@ PY = sys.executable
 CHECKOV_PY = ROOT / "venv-checkov" / "bin" / "python"
 CHECKOV_RUNNER = ROOT / "tests" / "judges" / "checkov_runner.py"
 RESULTS = ROOT / "benchmarks" / "results.md"
+FLOOR_PACK = ROOT / "benchmarks" / "floor_pack"
 
 
 def say(msg: str) -> None:
@@ -74,33 +83,103 @@ def bench_render_scaling(tmp: Path, sizes: tuple[int, int]) -> dict:
 CHECKOV_TIMEOUT = 120.0
 
 
+def _check_seconds(corpus: Path, report: Path, pack: Path = ROOT / "policy_pack") -> tuple[float, dict]:
+    t, proc = wall([PY, "-m", "hardened", "check", str(corpus), "--format", "json", "-o", str(report),
+                    "--policy-pack", str(pack)], cwd=ROOT)
+    if proc.returncode not in (0, 1):
+        raise RuntimeError(f"hardened check failed: {proc.stderr[-2000:]}")
+    return t, json.loads(report.read_text())["summary"]
+
+
+def _checkov_seconds(corpus: Path, timeout: float | None) -> tuple[float, dict | None]:
+    """(seconds, checkov_runner's document), or (timeout, None) when checkov was stopped."""
+    try:
+        t, ck = wall([str(CHECKOV_PY), str(CHECKOV_RUNNER), str(corpus)], cwd=ROOT, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return float(timeout), None
+    if ck.returncode != 0:
+        raise RuntimeError(f"checkov failed: {ck.stderr[-2000:]}")
+    return t, json.loads(ck.stdout)
+
+
 def bench_check_vs_checkov(tmp: Path, rendered: Path, sizes: tuple[int, ...],
-                           checkov_timeout: float | None = CHECKOV_TIMEOUT) -> dict:
-    """checkov is stopped after *checkov_timeout* seconds (None: never); its time is then reported
-    as a lower bound."""
+                           checkov_timeout: float | None = CHECKOV_TIMEOUT, reps: int = 3) -> dict:
+    """The median of *reps* alternating runs at the first size, one run at the others. checkov is
+    stopped after *checkov_timeout* seconds (None: never); its time is then reported as a lower
+    bound."""
     out = {}
-    for n in sizes:
+    for i, n in enumerate(sizes):
         corpus = tmp / f"corpus{n}"
         manifest_corpus(rendered, n, corpus)
-        report = tmp / f"check{n}.json"
-        t_check, proc = wall([PY, "-m", "hardened", "check", str(corpus), "--format", "json", "-o", str(report)],
-                             cwd=ROOT)
-        if proc.returncode not in (0, 1):
-            raise RuntimeError(f"hardened check failed: {proc.stderr[-2000:]}")
-        summary = json.loads(report.read_text())["summary"]
-        try:
-            t_ck, ck = wall([str(CHECKOV_PY), str(CHECKOV_RUNNER), str(corpus)], cwd=ROOT, timeout=checkov_timeout)
-        except subprocess.TimeoutExpired:
+        checks, checkovs, scans = [], [], []
+        summary, doc = {}, None
+        for _ in range(reps if i == 0 else 1):
+            t, summary = _check_seconds(corpus, tmp / f"check{n}.json")
+            checks.append(t)
+            t, doc = _checkov_seconds(corpus, checkov_timeout)
+            if doc is None:
+                break
+            checkovs.append(t)
+            scans.append(doc["seconds"])
+        t_check = statistics.median(checks)
+        if doc is None:
             out[n] = {"check": t_check, "check_analyzed": summary["analyzed"], "checkov": checkov_timeout,
-                      "checkov_scan": None, "checkov_timed_out": True}
+                      "checkov_scan": None, "checkov_timed_out": True, "runs": len(checks)}
             say(f"  {n} manifests: check {t_check:.2f}s, checkov stopped after {checkov_timeout:.0f}s")
             continue
-        if ck.returncode != 0:
-            raise RuntimeError(f"checkov failed: {ck.stderr[-2000:]}")
-        ck_doc = json.loads(ck.stdout)
-        out[n] = {"check": t_check, "check_analyzed": summary["analyzed"], "checkov": t_ck,
-                  "checkov_scan": ck_doc["seconds"], "checkov_files": len(ck_doc["files"]), "checkov_timed_out": False}
-        say(f"  {n} manifests: check {t_check:.2f}s, checkov {t_ck:.2f}s (scan {ck_doc['seconds']:.2f}s)")
+        out[n] = {"check": t_check, "check_analyzed": summary["analyzed"], "checkov": statistics.median(checkovs),
+                  "checkov_scan": statistics.median(scans), "checkov_files": len(doc["files"]),
+                  "checkov_timed_out": False, "runs": len(checks)}
+        say(f"  {n} manifests: check {t_check:.2f}s, checkov {out[n]['checkov']:.2f}s "
+            f"(scan {out[n]['checkov_scan']:.2f}s), median of {len(checks)}")
+    return out
+
+
+def _ideal_engine_seconds(pack_dir: Path, requests: list, stack_request) -> float:
+    """Spawn of the pack to the last answer, with every request built beforehand."""
+    from hardened.analyzer import DEFAULT_IN_FLIGHT, PolicyPackProcess
+
+    start = time.perf_counter()
+    with PolicyPackProcess(pack_dir) as pack:
+        stub = pack._stub  # the channel PolicyPackProcess opened; only the requests are prepared here
+        pending = []
+        for request in requests:
+            pending.append(stub.Analyze.future(request))
+            if len(pending) >= DEFAULT_IN_FLIGHT:
+                pending.pop(0).result()
+        stack = stub.AnalyzeStack.future(stack_request)
+        for future in pending:
+            future.result()
+        stack.result()
+        return time.perf_counter() - start
+
+
+def bench_floor(tmp: Path, corpus: Path, reps: int = 3) -> dict:
+    """The protocol floor on *corpus* (median of *reps* each): ``check`` with the floor pack, and
+    the ideal engine with the floor pack and with the real pack."""
+    from hardened.analyzer import _proto, to_struct
+    from hardened.manifests import load_path
+
+    pb, _ = _proto()
+    resources = load_path(corpus)
+    structs = [to_struct(r.inputs) for r in resources]
+    requests = [pb.AnalyzeRequest(type=r.type, properties=s, urn=r.urn, name=r.name,
+                                  options=pb.AnalyzerResourceOptions(parent=r.parent))
+                for r, s in zip(resources, structs) if r.analyzed]
+    stack_request = pb.AnalyzeStackRequest(resources=[
+        pb.AnalyzerResource(type=r.type, properties=s, urn=r.urn, name=r.name, parent=r.parent)
+        for r, s in zip(resources, structs)])
+    runs: dict[str, list[float]] = {"check_floor": [], "ideal": [], "ideal_floor": []}
+    summary: dict = {}
+    for _ in range(reps):
+        t, summary = _check_seconds(corpus, tmp / "floor.json", FLOOR_PACK)
+        runs["check_floor"].append(t)
+        runs["ideal"].append(_ideal_engine_seconds(ROOT / "policy_pack", requests, stack_request))
+        runs["ideal_floor"].append(_ideal_engine_seconds(FLOOR_PACK, requests, stack_request))
+    if summary["violations"] or summary["analyzed"] != len(requests):
+        raise RuntimeError(f"the floor pack must be sent every resource and report nothing: {summary}")
+    out = {k: statistics.median(v) for k, v in runs.items()}
+    say("  " + ", ".join(f"{k} {v:.2f}s" for k, v in out.items()))
     return out
 
 
@@ -164,6 +243,9 @@ def main(argv: list[str] | None = None) -> int:
         scaling = bench_render_scaling(tmp, render_sizes)
         say("check vs checkov ...")
         compare = bench_check_vs_checkov(tmp, tmp / "cold0", check_sizes, args.checkov_timeout or None)
+        say("protocol floor ...")
+        floor = bench_floor(tmp, tmp / f"corpus{check_sizes[0]}")
+        floor.update(check=compare[check_sizes[0]]["check"], checkov=compare[check_sizes[0]]["checkov"])
         say("pack start ...")
         start = bench_pack_start()
     small, large = render_sizes
@@ -174,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
     check_ratio = compare[c2]["check"] / compare[c1]["check"]
     bars = [
         (f"render t({large})/t({small}) tenants", f"{render_ratio:.2f}", "<= 11", render_ratio <= 11),
-        (f"check vs checkov at {c1:,} (both cold subprocesses)",
+        (f"check vs checkov at {c1:,} (both cold subprocesses, median of {compare[c1]['runs']})",
          f"{'> ' if compare[c1].get('checkov_timed_out') else ''}{speedup:.2f}x faster", ">= 10x", speedup >= 10),
         (f"check t({c2})/t({c1})", f"{check_ratio:.2f}", "<= 11", check_ratio <= 11),
         ("cold render --stack prod (median of 3)", f"{cold['median']:.2f} s", "<= 3 s", cold["median"] <= 3),
@@ -197,6 +279,10 @@ def main(argv: list[str] | None = None) -> int:
         "|---|---|---|---|",
         *[f"| {name} | {value} | {bar} | {'yes' if ok else '**no**'} |" for name, value, bar, ok in bars],
         "",
+        (f"The protocol floor at {c1:,} (below) is {floor['ideal_floor']:.2f} s, so no client and no pack served "
+         f"by pulumi_policy one resource at a time can be more than {floor['checkov'] / floor['ideal_floor']:.1f}x "
+         "faster than checkov on this machine."),
+        "",
         "## Render scaling (in-process, after a warm-up render)",
         "",
         "| tenant namespaces | resources | manifests | seconds |",
@@ -213,6 +299,25 @@ def main(argv: list[str] | None = None) -> int:
         "| manifests | check (s) | checkov subprocess (s) | checkov scan only (s) | checkov / check | checkov scan / check |",
         "|---|---|---|---|---|---|",
         *[compare_row(n, r) for n, r in compare.items()],
+        "",
+        f"## Where the time goes at {c1:,} manifests (median of 3 runs each)",
+        "",
+        "The protocol floor: `benchmarks/floor_pack` is served by pulumi_policy exactly as `policy_pack` is, "
+        "but its only policy judges nothing. The ideal engine builds every request before the clock starts, "
+        "then spawns the pack and sends the Analyze calls (12 in flight, as `check` does) and AnalyzeStack; "
+        "it times the pack's spawn to the last answer. The last row has neither client work nor policy work: "
+        "what is left is the pack's start and the SDK's gRPC server answering one call per resource, which every "
+        "pack served by pulumi_policy pays.",
+        "",
+        "| what | seconds | checkov / this |",
+        "|---|---|---|",
+        *[f"| {name} | {floor[key]:.2f} | {floor['checkov'] / floor[key]:.2f}x |" for name, key in (
+            ("checkov: in-process Runner, as a cold subprocess", "checkov"),
+            ("`hardened check`, the real pack", "check"),
+            ("`hardened check`, the floor pack (judges nothing)", "check_floor"),
+            ("ideal engine, the real pack", "ideal"),
+            ("ideal engine, the floor pack: the protocol floor", "ideal_floor"),
+        )],
         "",
         "## Process start (median of 5)",
         "",
