@@ -246,6 +246,18 @@ def _read_config(path: str) -> Any:
         raise ValueError(f"{path}:{e.lineno}:{e.colno}: not valid JSON: {e.msg}") from None
 
 
+def _stack_policy_configs(paths: list[str]) -> list[str]:
+    """The distinct ``policy-config.json`` files that ``render`` left in the directories of *paths*."""
+    from .policyconfig import FILE_NAME
+
+    found: dict[str, str] = {}
+    for raw in paths:
+        candidate = Path(raw) / FILE_NAME
+        if Path(raw).is_dir() and candidate.is_file():
+            found.setdefault(candidate.read_text(encoding="utf-8"), display_path(candidate))
+    return list(found.values())
+
+
 def _fallback_file(paths: list[str], resources: list[Resource]) -> Optional[str]:
     for raw in paths:
         candidate = Path(raw) / RESOURCES_JSON if Path(raw).is_dir() else Path(raw)
@@ -258,15 +270,25 @@ def run(args: argparse.Namespace, out: Optional[TextIO] = None, err: Optional[Te
     out = out or sys.stdout
     err = err or sys.stderr
     config = None
-    if args.config:
+    config_file = args.config
+    if not config_file:
+        found = _stack_policy_configs(args.paths)
+        if len(found) > 1:
+            return _fail(f"the inputs carry different stack policy configurations ({', '.join(found)}); "
+                         "check one render at a time or name one with --config FILE", err)
+        if found:
+            config_file = found[0]
+            print(f"check: policy configuration {config_file} (the stack's, written by render; "
+                  "--config FILE uses another)", file=err)
+    if config_file:
         try:
-            config = _read_config(args.config)
+            config = _read_config(config_file)
         except ValueError as e:
             return _fail(str(e), err)
     # The pack starts in parallel with reading the input (its start-up is most of a small run).
     # The pack starts first: its start-up overlaps with reading the input, which streams into
     # Analyze calls as it is read.
-    pack = PolicyPackProcess(args.policy_pack, config=config, config_source=args.config or "policy configuration")
+    pack = PolicyPackProcess(args.policy_pack, config=config, config_source=config_file or "policy configuration")
     try:
         pack.start()
         analysis = pack.analyze(iter_resources(args.paths, stack=args.stack))

@@ -16,6 +16,8 @@ from typing import Optional
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "render": ("render", "run the stack's Pulumi program offline and write manifests + resources.json"),
     "check": ("check", "run the policy pack over Kubernetes YAML (rendered stack, helm template output, ...)"),
+    "policy-config": ("policyconfig", "print a stack's --policy-pack-config document (the settings its Gatekeeper "
+                                      "constraints use)"),
     "report": ("report", "render a stack, run the pack, write the compliance report (Markdown, HTML, OSCAL)"),
 }
 

@@ -296,6 +296,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import pulumi
 
+    from . import policyconfig
+
     root = Path(args.root)
     out = Path(args.out) if args.out else root / "build" / args.stack
     say = (lambda m: None) if args.quiet else (lambda m: print(f"  {m}", file=sys.stderr))
@@ -306,6 +308,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         records = run_program(args.stack, root, progress=say)
         counts = write_output(records, out, args.stack)
+        policyconfig.write(out, policyconfig.stack_policy_config(args.stack, root))
     except RenderError as e:
         print(f"render: error: {e}", file=sys.stderr)
         return 2
@@ -314,7 +317,8 @@ def run(args: argparse.Namespace) -> int:
         return 1
     secrets = sum(1 for r in records if r.secret_paths)
     print(f"render: wrote {counts['manifests']} manifests and {counts['resources']} resources "
-          f"({secrets} with redacted secrets) to {out} in {time.perf_counter() - start:.2f}s", file=sys.stderr)
+          f"({secrets} with redacted secrets) and the pack's {policyconfig.FILE_NAME} to {out} "
+          f"in {time.perf_counter() - start:.2f}s", file=sys.stderr)
     return 0
 
 

@@ -171,12 +171,15 @@ def oscal_component_definition(stack: str, rows: list[ControlRow], version: str)
 def analyze_stack(stack: str, policy_pack: Optional[str] = None, overrides: Optional[dict] = None):
     from .analyzer import DEFAULT_PACK, PolicyPackProcess
     from .manifests import iter_resources
+    from .policyconfig import stack_policy_config
     from .render import run_program, write_output
 
     records = run_program(stack, overrides=overrides)
+    config = stack_policy_config(stack, overrides=overrides)  # the pack judges with the stack's settings
     with tempfile.TemporaryDirectory(prefix="hardened-report-") as tmp:
         write_output(records, Path(tmp), stack)
-        with PolicyPackProcess(policy_pack or DEFAULT_PACK) as pack:
+        with PolicyPackProcess(policy_pack or DEFAULT_PACK, config=config,
+                               config_source=f"policy configuration of stack {stack}") as pack:
             return pack.analyze(list(iter_resources(tmp, stack=stack)))
 
 
