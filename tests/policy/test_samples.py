@@ -89,13 +89,24 @@ def test_every_policy_is_documented():
 def test_the_policy_table_matches_the_policies():
     rows = {}
     for line in (ROOT / "docs" / "policies.md").read_text().splitlines():
-        match = re.match(r"^\| \[`([a-z0-9-]+)`\]\(#\1\)[^|]*\|[^|]*\| (\w+) \| (\w+) \| ([^|]+) \|", line)
+        match = re.match(r"^\| \[`([a-z0-9-]+)`\]\(#\1\)[^|]*\|[^|]*\| (\w+) \| (\w+) \| ([^|]+) \| ([^|]+) \|",
+                         line)
         if match:
-            rows[match.group(1)] = (match.group(2), match.group(3), match.group(4).strip())
+            rows[match.group(1)] = (match.group(2), match.group(3), match.group(4).strip(), match.group(5).strip())
     for p in POLICIES:
         f = p.framework
-        assert rows.get(p.name) == (p.enforcement_level.value, p.severity.value,
-                                    f"{f.name} {f.version} {f.reference}"), f"docs/policies.md row of {p.name}"
+        assert rows.get(p.name) == (p.enforcement_level.value, p.severity.value, f"{f.name} {f.version} {f.reference}",
+                                    ", ".join(sorted(p.tags))), f"docs/policies.md row of {p.name}"
+
+
+def test_each_policy_section_states_its_metadata():
+    text = (ROOT / "docs" / "policies.md").read_text()
+    for p in POLICIES:
+        section = text.split(f'<a id="{p.name}"></a>', 1)[1].split('<a id="', 1)[0]
+        f = p.framework
+        line = (f"- **Level / severity:** {p.enforcement_level.value} / {p.severity.value}. **Main control:** "
+                f"{f.name} {f.version} {f.reference}. **Also:** {', '.join(sorted(p.tags))}.")
+        assert line in section, f"docs/policies.md section of {p.name}"
 
 
 def test_the_exemptions_file_names_only_existing_policies():

@@ -59,7 +59,7 @@ POLICY = resource_policy(
     kinds=[("core", "ConfigMap")],
     severity=Severity.HIGH,
     control=nist_800_171("3.13.8"),
-    tags=["cmmc:SC.L2-3.13.8", "cmmc:SC.L2-3.13.11", "iec62443:SR 4.1", "nist800-207:tenet-2"],
+    tags=["cmmc:SC.L2-3.13.8", "iec62443:SR 4.1", "nist800-207:tenet-2"],
     remediation="""
 In the ingress-nginx controller ConfigMap set ssl-protocols: "TLSv1.3", ssl-ciphers:
 "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256", hsts: "true",

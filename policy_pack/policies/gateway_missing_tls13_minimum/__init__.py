@@ -78,7 +78,7 @@ POLICY = stack_policy(
     kinds=[GATEWAY, *ENVOY_FILTERS],
     severity=Severity.HIGH,
     control=nist_800_171("3.13.8"),
-    tags=["cmmc:SC.L2-3.13.8", "cmmc:SC.L2-3.13.11", "iec62443:SR 4.1", "nist800-207:tenet-2"],
+    tags=["cmmc:SC.L2-3.13.8", "iec62443:SR 4.1", "nist800-207:tenet-2"],
     remediation="""
 Terminate TLS at the Gateway (listeners with tls.mode Terminate and certificateRefs) and add an
 EnvoyFilter in the Gateway's namespace with workloadSelector

@@ -36,7 +36,7 @@ POLICY = resource_policy(
     kinds=[("security.istio.io", "PeerAuthentication")],
     severity=Severity.HIGH,
     control=nist_800_171("3.13.8"),
-    tags=["cmmc:SC.L2-3.13.8", "iec62443:SR 4.1", "iec62443:SR 1.2", "nist800-207:tenet-2", "nist800-207:tenet-6"],
+    tags=["nist800-171:3.13.15", "cmmc:SC.L2-3.13.8", "iec62443:SR 4.1", "iec62443:SR 1.2", "nist800-207:tenet-2", "nist800-207:tenet-6"],
     remediation="""
 Set `spec.mtls.mode: STRICT` (or omit it to inherit the mesh-wide STRICT policy in istio-system)
 and remove PERMISSIVE/DISABLE entries from `spec.portLevelMtls`. A client outside the mesh reaches

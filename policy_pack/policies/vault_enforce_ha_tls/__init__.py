@@ -110,7 +110,7 @@ POLICY = resource_policy(
     kinds=[("helm.sh", "Chart"), ("apps", "StatefulSet")],
     severity=Severity.HIGH,
     control=nist_800_171("3.13.8"),
-    tags=["nist800-171:3.13.11", "nist800-171:3.13.15", "cmmc:SC.L2-3.13.8", "iec62443:SR 4.1", "iec62443:SR 7.1",
+    tags=["nist800-171:3.13.15", "cmmc:SC.L2-3.13.8", "iec62443:SR 4.1", "iec62443:SR 7.1",
           "nist800-207:tenet-2", "seed:secrets-vault-ha"],
     remediation="""
 Deploy Vault with the VaultHA component (components/vault.py), or set in the chart values:
