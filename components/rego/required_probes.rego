@@ -22,9 +22,24 @@ all_containers contains c if some c in pod_spec.initContainers
 all_containers contains c if some c in pod_spec.ephemeralContainers
 # --- end of shared helpers --------------------------------------------------------------------
 
+# A Job's pods serve no traffic, so readiness is not asked of batch workloads; liveness still is
+# (a hung job is restarted before its deadline).
+batch_kinds := {"Job", "CronJob"}
+
+required contains p if {
+	some p in input.parameters.probes
+	not input.review.object.kind in batch_kinds
+}
+
+required contains p if {
+	some p in input.parameters.probes
+	input.review.object.kind in batch_kinds
+	p != "readinessProbe"
+}
+
 violation contains {"msg": msg, "details": {"container": c.name, "probe": p}} if {
 	some c in pod_spec.containers
-	some p in input.parameters.probes
+	some p in required
 	not c[p]
 	msg := sprintf("%v: container %v has no %v", [object_name, c.name, p])
 }

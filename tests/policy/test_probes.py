@@ -31,13 +31,21 @@ def findings(pack, obj) -> list:
     return [v for v in run(pack, obj, stack=False).by_policy(POLICY)]
 
 
-@pytest.mark.parametrize("kind", ["Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob"])
-@pytest.mark.parametrize("probe", ["livenessProbe", "readinessProbe"])
+@pytest.mark.parametrize("kind,probe", [(k, p) for k in ("Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob")
+                                        for p in ("livenessProbe", "readinessProbe")
+                                        if not (k in ("Job", "CronJob") and p == "readinessProbe")])
 def test_a_golden_path_workload_without_a_probe_is_a_mandatory_violation(pack, kind, probe):
     found = findings(pack, workload(kind, without=[probe]))
     assert [v.enforcement_level for v in found] == ["mandatory"]
     assert f'container "app" has no {probe}' in found[0].message
     assert "containers[0]." + probe in found[0].message
+
+
+@pytest.mark.parametrize("kind", ["Job", "CronJob"])
+def test_batch_workloads_are_not_asked_for_readiness(pack, kind):
+    """A Job's pods serve no traffic; liveness is still required of them (the test above)."""
+    assert findings(pack, workload(kind, without=["readinessProbe"])) == []
+    assert findings(pack, workload(kind, without=["readinessProbe", "livenessProbe"]))
 
 
 def test_the_golden_path_with_both_probes_passes(pack):

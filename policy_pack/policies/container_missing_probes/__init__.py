@@ -15,6 +15,9 @@ scoped to the tenant namespaces:
 - **not judged otherwise**: upstream charts (Istio's gateway and Vault ship readiness-only
   Deployments) and the stack's own system objects (a CronJob has nothing to probe).
 
+Jobs and CronJobs are not asked for a readiness probe (their pods serve no traffic); the other
+configured probes, liveness by default, still apply to them, as in the Gatekeeper template.
+
 Only ``containers`` are judged: init containers run to completion and cannot have liveness or
 readiness probes; ephemeral containers cannot declare probes. Bare Pods are not judged (neither
 does the Gatekeeper constraint: the mesh injects its proxy into the Pod after the workload was
@@ -37,6 +40,8 @@ GOLDEN_PATH_LABELS = {"app.kubernetes.io/part-of": "hardened-stack", "app.kubern
 #: declared pod templates, not Pods.
 KINDS = [("apps", "Deployment"), ("apps", "StatefulSet"), ("apps", "DaemonSet"), ("apps", "ReplicaSet"),
          ("batch", "Job"), ("batch", "CronJob")]
+#: Batch kinds: their pods serve no traffic, so no readiness probe is required of them.
+BATCH_KINDS = ("Job", "CronJob")
 
 
 def _template_labels(obj, pod: PodSpec):
@@ -59,7 +64,8 @@ def check(obj, config):
     in_scope = any(fnmatch.fnmatchcase(namespace, glob) for glob in config["namespaces"])
     if not in_scope and not _golden_path(_template_labels(obj, pod)):
         return
-    required = list(dict.fromkeys(config["probes"]))
+    required = [p for p in dict.fromkeys(config["probes"])
+                if not (p == "readinessProbe" and obj.kind in BATCH_KINDS)]
 
     def _container(c):
         for probe in required:
