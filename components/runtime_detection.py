@@ -1,9 +1,10 @@
 """``RuntimeDetection``: Falco with the modern eBPF driver, the stack's own detection rules, and
 falcosidekick forwarding every alert to the SIEM (issue 6).
 
-* Upstream chart ``falcosecurity/falco`` (pinned) as a DaemonSet with ``driver.kind: modern_ebpf``
-  (CO-RE probe built into Falco: no kernel module, no driver-loader init container, no kernel
-  headers). The legacy ``kmod`` and ``ebpf`` drivers are refused by validation.
+* Upstream chart ``falcosecurity/falco`` (pinned: 9.1.0, Falco 0.44.1, falcosidekick 2.32.0) as a
+  DaemonSet with ``driver.kind: modern_ebpf`` (CO-RE probe built into Falco: no kernel module, no
+  driver-loader init container, no kernel headers). The legacy ``kmod`` and ``ebpf`` drivers are
+  refused by validation.
 * Rules: rendered from ``templates/falco_rules.yaml.j2`` (jinja2, StrictUndefined), validated
   (YAML, required keys, Falco priorities, balanced parentheses) and snapshot-tested: a shell
   spawned in a container of any tenant image of the stack (the seed matched ``lego-mcp`` by
@@ -47,6 +48,7 @@ FULLNAME = "falco"
 SIDEKICK = "falcosidekick"
 SIDEKICK_PORT = 2801
 SIEM_SECRET = "falcosidekick-siem"
+CONFIG_D_VOLUME = "falco-config-d"
 TEMPLATES = Path(__file__).parent / "templates"
 
 #: Falco's rule priorities, most severe first (the ``priority`` field of a rule).
@@ -114,6 +116,16 @@ def check_hec_url(value: str) -> tuple[str, int]:
     return parts.hostname, port
 
 
+HEC_EVENT_PATH = "/services/collector/event"
+
+
+def hec_endpoint(url: str) -> str:
+    """falcosidekick's ``splunk.host`` is the whole endpoint (it posts ``{"event": ...}`` there), so a
+    bare ``https://host:port`` gets Splunk's event path; a url with a path is taken as it is."""
+    parts = urlsplit(url)
+    return url if parts.path not in ("", "/") else url.rstrip("/") + HEC_EVENT_PATH
+
+
 class FalcoRule(StrictModel):
     """One extra Falco rule (the same fields as in a Falco rules file)."""
 
@@ -171,8 +183,9 @@ class FalcoRule(StrictModel):
 
 
 class SplunkConfig(StrictModel):
-    url: str = Field(description="Splunk HEC endpoint, https only (e.g. https://splunk.example.com:8088). The "
-                                 "token is the Pulumi secret hardened-stack:splunkHecToken.")
+    url: str = Field(description="Splunk HEC endpoint, https only (e.g. https://splunk.example.com:8088; without a "
+                                 "path, /services/collector/event is used). The token comes from tokenVaultKey or "
+                                 "the Pulumi secret hardened-stack:splunkHecToken.")
     minimum_priority: str = Field("notice", description="Lowest priority forwarded (default notice).")
     check_cert: bool = Field(True, description="Verify the HEC server certificate (default true).")
     token_vault_key: Optional[str] = Field(
@@ -201,9 +214,16 @@ class SplunkConfig(StrictModel):
     def port(self) -> int:
         return check_hec_url(self.url)[1]
 
+    @property
+    def endpoint(self) -> str:
+        """The URL falcosidekick posts to: the HEC event endpoint when the url names no path."""
+        return hec_endpoint(self.url)
+
 
 class SyslogConfig(StrictModel):
-    address: str = Field(description="host:port of the syslog collector (e.g. siem.example.com:514).")
+    address: str = Field(description="host:port of the syslog collector (e.g. siem.example.com:514). falcosidekick's "
+                                     "syslog output has no TLS: alerts travel in clear text, so name a collector on "
+                                     "a private network; Splunk HEC is the encrypted path.")
     protocol: Literal["tcp", "udp"] = Field("tcp", description="tcp (default: delivery is acknowledged) or udp.")
     format: Literal["json", "cef"] = Field("cef", description="Message format (default cef, the seed's Common Event "
                                                               "Format).")
@@ -235,14 +255,16 @@ class SiemConfig(StrictModel):
 
 class RuntimeDetectionConfig(StrictModel):
     enabled: bool = Field(True, description="Deploy this part of the stack (default true).")
-    chart_version: str = Field("4.21.3", description="falcosecurity/falco chart version (default 4.21.3, pinned).")
+    chart_version: str = Field("9.1.0", description="falcosecurity/falco chart version (default 9.1.0, pinned; its "
+                                                    "falcosidekick subchart 0.12.x has the Splunk output).")
     driver: str = Field("modern_ebpf", description="Falco driver: modern_ebpf only (the default; CO-RE, no kernel "
                                                   "module or driver loader). kmod and ebpf are refused.")
-    image_tag: str = Field("0.40.0", description="Falco version (default 0.40.0, the chart's appVersion).")
+    image_tag: str = Field("0.44.1", description="Falco version (default 0.44.1, the chart's appVersion).")
     image_digest: Optional[str] = Field(
         None, description="sha256 digest of docker.io/falcosecurity/falco:<imageTag> (default none: the tag; set it, "
                           "`crane digest falcosecurity/falco:<tag>`, to pin by digest).")
-    sidekick_image_tag: str = Field("2.31.1", description="falcosidekick version (default 2.31.1).")
+    sidekick_image_tag: str = Field("2.32.0", description="falcosidekick version (default 2.32.0, the subchart's "
+                                                          "image; 2.32.0 is the first with the Splunk output).")
     sidekick_image_digest: Optional[str] = Field(
         None, description="sha256 digest of docker.io/falcosecurity/falcosidekick:<tag> (default none: the tag).")
     siem: SiemConfig = Field(default_factory=SiemConfig, description="Where falcosidekick forwards alerts.")
@@ -430,7 +452,9 @@ def _values(args: RuntimeDetectionArgs) -> dict:
     siem = c.siem
     sidekick_config: dict[str, Any] = {"existingSecret": SIEM_SECRET if siem.splunk else ""}
     if siem.splunk:
-        sidekick_config["splunk"] = {"hostport": siem.splunk.url, "minimumpriority": siem.splunk.minimum_priority,
+        # The token is not a value: SPLUNK_TOKEN comes from config.existingSecret, which the
+        # subchart lists after its own Secret in envFrom, so it wins over the empty default.
+        sidekick_config["splunk"] = {"host": siem.splunk.endpoint, "minimumpriority": siem.splunk.minimum_priority,
                                      "checkcert": siem.splunk.check_cert}
     if siem.syslog:
         sidekick_config["syslog"] = {"host": siem.syslog.host, "port": str(siem.syslog.port),
@@ -456,10 +480,15 @@ def _values(args: RuntimeDetectionArgs) -> dict:
             "http_output": {"enabled": True, "url": f"http://{SIDEKICK}.{NAMESPACE}.svc:{SIDEKICK_PORT}"},
             "stdout_output": {"enabled": True},
             "syslog_output": {"enabled": False},
-            "grpc": {"enabled": False},
-            "grpc_output": {"enabled": False},
             "webserver": {"enabled": True},
         },
+        # The Falco image ships /etc/falco/config.d/falco.container_plugin.yaml, which loads the
+        # container plugin the chart's falco.yaml loads too: with the driver loader and falcoctl
+        # off nothing hides that directory and Falco aborts ("found another plugin with name
+        # container", falcosecurity/charts#1057; chart 9.1.0 + Falco 0.44.1). An empty directory
+        # over it is the upstream fix (falcosecurity/falco#3984, chart 9.2.0).
+        "mounts": {"volumes": [{"name": CONFIG_D_VOLUME, "emptyDir": {}}],
+                   "volumeMounts": [{"name": CONFIG_D_VOLUME, "mountPath": "/etc/falco/config.d", "readOnly": True}]},
         # Falco's probe needs a privileged root container (exemption falco-driver): what can still
         # be constrained is: no write to its own image, and the default seccomp profile.
         "podSecurityContext": {"seccompProfile": {"type": "RuntimeDefault"}},

@@ -26,7 +26,7 @@ pulumiType: kubernetes:helm.sh/v4:Chart
 name: falco
 inputs:
   chart: falco
-  version: 4.21.3
+  version: 9.1.0
   namespace: falco
   values: {driver: {kind: modern_ebpf}, falcosidekick: {enabled: true}}
 """

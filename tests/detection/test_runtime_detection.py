@@ -13,7 +13,7 @@ import yaml
 from components.config import parse_stack_config
 from components.runtime_detection import (NAMESPACE, PRIORITIES, SIEM_SECRET, RulesError, RuntimeDetectionArgs,
                                           _ENV, _values, balanced, image_repository, network_policies, rules_yaml,
-                                          validate_rules)
+                                          hec_endpoint, validate_rules)
 
 from .harness import config_error, k8s, one, prod_document, render
 
@@ -159,13 +159,34 @@ def test_sidekick_forwards_to_both_siems_and_reads_the_token_from_the_secret():
     v = _values(_args())["falcosidekick"]
     assert v["enabled"] is True
     assert v["config"]["existingSecret"] == SIEM_SECRET
-    assert v["config"]["splunk"]["hostport"] == "https://splunk.lego-mcp.io:8088"
+    # falcosidekick >= 2.32.0 reads splunk.host as the whole endpoint and posts {"event": ...} to it
+    assert set(v["config"]["splunk"]) == {"host", "minimumpriority", "checkcert"}
+    assert v["config"]["splunk"]["host"] == "https://splunk.lego-mcp.io:8088/services/collector/event"
     assert v["config"]["splunk"]["checkcert"] is True
     assert v["config"]["syslog"]["host"] == "siem.lego-mcp.io" and v["config"]["syslog"]["port"] == "514"
     assert "token" not in str(v["config"]).lower().replace("existingsecret", "")
     sc = v["securityContext"]
     assert sc["readOnlyRootFilesystem"] and sc["capabilities"] == {"drop": ["ALL"]}
     assert not sc["allowPrivilegeEscalation"] and v["podSecurityContext"]["runAsNonRoot"]
+
+
+@pytest.mark.parametrize("url, endpoint", [
+    ("https://splunk.example.com:8088", "https://splunk.example.com:8088/services/collector/event"),
+    ("https://splunk.example.com:8088/", "https://splunk.example.com:8088/services/collector/event"),
+    ("https://hec.example.com/services/collector/raw", "https://hec.example.com/services/collector/raw"),
+], ids=["bare", "trailing-slash", "own-path"])
+def test_hec_endpoint_gets_the_event_path_only_when_the_url_names_none(url, endpoint):
+    assert hec_endpoint(url) == endpoint
+
+
+def test_falco_config_d_is_hidden_so_the_container_plugin_loads_once():
+    """With the loader and falcoctl off the image's config.d would load the container plugin a
+    second time (Falco aborts); an empty, read-only directory over it is the fix."""
+    v = _values(_args())
+    volumes = {m["name"]: m for m in v["mounts"]["volumes"]}
+    mount, = [m for m in v["mounts"]["volumeMounts"] if m["mountPath"] == "/etc/falco/config.d"]
+    assert volumes[mount["name"]] == {"name": mount["name"], "emptyDir": {}} and mount["readOnly"] is True
+    assert "grpc" not in v["falco"] and "grpc_output" not in v["falco"]  # removed in Falco 0.44
 
 
 def test_extra_values_merge_last():
@@ -266,7 +287,7 @@ def records():
 
 def test_falco_chart_is_pinned_with_modern_ebpf(records):
     chart = one(records, CHART, "runtime-detection-chart")
-    assert chart.inputs["chart"] == "falco" and chart.inputs["version"] == "4.21.3"
+    assert chart.inputs["chart"] == "falco" and chart.inputs["version"] == "9.1.0"
     assert chart.inputs["repositoryOpts"]["repo"] == "https://falcosecurity.github.io/charts"
     assert chart.inputs["namespace"] == NAMESPACE
     assert chart.inputs["values"]["driver"]["kind"] == "modern_ebpf"
