@@ -78,6 +78,18 @@ def test_policy_controller_fails_closed_for_opted_in_namespaces():
     assert v["podSecurityContext"]["readOnlyRootFilesystem"] and v["securityContext"]["runAsNonRoot"]
 
 
+def test_policy_controller_cleanup_hook_is_restricted_and_no_dead_keys():
+    """The chart's leases-cleanup Job has no securityContext unless enabled (its podSecurityContext
+    is the container's); installCRDs is read by no template of chart 0.10.6."""
+    v = _policy_controller_values(args())
+    sc = v["leasescleanup"]["podSecurityContext"]
+    assert sc["enabled"] is True and sc["capabilities"] == {"drop": ["ALL"]}
+    assert sc["allowPrivilegeEscalation"] is False and sc["readOnlyRootFilesystem"] and sc["runAsNonRoot"]
+    assert sc["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert v["leasescleanup"]["resources"]["limits"] == {"cpu": "100m", "memory": "128Mi"}
+    assert "installCRDs" not in v
+
+
 # --- constraints and their parameters ----------------------------------------------------------
 
 def test_limits_constraint_carries_the_configured_maxima():
