@@ -25,6 +25,7 @@ import runpy
 import shutil
 import sys
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional
@@ -39,6 +40,7 @@ SIG_KEY = "4dabf18193072939515e22adb298388d"
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 OFFLINE_SECRET_PLACEHOLDER = "offline-placeholder-secret"
 FAKE_ACCOUNT = "123456789012"
+MOCK_REGION = "us-east-1"
 
 
 class RenderError(Exception):
@@ -125,15 +127,29 @@ def read_stack_config(stack: str, root: Path = REPO_ROOT,
 # Running the program under mocks
 # ---------------------------------------------------------------------------------------------
 
+# Services whose ARNs carry no region (IAM is global) and, for S3, no account either.
+_GLOBAL_ARN_SERVICES = {"iam", "s3"}
+_IAM_ARN_KINDS = {"openidconnectprovider": "oidc-provider"}
+
+
 def _aws_mock_state(args) -> dict[str, Any]:
-    """Outputs the AWS provider would compute, so components can wire ARNs together offline."""
+    """Outputs the AWS provider would compute, shaped as AWS shapes them (IAM ARNs have no region,
+    S3 ARNs neither region nor account, KMS keys a UUID), so components wire realistic ARNs
+    together offline and judges that parse ARNs see real ones."""
     typ: str = args.typ
     service, _, kind = typ.split(":", 2)[1].partition("/")
     name = args.name
     state = dict(args.inputs)
-    state.setdefault("arn", f"arn:aws:{service}:us-east-1:{FAKE_ACCOUNT}:{kind.lower() or service}/{name}")
-    if typ == "aws:kms/key:Key":
-        state.setdefault("keyId", f"mock-key-{name}")
+    region = "" if service in _GLOBAL_ARN_SERVICES else MOCK_REGION
+    if service == "s3":
+        state.setdefault("arn", f"arn:aws:s3:::{state.get('bucket') or name}")
+    elif typ == "aws:kms/key:Key":
+        key_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"kms:{name}"))
+        state.setdefault("keyId", key_id)
+        state.setdefault("arn", f"arn:aws:kms:{region}:{FAKE_ACCOUNT}:key/{key_id}")
+    else:
+        resource = _IAM_ARN_KINDS.get(kind.lower(), kind.lower() or service)
+        state.setdefault("arn", f"arn:aws:{service}:{region}:{FAKE_ACCOUNT}:{resource}/{name}")
     if typ == "aws:s3/bucketV2:BucketV2" or typ == "aws:s3/bucket:Bucket":
         state.setdefault("bucket", state.get("bucket") or name)
     return state
@@ -165,7 +181,7 @@ def _make_mocks(records: list[Registered]):
                 return {"accountId": FAKE_ACCOUNT, "arn": f"arn:aws:iam::{FAKE_ACCOUNT}:user/offline",
                         "userId": "OFFLINE", "id": FAKE_ACCOUNT}
             if token in ("aws:index/getRegion:getRegion", "aws:index/getRegion:getRegion"):
-                return {"name": "us-east-1", "region": "us-east-1", "id": "us-east-1"}
+                return {"name": MOCK_REGION, "region": MOCK_REGION, "id": MOCK_REGION}
             if token == "aws:index/getPartition:getPartition":
                 return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}
             return dict(args.args)
