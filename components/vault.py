@@ -289,8 +289,8 @@ def _values(args: VaultHAArgs, kms_key_arn: Any = "", role_arn: Any = "") -> dic
                 "VAULT_AWSKMS_SEAL_KEY_ID": kms_key_arn,
                 "AWS_REGION": args.region,
                 "AWS_STS_REGIONAL_ENDPOINTS": "regional",
-                "SKIP_SETCAP": "true",
-                "SKIP_CHOWN": "true",
+                # (No SKIP_SETCAP/SKIP_CHOWN: the chart sets both, and a second entry of the same
+                # name is refused by server-side apply.)
             },
             "serviceAccount": {
                 "create": True, "name": SERVICE_ACCOUNT, "createSecret": False,
@@ -310,7 +310,12 @@ def _values(args: VaultHAArgs, kms_key_arn: Any = "", role_arn: Any = "") -> dic
                               "readOnlyRootFilesystem": True, "runAsNonRoot": True,
                               "seccompProfile": {"type": "RuntimeDefault"}},
             }},
-            "readinessProbe": {"enabled": True, "path": "/v1/sys/health?standbyok=true&sealedcode=204&uninitcode=204"},
+            # A sealed pod (KMS unreachable, key disabled) answers 503 and is not ready, so the
+            # Services and the PDB do not count it. An uninitialised one is ready, or the first
+            # `pulumi up` would wait on the StatefulSet until someone ran `vault operator init`.
+            # Liveness tolerates both, so a pod waiting for init or for KMS is not restarted.
+            "readinessProbe": {"enabled": True,
+                               "path": "/v1/sys/health?standbyok=true&perfstandbyok=true&uninitcode=204"},
             "livenessProbe": {"enabled": True, "path": "/v1/sys/health?standbyok=true&sealedcode=204&uninitcode=204",
                               "initialDelaySeconds": 60},
             "networkPolicy": {"enabled": False},  # the component writes its own (default-deny stays)

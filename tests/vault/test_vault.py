@@ -121,6 +121,22 @@ def test_values_run_ha_raft_with_tls_and_no_injector():
     assert v["server"]["serviceAccount"]["name"] == "vault"
 
 
+def test_values_leave_to_the_chart_what_the_chart_already_sets():
+    """vault-helm 0.31.0 sets SKIP_CHOWN and SKIP_SETCAP on the container (a second entry of the same
+    name fails server-side apply) and appends ``disable_mlock = true`` to the HCL (Vault >= 1.21
+    refuses a setting given twice)."""
+    s = _values(_args())["server"]
+    assert not {"SKIP_CHOWN", "SKIP_SETCAP"} & set(s["extraEnvironmentVars"])
+    assert "disable_mlock" not in s["ha"]["raft"]["config"]
+
+
+def test_sealed_pods_are_not_ready_but_are_not_restarted():
+    s = _values(_args())["server"]
+    ready, live = s["readinessProbe"]["path"], s["livenessProbe"]["path"]
+    assert "sealedcode" not in ready and "uninitcode=204" in ready and "standbyok=true" in ready
+    assert "sealedcode=204" in live and "uninitcode=204" in live
+
+
 def test_values_spread_replicas_and_bound_disruption():
     s = _values(_args())["server"]
     anti = s["affinity"]["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
@@ -203,6 +219,17 @@ def test_role_is_assumable_only_by_the_vault_service_account(prod):
     provider = one(records, "aws:iam/openIdConnectProvider:OpenIdConnectProvider").inputs
     assert provider["url"] == prod_document()["cluster"]["oidcIssuerUrl"]
     assert provider["clientIdLists"] == ["sts.amazonaws.com"]
+
+
+def test_arns_wired_into_the_chart_have_aws_shapes(prod):
+    """The offline engine's ARNs look like AWS's (IAM: no region; KMS: a key UUID), so the values
+    carry ARNs the validators of this program and AWS would both accept."""
+    records, _ = prod
+    values = one(records, "kubernetes:helm.sh/v4:Chart", "vault-chart").inputs["values"]["server"]
+    role = values["serviceAccount"]["annotations"]["eks.amazonaws.com/role-arn"]
+    key = values["extraEnvironmentVars"]["VAULT_AWSKMS_SEAL_KEY_ID"]
+    assert re.fullmatch(r"arn:aws:iam::\d{12}:role/[\w+=,.@/-]+", role), role
+    assert re.fullmatch(r"arn:aws:kms:[a-z0-9-]+:\d{12}:key/[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}", key), key
 
 
 def test_role_policy_allows_only_unseal_actions_on_the_key(prod):

@@ -1,5 +1,4 @@
 ui = true
-disable_mlock = true
 cluster_name = "lego-mcp-prod"
 log_level = "info"
 log_format = "json"
