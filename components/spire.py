@@ -32,6 +32,9 @@ REPO = "https://spiffe.github.io/helm-charts-hardened/"
 CHART = "spire"
 CRDS_CHART = "spire-crds"
 SERVER_NAMESPACE = "spire-server"
+DATASTORE_CA_CONFIGMAP = "spire-datastore-ca"
+DATASTORE_CA_KEY = "ca.crt"
+DATASTORE_CA_DIR = "/run/spire/datastore-ca"
 SYSTEM_NAMESPACE = "spire-system"
 SERVER_PORT = 8081
 WEBHOOK_PORT = 9443
@@ -96,8 +99,30 @@ class DatastoreConfig(StrictModel):
                              description="CIDRs of the database endpoints: the only egress the server gets besides the "
                                          "API server (required for postgres/mysql; NetworkPolicy cannot name a host).")
     tls_options: Optional[list[str]] = Field(
-        None, description="Connection options (default ['sslmode=verify-full'] for postgres, ['tls=true'] for mysql: "
-                          "TLS with the server's certificate verified).")
+        None, description="Connection options, each 'key=value' (default ['sslmode=verify-full'] for postgres, "
+                          "['tls=true'] for mysql: TLS with the server's certificate verified).")
+
+    ca_bundle: Optional[str] = Field(
+        None, description="PEM of the CA(s) that signed the database's certificate (e.g. the AWS RDS bundle for the "
+                          "region). verify-full checks the database against it; without it the server trusts only "
+                          "its image's system roots, which do not include RDS's CA (default none, with a warning).")
+
+    @field_validator("ca_bundle")
+    @classmethod
+    def _pem(cls, v: Optional[str]) -> Optional[str]:
+        if v is not None and not re.search(r"-----BEGIN CERTIFICATE-----\s+[A-Za-z0-9+/=\s]+-----END CERTIFICATE-----",
+                                           v):
+            raise ValueError("caBundle must be PEM: one or more -----BEGIN CERTIFICATE----- blocks")
+        return v
+
+    @field_validator("tls_options")
+    @classmethod
+    def _options(cls, v: Optional[list[str]]) -> Optional[list[str]]:
+        for i, option in enumerate(v or []):
+            key, sep, _ = option.partition("=")
+            if not sep or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.-]*", key):
+                raise ValueError(f"tlsOptions[{i}] {option!r} must be key=value (e.g. sslmode=verify-full)")
+        return v
 
     @model_validator(mode="after")
     def _external(self) -> "DatastoreConfig":
@@ -119,6 +144,12 @@ class DatastoreConfig(StrictModel):
             return list(self.tls_options)
         return {"postgres": ["sslmode=verify-full"], "mysql": ["tls=true"]}.get(self.type, [])
 
+    @property
+    def chart_options(self) -> list[dict[str, str]]:
+        """The options as the spire-server chart takes them: one ``{key: value}`` map per option
+        (its template ranges over each item's keys; a plain string fails the render)."""
+        return [dict([option.split("=", 1)]) for option in self.resolved_options]
+
 
 class SpireConfig(StrictModel):
     enabled: bool = Field(True, description="Deploy this part of the stack (default true).")
@@ -126,8 +157,9 @@ class SpireConfig(StrictModel):
         "cluster.local", description="SPIFFE trust domain (default cluster.local, Istio's own default; set a DNS "
                                      "name you own, unique per organisation, e.g. lego-mcp.io, before federating).")
     chart_version: str = Field("0.30.2", description="Pinned version of the hardened `spire` chart (default 0.30.2).")
-    crds_chart_version: str = Field("0.5.0",
-                                    description="Pinned version of the `spire-crds` chart (default 0.5.0).")
+    crds_chart_version: str = Field("0.6.0",
+                                    description="Pinned version of the `spire-crds` chart (default 0.6.0: the spire "
+                                                "0.30.x charts need it, and it is applied first).")
     server_replicas: int = Field(1, ge=1, description="SPIRE server replicas (default 1 with sqlite3; prod runs 3 "
                                                       "with an external datastore).")
     datastore: DatastoreConfig = Field(default_factory=DatastoreConfig, description="SPIRE server datastore.")
@@ -178,7 +210,15 @@ def _values(args: SpireArgs) -> dict:
     sql: dict[str, Any] = {"databaseType": ds.type, "databaseName": ds.database}
     if ds.type != "sqlite3":
         sql.update({"host": ds.host, "port": ds.resolved_port, "username": ds.username,
-                    "password": args.datastore_password, "options": ds.resolved_options})
+                    "password": args.datastore_password, "options": ds.chart_options})
+    server_extra: dict[str, Any] = {}
+    if ds.type != "sqlite3" and ds.ca_bundle:
+        # The chart passes rootCAPath as sslrootcert (postgres) or root_ca_path (mysql).
+        sql["rootCAPath"] = f"{DATASTORE_CA_DIR}/{DATASTORE_CA_KEY}"
+        server_extra = {
+            "extraVolumes": [{"name": DATASTORE_CA_CONFIGMAP, "configMap": {"name": DATASTORE_CA_CONFIGMAP}}],
+            "extraVolumeMounts": [{"name": DATASTORE_CA_CONFIGMAP, "mountPath": DATASTORE_CA_DIR, "readOnly": True}],
+        }
     values = {
         "global": {
             "spire": {
@@ -195,6 +235,7 @@ def _values(args: SpireArgs) -> dict:
         "spire-server": {
             "replicaCount": c.server_replicas,
             "dataStore": {"sql": sql},
+            **server_extra,
             "controllerManager": {
                 "enabled": True,
                 "className": CLASS_NAME,
@@ -212,6 +253,14 @@ def _values(args: SpireArgs) -> dict:
         "tornjak-frontend": {"enabled": False},
     }
     return deep_merge(values, c.extra_values)
+
+
+def datastore_ca_configmap(pem: str) -> dict:
+    """The database's CA bundle, mounted into the SPIRE servers for verify-full (public certificates)."""
+    return {"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": DATASTORE_CA_CONFIGMAP, "namespace": SERVER_NAMESPACE,
+                         "labels": standard_labels(DATASTORE_CA_CONFIGMAP, "spire-server")},
+            "data": {DATASTORE_CA_KEY: pem.strip() + "\n"}}
 
 
 def cluster_spiffe_id(identity: Identity, trust_domain: str) -> dict:
@@ -312,11 +361,20 @@ class Spire(HardenedComponent):
                     for suffix, m in network_policies(args)]
         self.crds = helm_chart(f"{name}-crds", chart=CRDS_CHART, version=c.crds_chart_version, repo=REPO,
                                namespace=SERVER_NAMESPACE, values={}, opts=child_opts(self, depends_on=namespaces))
+        ds = c.datastore
+        ca: list[pulumi.Resource] = []
+        if ds.type != "sqlite3" and ds.ca_bundle:
+            ca.append(k8s_object(f"{name}-datastore-ca", datastore_ca_configmap(ds.ca_bundle),
+                                 child_opts(self, depends_on=namespaces)))
+        elif ds.type != "sqlite3" and any("verify" in o or o == "tls=true" for o in ds.resolved_options):
+            pulumi.log.warn(f"spire.datastore.caBundle is not set: the SPIRE servers verify {ds.host} against their "
+                            "image's system roots only; a private CA such as AWS RDS's is not among them, and the "
+                            "servers will not connect until caBundle holds it", self)
         # The datastore password is a Pulumi secret Output inside the values: secret in state and in every render.
         values = _values(args)
         self.chart = helm_chart(f"{name}-chart", chart=CHART, version=c.chart_version, repo=REPO,
                                 namespace=SERVER_NAMESPACE, values=values,
-                                opts=child_opts(self, depends_on=[*namespaces, self.crds, *policies]))
+                                opts=child_opts(self, depends_on=[*namespaces, self.crds, *policies, *ca]))
         self.identities = {
             i.name: k8s_object(f"{name}-id-{i.name}", cluster_spiffe_id(i, c.trust_domain),
                                child_opts(self, depends_on=[self.crds]))

@@ -1,11 +1,13 @@
 """Spire: HA server on SQL, CSI driver, declared identities only, and config that fails early."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from components.config import ConfigError, parse_stack_config
-from components.spire import (CSI_DRIVER, Identity, SpireArgs, SpireConfig, _values, check_trust_domain,
-                              cluster_spiffe_id, workload_spiffe_id)
+from components.spire import (CSI_DRIVER, DATASTORE_CA_CONFIGMAP, DATASTORE_CA_KEY, Identity, SpireArgs, SpireConfig, _values, check_trust_domain,
+                              cluster_spiffe_id, datastore_ca_configmap, workload_spiffe_id)
 
 from .conftest import charts, k8s
 
@@ -33,7 +35,17 @@ def test_values_run_three_servers_on_a_shared_tls_verified_datastore():
     assert server["replicaCount"] == 3
     sql = server["dataStore"]["sql"]
     assert sql["databaseType"] == "postgres" and sql["host"] == "db.example"
-    assert "sslmode=verify-full" in sql["options"]
+    # the chart's template ranges over each option's keys: {key: value} maps, never "key=value" strings
+    assert sql["options"] == [{"sslmode": "verify-full"}]
+
+
+def test_custom_datastore_options_become_one_map_each_and_bad_ones_name_the_field():
+    v = _values(_ha_args(datastore={"type": "mysql", "host": "db.example", "cidrs": ["10.0.64.0/20"],
+                                    "tlsOptions": ["tls=custom", "timeout=5s"]}))
+    assert v["spire-server"]["dataStore"]["sql"]["options"] == [{"tls": "custom"}, {"timeout": "5s"}]
+    with pytest.raises(Exception, match=r"tlsOptions\[0\] 'sslmode' must be key=value"):
+        _ha_args(datastore={"type": "postgres", "host": "db.example", "cidrs": ["10.0.64.0/20"],
+                            "tlsOptions": ["sslmode"]})
 
 
 def test_values_disable_every_catch_all_identity_and_the_oidc_provider():
@@ -165,3 +177,50 @@ def test_default_spiffe_id_is_the_istio_form():
     class W:
         namespace, name, spiffe_id = "lego-mcp-prod", "dashboard", None
     assert workload_spiffe_id(W, TD) == "spiffe://lego-mcp.io/ns/lego-mcp-prod/sa/dashboard"
+
+
+# --- the datastore's CA -------------------------------------------------------------------------
+
+CA_PEM = (Path(__file__).parent / "data" / "datastore-ca.pem").read_text()
+
+
+def _render_with_progress(doc_spire: dict) -> tuple[list, list[str]]:
+    from hardened.render import run_program
+    from tests.harness import ROOT, full_keys
+
+    messages: list[str] = []
+    records = run_program("prod", ROOT, overrides=full_keys({"spire": doc_spire}), progress=messages.append)
+    return records, messages
+
+
+def test_ca_bundle_is_mounted_and_given_to_the_chart_as_root_ca_path():
+    args = _ha_args(datastore={"type": "postgres", "host": "db.example", "cidrs": ["10.0.64.0/20"],
+                               "caBundle": CA_PEM})
+    server = _values(args)["spire-server"]
+    path = server["dataStore"]["sql"]["rootCAPath"]
+    mount, = server["extraVolumeMounts"]
+    volume, = server["extraVolumes"]
+    assert path == f"{mount['mountPath']}/{DATASTORE_CA_KEY}" and mount["readOnly"] is True
+    assert volume == {"name": mount["name"], "configMap": {"name": DATASTORE_CA_CONFIGMAP}}
+    cm = datastore_ca_configmap(CA_PEM)
+    assert cm["data"][DATASTORE_CA_KEY] == CA_PEM.strip() + "\n"
+    assert "rootCAPath" not in _values(_ha_args())["spire-server"]["dataStore"]["sql"]
+
+
+def test_prod_without_ca_bundle_warns_and_with_one_the_chart_waits_for_it(prod_doc):
+    records, messages = _render_with_progress(prod_doc["spire"])
+    assert any("spire.datastore.caBundle is not set" in m for m in messages), messages
+    assert not k8s(records, "ConfigMap", DATASTORE_CA_CONFIGMAP)
+
+    spire = {**prod_doc["spire"], "datastore": {**prod_doc["spire"]["datastore"], "caBundle": CA_PEM}}
+    records, messages = _render_with_progress(spire)
+    assert not any("caBundle" in m for m in messages)
+    cm = next(r for r in records if r.is_kubernetes_object and r.inputs["kind"] == "ConfigMap"
+              and r.inputs["metadata"]["name"] == DATASTORE_CA_CONFIGMAP)
+    chart = next(r for r in records if r.type.endswith("Chart") and r.name.endswith("spire-chart"))
+    assert cm.urn in chart.dependencies
+
+
+def test_ca_bundle_that_is_not_pem_names_the_field(prod_doc):
+    prod_doc["spire"]["datastore"]["caBundle"] = "not a certificate"
+    assert "spire.datastore.caBundle" in _error(prod_doc) and "PEM" in _error(prod_doc)
