@@ -132,6 +132,11 @@ _GLOBAL_ARN_SERVICES = {"iam", "s3"}
 _IAM_ARN_KINDS = {"openidconnectprovider": "oidc-provider"}
 
 
+def mock_kms_key_id(name: str) -> str:
+    """The key id the offline engine gives the KMS key named *name*: a UUID, as AWS's, stable per name."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"kms:{name}"))
+
+
 def _aws_mock_state(args) -> dict[str, Any]:
     """Outputs the AWS provider would compute, shaped as AWS shapes them (IAM ARNs have no region,
     S3 ARNs neither region nor account, KMS keys a UUID), so components wire realistic ARNs
@@ -144,7 +149,7 @@ def _aws_mock_state(args) -> dict[str, Any]:
     if service == "s3":
         state.setdefault("arn", f"arn:aws:s3:::{state.get('bucket') or name}")
     elif typ == "aws:kms/key:Key":
-        key_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"kms:{name}"))
+        key_id = mock_kms_key_id(name)
         state.setdefault("keyId", key_id)
         state.setdefault("arn", f"arn:aws:kms:{region}:{FAKE_ACCOUNT}:key/{key_id}")
     else:

@@ -10,6 +10,7 @@ import pytest
 from components.compliance import (NAMESPACE, READ_VERBS, ComplianceConfig, cronjob, network_policies,
                                    parse_cron, rbac_manifests, tls_only_policy)
 
+from hardened.render import mock_kms_key_id
 from tests.detection.harness import config_error, k8s, one, render
 
 # --- cron ---------------------------------------------------------------------------------------
@@ -169,7 +170,7 @@ def test_audit_bucket_is_locked_encrypted_private_and_tls_only(records):
     (rule,) = sse.inputs["rules"]
     key = one(records, "aws:kms/key:Key", "compliance-audit-key")
     assert rule["applyServerSideEncryptionByDefault"]["sseAlgorithm"] == "aws:kms"
-    assert rule["applyServerSideEncryptionByDefault"]["kmsMasterKeyId"].endswith("compliance-audit-key")
+    assert rule["applyServerSideEncryptionByDefault"]["kmsMasterKeyId"].endswith(f"key/{mock_kms_key_id(key.name)}")
     assert key.inputs["enableKeyRotation"] is True
     policy = one(records, "aws:s3/bucketPolicy:BucketPolicy", "compliance-audit-tls-only")
     doc = json.loads(policy.inputs["policy"])
