@@ -30,6 +30,9 @@ ROOT_NAMESPACE = "istio-system"
 SECURITY_API = "security.istio.io/v1"
 #: Where Istio's proxy looks for a Workload API socket provided by SPIRE (Istio's SPIRE integration).
 WORKLOAD_SOCKET_DIR = "/run/secrets/workload-spiffe-uds"
+#: Istio's public image hub; set explicitly so the images' names are known here (not left to the
+#: published chart's defaults): the injector builds the proxy image as <hub>/proxyv2:<tag>.
+ISTIO_HUB = "docker.io/istio"
 
 
 class JwtConfig(StrictModel):
@@ -61,6 +64,28 @@ class MeshConfig(StrictModel):
                           "visible opt-out for services that do their own authentication).")
     extra_values: dict[str, Any] = Field(default_factory=dict,
                                          description="Escape hatch merged last into istiod values (default none).")
+
+
+def _extra_global(c: "MeshConfig") -> dict:
+    g = c.extra_values.get("global")
+    return g if isinstance(g, dict) else {}
+
+
+def proxy_image(c: "MeshConfig") -> str:
+    """The sidecar image the injector adds, by tag, to every pod of an injected namespace:
+    ``<global.hub>/<global.proxy.image>:<global.tag>[-<global.variant>]`` as istiod 1.27 builds it,
+    with ``mesh.extraValues`` taken into account."""
+    g = _extra_global(c)
+    proxy = g.get("proxy") if isinstance(g.get("proxy"), dict) else {}
+    variant = g.get("variant") or ""
+    tag = str(g.get("tag") or c.chart_version) + (f"-{variant}" if variant else "")
+    return f"{g.get('hub') or ISTIO_HUB}/{proxy.get('image') or 'proxyv2'}:{tag}"
+
+
+def image_repositories(c: "MeshConfig") -> tuple[str, ...]:
+    """The repositories the charts and the injector deploy: istiod, the CNI node agent, the proxy."""
+    hub = _extra_global(c).get("hub") or ISTIO_HUB
+    return (f"{hub}/pilot", f"{hub}/install-cni", proxy_image(c).rsplit(":", 1)[0])
 
 
 class MeshWorkload(StrictModel):
@@ -107,20 +132,32 @@ def _base_values(args: ZeroTrustMeshArgs) -> dict:
 
 def _values(args: ZeroTrustMeshArgs) -> dict:
     c = args.config
+    # Since Istio 1.24 the istiod chart reads its own settings at the top level of its values
+    # (`replicaCount`, `cni`, `env`, ...); a `pilot:` block is ignored without a word, so nothing
+    # here may go under `pilot`.
     values: dict[str, Any] = {
-        "global": {"istioNamespace": ROOT_NAMESPACE, "logAsJson": True,
-                   "proxy": {"privileged": False, "holdApplicationUntilProxyStarts": True}},
-        "pilot": {"replicaCount": c.istiod_replicas, "autoscaleMin": c.istiod_replicas,
-                  "env": {"PILOT_ENABLE_ALPHA_GATEWAY_API": "false"},
-                  # The CNI node agent redirects pod traffic: no istio-init container with NET_ADMIN
-                  # and NET_RAW in every tenant pod, so tenant namespaces stay at restricted.
-                  "cni": {"enabled": True}},
+        "global": {"istioNamespace": ROOT_NAMESPACE, "hub": ISTIO_HUB, "tag": c.chart_version, "logAsJson": True,
+                   "proxy": {"privileged": False}},
+        "replicaCount": c.istiod_replicas,
+        # The chart's HorizontalPodAutoscaler owns the replica count (autoscaleEnabled is the chart
+        # default, with a floor of 1); the floor is the configured count, so istiod survives a node.
+        "autoscaleEnabled": True,
+        "autoscaleMin": c.istiod_replicas,
+        "autoscaleMax": max(5, c.istiod_replicas),
+        "env": {"PILOT_ENABLE_ALPHA_GATEWAY_API": "false"},
+        # The CNI node agent redirects pod traffic: no istio-init container with NET_ADMIN and
+        # NET_RAW in every tenant pod, so tenant namespaces stay at restricted. The injector
+        # template reads this key (as `pilot.cni.enabled` inside its own ConfigMap).
+        "cni": {"enabled": True},
         "meshConfig": {
             "trustDomain": args.trust_domain,
             "enableAutoMtls": True,
             "outboundTrafficPolicy": {"mode": "REGISTRY_ONLY" if c.outbound_registry_only else "ALLOW_ANY"},
             "accessLogFile": "/dev/stdout",
             "accessLogEncoding": "JSON",
+            # The app container starts once its proxy is ready (the chart's
+            # `global.proxy.holdApplicationUntilProxyStarts` is deprecated for this key).
+            "defaultConfig": {"holdApplicationUntilProxyStarts": True},
         },
     }
     if args.spire:
@@ -149,8 +186,9 @@ def _values(args: ZeroTrustMeshArgs) -> dict:
 
 def _cni_values(args: ZeroTrustMeshArgs) -> dict:
     """The ``cni`` chart: the node agent (the one privileged DaemonSet, exempted by name)."""
-    return {"global": {"istioNamespace": ROOT_NAMESPACE, "logAsJson": True},
-            "cni": {"excludeNamespaces": ["kube-system", ROOT_NAMESPACE]}}
+    # Top-level keys, as the chart reads them since Istio 1.24 (a `cni:` block is ignored).
+    return {"global": {"hub": ISTIO_HUB, "tag": args.config.chart_version, "logAsJson": True},
+            "excludeNamespaces": ["kube-system", ROOT_NAMESPACE]}
 
 
 def network_policies(args: ZeroTrustMeshArgs) -> list[tuple[str, dict]]:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from components.config import ConfigError, parse_stack_config
-from components.mesh import (MeshConfig, MeshIntent, MeshWorkload, ZeroTrustMeshArgs, _values, mesh_policies,
-                             network_policies, principal)
+from components.mesh import (MeshConfig, MeshIntent, MeshWorkload, ZeroTrustMeshArgs, _cni_values, _values,
+                             mesh_policies, network_policies, principal)
 from components.spire import CSI_DRIVER
 
 from .conftest import charts, k8s
@@ -150,7 +150,33 @@ def test_istiod_defaults_are_closed():
     v = _values(_args())
     assert v["meshConfig"]["outboundTrafficPolicy"]["mode"] == "REGISTRY_ONLY"
     assert v["global"]["proxy"]["privileged"] is False
-    assert v["pilot"]["cni"]["enabled"] is True, "without CNI every tenant pod needs NET_ADMIN (istio-init)"
+    assert v["cni"]["enabled"] is True, "without CNI every tenant pod needs NET_ADMIN (istio-init)"
+
+
+def test_istiod_values_use_the_top_level_keys_chart_1_27_reads():
+    """istiod 1.24+ reads replicaCount, autoscale*, cni and env at the top level; a `pilot:` block
+    is dropped silently (the injector would then add istio-init with NET_ADMIN to every pod, and the
+    HPA would keep one istiod)."""
+    v = _values(_args(istiodReplicas=3))
+    assert "pilot" not in v
+    assert (v["replicaCount"], v["autoscaleMin"], v["autoscaleEnabled"]) == (3, 3, True)
+    assert v["autoscaleMax"] >= v["autoscaleMin"]
+    assert v["env"] == {"PILOT_ENABLE_ALPHA_GATEWAY_API": "false"}
+    # the deprecated global.proxy.holdApplicationUntilProxyStarts gives way to the mesh default
+    assert "holdApplicationUntilProxyStarts" not in v["global"]["proxy"]
+    assert v["meshConfig"]["defaultConfig"]["holdApplicationUntilProxyStarts"] is True
+
+
+def test_istiod_escape_hatch_merges_at_the_top_level():
+    v = _values(_args(extraValues={"autoscaleMax": 9, "env": {"PILOT_FOO": "1"}}))
+    assert v["autoscaleMax"] == 9
+    assert v["env"] == {"PILOT_ENABLE_ALPHA_GATEWAY_API": "false", "PILOT_FOO": "1"}
+
+
+def test_cni_values_exclude_system_namespaces_at_the_top_level():
+    v = _cni_values(_args())
+    assert v["excludeNamespaces"] == ["kube-system", "istio-system"]
+    assert "cni" not in v, "the cni chart (1.24+) ignores a `cni:` block"
 
 
 def test_istiod_network_policies_admit_only_injected_namespaces_and_the_api_server():
@@ -218,3 +244,20 @@ def test_prod_tenant_namespaces_keep_injection_and_reach_istiod(prod_records, pr
         assert ns["metadata"]["labels"]["istio-injection"] == "enabled"
         assert ns["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
         assert k8s(prod_records, "NetworkPolicy", name="allow-egress-proxy-to-istiod-15012", namespace=n["name"])
+
+
+def test_proxy_image_is_the_one_the_injector_builds_from_the_values():
+    """istiod 1.27 builds <global.hub>/<global.proxy.image or proxyv2>:<global.tag>[-<variant>];
+    the digest constraint exempts exactly this name, so it must follow the values."""
+    from components.mesh import image_repositories, proxy_image
+
+    default = MeshConfig()
+    v = _values(_args())
+    assert proxy_image(default) == f"{v['global']['hub']}/proxyv2:{v['global']['tag']}" \
+        == "docker.io/istio/proxyv2:1.27.3"
+    mirrored = MeshConfig.model_validate({"chartVersion": "1.27.9", "extraValues": {
+        "global": {"hub": "registry.example.com/istio", "variant": "distroless"}}})
+    assert proxy_image(mirrored) == "registry.example.com/istio/proxyv2:1.27.9-distroless"
+    assert image_repositories(mirrored) == tuple(f"registry.example.com/istio/{i}"
+                                                 for i in ("pilot", "install-cni", "proxyv2"))
+    assert _values(_args(chartVersion="1.27.9"))["global"]["tag"] == "1.27.9"
