@@ -231,6 +231,9 @@ def _values(args: SpireArgs) -> dict:
                 "caSubject": {"country": c.ca_country, "organization": c.ca_organization,
                               "commonName": c.trust_domain},
             },
+            # helm.v4.Chart drops Helm hooks; the chart asks for them off when rendered without Helm.
+            "installAndUpgradeHooks": {"enabled": False},
+            "deleteHooks": {"enabled": False},
         },
         "spire-server": {
             "replicaCount": c.server_replicas,
@@ -239,6 +242,10 @@ def _values(args: SpireArgs) -> dict:
             "controllerManager": {
                 "enabled": True,
                 "className": CLASS_NAME,
+                # With the hook on, the chart creates the controller manager's webhook with
+                # failurePolicy Ignore and leaves a (dropped) post-install Job to patch it to Fail;
+                # off, the federated-trust-domain webhook is created with Fail at once.
+                "installAndUpgradeHook": {"enabled": False},
                 # Only declared identities: no identity for every pod, no test keys, no OIDC provider.
                 "identities": {"clusterSPIFFEIDs": {
                     "default": {"enabled": False},
@@ -247,7 +254,14 @@ def _values(args: SpireArgs) -> dict:
                 }},
             },
         },
-        "spire-agent": {"enabled": True},
+        "spire-agent": {
+            "enabled": True,
+            # The mesh holds each app container until its proxy is ready; the proxy's SVID request
+            # then comes from a pod whose app container has not started, and the k8s attestor,
+            # waiting for container selectors, never answers (spiffe/spire#3092). The identities
+            # here select pods (namespace and labels), so no container selector is lost.
+            "workloadAttestors": {"k8s": {"disableContainerSelectors": True}},
+        },
         "spiffe-csi-driver": {"enabled": True},
         "spiffe-oidc-discovery-provider": {"enabled": False},
         "tornjak-frontend": {"enabled": False},

@@ -64,6 +64,29 @@ def test_values_use_the_csi_driver_and_the_configured_trust_domain():
     assert v["global"]["spire"]["namespaces"]["create"] is False, "HardenedNamespace creates them, locked down"
 
 
+def test_agent_attests_pods_whose_app_container_waits_for_its_proxy():
+    """istiod holds each app container until the proxy is ready; with container selectors the k8s
+    attestor waits for a container that has not started and the proxy never gets its SVID."""
+    from components.mesh import MeshConfig, ZeroTrustMeshArgs, _values as mesh_values
+
+    mesh = mesh_values(ZeroTrustMeshArgs(config=MeshConfig(), trust_domain=TD))
+    assert mesh["meshConfig"]["defaultConfig"]["holdApplicationUntilProxyStarts"] is True
+    k8s_attestor = _values(_ha_args())["spire-agent"]["workloadAttestors"]["k8s"]
+    assert k8s_attestor == {"disableContainerSelectors": True}
+    # the identities never depend on a container selector
+    spec = cluster_spiffe_id(Identity(name="web", namespace="shop", pod_labels={"app": "web"}), TD)["spec"]
+    assert "workloadSelectorTemplates" not in spec
+
+
+def test_hooks_are_off_so_the_controller_manager_webhook_fails_closed():
+    """helm.v4.Chart drops hooks; with installAndUpgradeHook on, the chart would create its webhook
+    with failurePolicy Ignore for a post-install Job (never run) to patch."""
+    v = _values(_ha_args())
+    assert v["spire-server"]["controllerManager"]["installAndUpgradeHook"] == {"enabled": False}
+    assert v["global"]["installAndUpgradeHooks"] == {"enabled": False}
+    assert v["global"]["deleteHooks"] == {"enabled": False}
+
+
 def test_extra_values_merge_last():
     v = _values(_ha_args(extraValues={"spire-server": {"replicaCount": 5}}))
     assert v["spire-server"]["replicaCount"] == 5
