@@ -300,15 +300,25 @@ class AdmissionConfig(StrictModel):
                 raise _located(f"constraints.{name}.{str(e).split(' ', 1)[0]}", str(e).split(" ", 1)[1]) from None
         return self
 
-    def parameters(self, template: Template, trusted_registries: list[str]) -> dict:
-        """The Constraint's parameters: defaults from this section, then the per-constraint override."""
+    def parameters(self, template: Template, trusted_registries: list[str],
+                   platform_tag_images: list[str] | tuple[str, ...] = ()) -> dict:
+        """The Constraint's parameters: defaults from this section, then the per-constraint override.
+
+        *platform_tag_images* (the mesh proxy the injector adds to tenant pods by tag) are exempt
+        from the digest constraint; an ``exemptImages`` override adds to them, never drops them."""
         defaults: dict[str, dict] = {
             "containers-enforce-limits": {"cpu": self.max_container_cpu, "memory": self.max_container_memory},
             "images-enforce-trusted-registries": {"registries": list(trusted_registries)},
             "containers-enforce-probes": {"probes": list(self.required_probes)},
         }
+        if platform_tag_images:
+            defaults["images-enforce-digest"] = {"exemptImages": sorted(set(platform_tag_images))}
         settings = self.constraints.get(template.constraint)
         params = {**defaults.get(template.constraint, {}), **(settings.parameters if settings else {})}
+        if template.constraint == "images-enforce-digest" and platform_tag_images and settings:
+            extra = settings.parameters.get("exemptImages", [])
+            params["exemptImages"] = sorted(set(platform_tag_images)) + [i for i in extra
+                                                                          if i not in platform_tag_images]
         check_against_schema(params, template.schema)
         return params
 
@@ -365,6 +375,10 @@ class AdmissionControlArgs(StrictModel):
     trusted_registries: list[str] = Field(description="StackConfig.trustedRegistries.")
     tenant_namespaces: list[str] = Field(
         default_factory=list, description="Tenant namespaces: the scope of tenant-only constraints (probes).")
+    platform_tag_images: list[str] = Field(
+        default_factory=list,
+        description="Images the platform adds to tenant pods by tag (the mesh proxy): exempt, by exact name, "
+                    "from the digest constraint.")
     exemptions_file: Optional[str] = Field(None, description="Override of policy_pack/exemptions.yaml (tests).")
 
 
@@ -482,13 +496,19 @@ def constraint_template(t: Template) -> dict:
     }
 
 
-#: Constraints that govern the golden path only: upstream charts ship Deployments with a readiness
-#: probe alone (Istio's gateway, Vault), and the pack judges those through the chart values.
-TENANT_ONLY = {"containers-enforce-probes"}
+#: Constraints that govern the golden path (the tenant namespaces) only:
+#: * probes: upstream charts ship Deployments with a readiness probe alone (Istio's gateway, Vault),
+#:   and the pack judges those through the chart values;
+#: * digests: the platform's charts are pinned by version and deploy their images by tag unless a
+#:   digest is configured (vault.imageDigest, runtimeDetection.imageDigest, ...); Istio and SPIRE
+#:   offer no per-image digest at all. In tenant namespaces every image is pinned by digest except
+#:   the mesh proxy, exempted by its exact tag (AdmissionControlArgs.platform_tag_images).
+TENANT_ONLY = {"containers-enforce-probes", "images-enforce-digest"}
 
 
 def constraint(t: Template, cfg: AdmissionConfig, trusted_registries: list[str],
-               exemptions_file: Path = EXEMPTIONS_FILE, tenant_namespaces: Optional[list[str]] = None) -> dict:
+               exemptions_file: Path = EXEMPTIONS_FILE, tenant_namespaces: Optional[list[str]] = None,
+               platform_tag_images: list[str] | tuple[str, ...] = ()) -> dict:
     settings = cfg.constraints.get(t.constraint) or ConstraintSettings()
     excluded = sorted(set(WEBHOOK_EXEMPT_NAMESPACES) | set(exempt_namespaces(t, exemptions_file))
                       | set(settings.excluded_namespaces))
@@ -496,7 +516,7 @@ def constraint(t: Template, cfg: AdmissionConfig, trusted_registries: list[str],
     if t.constraint in TENANT_ONLY:
         match["namespaces"] = sorted(tenant_namespaces or [])
     spec: dict = {"enforcementAction": settings.enforcement_action, "match": match}
-    params = cfg.parameters(t, trusted_registries)
+    params = cfg.parameters(t, trusted_registries, platform_tag_images)
     if params:
         spec["parameters"] = params
     return {
@@ -619,7 +639,8 @@ class AdmissionControl(HardenedComponent):
                 continue  # an empty `namespaces` match would mean every namespace
             self.constraints[t.constraint] = k8s_object(
                 f"{name}-constraint-{t.constraint}",
-                constraint(t, cfg, args.trusted_registries, exemptions, args.tenant_namespaces),
+                constraint(t, cfg, args.trusted_registries, exemptions, args.tenant_namespaces,
+                           args.platform_tag_images),
                 child_opts(self, depends_on=[tpl]))
 
         self.policy_controller = None

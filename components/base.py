@@ -117,6 +117,12 @@ def image_registry(image: str) -> str:
     return image.split("/", 1)[0]
 
 
+def is_trusted(image: str, trusted_registries: tuple[str, ...] | list[str]) -> bool:
+    """Whether a fully qualified *image* (or repository) comes from one of *trusted_registries*
+    (a registry host, or a host/path prefix ending at a ``/``), as the Gatekeeper constraint judges."""
+    return any(image_registry(image) == r or image.startswith(r.rstrip("/") + "/") for r in trusted_registries)
+
+
 def check_image_reference(image: str, trusted_registries: tuple[str, ...] | list[str] | None = None) -> str:
     """Validate that *image* is pinned by digest (and, if given, from a trusted registry).
 
@@ -129,7 +135,7 @@ def check_image_reference(image: str, trusted_registries: tuple[str, ...] | list
         )
     if trusted_registries is not None:
         registry = image_registry(image)
-        if not any(registry == r or image.startswith(r.rstrip("/") + "/") for r in trusted_registries):
+        if not is_trusted(image, trusted_registries):
             raise ValueError(
                 f"image {image!r} comes from registry {registry!r}, which is not in "
                 f"trustedRegistries {list(trusted_registries)}; add it there or use a trusted mirror"

@@ -19,7 +19,7 @@ import pulumi
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from .base import (DNS1123_LABEL, Quantities, Resources, StrictModel, check_image_reference,  # noqa: F401
-                   parse_cpu as _parse_cpu, parse_memory as _parse_memory)
+                   is_trusted, parse_cpu as _parse_cpu, parse_memory as _parse_memory)
 
 PROJECT = "hardened-stack"
 
@@ -178,7 +178,7 @@ class StackConfig(StrictModel):
         default_factory=lambda: ["registry.k8s.io", "docker.io/hashicorp", "docker.io/falcosecurity",
                                  "docker.io/istio", "docker.io/openpolicyagent", "quay.io/jetstack",
                                  "oci.external-secrets.io", "ghcr.io/external-secrets", "ghcr.io/spiffe",
-                                 "ghcr.io/sigstore"],
+                                 "ghcr.io/sigstore", "cgr.dev/chainguard"],
         description="Registries images may come from (default: registry.k8s.io plus the registries of the "
                     "charts the stack deploys).")
     namespaces: list[NamespaceConfig] = Field(default_factory=list, description="Tenant namespaces.")
@@ -241,15 +241,16 @@ class StackConfig(StrictModel):
                 if endpoint not in workloads:
                     raise _located(f"intents[{i}].{field}",
                                    f"{endpoint!r} names no workload; declared: {sorted(workloads)}")
-        if self.admission.enabled and self.admission.signatures.enabled:
-            # Gatekeeper's registry constraint also judges the signature verifier's own pods.
-            from .admission import POLICY_CONTROLLER_IMAGE
-            try:
-                check_image_reference(POLICY_CONTROLLER_IMAGE, self.trusted_registries)
-            except ValueError:
-                raise _located("trustedRegistries",
-                               f"admission.signatures needs {POLICY_CONTROLLER_IMAGE.split('@')[0]!r} to be trusted "
-                               "(Gatekeeper would refuse the signature verifier); add 'ghcr.io/sigstore'") from None
+        if self.admission.enabled:
+            # Gatekeeper's registry constraint also judges the platform's own pods: an image the
+            # stack deploys from an untrusted registry would be refused in the cluster, after apply.
+            missing = [(section, repo) for section, repo in platform_images(self)
+                       if not is_trusted(repo, self.trusted_registries)]
+            if missing:
+                raise _located("trustedRegistries", "; ".join(
+                    f"{section} needs {repo!r} to be trusted (Gatekeeper would refuse its pods)"
+                    for section, repo in missing) + "; add " + ", ".join(
+                    repr(p) for p in dict.fromkeys(registry_org(repo) for _, repo in missing)))
         for i, ns in enumerate(self.admission.signatures.namespaces):
             if ns not in known_ns:
                 raise _located(f"admission.signatures.namespaces[{i}]",
@@ -330,6 +331,35 @@ class _LocatedError(ValueError):
     def __init__(self, loc: str, msg: str):
         super().__init__(f"{loc}: {msg}")
         self.loc = loc
+
+
+def platform_images(cfg: "StackConfig") -> list[tuple[str, str]]:
+    """``(config section, image repository)`` of every image the enabled platform components run
+    in namespaces Gatekeeper judges (its own namespace is exempt from its webhook, so Gatekeeper's
+    images are not listed). Kept beside each component's values; checked against the pinned charts."""
+    from . import admission, mesh, runtime_detection, secrets, spire, vault
+
+    out: list[tuple[str, str]] = []
+    if cfg.mesh.enabled:
+        out += [("mesh", r) for r in mesh.image_repositories(cfg.mesh)]
+    if cfg.spire.enabled:
+        out += [("spire", r) for r in spire.IMAGE_REPOSITORIES]
+    if cfg.vault.enabled:
+        out.append(("vault", vault.image_repository(cfg.vault)))
+    if cfg.secrets.enabled:
+        out += [("secrets", r) for r in secrets.CERT_MANAGER_IMAGES + secrets.ESO_IMAGES]
+    if cfg.runtime_detection.enabled:
+        out += [("runtimeDetection", r) for r in runtime_detection.IMAGE_REPOSITORIES]
+    if cfg.admission.enabled and cfg.admission.signatures.enabled:
+        # (its leases-cleanup Job, cgr.dev/chainguard/kubectl, is a Helm hook: helm.v4.Chart drops it)
+        out.append(("admission.signatures", admission.POLICY_CONTROLLER_IMAGE.split("@")[0]))
+    return out
+
+
+def registry_org(repository: str) -> str:
+    """The entry to suggest for *repository*: its registry and first path segment
+    (``ghcr.io/sigstore/policy-controller/policy-controller`` -> ``ghcr.io/sigstore``)."""
+    return "/".join(repository.split("/")[:2])
 
 
 def _located(loc: str, msg: str) -> _LocatedError:

@@ -43,6 +43,8 @@ TOKEN = "hardened:index:RuntimeDetection"
 
 FALCO_CHART = "falco"
 FALCO_REPO = "https://falcosecurity.github.io/charts"
+#: What runs with falcoctl and the driver loader off: Falco and falcosidekick.
+IMAGE_REPOSITORIES = ("docker.io/falcosecurity/falco", "docker.io/falcosecurity/falcosidekick")
 NAMESPACE = "falco"
 FULLNAME = "falco"
 SIDEKICK = "falcosidekick"

@@ -34,6 +34,11 @@ CERT_MANAGER_NAMESPACE = "cert-manager"
 ESO_CHART = "external-secrets"
 ESO_REPO = "https://charts.external-secrets.io"
 ESO_NAMESPACE = "external-secrets"
+#: What the two charts run (cert-manager's startupapicheck is off; its ACME solver runs in the
+#: namespace of a Certificate being validated over HTTP-01).
+CERT_MANAGER_IMAGES = tuple(f"quay.io/jetstack/cert-manager-{c}" for c in
+                            ("controller", "webhook", "cainjector", "acmesolver"))
+ESO_IMAGES = ("ghcr.io/external-secrets/external-secrets",)
 #: The ServiceAccount the ESO chart creates for its controller (fullnameOverride below): the
 #: subject of Vault's Kubernetes auth role.
 ESO_SERVICE_ACCOUNT = "external-secrets"

@@ -44,6 +44,11 @@ KUBELET_PORT = 10250
 CLASS_NAME = "hardened-stack"
 #: The SPIFFE CSI driver's name: the volume type workloads (and the Istio proxy) mount.
 CSI_DRIVER = "csi.spiffe.io"
+#: What the chart (spire 0.30.x, hooks off) runs: servers, controller manager, agents with their
+#: socket-alias init container, the CSI driver and its kubelet registrar.
+IMAGE_REPOSITORIES = ("ghcr.io/spiffe/spire-server", "ghcr.io/spiffe/spire-controller-manager",
+                      "ghcr.io/spiffe/spire-agent", "cgr.dev/chainguard/bash", "ghcr.io/spiffe/spiffe-csi-driver",
+                      "registry.k8s.io/sig-storage/csi-node-driver-registrar")
 #: The ID template Istio requires (it parses namespace and service account out of the peer's ID).
 ISTIO_ID_TEMPLATE = "spiffe://{{ .TrustDomain }}/ns/{{ .PodMeta.Namespace }}/sa/{{ .PodSpec.ServiceAccountName }}"
 

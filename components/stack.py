@@ -13,7 +13,7 @@ from .admission import AdmissionControl, AdmissionControlArgs, tenant_namespace_
 from .compliance import Compliance, ComplianceArgs
 from .config import NetworkIntent, Secrets, StackConfig
 from .ingress import ExternalService, TlsIngress, TlsIngressArgs
-from .mesh import MeshIntent, ZeroTrustMesh, ZeroTrustMeshArgs, mesh_workloads
+from .mesh import MeshIntent, ZeroTrustMesh, ZeroTrustMeshArgs, mesh_workloads, proxy_image
 from .spire import Identity, Spire, SpireArgs
 from .base import HardenedComponent, readiness
 from .namespace import FlowPeer, FlowRule, HardenedNamespace, HardenedNamespaceArgs
@@ -80,7 +80,9 @@ class HardenedStack(HardenedComponent):
             progress("admission: Gatekeeper (fail closed, Rego v1 constraints) and keyless image signatures")
             self.admission = AdmissionControl(f"{name}-admission", AdmissionControlArgs(
                 config=cfg.admission, trusted_registries=cfg.trusted_registries,
-                tenant_namespaces=[n.name for n in cfg.namespaces]), child)
+                tenant_namespaces=[n.name for n in cfg.namespaces],
+                # the sidecar the injector adds to every tenant pod, by tag (Istio has no digest option)
+                platform_tag_images=[proxy_image(cfg.mesh)] if cfg.mesh.enabled else []), child)
 
         # Secrets: cert-manager's internal CA and External Secrets first (Vault's TLS certificate
         # comes from the CA), then Vault; workloads wait for both (their ExternalSecrets read

@@ -251,6 +251,11 @@ def server_certificate(args: VaultHAArgs) -> dict:
     return tls_certificate(VAULT_TLS_SECRET, NAMESPACE, svc, args.rotation.tls, ip_addresses=["127.0.0.1"])
 
 
+def image_repository(c: VaultConfig) -> str:
+    """The server image's repository (the injector and CSI provider are off)."""
+    return "docker.io/hashicorp/vault-enterprise" if c.edition == "enterprise" else "docker.io/hashicorp/vault"
+
+
 def _values(args: VaultHAArgs, kms_key_arn: Any = "", role_arn: Any = "") -> dict:
     """Hardened hashicorp/vault chart values. *kms_key_arn* and *role_arn* may be Outputs (the key
     and role are created alongside); the pure tests pass strings. Everything else, the server HCL
@@ -258,7 +263,7 @@ def _values(args: VaultHAArgs, kms_key_arn: Any = "", role_arn: Any = "") -> dic
     c = args.config
     enterprise = c.edition == "enterprise"
     tag = c.image_tag + ("-ent" if enterprise else "") + (f"@{c.image_digest}" if c.image_digest else "")
-    repository = "docker.io/hashicorp/vault-enterprise" if enterprise else "docker.io/hashicorp/vault"
+    repository = image_repository(c)
     selector = {"app.kubernetes.io/name": FULLNAME, "component": "server"}
     values = {
         "fullnameOverride": FULLNAME,

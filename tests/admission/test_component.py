@@ -318,6 +318,67 @@ def test_probe_constraint_is_not_created_without_tenants():
     assert k8s(records, "ConstraintTemplate", "k8shardenedrequiredprobes")
 
 
+def test_digest_constraint_governs_the_tenants_and_exempts_only_the_mesh_proxy_tag(prod_render):
+    """Platform charts deploy by tag (Istio and SPIRE offer no digest); tenant pods are pinned by
+    digest except the sidecar the injector adds, exempted by its exact name."""
+    records, _ = prod_render
+    (c,) = k8s(records, "K8sHardenedImageDigest", "images-enforce-digest")
+    assert c["spec"]["match"]["namespaces"] == ["lego-mcp-prod", "ltmc-production"]
+    assert c["spec"]["parameters"] == {"exemptImages": ["docker.io/istio/proxyv2:1.27.3"]}
+    (reg,) = k8s(records, "K8sHardenedAllowedRegistries", "images-enforce-trusted-registries")
+    assert "namespaces" not in reg["spec"]["match"], "registries are judged in every namespace"
+
+
+def test_digest_exemption_override_adds_to_the_proxy_never_drops_it():
+    cfg = AdmissionConfig.model_validate(
+        {"constraints": {"images-enforce-digest": {"parameters": {"exemptImages": ["ghcr.io/acme/tool:1"]}}}})
+    t = TEMPLATES_BY_CONSTRAINT["images-enforce-digest"]
+    proxy = "docker.io/istio/proxyv2:1.27.3"
+    assert cfg.parameters(t, REGISTRIES, [proxy]) == {"exemptImages": [proxy, "ghcr.io/acme/tool:1"]}
+    assert cfg.parameters(t, REGISTRIES) == {"exemptImages": ["ghcr.io/acme/tool:1"]}
+    assert AdmissionConfig().parameters(t, REGISTRIES) == {}
+
+
+def test_without_the_mesh_no_image_is_exempt_from_digests():
+    doc = prod_document()
+    doc["cluster"]["environment"] = "staging"  # a disabled section is refused in prod
+    records, _ = render({"cluster": doc["cluster"], "mesh": {**doc["mesh"], "enabled": False}})
+    (c,) = k8s(records, "K8sHardenedImageDigest", "images-enforce-digest")
+    assert "parameters" not in c["spec"]
+
+
+@pytest.mark.parametrize("dropped, section, image", [
+    ("cgr.dev/chainguard", "spire", "cgr.dev/chainguard/bash"),
+    ("ghcr.io/spiffe", "spire", "ghcr.io/spiffe/spire-agent"),
+    ("docker.io/istio", "mesh", "docker.io/istio/proxyv2"),
+    ("quay.io/jetstack", "secrets", "quay.io/jetstack/cert-manager-controller"),
+    ("docker.io/hashicorp", "vault", "docker.io/hashicorp/vault"),
+    ("docker.io/falcosecurity", "runtimeDetection", "docker.io/falcosecurity/falcosidekick"),
+])
+def test_every_platform_image_must_come_from_a_trusted_registry(dropped, section, image):
+    """Gatekeeper judges the platform's pods too: an untrusted chart image is a config error, not a
+    DaemonSet that never gets pods."""
+    doc = prod_document()
+    doc["trustedRegistries"] = [r for r in doc["trustedRegistries"] if r != dropped]
+    with pytest.raises(ConfigError) as exc:
+        parse_stack_config(doc)
+    msg = str(exc.value)
+    assert "hardened-stack:trustedRegistries:" in msg
+    assert f"{section} needs {image!r} to be trusted" in msg and f"add {dropped!r}" in msg
+
+
+def test_platform_images_follow_the_enabled_sections():
+    from components.config import platform_images
+
+    prod = parse_stack_config(prod_document())
+    sections = {s for s, _ in platform_images(prod)}
+    assert sections == {"mesh", "spire", "vault", "secrets", "runtimeDetection", "admission.signatures"}
+    doc = prod_document()
+    doc["cluster"]["environment"] = "staging"
+    doc["runtimeDetection"] = {**doc.get("runtimeDetection", {}), "enabled": False}
+    assert "runtimeDetection" not in {s for s, _ in platform_images(parse_stack_config(doc))}
+
+
 def test_digest_exemption_is_a_validated_named_parameter():
     doc = prod_document()
     doc["admission"]["constraints"] = {"images-enforce-digest": {"parameters": {"exemptImages": ["docker.io/*/x*"]}}}

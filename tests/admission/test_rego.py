@@ -250,3 +250,26 @@ def test_digest_exemptions_are_exact_or_explicit_prefixes(prod):
     assert violations(t, pod, {"exemptImages": ["docker.io/istio/proxyv2:*"]}) == []
     pod["spec"]["containers"][1]["image"] = "docker.io/istio/evil:1"
     assert violations(t, pod, {"exemptImages": ["docker.io/istio/proxyv2:*"]})
+
+
+def test_injected_tenant_pods_pass_the_registry_and_digest_constraints():
+    """A tenant pod as the API server sees it after injection: the golden-path container plus the
+    sidecar the injector builds (<hub>/proxyv2:<tag>, istiod 1.27). The rendered Constraints, with
+    their own parameters, must admit it; another tag of the proxy must not slip through."""
+    from components.mesh import proxy_image
+    from tests.admission.harness import k8s, render
+
+    prod = parse_stack_config(prod_document())
+    records, _ = render()
+    pod = as_pod(golden_deployment(prod))
+    pod["spec"]["containers"].append({**copy.deepcopy(container(pod)), "name": "istio-proxy",
+                                      "image": proxy_image(prod.mesh)})
+    for name in ("images-enforce-digest", "images-enforce-trusted-registries"):
+        t = TEMPLATES_BY_CONSTRAINT[name]
+        (c,) = k8s(records, t.kind, name)
+        assert pod["metadata"]["namespace"] in c["spec"]["match"].get("namespaces", [pod["metadata"]["namespace"]])
+        assert violations(t, pod, c["spec"].get("parameters")) == [], name
+    t = TEMPLATES_BY_CONSTRAINT["images-enforce-digest"]
+    (c,) = k8s(records, t.kind, t.constraint)
+    pod["spec"]["containers"][1]["image"] = "docker.io/istio/proxyv2:1.26.0"
+    assert violations(t, pod, c["spec"]["parameters"])

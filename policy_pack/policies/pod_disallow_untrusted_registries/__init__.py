@@ -21,6 +21,7 @@ DEFAULT_REGISTRIES = [
     "docker.io/openpolicyagent",
     "quay.io/jetstack",
     "oci.external-secrets.io",
+    "cgr.dev/chainguard",
 ]
 
 
