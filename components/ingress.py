@@ -20,6 +20,7 @@ from __future__ import annotations
 from typing import Literal, Optional
 
 import pulumi
+import yaml
 from pydantic import Field, field_validator
 
 from .base import HardenedComponent, DNS1123_LABEL, StrictModel, child_opts, k8s_object, standard_labels
@@ -146,6 +147,13 @@ class TlsIngressArgs(StrictModel):
         default_factory=lambda: ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"],
         description="Where load-balancer health checks come from (default the private ranges).")
     cluster_name: str = Field("cluster", description="Cluster name, used in AWS names, metrics and tags.")
+    spire_csi_driver: Optional[str] = Field(
+        None, description="With SPIRE as the mesh's identity source: its CSI driver, mounted into the gateway's "
+                          "proxy like every sidecar's (default none: istiod's CA).")
+
+
+#: Where istio-agent looks for a Workload API socket (the gateway template mounts an emptyDir there).
+WORKLOAD_SOCKET_DIR = "/var/run/secrets/workload-spiffe-uds"
 
 
 def _meta(name: str, namespace: str, component: str, **extra) -> dict:
@@ -192,7 +200,33 @@ def acme_issuer(c: IngressConfig) -> dict:
     }
 
 
-def gateway(c: IngressConfig, services: list[ExternalService]) -> dict:
+def infrastructure_name(c: IngressConfig) -> str:
+    return f"{c.gateway_name}-infrastructure"
+
+
+def gateway_infrastructure(c: IngressConfig, csi_driver: str) -> dict:
+    """The ConfigMap the Gateway names in ``spec.infrastructure.parametersRef``: istiod applies its
+    ``deployment`` entry as a strategic merge patch to the Deployment it generates for the Gateway.
+
+    With SPIRE, the sidecars' certificates chain to SPIRE's bundle, so a gateway proxy with an
+    istiod-signed certificate would fail every mTLS handshake with them. The patch gives the
+    gateway's proxy the Workload API socket, as the injector's ``spire`` template does for
+    sidecars: the generated volume is an emptyDir, replaced (``emptyDir: null``) by the CSI volume.
+    """
+    overlay = {"spec": {"template": {"spec": {
+        "containers": [{"name": "istio-proxy", "volumeMounts": [
+            {"name": "workload-socket", "mountPath": WORKLOAD_SOCKET_DIR, "readOnly": True}]}],
+        "volumes": [{"name": "workload-socket", "emptyDir": None, "csi": {"driver": csi_driver, "readOnly": True}}],
+    }}}}
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": _meta(infrastructure_name(c), c.namespace, "gateway"),
+        "data": {"deployment": yaml.safe_dump(overlay, sort_keys=True)},
+    }
+
+
+def gateway(c: IngressConfig, services: list[ExternalService], spire: bool = False) -> dict:
     tenant_namespaces = sorted({s.namespace for s in services})
     listeners = []
     if c.http_redirect:
@@ -218,7 +252,9 @@ def gateway(c: IngressConfig, services: list[ExternalService]) -> dict:
             "hardened-stack.io/tls-enforced-by": f"EnvoyFilter/{c.gateway_name}-tls13",
             "hardened-stack.io/tenant-namespaces": ",".join(tenant_namespaces),
         }),
-        "spec": {"gatewayClassName": c.gateway_class, "listeners": listeners},
+        "spec": {"gatewayClassName": c.gateway_class, "listeners": listeners,
+                 **({"infrastructure": {"parametersRef": {"group": "", "kind": "ConfigMap",
+                                                          "name": infrastructure_name(c)}}} if spire else {})},
     }
 
 
@@ -411,7 +447,9 @@ def ingress_manifests(args: TlsIngressArgs) -> list[tuple[str, dict]]:
         out.append(("acme-issuer", acme_issuer(c)))
     if c.controller == "istio":
         out += [(f"cert-{s.name}", certificate(c, s, c.namespace)) for s in services]
-        out.append(("gateway", gateway(c, services)))
+        if args.spire_csi_driver:
+            out.append(("gateway-infrastructure", gateway_infrastructure(c, args.spire_csi_driver)))
+        out.append(("gateway", gateway(c, services, spire=bool(args.spire_csi_driver))))
         out += [(f"route-{s.namespace}-{s.name}", http_route(c, s)) for s in services]
         if c.http_redirect:
             out.append(("route-https-redirect", redirect_route(c)))

@@ -14,7 +14,7 @@ from .compliance import Compliance, ComplianceArgs
 from .config import NetworkIntent, Secrets, StackConfig
 from .ingress import ExternalService, TlsIngress, TlsIngressArgs
 from .mesh import MeshIntent, ZeroTrustMesh, ZeroTrustMeshArgs, mesh_workloads, proxy_image
-from .spire import Identity, Spire, SpireArgs
+from .spire import CSI_DRIVER, Identity, Spire, SpireArgs
 from .base import HardenedComponent, readiness
 from .namespace import FlowPeer, FlowRule, HardenedNamespace, HardenedNamespaceArgs
 from .runtime_detection import RuntimeDetection, RuntimeDetectionArgs
@@ -59,6 +59,19 @@ def active_intents(cfg: StackConfig) -> list[NetworkIntent]:
     """Intents minus every flow into or out of an isolated workload (emergency isolation)."""
     isolated = set(cfg.isolate)
     return [i for i in cfg.intents if i.source not in isolated and i.destination not in isolated]
+
+
+def _spire_gateway(cfg: StackConfig) -> bool:
+    """The Istio gateway is part of the SPIRE-backed mesh: it needs its own SVID."""
+    return cfg.spire.enabled and cfg.mesh.enabled and cfg.ingress.enabled and cfg.ingress.controller == "istio"
+
+
+def gateway_identity(cfg: StackConfig) -> Identity:
+    """The ClusterSPIFFEID of the pods Istio deploys for the Gateway (labelled with its name): the
+    Istio form of ID, so tenant policies that admit `source.namespaces: [<ingress namespace>]` match."""
+    return Identity(name=f"{cfg.ingress.namespace}-{cfg.ingress.gateway_name}-gateway",
+                    namespace=cfg.ingress.namespace,
+                    pod_labels={"gateway.networking.k8s.io/gateway-name": cfg.ingress.gateway_name})
 
 
 class HardenedStack(HardenedComponent):
@@ -142,7 +155,8 @@ class HardenedStack(HardenedComponent):
             self.spire = Spire(f"{name}-spire", SpireArgs(
                 config=cfg.spire, cluster_name=cfg.cluster.name,
                 identities=[Identity(name=f"{w.namespace}-{w.name}", namespace=w.namespace,
-                                     pod_labels={"app": w.name}, spiffe_id=w.spiffe_id) for w in cfg.workloads],
+                                     pod_labels={"app": w.name}, spiffe_id=w.spiffe_id) for w in cfg.workloads]
+                + ([gateway_identity(cfg)] if _spire_gateway(cfg) else []),
                 control_plane_cidrs=cfg.admission.control_plane_cidrs,
                 datastore_password=self.secrets.get("spireDatastorePassword"),
             ), pulumi.ResourceOptions(parent=self, depends_on=waits_for([*admitted, *secret_deps])))
@@ -206,6 +220,7 @@ class HardenedStack(HardenedComponent):
                           for w in external],
                 control_plane_cidrs=cfg.admission.control_plane_cidrs,
                 cluster_name=cfg.cluster.name,
+                spire_csi_driver=CSI_DRIVER if _spire_gateway(cfg) else None,
             ), pulumi.ResourceOptions(parent=self, depends_on=waits_for([self.workloads[w.key] for w in external])))
 
         self.register_outputs({

@@ -247,3 +247,64 @@ def test_without_acme_the_issuer_is_expected_to_exist():
                                          services=[DASHBOARD]))
     assert not by_kind(m, "ClusterIssuer")
     assert by_kind(m, "Certificate")[0]["spec"]["issuerRef"]["name"] == "hardened-internal-ca"
+
+
+# --- the gateway in a SPIRE-backed mesh ----------------------------------------------------------
+
+def _merge_by_name(base: list[dict], patch: list[dict], key: str) -> list[dict]:
+    """Strategic merge of a list with a merge key, as istiod applies the overlay: entries with the
+    same key merge field by field, and a null field is deleted."""
+    out = [dict(b) for b in base]
+    for p in patch:
+        target = next((o for o in out if o.get(key) == p[key]), None)
+        if target is None:
+            out.append({k: v for k, v in p.items() if v is not None})
+            continue
+        for k, v in p.items():
+            if v is None:
+                target.pop(k, None)
+            else:
+                target[k] = v
+    return out
+
+
+def test_spire_gateway_gets_the_workload_api_socket_through_its_infrastructure_overlay():
+    import yaml
+
+    args = TlsIngressArgs(services=[DASHBOARD], spire_csi_driver="csi.spiffe.io")
+    manifests = dict(ingress_manifests(args))
+    gw = manifests["gateway"]
+    ref = gw["spec"]["infrastructure"]["parametersRef"]
+    assert ref == {"group": "", "kind": "ConfigMap", "name": "public-infrastructure"}
+    cm = manifests["gateway-infrastructure"]
+    assert (cm["metadata"]["name"], cm["metadata"]["namespace"]) == (ref["name"], gw["metadata"]["namespace"])
+    overlay = yaml.safe_load(cm["data"]["deployment"])["spec"]["template"]["spec"]
+    # istiod 1.27's kube-gateway template: the socket volume is an emptyDir, mounted at this path
+    volumes = _merge_by_name([{"name": "workload-socket", "emptyDir": {}}, {"name": "istio-data", "emptyDir": {}}],
+                             overlay["volumes"], "name")
+    assert volumes[0] == {"name": "workload-socket", "csi": {"driver": "csi.spiffe.io", "readOnly": True}}, \
+        "a volume with both emptyDir and csi is invalid"
+    (proxy,) = overlay["containers"]
+    mounts = _merge_by_name([{"name": "workload-socket", "mountPath": "/var/run/secrets/workload-spiffe-uds"}],
+                            proxy["volumeMounts"], "mountPath")
+    assert proxy["name"] == "istio-proxy" and len(mounts) == 1 and mounts[0]["readOnly"] is True
+
+
+def test_without_spire_the_gateway_keeps_istios_defaults():
+    manifests = dict(ingress_manifests(TlsIngressArgs(services=[DASHBOARD])))
+    assert "infrastructure" not in manifests["gateway"]["spec"]
+    assert "gateway-infrastructure" not in manifests
+
+
+def test_prod_gateway_pods_get_an_svid_that_tenant_policies_admit(prod_render):
+    records, _ = prod_render
+    (gw,) = k8s(records, "Gateway")
+    name = gw["metadata"]["name"]
+    assert k8s(records, "ConfigMap", name=gw["spec"]["infrastructure"]["parametersRef"]["name"],
+               namespace="istio-ingress")
+    (sid,) = k8s(records, "ClusterSPIFFEID", name=f"istio-ingress-{name}-gateway")
+    assert sid["spec"]["namespaceSelector"] == {"matchLabels": {"kubernetes.io/metadata.name": "istio-ingress"}}
+    assert sid["spec"]["podSelector"] == {"matchLabels": {"gateway.networking.k8s.io/gateway-name": name}}
+    assert sid["spec"]["spiffeIDTemplate"].startswith("spiffe://{{ .TrustDomain }}/ns/{{ .PodMeta.Namespace }}/sa/")
+    allow = k8s(records, "AuthorizationPolicy", name="allow-dashboard-5000", namespace="lego-mcp-prod")[0]
+    assert {"source": {"namespaces": ["istio-ingress"]}} in allow["spec"]["rules"][0]["from"]

@@ -106,11 +106,17 @@ def test_cluster_spiffe_id_selects_only_the_workloads_namespace_and_pods():
     assert spec["spiffeIDTemplate"].endswith("/ns/{{ .PodMeta.Namespace }}/sa/{{ .PodSpec.ServiceAccountName }}")
 
 
-def test_prod_render_registers_one_identity_per_workload_and_no_other(prod_records, prod_doc):
+def _workload_ids(prod_records):
+    """The workloads' ClusterSPIFFEIDs (the Istio gateway's, selected by gateway name, aside)."""
+    return [m for m in k8s(prod_records, "ClusterSPIFFEID") if "app" in m["spec"]["podSelector"]["matchLabels"]]
+
+
+def test_prod_render_registers_one_identity_per_workload_and_the_gateway_and_no_other(prod_records, prod_doc):
     ids = k8s(prod_records, "ClusterSPIFFEID")
     expected = {f"{w['namespace']}-{w['name']}" for w in prod_doc["workloads"]}
-    assert {m["metadata"]["name"] for m in ids} == expected
-    for m in ids:
+    assert {m["metadata"]["name"] for m in ids} == expected | {"istio-ingress-public-gateway"}
+    assert {m["metadata"]["name"] for m in _workload_ids(prod_records)} == expected
+    for m in _workload_ids(prod_records):
         ns = m["spec"]["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
         app = m["spec"]["podSelector"]["matchLabels"]["app"]
         assert m["metadata"]["name"] == f"{ns}-{app}"
@@ -120,7 +126,7 @@ def test_prod_render_principal_service_account_is_the_one_the_workload_runs_as(p
     """The ID template names the pod's service account; the golden path runs each workload as a
     service account named after it, so the SPIFFE ID is ns/<ns>/sa/<workload>."""
     deployments = {(d["metadata"]["namespace"], d["metadata"]["name"]): d for d in k8s(prod_records, "Deployment")}
-    for m in k8s(prod_records, "ClusterSPIFFEID"):
+    for m in _workload_ids(prod_records):
         ns = m["spec"]["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
         app = m["spec"]["podSelector"]["matchLabels"]["app"]
         d = deployments[(ns, app)]
