@@ -311,14 +311,11 @@ class AdmissionConfig(StrictModel):
             "images-enforce-trusted-registries": {"registries": list(trusted_registries)},
             "containers-enforce-probes": {"probes": list(self.required_probes)},
         }
-        if platform_tag_images:
-            defaults["images-enforce-digest"] = {"exemptImages": sorted(set(platform_tag_images))}
         settings = self.constraints.get(template.constraint)
         params = {**defaults.get(template.constraint, {}), **(settings.parameters if settings else {})}
-        if template.constraint == "images-enforce-digest" and platform_tag_images and settings:
-            extra = settings.parameters.get("exemptImages", [])
-            params["exemptImages"] = sorted(set(platform_tag_images)) + [i for i in extra
-                                                                          if i not in platform_tag_images]
+        if template.constraint == "images-enforce-digest" and platform_tag_images:
+            own = sorted(set(platform_tag_images))
+            params["exemptImages"] = own + [i for i in params.get("exemptImages", []) if i not in own]
         check_against_schema(params, template.schema)
         return params
 
