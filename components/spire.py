@@ -161,7 +161,7 @@ class SpireConfig(StrictModel):
     trust_domain: str = Field(
         "cluster.local", description="SPIFFE trust domain (default cluster.local, Istio's own default; set a DNS "
                                      "name you own, unique per organisation, e.g. lego-mcp.io, before federating).")
-    chart_version: str = Field("0.30.2", description="Pinned version of the hardened `spire` chart (default 0.30.2).")
+    chart_version: str = Field("0.30.0", description="Pinned version of the hardened `spire` chart (default 0.30.0, the released 0.30.x).")
     crds_chart_version: str = Field("0.6.0",
                                     description="Pinned version of the `spire-crds` chart (default 0.6.0: the spire "
                                                 "0.30.x charts need it, and it is applied first).")

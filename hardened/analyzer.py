@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
+from . import engine
 from .manifests import Resource
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -479,8 +480,11 @@ class PolicyPackProcess:
         for resource in resources:
             all_resources.append(resource)
             by_urn.setdefault(resource.urn, resource)
-            struct = to_struct(resource.inputs)
-            structs.append(struct)
+            # what the engine sends (hardened.engine): a remote component (a Helm Chart) is analysed
+            # with no properties, and AnalyzeStack sees its outputs (the Chart's children)
+            struct = to_struct(engine.analyze_properties(resource.type, resource.inputs))
+            stack_props = engine.stack_properties(resource.type, resource.inputs, resource.outputs)
+            structs.append(struct if stack_props is resource.inputs else to_struct(stack_props))
             if not resource.analyzed:
                 continue
             request = pb.AnalyzeRequest(type=resource.type, properties=struct, urn=resource.urn, name=resource.name,

@@ -106,6 +106,8 @@ class Resource:
     custom: bool = True
     file: Optional[str] = None
     line: Optional[int] = None
+    #: a remote component's registered outputs (a Chart's ``resources``), from a render
+    outputs: Optional[dict[str, Any]] = None
 
     @property
     def is_kubernetes(self) -> bool:
@@ -113,8 +115,9 @@ class Resource:
 
     @property
     def analyzed(self) -> bool:
-        """Whether the engine sends it to ``Analyze``: custom resources and Helm charts."""
-        return self.custom or self.type.startswith("kubernetes:helm.sh/")
+        """Whether the engine sends it to ``Analyze``: every registration, components included
+        (see hardened.engine); the stack resource itself is not registered through a provider."""
+        return self.type != "pulumi:pulumi:Stack"
 
     @property
     def kind(self) -> str:
@@ -354,15 +357,16 @@ class _Collector:
                 target = os.path.normpath(os.path.join(base, manifest))
                 covered.add(target)
                 res_file, res_line = display_path(target, self.cwd), 1
+            outputs = entry.get("outputs") if isinstance(entry.get("outputs"), dict) else None
             self.resources.append(Resource(token, name, inputs, self.unique_urn(urn), str(entry.get("parent") or ""),
-                                           bool(entry.get("custom", True)), res_file, res_line))
+                                           bool(entry.get("custom", True)), res_file, res_line, outputs))
         return covered
 
 
 def _urn_lines(text: str) -> dict[str, int]:
     out: dict[str, int] = {}
     for number, line in enumerate(text.splitlines(), 1):
-        m = re.match(r'^\s*"urn": "(.*)",?\s*$', line)
+        m = re.search(r'"urn": "((?:[^"\\]|\\.)*)"', line)
         if m:
             out.setdefault(m.group(1), number)
     return out

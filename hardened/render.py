@@ -26,18 +26,21 @@ import shutil
 import sys
 import time
 import uuid
-from dataclasses import dataclass, field
 from pathlib import Path
+from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
 import yaml
+
+from . import engine
+from .engine import ChartError, Registered
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PROJECT = "hardened-stack"
 REDACTED = "[secret]"
 SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
 SIG_KEY = "4dabf18193072939515e22adb298388d"
-UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+UNKNOWN = engine.UNKNOWN
 OFFLINE_SECRET_PLACEHOLDER = "offline-placeholder-secret"
 FAKE_ACCOUNT = "123456789012"
 MOCK_REGION = "us-east-1"
@@ -45,24 +48,6 @@ MOCK_REGION = "us-east-1"
 
 class RenderError(Exception):
     """A render that cannot proceed; the message says why and what to do."""
-
-
-@dataclass
-class Registered:
-    urn: str
-    type: str
-    name: str
-    parent: str
-    custom: bool
-    inputs: dict[str, Any]
-    secret_paths: list[str] = field(default_factory=list)
-    dependencies: list[str] = field(default_factory=list)
-
-    @property
-    def is_kubernetes_object(self) -> bool:
-        return (self.custom and self.type.startswith("kubernetes:")
-                and not self.type.startswith("pulumi:providers:")
-                and "apiVersion" in self.inputs and "kind" in self.inputs)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -160,7 +145,72 @@ def _aws_mock_state(args) -> dict[str, Any]:
     return state
 
 
-def _make_mocks(records: list[Registered]):
+def plain(value: Any) -> Any:
+    """A recorded wire value as the provider sees it: secrets unwrapped, whole floats as ints."""
+    if isinstance(value, dict):
+        if value.get(SIG_KEY) == SECRET_SIG:
+            return plain(value.get("value"))
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+@dataclass
+class ChartContext:
+    """What the offline Kubernetes provider needs to expand a Chart (the stack's Kubernetes
+    version, the chart cache); it collects what the provider would warn about."""
+
+    kube_version: str = "1.33"
+    cache: Optional[str] = None
+    warnings: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    renders: dict[str, engine.ChartRender] = field(default_factory=dict)
+
+
+def stack_kube_version(config: dict[str, str]) -> str:
+    """The stack's ``cluster.kubernetesVersion`` (the default of the config model otherwise)."""
+    try:
+        cluster = json.loads(config.get(f"{PROJECT}:cluster", "{}"))
+        version = cluster.get("kubernetesVersion") if isinstance(cluster, dict) else None
+    except ValueError:
+        version = None
+    return str(version) if isinstance(version, (str, float, int)) and version else "1.33"
+
+
+def expand_chart(urn: str, name: str, inputs: dict[str, Any], ctx: ChartContext) -> list[Registered]:
+    """The children the Kubernetes provider's ``Construct`` registers for a Chart (see
+    :mod:`hardened.engine`): none when an input is unknown, as the provider does."""
+    if engine.contains_unknown(inputs):
+        ctx.warnings.append(f"{name}: input properties have unknown values, so the provider renders no "
+                            "objects at preview and the policy pack judges none of them (make every chart "
+                            "value known at preview)")
+        return []
+    repo = (inputs.get("repositoryOpts") or {}).get("repo", "")
+    render = engine.render_chart(
+        str(inputs.get("chart", "")), str(inputs.get("version", "")), release=str(inputs.get("name") or name),
+        namespace=str(inputs.get("namespace") or "default"), values=inputs.get("values") or {},
+        kube_version=ctx.kube_version, repo=repo, skip_crds=bool(inputs.get("skipCrds")), cache=ctx.cache)
+    ctx.renders[urn] = render
+    prefix = inputs.get("resourcePrefix") if isinstance(inputs.get("resourcePrefix"), str) else name
+    children = []
+    for obj in render.objects:
+        token = engine.type_token(obj["apiVersion"], obj["kind"])
+        child = engine.child_name(prefix, obj)
+        secrets: list[str] = []
+        if token == "kubernetes:core/v1:Secret":
+            # the provider marks data/stringData secret; each value is redacted so the file stays a Secret
+            for key in ("data", "stringData"):
+                if isinstance(obj.get(key), dict):
+                    obj[key] = {k: {SIG_KEY: SECRET_SIG, "value": v} for k, v in obj[key].items()}
+        children.append(Registered(engine.child_urn(urn, token, child), token, child, urn, True,
+                                   normalize(obj, "", secrets), secrets, []))
+    return children
+
+
+def _make_mocks(records: list[Registered], charts: Optional[ChartContext] = None, preview: bool = False):
     from google.protobuf import json_format
     from pulumi.runtime import mocks as m
 
@@ -170,13 +220,25 @@ def _make_mocks(records: list[Registered]):
             raw = json_format.MessageToDict(request.object)
             inputs = normalize(raw, "", secrets)
             response = super().RegisterResource(request)
-            records.append(Registered(response.urn, request.type, request.name, request.parent,
-                                      bool(request.custom), inputs, secrets, sorted(request.dependencies)))
+            record = Registered(response.urn, request.type, request.name, request.parent,
+                                bool(request.custom), inputs, secrets, sorted(request.dependencies))
+            records.append(record)
+            if request.type in engine.REMOTE_COMPONENTS and charts is not None:
+                try:
+                    children = expand_chart(response.urn, request.name, plain(raw), charts)
+                except ChartError as e:
+                    charts.errors.append(str(e))
+                    children = []
+                record.outputs = {"resources": [engine.resource_id(c.inputs) for c in children]}
+                records.extend(children)
             return response
 
     class Mocks(m.Mocks):
         def new_resource(self, args):
             if args.typ.startswith("aws:"):
+                if preview:  # a first preview: what the provider computes is not known yet
+                    state = _aws_mock_state(args)
+                    return [f"{args.name}-id", {k: v if k in args.inputs else UNKNOWN for k, v in state.items()}]
                 return [f"{args.name}-id", _aws_mock_state(args)]
             return [f"{args.name}-id", dict(args.inputs)]
 
@@ -206,10 +268,15 @@ class _ProgressHandler(logging.Handler):
 
 def run_program(stack: str = "prod", root: Path = REPO_ROOT, overrides: Optional[dict[str, Any]] = None,
                 progress: Optional[Callable[[str], None]] = None,
-                program: Optional[Callable[[], Any]] = None) -> list[Registered]:
-    """Run ``__main__.py`` (or *program*) under mocks with the stack's config; return what it registered.
+                program: Optional[Callable[[], Any]] = None, preview: bool = False,
+                charts: Optional[ChartContext] = None) -> list[Registered]:
+    """Run ``__main__.py`` (or *program*) under mocks with the stack's config; return what it
+    registered, each Helm chart expanded into its children as the Kubernetes provider does.
 
-    Raises ``pulumi.RunError`` (e.g. ``ConfigError``) unchanged for bad configuration.
+    With *preview*, every output the cloud provider computes (an ARN, an ID) is unknown, as in a
+    first ``pulumi preview``. *charts* (made from the stack's config when omitted) collects the
+    provider's warnings. Raises ``pulumi.RunError`` (e.g. ``ConfigError``) unchanged for bad
+    configuration and :class:`RenderError` for a chart that cannot be rendered.
     """
     import pulumi
     from pulumi.runtime import settings as rsettings
@@ -218,7 +285,9 @@ def run_program(stack: str = "prod", root: Path = REPO_ROOT, overrides: Optional
 
     config, secret_keys = read_stack_config(stack, root, overrides)
     records: list[Registered] = []
-    mocks, monitor = _make_mocks(records)
+    if charts is None:
+        charts = ChartContext(kube_version=stack_kube_version(config))
+    mocks, monitor = _make_mocks(records, charts, preview)
     logger = logging.getLogger(f"hardened.render.{stack}")
     logger.propagate = False
     logger.handlers[:] = [_ProgressHandler(progress or (lambda _m: None))]
@@ -227,7 +296,7 @@ def run_program(stack: str = "prod", root: Path = REPO_ROOT, overrides: Optional
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     rsettings.ROOT.set(None)
-    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, logger=logger, monitor=monitor)
+    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=preview, logger=logger, monitor=monitor)
     set_all_config(config, secret_keys)
 
     main_path = str(root / "__main__.py")
@@ -256,6 +325,8 @@ def run_program(stack: str = "prod", root: Path = REPO_ROOT, overrides: Optional
         asyncio.set_event_loop(None)
         if gc_was_enabled:
             gc.enable()
+    if charts.errors:
+        raise RenderError("\n".join(charts.errors))
     return records
 
 
@@ -272,8 +343,23 @@ def manifest_path(inputs: dict[str, Any]) -> str:
     return f"manifests/{namespace}/{prefix}-{meta.get('name', 'unnamed')}.yaml"
 
 
+try:  # libyaml: chart CRDs are large; the pure-Python emitter took most of a render
+    from yaml import CSafeDumper as _Dumper
+except ImportError:  # pragma: no cover
+    from yaml import SafeDumper as _Dumper  # type: ignore[assignment]
+
+
 def dump_yaml(obj: Any) -> str:
-    return yaml.safe_dump(obj, sort_keys=True, default_flow_style=False, allow_unicode=True, width=120)
+    return yaml.dump(obj, Dumper=_Dumper, sort_keys=True, default_flow_style=False, allow_unicode=True, width=120)
+
+
+def resources_json(document: dict[str, Any]) -> str:
+    """resources.json: one resource a line, keys sorted (the C encoder: an indented dump of the
+    charts' CRDs took seconds), so a resource's line is still where its URN is."""
+    head = {k: v for k, v in document.items() if k != "resources"}
+    lines = [json.dumps(entry, sort_keys=True, ensure_ascii=False) for entry in document["resources"]]
+    body = ",\n".join(f"    {line}" for line in lines)
+    return (json.dumps(head, sort_keys=True, ensure_ascii=False)[:-1] + ', "resources": [\n' + body + "\n]}\n")
 
 
 def write_output(records: list[Registered], out: Path, stack: str) -> dict[str, Any]:
@@ -288,6 +374,8 @@ def write_output(records: list[Registered], out: Path, stack: str) -> dict[str, 
                                  "custom": rec.custom, "inputs": rec.inputs}
         if rec.secret_paths:
             entry["secretPaths"] = sorted(rec.secret_paths)
+        if rec.outputs is not None:
+            entry["outputs"] = rec.outputs
         if rec.is_kubernetes_object:
             rel = manifest_path(rec.inputs)
             if rel in written:
@@ -299,7 +387,7 @@ def write_output(records: list[Registered], out: Path, stack: str) -> dict[str, 
             entry["manifest"] = rel
         entries.append(entry)
     document = {"project": PROJECT, "stack": stack, "resources": entries}
-    (out / "resources.json").write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
+    (out / "resources.json").write_text(resources_json(document))
     return {"resources": len(entries), "manifests": len(written)}
 
 
@@ -312,6 +400,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default=None, help="output directory (default build/<stack>)")
     parser.add_argument("--root", default=str(REPO_ROOT), help=argparse.SUPPRESS)
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
+    parser.add_argument("--chart-cache", metavar="DIR", default=None,
+                        help=f"folder of unpacked Helm charts, <chart>-<version>/ (default ${engine.CACHE_ENV}, "
+                             f"else {engine.DEFAULT_CACHE})")
+    parser.add_argument("--preview", action="store_true",
+                        help="render as a first `pulumi preview` does: every output a cloud provider computes "
+                             "is unknown (a Helm chart with an unknown value renders no objects)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -326,8 +420,12 @@ def run(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(f"render: stack {args.stack} from {stack_file(args.stack, root).name} (offline, SDK mocks)",
               file=sys.stderr)
+    charts = ChartContext(cache=getattr(args, "chart_cache", None))
     try:
-        records = run_program(args.stack, root, progress=say)
+        config, _ = read_stack_config(args.stack, root)
+        charts.kube_version = stack_kube_version(config)
+        records = run_program(args.stack, root, progress=say, preview=getattr(args, "preview", False),
+                              charts=charts)
         counts = write_output(records, out, args.stack)
         policyconfig.write(out, policyconfig.stack_policy_config(args.stack, root))
     except RenderError as e:
@@ -336,6 +434,12 @@ def run(args: argparse.Namespace) -> int:
     except pulumi.RunError as e:
         print(f"render: error: {e}", file=sys.stderr)
         return 1
+    for warning in charts.warnings:
+        print(f"render: warning: {warning}", file=sys.stderr)
+    hooks = sum(len(r.hooks) for r in charts.renders.values())
+    chart_objects = sum(len(r.objects) for r in charts.renders.values())
+    say(f"{len(charts.renders)} Helm charts rendered from {engine.chart_cache(charts.cache)} "
+        f"(Kubernetes {charts.kube_version}): {chart_objects} objects; {hooks} hooks dropped, as helm.v4.Chart drops them")
     secrets = sum(1 for r in records if r.secret_paths)
     print(f"render: wrote {counts['manifests']} manifests and {counts['resources']} resources "
           f"({secrets} with redacted secrets) and the pack's {policyconfig.FILE_NAME} to {out} "
