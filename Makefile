@@ -5,6 +5,11 @@ CHECKOV_VENV ?= venv-checkov
 PY := $(VENV)/bin/python
 STACK ?= prod
 OUT ?= build/$(STACK)
+# The Helm chart cache render expands charts from: the offline copy beside the checkout when it exists.
+SHARED_CHARTS := $(wildcard $(CURDIR)/../shared/charts)
+ifneq ($(SHARED_CHARTS),)
+export HARDENED_CHART_CACHE ?= $(abspath $(SHARED_CHARTS))
+endif
 
 .PHONY: demo test setup render check report bench clean
 
