@@ -1,11 +1,14 @@
 """vault-enforce-ha-tls: Vault runs highly available (raft, at least three voters, an odd count)
 with TLS on every listener.
 
-Judged in two forms: the upstream ``hashicorp/vault`` Helm chart as the stack deploys it
-(``kubernetes:helm.sh/v4:Chart`` with chart ``vault``: its values, including the server HCL in
-``server.ha.raft.config``), and a Vault ``StatefulSet`` written by hand or rendered by other
-tooling (image ``hashicorp/vault*``: replicas, and the http:// address the chart sets when TLS is
-off).
+Judged on what the engine really sends: a ``helm.v4.Chart`` reaches the pack with no properties
+and its objects as ordinary resources (hardened/engine.py), so the verdict comes from the Vault
+``StatefulSet`` (image ``hashicorp/vault*``: replicas, and the http:// addresses the chart sets
+when TLS is off) and the server HCL in the ConfigMaps it mounts (``*.hcl`` keys: integrated raft
+storage, no ``tls_disable``, ``tls_min_version = "tls13"``, raft joins over https://). A
+``helm.sh/v3:Release`` of the ``hashicorp/vault`` chart carries its values and is judged on them
+(including the HCL in ``server.ha.raft.config``). A stack policy, because the StatefulSet and its
+configuration are two objects.
 """
 from __future__ import annotations
 
@@ -14,7 +17,7 @@ from typing import Any, Iterator, Mapping
 
 from pulumi_policy import Severity
 
-from .._lib.framework import nist_800_171, resource_policy
+from .._lib.framework import nist_800_171, stack_policy
 from .._lib.k8s import Obj, get_bool, get_int, get_map, get_str, maps, pod_spec, wrong
 
 #: A listener stanza that turns TLS off: ``tls_disable = true``, ``= 1`` or ``= "true"``.
@@ -77,7 +80,21 @@ def _chart(obj: Obj, config: Mapping[str, Any]) -> Iterator[str]:
         raise wrong("values.server.ha.raft.config", hcl, "a string of HCL")
 
 
-def _statefulset(obj: Obj, config: Mapping[str, Any]) -> Iterator[str]:
+def _mounted_hcl(obj: Obj, pod, config_maps: Mapping[tuple, Obj]) -> list[tuple[str, str]]:
+    """``(where, hcl)`` for every ``*.hcl`` key of the ConfigMaps of its namespace the pod mounts."""
+    out = []
+    for _, volume, path in maps(pod.spec, "volumes", pod.field("volumes")):
+        ref = get_map(volume, "configMap", path)
+        cm = config_maps.get((obj.namespace, get_str(ref, "name", f"{path}.configMap")))
+        if cm is None:
+            continue
+        for key, text in sorted(get_map(cm.props, "data", "data").items()):
+            if key.endswith(".hcl") and isinstance(text, str):
+                out.append((f"ConfigMap {cm.name} data.{key}", text))
+    return out
+
+
+def _statefulset(obj: Obj, config: Mapping[str, Any], config_maps: Mapping[tuple, Obj]) -> Iterator[str]:
     pod = pod_spec(obj)
     if pod is None:
         return
@@ -93,21 +110,31 @@ def _statefulset(obj: Obj, config: Mapping[str, Any]) -> Iterator[str]:
             value = get_str(env, "value", path) or ""
             if name in ("VAULT_ADDR", "VAULT_API_ADDR", "VAULT_CLUSTER_ADDR") and value.startswith("http://"):
                 yield f"{path}.value of {name} is {value!r}: Vault listens without TLS"
+    hcl = _mounted_hcl(obj, pod, config_maps)
+    for where, text in hcl:
+        yield from _hcl_findings(text, where, config["requireTls13"])
+    if hcl and not any(re.search(r'\bstorage\s+"raft"', text) for _, text in hcl):
+        yield (f"the server configuration ({', '.join(w for w, _ in hcl)}) has no storage \"raft\" stanza: use "
+               "integrated storage (raft), not an external HA backend the stack does not harden")
 
 
-def check(obj: Obj, config: Mapping[str, Any]) -> Iterator[str]:
-    if obj.kind == "Chart":
-        if _is_vault_chart(obj.props):
-            yield from _chart(obj, config)
-    elif obj.kind == "StatefulSet":
-        yield from _statefulset(obj, config)
+def check(objects, config: Mapping[str, Any]) -> Iterator[tuple[Obj, str]]:
+    config_maps = {(o.namespace, o.name): o for o in objects if o.kind == "ConfigMap"}
+    for obj in objects:
+        if obj.kind == "Release":
+            if _is_vault_chart(obj.props):
+                for message in _chart(obj, config):
+                    yield obj, message
+        elif obj.kind == "StatefulSet":
+            for message in _statefulset(obj, config, config_maps):
+                yield obj, message
 
 
-POLICY = resource_policy(
+POLICY = stack_policy(
     name="vault-enforce-ha-tls",
     description="Vault runs in HA with integrated storage (an odd number of at least three raft voters) and TLS "
                 "(1.3) on every listener and raft join.",
-    kinds=[("helm.sh", "Chart"), ("apps", "StatefulSet")],
+    kinds=[("helm.sh", "Release"), ("apps", "StatefulSet"), ("core", "ConfigMap")],
     severity=Severity.HIGH,
     control=nist_800_171("3.13.8"),
     tags=["nist800-171:3.13.15", "cmmc:SC.L2-3.13.8", "iec62443:SR 4.1", "iec62443:SR 7.1",
