@@ -7,6 +7,9 @@ streams, ``List`` kinds (flattened), and documents that describe a non-Kubernete
     name: vault-unseal
     inputs: {enableKeyRotation: true}
 
+(``outputs`` may give a component's registered outputs, e.g. a Chart's ``resources``: the engine
+sends outputs to ``AnalyzeStack``.)
+
 A directory holding ``resources.json`` (the output of ``python -m hardened render``) is read
 through it: every registered resource with its type, inputs, URN and parent; the manifest files
 it names are not read a second time, other YAML files are.
@@ -286,14 +289,18 @@ class _Collector:
         if not isinstance(inputs, dict):
             self.problems.append(f"{file}:{line}: inputs of {token} {name} must be a mapping")
             return
-        unknown = sorted(set(doc) - {"pulumiType", "name", "inputs", "custom", "parent"})
+        unknown = sorted(set(doc) - {"pulumiType", "name", "inputs", "outputs", "custom", "parent"})
         if unknown:
             self.problems.append(f"{file}:{line}: unknown key(s) {', '.join(unknown)} in a pulumiType document "
-                                 "(allowed: pulumiType, name, inputs, custom, parent)")
+                                 "(allowed: pulumiType, name, inputs, outputs, custom, parent)")
+            return
+        outputs = doc.get("outputs")
+        if outputs is not None and not isinstance(outputs, dict):
+            self.problems.append(f"{file}:{line}: outputs of {token} {name} must be a mapping")
             return
         urn = self.unique_urn(make_urn(self.stack, token, name, self.project))
         self.resources.append(Resource(token, name, inputs, urn, str(doc.get("parent") or ""),
-                                       bool(doc.get("custom", True)), file, line))
+                                       bool(doc.get("custom", True)), file, line, outputs))
 
     def read_yaml(self, path: PathLike) -> None:
         file = display_path(path, self.cwd)

@@ -229,7 +229,9 @@ def _make_mocks(records: list[Registered], charts: Optional[ChartContext] = None
                 except ChartError as e:
                     charts.errors.append(str(e))
                     children = []
-                record.outputs = {"resources": [engine.resource_id(c.inputs) for c in children]}
+                # with an unknown input Construct returns before setting `resources`: unknown
+                record.outputs = {"resources": UNKNOWN if engine.contains_unknown(raw) else
+                                  [engine.resource_id(c.inputs) for c in children]}
                 records.extend(children)
             return response
 
