@@ -280,6 +280,14 @@ def helm_chart(resource_name: str, *, chart: str, version: str, repo: str, names
     )
 
 
+def manifest_file(resource_name: str, *, file: str, opts: pulumi.ResourceOptions) -> pulumi.Resource:
+    """Upstream plain manifests at a pinned release URL (``yaml.v2.ConfigFile``): the provider
+    fetches and registers each object, as it does for a chart's."""
+    from pulumi_kubernetes.yaml.v2 import ConfigFile
+
+    return ConfigFile(resource_name, file=file, opts=opts)
+
+
 def deep_merge(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
     """Merge *extra* into a copy of *base* (dicts merge recursively, everything else replaces).
 

@@ -176,7 +176,7 @@ class StackConfig(StrictModel):
     cluster: ClusterConfig = Field(description="The target cluster.")
     trusted_registries: list[str] = Field(
         default_factory=lambda: ["registry.k8s.io", "docker.io/hashicorp", "docker.io/falcosecurity",
-                                 "docker.io/istio", "docker.io/openpolicyagent", "quay.io/jetstack",
+                                 "registry.istio.io/release", "docker.io/openpolicyagent", "quay.io/jetstack",
                                  "oci.external-secrets.io", "ghcr.io/external-secrets", "ghcr.io/spiffe",
                                  "ghcr.io/sigstore", "cgr.dev/chainguard"],
         description="Registries images may come from (default: registry.k8s.io plus the registries of the "
@@ -387,7 +387,6 @@ def _dns_label(v: str) -> str:
 #: Secret config keys -> what they are for. Set with `pulumi config set --secret <key> <value>`.
 SECRET_KEYS: dict[str, str] = {
     "splunkHecToken": "falcosidekick's Splunk HEC token (runtimeDetection.siem.splunk)",
-    "spireDatastorePassword": "SPIRE server's SQL datastore password (spire.datastore.type postgres/mysql)",
     "vaultLicense": "Vault Enterprise license (optional; set it to run hashicorp/vault-enterprise, see vault.edition)",
 }
 

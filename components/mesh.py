@@ -20,7 +20,7 @@ from typing import Any, Optional
 import pulumi
 from pydantic import Field, field_validator
 
-from .base import HardenedComponent, StrictModel, child_opts, deep_merge, helm_chart, k8s_object, standard_labels
+from .base import HardenedComponent, StrictModel, child_opts, deep_merge, helm_chart, k8s_object, manifest_file, standard_labels
 from .spire import CSI_DRIVER, workload_spiffe_id
 
 TOKEN = "hardened:index:ZeroTrustMesh"
@@ -32,7 +32,19 @@ SECURITY_API = "security.istio.io/v1"
 WORKLOAD_SOCKET_DIR = "/run/secrets/workload-spiffe-uds"
 #: Istio's public image hub; set explicitly so the images' names are known here (not left to the
 #: published chart's defaults): the injector builds the proxy image as <hub>/proxyv2:<tag>.
-ISTIO_HUB = "docker.io/istio"
+#: Istio's release registry for 1.30 (release-builder's DOCKER_HUB for the 1.30 line; docker.io/istio
+#: up to 1.29).
+ISTIO_HUB = "registry.istio.io/release"
+#: Gateway API standard-channel CRDs the Gateway needs (Istio 1.30 is built against v1.5.1; the newest
+#: v1.x release is installed), applied as upstream publishes them.
+GATEWAY_API_VERSION = "v1.6.1"
+GATEWAY_API_CRDS = ("https://github.com/kubernetes-sigs/gateway-api/releases/download/"
+                    f"{GATEWAY_API_VERSION}/standard-install.yaml")
+#: Resources of istiod and the CNI node agent: the charts set requests only; limits are set so the
+#: stack's own limits constraint admits them.
+ISTIOD_RESOURCES = {"requests": {"cpu": "500m", "memory": "2Gi"}, "limits": {"cpu": "2", "memory": "4Gi"}}
+CNI_RESOURCES = {"requests": {"cpu": "100m", "memory": "100Mi"}, "limits": {"cpu": "500m", "memory": "256Mi"}}
+RUNTIME_DEFAULT = {"type": "RuntimeDefault"}
 
 
 class JwtConfig(StrictModel):
@@ -51,7 +63,7 @@ class JwtConfig(StrictModel):
 
 class MeshConfig(StrictModel):
     enabled: bool = Field(True, description="Deploy this part of the stack (default true).")
-    chart_version: str = Field("1.27.3", description="Pinned Istio chart version (base and istiod).")
+    chart_version: str = Field("1.30.3", description="Pinned Istio chart version (base, cni and istiod; default 1.30.3).")
     istiod_replicas: int = Field(2, ge=1, description="istiod replicas (default 2, so config survives a node).")
     outbound_registry_only: bool = Field(
         True, description="Sidecars reach only services in the mesh registry (default true: no egress to "
@@ -73,7 +85,7 @@ def _extra_global(c: "MeshConfig") -> dict:
 
 def proxy_image(c: "MeshConfig") -> str:
     """The sidecar image the injector adds, by tag, to every pod of an injected namespace:
-    ``<global.hub>/<global.proxy.image>:<global.tag>[-<global.variant>]`` as istiod 1.27 builds it,
+    ``<global.hub>/<global.proxy.image>:<global.tag>[-<global.variant>]`` as istiod builds it,
     with ``mesh.extraValues`` taken into account."""
     g = _extra_global(c)
     proxy = g.get("proxy") if isinstance(g.get("proxy"), dict) else {}
@@ -139,6 +151,8 @@ def _values(args: ZeroTrustMeshArgs) -> dict:
         "global": {"istioNamespace": ROOT_NAMESPACE, "hub": ISTIO_HUB, "tag": c.chart_version, "logAsJson": True,
                    "proxy": {"privileged": False}},
         "replicaCount": c.istiod_replicas,
+        "resources": ISTIOD_RESOURCES,
+        "seccompProfile": RUNTIME_DEFAULT,
         # The chart's HorizontalPodAutoscaler owns the replica count (autoscaleEnabled is the chart
         # default, with a floor of 1); the floor is the configured count, so istiod survives a node.
         "autoscaleEnabled": True,
@@ -188,7 +202,10 @@ def _cni_values(args: ZeroTrustMeshArgs) -> dict:
     """The ``cni`` chart: the node agent (the one privileged DaemonSet, exempted by name)."""
     # Top-level keys, as the chart reads them since Istio 1.24 (a `cni:` block is ignored).
     return {"global": {"hub": ISTIO_HUB, "tag": args.config.chart_version, "logAsJson": True},
-            "excludeNamespaces": ["kube-system", ROOT_NAMESPACE]}
+            "excludeNamespaces": ["kube-system", ROOT_NAMESPACE],
+            "resources": CNI_RESOURCES, "seccompProfile": RUNTIME_DEFAULT,
+            # Kubernetes >= 1.30 reads securityContext.appArmorProfile; the annotation is deprecated
+            "useAppArmorAnnotation": False}
 
 
 def network_policies(args: ZeroTrustMeshArgs) -> list[tuple[str, dict]]:
@@ -308,6 +325,8 @@ class ZeroTrustMesh(HardenedComponent):
         self.base = helm_chart(f"{name}-base", chart="base", version=c.chart_version, repo=REPO,
                                namespace=ROOT_NAMESPACE, values=_base_values(args),
                                opts=child_opts(self, depends_on=ns))
+        # The Gateway API CRDs the edge's Gateway and HTTPRoutes need (EKS does not ship them).
+        self.gateway_api = manifest_file(f"{name}-gateway-api-crds", file=GATEWAY_API_CRDS, opts=child_opts(self))
         netpols = [k8s_object(f"{name}-{suffix}", m, child_opts(self, depends_on=ns))
                    for suffix, m in network_policies(args)]
         self.cni = helm_chart(f"{name}-cni", chart="cni", version=c.chart_version, repo=REPO,
@@ -319,6 +338,6 @@ class ZeroTrustMesh(HardenedComponent):
         self.policies = [k8s_object(f"{name}-{suffix}", m, child_opts(self, depends_on=[self.base]))
                          for suffix, m in mesh_policies(args)]
         #: what dependents (the workloads) wait for: the CRDs and the injector
-        self.ready = [self.base, self.istiod]
+        self.ready = [self.base, self.gateway_api, self.istiod]
         self.register_outputs({"trustDomain": args.trust_domain, "mtls": "STRICT",
                                "tenantNamespaces": sorted(args.tenant_namespaces)})

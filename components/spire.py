@@ -98,8 +98,12 @@ class DatastoreConfig(StrictModel):
     port: Optional[int] = Field(None, ge=1, le=65535,
                                 description="Database port (default 5432 for postgres, 3306 for mysql).")
     database: str = Field("spire", description="Database name (default spire).")
-    username: str = Field("spire", description="Database user (default spire). The password is the secret "
-                                               "config key spireDatastorePassword.")
+    username: str = Field("spire", description="Database user (default spire).")
+    password_key: str = Field(
+        "platform/spire/datastore", description="Vault KV path of the database password (default "
+                                                "platform/spire/datastore, property `password`): External Secrets "
+                                                "delivers it to the server's namespace, so no literal Secret is "
+                                                "rendered and no password sits in the stack config or state.")
     cidrs: list[str] = Field(default_factory=list,
                              description="CIDRs of the database endpoints: the only egress the server gets besides the "
                                          "API server (required for postgres/mysql; NetworkPolicy cannot name a host).")
@@ -205,17 +209,50 @@ class SpireArgs(StrictModel):
     cluster_name: str
     identities: list[Identity] = Field(default_factory=list)
     control_plane_cidrs: list[str] = Field(default_factory=list)
-    datastore_password: Optional[Any] = Field(None, description="Pulumi secret (spireDatastorePassword).")
+    secret_store: str = Field("vault-backend", description="The ClusterSecretStore External Secrets reads Vault "
+                                                           "through (SecretDelivery).")
+
+
+#: The Secret External Secrets writes for the SPIRE server's database password, and its key.
+DATASTORE_SECRET = "spire-datastore"
+DATASTORE_SECRET_KEY = "DBPW"
+#: The agent's Workload API socket, named as Istio's agent looks it up (``.../socket``).
+AGENT_SOCKET = "/run/spire/agent-sockets/socket"
+RUNTIME_DEFAULT = {"type": "RuntimeDefault"}
+RESTRICTED_CONTAINER = {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
+                        "capabilities": {"drop": ["ALL"]}, "seccompProfile": RUNTIME_DEFAULT}
+#: Requests and limits (the charts set none; the stack's limits constraint refuses pods without).
+SERVER_RESOURCES = {"requests": {"cpu": "200m", "memory": "256Mi"}, "limits": {"cpu": "1", "memory": "1Gi"}}
+CONTROLLER_RESOURCES = {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"cpu": "500m", "memory": "256Mi"}}
+AGENT_RESOURCES = {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"cpu": "500m", "memory": "256Mi"}}
+CSI_RESOURCES = {"requests": {"cpu": "10m", "memory": "32Mi"}, "limits": {"cpu": "200m", "memory": "128Mi"}}
+
+
+def datastore_external_secret(args: SpireArgs) -> dict:
+    """The SPIRE server's database password, from Vault through External Secrets (the chart's
+    ``dataStore.sql.externalSecret`` reads it from this Secret)."""
+    return {
+        "apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret",
+        "metadata": {"name": DATASTORE_SECRET, "namespace": SERVER_NAMESPACE,
+                     "labels": standard_labels(DATASTORE_SECRET, "spire-server")},
+        "spec": {"refreshInterval": "1h",
+                 "secretStoreRef": {"kind": "ClusterSecretStore", "name": args.secret_store},
+                 "target": {"name": DATASTORE_SECRET, "creationPolicy": "Owner", "deletionPolicy": "Retain"},
+                 "data": [{"secretKey": DATASTORE_SECRET_KEY,
+                           "remoteRef": {"key": args.config.datastore.password_key, "property": "password"}}]},
+    }
 
 
 def _values(args: SpireArgs) -> dict:
-    """The ``spire`` chart values: a pure function of the args (the password arrives as given)."""
+    """The ``spire`` chart values: a pure function of the args. The database password comes from
+    the Secret External Secrets writes (:func:`datastore_external_secret`), never from the values."""
     c = args.config
     ds = c.datastore
     sql: dict[str, Any] = {"databaseType": ds.type, "databaseName": ds.database}
     if ds.type != "sqlite3":
         sql.update({"host": ds.host, "port": ds.resolved_port, "username": ds.username,
-                    "password": args.datastore_password, "options": ds.chart_options})
+                    "externalSecret": {"enabled": True, "name": DATASTORE_SECRET, "key": DATASTORE_SECRET_KEY},
+                    "options": ds.chart_options})
     server_extra: dict[str, Any] = {}
     if ds.type != "sqlite3" and ds.ca_bundle:
         # The chart passes rootCAPath as sslrootcert (postgres) or root_ca_path (mysql).
@@ -241,7 +278,10 @@ def _values(args: SpireArgs) -> dict:
             "deleteHooks": {"enabled": False},
         },
         "spire-server": {
+            # Stable names: exemptions and policies name exact objects, whatever the release is called.
+            "fullnameOverride": "spire-server",
             "replicaCount": c.server_replicas,
+            "resources": SERVER_RESOURCES,
             "dataStore": {"sql": sql},
             **server_extra,
             "controllerManager": {
@@ -251,6 +291,7 @@ def _values(args: SpireArgs) -> dict:
                 # failurePolicy Ignore and leaves a (dropped) post-install Job to patch it to Fail;
                 # off, the federated-trust-domain webhook is created with Fail at once.
                 "installAndUpgradeHook": {"enabled": False},
+                "resources": CONTROLLER_RESOURCES,
                 # Only declared identities: no identity for every pod, no test keys, no OIDC provider.
                 "identities": {"clusterSPIFFEIDs": {
                     "default": {"enabled": False},
@@ -261,13 +302,41 @@ def _values(args: SpireArgs) -> dict:
         },
         "spire-agent": {
             "enabled": True,
+            "fullnameOverride": "spire-agent",
+            "serviceAccount": {"name": "spire-agent"},
+            "resources": AGENT_RESOURCES,
+            # The kubelet is reached at the node's IP (downward API), so the agent does not need the
+            # node's network namespace (the chart's `auto` shares it for localhost:10250).
+            "kubeletAddress": {"mode": "hostip"},
+            "hostNetwork": "false",
+            # The agent runs as root (it owns the node's socket directory; the chart's non-root mode adds
+            # two root init containers with default capabilities to chown and symlink it instead), but
+            # with no capability, no escalation, a read-only root and the runtime's seccomp profile.
+            "podSecurityContext": {"runAsUser": 0, "runAsGroup": 0, "fsGroup": 0, "runAsNonRoot": False,
+                                   "seccompProfile": RUNTIME_DEFAULT},
+            "securityContext": RESTRICTED_CONTAINER,
+            # The socket is named as Istio's agent looks it up in the CSI mount, so no init container
+            # has to link alternate names.
+            "socketPath": AGENT_SOCKET,
+            "socketAlternate": {"names": []},
             # The mesh holds each app container until its proxy is ready; the proxy's SVID request
             # then comes from a pod whose app container has not started, and the k8s attestor,
             # waiting for container selectors, never answers (spiffe/spire#3092). The identities
             # here select pods (namespace and labels), so no container selector is lost.
             "workloadAttestors": {"k8s": {"disableContainerSelectors": True}},
         },
-        "spiffe-csi-driver": {"enabled": True},
+        "spiffe-csi-driver": {
+            "enabled": True,
+            "fullnameOverride": "spiffe-csi-driver",
+            "agentSocketPath": AGENT_SOCKET,
+            # both containers take these resources; the registrar has no securityContext value
+            # (exempted by name in policy_pack/exemptions.yaml)
+            "resources": CSI_RESOURCES,
+            # privileged for Bidirectional mount propagation into pods (exempted by name)
+            # (the API refuses allowPrivilegeEscalation: false beside privileged: true)
+            "securityContext": {"privileged": True, "readOnlyRootFilesystem": True,
+                                "capabilities": {"drop": ["ALL"]}, "seccompProfile": RUNTIME_DEFAULT},
+        },
         "spiffe-oidc-discovery-provider": {"enabled": False},
         "tornjak-frontend": {"enabled": False},
     }
@@ -363,11 +432,6 @@ class Spire(HardenedComponent):
         from .namespace import HardenedNamespace, HardenedNamespaceArgs
 
         c = args.config
-        if c.datastore.type != "sqlite3" and args.datastore_password is None:
-            from .config import ConfigError
-            raise ConfigError(f"hardened-stack:spireDatastorePassword is required by spire.datastore.type "
-                              f"{c.datastore.type}; set it with `pulumi config set --secret "
-                              "hardened-stack:spireDatastorePassword <password>`")
         self.server_namespace = HardenedNamespace(f"{name}-ns-server", HardenedNamespaceArgs(
             name=SERVER_NAMESPACE, pod_security=_pod_security(SERVER_NAMESPACE),
             quota=QuotaConfig(cpu="8", memory="16Gi", pods=c.server_replicas * 2 + 4)), child_opts(self))
@@ -389,7 +453,10 @@ class Spire(HardenedComponent):
             pulumi.log.warn(f"spire.datastore.caBundle is not set: the SPIRE servers verify {ds.host} against their "
                             "image's system roots only; a private CA such as AWS RDS's is not among them, and the "
                             "servers will not connect until caBundle holds it", self)
-        # The datastore password is a Pulumi secret Output inside the values: secret in state and in every render.
+        if ds.type != "sqlite3":
+            # the password Secret exists before the servers start (the chart only names it)
+            ca.append(k8s_object(f"{name}-datastore-password", datastore_external_secret(args),
+                                 child_opts(self, depends_on=namespaces)))
         values = _values(args)
         self.chart = helm_chart(f"{name}-chart", chart=CHART, version=c.chart_version, repo=REPO,
                                 namespace=SERVER_NAMESPACE, values=values,

@@ -158,7 +158,6 @@ class HardenedStack(HardenedComponent):
                                      pod_labels={"app": w.name}, spiffe_id=w.spiffe_id) for w in cfg.workloads]
                 + ([gateway_identity(cfg)] if _spire_gateway(cfg) else []),
                 control_plane_cidrs=cfg.admission.control_plane_cidrs,
-                datastore_password=self.secrets.get("spireDatastorePassword"),
             ), pulumi.ResourceOptions(parent=self, depends_on=waits_for([*admitted, *secret_deps])))
 
         # --- tenants: namespaces with default-deny, then the golden-path workloads ------------

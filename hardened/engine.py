@@ -48,10 +48,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Optional
 
-#: The remote component the provider expands into child resources.
+#: The remote components the provider expands into child resources.
 CHART_TOKEN = "kubernetes:helm.sh/v4:Chart"
+CONFIG_FILE_TOKEN = "kubernetes:yaml/v2:ConfigFile"
 #: Remote components: the engine analyses them with no input properties.
-REMOTE_COMPONENTS = frozenset({CHART_TOKEN})
+REMOTE_COMPONENTS = frozenset({CHART_TOKEN, CONFIG_FILE_TOKEN})
+#: Environment variable naming the folder of plain manifests a ConfigFile URL resolves to offline
+#: (default: ``manifests`` beside the chart cache).
+MANIFEST_CACHE_ENV = "HARDENED_MANIFEST_CACHE"
+#: Release URLs a ConfigFile may name, and the cache folder that holds the same objects (a
+#: release's standard-install.yaml is the concatenation of the files of that folder).
+MANIFEST_SOURCES = (
+    (re.compile(r"^https://github\.com/kubernetes-sigs/gateway-api/releases/download/(v[0-9.]+)/standard-install\.yaml$"),
+     "gateway-api-{0}"),
+)
 #: The Pulumi engine's marker for a value unknown during preview (a string sentinel).
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 #: Environment variable naming the chart cache folder.
@@ -238,9 +248,21 @@ def normalize_objects(objs: Iterable[dict], default_namespace: str) -> tuple[lis
     return out, unresolved
 
 
+def _drop_nulls(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _drop_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_drop_nulls(v) for v in value if v is not None]
+    return value
+
+
 def check_normalize(obj: dict) -> dict:
-    """The provider's ``Check`` normalisation that changes what a policy reads."""
+    """The provider's ``Check`` normalisation that changes what a policy reads. A built-in kind
+    goes through its typed Go struct and back (``clients.Normalize``), which drops null fields
+    (``initContainers: null`` as some templates render it); custom resources keep theirs."""
     group, kind = _group_kind(obj)
+    if group in BUILTIN_GROUPS and kind != "CustomResourceDefinition":
+        obj = _drop_nulls(obj)
     if (group, kind) == ("", "Secret"):
         string_data = obj.pop("stringData", None)
         if isinstance(string_data, Mapping) and string_data:
@@ -476,6 +498,39 @@ def api_versions(kube_version: str) -> list[str]:
             found.update((gv, f"{gv}/{kind}"))
     _API_VERSIONS[key] = hit = sorted(found)
     return hit
+
+
+def manifest_cache(override: Optional[os.PathLike | str] = None) -> Path:
+    raw = override or os.environ.get(MANIFEST_CACHE_ENV)
+    return Path(raw).expanduser() if raw else chart_cache().parent / "manifests"
+
+
+def read_config_file(file: str, namespace: str = "default",
+                     cache: Optional[os.PathLike | str] = None) -> tuple[list[dict], list[str]]:
+    """The objects of a ``yaml/v2:ConfigFile`` (``Parse`` then ``Normalize``): a local path as
+    it is, a release URL from the manifest cache (no network here)."""
+    files: list[Path]
+    for pattern, folder in MANIFEST_SOURCES:
+        match = pattern.match(file)
+        if match:
+            directory = manifest_cache(cache) / folder.format(*match.groups())
+            files = sorted(directory.glob("*.yaml"))
+            if not files:
+                raise ChartError(f"{file} is not in the manifest cache {manifest_cache(cache)} (expected the "
+                                 f"folder {directory}); point {MANIFEST_CACHE_ENV} at a folder that holds it")
+            break
+    else:
+        if "://" in file:
+            raise ChartError(f"{file}: no offline copy is known for this URL (known: "
+                             f"{', '.join(p.pattern for p, _ in MANIFEST_SOURCES)})")
+        files = [Path(file)]
+    objects: list[dict] = []
+    for path in files:
+        try:
+            objects.extend(_documents(path.read_text(encoding="utf-8"), str(path)))
+        except OSError as e:
+            raise ChartError(f"{file}: cannot read {path}: {e.strerror or e}") from None
+    return normalize_objects(objects, namespace)
 
 
 def contains_unknown(value: Any) -> bool:

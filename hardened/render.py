@@ -180,20 +180,32 @@ def stack_kube_version(config: dict[str, str]) -> str:
     return str(version) if isinstance(version, (str, float, int)) and version else "1.33"
 
 
-def expand_chart(urn: str, name: str, inputs: dict[str, Any], ctx: ChartContext) -> list[Registered]:
-    """The children the Kubernetes provider's ``Construct`` registers for a Chart (see
-    :mod:`hardened.engine`): none when an input is unknown, as the provider does."""
+def expand_chart(urn: str, token: str, name: str, inputs: dict[str, Any], ctx: ChartContext) -> list[Registered]:
+    """The children the Kubernetes provider's ``Construct`` registers for a Chart or a yaml/v2
+    ConfigFile (see :mod:`hardened.engine`): none when an input is unknown, as the provider does."""
     if engine.contains_unknown(inputs):
         ctx.warnings.append(f"{name}: input properties have unknown values, so the provider renders no "
                             "objects at preview and the policy pack judges none of them (make every chart "
                             "value known at preview)")
         return []
+    if token == engine.CONFIG_FILE_TOKEN:
+        objects, unresolved = engine.read_config_file(str(inputs.get("file", "")))
+        render = engine.ChartRender(str(inputs.get("file", "")), "", name, "", objects, [], unresolved)
+    else:
+        render = _render_chart(inputs, name, ctx)
+    ctx.renders[urn] = render
+    return _children(urn, name, inputs, render)
+
+
+def _render_chart(inputs: dict[str, Any], name: str, ctx: ChartContext) -> engine.ChartRender:
     repo = (inputs.get("repositoryOpts") or {}).get("repo", "")
-    render = engine.render_chart(
+    return engine.render_chart(
         str(inputs.get("chart", "")), str(inputs.get("version", "")), release=str(inputs.get("name") or name),
         namespace=str(inputs.get("namespace") or "default"), values=inputs.get("values") or {},
         kube_version=ctx.kube_version, repo=repo, skip_crds=bool(inputs.get("skipCrds")), cache=ctx.cache)
-    ctx.renders[urn] = render
+
+
+def _children(urn: str, name: str, inputs: dict[str, Any], render: engine.ChartRender) -> list[Registered]:
     prefix = inputs.get("resourcePrefix") if isinstance(inputs.get("resourcePrefix"), str) else name
     children = []
     for obj in render.objects:
@@ -225,7 +237,7 @@ def _make_mocks(records: list[Registered], charts: Optional[ChartContext] = None
             records.append(record)
             if request.type in engine.REMOTE_COMPONENTS and charts is not None:
                 try:
-                    children = expand_chart(response.urn, request.name, plain(raw), charts)
+                    children = expand_chart(response.urn, request.type, request.name, plain(raw), charts)
                 except ChartError as e:
                     charts.errors.append(str(e))
                     children = []

@@ -17,7 +17,7 @@ DEFAULT_REGISTRIES = [
     "ghcr.io",
     "docker.io/hashicorp",
     "docker.io/falcosecurity",
-    "docker.io/istio",
+    "registry.istio.io/release",
     "docker.io/openpolicyagent",
     "quay.io/jetstack",
     "oci.external-secrets.io",
