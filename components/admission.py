@@ -437,7 +437,10 @@ def _policy_controller_values(args: AdmissionControlArgs) -> dict:
     is the *container* securityContext and ``webhook.securityContext`` the pod's.)"""
     s = args.config.signatures
     return {
-        # (No installCRDs: chart 0.10.6 installs its CRDs unconditionally and reads no such key.)
+        # (No installCRDs: chart 0.10.6 installs its CRDs unconditionally and reads no such key. No
+        # leasescleanup values: that Job is a post-delete hook, which helm.v4.Chart never runs.)
+        # Stable names: exemptions name exact objects, whatever the release is called.
+        "fullnameOverride": "policy-controller",
         "webhook": {
             "replicaCount": 2,
             "failurePolicy": "Fail",
@@ -454,17 +457,6 @@ def _policy_controller_values(args: AdmissionControlArgs) -> dict:
             "resources": {"limits": {"cpu": "200m", "memory": "512Mi"},
                           "requests": {"cpu": "100m", "memory": "128Mi"}},
             "podDisruptionBudget": {"enabled": True, "minAvailable": 1},
-        },
-        # The post-delete hook Job that deletes the webhook's leases: the chart gives it no
-        # securityContext unless asked (its ``podSecurityContext`` is the container's) and no limits.
-        "leasescleanup": {
-            "podSecurityContext": {
-                "enabled": True, "allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
-                "runAsNonRoot": True, "runAsUser": 65532, "capabilities": {"drop": ["ALL"]},
-                "seccompProfile": {"type": "RuntimeDefault"},
-            },
-            "resources": {"limits": {"cpu": "100m", "memory": "128Mi"},
-                          "requests": {"cpu": "10m", "memory": "32Mi"}},
         },
     }
 

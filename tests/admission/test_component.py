@@ -78,16 +78,19 @@ def test_policy_controller_fails_closed_for_opted_in_namespaces():
     assert v["podSecurityContext"]["readOnlyRootFilesystem"] and v["securityContext"]["runAsNonRoot"]
 
 
-def test_policy_controller_cleanup_hook_is_restricted_and_no_dead_keys():
-    """The chart's leases-cleanup Job has no securityContext unless enabled (its podSecurityContext
-    is the container's); installCRDs is read by no template of chart 0.10.6."""
+def test_policy_controller_hook_is_dropped_so_no_values_are_spent_on_it():
+    """helm.v4.Chart drops hooks (hardened/engine.py): the leases-cleanup Job (a post-delete hook) is
+    never created, so the values carry nothing for it; installCRDs is read by no template of 0.10.6."""
+    from hardened import engine
+
     v = _policy_controller_values(args())
-    sc = v["leasescleanup"]["podSecurityContext"]
-    assert sc["enabled"] is True and sc["capabilities"] == {"drop": ["ALL"]}
-    assert sc["allowPrivilegeEscalation"] is False and sc["readOnlyRootFilesystem"] and sc["runAsNonRoot"]
-    assert sc["seccompProfile"] == {"type": "RuntimeDefault"}
-    assert v["leasescleanup"]["resources"]["limits"] == {"cpu": "100m", "memory": "128Mi"}
-    assert "installCRDs" not in v
+    assert "leasescleanup" not in v and "installCRDs" not in v
+    cfg = args().config.signatures
+    render = engine.render_chart("policy-controller", cfg.chart_version, release="pc", namespace="cosign-system",
+                                 values=v, kube_version="1.33")
+    assert any("leases-cleanup" in h and "post-delete" in h for h in render.hooks), render.hooks
+    assert not [o for o in render.objects if o["kind"] == "Job"]
+    assert {o["metadata"]["name"] for o in render.objects if o["kind"] == "Deployment"} == {"policy-controller-webhook"}
 
 
 # --- constraints and their parameters ----------------------------------------------------------
