@@ -283,9 +283,10 @@ class _ProgressHandler(logging.Handler):
 def run_program(stack: str = "prod", root: Path = REPO_ROOT, overrides: Optional[dict[str, Any]] = None,
                 progress: Optional[Callable[[str], None]] = None,
                 program: Optional[Callable[[], Any]] = None, preview: bool = False,
-                charts: Optional[ChartContext] = None) -> list[Registered]:
+                charts: Optional[ChartContext] = None, expand_charts: bool = True) -> list[Registered]:
     """Run ``__main__.py`` (or *program*) under mocks with the stack's config; return what it
-    registered, each Helm chart expanded into its children as the Kubernetes provider does.
+    registered, each Helm chart expanded into its children as the Kubernetes provider does
+    (*expand_charts* False records the Chart alone: the benchmarks' baseline).
 
     With *preview*, every output the cloud provider computes (an ARN, an ID) is unknown, as in a
     first ``pulumi preview``. *charts* (made from the stack's config when omitted) collects the
@@ -301,7 +302,7 @@ def run_program(stack: str = "prod", root: Path = REPO_ROOT, overrides: Optional
     records: list[Registered] = []
     if charts is None:
         charts = ChartContext(kube_version=stack_kube_version(config))
-    mocks, monitor = _make_mocks(records, charts, preview)
+    mocks, monitor = _make_mocks(records, charts if expand_charts else None, preview)
     logger = logging.getLogger(f"hardened.render.{stack}")
     logger.propagate = False
     logger.handlers[:] = [_ProgressHandler(progress or (lambda _m: None))]
@@ -417,6 +418,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--chart-cache", metavar="DIR", default=None,
                         help=f"folder of unpacked Helm charts, <chart>-<version>/ (default ${engine.CACHE_ENV}, "
                              f"else {engine.DEFAULT_CACHE})")
+    parser.add_argument("--no-charts", action="store_true", help=argparse.SUPPRESS)  # benchmarks' baseline
     parser.add_argument("--preview", action="store_true",
                         help="render as a first `pulumi preview` does: every output a cloud provider computes "
                              "is unknown (a Helm chart with an unknown value renders no objects)")
@@ -439,7 +441,7 @@ def run(args: argparse.Namespace) -> int:
         config, _ = read_stack_config(args.stack, root)
         charts.kube_version = stack_kube_version(config)
         records = run_program(args.stack, root, progress=say, preview=getattr(args, "preview", False),
-                              charts=charts)
+                              charts=charts, expand_charts=not getattr(args, "no_charts", False))
         counts = write_output(records, out, args.stack)
         policyconfig.write(out, policyconfig.stack_policy_config(args.stack, root))
     except RenderError as e:
