@@ -255,8 +255,13 @@ def _values(args: SpireArgs) -> dict:
                     "options": ds.chart_options})
     server_extra: dict[str, Any] = {}
     if ds.type != "sqlite3" and ds.ca_bundle:
-        # The chart passes rootCAPath as sslrootcert (postgres) or root_ca_path (mysql).
-        sql["rootCAPath"] = f"{DATASTORE_CA_DIR}/{DATASTORE_CA_KEY}"
+        # Chart 0.30 takes rootCAPath for mysql only (its template fails for any other type, which a
+        # rendered chart shows); postgres names the CA file in its connection options (sslrootcert).
+        ca_file = f"{DATASTORE_CA_DIR}/{DATASTORE_CA_KEY}"
+        if ds.type == "mysql":
+            sql["rootCAPath"] = ca_file
+        else:
+            sql["options"] = [*sql["options"], {"sslrootcert": ca_file}]
         server_extra = {
             "extraVolumes": [{"name": DATASTORE_CA_CONFIGMAP, "configMap": {"name": DATASTORE_CA_CONFIGMAP}}],
             "extraVolumeMounts": [{"name": DATASTORE_CA_CONFIGMAP, "mountPath": DATASTORE_CA_DIR, "readOnly": True}],

@@ -327,7 +327,7 @@ def test_digest_constraint_governs_the_tenants_and_exempts_only_the_mesh_proxy_t
     records, _ = prod_render
     (c,) = k8s(records, "K8sHardenedImageDigest", "images-enforce-digest")
     assert c["spec"]["match"]["namespaces"] == ["lego-mcp-prod", "ltmc-production"]
-    assert c["spec"]["parameters"] == {"exemptImages": ["docker.io/istio/proxyv2:1.27.3"]}
+    assert c["spec"]["parameters"] == {"exemptImages": ["registry.istio.io/release/proxyv2:1.30.3"]}
     (reg,) = k8s(records, "K8sHardenedAllowedRegistries", "images-enforce-trusted-registries")
     assert "namespaces" not in reg["spec"]["match"], "registries are judged in every namespace"
 
@@ -336,7 +336,7 @@ def test_digest_exemption_override_adds_to_the_proxy_never_drops_it():
     cfg = AdmissionConfig.model_validate(
         {"constraints": {"images-enforce-digest": {"parameters": {"exemptImages": ["ghcr.io/acme/tool:1"]}}}})
     t = TEMPLATES_BY_CONSTRAINT["images-enforce-digest"]
-    proxy = "docker.io/istio/proxyv2:1.27.3"
+    proxy = "registry.istio.io/release/proxyv2:1.30.3"
     assert cfg.parameters(t, REGISTRIES, [proxy]) == {"exemptImages": [proxy, "ghcr.io/acme/tool:1"]}
     assert cfg.parameters(t, REGISTRIES) == {"exemptImages": ["ghcr.io/acme/tool:1"]}
     assert AdmissionConfig().parameters(t, REGISTRIES) == {}
@@ -353,7 +353,7 @@ def test_without_the_mesh_no_image_is_exempt_from_digests():
 @pytest.mark.parametrize("dropped, section, image", [
     ("cgr.dev/chainguard", "spire", "cgr.dev/chainguard/bash"),
     ("ghcr.io/spiffe", "spire", "ghcr.io/spiffe/spire-agent"),
-    ("docker.io/istio", "mesh", "docker.io/istio/proxyv2"),
+    ("registry.istio.io/release", "mesh", "registry.istio.io/release/proxyv2"),
     ("quay.io/jetstack", "secrets", "quay.io/jetstack/cert-manager-controller"),
     ("docker.io/hashicorp", "vault", "docker.io/hashicorp/vault"),
     ("docker.io/falcosecurity", "runtimeDetection", "docker.io/falcosecurity/falcosidekick"),

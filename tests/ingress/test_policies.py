@@ -48,7 +48,7 @@ def test_fail_open_gatekeeper_is_caught():
     doc = prod_document()
     records, _ = render({"admission": {**doc["admission"], "failurePolicy": "Ignore"}})
     (msg,) = findings(records, "stack_missing_gatekeeper_fail_closed")
-    assert "validatingWebhookFailurePolicy Ignore" in msg
+    assert "failurePolicy of Gatekeeper's webhook validation.gatekeeper.sh is Ignore" in msg
 
 
 def test_extra_values_cannot_silently_reopen_the_webhook():

@@ -234,7 +234,7 @@ def test_prod_pins_istio_charts_from_the_official_repo(prod_records):
     for chart in ("base", "cni", "istiod"):
         (c,) = charts(prod_records, chart)
         assert c.inputs["repositoryOpts"]["repo"] == "https://istio-release.storage.googleapis.com/charts"
-        assert c.inputs["version"] == "1.27.3"
+        assert c.inputs["version"] == "1.30.3"
         assert c.inputs["namespace"] == "istio-system"
 
 
@@ -254,7 +254,7 @@ def test_proxy_image_is_the_one_the_injector_builds_from_the_values():
     default = MeshConfig()
     v = _values(_args())
     assert proxy_image(default) == f"{v['global']['hub']}/proxyv2:{v['global']['tag']}" \
-        == "docker.io/istio/proxyv2:1.27.3"
+        == "registry.istio.io/release/proxyv2:1.30.3"
     mirrored = MeshConfig.model_validate({"chartVersion": "1.27.9", "extraValues": {
         "global": {"hub": "registry.example.com/istio", "variant": "distroless"}}})
     assert proxy_image(mirrored) == "registry.example.com/istio/proxyv2:1.27.9-distroless"

@@ -26,7 +26,7 @@ def _ha_args(**over) -> SpireArgs:
     cfg = SpireConfig.model_validate({
         "trustDomain": TD, "serverReplicas": 3,
         "datastore": {"type": "postgres", "host": "db.example", "cidrs": ["10.0.64.0/20"]}, **over})
-    return SpireArgs(config=cfg, cluster_name="c", datastore_password="pw")
+    return SpireArgs(config=cfg, cluster_name="c")
 
 
 def test_values_run_three_servers_on_a_shared_tls_verified_datastore():
@@ -134,13 +134,26 @@ def test_prod_render_principal_service_account_is_the_one_the_workload_runs_as(p
         assert d["spec"]["template"]["metadata"]["labels"]["app"] == app
 
 
-def test_prod_render_pins_both_charts_and_keeps_the_password_secret(prod_records):
+def test_prod_render_pins_both_charts_and_delivers_the_password_from_vault(prod_records):
+    """The datastore password never passes through the stack: the chart reads the Secret External
+    Secrets writes from Vault, so no literal Secret is rendered (secret-disallow-literal-data)."""
     (chart,) = charts(prod_records, "spire")
     (crds,) = charts(prod_records, "spire-crds")
-    assert chart.inputs["version"] and crds.inputs["version"]
+    assert chart.inputs["version"] == "0.30.0" and crds.inputs["version"] == "0.6.0"
     assert chart.inputs["repositoryOpts"]["repo"] == "https://spiffe.github.io/helm-charts-hardened/"
+    sql = chart.inputs["values"]["spire-server"]["dataStore"]["sql"]
     assert chart.inputs["values"]["spire-server"]["replicaCount"] == 3
-    assert chart.inputs["values"]["spire-server"]["dataStore"]["sql"]["password"] == "[secret]"
+    assert "password" not in sql
+    assert sql["externalSecret"] == {"enabled": True, "name": "spire-datastore", "key": "DBPW"}
+    (es,) = k8s(prod_records, "ExternalSecret", "spire-datastore")
+    assert es["metadata"]["namespace"] == "spire-server"
+    assert es["spec"]["data"] == [{"secretKey": "DBPW",
+                                   "remoteRef": {"key": "platform/spire/datastore", "property": "password"}}]
+    children = [r.inputs for r in prod_records if r.parent == chart.urn]
+    assert not [o for o in children if o["kind"] == "Secret"], "the chart rendered a literal Secret"
+    (server,) = [o for o in children if o["kind"] == "StatefulSet"]
+    env = {e["name"]: e for c in server["spec"]["template"]["spec"]["containers"] for e in c.get("env", [])}
+    assert env["DBPW"]["valueFrom"]["secretKeyRef"] == {"name": "spire-datastore", "key": "DBPW"}
 
 
 def test_only_spire_system_is_exempted_from_restricted(prod_records):
@@ -222,11 +235,18 @@ def _render_with_progress(doc_spire: dict) -> tuple[list, list[str]]:
     return records, messages
 
 
-def test_ca_bundle_is_mounted_and_given_to_the_chart_as_root_ca_path():
-    args = _ha_args(datastore={"type": "postgres", "host": "db.example", "cidrs": ["10.0.64.0/20"],
-                               "caBundle": CA_PEM})
-    server = _values(args)["spire-server"]
-    path = server["dataStore"]["sql"]["rootCAPath"]
+@pytest.mark.parametrize("db, where", [("postgres", "sslrootcert option"), ("mysql", "rootCAPath")])
+def test_ca_bundle_is_mounted_and_given_to_the_chart_the_way_it_reads_it(db, where):
+    """spire 0.30 takes rootCAPath for mysql only (its template fails the render for postgres), so a
+    postgres CA goes into the connection options as sslrootcert; both render (hardened.engine)."""
+    from hardened import engine
+
+    args = _ha_args(datastore={"type": db, "host": "db.example", "cidrs": ["10.0.64.0/20"], "caBundle": CA_PEM})
+    values = _values(args)
+    server = values["spire-server"]
+    sql = server["dataStore"]["sql"]
+    path = sql["rootCAPath"] if db == "mysql" else next(o["sslrootcert"] for o in sql["options"] if "sslrootcert" in o)
+    assert (db == "mysql") == ("rootCAPath" in sql)
     mount, = server["extraVolumeMounts"]
     volume, = server["extraVolumes"]
     assert path == f"{mount['mountPath']}/{DATASTORE_CA_KEY}" and mount["readOnly"] is True
@@ -234,6 +254,10 @@ def test_ca_bundle_is_mounted_and_given_to_the_chart_as_root_ca_path():
     cm = datastore_ca_configmap(CA_PEM)
     assert cm["data"][DATASTORE_CA_KEY] == CA_PEM.strip() + "\n"
     assert "rootCAPath" not in _values(_ha_args())["spire-server"]["dataStore"]["sql"]
+    render = engine.render_chart("spire", args.config.chart_version, release="spire", namespace="spire-server",
+                                 values=values, kube_version="1.33")
+    config = next(o for o in render.objects if o["kind"] == "ConfigMap" and o["metadata"]["name"] == "spire-server")
+    assert path in next(iter(config["data"].values())), f"the server configuration does not name the CA ({where})"
 
 
 def test_prod_without_ca_bundle_warns_and_with_one_the_chart_waits_for_it(prod_doc):

@@ -30,7 +30,7 @@ KINDS = (("admissionregistration.k8s.io", "ValidatingWebhookConfiguration"), ("a
 
 
 def _webhooks(o: Obj) -> Iterator[tuple[dict, str]]:
-    for _, hook, path in maps(o.props, "webhooks", "webhooks"):
+    for _, hook, path in maps(o.props, "webhooks", ""):
         if get_str(hook, "name", path) == WEBHOOK:
             yield hook, path
 
