@@ -123,3 +123,11 @@ def pod_and_containers(pod: PodSpec, check) -> Iterator[str]:
     except Unverifiable as e:
         yield e.message
     yield from container_findings(pod, lambda c: check(c.label, c.security_context, c.sc_path))
+
+
+def windows_pod(pod: PodSpec) -> bool:
+    """``spec.os.name: windows``: the API server then refuses the Linux-only security fields
+    (allowPrivilegeEscalation, capabilities, seccompProfile, ...), and the Pod Security Standards
+    exempt such a pod from the restricted rules on them (v1.25+)."""
+    os_field = get_map(pod.spec, "os", pod.path)
+    return os_field.get("name") == "windows"

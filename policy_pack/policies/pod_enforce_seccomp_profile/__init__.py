@@ -1,13 +1,17 @@
 """pod-enforce-seccomp-profile: every container runs under a seccomp profile.
 
 The effective profile (the container's, else the pod's) must be ``RuntimeDefault`` or a
-``Localhost`` profile; ``Unconfined`` or none leaves every system call open.
+``Localhost`` profile; ``Unconfined`` or none leaves every system call open. An explicit pod-level
+profile of another type is refused even when every container sets its own (see ``_pod_level``).
+A Windows pod (``spec.os.name: windows``) is not judged: the field does not exist there (the
+API server refuses it), and the Pod Security Standards exempt it.
 """
 from __future__ import annotations
 
 from pulumi_policy import Severity
 
 from .._lib.framework import nist_800_171, resource_policy
+from .._lib.pss import windows_pod
 from .._lib.k8s import EMPTY, POD_KINDS, PodSpec, Unverifiable, container_findings, get_map, get_str
 
 ALLOWED = ("RuntimeDefault", "Localhost")
@@ -45,6 +49,8 @@ def _pod_level(pod):
 
 def check(obj, config):
     pod = PodSpec(obj)
+    if windows_pod(pod):
+        return  # seccomp does not exist on Windows (the API server refuses the field there)
     try:
         yield from _pod_level(pod)
     except Unverifiable as e:
