@@ -116,11 +116,14 @@ OTHER_BREAKS = [
     ("Namespace", "baseline", lambda o: o["metadata"]["labels"].update({"pod-security.kubernetes.io/enforce": "baseline"}),
      "namespace-enforce-pod-security"),
     ("Namespace", "unpinned", lambda o: o["metadata"]["labels"].pop("pod-security.kubernetes.io/enforce-version"),
-     "namespace-enforce-pod-security"),
+     "namespace-configure-pod-security-labels"),
+    ("Namespace", "old-version", lambda o: o["metadata"]["labels"].update(
+        {"pod-security.kubernetes.io/enforce-version": "v1.29"}), "namespace-enforce-pod-security"),
+    # Advice only (issue 16): latest follows the cluster, audit/warn change what is logged, not admitted.
     ("Namespace", "latest", lambda o: o["metadata"]["labels"].update(
-        {"pod-security.kubernetes.io/enforce-version": "latest"}), "namespace-enforce-pod-security"),
+        {"pod-security.kubernetes.io/enforce-version": "latest"}), "namespace-configure-pod-security-labels"),
     ("Namespace", "no-warn", lambda o: o["metadata"]["labels"].pop("pod-security.kubernetes.io/warn"),
-     "namespace-enforce-pod-security"),
+     "namespace-configure-pod-security-labels"),
     ("NetworkPolicy", "no-to", lambda o: o["spec"]["egress"][0].pop("to"), "networkpolicy-disallow-allow-all"),
     ("NetworkPolicy", "empty-peer", lambda o: o["spec"]["egress"][0].update(to=[{}]), "networkpolicy-disallow-allow-all"),
     ("NetworkPolicy", "every-namespace", lambda o: o["spec"]["egress"][0].update(to=[{"namespaceSelector": {}}]),

@@ -2,12 +2,15 @@
 
 Unset, it defaults to true: a setuid binary in the image can then gain more privileges than its
 parent process (no_new_privs is not set).
+A Windows pod (``spec.os.name: windows``) is not judged: the field does not exist there (the
+API server refuses it), and the Pod Security Standards exempt it.
 """
 from __future__ import annotations
 
 from pulumi_policy import Severity
 
 from .._lib.framework import nist_800_171, resource_policy
+from .._lib.pss import windows_pod
 from .._lib.k8s import POD_KINDS, PodSpec, container_findings, get_bool
 
 
@@ -20,7 +23,10 @@ def _container(c):
 
 
 def check(obj, config):
-    yield from container_findings(PodSpec(obj), _container)
+    pod = PodSpec(obj)
+    if windows_pod(pod):
+        return  # the field does not exist on Windows (the API server refuses it there)
+    yield from container_findings(pod, _container)
 
 
 POLICY = resource_policy(

@@ -1,10 +1,13 @@
 """container-enforce-drop-all-capabilities: every container drops ALL Linux capabilities and
-adds back none but the configured few (default: NET_BIND_SERVICE)."""
+adds back none but the configured few (default: NET_BIND_SERVICE).
+A Windows pod (``spec.os.name: windows``) is not judged: the field does not exist there (the
+API server refuses it), and the Pod Security Standards exempt it."""
 from __future__ import annotations
 
 from pulumi_policy import Severity
 
 from .._lib.framework import nist_800_171, resource_policy
+from .._lib.pss import windows_pod
 from .._lib.k8s import POD_KINDS, PodSpec, container_findings, get_map, join, strings
 
 DEFAULT_ALLOWED = ["NET_BIND_SERVICE"]
@@ -31,7 +34,10 @@ def check(obj, config):
             yield (f"{c.label} adds {', '.join(added)} ({caps_path}.add); only "
                    f"{', '.join(sorted(allowed)) or 'no capability'} may be added back")
 
-    yield from container_findings(PodSpec(obj), _container)
+    pod = PodSpec(obj)
+    if windows_pod(pod):
+        return  # Linux capabilities do not exist on Windows (the API server refuses the field there)
+    yield from container_findings(pod, _container)
 
 
 POLICY = resource_policy(

@@ -1,14 +1,15 @@
 """pod-disallow-host-ports: no container binds a port on the node (hostPort).
 
 A hostPort opens the node's own address to the pod, outside Services and NetworkPolicies, and
-pins the pod to nodes where the port is free.
+pins the pod to nodes where the port is free. Every container is judged (init and ephemeral too,
+as the Pod Security Standards' ``hostPorts`` check does).
 """
 from __future__ import annotations
 
 from pulumi_policy import Severity
 
 from .._lib.framework import nist_800_171, resource_policy
-from .._lib.k8s import POD_KINDS, RESOURCE_CONTAINERS, PodSpec, container_findings, get_int, maps
+from .._lib.k8s import POD_KINDS, PodSpec, container_findings, get_int, maps
 
 
 def _container(c):
@@ -20,7 +21,7 @@ def _container(c):
 
 
 def check(obj, config):
-    yield from container_findings(PodSpec(obj), _container, RESOURCE_CONTAINERS)
+    yield from container_findings(PodSpec(obj), _container)
 
 
 POLICY = resource_policy(
