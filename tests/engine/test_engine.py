@@ -1,0 +1,235 @@
+"""The offline engine (hardened/engine.py) against a small chart built here: each fact it models
+about pulumi-kubernetes' helm.v4.Chart and the Pulumi engine, pinned with the upstream source it
+comes from.
+
+- pulumi-kubernetes provider/pkg/provider/helm/v4/chart.go, ChartProvider.Construct: release name
+  = resource name, DisableHooks, IncludeCRDs, no children when an input is unknown.
+- pulumi-kubernetes provider/pkg/provider/yaml/v2/yaml.go, Normalize and register: List expansion,
+  namespace defaulting by scope, child name `<prefix>:<ns>/<name>`, Secret data marked secret.
+- pulumi-kubernetes provider/pkg/clients/unstructured.go, Normalize: stringData -> base64 data.
+- pulumi pkg/resource/deploy/step_generator.go: every registration is analysed (components too,
+  with no Check), AnalyzeStack gets outputs.
+"""
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+import pytest
+
+from hardened import engine
+from hardened.render import ChartContext, expand_chart
+
+CHART = {
+    "Chart.yaml": """apiVersion: v2
+name: demo
+version: 1.2.3
+dependencies:
+  - {name: sub, version: 0.1.0, condition: sub.enabled}
+""",
+    "values.yaml": "replicas: 1\nsub: {enabled: false}\n",
+    "crds/widgets.yaml": """apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: widgets.example.com}
+spec:
+  group: example.com
+  names: {kind: Widget, plural: widgets}
+  scope: Namespaced
+  versions: [{name: v1, served: true, storage: true, schema: {openAPIV3Schema: {type: object}}}]
+status: {acceptedNames: {kind: Widget}}
+""",
+    "templates/all.yaml": """apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {{ .Release.Name }}-web
+spec:
+  replicas: {{ .Values.replicas }}
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      initContainers: null
+      containers: [{name: web, image: "example.com/web:{{ .Capabilities.KubeVersion.Minor }}"}]
+---# Source: a separator with a comment, as some charts render it
+apiVersion: v1
+kind: Secret
+metadata: {name: creds}
+stringData: {password: hunter2}
+---
+apiVersion: example.com/v1
+kind: Widget
+metadata: {name: w}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: reader}
+rules: []
+---
+apiVersion: v1
+kind: ConfigMapList
+items:
+  - {apiVersion: v1, kind: ConfigMap, metadata: {name: a}, data: {k: v}}
+  - {apiVersion: v1, kind: ConfigMap, metadata: {name: b}, data: {k: v}}
+---
+apiVersion: other.io/v1
+kind: Gadget
+metadata: {name: g}
+""",
+    "templates/hook.yaml": """apiVersion: batch/v1
+kind: Job
+metadata:
+  name: migrate
+  annotations: {"helm.sh/hook": post-install}
+spec: {template: {spec: {restartPolicy: Never, containers: [{name: m, image: x}]}}}
+""",
+    "templates/NOTES.txt": "Thanks for installing {{ .Release.Name }}",
+    "charts/sub/Chart.yaml": "apiVersion: v2\nname: sub\nversion: 0.1.0\n",
+    "charts/sub/crds/gizmos.yaml": """apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: gizmos.example.com}
+spec:
+  group: example.com
+  names: {kind: Gizmo, plural: gizmos}
+  scope: Cluster
+  versions: [{name: v1, served: true, storage: true, schema: {openAPIV3Schema: {type: object}}}]
+""",
+    "charts/sub/templates/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: sub}\n",
+}
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("charts")
+    for rel, text in CHART.items():
+        path = root / "demo-1.2.3" / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return root
+
+
+def _render(cache, values=None, **kw):
+    return engine.render_chart("demo", "1.2.3", release="rel", namespace="apps", values=values or {},
+                               kube_version=kw.pop("kube_version", "1.33"), cache=cache, **kw)
+
+
+def _by_kind(render):
+    return {(o["kind"], o["metadata"]["name"]): o for o in render.objects}
+
+
+def test_hooks_are_dropped_and_listed_and_notes_are_not_objects(cache):
+    render = _render(cache)
+    assert render.hooks == ["Job migrate (post-install)"]
+    assert not [o for o in render.objects if o["kind"] == "Job"]
+
+
+def test_release_name_namespace_and_kube_version_reach_the_templates(cache):
+    objs = _by_kind(_render(cache, kube_version="1.32"))
+    web = objs[("Deployment", "rel-web")]
+    assert web["metadata"]["namespace"] == "apps"          # namespaced kind without one: the chart's
+    assert web["spec"]["template"]["spec"]["containers"][0]["image"] == "example.com/web:32"
+    assert "initContainers" not in web["spec"]["template"]["spec"]   # null dropped by the typed round trip
+
+
+def test_crds_of_enabled_charts_only_and_their_scope_decides_the_namespace(cache):
+    render = _render(cache)
+    objs = _by_kind(render)
+    assert ("CustomResourceDefinition", "widgets.example.com") in objs
+    assert ("CustomResourceDefinition", "gizmos.example.com") not in objs       # sub is disabled
+    assert "status" not in objs[("CustomResourceDefinition", "widgets.example.com")]
+    assert objs[("Widget", "w")]["metadata"]["namespace"] == "apps"   # Namespaced per its CRD
+    assert "namespace" not in objs[("ClusterRole", "reader")]["metadata"]
+    assert "namespace" not in objs[("Gadget", "g")]["metadata"]       # unknown scope: left unset...
+    assert render.unresolved_scopes == ["other.io/Gadget"]            # ...and reported, as the provider warns
+    enabled = _by_kind(_render(cache, {"sub": {"enabled": True}}))
+    assert ("CustomResourceDefinition", "gizmos.example.com") in enabled and ("ConfigMap", "sub") in enabled
+
+
+def test_lists_are_expanded_and_secret_string_data_becomes_base64_data(cache):
+    objs = _by_kind(_render(cache))
+    assert ("ConfigMap", "a") in objs and ("ConfigMap", "b") in objs
+    secret = objs[("Secret", "creds")]
+    assert "stringData" not in secret
+    assert base64.b64decode(secret["data"]["password"]) == b"hunter2"
+
+
+def test_children_are_registered_as_the_provider_registers_them(cache):
+    ctx = ChartContext(cache=str(cache))
+    urn = "urn:pulumi:prod::hardened-stack::hardened:index:X$kubernetes:helm.sh/v4:Chart::rel"
+    inputs = {"chart": "demo", "version": "1.2.3", "namespace": "apps", "values": {}}
+    children = expand_chart(urn, engine.CHART_TOKEN, "rel", inputs, ctx)
+    names = {c.name: c for c in children}
+    web = names["rel:apps/rel-web"]
+    assert web.type == "kubernetes:apps/v1:Deployment" and web.parent == urn
+    assert web.urn == ("urn:pulumi:prod::hardened-stack::hardened:index:X$kubernetes:helm.sh/v4:Chart"
+                       "$kubernetes:apps/v1:Deployment::rel:apps/rel-web")
+    assert "rel:reader" in names and names["rel:reader"].type == "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole"
+    secret = names["rel:apps/creds"]
+    assert secret.type == "kubernetes:core/v1:Secret"
+    assert secret.inputs["data"] == {"password": "[secret]"} and secret.secret_paths == ["/data/password"]
+
+
+def test_an_unknown_input_registers_no_child(cache):
+    ctx = ChartContext(cache=str(cache))
+    inputs = {"chart": "demo", "version": "1.2.3", "namespace": "apps", "values": {"arn": engine.UNKNOWN}}
+    assert expand_chart("urn:pulumi:s::p::kubernetes:helm.sh/v4:Chart::rel", engine.CHART_TOKEN, "rel", inputs,
+                        ctx) == []
+    assert "unknown values" in ctx.warnings[0]
+
+
+def test_a_missing_chart_names_chart_version_and_how_to_fill_the_cache(tmp_path):
+    with pytest.raises(engine.ChartError) as e:
+        engine.render_chart("vault", "9.9.9", release="v", namespace="vault", values={}, kube_version="1.33",
+                            repo="https://helm.releases.hashicorp.com", cache=tmp_path)
+    message = str(e.value)
+    assert "vault 9.9.9" in message and str(tmp_path / "vault-9.9.9") in message
+    assert "HARDENED_CHART_CACHE" in message and "https://helm.releases.hashicorp.com" in message
+
+
+def test_a_template_error_names_the_chart(cache, tmp_path):
+    broken = tmp_path / "demo-1.2.3"
+    for rel, text in CHART.items():
+        (broken / rel).parent.mkdir(parents=True, exist_ok=True)
+        (broken / rel).write_text(text)
+    (broken / "templates" / "fail.yaml").write_text('{{ fail "needs a value" }}')
+    with pytest.raises(engine.ChartError, match=r"demo 1.2.3 \(release rel\) failed to render: .*needs a value"):
+        _render(tmp_path)
+
+
+def test_what_analyze_and_analyze_stack_receive_for_a_remote_component():
+    inputs = {"chart": "vault", "values": {"server": {"ha": {"enabled": True}}}}
+    assert engine.analyze_properties(engine.CHART_TOKEN, inputs) == {}
+    assert engine.stack_properties(engine.CHART_TOKEN, inputs, {"resources": ["vault/vault"]}) == {
+        "resources": ["vault/vault"]}
+    pod = {"apiVersion": "v1", "kind": "Pod"}
+    assert engine.analyze_properties("kubernetes:core/v1:Pod", pod) is pod
+
+
+def test_the_check_of_a_render_sends_the_chart_empty_and_its_children_as_resources(tmp_path, monkeypatch):
+    """Through the real protocol: a render's Chart reaches Analyze with {} (a policy reading chart
+    values sees nothing), its outputs reach AnalyzeStack, its objects are judged."""
+    from hardened.analyzer import PolicyPackProcess, to_struct
+    from hardened.manifests import load_path
+
+    sent = []
+    real = to_struct
+    monkeypatch.setattr("hardened.analyzer.to_struct", lambda value: (sent.append(dict(value)), real(value))[1])
+    (tmp_path / "resources.json").write_text(json.dumps({"project": "hardened-stack", "stack": "prod", "resources": [
+        {"urn": "urn:pulumi:prod::hardened-stack::kubernetes:helm.sh/v4:Chart::vault", "type": engine.CHART_TOKEN,
+         "name": "vault", "parent": "", "custom": False, "inputs": {"chart": "vault", "values": {"x": 1}},
+         "outputs": {"resources": []}}]}))
+    with PolicyPackProcess() as pack:
+        analysis = pack.analyze(load_path(tmp_path))
+    assert {} in sent and {"resources": []} in sent and not any("values" in s for s in sent)
+    assert [v.policy for v in analysis.verdicts] == ["chart-missing-rendered-resources"]
+
+
+def test_gateway_api_release_url_resolves_to_the_manifest_cache(tmp_path):
+    folder = tmp_path / "gateway-api-v1.6.1"
+    folder.mkdir()
+    (folder / "a.yaml").write_text(CHART["crds/widgets.yaml"])
+    url = "https://github.com/kubernetes-sigs/gateway-api/releases/download/v1.6.1/standard-install.yaml"
+    objects, _ = engine.read_config_file(url, cache=tmp_path)
+    assert [o["metadata"]["name"] for o in objects] == ["widgets.example.com"]
+    with pytest.raises(engine.ChartError, match="no offline copy"):
+        engine.read_config_file("https://example.com/x.yaml", cache=tmp_path)
