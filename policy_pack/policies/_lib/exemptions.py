@@ -390,13 +390,13 @@ def load_exemptions(path: Optional[Path | str] = None, *, known: Optional[Iterab
 
     A missing default file means no exemptions (the narrowest reading); a malformed file raises
     :class:`ExemptionError` naming the file, the line, the entry and the field. Policy names are
-    checked against *known* (default: the pack's policies, for the default file).
+    checked against *known* (default: the pack's policies).
     """
     file = Path(path) if path is not None else DEFAULT_PATH
     if path is None and not file.exists():
         return []
     source = DEFAULT_SOURCE if path is None else str(file)
-    if known is None and path is None:
+    if known is None:
         known = known_policies() or None
     try:
         text = file.read_text(encoding="utf-8")
