@@ -8,7 +8,7 @@ until its owner sets one. ``render`` therefore fills every secret the configurat
 value, so it is redacted in every output) and says so on stderr (:func:`notice`).
 
 The rules mirror where components/stack.py calls ``Secrets.require`` (and Spire's own check of
-its datastore password); a test renders each case without the placeholder to keep them in step.
+its datastore password); keep them in step (tests/foundation/test_stack_secrets.py).
 """
 from __future__ import annotations
 
