@@ -266,9 +266,20 @@ def _fallback_file(paths: list[str], resources: list[Resource]) -> Optional[str]
     return next((r.file for r in resources if r.file), None)
 
 
+def _exemptions_preflight(pack_dir: str, err: TextIO) -> bool:
+    """The pack's exemptions file: one error line if malformed (exit 2), warnings for expired ones
+    and ones expiring within 30 days (policy_pack/policies/_lib/exemptions.py, ``preflight``)."""
+    from policy_pack.policies._lib.exemptions import preflight
+
+    path = Path(pack_dir) / "exemptions.yaml"
+    return not path.is_file() or preflight("check", fail_on_expired=False, path=path, stream=err)
+
+
 def run(args: argparse.Namespace, out: Optional[TextIO] = None, err: Optional[TextIO] = None) -> int:
     out = out or sys.stdout
     err = err or sys.stderr
+    if not _exemptions_preflight(args.policy_pack, err):
+        return 2
     config = None
     config_file = args.config
     if not config_file:

@@ -11,7 +11,8 @@ code), and writes:
   secret values redacted.
 
 The same configuration renders byte-identical output. Secret config values (``secure:`` entries)
-cannot be decrypted offline; they are replaced by a redacted placeholder that stays a Pulumi secret.
+cannot be decrypted offline; they, and the secrets the configuration requires but the stack file
+does not set, get a marked placeholder that stays a Pulumi secret (render says which on stderr).
 """
 from __future__ import annotations
 
@@ -81,9 +82,12 @@ def stack_file(stack: str, root: Path = REPO_ROOT) -> Path:
 
 
 def read_stack_config(stack: str, root: Path = REPO_ROOT,
-                      overrides: Optional[dict[str, Any]] = None) -> tuple[dict[str, str], list[str]]:
+                      overrides: Optional[dict[str, Any]] = None,
+                      placeholders: Optional[dict[str, str]] = None) -> tuple[dict[str, str], list[str]]:
     """``Pulumi.<stack>.yaml`` as the engine hands config to a program: ``{"ns:key": str}``
-    (objects JSON-encoded) plus the list of secret keys."""
+    (objects JSON-encoded) plus the list of secret keys. Secrets the configuration requires but
+    the file does not set get a marked placeholder (hardened/secret_placeholders.py), recorded in
+    *placeholders* (``{key: the setting that needs it}``)."""
     path = stack_file(stack, root)
     if not path.exists():
         choices = sorted(p.name for p in root.glob("Pulumi.*.yaml") if p.name != "Pulumi.yaml")
@@ -105,6 +109,11 @@ def read_stack_config(stack: str, root: Path = REPO_ROOT,
             config[full] = value
         else:
             config[full] = json.dumps(value)
+    from .secret_placeholders import fill
+
+    added = fill(config, secret_keys)
+    if placeholders is not None:
+        placeholders.update(added)
     return config, secret_keys
 
 
@@ -283,7 +292,8 @@ class _ProgressHandler(logging.Handler):
 def run_program(stack: str = "prod", root: Path = REPO_ROOT, overrides: Optional[dict[str, Any]] = None,
                 progress: Optional[Callable[[str], None]] = None,
                 program: Optional[Callable[[], Any]] = None, preview: bool = False,
-                charts: Optional[ChartContext] = None, expand_charts: bool = True) -> list[Registered]:
+                charts: Optional[ChartContext] = None, expand_charts: bool = True,
+                placeholders: Optional[dict[str, str]] = None) -> list[Registered]:
     """Run ``__main__.py`` (or *program*) under mocks with the stack's config; return what it
     registered, each Helm chart expanded into its children as the Kubernetes provider does
     (*expand_charts* False records the Chart alone: the benchmarks' baseline).
@@ -298,7 +308,7 @@ def run_program(stack: str = "prod", root: Path = REPO_ROOT, overrides: Optional
     from pulumi.runtime.config import set_all_config
     from pulumi.runtime.stack import run_pulumi_func
 
-    config, secret_keys = read_stack_config(stack, root, overrides)
+    config, secret_keys = read_stack_config(stack, root, overrides, placeholders)
     records: list[Registered] = []
     if charts is None:
         charts = ChartContext(kube_version=stack_kube_version(config))
@@ -436,12 +446,19 @@ def run(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(f"render: stack {args.stack} from {stack_file(args.stack, root).name} (offline, SDK mocks)",
               file=sys.stderr)
+    # An expired exemption would deploy its component half-exempted (policy_pack/exemptions.yaml).
+    from policy_pack.policies._lib.exemptions import preflight
+
+    if not preflight("render", fail_on_expired=True):
+        return 2
+    placeholders: dict[str, str] = {}
     charts = ChartContext(cache=getattr(args, "chart_cache", None))
     try:
         config, _ = read_stack_config(args.stack, root)
         charts.kube_version = stack_kube_version(config)
         records = run_program(args.stack, root, progress=say, preview=getattr(args, "preview", False),
-                              charts=charts, expand_charts=not getattr(args, "no_charts", False))
+                              charts=charts, expand_charts=not getattr(args, "no_charts", False),
+                              placeholders=placeholders)
         counts = write_output(records, out, args.stack)
         policyconfig.write(out, policyconfig.stack_policy_config(args.stack, root))
     except RenderError as e:
@@ -456,6 +473,10 @@ def run(args: argparse.Namespace) -> int:
     chart_objects = sum(len(r.objects) for r in charts.renders.values())
     say(f"{len(charts.renders)} Helm charts rendered from {engine.chart_cache(charts.cache)} "
         f"(Kubernetes {charts.kube_version}): {chart_objects} objects; {hooks} hooks dropped, as helm.v4.Chart drops them")
+    from .secret_placeholders import notice
+
+    for line in notice(placeholders):
+        print(line, file=sys.stderr)
     secrets = sum(1 for r in records if r.secret_paths)
     print(f"render: wrote {counts['manifests']} manifests and {counts['resources']} resources "
           f"({secrets} with redacted secrets) and the pack's {policyconfig.FILE_NAME} to {out} "

@@ -183,8 +183,14 @@ def analyze_stack(stack: str, policy_pack: Optional[str] = None, overrides: Opti
             return pack.analyze(list(iter_resources(tmp, stack=stack)))
 
 
-def render_documents(stack: str, rows: list[ControlRow], checklist: list[ChecklistRow], analysis: Any) -> dict[str, str]:
+def render_documents(stack: str, rows: list[ControlRow], checklist: list[ChecklistRow], analysis: Any,
+                     exemptions: Optional[list] = None) -> dict[str, str]:
     import jinja2
+
+    from policy_pack.policies._lib.exemptions import review
+
+    if exemptions is None:  # the exemptions in force: policy_pack/exemptions.yaml, active entries
+        exemptions = list(review().active())
 
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), undefined=jinja2.StrictUndefined,
                              autoescape=jinja2.select_autoescape(["html.j2"]), keep_trailing_newline=True,
@@ -193,7 +199,8 @@ def render_documents(stack: str, rows: list[ControlRow], checklist: list[Checkli
                resources=len(analysis.resources), policies=len(analysis.policies),
                summary={v: sum(1 for r in rows if r.verdict == v) for v in (PASS, FAIL, MANUAL)},
                checklist_summary={v: sum(1 for r in checklist if r.verdict == v) for v in (PASS, FAIL, MANUAL)},
-               frameworks=list(dict.fromkeys(r.framework for r in rows)))
+               frameworks=list(dict.fromkeys(r.framework for r in rows)),
+               exemptions=sorted(exemptions, key=lambda e: (e.expires, e.id)))
     return {"compliance.md": env.get_template("compliance.md.j2").render(**ctx),
             "compliance.html": env.get_template("compliance.html.j2").render(**ctx)}
 
@@ -205,6 +212,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from policy_pack.policies._lib.exemptions import preflight
+
+    if not preflight("report", fail_on_expired=False):
+        return 2
     try:
         analysis = analyze_stack(args.stack, args.policy_pack)
         rows, checklist = build_rows(load_controls(), analysis)

@@ -1,19 +1,35 @@
 """The policy pack's entry point, run by the Pulumi CLI (``python -m pulumi.policy <engine>
-<this directory>``) and by ``python -m hardened check``: it builds the PolicyPack, which serves
-the Analyzer protocol and prints its port. Nothing else lives here; the policies are importable
-modules under ``policies/``."""
+<this directory>``, with the interpreter of the virtualenv PulumiPolicy.yaml names) and by
+``python -m hardened check``: it builds the PolicyPack, which serves the Analyzer protocol and
+prints its port. Nothing else lives here; the policies are importable modules under ``policies/``.
+
+A malformed ``exemptions.yaml`` stops the pack with one line on stderr naming the file, the line
+and the fix (no traceback)."""
+import sys
+
 from pulumi_policy import EnforcementLevel, PolicyPack
 
 from policies import all_policies
 from policies._lib import fastpath
+from policies._lib.exemptions import ExemptionError
+from policies._lib.framework import pack_version, serve_version
 
 # Each request's inputs are deserialized once, not once per policy (see policies/_lib/fastpath.py).
 fastpath.install()
+# The SDK reports every Python pack as version 0.0.1 (pulumi_policy/policy.py, PolicyPack.__init__);
+# serve PulumiPolicy.yaml's version instead, as the CLI reports it.
+serve_version(pack_version())
+
+try:
+    POLICIES = all_policies()
+except ExemptionError as error:
+    print(f"hardened-stack policy pack: {error}", file=sys.stderr)
+    sys.exit(1)
 
 PolicyPack(
     name="hardened-stack",
     enforcement_level=EnforcementLevel.MANDATORY,
-    policies=all_policies(),
+    policies=POLICIES,
     description="The hardened zero-trust Kubernetes checklist: pod security, images, service accounts, RBAC, "
                 "secrets, namespaces and network policies (see docs/policies.md).",
     display_name="hardened-stack",

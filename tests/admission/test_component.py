@@ -180,18 +180,19 @@ def test_subject_glob_becomes_an_anchored_regexp():
     assert not re.match(rx, "https://github.com/lego-mcp/lego-mcp-fork/x")
 
 
+OWNER = {"team": "platform", "contact": "platform@example.com"}
+
+
 def test_exemptions_file_excludes_named_namespaces_from_named_constraints_only(tmp_path):
     f = tmp_path / "exemptions.yaml"
     f.write_text(yaml.safe_dump({"exemptions": [
-        {"id": "falco-driver", "policies": ["pod-disallow-privileged-containers", "pod-disallow-host-path-volumes"],
+        {"id": "falco-driver", "owner": OWNER,
+         "policies": ["pod-disallow-privileged-containers", "pod-disallow-host-path-volumes"],
          "resource": {"kind": "DaemonSet", "namespace": "falco", "name": "falco"},
          "reason": "the kernel driver needs the host", "expires": "2099-12-31"},
-        {"id": "old", "policies": ["pod-disallow-root-user"],
+        {"id": "old", "owner": OWNER, "policies": ["pod-disallow-root-user"],
          "resource": {"kind": "DaemonSet", "namespace": "legacy", "name": "x"},
          "reason": "expired long ago, must not exclude", "expires": "2020-01-01"},
-        {"id": "glob", "policies": ["pod-disallow-root-user"],
-         "resource": {"kind": "Pod", "namespace": "team-*", "name": "x"},
-         "reason": "a glob is never widened into an exclusion", "expires": "2099-12-31"},
     ]}))
     by_name = {t.constraint: exempt_namespaces(t, f) for t in TEMPLATES}
     assert by_name["pods-disallow-privileged"] == ["falco"]

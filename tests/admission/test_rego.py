@@ -185,7 +185,10 @@ def test_seed_mistakes_are_refused(prod):
 
 def _samples(template):
     folder = SAMPLES_ROOT / template.crossguard_policy.replace("-", "_") / "samples"
-    return sorted(folder.glob("*.yaml")) if folder.is_dir() else []
+    # disallowed-unknown-*: a value unknown at preview exists for CrossGuard only (Gatekeeper admits
+    # objects whose every value is known), so those samples have no Gatekeeper verdict to agree with.
+    return sorted(p for p in folder.glob("*.yaml") if not p.name.startswith("disallowed-unknown-")) \
+        if folder.is_dir() else []
 
 
 CASES = [(t, p) for t in TEMPLATES for p in _samples(t)]

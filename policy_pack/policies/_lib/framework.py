@@ -1,5 +1,5 @@
 """The policy framework: every policy gets the same metadata, configuration, exemptions and
-fail-closed handling of malformed input, so a policy module holds only its rule.
+fail-closed handling of malformed and unknown input, so a policy module holds only its rule.
 
 A resource policy is built with :func:`resource_policy` from a ``check(obj, config)`` generator
 that yields one message per violation; a stack policy with :func:`stack_policy` from a
@@ -8,13 +8,22 @@ that yields one message per violation; a stack policy with :func:`stack_policy` 
 - skips resources whose type the policy does not judge (one dictionary lookup);
 - reads the policy's configuration (``--policy-pack-config``) against its schema, with the
   defaults applied; a malformed setting is reported (the default applies, the stricter choice);
-- applies exemptions from ``policy_pack/exemptions.yaml`` and from the configuration: an active
-  one marks the policy not applicable to the resource, with the exemption's id, expiry and
-  reason; an expired one is a violation of its own;
+- fails closed on values unknown at preview. pulumi_policy hands a policy proxies that raise
+  ``UnknownValueError`` on such a value, and its servicer turns an escaping one into an ADVISORY
+  "can't run policy ... during preview" (pulumi_policy/policy.py, ``_PolicyAnalyzerServicer.Analyze``
+  and ``AnalyzeStack``), so ``pulumi preview`` passes what ``pulumi up`` then refuses half-way.
+  Here the check's findings so far are kept and the unknown becomes a finding of its own,
+  "cannot verify <field> at preview: <what would make it known>", at the policy's level. A policy's
+  ``unknowns: advisory`` setting (every policy has it) lowers only those findings to the SDK's
+  advisory, saying so. A check may also yield :func:`cannot_verify` itself to go on past an
+  unknown (stack policies do, so that an unknown defers only the verdicts it can affect);
+- applies exemptions from ``policy_pack/exemptions.yaml`` and from the configuration only once a
+  finding exists, and only to the exact object (kind, namespace, name and, where the entry lists
+  them, images) they name: an identity or image unknown at preview matches nothing. An active one
+  marks the policy not applicable to the object, with the exemption's id, owner, expiry and
+  reason; an expired one is reported next to the finding it no longer lifts;
 - turns a field of the wrong type into a violation naming the field (fail closed), and any
-  unexpected error into a violation too: a policy never crashes the pack. A value unknown
-  during preview propagates as ``UnknownValueError``, which pulumi_policy reports as an advisory
-  "can't run policy ... during preview: <which field>".
+  unexpected error into a violation too: a policy never crashes the pack.
 """
 from __future__ import annotations
 
@@ -33,11 +42,11 @@ from pulumi_policy import (
     StackValidationArgs,
     StackValidationPolicy,
 )
-from pulumi_policy.proxy import UnknownValueError
+from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError
 
 from . import exemptions as ex
 from . import schema
-from .k8s import Obj, Unverifiable, parse_type
+from .k8s import Obj, Unverifiable, is_list, join, parse_type, pod_spec
 
 #: Where each policy is documented (an anchor per policy name).
 DOCS = "docs/policies.md"
@@ -82,10 +91,11 @@ def nist_800_171(reference: str) -> Control:
 
 _DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
 
-#: The ``exemptions`` property every policy accepts.
+#: The ``exemptions`` property every policy accepts (the entries of policy_pack/exemptions.yaml,
+#: with ``policies`` implied by the policy and ``id`` and ``owner`` optional).
 EXEMPTIONS_PROPERTY: dict[str, Any] = {
     "type": "array",
-    "description": "Named, justified, expiring exemptions from this policy.",
+    "description": "Named, justified, expiring exemptions from this policy, each for one exact object.",
     "default": [],
     "items": {
         "type": "object",
@@ -93,21 +103,46 @@ EXEMPTIONS_PROPERTY: dict[str, Any] = {
         "required": ["resource", "reason", "expires"],
         "properties": {
             "id": {"type": "string", "minLength": 1, "description": "A unique name for the exemption."},
+            "owner": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["team", "contact"],
+                "properties": {
+                    "team": {"type": "string", "minLength": 1, "description": "The team that answers for it."},
+                    "contact": {"type": "string", "minLength": 1, "description": "An email or channel."},
+                },
+            },
             "resource": {
                 "type": "object",
                 "additionalProperties": False,
                 "required": ["kind", "name"],
                 "properties": {
-                    "kind": {"type": "string", "minLength": 1, "description": "Kind (glob), e.g. DaemonSet."},
-                    "namespace": {"type": "string", "description": "Namespace (glob); omit for cluster-scoped."},
-                    "name": {"type": "string", "minLength": 1, "description": "Name (glob), e.g. 'falco*'."},
+                    "kind": {"type": "string", "minLength": 1, "description": "Exact Kind, e.g. DaemonSet."},
+                    "namespace": {"type": "string", "description": "Exact namespace; omit for cluster-scoped."},
+                    "name": {"type": "string", "minLength": 1,
+                             "description": "Exact name (a glob only for generated names; on a kind that runs "
+                                            "pods, only with images)."},
                 },
             },
+            "images": {"type": "array", "items": {"type": "string", "minLength": 1},
+                       "description": "Image repositories (registry/path, no tag or digest); the exemption "
+                                      "applies only while every image of the object is from one of them."},
             "reason": {"type": "string", "minLength": 10,
                        "description": "Why it is needed and why it is the narrowest form."},
             "expires": {"type": "string", "pattern": _DATE_PATTERN, "description": "Expiry date, YYYY-MM-DD."},
         },
     },
+}
+
+#: The ``unknowns`` property every policy accepts: what a value unknown at preview does.
+UNKNOWNS_PROPERTY: dict[str, Any] = {
+    "type": "string",
+    "enum": ["mandatory", "advisory"],
+    "default": "mandatory",
+    "description": "A field this policy needs whose value is unknown at preview (computed from another "
+                   "resource's output) is a 'cannot verify' finding at the policy's level (mandatory, the "
+                   "default: preview fails rather than `pulumi up` stopping half-way), or an advisory "
+                   "(advisory: the update judges the known value).",
 }
 
 
@@ -126,8 +161,8 @@ class _Configuration:
 
     def __init__(self, policy: str, properties: Mapping[str, Mapping[str, Any]]):
         self.policy = policy
-        self.properties = {"exemptions": EXEMPTIONS_PROPERTY, **properties}
-        self.defaults = {k: v.get("default") for k, v in properties.items()}
+        self.properties = {"exemptions": EXEMPTIONS_PROPERTY, "unknowns": UNKNOWNS_PROPERTY, **properties}
+        self.defaults = {k: v.get("default") for k, v in self.properties.items() if k != "exemptions"}
         self.default_settings = Settings(dict(self.defaults), (), ())
         self._cache: dict[tuple, tuple[list, Settings]] = {}
         self._lock = threading.Lock()
@@ -197,26 +232,142 @@ def builtin_exemptions() -> list[ex.Exemption]:
     return _BUILTIN
 
 
-def _exemption_for(policy: str, obj: Obj, configured: Sequence[ex.Exemption],
-                   report: Callable[[str], None]) -> Optional[ex.Exemption]:
-    """The active exemption for *obj*, if any; every matching expired one is reported."""
+def _identity(obj: Obj) -> Optional[tuple[str, Optional[str], str, tuple[str, ...]]]:
+    """``(kind, namespace, name, images)`` of *obj*, or None when any of it is unknown at preview
+    or malformed: such an object matches no exemption (fail closed)."""
+    try:
+        images: list[str] = []
+        spec = pod_spec(obj)
+        if spec is not None:
+            for c in spec.containers():
+                image = c.obj.get("image")
+                if not isinstance(image, str) or not image:
+                    return None
+                images.append(image)
+        return obj.kind, obj.namespace, obj.name, tuple(images)
+    except (UnknownValueError, Unverifiable):
+        return None
+
+
+def _exemption_for(policy: str, obj: Obj, configured: Sequence[ex.Exemption]
+                   ) -> tuple[Optional[ex.Exemption], list[ex.Exemption]]:
+    """The active exemption for *obj*, if any, and the expired ones that name it. Called only
+    once the policy has a finding on *obj*."""
     candidates = [e for e in builtin_exemptions() if e.applies_to(policy)]
     candidates.extend(configured)
     if not candidates:
-        return None
-    kind, namespace, name = obj.kind, obj.namespace, obj.name
+        return None, []
+    identity = _identity(obj)
+    if identity is None:
+        return None, []
+    kind, namespace, name, images = identity
     today = ex.utc_today()
-    active = None
+    active, expired = None, []
     for e in candidates:
-        if not e.matches(kind, namespace, name):
+        if not e.matches(kind, namespace, name, images):
             continue
         if e.expired(today):
-            report(f"{e.describe()} for {e.target} expired on {e.expires.isoformat()} and no longer exempts "
-                   f"this resource; renew it with a fresh justification and date, or fix the resource and "
-                   f"remove the exemption")
+            expired.append(e)
         elif active is None:
             active = e
-    return active
+    return active, expired
+
+
+def _expired_notice(e: ex.Exemption) -> str:
+    return (f"{e.describe()} for {e.target} expired on {e.expires.isoformat()} and no longer exempts this "
+            f"resource; renew it with a fresh justification and date, or fix the resource and remove the exemption")
+
+
+def _exempted(e: ex.Exemption) -> str:
+    owner = f" ({e.owner})" if e.owner else ""
+    return f"exempted by {e.describe()} until {e.expires.isoformat()}{owner}: {e.reason}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Values unknown at preview
+# ---------------------------------------------------------------------------------------------
+
+#: The engine's marker for a string unknown during preview (what ``check`` reads from YAML, too).
+UNKNOWN = UNKNOWN_STRING_VALUE
+
+#: What makes an unknown value known, said once for every "cannot verify" finding.
+MAKE_IT_KNOWN = ("it is computed from another resource's output, which the engine learns only when that "
+                 "resource is created or updated; make it a plain value, or derive it from a resource that "
+                 "already exists")
+
+
+class CannotVerify(str):
+    """A finding that a field the policy needs is unknown at preview; ``path`` names the field."""
+
+    path: str = ""
+
+
+def field_path(keys: Sequence[Any], root: Any = None) -> str:
+    """The path of an ``UnknownValueError`` (its ``props``, every key a string) written as the
+    policies write paths, ``spec.template.spec.containers[0].image``; list indexes are found by
+    walking *root* (or, without it, digits are taken as indexes)."""
+    path, node = "", root
+    for key in keys:
+        index = None
+        if node is not None and is_list(node) and str(key).isdigit():
+            index = int(key)
+        elif node is None and str(key).isdigit():
+            index = int(key)
+        path = join(path, index if index is not None else str(key))
+        try:
+            if index is not None and node is not None:
+                node = node[index]
+            elif isinstance(node, Mapping):
+                node = node.get(str(key))
+            else:
+                node = None
+        except (UnknownValueError, LookupError, TypeError):
+            node = None
+    return path or "(the whole object)"
+
+
+def cannot_verify(error: UnknownValueError, root: Any = None, subject: str = "", detail: str = "") -> CannotVerify:
+    """The finding for a field unknown at preview: ``cannot verify <subject><path> at preview:
+    <what would make it known>``. *root* is the object's inputs (for list indexes in the path);
+    *subject* names another object when the field is not on the one the finding is about."""
+    path = field_path(getattr(error, "props", []) or [], root)
+    message = CannotVerify(f"cannot verify {subject}{path} at preview: {detail or MAKE_IT_KNOWN}")
+    message.path = path
+    return message
+
+
+def _advisory_unknown(findings: Sequence[str]) -> UnknownValueError:
+    """The unknowns of an ``unknowns: advisory`` policy as the SDK's own advisory channel: raised
+    from ``validate``, pulumi_policy reports it as an advisory "can't run policy ... during preview"."""
+    error = UnknownValueError(UNKNOWN, [])
+    error.message = ("; ".join(findings) + " (reported as advisory because this policy's configuration sets "
+                     "unknowns: advisory; `pulumi up` judges the value once it is known, and stops there if it "
+                     "breaks the policy)")
+    return error
+
+
+def _unknowns_mode(settings: "Settings") -> str:
+    return settings.values.get("unknowns") or "mandatory"
+
+
+def _holds_unknown(root: Any, keys: Sequence[Any]) -> bool:
+    """Whether *root* holds a value unknown at preview at *keys* (the path of an UnknownValueError)."""
+    node = root
+    for key in keys:
+        try:
+            if is_list(node) and str(key).isdigit():
+                node = node[int(key)]
+            elif isinstance(node, Mapping):
+                if str(key) not in node:
+                    return False
+                node = node[str(key)]
+            else:
+                return False
+        except UnknownValueError:
+            return True
+        except (LookupError, TypeError):
+            return False
+    return False
 
 
 def _internal(e: Exception) -> str:
@@ -293,27 +444,38 @@ class HardenedResourcePolicy(ResourceValidationPolicy, _Meta):
             report(problem)
         try:
             obj = Obj(args.resource_type, args.props, args.name)
-            exemption = _exemption_for(self.name, obj, settings.exemptions, report)
-        except UnknownValueError:
-            raise
         except Unverifiable as e:
             report(e.message)
             return
-        except Exception as e:  # noqa: BLE001 - a policy must never crash the pack
-            report(_internal(e))
+        findings = self._findings(obj, settings)
+        if not findings:
             return
+        exemption, expired = _exemption_for(self.name, obj, settings.exemptions)
         if exemption is not None:
-            args.not_applicable(f"exempted by {exemption.describe()} until {exemption.expires.isoformat()}: "
-                                f"{exemption.reason}")
+            args.not_applicable(_exempted(exemption))
+        for e in expired:
+            report(_expired_notice(e))
+        deferred = [f for f in findings if isinstance(f, CannotVerify)] if _unknowns_mode(settings) == "advisory" else []
+        for message in findings:
+            if not (deferred and isinstance(message, CannotVerify)):
+                report(message)
+        if deferred:
+            raise _advisory_unknown(deferred)
+
+    def _findings(self, obj: Obj, settings: Settings) -> list[str]:
+        """The check's findings on *obj*; an unknown value ends the check with a finding of its own
+        (what the check found before it is kept)."""
+        findings: list[str] = []
         try:
             for message in self.check(obj, settings.values):
-                report(message)
-        except UnknownValueError:
-            raise
+                findings.append(message)
+        except UnknownValueError as e:
+            findings.append(cannot_verify(e, obj.props))
         except Unverifiable as e:
-            report(e.message)
-        except Exception as e:  # noqa: BLE001
-            report(_internal(e))
+            findings.append(e.message)
+        except Exception as e:  # noqa: BLE001 - a policy must never crash the pack
+            findings.append(_internal(e))
+        return findings
 
     def run(self, type_token: str, props: Mapping[str, Any], config: Optional[Mapping[str, Any]] = None,
             name: str = "") -> list[str]:
@@ -373,24 +535,76 @@ class HardenedStackPolicy(StackValidationPolicy, _Meta):
         # whole stack: `check` over one application's manifests must not demand the whole platform.
         report_absence = (not self.presence or settings.values.get("requirePresence")
                           or any(r.resource_type == WHOLE_STACK_TOKEN for r in args.resources))
-        try:
-            for obj, message in self.check(objects, settings.values):
-                urn = getattr(obj, "urn", None)
-                if urn is None and not report_absence:
+        deferred: list[str] = []
+        advisory = _unknowns_mode(settings) == "advisory"
+        for obj, message in self._findings(objects, settings):
+            urn = getattr(obj, "urn", None) if obj is not None else None
+            if obj is not None and urn is None and not report_absence:
+                continue
+            if obj is not None:
+                exemption, expired = _exemption_for(self.name, obj, settings.exemptions)
+                if exemption is not None:
                     continue
-                try:
-                    exemption = _exemption_for(self.name, obj, settings.exemptions,
-                                               lambda m, urn=urn: report(m, urn))
-                except Unverifiable:
-                    exemption = None
-                if exemption is None:
-                    report(message, urn)
-        except UnknownValueError:
-            raise
-        except Unverifiable as e:
-            report(e.message, None)
-        except Exception as e:  # noqa: BLE001
-            report(_internal(e), None)
+                for e in expired:
+                    report(_expired_notice(e), urn)
+            if advisory and isinstance(message, CannotVerify):
+                deferred.append(f"{_describe(obj)}: {message}" if obj is not None else message)
+            else:
+                report(message, urn)
+        if deferred:
+            raise _advisory_unknown(deferred)
+
+    def _findings(self, objects: list[Obj], settings: Settings) -> list[tuple[Optional[Obj], str]]:
+        """The check's findings. An unknown value the check does not handle itself is pinned on the
+        object that holds it ("cannot verify"), and the check runs again without that object; what
+        the second run finds on other objects might have been settled by the unknown value, so it is
+        deferred too ("cannot verify ... depends on ..."). A check that knows which verdicts an
+        unknown can affect yields :func:`cannot_verify` itself and defers only those."""
+        findings: list[tuple[Optional[Obj], str]] = []
+        seen: set[tuple[Optional[str], str]] = set()
+        culprits: list[tuple[Obj, CannotVerify]] = []
+        remaining = list(objects)
+        for _ in range(len(objects) + 1):
+            run: list[tuple[Optional[Obj], str]] = []
+            unknown: Optional[UnknownValueError] = None
+            try:
+                for obj, message in self.check(remaining, settings.values):
+                    run.append((obj, message))
+            except UnknownValueError as e:
+                unknown = e
+            except Unverifiable as e:
+                run.append((None, e.message))
+            except Exception as e:  # noqa: BLE001
+                run.append((None, _internal(e)))
+            for obj, message in run:
+                key = (getattr(obj, "urn", None), str(message))
+                if key in seen:
+                    continue
+                seen.add(key)
+                if culprits and not isinstance(message, CannotVerify) and obj not in [c for c, _ in culprits]:
+                    names = "; ".join(f"{_describe(c)}: {m.path}" for c, m in culprits)
+                    message = CannotVerify(f"cannot verify this at preview: {message}; the verdict may depend on "
+                                           f"values unknown at preview ({names}): {MAKE_IT_KNOWN}")
+                findings.append((obj, message))
+            if unknown is None:
+                break
+            holder = next((o for o in remaining if _holds_unknown(o.props, unknown.props)), None)
+            if holder is None:
+                findings.append((None, cannot_verify(unknown)))
+                break
+            finding = cannot_verify(unknown, holder.props)
+            culprits.append((holder, finding))
+            findings.append((holder, finding))
+            remaining = [o for o in remaining if o is not holder]
+        return findings
+
+
+def _describe(obj: Obj) -> str:
+    try:
+        namespace = obj.namespace
+        return f"{obj.kind} {namespace + '/' if namespace else ''}{obj.name}"
+    except (UnknownValueError, Unverifiable):
+        return f"{obj.kind} {obj.resource_name}"
 
 
 def resource_policy(*, name: str, description: str, kinds: Kinds, severity: Severity, control: Control,
@@ -418,3 +632,46 @@ def stack_policy(*, name: str, description: str, kinds: Kinds, severity: Severit
     return HardenedStackPolicy(name=name, description=description, kinds=kinds, severity=severity,
                                control=control, tags=tags, remediation=remediation, check=check,
                                config=config or {}, enforcement_level=enforcement_level, presence=presence)
+
+
+# ---------------------------------------------------------------------------------------------
+# The pack's version: one, from PulumiPolicy.yaml
+# ---------------------------------------------------------------------------------------------
+
+PACK_DIR = ex.POLICIES_DIR.parent
+
+
+def pack_version(pack_dir: Optional[Any] = None) -> str:
+    """``version`` of the pack's PulumiPolicy.yaml (the CLI reports that one, and overrides the
+    version of every diagnostic with it: pkg/resource/plugin/analyzer_plugin.go, convertDiagnostics)."""
+    import yaml
+
+    from pathlib import Path
+
+    path = Path(pack_dir or PACK_DIR) / "PulumiPolicy.yaml"
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError):
+        return "0.0.1"
+    version = doc.get("version") if isinstance(doc, Mapping) else None
+    return str(version) if version else "0.0.1"
+
+
+def serve_version(version: str) -> None:
+    """Make the SDK's servicer report *version* (GetAnalyzerInfo, every diagnostic, and the text of
+    its "can't run policy ... during preview" advisory) instead of the 0.0.1 that
+    ``PolicyPack`` hard-codes for Python packs."""
+    from pulumi_policy import policy as sdk
+
+    base = sdk._PolicyAnalyzerServicer
+    if getattr(base, "_served_version", None) == version:
+        return
+
+    class Servicer(base):  # type: ignore[misc, valid-type]
+        _served_version = version
+
+        def __init__(self, name, _version, *args: Any, **kwargs: Any):
+            super().__init__(name, version, *args, **kwargs)
+
+    Servicer.__name__ = Servicer.__qualname__ = base.__name__
+    sdk._PolicyAnalyzerServicer = Servicer

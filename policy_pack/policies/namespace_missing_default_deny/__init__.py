@@ -10,7 +10,7 @@ from __future__ import annotations
 from pulumi_policy import Severity
 from pulumi_policy.proxy import UnknownValueError
 
-from .._lib.framework import nist_800_171, stack_policy
+from .._lib.framework import MAKE_IT_KNOWN, CannotVerify, cannot_verify, field_path, nist_800_171, stack_policy
 from .._lib.k8s import Unverifiable, get_list, get_map, selector_is_empty, strings
 
 NETWORKING = "networking.k8s.io"
@@ -25,45 +25,68 @@ def is_default_deny(policy) -> bool:
     return not get_list(spec, "ingress", "spec") and not get_list(spec, "egress", "spec")
 
 
+def _label(obj) -> str:
+    try:
+        namespace = obj.namespace
+        return f"{obj.kind} {namespace + '/' if namespace else ''}{obj.name}"
+    except (UnknownValueError, Unverifiable):
+        return f"{obj.kind} {obj.resource_name}"
+
+
 def check(objects, config):
     namespaces = [o for o in objects if o.kind == "Namespace"]
     covered: set = set()
-    unknown_anywhere = None
-    unknown_in: dict = {}
+    # An unknown value defers only the namespaces it could cover: a policy whose spec is unknown,
+    # its own namespace; a default-deny policy whose namespace is unknown, every namespace that
+    # nothing else covers. A policy known not to be a default deny covers nothing, whatever its
+    # namespace.
+    maybe: dict = {}
+    anywhere: list = []
     for policy in objects:
         if policy.kind != "NetworkPolicy":
+            continue
+        spec_unknown = None
+        try:
+            deny = is_default_deny(policy)
+        except UnknownValueError as e:
+            deny, spec_unknown = None, e
+        except Unverifiable:
+            continue  # a malformed policy denies nothing for sure
+        if deny is False:
             continue
         try:
             namespace = policy.namespace or "default"
         except UnknownValueError as e:
-            unknown_anywhere = unknown_anywhere or e
+            anywhere.append(f"{_label(policy)} ({field_path(e.props, policy.props)})")
             continue
         except Unverifiable:
             continue
-        try:
-            if is_default_deny(policy):
-                covered.add(namespace)
-        except UnknownValueError as e:
-            unknown_in.setdefault(namespace, e)
-        except Unverifiable:
-            continue  # a malformed policy denies nothing for sure
-    pending = None
+        if deny:
+            covered.add(namespace)
+        else:
+            maybe.setdefault(namespace, []).append(f"{_label(policy)} ({field_path(spec_unknown.props, policy.props)})")
     named = []
     for ns in namespaces:
         try:
             named.append((ns.name, ns.urn or "", ns))
+        except UnknownValueError as e:
+            yield ns, cannot_verify(e, ns.props)
         except Unverifiable as e:
             yield ns, e.message
     for name, _, ns in sorted(named, key=lambda t: t[:2]):
         if name in covered:
             continue
-        if unknown_anywhere or name in unknown_in:
-            pending = pending or unknown_anywhere or unknown_in[name]
+        unknowns = maybe.get(name, []) + anywhere
+        if unknowns:
+            message = CannotVerify(
+                f"cannot verify that Namespace {name} has a default-deny NetworkPolicy at preview: "
+                f"{'; '.join(unknowns)} {'is' if len(unknowns) == 1 else 'are'} unknown and could be it; "
+                f"{MAKE_IT_KNOWN}")
+            message.path = "metadata.namespace"
+            yield ns, message
             continue
         yield ns, (f"Namespace {name} has no default-deny NetworkPolicy: add one in it with podSelector: {{}}, "
                    "policyTypes: [Ingress, Egress] and no rules, then allow each needed flow explicitly")
-    if pending is not None:
-        raise pending
 
 
 POLICY = stack_policy(
