@@ -34,10 +34,11 @@ def check(objects, config):
             continue
         resources = _resources(obj)
         if resources is UnknownValueError or resources is None:
-            yield obj, (f"Helm chart {obj.name!r} registered no objects (its resources output is "
-                        f"{'unknown' if resources is UnknownValueError else 'absent'}): the provider renders nothing "
-                        "when a chart input is unknown at preview, so no policy judged what it deploys; make every "
-                        "chart value known at preview (no Output of another resource in values)")
+            state = "unknown" if resources is UnknownValueError else "absent"
+            yield obj, (f"cannot verify Helm chart {obj.name!r} at preview: it registered no objects (its resources "
+                        f"output is {state}), because the provider renders nothing when a chart input is unknown, so "
+                        "no policy judged what it deploys; make every chart value known at preview (no Output of "
+                        "another resource in values)")
         elif not isinstance(resources, (str, bytes)) and hasattr(resources, "__len__") and len(resources) == 0:
             yield obj, (f"Helm chart {obj.name!r} rendered no objects: nothing under it was judged; check its values "
                         "and version, or remove it")
