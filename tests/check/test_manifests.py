@@ -6,6 +6,7 @@ import os
 import textwrap
 
 import pytest
+import yaml
 
 from hardened.manifests import (UNKNOWN, ManifestError, iter_resources, load_path, load_text, make_urn,
                                 type_token)
@@ -59,14 +60,19 @@ def test_multi_document_streams_and_lists_are_flattened_with_lines(tmp_path):
     assert [(r.kind, r.line) for r in resources] == [("Deployment", 1), ("Service", 9), ("ServiceAccount", 12)]
 
 
-def test_directories_are_read_recursively_in_order(tmp_path):
+def test_directories_are_read_as_kubectl_apply_r_reads_them(tmp_path):
+    """k8s.io/cli-runtime ExpandPathsToFileVisitors: filepath.Walk order (a subdirectory's files
+    where its name sorts), extensions exactly .json/.yaml/.yml, hidden names not skipped."""
     (tmp_path / "b").mkdir()
     (tmp_path / "b" / "z.yml").write_text(DEPLOYMENT.replace("web", "z"))
     (tmp_path / "a.yaml").write_text(DEPLOYMENT.replace("web", "a"))
+    (tmp_path / "c.json").write_text(json.dumps(yaml.safe_load(DEPLOYMENT.replace("web", "c"))))
     (tmp_path / "notes.txt").write_text("not yaml")
+    (tmp_path / "upper.YAML").write_text("::: not read, as kubectl matches extensions exactly")
     (tmp_path / ".hidden").mkdir()
-    (tmp_path / ".hidden" / "x.yaml").write_text("::: not read")
-    assert [r.object_name for r in load_path(tmp_path)] == ["a", "z"]
+    (tmp_path / ".hidden" / "x.yaml").write_text(DEPLOYMENT.replace("web", "hidden"))
+    (tmp_path / ".dot.yaml").write_text(DEPLOYMENT.replace("web", "dot"))
+    assert [r.object_name for r in load_path(tmp_path)] == ["dot", "hidden", "a", "z", "c"]
 
 
 def test_non_kubernetes_resources_as_pulumi_type_documents():
@@ -80,9 +86,12 @@ def test_dates_stay_strings_as_kubernetes_reads_them():
     assert cm.inputs["data"]["expires"] == "2027-11-30"
 
 
-def test_same_names_get_distinct_urns():
-    a, b = load_text(DEPLOYMENT + "---\n" + DEPLOYMENT)
-    assert a.urn != b.urn and b.urn.endswith("#2")
+def test_same_names_get_distinct_urns_when_they_are_distinct_objects():
+    a, b = load_text(DEPLOYMENT + "---\n" + DEPLOYMENT.replace("apps/v1", "example.com/v1"))
+    assert a.urn != b.urn
+    c, d = load_text(DEPLOYMENT.replace("name: web", "generateName: web-") * 1 + "---\n"
+                     + DEPLOYMENT.replace("name: web", "generateName: web-"))
+    assert c.urn != d.urn and d.urn.endswith("#2"), "generateName creates a new object each time"
 
 
 @pytest.mark.parametrize("text,where,problem", [

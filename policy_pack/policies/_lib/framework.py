@@ -37,7 +37,7 @@ from pulumi_policy.proxy import UnknownValueError
 
 from . import exemptions as ex
 from . import schema
-from .k8s import Obj, Unverifiable, parse_type
+from .k8s import NotJudged, Obj, Unverifiable, parse_type
 
 #: Where each policy is documented (an anchor per policy name).
 DOCS = "docs/policies.md"
@@ -308,6 +308,8 @@ class HardenedResourcePolicy(ResourceValidationPolicy, _Meta):
         try:
             for message in self.check(obj, settings.values):
                 report(message)
+        except NotJudged:
+            return
         except UnknownValueError:
             raise
         except Unverifiable as e:
@@ -323,6 +325,8 @@ class HardenedResourcePolicy(ResourceValidationPolicy, _Meta):
         settings = self.configuration.settings(config)
         try:
             return list(settings.problems) + list(self.check(Obj(type_token, props, name), settings.values))
+        except NotJudged:
+            return list(settings.problems)
         except Unverifiable as e:
             return list(settings.problems) + [e.message]
 
