@@ -299,10 +299,11 @@ def run(args: argparse.Namespace, out: Optional[TextIO] = None, err: Optional[Te
     # The pack starts in parallel with reading the input (its start-up is most of a small run).
     # The pack starts first: its start-up overlaps with reading the input, which streams into
     # Analyze calls as it is read.
+    duplicates: list = []  # objects defined more than once: only the last definition is judged
     pack = PolicyPackProcess(args.policy_pack, config=config, config_source=config_file or "policy configuration")
     try:
         pack.start()
-        analysis = pack.analyze(iter_resources(args.paths, stack=args.stack))
+        analysis = pack.analyze(iter_resources(args.paths, stack=args.stack, duplicates=duplicates))
     except ManifestError as e:
         return _fail("unreadable input:\n  " + "\n  ".join(e.problems), err)
     except ConfigError as e:
@@ -314,8 +315,11 @@ def run(args: argparse.Namespace, out: Optional[TextIO] = None, err: Optional[Te
     resources = analysis.resources
     if not resources:
         return _fail(f"no Kubernetes objects found in {', '.join(args.paths)}", err)
+    for duplicate in duplicates:
+        print(f"check: warning: {duplicate.message}", file=err)
     if args.format == "json":
-        text = json.dumps(to_json(analysis), indent=2, sort_keys=True) + "\n"
+        text = json.dumps({**to_json(analysis), "duplicates": [d.as_json() for d in duplicates]}, indent=2,
+                          sort_keys=True) + "\n"
     elif args.format == "sarif":
         text = json.dumps(to_sarif(analysis, _fallback_file(args.paths, resources)), indent=2, sort_keys=True) + "\n"
     else:

@@ -1,28 +1,47 @@
-"""Kubernetes YAML (and rendered stacks) as the resources the Pulumi engine would hand a policy pack.
+"""Kubernetes YAML and JSON (and rendered stacks) as the resources the Pulumi engine would hand a
+policy pack, read as ``kubectl apply -R -f PATH`` reads them.
 
-:func:`load_path` reads files and directories (recursively, ``*.yaml``/``*.yml``), multi-document
-streams, ``List`` kinds (flattened), and documents that describe a non-Kubernetes resource::
+:func:`load_path` reads files and directories. A directory is walked as kubectl's resource
+builder walks it (k8s.io/cli-runtime ``pkg/resource/visitor.go``, ``ExpandPathsToFileVisitors``
+with ``FileExtensions``): recursively, in lexical order with a subdirectory's files where its
+name sorts, every file whose extension is exactly ``.json``, ``.yaml`` or ``.yml``, hidden files
+and directories included, symbolic links to directories not followed. A file named on the command
+line is read whatever its extension. Each file is decoded as kubectl's ``FileVisitor`` decodes it
+(a UTF-8, UTF-16 LE or UTF-16 BE byte-order mark selects the encoding; anything else is UTF-8,
+invalid bytes becoming U+FFFD) and split as its ``YAMLOrJSONDecoder`` splits it (a stream that
+starts with ``{`` is a sequence of JSON objects, else YAML documents). ``*List`` kinds are
+flattened at any depth in kubectl's order (``FlattenListVisitor``: breadth first), every item with
+the file and line it was written at. Documents may also describe a non-Kubernetes resource::
 
     pulumiType: aws:kms/key:Key
     name: vault-unseal
     inputs: {enableKeyRotation: true}
+
+An object defined more than once (same API group, kind, namespace and name, as written) is
+applied by kubectl once per definition, so the last one is what the cluster keeps: only that one
+is returned, and every such object is reported as a :class:`Duplicate`.
 
 (``outputs`` may give a component's registered outputs, e.g. a Chart's ``resources``: the engine
 sends outputs to ``AnalyzeStack``.)
 
 A directory holding ``resources.json`` (the output of ``python -m hardened render``) is read
 through it: every registered resource with its type, inputs, URN and parent; the manifest files
-it names are not read a second time, other YAML files are.
+it names are not read a second time, other manifest files are. ``policy-config.json`` at the top
+of a directory is the stack's policy configuration (``check`` reads it as such), not a manifest.
 
 Every resource keeps the file and line it came from, for reports. Unreadable input raises
-:class:`ManifestError` naming the file and line (and column, for a YAML syntax error).
+:class:`ManifestError` naming the file and line (and column, for a syntax error); so does input
+built to exhaust the reader: nesting deeper than :data:`MAX_DEPTH` levels, or YAML aliases that
+expand a document far beyond what is written (a "billion laughs").
 """
 from __future__ import annotations
 
+import bisect
 import json
 import os
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Iterable, Iterator, Optional, Union
 
 import yaml
@@ -36,6 +55,10 @@ PROJECT = "hardened-stack"
 DEFAULT_STACK = "offline"
 RESOURCES_JSON = "resources.json"
 YAML_SUFFIXES = (".yaml", ".yml")
+#: The extensions kubectl reads in a directory (k8s.io/cli-runtime pkg/resource/builder.go FileExtensions).
+KUBECTL_EXTENSIONS = (".json", ".yaml", ".yml")
+#: The stack policy configuration render writes next to resources.json (hardened.policyconfig.FILE_NAME).
+POLICY_CONFIG = "policy-config.json"
 #: The Pulumi engine's marker for a value unknown during preview (a string sentinel).
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 #: How ``render`` writes an unknown value.
@@ -183,6 +206,137 @@ def display_path(path: PathLike, cwd: Optional[str] = None) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
+# Decoding and exhaustion guards
+# ---------------------------------------------------------------------------------------------
+
+#: Nesting (mappings and sequences inside each other) the reader accepts. No Kubernetes object
+#: comes near it (a CRD's schema is the deepest, well under 100); beyond it the YAML composer and
+#: the protocol's Struct conversion would run out of stack.
+MAX_DEPTH = 256
+#: A document whose aliases expand it to more values than this (and than ALIAS_RATIO times the
+#: values written) is refused: kubectl's YAML decoder refuses "excessive aliasing" too.
+MAX_EXPANDED = 200_000
+ALIAS_RATIO = 10
+
+_BOMS = ((b"\xef\xbb\xbf", "utf-8"), (b"\xfe\xff", "utf-16-be"), (b"\xff\xfe", "utf-16-le"))
+
+
+def decode(data: bytes) -> str:
+    """Bytes as kubectl's ``FileVisitor`` reads them: ``unicode.BOMOverride(unicode.UTF8.NewDecoder())``
+    from golang.org/x/text: a UTF-8, UTF-16 BE or UTF-16 LE byte-order mark picks the encoding (and
+    is dropped); without one the bytes are UTF-8, and an invalid sequence becomes U+FFFD."""
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            return data[len(bom):].decode(encoding, "replace")
+    return data.decode("utf-8", "replace")
+
+
+_ALIAS = re.compile(r"(?:^|[\s\[\]{},])\*[^\s\[\]{},]")
+
+
+_OTHER_BREAKS = re.compile(r"\r\n?|[\x85\u2028\u2029]")
+
+
+@lru_cache(maxsize=None)
+def _deep_line(column: int) -> "re.Pattern[str]":
+    return re.compile(r"\n[ \t?:-]{%d}" % column)
+
+
+def _within_depth(text: str) -> bool:
+    """Whether every YAML document of *text* surely nests at most MAX_DEPTH levels, from a few
+    string scans. Flow collections need a ``[`` or ``{`` each. Block collections nest only at
+    strictly greater columns (save a sequence at its mapping's column), and one starts after
+    nothing but indentation and the indicators of its enclosing entries (``- - x``, ``- k: v``,
+    ``? - x``), so a path through them holds at most twice as many as that prefix is long."""
+    if "\r" in text or "\x85" in text or "\u2028" in text or "\u2029" in text:
+        text = _OTHER_BREAKS.sub("\n", text)
+    parts = text.split("\n---")
+    chunks = [parts[0]]
+    for part in parts[1:]:  # a document starts at "---" followed by a space or the line's end
+        if part[:1] in ("", " ", "\t", "\n"):
+            chunks.append(part)
+        else:
+            chunks[-1] = "\n---".join((chunks[-1], part))
+    for chunk in chunks:
+        budget = MAX_DEPTH - chunk.count("[") - chunk.count("{")
+        if budget < 2 or _deep_line(budget // 2).search("\n" + chunk[:budget]) or _deep_line(budget // 2).search(chunk):
+            return False
+    return True
+
+
+def _check_yaml_depth(text: str, file: str, line_offset: int) -> None:
+    """Refuse YAML nested deeper than MAX_DEPTH before the composer recurses into it (libyaml's
+    composer is recursive C: a deep enough document would crash the process)."""
+    if _within_depth(text):
+        return
+    loader = _Loader(text)
+    depth = 0
+    try:
+        while loader.check_event():
+            event = loader.get_event()
+            if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    raise ManifestError([_too_deep(file, event.start_mark.line + 1 + line_offset)])
+            elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+                depth -= 1
+    except yaml.YAMLError:
+        pass  # the composer reports it, never deeper than this scan went
+    finally:
+        loader.dispose()
+
+
+def _too_deep(file: str, line: int) -> str:
+    return (f"{file}:{line}: mappings and lists nested more than {MAX_DEPTH} levels deep; no Kubernetes object "
+            "needs that many (is the file generated by mistake, or built to exhaust the reader?): flatten it")
+
+
+def _check_aliases(node: yaml.Node, file: str, line: int) -> None:
+    """Refuse a document whose aliases expand it beyond MAX_EXPANDED values and ALIAS_RATIO times
+    what is written (the composer shares aliased nodes; building the data would copy them)."""
+    sizes: dict[int, int] = {}
+    stack: list[tuple[yaml.Node, bool]] = [(node, False)]
+    while stack:
+        current, expanded = stack.pop()
+        key = id(current)
+        if key in sizes:
+            continue
+        if isinstance(current, yaml.ScalarNode):
+            sizes[key] = 1
+            continue
+        children = ([v for pair in current.value for v in pair] if isinstance(current, yaml.MappingNode)
+                    else list(current.value))
+        if not expanded:
+            stack.append((current, True))
+            stack.extend((child, False) for child in children if id(child) not in sizes)
+            continue
+        sizes[key] = min(1 + sum(sizes[id(child)] for child in children), 10 ** 12)
+    total, written = sizes[id(node)], len(sizes)
+    if total > MAX_EXPANDED and total > ALIAS_RATIO * written:
+        raise ManifestError([f"{file}:{line}: YAML aliases expand this document to more than {MAX_EXPANDED:,} values "
+                             f"from {written:,} written ones (a \"billion laughs\"); kubectl refuses such "
+                             "excessive aliasing too: write the repeated values out or drop the aliases"])
+
+
+def _depth_of(value: Any) -> int:
+    """The nesting depth of JSON data, without recursion."""
+    deepest = 0
+    stack = [(value, 0)]
+    while stack:
+        current, depth = stack.pop()
+        if isinstance(current, dict):
+            current = list(current.values())
+        elif not isinstance(current, list):
+            continue
+        depth += 1
+        deepest = max(deepest, depth)
+        if deepest > MAX_DEPTH:
+            return deepest
+        stack.extend((child, depth) for child in current if isinstance(child, (dict, list)))
+    return deepest
+
+
+# ---------------------------------------------------------------------------------------------
 # Reading
 # ---------------------------------------------------------------------------------------------
 
@@ -191,35 +345,71 @@ def _is_list_kind(doc: dict) -> bool:
     return isinstance(kind, str) and kind.endswith("List") and isinstance(doc.get("items"), list)
 
 
-def _items_lines(node: yaml.Node) -> list[int]:
+def _items_nodes(node: Optional[yaml.Node]) -> list[yaml.Node]:
+    items: list[yaml.Node] = []
     if isinstance(node, yaml.MappingNode):
-        for key, value in node.value:
-            if isinstance(key, yaml.ScalarNode) and key.value == "items" and isinstance(value, yaml.SequenceNode):
-                return [item.start_mark.line + 1 for item in value.value]
-    return []
+        for key, value in node.value:  # the last "items" wins, as in the data
+            if isinstance(key, yaml.ScalarNode) and key.value == "items":
+                items = value.value if isinstance(value, yaml.SequenceNode) else []
+    return items
 
 
-def iter_documents(text: str, file: str) -> Iterable[tuple[Any, int, yaml.Node]]:
-    """``(data, line, node)`` for every document of a YAML stream; ManifestError on bad syntax."""
+def flatten(doc: Any, where: Any, children, line_of) -> list[tuple[Any, int]]:
+    """The objects a document stands for, in the order kubectl applies them, each with its line.
+
+    A top-level ``*List`` kind, and within it any item holding an ``items`` list, is replaced by
+    its items, breadth first: FlattenListVisitor (k8s.io/cli-runtime pkg/resource/visitor.go)
+    appends a nested list's items to the end of the queue it is walking, so ``List[a, List[b],
+    c]`` applies a, c, b. *where* locates the document (a YAML node, a JSON offset);
+    ``children(where)`` locates its items and ``line_of(where)`` gives a location's line.
+    """
+    if not (isinstance(doc, dict) and _is_list_kind(doc)):
+        return [(doc, line_of(where))]
+    out: list[tuple[Any, int]] = []
+    queue = [(doc, where, line_of(where))]
+    i = 0
+    while i < len(queue):
+        data, at, line = queue[i]
+        i += 1
+        if i > 1 and not (isinstance(data, dict) and isinstance(data.get("items"), list)):
+            out.append((data, line))
+            continue
+        located = children(at) if at is not None else []
+        for j, item in enumerate(data["items"]):
+            child = located[j] if j < len(located) else None
+            queue.append((item, child, line_of(child) if child is not None else line))
+    return out
+
+
+def iter_documents(text: str, file: str, line_offset: int = 0) -> Iterable[tuple[Any, int, yaml.Node]]:
+    """``(data, line, node)`` for every document of a YAML stream; ManifestError on bad syntax, on
+    nesting deeper than MAX_DEPTH and on an alias bomb. *line_offset* is added to every line."""
+    _check_yaml_depth(text, file, line_offset)
+    aliases = _ALIAS.search(text) is not None
     loader = _Loader(text)
     try:
         while loader.check_node():
             node = loader.get_node()
             if node is None:
                 continue
-            line = node.start_mark.line + 1
+            line = node.start_mark.line + 1 + line_offset
+            if aliases:
+                _check_aliases(node, file, line)
             try:
                 data = loader.build(node)
             except yaml.YAMLError as e:
-                raise ManifestError([_yaml_problem(file, e, line)]) from None
+                raise ManifestError([_yaml_problem(file, e, line, line_offset)]) from None
+            except RecursionError:  # merge keys and tags recurse deeper per level than plain nodes
+                raise ManifestError([_too_deep(file, line)]) from None
             yield data, line, node
     except yaml.YAMLError as e:
-        raise ManifestError([_yaml_problem(file, e)]) from None
+        raise ManifestError([_yaml_problem(file, e, None, line_offset)]) from None
     finally:
         loader.dispose()
 
 
-def _yaml_problem(file: str, error: yaml.YAMLError, fallback_line: Optional[int] = None) -> str:
+def _yaml_problem(file: str, error: yaml.YAMLError, fallback_line: Optional[int] = None,
+                  line_offset: int = 0) -> str:
     mark = getattr(error, "problem_mark", None)
     context_mark = getattr(error, "context_mark", None)
     problem = getattr(error, "problem", None) or str(error).splitlines()[0]
@@ -227,11 +417,87 @@ def _yaml_problem(file: str, error: yaml.YAMLError, fallback_line: Optional[int]
     detail = f"{context}: {problem}" if context else problem
     mark = mark or context_mark
     if mark is None:
-        return f"{file}:{fallback_line or 1}: YAML error: {detail}"
+        return f"{file}:{fallback_line or 1 + line_offset}: YAML error: {detail}"
     if context_mark is not None and context_mark.line != mark.line:
         what = context.split(" ", 2)[-1] if context and context.startswith("while ") else "it"
-        detail += f" ({what} began at line {context_mark.line + 1})"
-    return f"{file}:{mark.line + 1}:{mark.column + 1}: YAML syntax error: {detail}"
+        detail += f" ({what} began at line {context_mark.line + 1 + line_offset})"
+    return f"{file}:{mark.line + 1 + line_offset}:{mark.column + 1}: YAML syntax error: {detail}"
+
+
+_JSON_SPACE = re.compile(r"[ \t\n\r]*")
+_JSON = json.JSONDecoder()
+
+
+def _json_items_offsets(text: str, start: int) -> list[int]:
+    """Offsets of the elements of the ``items`` array of the (valid) JSON object at *start*."""
+    try:
+        i = _JSON_SPACE.match(text, start).end()
+        if text[i] != "{":
+            return []
+        items: list[int] = []
+        i = _JSON_SPACE.match(text, i + 1).end()
+        while text[i] != "}":
+            key, i = json.decoder.scanstring(text, i + 1)
+            i = _JSON_SPACE.match(text, _JSON_SPACE.match(text, i).end() + 1).end()  # past ':'
+            if key == "items" and text[i] == "[":
+                items = []
+                i = _JSON_SPACE.match(text, i + 1).end()
+                while text[i] != "]":
+                    items.append(i)
+                    _, i = _JSON.raw_decode(text, i)
+                    i = _JSON_SPACE.match(text, i).end()
+                    if text[i] == ",":
+                        i = _JSON_SPACE.match(text, i + 1).end()
+                i += 1
+            else:
+                _, i = _JSON.raw_decode(text, i)
+            i = _JSON_SPACE.match(text, i).end()
+            if text[i] == ",":
+                i = _JSON_SPACE.match(text, i + 1).end()
+        return items
+    except (IndexError, ValueError, RecursionError):
+        return []
+
+
+class _Lines:
+    """Line numbers of offsets into a text."""
+
+    def __init__(self, text: str):
+        self.starts = [0] + [m.end() for m in re.finditer("\n", text)]
+
+    def __call__(self, offset: int) -> int:
+        return bisect.bisect_right(self.starts, offset)
+
+
+@dataclass(frozen=True)
+class Duplicate:
+    """An object defined more than once: kubectl applies every definition in turn, so the last
+    one (``locations[-1]``) is what the cluster keeps, and the only one judged."""
+
+    label: str
+    locations: tuple[str, ...]
+
+    @property
+    def message(self) -> str:
+        return (f"{self.label} is defined {len(self.locations)} times ({', '.join(self.locations)}): kubectl applies "
+                f"them in this order, so the cluster keeps the last one ({self.locations[-1]}), which alone is "
+                "judged; delete the other definitions")
+
+    def as_json(self) -> dict:
+        return {"resource": self.label, "locations": list(self.locations), "judged": self.locations[-1],
+                "message": self.message}
+
+
+def _identity(doc: dict, api_version: str, kind: str) -> Optional[tuple[str, str, str, str]]:
+    """What makes two definitions the same object, as written: API group (not version), kind,
+    namespace and name. None without a literal name (generateName makes a new object each time)."""
+    meta = doc.get("metadata")
+    meta = meta if isinstance(meta, dict) else {}
+    name, namespace = meta.get("name"), meta.get("namespace")
+    if not isinstance(name, str) or not name:
+        return None
+    group = api_version.strip().rpartition("/")[0]
+    return group, kind, namespace if isinstance(namespace, str) else "", name
 
 
 class _Collector:
@@ -240,11 +506,32 @@ class _Collector:
         self.project = project
         self.resources: list[Resource] = []
         self.problems: list[str] = []
+        self.duplicates: list[Duplicate] = []
         self.cwd = os.getcwd()
         self._urns: dict[str, int] = {}
+        self._identities: dict[int, tuple[str, str, str, str]] = {}
 
-    def take(self) -> list[Resource]:
-        out, self.resources = self.resources, []
+    def finish(self) -> list[Resource]:
+        """Every resource read, the earlier definitions of a duplicated object dropped (and
+        recorded in ``duplicates``), each with a URN unique in the set."""
+        definitions: dict[tuple[str, str, str, str], list[int]] = {}
+        for index, resource in enumerate(self.resources):
+            identity = self._identities.get(id(resource))
+            if identity is not None:
+                definitions.setdefault(identity, []).append(index)
+        superseded: set[int] = set()
+        for indexes in definitions.values():
+            if len(indexes) > 1:
+                superseded.update(indexes[:-1])
+                self.duplicates.append(Duplicate(self.resources[indexes[-1]].label,
+                                                 tuple(self.resources[i].location for i in indexes)))
+        out = []
+        for index, resource in enumerate(self.resources):
+            if index not in superseded:
+                resource.urn = self.unique_urn(resource.urn)
+                out.append(resource)
+        self.resources = []
+        self._identities = {}
         return out
 
     def unique_urn(self, urn: str) -> str:
@@ -275,8 +562,12 @@ class _Collector:
         namespace = meta.get("namespace")
         resource_name = f"{namespace}/{name}" if isinstance(namespace, str) and namespace else name
         token = type_token(api_version, kind)
-        urn = self.unique_urn(make_urn(self.stack, token, resource_name, self.project))
-        self.resources.append(Resource(token, resource_name, doc, urn, "", True, file, line))
+        resource = Resource(token, resource_name, doc, make_urn(self.stack, token, resource_name, self.project), "",
+                            True, file, line)
+        self.resources.append(resource)
+        identity = _identity(doc, api_version, kind)
+        if identity is not None:
+            self._identities[id(resource)] = identity
 
     def _add_pulumi(self, doc: dict, file: str, line: int) -> None:
         token, name, inputs = doc.get("pulumiType"), doc.get("name"), doc.get("inputs", {})
@@ -298,33 +589,79 @@ class _Collector:
         if outputs is not None and not isinstance(outputs, dict):
             self.problems.append(f"{file}:{line}: outputs of {token} {name} must be a mapping")
             return
-        urn = self.unique_urn(make_urn(self.stack, token, name, self.project))
-        self.resources.append(Resource(token, name, inputs, urn, str(doc.get("parent") or ""),
-                                       bool(doc.get("custom", True)), file, line, outputs))
+        self.resources.append(Resource(token, name, inputs, make_urn(self.stack, token, name, self.project),
+                                       str(doc.get("parent") or ""), bool(doc.get("custom", True)), file, line,
+                                       outputs))
 
-    def read_yaml(self, path: PathLike) -> None:
+    def read_file(self, path: PathLike) -> None:
         file = display_path(path, self.cwd)
         try:
-            with open(path, encoding="utf-8") as f:
-                text = f.read()
-        except (OSError, UnicodeDecodeError) as e:
-            self.problems.append(f"{file}: cannot read: {e}")
+            with open(path, "rb") as f:
+                data = f.read()
+        except OSError as e:
+            self.problems.append(f"{file}: cannot read: {e.strerror or e}")
             return
-        self.read_stream(text, file)
+        self.read_stream(decode(data), file)
 
     def read_stream(self, text: str, file: str) -> None:
+        """A YAML or JSON stream, told apart as kubectl's YAMLOrJSONDecoder does (k8s.io/apimachinery
+        pkg/util/yaml/decoder.go): a stream whose first non-space character is ``{`` is read as
+        JSON objects one after another, else as YAML documents."""
         try:
-            for doc, line, node in iter_documents(text, file):
-                if doc is None:
-                    continue
-                if isinstance(doc, dict) and _is_list_kind(doc):
-                    lines = _items_lines(node)
-                    for i, item in enumerate(doc["items"]):
-                        self.add_object(item, file, lines[i] if i < len(lines) else line)
-                else:
-                    self.add_object(doc, file, line)
+            if text.lstrip().startswith("{"):
+                self._read_json(text, file)
+            else:
+                self._read_yaml(text, file)
         except ManifestError as e:
             self.problems.extend(e.problems)
+
+    def _read_yaml(self, text: str, file: str, line_offset: int = 0) -> None:
+        def line_of(node: yaml.Node) -> int:
+            return node.start_mark.line + 1 + line_offset
+
+        for doc, _, node in iter_documents(text, file, line_offset):
+            if doc is None:
+                continue
+            for item, line in flatten(doc, node, _items_nodes, line_of):
+                self.add_object(item, file, line)
+
+    def _read_json(self, text: str, file: str) -> None:
+        lines = _Lines(text)
+        i, count = _JSON_SPACE.match(text).end(), 0
+        while i < len(text):
+            try:
+                doc, end = _JSON.raw_decode(text, i)
+            except json.JSONDecodeError as e:
+                problem = f"{file}:{e.lineno}:{e.colno}: JSON syntax error: {e.msg}"
+                if count > 1:
+                    raise ManifestError([problem]) from None
+                self._json_then_yaml(text, file, 0 if count == 0 else i, lines, problem)
+                return
+            except RecursionError:
+                raise ManifestError([_too_deep(file, lines(i))]) from None
+            if _depth_of(doc) > MAX_DEPTH:
+                raise ManifestError([_too_deep(file, lines(i))])
+            count += 1
+            if doc is not None:
+                for item, line in flatten(doc, i, lambda at: _json_items_offsets(text, at), lines):
+                    self.add_object(item, file, line)
+            i = _JSON_SPACE.match(text, end).end()
+
+    def _json_then_yaml(self, text: str, file: str, start: int, lines: "_Lines", json_problem: str) -> None:
+        """kubectl's decoder, having read at most one JSON object, reads the rest of the stream as
+        YAML (``{a: b}`` is a YAML flow mapping). If that fails too, a ``.json`` file is reported
+        with the JSON error, any other with the YAML one."""
+        if start:  # past the first object: spaces up to and including the line's end
+            m = re.compile(r"[^\S\n]*\n?").match(text, start)
+            start = m.end() if m else start
+        before = len(self.resources)
+        try:
+            self._read_yaml(text[start:], file, lines(start) - 1)
+        except ManifestError:
+            if not file.endswith(".json"):
+                raise
+            del self.resources[before:]
+            raise ManifestError([json_problem]) from None
 
     def read_render(self, path: PathLike) -> set[str]:
         """Read a render's resources.json; returns the (absolute) manifest files it covers."""
@@ -338,6 +675,9 @@ class _Collector:
             return set()
         except json.JSONDecodeError as e:
             self.problems.append(f"{file}:{e.lineno}:{e.colno}: JSON syntax error: {e.msg}")
+            return set()
+        except RecursionError:
+            self.problems.append(_too_deep(file, 1))
             return set()
         if not isinstance(doc, dict) or not isinstance(doc.get("resources"), list):
             self.problems.append(f"{file}:1: expected {{project, stack, resources: [...]}} as written by "
@@ -365,7 +705,7 @@ class _Collector:
                 covered.add(target)
                 res_file, res_line = display_path(target, self.cwd), 1
             outputs = entry.get("outputs") if isinstance(entry.get("outputs"), dict) else None
-            self.resources.append(Resource(token, name, inputs, self.unique_urn(urn), str(entry.get("parent") or ""),
+            self.resources.append(Resource(token, name, inputs, urn, str(entry.get("parent") or ""),
                                            bool(entry.get("custom", True)), res_file, res_line, outputs))
         return covered
 
@@ -395,19 +735,52 @@ def _kind_of(value: Any) -> str:
     return type(value).__name__
 
 
-def _walk(directory: str) -> Iterator[str]:
-    for root, dirs, files in os.walk(directory):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        for name in sorted(files):
-            if name.endswith(YAML_SUFFIXES) and not name.startswith("."):
-                yield os.path.join(root, name)
+def _extension(name: str) -> str:
+    """Go's ``filepath.Ext``: from the last dot of the name (``.yaml`` of a file named ``.yaml`` too)."""
+    dot = name.rfind(".")
+    return name[dot:] if dot >= 0 else ""
+
+
+def walk(directory: str, problems: Optional[list[str]] = None) -> Iterator[str]:
+    """The files ``kubectl apply -R -f DIRECTORY`` reads, in its order: ExpandPathsToFileVisitors
+    (k8s.io/cli-runtime pkg/resource/visitor.go) walks with ``filepath.Walk``, which visits the
+    entries of a directory in lexical order, descending into a subdirectory where its name sorts,
+    does not follow symbolic links, and skips no hidden name; a file is read when its extension is
+    one of ``FileExtensions`` (pkg/resource/builder.go: .json, .yaml, .yml, matched exactly)."""
+    pending: list[Iterator[os.DirEntry]] = []
+
+    def enter(path: str) -> None:
+        try:
+            with os.scandir(path) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError as e:
+            if problems is not None:
+                problems.append(f"{display_path(path)}: cannot read the directory: {e.strerror or e}")
+            return
+        pending.append(iter(entries))
+
+    enter(directory)
+    while pending:
+        entry = next(pending[-1], None)
+        if entry is None:
+            pending.pop()
+            continue
+        try:
+            is_dir = entry.is_dir(follow_symlinks=False)
+        except OSError:
+            is_dir = False
+        if is_dir:
+            enter(entry.path)
+        elif _extension(entry.name) in KUBECTL_EXTENSIONS:
+            yield entry.path
 
 
 def iter_resources(paths: Union[PathLike, Iterable[PathLike]], *, stack: str = DEFAULT_STACK,
-                   project: str = PROJECT) -> Iterator[Resource]:
-    """The resources of *paths* (files or directories), file by file, in a deterministic order,
-    so a consumer can work on the first while the rest are read. After the last one, raises
-    :class:`ManifestError` listing every unreadable file or document (``file:line: why``)."""
+                   project: str = PROJECT, duplicates: Optional[list[Duplicate]] = None) -> Iterator[Resource]:
+    """The resources of *paths* (files or directories) in a deterministic order (kubectl's), each
+    object once: the last of its definitions (the earlier ones are appended to *duplicates*, when
+    given, as :class:`Duplicate`). After the last resource, raises :class:`ManifestError` listing
+    every unreadable file or document (``file:line: why``)."""
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
     collector = _Collector(stack, project)
@@ -418,41 +791,49 @@ def iter_resources(paths: Union[PathLike, Iterable[PathLike]], *, stack: str = D
             collector.problems.append(f"{os.fspath(raw)}: no such file or directory")
             continue
         if os.path.isdir(absolute):
-            covered: set[str] = set()
+            skip = {os.path.join(absolute, POLICY_CONFIG)}
             render = os.path.join(absolute, RESOURCES_JSON)
             if os.path.isfile(render):
-                covered = collector.read_render(render)
-                yield from collector.take()
-            for file in _walk(absolute):
-                if file in covered or file in seen:
+                skip.add(render)
+                if render not in seen:
+                    seen.add(render)
+                    skip |= collector.read_render(render)
+            for file in walk(absolute, collector.problems):
+                if file in skip or file in seen:
                     continue
                 seen.add(file)
-                collector.read_yaml(file)
-                yield from collector.take()
+                collector.read_file(file)
         elif absolute not in seen:
             seen.add(absolute)
             if os.path.basename(absolute) == RESOURCES_JSON:
                 collector.read_render(absolute)
             else:
-                collector.read_yaml(absolute)
-            yield from collector.take()
+                collector.read_file(absolute)
+    resources = collector.finish()
+    if duplicates is not None:
+        duplicates.extend(collector.duplicates)
+    yield from resources
     if collector.problems:
         raise ManifestError(collector.problems)
 
 
 def load_path(paths: Union[PathLike, Iterable[PathLike]], *, stack: str = DEFAULT_STACK,
-              project: str = PROJECT) -> list[Resource]:
+              project: str = PROJECT, duplicates: Optional[list[Duplicate]] = None) -> list[Resource]:
     """Every resource in *paths* (files or directories), in a deterministic order.
 
     Raises :class:`ManifestError` listing every unreadable file or document (file:line: why).
     """
-    return list(iter_resources(paths, stack=stack, project=project))
+    return list(iter_resources(paths, stack=stack, project=project, duplicates=duplicates))
 
 
-def load_text(text: str, file: str = "<text>", *, stack: str = DEFAULT_STACK) -> list[Resource]:
-    """The resources of one YAML stream (tests, samples held in memory)."""
+def load_text(text: str, file: str = "<text>", *, stack: str = DEFAULT_STACK,
+              duplicates: Optional[list[Duplicate]] = None) -> list[Resource]:
+    """The resources of one YAML or JSON stream (tests, samples held in memory)."""
     collector = _Collector(stack, PROJECT)
     collector.read_stream(text, file)
+    resources = collector.finish()
+    if duplicates is not None:
+        duplicates.extend(collector.duplicates)
     if collector.problems:
         raise ManifestError(collector.problems)
-    return collector.resources
+    return resources

@@ -6,6 +6,7 @@ import os
 import textwrap
 
 import pytest
+import yaml
 
 from hardened.manifests import (UNKNOWN, ManifestError, iter_resources, load_path, load_text, make_urn,
                                 type_token)
@@ -59,14 +60,19 @@ def test_multi_document_streams_and_lists_are_flattened_with_lines(tmp_path):
     assert [(r.kind, r.line) for r in resources] == [("Deployment", 1), ("Service", 9), ("ServiceAccount", 12)]
 
 
-def test_directories_are_read_recursively_in_order(tmp_path):
+def test_directories_are_read_as_kubectl_apply_r_reads_them(tmp_path):
+    """k8s.io/cli-runtime ExpandPathsToFileVisitors: filepath.Walk order (a subdirectory's files
+    where its name sorts), extensions exactly .json/.yaml/.yml, hidden names not skipped."""
     (tmp_path / "b").mkdir()
     (tmp_path / "b" / "z.yml").write_text(DEPLOYMENT.replace("web", "z"))
     (tmp_path / "a.yaml").write_text(DEPLOYMENT.replace("web", "a"))
+    (tmp_path / "c.json").write_text(json.dumps(yaml.safe_load(DEPLOYMENT.replace("web", "c"))))
     (tmp_path / "notes.txt").write_text("not yaml")
+    (tmp_path / "upper.YAML").write_text("::: not read, as kubectl matches extensions exactly")
     (tmp_path / ".hidden").mkdir()
-    (tmp_path / ".hidden" / "x.yaml").write_text("::: not read")
-    assert [r.object_name for r in load_path(tmp_path)] == ["a", "z"]
+    (tmp_path / ".hidden" / "x.yaml").write_text(DEPLOYMENT.replace("web", "hidden"))
+    (tmp_path / ".dot.yaml").write_text(DEPLOYMENT.replace("web", "dot"))
+    assert [r.object_name for r in load_path(tmp_path)] == ["dot", "hidden", "a", "z", "c"]
 
 
 def test_non_kubernetes_resources_as_pulumi_type_documents():
@@ -80,9 +86,12 @@ def test_dates_stay_strings_as_kubernetes_reads_them():
     assert cm.inputs["data"]["expires"] == "2027-11-30"
 
 
-def test_same_names_get_distinct_urns():
-    a, b = load_text(DEPLOYMENT + "---\n" + DEPLOYMENT)
-    assert a.urn != b.urn and b.urn.endswith("#2")
+def test_same_names_get_distinct_urns_when_they_are_distinct_objects():
+    a, b = load_text(DEPLOYMENT + "---\n" + DEPLOYMENT.replace("apps/v1", "example.com/v1"))
+    assert a.urn != b.urn
+    c, d = load_text(DEPLOYMENT.replace("name: web", "generateName: web-") * 1 + "---\n"
+                     + DEPLOYMENT.replace("name: web", "generateName: web-"))
+    assert c.urn != d.urn and d.urn.endswith("#2"), "generateName creates a new object each time"
 
 
 @pytest.mark.parametrize("text,where,problem", [
@@ -161,3 +170,92 @@ def test_display_paths_are_relative_under_the_working_directory(tmp_path, monkey
     assert load_path("sub")[0].file == "sub/a.yaml"
     monkeypatch.chdir(tmp_path / "sub")
     assert load_path(os.path.join("..", "sub", "a.yaml"))[0].file == "a.yaml"
+
+
+def test_a_render_directory_skips_its_own_json_files(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    out = _render(tmp_path)
+    (out / "policy-config.json").write_text(json.dumps({"all": "mandatory"}))
+    (out / "extra.json").write_text(json.dumps(yaml.safe_load(DEPLOYMENT.replace("name: web", "name: json"))))
+    names = sorted(r.name for r in load_path(out))
+    assert names == ["shop/extra", "shop/json", "unseal", "vault", "web", "web-dep"]
+    from hardened.policyconfig import FILE_NAME
+    from hardened.manifests import POLICY_CONFIG
+    assert POLICY_CONFIG == FILE_NAME
+
+
+def _object(kind: str, name: str, extra: str = "") -> str:
+    return f"- apiVersion: v1\n  kind: {kind}\n  metadata: {{name: {name}}}\n{extra}"
+
+
+def test_nested_lists_are_flattened_breadth_first_as_kubectl_does():
+    """FlattenListVisitor (k8s.io/cli-runtime pkg/resource/visitor.go) appends a nested list's
+    items to the end of its queue: List[a, List[b, List[c]], d] applies a, d, b, c."""
+    inner = "  items:\n" + textwrap.indent(_object("ConfigMap", "c"), "  ")
+    middle = "  items:\n" + textwrap.indent(_object("ConfigMap", "b") + "- apiVersion: v1\n  kind: List\n" + inner,
+                                            "  ")
+    text = ("apiVersion: v1\nkind: List\nitems:\n" + _object("ConfigMap", "a")
+            + "- apiVersion: v1\n  kind: ConfigMapList\n" + middle + _object("Secret", "d"))
+    lines = text.splitlines()
+    line = {n: next(i for i, t in enumerate(lines, 1) if f"name: {n}}}" in t) - 2 for n in "abcd"}
+    assert all(lines[line[n] - 1].lstrip().startswith("- apiVersion") for n in "abcd")
+    resources = load_text(text)
+    assert [(r.object_name, r.line) for r in resources] == [(n, line[n]) for n in "adbc"]
+
+
+def test_any_item_holding_an_items_list_is_a_list_to_kubectl():
+    text = ("apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Whatever\n  items:\n"
+            + textwrap.indent(_object("Pod", "p"), "  "))
+    [pod] = load_text(text)
+    assert (pod.kind, pod.line) == ("Pod", 7)
+
+
+def test_json_streams_and_yaml_after_one_json_object_as_kubectls_decoder_reads_them():
+    first = json.dumps({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "one"}})
+    second = json.dumps({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "two"}}, indent=2)
+    assert [(r.object_name, r.line) for r in load_text(first + "\n" + second)] == [("one", 1), ("two", 2)]
+    # one JSON object, then YAML: YAMLOrJSONDecoder switches to YAML for the rest
+    mixed = load_text(first + "\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: yaml}\n")
+    assert [(r.object_name, r.line) for r in mixed] == [("one", 1), ("yaml", 3)]
+    # a YAML flow mapping is not JSON: the stream is YAML
+    [flow] = load_text("{apiVersion: v1, kind: ConfigMap, metadata: {name: flow}}\n")
+    assert flow.object_name == "flow"
+
+
+def test_a_json_syntax_error_names_the_line_and_column():
+    with pytest.raises(ManifestError) as raised:
+        load_text('{"apiVersion": "v1",\n "kind": ]}', "bad.json")
+    assert raised.value.problems == ["bad.json:2:10: JSON syntax error: Expecting value"]
+    two = '{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}}\n'
+    with pytest.raises(ManifestError) as raised:
+        load_text(two * 2 + '{"kind": ]', "three.json")
+    assert raised.value.problems[0].startswith("three.json:3:10: JSON syntax error")
+
+
+def test_duplicates_keep_the_last_definition_in_place_and_are_reported():
+    from hardened.manifests import Duplicate
+    duplicates: list = []
+    text = (DEPLOYMENT + "---\n" + DEPLOYMENT.replace("name: web", "name: other") + "---\n"
+            + DEPLOYMENT.replace("image: nginx", "image: nginx:2"))
+    resources = load_text(text, "all.yaml", duplicates=duplicates)
+    assert [(r.object_name, r.line) for r in resources] == [("other", 6), ("web", 11)]
+    assert resources[1].inputs["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx:2"
+    assert resources[1].urn.endswith("::shop/web"), "the one definition left keeps the plain URN"
+    assert duplicates == [Duplicate("Deployment shop/web", ("all.yaml:1", "all.yaml:11"))]
+    assert "defined 2 times (all.yaml:1, all.yaml:11)" in duplicates[0].message
+
+
+def test_symbolic_links_to_directories_are_not_followed(tmp_path):
+    (tmp_path / "real").mkdir()
+    (tmp_path / "real" / "a.yaml").write_text(DEPLOYMENT)
+    (tmp_path / "input").mkdir()
+    (tmp_path / "input" / "link").symlink_to(tmp_path / "real", target_is_directory=True)
+    (tmp_path / "input" / "b.yaml").write_text(DEPLOYMENT.replace("name: web", "name: b"))
+    assert [r.object_name for r in load_path(tmp_path / "input")] == ["b"]
+
+
+def test_windows_line_endings_and_a_bom_keep_lines():
+    text = ("# c\r\n" + DEPLOYMENT.replace("\n", "\r\n")).encode("utf-16-le")
+    from hardened.manifests import decode
+    [r] = load_text(decode(b"\xff\xfe" + text))
+    assert (r.object_name, r.line) == ("web", 2)

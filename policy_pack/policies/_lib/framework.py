@@ -46,7 +46,7 @@ from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError
 
 from . import exemptions as ex
 from . import schema
-from .k8s import Obj, Unverifiable, is_list, join, parse_type, pod_spec
+from .k8s import NotJudged, Obj, Unverifiable, is_list, join, parse_type, pod_spec
 
 #: Where each policy is documented (an anchor per policy name).
 DOCS = "docs/policies.md"
@@ -469,6 +469,8 @@ class HardenedResourcePolicy(ResourceValidationPolicy, _Meta):
         try:
             for message in self.check(obj, settings.values):
                 findings.append(message)
+        except NotJudged:
+            return []
         except UnknownValueError as e:
             findings.append(cannot_verify(e, obj.props))
         except Unverifiable as e:
@@ -485,6 +487,8 @@ class HardenedResourcePolicy(ResourceValidationPolicy, _Meta):
         settings = self.configuration.settings(config)
         try:
             return list(settings.problems) + list(self.check(Obj(type_token, props, name), settings.values))
+        except NotJudged:
+            return list(settings.problems)
         except Unverifiable as e:
             return list(settings.problems) + [e.message]
 

@@ -213,8 +213,32 @@ POD_SPEC_PATHS: dict[tuple[str, str], tuple[str, ...]] = {
     ("batch", "Job"): _TEMPLATE,
     ("batch", "CronJob"): ("spec", "jobTemplate", "spec", "template", "spec"),
 }
+#: Workload custom resources that embed a pod template: judged by every pod policy like a
+#: Deployment's (a privileged Rollout is as privileged as a privileged Deployment).
+WORKLOAD_CRD_POD_SPEC_PATHS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("argoproj.io", "Rollout"): _TEMPLATE,                      # Argo Rollouts
+    ("apps.kruise.io", "CloneSet"): _TEMPLATE,                  # OpenKruise
+    ("apps.kruise.io", "StatefulSet"): _TEMPLATE,               # OpenKruise Advanced StatefulSet
+    ("apps.kruise.io", "DaemonSet"): _TEMPLATE,                 # OpenKruise Advanced DaemonSet
+    ("apps.kruise.io", "BroadcastJob"): _TEMPLATE,
+    ("serving.knative.dev", "Service"): _TEMPLATE,              # Knative Serving
+    ("serving.knative.dev", "Configuration"): _TEMPLATE,
+    ("serving.knative.dev", "Revision"): ("spec",),
+    ("keda.sh", "ScaledJob"): ("spec", "jobTargetRef", "template", "spec"),  # KEDA (a JobSpec)
+}
+POD_SPEC_PATHS.update(WORKLOAD_CRD_POD_SPEC_PATHS)
+#: Kinds that may name another workload instead of carrying a pod template (the named workload is
+#: judged on its own): an Argo Rollout with ``spec.workloadRef`` runs a Deployment's template.
+TEMPLATE_REFERENCES: dict[tuple[str, str], tuple[str, ...]] = {
+    ("argoproj.io", "Rollout"): ("spec", "workloadRef"),
+}
 #: ``(group, kind)`` of every kind with a pod spec.
 POD_KINDS = frozenset(POD_SPEC_PATHS)
+
+
+class NotJudged(Exception):
+    """The object carries nothing the policy judges (a Rollout that references a Deployment
+    through ``spec.workloadRef`` instead of holding a pod template): no verdict at all."""
 
 CONTAINER_LISTS = (("containers", "container"), ("initContainers", "init container"),
                    ("ephemeralContainers", "ephemeral container"))
@@ -266,13 +290,16 @@ class PodSpec:
 
     def __init__(self, obj: Obj):
         self.obj = obj
-        keys = POD_SPEC_PATHS[(obj.info.group, obj.info.kind)]
+        kind = (obj.info.group, obj.info.kind)
+        keys = POD_SPEC_PATHS[kind]
         node: Any = obj.props
         path = ""
         for key in keys:
             value = node.get(key)
             path = join(path, key)
             if value is None:
+                if kind in TEMPLATE_REFERENCES and _present(obj.props, TEMPLATE_REFERENCES[kind]):
+                    raise NotJudged(path)
                 raise Unverifiable(path, "is missing", f"add the pod template at {path}")
             if not isinstance(value, Mapping):
                 raise wrong(path, value, "an object")
@@ -303,11 +330,21 @@ class PodSpec:
                 yield Container(item, item_path, role, i, self)
 
 
+def _present(props: Mapping, keys: Sequence[str]) -> bool:
+    node: Any = props
+    for key in keys:
+        node = node.get(key) if isinstance(node, Mapping) else None
+    return node is not None
+
+
 def pod_spec(obj: Obj) -> Optional[PodSpec]:
-    """The pod spec of *obj*, or None when its kind carries none."""
+    """The pod spec of *obj*, or None when its kind carries none (or it names another workload)."""
     if obj.info is None or (obj.info.group, obj.info.kind) not in POD_SPEC_PATHS:
         return None
-    return PodSpec(obj)
+    try:
+        return PodSpec(obj)
+    except NotJudged:
+        return None
 
 
 # ---------------------------------------------------------------------------------------------
