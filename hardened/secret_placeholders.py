@@ -7,8 +7,9 @@ until its owner sets one. ``render`` therefore fills every secret the configurat
 (:func:`required`) with the marked placeholder :data:`PLACEHOLDER` (a Pulumi secret like the real
 value, so it is redacted in every output) and says so on stderr (:func:`notice`).
 
-The rules mirror where components/stack.py calls ``Secrets.require`` (and Spire's own check of
-its datastore password); keep them in step (tests/foundation/test_stack_secrets.py).
+The rules mirror where components/stack.py calls ``Secrets.require``; keep them in step
+(tests/foundation/test_stack_secrets.py). The SPIRE datastore password is no stack secret: it comes
+from Vault through External Secrets (components/spire.py).
 """
 from __future__ import annotations
 
@@ -34,8 +35,6 @@ def required(document: Mapping[str, Any]) -> dict[str, str]:
     rd = cfg.runtime_detection
     if rd.enabled and rd.siem.splunk is not None and not rd.siem.splunk.token_vault_key:
         out["splunkHecToken"] = "runtimeDetection.siem.splunk (without tokenVaultKey)"
-    if cfg.spire.enabled and cfg.spire.datastore.type != "sqlite3":
-        out["spireDatastorePassword"] = f"spire.datastore.type {cfg.spire.datastore.type}"
     return out
 
 

@@ -9,9 +9,11 @@ ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "policy_pack" / "policies"
 
 
-#: A whole stack deploys Gatekeeper failing closed (stack-missing-gatekeeper-fail-closed).
+#: A whole stack deploys Gatekeeper failing closed (stack-missing-gatekeeper-fail-closed), here as
+#: a helm.sh/v3 Release: the provider installs it itself, so the pack judges its values (a v4 Chart
+#: reaches the pack with no properties; its objects are judged instead, see hardened/engine.py).
 GATEKEEPER = """\
-pulumiType: kubernetes:helm.sh/v4:Chart
+pulumiType: kubernetes:helm.sh/v3:Release
 name: gatekeeper
 inputs:
   chart: gatekeeper
@@ -22,7 +24,7 @@ inputs:
 
 #: ...and Falco on the modern eBPF driver with falcosidekick (stack-missing-runtime-detection).
 FALCO = """\
-pulumiType: kubernetes:helm.sh/v4:Chart
+pulumiType: kubernetes:helm.sh/v3:Release
 name: falco
 inputs:
   chart: falco

@@ -26,20 +26,21 @@ def test_no_stack_file_carries_ciphertext_the_cli_cannot_decrypt(path):
         "`pulumi config set --secret`, which writes both")
 
 
-def test_prod_render_fills_the_datastore_password_with_a_marked_placeholder():
+def test_prod_render_needs_no_placeholder_the_spire_password_comes_from_vault():
+    """The SPIRE datastore password is delivered by External Secrets (components/spire.py), so prod
+    requires no secret the stack file lacks."""
     placeholders: dict = {}
     config, secret_keys = render.read_stack_config("prod", ROOT, placeholders=placeholders)
-    key = "hardened-stack:spireDatastorePassword"
-    assert config[key] == PLACEHOLDER and key in secret_keys
-    assert placeholders == {key: "spire.datastore.type postgres"}
+    assert placeholders == {} and "hardened-stack:spireDatastorePassword" not in config
 
 
 def test_a_secret_the_stack_sets_is_never_replaced():
     placeholders: dict = {}
     config, _ = render.read_stack_config(
-        "prod", ROOT, overrides={"hardened-stack:spireDatastorePassword": {"secure": "v1:AAAA"}},
+        "prod", ROOT, overrides={"hardened-stack:splunkHecToken": {"secure": "v1:AAAA"}},
         placeholders=placeholders)
-    assert placeholders == {} and config["hardened-stack:spireDatastorePassword"] == render.OFFLINE_SECRET_PLACEHOLDER
+    assert config["hardened-stack:splunkHecToken"] == render.OFFLINE_SECRET_PLACEHOLDER
+    assert "hardened-stack:splunkHecToken" not in placeholders
 
 
 @pytest.mark.parametrize("document,expected", [
@@ -48,7 +49,7 @@ def test_a_secret_the_stack_sets_is_never_replaced():
     ({"cluster": {"name": "c", "environment": "dev"}, "vault": {"enabled": False}, "spire": {"enabled": True, "datastore": {"type": "mysql", "host": "db", "port": 3306,
                                                                          "database": "spire", "username": "spire",
                                                                          "cidrs": ["10.0.0.0/24"]}}},
-     {"spireDatastorePassword"}),
+     {}),
     ({"cluster": {"name": "c"}, "unknownKey": 1}, {}),
 ])
 def test_required_secrets_follow_the_configuration(document, expected):
@@ -57,12 +58,22 @@ def test_required_secrets_follow_the_configuration(document, expected):
 
 
 def test_cli_render_says_which_placeholders_it_used(tmp_path, capsys):
-    assert render.main(["--stack", "prod", "--out", str(tmp_path), "--quiet"]) == 0
+    doc = yaml.safe_load((ROOT / "Pulumi.prod.yaml").read_text())
+    rd = doc["config"]["hardened-stack:runtimeDetection"]
+    splunk = {k: v for k, v in rd["siem"]["splunk"].items() if k != "tokenVaultKey"}
+    stack = tmp_path / "Pulumi.tokenless.yaml"
+    doc["config"]["hardened-stack:runtimeDetection"] = {**rd, "siem": {**rd["siem"], "splunk": splunk}}
+    stack.write_text(yaml.safe_dump(doc))
+    for name in ("Pulumi.yaml", "__main__.py"):
+        (tmp_path / name).write_text((ROOT / name).read_text())
+    (tmp_path / "components").symlink_to(ROOT / "components")
+    (tmp_path / "policy_pack").symlink_to(ROOT / "policy_pack")
+    assert render.main(["--stack", "tokenless", "--root", str(tmp_path), "--out", str(tmp_path / "out"),
+                        "--quiet"]) == 0
     err = capsys.readouterr().err
-    assert ("render: note: secret hardened-stack:spireDatastorePassword (needed by spire.datastore.type postgres) "
-            "is not in the stack file") in err
-    assert "pulumi config set --secret hardened-stack:spireDatastorePassword <value>" in err
-    assert PLACEHOLDER not in "".join(p.read_text() for p in tmp_path.rglob("*") if p.is_file())
+    assert "render: note: secret hardened-stack:splunkHecToken (needed by runtimeDetection.siem.splunk" in err
+    assert "pulumi config set --secret hardened-stack:splunkHecToken <value>" in err
+    assert PLACEHOLDER not in "".join(p.read_text() for p in (tmp_path / "out").rglob("*") if p.is_file())
 
 
 def _prod() -> dict:
@@ -71,20 +82,22 @@ def _prod() -> dict:
 
 
 def test_prod_needs_the_token_without_tokenvaultkey_and_the_license_for_enterprise():
-    assert set(required(_prod())) == {"spireDatastorePassword"}
+    assert set(required(_prod())) == set()
     doc = _prod()
     splunk = doc["runtimeDetection"]["siem"]["splunk"]
     splunk.pop("tokenVaultKey", None)
     doc["vault"]["edition"] = "enterprise"
-    assert set(required(doc)) == {"spireDatastorePassword", "splunkHecToken", "vaultLicense"}
+    assert set(required(doc)) == {"splunkHecToken", "vaultLicense"}
 
 
 def test_without_the_placeholder_the_program_refuses_to_run(monkeypatch):
-    """The rule is the program's own: it requires the password for a postgres datastore."""
+    """The rule is the program's own: it requires the HEC token when no tokenVaultKey names it."""
     import pulumi
 
     from hardened import secret_placeholders
 
+    doc = _prod()
+    doc["runtimeDetection"]["siem"]["splunk"].pop("tokenVaultKey", None)
     monkeypatch.setattr(secret_placeholders, "fill", lambda config, keys: {})
-    with pytest.raises(pulumi.RunError, match="spireDatastorePassword is required"):
-        render.run_program("prod", ROOT)
+    with pytest.raises(pulumi.RunError, match="splunkHecToken"):
+        render.run_program("prod", ROOT, overrides={"runtimeDetection": doc["runtimeDetection"]})
