@@ -210,8 +210,8 @@ def constraint_matches(match: Optional[Mapping[str, Any]], obj: Mapping[str, Any
             if not selector_matches(match["namespaceSelector"], meta(obj).get("labels") or {}):
                 return False
         elif has_namespace:
-            if namespace is None:  # Gatekeeper errors ("missing Namespace"): the request is refused
-                return True
+            if namespace is None:  # Gatekeeper errors ("missing Namespace"); Cluster always knows
+                return True           # the namespace, so judge it rather than skip it
             if not selector_matches(match["namespaceSelector"], meta(namespace).get("labels") or {}):
                 return False
     name = match.get("name")
@@ -497,7 +497,8 @@ class Verdicts:
         if len(lines) > limit:
             text += f"\n... and {len(lines) - limit} more"
         if repeats:
-            text += f"\n({repeats} more denials repeat these on the ReplicaSets, Jobs and Pods their controllers create)"
+            text += (f"\n({repeats} more denials repeat these on the ReplicaSets, Jobs and Pods their "
+                     "controllers create)")
         return text
 
 
@@ -590,7 +591,8 @@ class Cluster:
         if is_namespace(obj) and IGNORE_LABEL in (meta(obj).get("labels") or {}):
             name = meta(obj).get("name", "")
             for wh in self.label_webhooks:
-                if webhook_selects(wh, obj, None) and not any(wildcard_matches(p, name) for p in self.exempt_namespaces):
+                exempt = any(wildcard_matches(p, name) for p in self.exempt_namespaces)
+                if webhook_selects(wh, obj, None) and not exempt:
                     v.denials.append(Denial(GATEKEEPER_LABEL_WEBHOOK, what,
                                             f"Only exempt namespace can have the {IGNORE_LABEL} label "
                                             "(add --exempt-namespace for it to Gatekeeper's controller manager)",

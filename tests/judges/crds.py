@@ -27,6 +27,7 @@ from typing import Any, Iterable, Mapping, Optional
 
 import yaml
 
+#: ``../shared/manifests`` beside the checkout (the sibling of the chart cache ``../shared/charts``).
 SHARED_MANIFESTS = Path(__file__).resolve().parents[3] / "shared" / "manifests"
 MATCH_FIELDS = ("kinds", "scope", "namespaces", "excludedNamespaces", "labelSelector", "namespaceSelector",
                 "name", "source")
@@ -34,9 +35,12 @@ _OBJECT_META = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
 
 
 def _shared_dirs() -> list[Path]:
-    for base in (SHARED_MANIFESTS, Path("/work/shared/manifests")):
+    from hardened import engine
+
+    for base in (engine.chart_cache().parent / "manifests", SHARED_MANIFESTS):
         if base.is_dir():
-            return sorted(base.glob("gateway-api-v*"), key=lambda p: [int(x) for x in p.name.split("-v")[-1].split(".")])
+            return sorted(base.glob("gateway-api-v*"),
+                          key=lambda p: [int(x) for x in p.name.split("-v")[-1].split(".")])
     return []
 
 
@@ -81,7 +85,8 @@ def strict(schema: Any, root: bool = False) -> Any:
 def _crds_from(objects: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str], Mapping[str, Any]]:
     out = {}
     for o in objects:
-        if o.get("kind") == "CustomResourceDefinition" and str(o.get("apiVersion", "")).startswith("apiextensions.k8s.io/"):
+        if o.get("kind") == "CustomResourceDefinition" and str(o.get("apiVersion", "")).startswith(
+                "apiextensions.k8s.io/"):
             spec = o.get("spec") or {}
             out[(spec.get("group", ""), (spec.get("names") or {}).get("kind", ""))] = o
     return out

@@ -120,7 +120,8 @@ def app_armor(meta, spec, version) -> list[str]:
     ``RuntimeDefault`` or ``Localhost``."""
     out = []
     for key, value in ((meta or {}).get("annotations") or {}).items():
-        if key.startswith(APPARMOR_ANNOTATION) and not (value == "runtime/default" or str(value).startswith("localhost/")):
+        allowed = value == "runtime/default" or str(value).startswith("localhost/")
+        if key.startswith(APPARMOR_ANNOTATION) and not allowed:
             out.append(f"annotation {key}={value}")
     if version >= (1, 30):
         for who, sc in [("pod", _sc(spec))] + [(f"container {c.get('name')}", _sc(c)) for c in _containers(spec)]:
@@ -264,7 +265,8 @@ def seccomp_restricted(meta, spec, version) -> list[str]:
     if bad:
         out.append(f"containers {bad} set a seccompProfile.type other than RuntimeDefault or Localhost")
     if unset and pod not in ok:
-        out.append(f"pod or containers {unset} must set securityContext.seccompProfile.type to RuntimeDefault or Localhost")
+        out.append(f"pod or containers {unset} must set securityContext.seccompProfile.type to RuntimeDefault "
+                   "or Localhost")
     return out
 
 

@@ -77,7 +77,8 @@ REGO = """package k8stestdeny
 
 violation contains {"msg": msg} if {
 \tinput.review.object.metadata.labels[input.parameters.label] == "deny"
-\tmsg := sprintf("%v/%v carries %v=deny", [input.review.kind.kind, input.review.object.metadata.name, input.parameters.label])
+\tobj := input.review.object
+\tmsg := sprintf("%v/%v carries %v=deny", [input.review.kind.kind, obj.metadata.name, input.parameters.label])
 }
 
 violation contains {"msg": msg} if {
@@ -275,7 +276,8 @@ def test_cronjobs_create_jobs_that_create_pods():
               "containers": [{"name": "c", "image": "x"}]}}}}}}
     (job,) = controller_children(cj)
     (pod,) = controller_children(job)
-    assert (job["kind"], pod["kind"]) == ("Job", "Pod") and pod["metadata"]["labels"]["job-name"] == job["metadata"]["name"]
+    assert (job["kind"], pod["kind"]) == ("Job", "Pod")
+    assert pod["metadata"]["labels"]["job-name"] == job["metadata"]["name"]
 
 
 def test_limit_range_defaults_apply_to_derived_pods_only():
@@ -295,7 +297,8 @@ def test_limit_range_defaults_apply_to_derived_pods_only():
     cluster.admit_all()
     pod = next(o for o in seen if o["kind"] == "Pod")
     assert pod["spec"]["containers"][0]["resources"] == {"limits": {"cpu": "1"}, "requests": {"cpu": "100m"}}
-    assert "resources" not in next(o for o in seen if o["kind"] == "Deployment")["spec"]["template"]["spec"]["containers"][0]
+    deployment = next(o for o in seen if o["kind"] == "Deployment")
+    assert "resources" not in deployment["spec"]["template"]["spec"]["containers"][0]
 
 
 def test_failure_policy_fail_must_not_cover_gatekeepers_own_namespace():

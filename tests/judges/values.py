@@ -235,7 +235,8 @@ def verdict(outcomes: list[Outcome], inert: Mapping[str, Mapping[str, str]],
         if not o.changes and not listed:
             found, default = chart_default(o.chart, o.path, cache)
             hint = " (it equals the chart's default)" if found and default == o.value else (
-                " (the chart's values.yaml has no such key: a typo, or a key of another version?)" if not found else "")
+                " (not a key of the chart's values.yaml: a typo, a key of another version, or one the "
+                "templates read without a default)" if not found else "")
             failures.append(f"{o.chart.chart} {o.chart.version}: {key} = {json.dumps(o.value)} changes nothing in "
                             f"the render{hint}; remove it, fix the key, or list it in {INERT_FILE.name} with why")
         elif o.changes and listed:
