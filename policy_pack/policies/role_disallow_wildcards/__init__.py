@@ -1,7 +1,11 @@
-"""role-disallow-wildcards: no Role or ClusterRole grants ``*`` verbs, resources or API groups.
+"""role-disallow-wildcards: no Role or ClusterRole grants ``*`` verbs, resources, API groups or
+non-resource URLs.
 
 A wildcard grants everything that exists today and everything a CRD adds tomorrow; least
-privilege names each verb, resource and group.
+privilege names each verb, resource and group. In ``nonResourceURLs`` a ``*`` is a prefix glob:
+``/*`` is every URL the API server serves (``/debug/pprof``, ``/logs``, ...), and any entry with
+a ``*`` grants whatever is added under its prefix later, so every glob there is refused: name the
+URLs (``/metrics``, ``/healthz``).
 """
 from __future__ import annotations
 
@@ -16,6 +20,8 @@ RBAC = "rbac.authorization.k8s.io"
 def _wild(field: str, item: str) -> bool:
     if field == "resources":
         return item == "*" or item.startswith("*/")
+    if field == "nonResourceURLs":
+        return "*" in item
     return item == "*"
 
 
@@ -30,7 +36,7 @@ def check(obj, config):
 
 POLICY = resource_policy(
     name="role-disallow-wildcards",
-    description="Roles and ClusterRoles must not use '*' in verbs, resources or apiGroups.",
+    description="Roles and ClusterRoles must not use '*' in verbs, resources, apiGroups or nonResourceURLs.",
     kinds=[(RBAC, "Role"), (RBAC, "ClusterRole")],
     severity=Severity.HIGH,
     control=nist_800_171("3.1.5"),
