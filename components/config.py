@@ -18,6 +18,8 @@ from typing import Any, Literal, Optional
 import pulumi
 from pydantic import Field, ValidationError, field_validator, model_validator
 
+from policy_pack.policies._lib.registries import shared_host  # stdlib only: imports no policy
+
 from .base import (DNS1123_LABEL, Quantities, Resources, StrictModel, check_image_reference,  # noqa: F401
                    is_trusted, parse_cpu as _parse_cpu, parse_memory as _parse_memory)
 
@@ -207,6 +209,10 @@ class StackConfig(StrictModel):
         for r in v:
             if "://" in r or r != r.strip() or not r:
                 raise ValueError(f"trustedRegistries entry {r!r} must be a registry host or host/path, no scheme")
+            host = shared_host(r)
+            if host:
+                raise ValueError(f"trustedRegistries entry {r!r} trusts a whole shared registry, where anyone can "
+                                 f"publish images; name the owner's repository prefix instead, e.g. '{host}/<owner>'")
         return v
 
     @model_validator(mode="after")

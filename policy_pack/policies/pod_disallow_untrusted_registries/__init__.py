@@ -4,6 +4,12 @@ An image without a registry host is pulled from Docker Hub and judged by its ful
 (``nginx`` is ``docker.io/library/nginx``); a trusted entry is a registry (``ghcr.io``) or a
 registry path prefix (``docker.io/hashicorp``); a bare Docker Hub namespace (``openpolicyagent``)
 means ``docker.io/openpolicyagent``.
+
+An entry that names a whole shared registry (``ghcr.io``, ``docker.io``, ``quay.io``, ``gcr.io``,
+``public.ecr.aws``, ``cgr.dev``...: hosts where anyone can publish, see ``_lib/registries.py``)
+trusts nothing: it would trust every stranger's images there. Name the owner's repository prefix
+(``ghcr.io/<owner>``). The default list is the production stack's ``trustedRegistries``
+(Pulumi.prod.yaml): the platform's chart images and the tenants' own organisations.
 """
 from __future__ import annotations
 
@@ -11,10 +17,15 @@ from pulumi_policy import Severity
 
 from .._lib.framework import nist_800_171, resource_policy
 from .._lib.k8s import POD_KINDS, PodSpec, container_findings, get_str, parse_image, registry_prefix, trusted
+from .._lib.registries import shared_host
 
 DEFAULT_REGISTRIES = [
     "registry.k8s.io",
-    "ghcr.io",
+    "ghcr.io/lego-mcp",
+    "ghcr.io/ltmc",
+    "ghcr.io/spiffe",
+    "ghcr.io/sigstore",
+    "ghcr.io/external-secrets",
     "docker.io/hashicorp",
     "docker.io/falcosecurity",
     "registry.istio.io/release",
@@ -26,7 +37,8 @@ DEFAULT_REGISTRIES = [
 
 
 def check(obj, config):
-    registries = list(config["allowedRegistries"])
+    registries = [r for r in config["allowedRegistries"] if not shared_host(r)]
+    whole_hosts = [r for r in config["allowedRegistries"] if shared_host(r)]
     prefixes = [registry_prefix(r) for r in registries]
 
     def _container(c):
@@ -36,8 +48,12 @@ def check(obj, config):
             return
         ref = parse_image(image)
         if not trusted(ref, prefixes):
+            shared = [h for h in whole_hosts if trusted(ref, [registry_prefix(h)])]
+            why = (f"; the entry {shared[0]!r} trusts nothing, because {ref.registry} is a shared registry where "
+                   f"anyone can publish: trust the owner's prefix ({ref.registry}/{ref.repository.split('/')[0]}) "
+                   "after review") if shared else ""
             yield (f"{c.label} image {image} comes from {ref.full_name}, which no trusted registry covers "
-                   f"({c.path}.image); use a mirror in one of: {', '.join(registries)}")
+                   f"({c.path}.image); use a mirror in one of: {', '.join(registries)}{why}")
 
     yield from container_findings(PodSpec(obj), _container)
 
@@ -58,7 +74,8 @@ trustedRegistries, which Gatekeeper enforces at admission).""",
             "type": "array", "minItems": 1, "uniqueItems": True,
             "items": {"type": "string", "minLength": 1, "pattern": r"^[^\s:/][^\s]*$"},
             "default": DEFAULT_REGISTRIES,
-            "description": "Registries (host) or registry path prefixes images may come from.",
+            "description": "Registries (host) or registry path prefixes images may come from. A whole shared "
+                           "registry host (ghcr.io, docker.io, quay.io, ...) trusts nothing: name the owner's prefix.",
         },
     },
     check=check,
