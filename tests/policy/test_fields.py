@@ -172,10 +172,10 @@ def test_secret_messages_name_keys_never_values(pack):
     assert "stringData.password" in verdict.message and "hunter2" not in verdict.message
 
 
-def test_secrets_in_system_namespaces_are_not_judged(pack):
+def test_secrets_in_system_namespaces_are_judged_too(pack):
     obj = mutated(golden_others()["Secret"], lambda o: [o["metadata"].update(namespace="kube-system"),
                                                         o.update(data={"token": "dg=="})])
-    assert not run(pack, obj).by_policy("secret-disallow-literal-data")
+    assert run(pack, obj).by_policy("secret-disallow-literal-data")
 
 
 # --- the stack policy ------------------------------------------------------------------------

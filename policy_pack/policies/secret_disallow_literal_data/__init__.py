@@ -1,9 +1,11 @@
-"""secret-disallow-literal-data: no Secret with literal data in a workload namespace.
+"""secret-disallow-literal-data: no Secret with literal data, in any namespace.
 
 A Secret written with ``data``/``stringData`` puts the value in the program, its state and its
 review diffs. Secrets come from Vault through External Secrets (an ``ExternalSecret`` that the
-operator turns into the Secret in the cluster). System namespaces (default: kube-system,
-kube-public, kube-node-lease) are not judged; other exceptions are named exemptions.
+operator turns into the Secret in the cluster). Every namespace is judged, kube-system included
+(a credential there is worth more, not less); a Secret that truly cannot come from Vault gets a
+named, expiring exemption. The ``systemNamespaces`` setting (default empty) is an explicit,
+visible opt-out for whole namespaces.
 """
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from pulumi_policy import Severity
 from .._lib.framework import nist_800_171, resource_policy
 from .._lib.k8s import get_map
 
-DEFAULT_SYSTEM_NAMESPACES = ["kube-system", "kube-public", "kube-node-lease"]
+DEFAULT_SYSTEM_NAMESPACES: list[str] = []
 
 
 def check(obj, config):
@@ -31,7 +33,7 @@ def check(obj, config):
 
 POLICY = resource_policy(
     name="secret-disallow-literal-data",
-    description="Secrets must not be written with literal data in workload namespaces; use External Secrets.",
+    description="Secrets must not be written with literal data in any namespace; use External Secrets.",
     kinds=[("core", "Secret")],
     severity=Severity.HIGH,
     control=nist_800_171("3.13.16"),
@@ -44,7 +46,8 @@ in the cluster. Delete the literal Secret from the program.""",
         "systemNamespaces": {
             "type": "array", "items": {"type": "string", "minLength": 1}, "uniqueItems": True,
             "default": DEFAULT_SYSTEM_NAMESPACES,
-            "description": "Namespaces whose Secrets are not judged (cluster system namespaces).",
+            "description": "Namespaces whose Secrets are not judged (default none: every namespace is judged; "
+                           "prefer a named exemption per Secret).",
         },
     },
     check=check,
