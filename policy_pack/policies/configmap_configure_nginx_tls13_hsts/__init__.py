@@ -4,8 +4,14 @@ with the AEAD suites, and sends HSTS for one year with includeSubDomains and pre
 The seed's nginx-config: ``ssl-protocols: TLSv1.3``, ``ssl-ciphers`` the three TLS 1.3 AEAD
 suites, ``hsts: true``, ``hsts-max-age: 31536000``, ``hsts-include-subdomains: true``,
 ``hsts-preload: true``. ingress-nginx's own defaults are TLSv1.2 TLSv1.3, HSTS without preload.
-Judged: ConfigMaps in an ingress-nginx namespace or named like the controller's, and any
-ConfigMap that sets ``ssl-protocols`` (it can only be an nginx configuration).
+The controller reads the ConfigMap its ``--configmap`` flag names, so the name proves nothing.
+Judged: a ConfigMap recognised by its content or its labels, under any name and in any namespace:
+it sets one of ingress-nginx's TLS keys (:data:`NGINX_TLS_KEYS`: ``ssl-protocols``, ``ssl-ciphers``,
+``hsts-*``, ``ssl-redirect``, ``force-ssl-redirect``...), or carries ingress-nginx's labels
+(``app.kubernetes.io/name`` or ``app.kubernetes.io/part-of: ingress-nginx``); and, as before, the
+controller's usual names and any ConfigMap in an ``ingress-nginx*`` namespace. Besides TLS 1.3 and
+HSTS, ``ssl-redirect: "false"`` (plain HTTP served next to HTTPS) is refused unless
+``force-ssl-redirect`` is ``"true"``.
 """
 from __future__ import annotations
 
@@ -19,8 +25,17 @@ CONTROLLER_NAMES = ("ingress-nginx-controller", "nginx-configuration", "nginx-co
 ONE_YEAR = 31536000
 
 
+#: Keys only an ingress-nginx controller configuration uses.
+NGINX_TLS_KEYS = ("ssl-protocols", "ssl-ciphers", "hsts-max-age", "hsts-include-subdomains", "hsts-preload",
+                  "ssl-redirect", "force-ssl-redirect", "ssl-prefer-server-ciphers", "ssl-session-tickets",
+                  "ssl-ecdh-curve", "ssl-dh-param", "ssl-early-data")
+NGINX_LABELS = ("app.kubernetes.io/name", "app.kubernetes.io/part-of", "app", "app.kubernetes.io/instance")
+
+
 def _is_nginx_config(obj, data) -> bool:
-    return ("ssl-protocols" in data or obj.name in CONTROLLER_NAMES
+    labels = obj.labels()
+    return (any(k in data for k in NGINX_TLS_KEYS) or obj.name in CONTROLLER_NAMES
+            or any(labels.get(k) == "ingress-nginx" for k in NGINX_LABELS)
             or (obj.namespace or "").startswith("ingress-nginx"))
 
 
@@ -51,6 +66,9 @@ def check(obj, config):
         yield f"data.hsts-include-subdomains is {value('hsts-include-subdomains')!r}; set it to 'true'"
     if value("hsts-preload") != "true":
         yield f"data.hsts-preload is {value('hsts-preload')!r}; set it to 'true'"
+    if value("ssl-redirect") == "false" and value("force-ssl-redirect") != "true":
+        yield ("data.ssl-redirect is 'false': every Ingress with TLS also serves its hosts over plain HTTP; remove it "
+               "(the default redirects to HTTPS) or set force-ssl-redirect: 'true'")
 
 
 POLICY = resource_policy(

@@ -8,7 +8,7 @@ An env entry is judged when it has a literal ``value`` (``valueFrom`` is fine). 
 into words (``DB_PASSWORD``, ``db-password``, ``dbPassword`` -> DB PASSWORD) and it names a
 credential when its **last** word (after dropping a trailing BASE, VALUE, DATA, B64 or BASE64)
 is one of PASSWORD, PASSWD, PASS, PASSPHRASE, PWD, SECRET, SECRETS, TOKEN, TOKENS, CREDENTIAL,
-CREDENTIALS, CREDS, APIKEY, PRIVATEKEY, or KEY not preceded by a word that makes it a public or
+CREDENTIALS, CREDS, APIKEY, PRIVATEKEY, PIN (an HSM or SIM PIN), or KEY not preceded by a word that makes it a public or
 lookup key (PUBLIC, CACHE, PARTITION, SORT, ROUTING, PRIMARY, FOREIGN, OBJECT, S3, SHARD,
 IDEMPOTENCY, GROUP, TABLE, INDEX, HASH, LOOKUP). Look-alikes whose last word says the value is a
 reference, not the secret, are not judged: ``KEY_PATH``, ``TOKEN_FILE``, ``SECRET_NAME``,
@@ -28,7 +28,7 @@ from .._lib.framework import nist_800_171, resource_policy
 from .._lib.k8s import POD_KINDS, PodSpec, container_findings, get_str, maps
 
 CREDENTIAL_WORDS = frozenset({"PASSWORD", "PASSWD", "PASS", "PASSPHRASE", "PWD", "SECRET", "SECRETS", "TOKEN",
-                              "TOKENS", "CREDENTIAL", "CREDENTIALS", "CREDS", "APIKEY", "PRIVATEKEY"})
+                              "TOKENS", "CREDENTIAL", "CREDENTIALS", "CREDS", "APIKEY", "PRIVATEKEY", "PIN"})
 NOT_SECRET_KEYS = frozenset({"PUBLIC", "CACHE", "PARTITION", "SORT", "ROUTING", "PRIMARY", "FOREIGN", "OBJECT", "S3",
                              "SHARD", "IDEMPOTENCY", "GROUP", "TABLE", "INDEX", "HASH", "LOOKUP"})
 VALUE_SUFFIXES = frozenset({"BASE", "VALUE", "DATA", "B64", "BASE64"})

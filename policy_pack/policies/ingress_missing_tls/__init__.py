@@ -1,7 +1,12 @@
-"""ingress-missing-tls: every host an Ingress routes is covered by its ``tls`` section.
+"""ingress-missing-tls: every host an Ingress routes is covered by its ``tls`` section, and
+plain HTTP is redirected.
 
 An Ingress without ``tls`` (or with a rule host that no ``tls.hosts`` entry covers) serves that
-host in plain HTTP: credentials and session cookies cross the network in the clear.
+host in plain HTTP: credentials and session cookies cross the network in the clear. With ``tls``,
+ingress-nginx redirects HTTP to HTTPS unless an annotation ending in ``/ssl-redirect``
+(``nginx.ingress.kubernetes.io/ssl-redirect``, the older ``ingress.kubernetes.io/ssl-redirect``)
+is ``"false"`` and no ``.../force-ssl-redirect: "true"`` puts it back: then the hosts are served
+in plain HTTP as well, and that is refused.
 """
 from __future__ import annotations
 
@@ -13,7 +18,20 @@ from .._lib.framework import nist_800_171, resource_policy
 from .._lib.k8s import get_str, maps, strings
 
 
+def _plaintext_annotation(obj):
+    annotations = obj.annotations()
+    off = [k for k in sorted(annotations, key=str) if isinstance(k, str) and k.endswith("/ssl-redirect")
+           and str(annotations.get(k)).strip().lower() == "false"]
+    forced = any(isinstance(k, str) and k.endswith("/force-ssl-redirect")
+                 and str(annotations.get(k)).strip().lower() == "true" for k in annotations)
+    return off[0] if off and not forced else None
+
+
 def check(obj, config):
+    off = _plaintext_annotation(obj)
+    if off:
+        yield (f"metadata.annotations.{off} is 'false': the Ingress serves its hosts over plain HTTP next to HTTPS; "
+               "remove the annotation (the controller redirects to HTTPS by default)")
     covered: list[str] = []
     has_tls = False
     for _, tls, path in maps(obj.spec, "tls", "spec"):
