@@ -330,3 +330,43 @@ def test_credential_messages_name_the_variable_never_the_value(pack):
                                            {"name": "DSN", "value": "mysql://u:hunter3@db/x"}]
     found = messages(run(pack, pod), "container-disallow-literal-credentials")
     assert len(found) == 2 and all("hunter" not in m for m in found), found
+
+
+def test_subjects_are_judged_by_name_whatever_their_kind(pack):
+    for kind in ("User", "Group"):
+        subject = {"apiGroup": "rbac.authorization.k8s.io", "kind": kind, "name": "system:anonymous"}
+        assert messages(run(pack, _binding("RoleBinding", "view", "team", subject)), "rolebinding-disallow-broad-subjects")
+
+
+def test_bootstrap_roles_keep_only_what_kubernetes_grants_them(pack):
+    edit_rules = [{"apiGroups": [""], "resources": ["serviceaccounts"], "verbs": ["impersonate"]},
+                  {"apiGroups": [""], "resources": ["secrets", "configmaps"], "verbs": ["get", "list", "create"]}]
+    labels = {"rbac.authorization.k8s.io/aggregate-to-edit": "true"}
+    builtin = _cluster_role("system:aggregate-to-edit", edit_rules, labels)
+    assert not messages(run(pack, builtin), "role-disallow-privilege-escalation")
+    assert not messages(run(pack, builtin), "clusterrole-disallow-secrets-read")
+    copied = _cluster_role("my-edit", edit_rules, labels)           # the same rules under another name
+    assert messages(run(pack, copied), "role-disallow-privilege-escalation")
+    more = _cluster_role("system:aggregate-to-edit", edit_rules + [
+        {"apiGroups": [""], "resources": ["endpoints"], "verbs": ["create"]}], labels)
+    assert messages(run(pack, more), "role-disallow-privilege-escalation")
+
+
+@pytest.mark.parametrize("annotations,ingress_class,refused", [
+    ({"kubernetes.io/ingress.allow-http": "true"}, None, True),
+    ({}, "gce", True),
+    ({"kubernetes.io/ingress.allow-http": "false"}, "gce", False),
+    ({}, "nginx", False),
+    ({"nginx.ingress.kubernetes.io/ssl-redirect": "false"}, "nginx", True),
+    ({"ingress.kubernetes.io/ssl-redirect": "false", "ingress.kubernetes.io/force-ssl-redirect": "true"}, None, False),
+])
+def test_plain_http_next_to_tls(pack, annotations, ingress_class, refused):
+    spec = {"tls": [{"hosts": ["a.example.com"], "secretName": "a-tls"}],
+            "rules": [{"host": "a.example.com", "http": {"paths": [{"path": "/", "pathType": "Prefix", "backend": {
+                "service": {"name": "a", "port": {"number": 80}}}}]}}]}
+    if ingress_class:
+        spec["ingressClassName"] = ingress_class
+    ingress = {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+               "metadata": {"name": "a", "namespace": "team", "annotations": annotations}, "spec": spec}
+    found = messages(run(pack, ingress), "ingress-missing-tls")
+    assert bool(found) == refused, found

@@ -12,6 +12,9 @@ A stack policy, because the scope is decided by the bindings. Over the analysed 
   preview`` the set is the whole stack). It is allowed when it is referenced only by RoleBindings;
 - a ClusterRoleBinding to the built-in ``admin`` or ``edit`` ClusterRole (both read Secrets) is
   refused; ``cluster-admin`` has its own policy (rolebinding-disallow-cluster-admin).
+
+Kubernetes' bootstrap role ``system:aggregate-to-edit`` reads Secrets by Kubernetes' own design
+(the built-in edit role); its rules that grant only that are not judged.
 """
 from __future__ import annotations
 
@@ -20,7 +23,7 @@ from pulumi_policy.proxy import UnknownValueError
 
 from .._lib.framework import nist_800_171, stack_policy
 from .._lib.k8s import Unverifiable, get_map, get_str
-from ..role_disallow_privilege_escalation import READ_VERBS, Rule, rules
+from ..role_disallow_privilege_escalation import READ_VERBS, judged_rules
 
 RBAC = "rbac.authorization.k8s.io"
 BUILT_IN_SECRET_READERS = ("admin", "edit")
@@ -28,7 +31,7 @@ BUILT_IN_SECRET_READERS = ("admin", "edit")
 
 def secret_reads(role) -> list[str]:
     out = []
-    for rule in rules(role):
+    for rule in judged_rules(role):
         verbs, resources = rule.grants(READ_VERBS, "", ("secrets",))
         if verbs and not rule.names:
             out.append(f"{rule.path} ({', '.join(verbs)} on {', '.join(resources)})")

@@ -6,7 +6,10 @@ host in plain HTTP: credentials and session cookies cross the network in the cle
 ingress-nginx redirects HTTP to HTTPS unless an annotation ending in ``/ssl-redirect``
 (``nginx.ingress.kubernetes.io/ssl-redirect``, the older ``ingress.kubernetes.io/ssl-redirect``)
 is ``"false"`` and no ``.../force-ssl-redirect: "true"`` puts it back: then the hosts are served
-in plain HTTP as well, and that is refused.
+in plain HTTP as well, and that is refused. The same holds for GCE's controller, which serves
+HTTP next to HTTPS unless ``kubernetes.io/ingress.allow-http`` is ``"false"``: that annotation set
+to ``"true"`` is refused on any Ingress, and left unset on an Ingress of class ``gce`` or
+``gce-internal`` (``spec.ingressClassName`` or the ``kubernetes.io/ingress.class`` annotation).
 """
 from __future__ import annotations
 
@@ -18,20 +21,37 @@ from .._lib.framework import nist_800_171, resource_policy
 from .._lib.k8s import get_str, maps, strings
 
 
+ALLOW_HTTP = "kubernetes.io/ingress.allow-http"
+CLASS_ANNOTATION = "kubernetes.io/ingress.class"
+GCE_CLASSES = ("gce", "gce-internal")
+
+
 def _plaintext_annotation(obj):
     annotations = obj.annotations()
     off = [k for k in sorted(annotations, key=str) if isinstance(k, str) and k.endswith("/ssl-redirect")
            and str(annotations.get(k)).strip().lower() == "false"]
     forced = any(isinstance(k, str) and k.endswith("/force-ssl-redirect")
                  and str(annotations.get(k)).strip().lower() == "true" for k in annotations)
-    return off[0] if off and not forced else None
+    if off and not forced:
+        return off[0]
+    allow_http = str(annotations.get(ALLOW_HTTP, "")).strip().lower()
+    if allow_http == "true":
+        return ALLOW_HTTP
+    ingress_class = get_str(obj.spec, "ingressClassName", "spec") or annotations.get(CLASS_ANNOTATION)
+    if ingress_class in GCE_CLASSES and allow_http != "false":
+        return f"{ALLOW_HTTP} (unset on a {ingress_class} Ingress)"
+    return None
 
 
 def check(obj, config):
     off = _plaintext_annotation(obj)
     if off:
-        yield (f"metadata.annotations.{off} is 'false': the Ingress serves its hosts over plain HTTP next to HTTPS; "
-               "remove the annotation (the controller redirects to HTTPS by default)")
+        if off.startswith(ALLOW_HTTP):
+            yield (f"metadata.annotations.{off}: the controller serves the hosts over plain HTTP next to HTTPS; set "
+                   f"{ALLOW_HTTP}: 'false'")
+        else:
+            yield (f"metadata.annotations.{off} is 'false': the Ingress serves its hosts over plain HTTP next to "
+                   "HTTPS; remove the annotation (the controller redirects to HTTPS by default)")
     covered: list[str] = []
     has_tls = False
     for _, tls, path in maps(obj.spec, "tls", "spec"):

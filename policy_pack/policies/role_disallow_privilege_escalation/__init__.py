@@ -12,10 +12,16 @@ A ClusterRole labelled ``rbac.authorization.k8s.io/aggregate-to-{admin,edit,view
 "true"`` has its rules copied into that built-in role, and so into every binding of it (``view`` is
 often bound cluster-wide). Aggregating a CRD's own resources is the intended use; aggregating a
 sensitive permission (:func:`sensitive`) is refused.
+
+Kubernetes' own bootstrap aggregate roles (``system:aggregate-to-admin``, ``-edit``, ``-view``)
+keep what Kubernetes itself grants them (:data:`BOOTSTRAP_GRANTS`: edit impersonates
+ServiceAccounts and reads Secrets, admin writes Roles and RoleBindings); anything more in them is
+judged like any other rule.
 """
 from __future__ import annotations
 
-from typing import Iterator, Mapping
+import copy
+from typing import Iterator, Mapping, Optional
 
 from pulumi_policy import Severity
 
@@ -97,12 +103,37 @@ SENSITIVE = (
     (("create",), "", ("serviceaccounts/token",), "minting any ServiceAccount's token"),
     (("get", "create", "update", "patch") + WRITE_VERBS, "", ("nodes/proxy",), "the kubelet API of every node"),
     (WRITE_VERBS, "", ("nodes",), "changing nodes"),
+    (("create", "update", "patch"), "", ("endpoints",),
+     "pointing any Service at any address (CVE-2021-25740; Kubernetes removed it from edit)"),
+    (("create", "update", "patch"), "discovery.k8s.io", ("endpointslices",),
+     "pointing any Service at any address (CVE-2021-25740)"),
     (WRITE_VERBS, "admissionregistration.k8s.io",
      ("mutatingwebhookconfigurations", "validatingwebhookconfigurations", "validatingadmissionpolicies",
       "validatingadmissionpolicybindings"), "changing admission control"),
     (("update", "patch", "approve"), "certificates.k8s.io",
      ("certificatesigningrequests/approval", "signers"), "approving client certificates"),
 )
+
+
+#: What Kubernetes' bootstrap policy itself grants its aggregate roles: (verb, resource) pairs.
+_EDIT = {("impersonate", "serviceaccounts")} | {(v, "secrets") for v in READ_VERBS + WRITE_VERBS}
+_ADMIN = {(v, r) for v in WRITE_VERBS for r in ("roles", "rolebindings")}
+BOOTSTRAP_GRANTS = {"system:aggregate-to-edit": _EDIT, "system:aggregate-to-admin": _ADMIN,
+                    "system:aggregate-to-view": set()}
+
+
+def beyond_bootstrap(obj, rule: Rule) -> Optional[Rule]:
+    """*rule* minus what Kubernetes grants the bootstrap role *obj* itself (None: nothing is left).
+    A rule of any other role is returned unchanged."""
+    allowed = BOOTSTRAP_GRANTS.get(obj.name) if obj.kind == "ClusterRole" else None
+    if allowed is None or "*" in rule.verbs or "*" in rule.groups:
+        return rule
+    extra = [r for r in rule.resources if not all((v, r) in allowed for v in rule.verbs)]
+    if not extra:
+        return None
+    rest = copy.copy(rule)
+    rest.resources = extra
+    return rest
 
 
 def sensitive(rule: Rule) -> Iterator[str]:
@@ -123,8 +154,16 @@ def aggregation_targets(obj) -> list[str]:
     return out
 
 
-def check(obj, config):
+def judged_rules(obj) -> Iterator[Rule]:
+    """The rules of *obj*, less what Kubernetes' bootstrap policy grants it."""
     for rule in rules(obj):
+        rest = beyond_bootstrap(obj, rule)
+        if rest is not None:
+            yield rest
+
+
+def check(obj, config):
+    for rule in judged_rules(obj):
         for found in escalations(rule):
             yield (f"the {obj.kind} lets its subjects escalate: {found}; RBAC's own check stops a subject from "
                    "granting what it does not hold, except through escalate, bind and impersonate. Remove the verb "
@@ -134,7 +173,7 @@ def check(obj, config):
     targets = aggregation_targets(obj)
     if not targets:
         return
-    found = [f for rule in rules(obj) for f in sensitive(rule)]
+    found = [f for rule in judged_rules(obj) for f in sensitive(rule)]
     if found:
         into = ", ".join(targets)
         yield (f"the ClusterRole aggregates into the built-in role(s) {into} (label {AGGREGATE_PREFIX}<role>) while "

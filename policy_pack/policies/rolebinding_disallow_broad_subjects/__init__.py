@@ -13,8 +13,8 @@ Subjects refused:
   system:authenticated to the discovery roles (``system:basic-user``, ``system:discovery``,
   ``system:public-info-viewer``); binding those ClusterRoles to it is allowed.
 
-A narrower group, such as ``system:serviceaccounts:<namespace>``, is judged by the role it gets,
-not here.
+Subjects are judged by name, whatever their ``kind`` (User or Group) says. A narrower group, such
+as ``system:serviceaccounts:<namespace>``, is judged by the role it gets, not here.
 """
 from __future__ import annotations
 
@@ -24,11 +24,13 @@ from .._lib.framework import nist_800_171, resource_policy
 from .._lib.k8s import get_map, get_str, maps
 
 RBAC = "rbac.authorization.k8s.io"
-ANONYMOUS = {("Group", "system:unauthenticated"): "every unauthenticated request",
-             ("User", "system:anonymous"): "every anonymous request",
-             ("Group", "system:masters"): "the group that bypasses RBAC (system:masters)"}
-EVERYONE = {("Group", "system:authenticated"): "every authenticated identity",
-            ("Group", "system:serviceaccounts"): "every ServiceAccount of every namespace"}
+#: Judged by name whatever the subject's kind says (a Group named system:anonymous is refused like
+#: the User: RBAC matches the name).
+ANONYMOUS = {"system:unauthenticated": "every unauthenticated request",
+             "system:anonymous": "every anonymous request",
+             "system:masters": "the group that bypasses RBAC (system:masters)"}
+EVERYONE = {"system:authenticated": "every authenticated identity",
+            "system:serviceaccounts": "every ServiceAccount of every namespace"}
 DISCOVERY_ROLES = ("system:basic-user", "system:discovery", "system:public-info-viewer")
 
 
@@ -37,12 +39,14 @@ def check(obj, config):
     role = get_str(ref, "name", "roleRef") or "?"
     role_kind = get_str(ref, "kind", "roleRef") or "ClusterRole"
     for _, subject, path in maps(obj.props, "subjects", ""):
-        key = (get_str(subject, "kind", path) or "", get_str(subject, "name", path) or "")
-        who = ANONYMOUS.get(key)
-        if who is None and key in EVERYONE:
+        key = (get_str(subject, "kind", path) or "", (get_str(subject, "name", path) or "").strip())
+        if key[0] == "ServiceAccount":
+            continue
+        who = ANONYMOUS.get(key[1])
+        if who is None and key[1] in EVERYONE:
             if role_kind == "ClusterRole" and role in DISCOVERY_ROLES:
                 continue
-            who = EVERYONE[key]
+            who = EVERYONE[key[1]]
         if who is None:
             continue
         scope = "across the cluster" if obj.kind == "ClusterRoleBinding" else f"in namespace {obj.namespace or 'default'}"
