@@ -19,6 +19,7 @@ from .base import HardenedComponent, readiness
 from .namespace import FlowPeer, FlowRule, HardenedNamespace, HardenedNamespaceArgs
 from .runtime_detection import RuntimeDetection, RuntimeDetectionArgs
 from .secrets import SecretDelivery, SecretDeliveryArgs
+from .tenancy import TenantSecretIsolation, TenantSecretIsolationArgs
 from .vault import VaultHA, VaultHAArgs
 from .workload import HardenedWorkload, HardenedWorkloadArgs
 
@@ -59,6 +60,15 @@ def active_intents(cfg: StackConfig) -> list[NetworkIntent]:
     """Intents minus every flow into or out of an isolated workload (emergency isolation)."""
     isolated = set(cfg.isolate)
     return [i for i in cfg.intents if i.source not in isolated and i.destination not in isolated]
+
+
+def platform_secret_namespaces(cfg: StackConfig) -> list[str]:
+    """Platform namespaces that read Vault through vault-backend (Falco, for its HEC token)."""
+    from .runtime_detection import NAMESPACE as FALCO_NAMESPACE
+
+    splunk = cfg.runtime_detection.siem.splunk
+    uses = cfg.runtime_detection.enabled and splunk is not None and splunk.token_vault_key
+    return [FALCO_NAMESPACE] if uses else []
 
 
 def _spire_gateway(cfg: StackConfig) -> bool:
@@ -109,6 +119,7 @@ class HardenedStack(HardenedComponent):
                 config=cfg.secrets, control_plane_cidrs=cfg.admission.control_plane_cidrs,
                 acme_egress=cfg.ingress.enabled and cfg.ingress.acme is not None,
                 gateway_api=cfg.ingress.enabled and cfg.ingress.controller == "istio",
+                platform_namespaces=platform_secret_namespaces(cfg),
             ), pulumi.ResourceOptions(parent=self, depends_on=waits_for(admitted)))
         if cfg.vault.enabled:
             progress(f"vault: {cfg.vault.replicas} raft replicas, TLS 1.3, AWS KMS auto-unseal "
@@ -119,6 +130,7 @@ class HardenedStack(HardenedComponent):
                 control_plane_cidrs=cfg.admission.control_plane_cidrs,
                 license=self.secrets.require("vaultLicense", "vault.edition enterprise")
                 if cfg.vault.edition == "enterprise" else None,
+                platform_secret_namespaces=platform_secret_namespaces(cfg),
             ), pulumi.ResourceOptions(parent=self, depends_on=waits_for([*admitted, *filter(None, [self.secret_delivery])])))
         secret_deps: list[pulumi.Resource] = [r for r in (self.secret_delivery, self.vault) if r is not None]
 
@@ -197,6 +209,16 @@ class HardenedStack(HardenedComponent):
             ), pulumi.ResourceOptions(parent=self, depends_on=waits_for([*admitted, *filter(None, [self.spire]),
                                                                *self.namespaces.values()])))
         identity_deps: list[pulumi.Resource] = [r for r in (self.spire, self.mesh) if r is not None]
+        # Tenant secret isolation (issue 17): each namespace with secrets gets its own Vault role,
+        # policy and ClusterSecretStore; its workloads' ExternalSecrets use that store.
+        self.tenancy: Optional[TenantSecretIsolation] = None
+        secret_namespaces = sorted({w.namespace for w in cfg.workloads if w.secrets})
+        if cfg.secrets.enabled and secret_namespaces:
+            progress(f"tenancy: per-namespace Vault roles and stores for {', '.join(secret_namespaces)}")
+            self.tenancy = TenantSecretIsolation(f"{name}-tenancy", TenantSecretIsolationArgs(
+                namespaces=secret_namespaces, config=cfg.secrets, manage_vault_configmap=cfg.vault.enabled,
+            ), pulumi.ResourceOptions(parent=self, depends_on=waits_for(
+                [*secret_deps, *(self.namespaces[n] for n in secret_namespaces)])))
         self.workloads: dict[str, HardenedWorkload] = {}
         for w in cfg.workloads:
             progress(f"workload {w.key}: golden path")
@@ -205,7 +227,9 @@ class HardenedStack(HardenedComponent):
                 HardenedWorkloadArgs(workload=w, mesh_sidecar=cfg.mesh.enabled),
                 pulumi.ResourceOptions(parent=self, depends_on=waits_for([self.namespaces[w.namespace],
                                                                *identity_deps,
-                                                               *(secret_deps if w.secrets else [])])),
+                                                               *(secret_deps if w.secrets else []),
+                                                               *(self.tenancy.ready_for(w.namespace)
+                                                                 if self.tenancy and w.secrets else [])])),
             )
 
         # --- the way in: TLS 1.3 ingress and the AWS edge, after the workloads it routes to ----

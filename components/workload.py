@@ -22,8 +22,9 @@ TOKEN = "hardened:index:HardenedWorkload"
 
 class HardenedWorkloadArgs(StrictModel):
     workload: WorkloadConfig = Field(description="The workload's validated config.")
-    secret_store: str = Field("vault-backend", description="ClusterSecretStore that serves `secrets` "
-                                                           "(default vault-backend, created by SecretDelivery).")
+    secret_store: Optional[str] = Field(
+        None, description="ClusterSecretStore that serves `secrets` (default vault-<namespace>: the namespace's own "
+                          "store, whose Vault role reads only secret/data/<namespace>/*, components.tenancy).")
     mesh_sidecar: bool = Field(True, description="Let the mesh inject its proxy (default true).")
     refresh_interval: str = Field("1h", description="How often External Secrets re-reads Vault (default 1h).")
 
@@ -54,7 +55,8 @@ def workload_manifests(args: HardenedWorkloadArgs) -> list[tuple[str, dict]]:
             "metadata": meta(secret_name),
             "spec": {
                 "refreshInterval": args.refresh_interval,
-                "secretStoreRef": {"kind": "ClusterSecretStore", "name": args.secret_store},
+                "secretStoreRef": {"kind": "ClusterSecretStore",
+                                   "name": args.secret_store or f"vault-{w.namespace}"},
                 "target": {"name": secret_name, "creationPolicy": "Owner", "deletionPolicy": "Delete"},
                 "data": [{
                     "secretKey": s.env,
