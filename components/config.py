@@ -31,6 +31,7 @@ from .mesh import MeshConfig  # noqa: E402
 from .runtime_detection import RuntimeDetectionConfig  # noqa: E402
 from .secrets import SecretsConfig  # noqa: E402
 from .spire import SpireConfig  # noqa: E402
+from .storage import StorageConfig  # noqa: E402
 from .vault import VaultConfig  # noqa: E402
 
 
@@ -104,6 +105,29 @@ class SecretRef(StrictModel):
         return v
 
 
+class PersistentVolume(StrictModel):
+    """A per-replica volume that survives restarts (issue 17), instead of an emptyDir."""
+
+    path: str = Field(description="Absolute mount path of the volume.")
+    size: str = Field(description="Requested size, a Kubernetes quantity such as '10Gi'.")
+    storage_class: Optional[str] = Field(
+        None, description="StorageClass (default: the stack's encrypted class, storage.className).")
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, v: str) -> str:
+        if not v.startswith("/") or v == "/" or "//" in v or "/../" in f"{v}/":
+            raise ValueError(f"path {v!r} must be an absolute path below '/'")
+        return v
+
+    @field_validator("size")
+    @classmethod
+    def _size(cls, v: str) -> str:
+        if not _parse_memory(v) > 0:
+            raise ValueError(f"size {v!r} is not a positive Kubernetes quantity such as '10Gi'")
+        return v
+
+
 class WorkloadConfig(StrictModel):
     name: str = Field(description="Workload name: Deployment, ServiceAccount and `app` label.")
     namespace: str = Field(description="Namespace (one of `namespaces`).")
@@ -119,6 +143,11 @@ class WorkloadConfig(StrictModel):
     writable_paths: list[str] = Field(
         default_factory=list,
         description="Paths that get a writable emptyDir (default none: the root filesystem is read-only).")
+    persistent_volumes: list[PersistentVolume] = Field(
+        default_factory=list,
+        description="Per-replica persistent volumes (default none). With any, the workload runs as a StatefulSet whose "
+                    "volumeClaimTemplates use the stack's encrypted StorageClass (gp3-encrypted, KMS): data survives "
+                    "restarts and rescheduling, unlike a writablePaths emptyDir.")
     env: dict[str, str] = Field(default_factory=dict, description="Plain, non-secret environment variables.")
     secrets: list[SecretRef] = Field(default_factory=list,
                                      description="Secrets from Vault via External Secrets (never literals).")
@@ -206,6 +235,8 @@ class StackConfig(StrictModel):
                                                       description="Falco and falcosidekick.")
     compliance: ComplianceConfig = Field(default_factory=ComplianceConfig,
                                          description="Compliance CronJobs and audit-log retention.")
+    storage: StorageConfig = Field(default_factory=StorageConfig,
+                                   description="The encrypted StorageClass (gp3, KMS) for every persistent volume.")
 
     @field_validator("trusted_registries")
     @classmethod
@@ -406,6 +437,17 @@ def cross_tenant_errors(cfg: "StackConfig") -> list[_LocatedError]:
                     "the workload would look for an HSM that nothing mounts: the stack provides no HSM to pods (a "
                     "hostPath socket is refused by Pod Security and the pack, and no HSM device plugin or CSI driver "
                     "is deployed); remove the flag (docs/secrets.md, 'HSM')"))
+    for i, w in enumerate(cfg.workloads):
+        seen: set[str] = set()
+        for j, v in enumerate(w.persistent_volumes):
+            if v.path in seen or v.path in w.writable_paths:
+                errors.append(_located(f"workloads[{i}].persistentVolumes[{j}].path",
+                                       f"{v.path!r} is declared twice (persistentVolumes or writablePaths); keep one"))
+            seen.add(v.path)
+            if v.storage_class is None and not cfg.storage.enabled:
+                errors.append(_located(f"workloads[{i}].persistentVolumes[{j}].storageClass",
+                                       "the stack's encrypted class is off (storage.enabled false): name an "
+                                       "encrypted StorageClass here or enable storage"))
     splunk = cfg.runtime_detection.siem.splunk
     if cfg.runtime_detection.enabled and splunk is not None and splunk.token_vault_key:
         from .runtime_detection import NAMESPACE as FALCO_NAMESPACE

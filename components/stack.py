@@ -19,6 +19,7 @@ from .base import HardenedComponent, readiness
 from .namespace import FlowPeer, FlowRule, HardenedNamespace, HardenedNamespaceArgs
 from .runtime_detection import RuntimeDetection, RuntimeDetectionArgs
 from .secrets import SecretDelivery, SecretDeliveryArgs
+from .storage import EncryptedStorage, EncryptedStorageArgs
 from .tenancy import TenantSecretIsolation, TenantSecretIsolationArgs
 from .vault import VaultHA, VaultHAArgs
 from .workload import HardenedWorkload, HardenedWorkloadArgs
@@ -107,6 +108,14 @@ class HardenedStack(HardenedComponent):
                 # the sidecar the injector adds to every tenant pod, by tag (Istio has no digest option)
                 platform_tag_images=[proxy_image(cfg.mesh)] if cfg.mesh.enabled else []), child)
 
+        # Encrypted storage (issue 17): the gp3-encrypted StorageClass (KMS) Vault's raft volumes
+        # and the workloads' persistentVolumes name.
+        self.storage: Optional[EncryptedStorage] = None
+        if cfg.storage.enabled:
+            progress(f"storage: StorageClass {cfg.storage.class_name} (EBS gp3, KMS-encrypted)")
+            self.storage = EncryptedStorage(f"{name}-storage", EncryptedStorageArgs(
+                config=cfg.storage, cluster_name=cfg.cluster.name), child)
+
         # Secrets: cert-manager's internal CA and External Secrets first (Vault's TLS certificate
         # comes from the CA), then Vault; workloads wait for both (their ExternalSecrets read
         # vault-backend).
@@ -131,7 +140,8 @@ class HardenedStack(HardenedComponent):
                 license=self.secrets.require("vaultLicense", "vault.edition enterprise")
                 if cfg.vault.edition == "enterprise" else None,
                 platform_secret_namespaces=platform_secret_namespaces(cfg),
-            ), pulumi.ResourceOptions(parent=self, depends_on=waits_for([*admitted, *filter(None, [self.secret_delivery])])))
+            ), pulumi.ResourceOptions(parent=self, depends_on=waits_for([*admitted, *filter(None, [self.secret_delivery,
+                                                                                                   self.storage])])))
         secret_deps: list[pulumi.Resource] = [r for r in (self.secret_delivery, self.vault) if r is not None]
 
         # Detection and evidence (issue 6): Falco watches every node (the shell rule names the
@@ -224,12 +234,14 @@ class HardenedStack(HardenedComponent):
             progress(f"workload {w.key}: golden path")
             self.workloads[w.key] = HardenedWorkload(
                 f"{name}-wl-{w.namespace}-{w.name}",
-                HardenedWorkloadArgs(workload=w, mesh_sidecar=cfg.mesh.enabled),
+                HardenedWorkloadArgs(workload=w, mesh_sidecar=cfg.mesh.enabled, storage_class=cfg.storage.class_name),
                 pulumi.ResourceOptions(parent=self, depends_on=waits_for([self.namespaces[w.namespace],
                                                                *identity_deps,
                                                                *(secret_deps if w.secrets else []),
                                                                *(self.tenancy.ready_for(w.namespace)
-                                                                 if self.tenancy and w.secrets else [])])),
+                                                                 if self.tenancy and w.secrets else []),
+                                                               *([self.storage] if self.storage
+                                                                 and w.persistent_volumes else [])])),
             )
 
         # --- the way in: TLS 1.3 ingress and the AWS edge, after the workloads it routes to ----
