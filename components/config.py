@@ -448,6 +448,21 @@ def cross_tenant_errors(cfg: "StackConfig") -> list[_LocatedError]:
                 errors.append(_located(f"workloads[{i}].persistentVolumes[{j}].storageClass",
                                        "the stack's encrypted class is off (storage.enabled false): name an "
                                        "encrypted StorageClass here or enable storage"))
+    ing = cfg.ingress
+    if ing.enabled and ing.waf.enabled:
+        if ing.alb is not None and ing.waf.load_balancer_arn:
+            errors.append(_located("ingress.waf.loadBalancerArn",
+                                   "set together with ingress.alb: the WebACL is associated with the ALB the stack "
+                                   "builds; remove one of the two"))
+        elif ing.alb is None and not ing.waf.load_balancer_arn and cfg.cluster.environment == "prod":
+            errors.append(_located("ingress.alb",
+                                   "the WebACL would protect nothing: a regional WebACL attaches to an ALB, not to "
+                                   "the network load balancer of the gateway's Service. Set ingress.alb (vpcId, "
+                                   "vpcCidr, subnetIds, certificateArn: the stack builds the ALB and associates the "
+                                   "WebACL) or ingress.waf.loadBalancerArn (an ALB built elsewhere)"))
+        if ing.alb is not None and ing.controller != "istio" and not ing.alb.target_service:
+            errors.append(_located("ingress.alb.targetService",
+                                   "with controller nginx, name the controller's Service the ALB forwards to"))
     splunk = cfg.runtime_detection.siem.splunk
     if cfg.runtime_detection.enabled and splunk is not None and splunk.token_vault_key:
         from .runtime_detection import NAMESPACE as FALCO_NAMESPACE

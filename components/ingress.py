@@ -24,7 +24,7 @@ import yaml
 from pydantic import Field, field_validator
 
 from .base import HardenedComponent, DNS1123_LABEL, StrictModel, child_opts, k8s_object, standard_labels
-from .edge import WafConfig
+from .edge import AlbConfig, WafConfig
 
 TOKEN = "hardened:index:TlsIngress"
 
@@ -94,6 +94,11 @@ class IngressConfig(StrictModel):
                                  description="With controller nginx: the controller's ConfigMap name (default "
                                              "ingress-nginx-controller, the chart's).")
     waf: WafConfig = Field(default_factory=WafConfig, description="AWS WAFv2 WebACL and Shield Advanced.")
+    alb: Optional[AlbConfig] = Field(
+        None, description="Build an internet-facing ALB in front of the gateway and associate the WebACL with it "
+                          "(default none: then waf.loadBalancerArn must name an ALB; a prod stack needs one of the "
+                          "two, docs/ingress.md). With it, the gateway's Service is ClusterIP: the ALB is the only "
+                          "way in.")
 
     @field_validator("min_tls_version")
     @classmethod
@@ -226,6 +231,11 @@ def gateway_infrastructure(c: IngressConfig, csi_driver: str) -> dict:
     }
 
 
+def gateway_service_name(c: IngressConfig) -> str:
+    """The Service Istio creates for the Gateway (``<gateway>-<gatewayClass>``)."""
+    return f"{c.gateway_name}-{c.gateway_class}"
+
+
 def gateway(c: IngressConfig, services: list[ExternalService], spire: bool = False) -> dict:
     tenant_namespaces = sorted({s.namespace for s in services})
     listeners = []
@@ -251,6 +261,8 @@ def gateway(c: IngressConfig, services: list[ExternalService], spire: bool = Fal
             "hardened-stack.io/tls-min-version": c.min_tls_version,
             "hardened-stack.io/tls-enforced-by": f"EnvoyFilter/{c.gateway_name}-tls13",
             "hardened-stack.io/tenant-namespaces": ",".join(tenant_namespaces),
+            # Behind the stack's ALB the gateway gets no load balancer of its own (issue 17).
+            **({"networking.istio.io/service-type": "ClusterIP"} if c.alb is not None else {}),
         }),
         "spec": {"gatewayClassName": c.gateway_class, "listeners": listeners,
                  **({"infrastructure": {"parametersRef": {"group": "", "kind": "ConfigMap",
@@ -412,10 +424,12 @@ def network_policies(args: TlsIngressArgs) -> list[tuple[str, dict]]:
         ("allow-clients", _netpol("allow-ingress-clients", c.namespace, {
             "podSelector": {},
             "policyTypes": ["Ingress"],
-            # The public entry point: any client, on the two listener ports only.
-            "ingress": [{"from": [{"ipBlock": {"cidr": "0.0.0.0/0"}}],
+            # The public entry point: any client (or, behind the stack's ALB, the VPC the ALB sits
+            # in), on the two listener ports only.
+            "ingress": [{"from": [{"ipBlock": {"cidr": c.alb.vpc_cidr if c.alb is not None else "0.0.0.0/0"}}],
                          "ports": [{"protocol": "TCP", "port": 80}, {"protocol": "TCP", "port": 443}]},
-                        {"from": [{"ipBlock": {"cidr": cidr}} for cidr in args.control_plane_cidrs],
+                        {"from": [{"ipBlock": {"cidr": cidr}} for cidr in sorted(
+                            set(args.control_plane_cidrs) | ({c.alb.vpc_cidr} if c.alb is not None else set()))],
                          "ports": [{"protocol": "TCP", "port": 15021}]}],
         })),
     ]
@@ -483,8 +497,10 @@ class TlsIngress(HardenedComponent):
                         for suffix, m in ingress_manifests(args)}
         self.edge = None
         if c.waf.enabled:
-            self.edge = EdgeProtection(f"{name}-edge", EdgeProtectionArgs(waf=c.waf, cluster_name=args.cluster_name),
-                                       child_opts(self))
+            self.edge = EdgeProtection(f"{name}-edge", EdgeProtectionArgs(
+                waf=c.waf, cluster_name=args.cluster_name, alb=c.alb, target_namespace=c.namespace,
+                target_service=(c.alb.target_service if c.alb and c.alb.target_service else gateway_service_name(c))),
+                child_opts(self, depends_on=list(self.objects.values())))
         self.register_outputs({
             "controller": c.controller,
             "hostnames": sorted(s.hostname for s in args.services),
