@@ -25,6 +25,7 @@ from pydantic import Field, field_validator
 
 from .base import HardenedComponent, DNS1123_LABEL, StrictModel, child_opts, k8s_object, standard_labels
 from .edge import AlbConfig, WafConfig
+from .mesh_tls import EDGE_ECDH_CURVES
 
 TOKEN = "hardened:index:TlsIngress"
 
@@ -310,7 +311,8 @@ def _gateway_selector(c: IngressConfig) -> dict:
 
 def tls_envoy_filter(c: IngressConfig) -> dict:
     """TLS 1.3 minimum and maximum on every HTTPS filter chain of the gateway. With TLS 1.3 only,
-    BoringSSL negotiates exactly the three AEAD suites (TLS 1.3 suites are not configurable)."""
+    BoringSSL negotiates exactly the three AEAD suites (TLS 1.3 suites are not configurable). The
+    key exchange offers the hybrid X25519MLKEM768 first and X25519 as the fallback."""
     return {
         "apiVersion": "networking.istio.io/v1alpha3",
         "kind": "EnvoyFilter",
@@ -327,6 +329,8 @@ def tls_envoy_filter(c: IngressConfig) -> dict:
                         "common_tls_context": {"tls_params": {
                             "tls_minimum_protocol_version": "TLSv1_3",
                             "tls_maximum_protocol_version": "TLSv1_3",
+                            # hybrid post-quantum key exchange first, X25519 fallback (issue 17)
+                            "ecdh_curves": list(EDGE_ECDH_CURVES),
                         }},
                     },
                 }}},

@@ -20,6 +20,7 @@ from typing import Any, Optional
 import pulumi
 from pydantic import Field, field_validator
 
+from .mesh_tls import with_tls13_floor
 from .base import HardenedComponent, StrictModel, child_opts, deep_merge, helm_chart, k8s_object, standard_labels
 from .spire import CSI_DRIVER, workload_spiffe_id
 
@@ -314,7 +315,7 @@ class ZeroTrustMesh(HardenedComponent):
                               namespace=ROOT_NAMESPACE, values=_cni_values(args),
                               opts=child_opts(self, depends_on=[*ns, self.base]))
         self.istiod = helm_chart(f"{name}-istiod", chart="istiod", version=c.chart_version, repo=REPO,
-                                 namespace=ROOT_NAMESPACE, values=_values(args),
+                                 namespace=ROOT_NAMESPACE, values=with_tls13_floor(_values(args)),  # issue 17
                                  opts=child_opts(self, depends_on=[*ns, *netpols, self.base, self.cni]))
         self.policies = [k8s_object(f"{name}-{suffix}", m, child_opts(self, depends_on=[self.base]))
                          for suffix, m in mesh_policies(args)]
