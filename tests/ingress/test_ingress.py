@@ -109,7 +109,8 @@ def test_gateway_tls_is_pinned_to_tls13():
     (patch,) = tls["spec"]["configPatches"]
     assert patch["match"] == {"context": "GATEWAY", "listener": {"portNumber": 443}}
     params = patch["patch"]["value"]["transport_socket"]["typed_config"]["common_tls_context"]["tls_params"]
-    assert params == {"tls_minimum_protocol_version": "TLSv1_3", "tls_maximum_protocol_version": "TLSv1_3"}
+    assert params == {"tls_minimum_protocol_version": "TLSv1_3", "tls_maximum_protocol_version": "TLSv1_3",
+                      "ecdh_curves": ["X25519MLKEM768", "X25519"]}
 
 
 def test_gateway_rate_limit_is_a_local_token_bucket():
