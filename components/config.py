@@ -56,6 +56,10 @@ class ClusterConfig(StrictModel):
                           "from oidcIssuerUrl when set.")
     oidc_issuer_url: Optional[str] = Field(
         None, description="The cluster's service-account issuer URL (https://oidc.eks.<region>.amazonaws.com/id/...).")
+    account_id: Optional[str] = Field(
+        None, pattern=r"^\d{12}$",
+        description="AWS account id of the cluster (default none). Needed for role ARNs that chart values name at "
+                    "preview (falcosidekick's, when compliance.auditTrails.falco archives Falco's events).")
 
 
 class QuotaConfig(StrictModel):
@@ -215,7 +219,7 @@ class StackConfig(StrictModel):
         default_factory=lambda: ["registry.k8s.io", "docker.io/hashicorp", "docker.io/falcosecurity",
                                  "docker.io/istio", "docker.io/openpolicyagent", "quay.io/jetstack",
                                  "oci.external-secrets.io", "ghcr.io/external-secrets", "ghcr.io/spiffe",
-                                 "ghcr.io/sigstore", "cgr.dev/chainguard"],
+                                 "ghcr.io/sigstore", "cgr.dev/chainguard", "cr.fluentbit.io/fluent"],
         description="Registries images may come from (default: registry.k8s.io plus the registries of the "
                     "charts the stack deploys).")
     namespaces: list[NamespaceConfig] = Field(default_factory=list, description="Tenant namespaces.")
@@ -448,6 +452,15 @@ def cross_tenant_errors(cfg: "StackConfig") -> list[_LocatedError]:
                 errors.append(_located(f"workloads[{i}].persistentVolumes[{j}].storageClass",
                                        "the stack's encrypted class is off (storage.enabled false): name an "
                                        "encrypted StorageClass here or enable storage"))
+    if falco_archive(cfg):
+        if not cfg.cluster.account_id:
+            errors.append(_located("cluster.accountId", "Falco's events are archived (compliance.auditTrails.falco): "
+                                                        "falcosidekick's role ARN is a chart value known at preview; "
+                                                        "set the AWS account id (or auditTrails.falco: false)"))
+        if not cfg.compliance.audit_retention.bucket_name:
+            errors.append(_located("compliance.auditRetention.bucketName",
+                                   "Falco's events are archived (compliance.auditTrails.falco): falcosidekick's chart "
+                                   "values must name the bucket at preview; set an exact bucket name"))
     ing = cfg.ingress
     if ing.enabled and ing.waf.enabled:
         if ing.alb is not None and ing.waf.load_balancer_arn:
@@ -541,10 +554,24 @@ def platform_images(cfg: "StackConfig") -> list[tuple[str, str]]:
         out += [("secrets", r) for r in secrets.CERT_MANAGER_IMAGES + secrets.ESO_IMAGES]
     if cfg.runtime_detection.enabled:
         out += [("runtimeDetection", r) for r in runtime_detection.IMAGE_REPOSITORIES]
+    if audit_shipper(cfg):
+        out.append(("compliance.auditTrails", cfg.compliance.audit_trails.shipper_image.split("@")[0].rsplit(":", 1)[0]))
     if cfg.admission.enabled and cfg.admission.signatures.enabled:
         # (its leases-cleanup Job, cgr.dev/chainguard/kubectl, is a Helm hook: helm.v4.Chart drops it)
         out.append(("admission.signatures", admission.POLICY_CONTROLLER_IMAGE.split("@")[0]))
     return out
+
+
+def audit_shipper(cfg: "StackConfig") -> bool:
+    """Whether the stack runs the Vault audit shipper (components.audit)."""
+    c = cfg.compliance
+    return (c.enabled and c.audit_retention.enabled and c.audit_trails.vault and cfg.vault.enabled)
+
+
+def falco_archive(cfg: "StackConfig") -> bool:
+    """Whether falcosidekick writes Falco's events to the audit bucket (components.audit)."""
+    c = cfg.compliance
+    return (c.enabled and c.audit_retention.enabled and c.audit_trails.falco and cfg.runtime_detection.enabled)
 
 
 def registry_org(repository: str) -> str:

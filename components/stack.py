@@ -10,12 +10,13 @@ from typing import Optional
 import pulumi
 
 from .admission import AdmissionControl, AdmissionControlArgs, tenant_namespace_labels
+from .audit import AuditTrails, AuditTrailsArgs, falco_values
 from .compliance import Compliance, ComplianceArgs
-from .config import NetworkIntent, Secrets, StackConfig
+from .config import NetworkIntent, Secrets, StackConfig, falco_archive
 from .ingress import ExternalService, TlsIngress, TlsIngressArgs
 from .mesh import MeshIntent, ZeroTrustMesh, ZeroTrustMeshArgs, mesh_workloads, proxy_image
 from .spire import CSI_DRIVER, Identity, Spire, SpireArgs
-from .base import HardenedComponent, readiness
+from .base import HardenedComponent, deep_merge, readiness
 from .namespace import FlowPeer, FlowRule, HardenedNamespace, HardenedNamespaceArgs
 from .runtime_detection import RuntimeDetection, RuntimeDetectionArgs
 from .secrets import SecretDelivery, SecretDeliveryArgs
@@ -152,6 +153,12 @@ class HardenedStack(HardenedComponent):
             rd = cfg.runtime_detection
             progress(f"runtimeDetection: Falco ({rd.driver}), falcosidekick to "
                      f"{', '.join(k for k in ('splunk', 'syslog') if getattr(rd.siem, k)) or 'no SIEM'}")
+            if falco_archive(cfg):
+                # falcosidekick's S3 output into the audit bucket (issue 17), under the chart's own
+                # extraValues (merged last by runtime_detection): every value known at preview.
+                rd = rd.model_copy(update={"extra_values": deep_merge(falco_values(
+                    cfg.cluster.name, cfg.cluster.region, cfg.cluster.account_id,
+                    cfg.compliance.audit_retention.bucket_name), rd.extra_values)})
             self.runtime_detection = RuntimeDetection(f"{name}-runtime-detection", RuntimeDetectionArgs(
                 config=rd, tenant_images=[w.image for w in cfg.workloads],
                 splunk_token=self.secrets.require("splunkHecToken", "runtimeDetection.siem.splunk")
@@ -167,6 +174,20 @@ class HardenedStack(HardenedComponent):
                 control_plane_cidrs=cfg.admission.control_plane_cidrs,
                 trusted_registries=cfg.trusted_registries,
             ), pulumi.ResourceOptions(parent=self, depends_on=waits_for(admitted)))
+        # Audit trails (issue 17): the API server's audit log, Vault's audit device and Falco's
+        # events land in the Object Lock bucket, each source PutObject-only on its own prefix.
+        self.audit_trails: Optional[AuditTrails] = None
+        if self.compliance is not None and getattr(self.compliance, "bucket", None) is not None:
+            progress("audit: API server audit log, Vault audit device, Falco events into the Object Lock bucket")
+            self.audit_trails = AuditTrails(f"{name}-audit", AuditTrailsArgs(
+                config=cfg.compliance.audit_trails, cluster_name=cfg.cluster.name, region=cfg.cluster.region,
+                account_id=cfg.cluster.account_id, bucket_name=self.compliance.bucket.bucket,
+                bucket_arn=self.compliance.bucket.arn, key_arn=self.compliance.key.arn,
+                oidc_provider_arn=cfg.cluster.oidc_provider_arn, oidc_issuer_url=cfg.cluster.oidc_issuer_url,
+                vault=self.vault is not None, falco=falco_archive(cfg),
+                known_bucket_name=cfg.compliance.audit_retention.bucket_name,
+            ), pulumi.ResourceOptions(parent=self, depends_on=[self.compliance, *waits_for(
+                [r for r in (self.vault, self.runtime_detection) if r is not None])]))
 
         # Workload identity: SPIRE issues every workload's SVID (one ClusterSPIFFEID per workload);
         # the mesh (after the tenant namespaces, before any workload) uses it for mTLS.
