@@ -146,6 +146,16 @@ class ScannerResources(StrictModel):
     limits_cpu: str = Field("1", description="CPU limit (default 1).")
     limits_memory: str = Field("512Mi", description="Memory limit (default 512Mi).")
 
+    @field_validator("requests_cpu", "requests_memory", "limits_cpu", "limits_memory")
+    @classmethod
+    def _quantity(cls, v: str, info) -> str:
+        from .base import parse_quantity
+
+        parsed = parse_quantity(v)
+        if parsed is None or parsed <= 0:
+            raise ValueError(f"{info.field_name} {v!r} is not a positive Kubernetes quantity (e.g. '100m', '512Mi')")
+        return v
+
 
 class AuditRetentionConfig(StrictModel):
     enabled: bool = Field(True, description="Create the audit-log bucket (default true).")

@@ -151,3 +151,9 @@ def test_every_cross_field_error_is_reported_at_once(doc):
     for key in ("intents[0].to", "isolate[0]", "workloads[2].secrets[0].vaultKey", "workloads[1].image"):
         assert f"hardened-stack:{key}" in msg, f"{key} missing from:\n{msg}"
     assert len(msg.splitlines()) == 5
+
+
+def test_scanner_quantities_are_parsed_too(doc):
+    doc["compliance"]["resources"] = {"limitsMemory": "512MB"}
+    msg = _error(doc)
+    assert "hardened-stack:compliance.resources.limitsMemory" in msg and "'512MB'" in msg
