@@ -53,7 +53,7 @@ PRIVATE_RANGES = ["10.0.0.0/8", "100.64.0.0/10", "169.254.0.0/16", "172.16.0.0/1
 #: The retention periods CloudWatch Logs accepts.
 LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
                       3288, 3653]
-FLUENT_BIT_IMAGE = ("cr.fluentbit.io/fluent/fluent-bit:4.0.3@sha256:"
+FLUENT_BIT_IMAGE = ("ghcr.io/fluent/fluent-bit:4.0.3@sha256:"
                     "0000000000000000000000000000000000000000000000000000000000000000")
 
 
@@ -199,7 +199,9 @@ def fluent_bit_config(bucket: str, region: str) -> str:
 
 def shipper_manifests(image: str, role_arn: Any, config_text: Any) -> list[tuple[str, dict]]:
     """The Vault audit shipper: Fluent Bit receiving Vault's socket audit device, writing to S3."""
-    labels = {**standard_labels(SHIPPER, "audit"), "app": SHIPPER}
+    # The golden-path labels: it is built like a HardenedWorkload (restricted, probes, limits), and
+    # the pack's probe policy holds it to that.
+    labels = {**standard_labels(SHIPPER, "workload"), "app": SHIPPER}
     selector = {"app": SHIPPER}
     meta = {"name": SHIPPER, "namespace": VAULT_NAMESPACE, "labels": labels}
     vault_server = {"matchLabels": {"app.kubernetes.io/name": "vault", "component": "server"}}

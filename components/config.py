@@ -219,7 +219,7 @@ class StackConfig(StrictModel):
         default_factory=lambda: ["registry.k8s.io", "docker.io/hashicorp", "docker.io/falcosecurity",
                                  "docker.io/istio", "docker.io/openpolicyagent", "quay.io/jetstack",
                                  "oci.external-secrets.io", "ghcr.io/external-secrets", "ghcr.io/spiffe",
-                                 "ghcr.io/sigstore", "cgr.dev/chainguard", "cr.fluentbit.io/fluent"],
+                                 "ghcr.io/sigstore", "cgr.dev/chainguard", "ghcr.io/fluent"],
         description="Registries images may come from (default: registry.k8s.io plus the registries of the "
                     "charts the stack deploys).")
     namespaces: list[NamespaceConfig] = Field(default_factory=list, description="Tenant namespaces.")
