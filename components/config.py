@@ -473,9 +473,6 @@ def cross_tenant_errors(cfg: "StackConfig") -> list[_LocatedError]:
                                    "the network load balancer of the gateway's Service. Set ingress.alb (vpcId, "
                                    "vpcCidr, subnetIds, certificateArn: the stack builds the ALB and associates the "
                                    "WebACL) or ingress.waf.loadBalancerArn (an ALB built elsewhere)"))
-        if ing.alb is not None and ing.controller != "istio" and not ing.alb.target_service:
-            errors.append(_located("ingress.alb.targetService",
-                                   "with controller nginx, name the controller's Service the ALB forwards to"))
     splunk = cfg.runtime_detection.siem.splunk
     if cfg.runtime_detection.enabled and splunk is not None and splunk.token_vault_key:
         from .runtime_detection import NAMESPACE as FALCO_NAMESPACE

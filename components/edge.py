@@ -133,7 +133,8 @@ class AlbConfig(StrictModel):
                     "hybrid post-quantum key exchange; any ELBSecurityPolicy-TLS13-1-3-* is accepted).")
     target_service: Optional[str] = Field(
         None, description="Service the ALB forwards to (default: the Service Istio creates for the Gateway, "
-                          "<gatewayName>-<gatewayClass>).")
+                          "<gatewayName>-<gatewayClass>; with controller nginx, ingress.nginxConfigmap, the chart's "
+                          "ingress-nginx-controller).")
     deletion_protection: bool = Field(True, description="ALB deletion protection (default true).")
     idle_timeout_seconds: int = Field(60, ge=1, le=4000, description="ALB idle timeout (default 60).")
 

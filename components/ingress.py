@@ -233,8 +233,10 @@ def gateway_infrastructure(c: IngressConfig, csi_driver: str) -> dict:
 
 
 def gateway_service_name(c: IngressConfig) -> str:
-    """The Service Istio creates for the Gateway (``<gateway>-<gatewayClass>``)."""
-    return f"{c.gateway_name}-{c.gateway_class}"
+    """The Service the ALB forwards to: the one Istio creates for the Gateway
+    (``<gateway>-<gatewayClass>``), or ingress-nginx's controller (named as its ConfigMap, the chart's
+    ``ingress-nginx-controller`` by default)."""
+    return f"{c.gateway_name}-{c.gateway_class}" if c.controller == "istio" else c.nginx_configmap
 
 
 def gateway(c: IngressConfig, services: list[ExternalService], spire: bool = False) -> dict:
