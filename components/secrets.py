@@ -192,6 +192,10 @@ class SecretDeliveryArgs(StrictModel):
     egress_except: list[str] = Field(
         default_factory=lambda: ["10.0.0.0/8", "100.64.0.0/10", "169.254.0.0/16", "172.16.0.0/12", "192.168.0.0/16"],
         description="Ranges excluded from internet egress (default private ranges, CGNAT, link-local/IMDS).")
+    platform_namespaces: list[str] = Field(
+        default_factory=list,
+        description="Platform namespaces vault-backend serves (its `conditions`; default none: tenants use their own "
+                    "stores, components.tenancy). HardenedStack names Falco's when its HEC token comes from Vault.")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -328,9 +332,14 @@ def tls_certificate(name: str, namespace: str, dns_names: list[str], rotation: T
 VAULT_TLS_SECRET = "vault-server-tls"
 
 
-def cluster_secret_store(c: SecretsConfig, vault_namespace: str = "vault") -> dict:
+def cluster_secret_store(c: SecretsConfig, vault_namespace: str = "vault",
+                         namespaces: Optional[list[str]] = None) -> dict:
+    """``vault-backend``: External Secrets' own role, for the platform *namespaces* only (issue 17:
+    ``conditions``; tenants have their own stores, components.tenancy)."""
+    from .tenancy import store_conditions
+
     e = c.external_secrets
-    return {
+    store = {
         "apiVersion": ESO_API_VERSION,
         "kind": "ClusterSecretStore",
         "metadata": _meta(STORE_NAME, "secret-store"),
@@ -351,6 +360,8 @@ def cluster_secret_store(c: SecretsConfig, vault_namespace: str = "vault") -> di
             "refreshInterval": 300,
         },
     }
+    store["spec"]["conditions"] = store_conditions(namespaces or [])
+    return store
 
 
 def _netpol(name: str, namespace: str, spec: dict) -> dict:
@@ -436,7 +447,8 @@ class SecretDelivery(HardenedComponent):
             opts=child_opts(self, depends_on=[self.eso_namespace, *policies]))
         # The store may exist before Vault answers: ESO marks it not-ready until Vault is up, and
         # HardenedStack makes the workloads (their ExternalSecrets) wait for both.
-        self.store = k8s_object(f"{name}-vault-backend", cluster_secret_store(c, args.vault_namespace),
+        self.store = k8s_object(f"{name}-vault-backend", cluster_secret_store(c, args.vault_namespace,
+                                                                                  args.platform_namespaces),
                                 child_opts(self, depends_on=[self.external_secrets]))
 
         #: what dependents wait for: the CA issuer and the Vault-backed secret store

@@ -178,6 +178,10 @@ class VaultHAArgs(StrictModel):
                                            description="Where the Kubernetes API server lives.")
     license: Optional[Any] = Field(None, description="Enterprise license as a Pulumi secret Output "
                                                      "(Secrets.require('vaultLicense')); required for enterprise.")
+    platform_secret_namespaces: list[str] = Field(
+        default_factory=list,
+        description="Platform namespaces External Secrets' own role may read (their '<namespace>/' prefixes only; "
+                    "default none). Tenants have their own roles (components.tenancy).")
 
     @model_validator(mode="after")
     def _irsa(self) -> "VaultHAArgs":
@@ -233,9 +237,12 @@ def server_config(args: VaultHAArgs) -> str:
 
 def bootstrap_script(args: VaultHAArgs) -> str:
     """The one-time post-init commands (audit device, Kubernetes auth, ESO role), from config."""
+    from .tenancy import platform_policy
+
     e = args.secrets.external_secrets
     r = args.rotation
     return _ENV.get_template("vault-bootstrap.sh.j2").render(
+        eso_policy=platform_policy(args.platform_secret_namespaces, e.kv_mount),
         namespace=NAMESPACE, audit_file=AUDIT_FILE, auth_mount=e.vault_auth_mount, kv_mount=e.kv_mount,
         role=e.vault_role, audience=VAULT_AUDIENCE, eso_sa=ESO_SERVICE_ACCOUNT, eso_namespace=ESO_NAMESPACE,
         token_ttl="1h", token_max_ttl="24h", signing_key_days=r.signing_key_days,

@@ -376,7 +376,8 @@ def test_platform_images_follow_the_enabled_sections():
 
     prod = parse_stack_config(prod_document())
     sections = {s for s, _ in platform_images(prod)}
-    assert sections == {"mesh", "spire", "vault", "secrets", "runtimeDetection", "admission.signatures"}
+    assert sections == {"mesh", "spire", "vault", "secrets", "runtimeDetection", "admission.signatures",
+                        "compliance.auditTrails"}
     doc = prod_document()
     doc["cluster"]["environment"] = "staging"
     doc["runtimeDetection"] = {**doc.get("runtimeDetection", {}), "enabled": False}

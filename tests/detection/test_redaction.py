@@ -92,7 +92,7 @@ def test_prod_syncs_the_token_from_vault_and_holds_no_secret_value(tmp_path):
     (es,) = k8s(records, "ExternalSecret", name="falcosidekick-siem", namespace="falco")
     assert es["spec"]["target"]["name"] == "falcosidekick-siem"
     assert es["spec"]["data"] == [{"secretKey": "SPLUNK_TOKEN",
-                                   "remoteRef": {"key": "lego-mcp/splunk", "property": "hec_token"}}]
+                                   "remoteRef": {"key": "falco/splunk", "property": "hec_token"}}]
     assert es["spec"]["secretStoreRef"] == {"kind": "ClusterSecretStore", "name": "vault-backend"}
     chart = next(r for r in records if r.type == "kubernetes:helm.sh/v4:Chart" and r.inputs["chart"] == "falco")
     assert any(d.endswith("siem-external-secret") for d in chart.dependencies)

@@ -55,24 +55,24 @@ def test_store_role_and_mount_come_from_config():
     assert vault["auth"]["kubernetes"]["role"] == "eso-prod" and vault["path"] == "apps"
 
 
-def test_workload_external_secrets_use_the_store_the_stack_creates(prod):
+def test_workload_external_secrets_use_their_namespace_store_the_stack_creates(prod):
     records, deps = prod
-    (store,) = k8s(records, "ClusterSecretStore", "vault-backend")
-    (es,) = k8s(records, "ExternalSecret", "dashboard-secrets", "lego-mcp-prod")
+    (store,) = k8s(records, "ClusterSecretStore", "vault-ltmc-production")
+    (es,) = k8s(records, "ExternalSecret", "ltmc-mcp-server-secrets", "ltmc-production")
     assert es["apiVersion"] == store["apiVersion"]
-    assert es["spec"]["secretStoreRef"] == {"kind": "ClusterSecretStore", "name": "vault-backend"}
-    assert {d["secretKey"] for d in es["spec"]["data"]} == {"HSM_SLOT", "HSM_PIN"}
-    assert {"key": "lego-mcp/hsm", "property": "pin"} in [d["remoteRef"] for d in es["spec"]["data"]]
+    assert es["spec"]["secretStoreRef"] == {"kind": "ClusterSecretStore", "name": "vault-ltmc-production"}
+    assert store["spec"]["conditions"] == [{"namespaces": ["ltmc-production"]}]
+    assert [d["remoteRef"] for d in es["spec"]["data"]] == [{"key": "ltmc-production/database", "property": "url"}]
 
 
 def test_workloads_with_secrets_wait_for_secret_delivery_and_vault(prod):
     records, deps = prod
     # The SDK expands a dependency on a component to the custom resources inside it.
-    store = one(records, "kubernetes:external-secrets.io/v1:ClusterSecretStore")
+    store = one(records, "kubernetes:external-secrets.io/v1:ClusterSecretStore", "ltmc-production-store")
     vault_chart = one(records, "kubernetes:helm.sh/v4:Chart", "vault-chart")
     ca_issuer = one(records, "kubernetes:cert-manager.io/v1:ClusterIssuer", "ca-issuer")
-    dashboard = one(records, "hardened:index:HardenedWorkload", "lego-mcp-prod-dashboard")
-    assert {store.urn, vault_chart.urn} <= set(deps[dashboard.urn])
+    ltmc = one(records, "hardened:index:HardenedWorkload", "ltmc-production-ltmc-mcp-server")
+    assert {store.urn, vault_chart.urn} <= set(deps[ltmc.urn])
     vault = one(records, "hardened:index:VaultHA")
     assert ca_issuer.urn in deps[vault.urn]
 
@@ -83,7 +83,7 @@ def test_no_tenant_namespace_holds_a_literal_secret(prod):
     literal = [m["metadata"]["name"] for m in k8s(records, "Secret")
                if m["metadata"].get("namespace") in tenants and (m.get("data") or m.get("stringData"))]
     assert literal == []
-    assert k8s(records, "ExternalSecret", namespace="lego-mcp-prod")
+    assert k8s(records, "ExternalSecret", namespace="ltmc-production")
 
 
 # --- cert-manager and the CA --------------------------------------------------------------------
@@ -214,7 +214,7 @@ def test_workload_secrets_without_secret_delivery_are_rejected():
         d["cluster"]["environment"] = "dev"
         d["secrets"]["enabled"] = False
         d["vault"]["enabled"] = False
-    assert "hardened-stack:workloads[0].secrets:" in _error(mutate)
+    assert "hardened-stack:workloads[2].secrets:" in _error(mutate)
 
 
 def test_built_in_objects_of_the_secret_namespaces_are_valid_kubernetes(prod):

@@ -125,7 +125,8 @@ def test_prod_render_registers_one_identity_per_workload_and_the_gateway_and_no_
 def test_prod_render_principal_service_account_is_the_one_the_workload_runs_as(prod_records):
     """The ID template names the pod's service account; the golden path runs each workload as a
     service account named after it, so the SPIFFE ID is ns/<ns>/sa/<workload>."""
-    deployments = {(d["metadata"]["namespace"], d["metadata"]["name"]): d for d in k8s(prod_records, "Deployment")}
+    deployments = {(d["metadata"]["namespace"], d["metadata"]["name"]): d
+                   for kind in ("Deployment", "StatefulSet") for d in k8s(prod_records, kind)}
     for m in _workload_ids(prod_records):
         ns = m["spec"]["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
         app = m["spec"]["podSelector"]["matchLabels"]["app"]

@@ -196,7 +196,7 @@ def test_kms_key_rotates_on_the_encryption_key_period(prod):
 def test_key_policy_separates_administration_from_use(prod):
     records, _ = prod
     policy = policy_doc(one(records, "aws:kms/key:Key", "-vault-unseal-key").inputs["policy"])
-    role_arn = one(records, "aws:iam/role:Role").name
+    role_arn = one(records, "aws:iam/role:Role", "-unseal-role").name
     by_sid = {s["Sid"]: s for s in policy["Statement"]}
     assert set(by_sid) == {"KeyAdministration", "VaultAutoUnseal"}
     admin = by_sid["KeyAdministration"]
@@ -210,7 +210,7 @@ def test_key_policy_separates_administration_from_use(prod):
 
 def test_role_is_assumable_only_by_the_vault_service_account(prod):
     records, _ = prod
-    trust = policy_doc(one(records, "aws:iam/role:Role").inputs["assumeRolePolicy"])
+    trust = policy_doc(one(records, "aws:iam/role:Role", "-unseal-role").inputs["assumeRolePolicy"])
     (stmt,) = trust["Statement"]
     issuer = prod_document()["cluster"]["oidcIssuerUrl"].removeprefix("https://")
     assert stmt["Action"] == "sts:AssumeRoleWithWebIdentity"
@@ -234,7 +234,7 @@ def test_arns_wired_into_the_chart_have_aws_shapes(prod):
 
 def test_role_policy_allows_only_unseal_actions_on_the_key(prod):
     records, _ = prod
-    policy = policy_doc(one(records, "aws:iam/rolePolicy:RolePolicy").inputs["policy"])
+    policy = policy_doc(one(records, "aws:iam/rolePolicy:RolePolicy", "-unseal-policy").inputs["policy"])
     (stmt,) = policy["Statement"]
     assert stmt["Action"] == UNSEAL_ACTIONS
     assert stmt["Resource"].startswith("arn:aws:kms:") and "*" not in stmt["Resource"]
@@ -249,9 +249,9 @@ def test_bring_your_own_key_creates_no_key_and_scopes_the_role_to_it():
     assert [r for r in of_type(records, "aws:kms/key:Key") if "vault" in r.name] == []
     assert [r for r in of_type(records, "aws:kms/alias:Alias") if "vault" in r.name] == []
     assert of_type(records, "aws:iam/openIdConnectProvider:OpenIdConnectProvider") == []
-    stmt = policy_doc(one(records, "aws:iam/rolePolicy:RolePolicy").inputs["policy"])["Statement"][0]
+    stmt = policy_doc(one(records, "aws:iam/rolePolicy:RolePolicy", "-unseal-policy").inputs["policy"])["Statement"][0]
     assert stmt["Resource"] == KEY_ARN
-    trust = policy_doc(one(records, "aws:iam/role:Role").inputs["assumeRolePolicy"])["Statement"][0]
+    trust = policy_doc(one(records, "aws:iam/role:Role", "-unseal-role").inputs["assumeRolePolicy"])["Statement"][0]
     assert "oidc.example.com/id/XYZ:sub" in trust["Condition"]["StringEquals"]
     chart = one(records, "kubernetes:helm.sh/v4:Chart", "vault-chart")
     assert chart.inputs["values"]["server"]["extraEnvironmentVars"]["VAULT_AWSKMS_SEAL_KEY_ID"] == KEY_ARN
@@ -272,7 +272,7 @@ def test_the_chart_is_pinned_and_waits_for_tls_and_kms_access(prod):
     assert chart.inputs["repositoryOpts"]["repo"] == "https://helm.releases.hashicorp.com"
     cert = next(r for r in records if r.is_kubernetes_object and r.inputs["kind"] == "Certificate"
                 and r.inputs["metadata"]["name"] == "vault-server-tls")
-    policy = one(records, "aws:iam/rolePolicy:RolePolicy")
+    policy = one(records, "aws:iam/rolePolicy:RolePolicy", "-unseal-policy")
     assert {cert.urn, policy.urn} <= set(deps[chart.urn])
 
 
