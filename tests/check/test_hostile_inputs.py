@@ -55,6 +55,7 @@ HOSTILE = {
     "json-5000.json": (deep_json(5000), f"nested more than {MAX_DEPTH} levels"),
     "json-600.json": (deep_json(600), f"nested more than {MAX_DEPTH} levels"),
     "flow-300.yaml": (deep_flow(300), f"nested more than {MAX_DEPTH} levels"),
+    "recursive-alias.yaml": (HEAD + "spec:\n  a: &a\n    b: [1, *a]\n", "holds an alias to itself"),
 }
 
 MEASURE = """
