@@ -2,7 +2,10 @@
 
 Run the policy pack over Kubernetes YAML (the output of ``render`` or ``helm template``, any
 files or directories), exactly as ``pulumi preview --policy-pack policy_pack`` would run it:
-the pack in its own process, driven over the Analyzer gRPC protocol.
+the pack in its own process, driven over the Analyzer gRPC protocol. Inputs are read as
+``kubectl apply -R -f`` reads them (hardened.manifests); an object defined more than once is
+judged by its last definition, and each such object is warned about on stderr (and listed
+under ``duplicates`` in the JSON report).
 
 Exit status: 0 with no mandatory violation, 1 with any, 2 when the input or the configuration
 cannot be read (the message names the file and line) or the pack cannot run.
