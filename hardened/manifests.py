@@ -51,7 +51,6 @@ except ImportError:  # pragma: no cover
 PROJECT = "hardened-stack"
 DEFAULT_STACK = "offline"
 RESOURCES_JSON = "resources.json"
-YAML_SUFFIXES = (".yaml", ".yml")
 #: The extensions kubectl reads in a directory (k8s.io/cli-runtime pkg/resource/builder.go FileExtensions).
 KUBECTL_EXTENSIONS = (".json", ".yaml", ".yml")
 #: The stack policy configuration render writes next to resources.json (hardened.policyconfig.FILE_NAME).
