@@ -2,7 +2,10 @@
 
 Run the policy pack over Kubernetes YAML (the output of ``render`` or ``helm template``, any
 files or directories), exactly as ``pulumi preview --policy-pack policy_pack`` would run it:
-the pack in its own process, driven over the Analyzer gRPC protocol.
+the pack in its own process, driven over the Analyzer gRPC protocol. Inputs are read as
+``kubectl apply -R -f`` reads them (hardened.manifests); an object defined more than once is
+judged by its last definition, and each such object is warned about on stderr (and listed
+under ``duplicates`` in the JSON report).
 
 Exit status: 0 with no mandatory violation, 1 with any, 2 when the input or the configuration
 cannot be read (the message names the file and line) or the pack cannot run.
@@ -18,7 +21,7 @@ from pathlib import Path
 from typing import Any, Optional, TextIO
 
 from .analyzer import DEFAULT_PACK, Analysis, ConfigError, PackError, PolicyInfo, PolicyPackProcess, Verdict
-from .manifests import DEFAULT_STACK, RESOURCES_JSON, ManifestError, Resource, display_path, iter_resources
+from .manifests import DEFAULT_STACK, RESOURCES_JSON, ManifestError, Resource, display_path, load_path
 
 FORMATS = ("text", "json", "sarif")
 SEVERITY_RANK = {"critical": 0, "high": 1, "medium": 2, "low": 3, "": 4}
@@ -296,14 +299,15 @@ def run(args: argparse.Namespace, out: Optional[TextIO] = None, err: Optional[Te
             config = _read_config(config_file)
         except ValueError as e:
             return _fail(str(e), err)
-    # The pack starts in parallel with reading the input (its start-up is most of a small run).
-    # The pack starts first: its start-up overlaps with reading the input, which streams into
-    # Analyze calls as it is read.
+    # The pack starts first: its start-up (most of a small run) overlaps with reading the input.
+    # The input is read in full before Analyze (an object's last definition, the one judged, is
+    # known only at the end), so unreadable input fails fast, while the pack is still starting.
     duplicates: list = []  # objects defined more than once: only the last definition is judged
     pack = PolicyPackProcess(args.policy_pack, config=config, config_source=config_file or "policy configuration")
     try:
         pack.start()
-        analysis = pack.analyze(iter_resources(args.paths, stack=args.stack, duplicates=duplicates))
+        resources = load_path(args.paths, stack=args.stack, duplicates=duplicates)
+        analysis = pack.analyze(resources)
     except ManifestError as e:
         return _fail("unreadable input:\n  " + "\n  ".join(e.problems), err)
     except ConfigError as e:
