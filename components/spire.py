@@ -100,10 +100,11 @@ class DatastoreConfig(StrictModel):
     database: str = Field("spire", description="Database name (default spire).")
     username: str = Field("spire", description="Database user (default spire).")
     password_key: str = Field(
-        "platform/spire/datastore", description="Vault KV path of the database password (default "
-                                                "platform/spire/datastore, property `password`): External Secrets "
-                                                "delivers it to the server's namespace, so no literal Secret is "
-                                                "rendered and no password sits in the stack config or state.")
+        "spire-server/datastore", description="Vault KV path of the database password (default "
+                                              "spire-server/datastore, property `password`; below the server "
+                                              "namespace's own path, as every namespace reads only its own): "
+                                              "External Secrets delivers it to the server's namespace, so no literal "
+                                              "Secret is rendered and no password sits in the stack config or state.")
     cidrs: list[str] = Field(default_factory=list,
                              description="CIDRs of the database endpoints: the only egress the server gets besides the "
                                          "API server (required for postgres/mysql; NetworkPolicy cannot name a host).")

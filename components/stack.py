@@ -65,12 +65,18 @@ def active_intents(cfg: StackConfig) -> list[NetworkIntent]:
 
 
 def platform_secret_namespaces(cfg: StackConfig) -> list[str]:
-    """Platform namespaces that read Vault through vault-backend (Falco, for its HEC token)."""
+    """Platform namespaces that read Vault through vault-backend, each below its own path: Falco
+    (its HEC token) and the SPIRE servers (their database password, with an external datastore)."""
     from .runtime_detection import NAMESPACE as FALCO_NAMESPACE
+    from .spire import SERVER_NAMESPACE
 
     splunk = cfg.runtime_detection.siem.splunk
-    uses = cfg.runtime_detection.enabled and splunk is not None and splunk.token_vault_key
-    return [FALCO_NAMESPACE] if uses else []
+    out = []
+    if cfg.runtime_detection.enabled and splunk is not None and splunk.token_vault_key:
+        out.append(FALCO_NAMESPACE)
+    if cfg.spire.enabled and cfg.spire.datastore.type != "sqlite3":
+        out.append(SERVER_NAMESPACE)
+    return sorted(out)
 
 
 def _spire_gateway(cfg: StackConfig) -> bool:

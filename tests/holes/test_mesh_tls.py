@@ -39,8 +39,11 @@ def test_the_gateway_offers_hybrid_post_quantum_first_then_x25519(prod):
 
 def test_the_prod_render_passes_the_pack_policy(prod):
     judged = [r for r in prod if POLICY.applies_to(r.type)]
-    assert {r.type for r in judged} >= {"kubernetes:helm.sh/v4:Chart", "kubernetes:networking.istio.io/v1alpha3:EnvoyFilter",
+    # the istiod Chart reaches the pack with no properties: the mesh ConfigMap it renders is judged
+    assert {r.type for r in judged} >= {"kubernetes:core/v1:ConfigMap", "kubernetes:networking.istio.io/v1alpha3:EnvoyFilter",
                                         "aws:lb/listener:Listener"}
+    assert any(r.type == "kubernetes:core/v1:ConfigMap" and r.inputs["metadata"]["name"] == "istio"
+               and "minProtocolVersion: TLSV1_3" in r.inputs["data"]["mesh"] for r in judged)
     assert findings(prod) == []
 
 

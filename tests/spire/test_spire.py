@@ -149,7 +149,7 @@ def test_prod_render_pins_both_charts_and_delivers_the_password_from_vault(prod_
     (es,) = k8s(prod_records, "ExternalSecret", "spire-datastore")
     assert es["metadata"]["namespace"] == "spire-server"
     assert es["spec"]["data"] == [{"secretKey": "DBPW",
-                                   "remoteRef": {"key": "platform/spire/datastore", "property": "password"}}]
+                                   "remoteRef": {"key": "spire-server/datastore", "property": "password"}}]
     children = [r.inputs for r in prod_records if r.parent == chart.urn]
     assert not [o for o in children if o["kind"] == "Secret"], "the chart rendered a literal Secret"
     (server,) = [o for o in children if o["kind"] == "StatefulSet"]

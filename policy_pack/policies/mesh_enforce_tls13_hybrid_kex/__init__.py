@@ -3,9 +3,12 @@ post-quantum key exchange.
 
 Judged in three places:
 
-* the ``istiod`` Helm chart (``kubernetes:helm.sh/v4:Chart`` with chart ``istiod``): its values set
-  ``meshConfig.meshMTLS.minProtocolVersion: TLSV1_3``. Istio's default minimum for mesh mTLS is
-  TLS 1.2, so a chart without the key accepts TLS 1.2 between workloads and from gateways;
+* the mesh configuration istiod reads: the ``mesh`` key of its ConfigMap (``istio``, or
+  ``istio-<revision>``, as the istiod chart renders ``meshConfig``) sets
+  ``meshMTLS.minProtocolVersion: TLSV1_3``. Istio's default minimum for mesh mTLS is TLS 1.2, so a
+  mesh without the key accepts TLS 1.2 between workloads and from gateways. (A ``helm.v4.Chart``
+  reaches the pack with no properties, so the rendered ConfigMap is what is judged; a
+  ``helm.sh/v3:Release`` of ``istiod`` carries its values and is judged on them);
 * an Istio ``EnvoyFilter`` that sets the TLS parameters of a gateway's listeners (a patch in the
   ``GATEWAY`` context whose value carries ``tls_params``): ``ecdh_curves`` lists ``X25519MLKEM768``
   first and ``X25519`` after it. Without the key Envoy offers X25519 and P-256 only (no
@@ -22,27 +25,51 @@ from __future__ import annotations
 import re
 from typing import Any, Iterator, Mapping
 
+import yaml
 from pulumi_policy import Severity
 
 from .._lib.framework import nist_800_171, resource_policy
-from .._lib.k8s import Obj, get_map, get_str, maps, strings
+from .._lib.k8s import Obj, Unverifiable, get_map, get_str, maps, strings, wrong
 
 PQ_FIRST = "X25519MLKEM768"
 FALLBACK = "X25519"
 _TLS13_PQ_POLICY = re.compile(r"^ELBSecurityPolicy-TLS13-1-3-(?:[A-Za-z0-9]+-)*PQ-[0-9-]+$")
 
 
-def _chart(obj: Obj) -> Iterator[str]:
+def _minimum(mesh: Mapping, where: str) -> Iterator[str]:
+    mtls = get_map(mesh, "meshMTLS", where)
+    minimum = get_str(mtls, "minProtocolVersion", f"{where}.meshMTLS")
+    if minimum != "TLSV1_3":
+        yield (f"{where}.meshMTLS.minProtocolVersion is {minimum or 'not set'} (Istio's default is TLS 1.2): "
+               "workloads and gateways would accept TLS 1.2 for mesh mTLS; set meshConfig.meshMTLS."
+               "minProtocolVersion: TLSV1_3")
+
+
+def _release(obj: Obj) -> Iterator[str]:
     chart = get_str(obj.props, "chart", "") or ""
     if chart != "istiod" and not chart.endswith("/istiod"):
         return
     values = get_map(obj.props, "values", "")
-    mesh = get_map(values, "meshConfig", "values")
-    mtls = get_map(mesh, "meshMTLS", "values.meshConfig")
-    minimum = get_str(mtls, "minProtocolVersion", "values.meshConfig.meshMTLS")
-    if minimum != "TLSV1_3":
-        yield (f"values.meshConfig.meshMTLS.minProtocolVersion is {minimum or 'not set'} (Istio's default is TLS 1.2): "
-               "workloads and gateways would accept TLS 1.2 for mesh mTLS; set it to TLSV1_3")
+    yield from _minimum(get_map(values, "meshConfig", "values"), "values.meshConfig")
+
+
+def _mesh_config_map(obj: Obj) -> Iterator[str]:
+    if not (obj.name == "istio" or obj.name.startswith("istio-")):
+        return
+    data = get_map(obj.props, "data", "data")
+    text = data.get("mesh")
+    if text is None:
+        return
+    if not isinstance(text, str):
+        raise wrong("data.mesh", text, "a string of YAML (the mesh configuration)")
+    try:
+        mesh = yaml.safe_load(text) or {}
+    except yaml.YAMLError as e:
+        raise Unverifiable("data.mesh", f"is not YAML ({e.__class__.__name__})", "render the mesh configuration as "
+                                                                                  "the istiod chart does") from None
+    if not isinstance(mesh, Mapping):
+        raise wrong("data.mesh", mesh, "a mapping")
+    yield from _minimum(mesh, "data.mesh")
 
 
 def _first(value: Mapping, *keys: str) -> Any:
@@ -97,8 +124,10 @@ def _listener(obj: Obj) -> Iterator[str]:
 
 
 def check(obj: Obj, config):
-    if obj.info is not None and (obj.info.group, obj.info.kind) == ("helm.sh", "Chart"):
-        yield from _chart(obj)
+    if obj.info is not None and (obj.info.group, obj.info.kind) == ("helm.sh", "Release"):
+        yield from _release(obj)
+    elif obj.info is not None and (obj.info.group, obj.info.kind) == ("core", "ConfigMap"):
+        yield from _mesh_config_map(obj)
     elif obj.info is not None and obj.info.kind == "EnvoyFilter":
         yield from _envoy_filter(obj)
     else:
@@ -109,14 +138,14 @@ POLICY = resource_policy(
     name="mesh-enforce-tls13-hybrid-kex",
     description="Mesh mTLS refuses TLS 1.2 (istiod meshMTLS minimum TLSV1_3); gateway and ALB listeners offer "
                 "X25519MLKEM768 first with an X25519 fallback.",
-    kinds=[("helm.sh", "Chart"), ("networking.istio.io", "EnvoyFilter"), ("aws:lb", "Listener"),
+    kinds=[("helm.sh", "Release"), ("core", "ConfigMap"), ("networking.istio.io", "EnvoyFilter"), ("aws:lb", "Listener"),
            ("aws:alb", "Listener")],
     severity=Severity.HIGH,
     control=nist_800_171("3.13.8"),
     tags=["cmmc:SC.L2-3.13.8", "iec62443:SR 4.1", "nist800-171:3.13.11", "nist800-207:tenet-2"],
     remediation="""
 Set meshConfig.meshMTLS.minProtocolVersion: TLSV1_3 in the istiod chart values (ZeroTrustMesh
-does); give the gateway's EnvoyFilter tls_params.ecdh_curves [X25519MLKEM768, X25519] next to
+does; the chart writes it into the istio ConfigMap's mesh key); give the gateway's EnvoyFilter tls_params.ecdh_curves [X25519MLKEM768, X25519] next to
 tls_minimum_protocol_version TLSv1_3 (TlsIngress does); put HTTPS listeners of load balancers on
 ELBSecurityPolicy-TLS13-1-3-PQ-2025-09 (EdgeProtection does).""",
     check=check,
