@@ -106,7 +106,9 @@ def read_stack_config(stack: str, root: Path = REPO_ROOT,
     try:
         doc = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as e:
-        raise RenderError(f"{path.name} is not valid YAML: {e}") from None
+        mark = getattr(e, "problem_mark", None)
+        where = f"{path.name}:{mark.line + 1}:{mark.column + 1}" if mark else path.name
+        raise RenderError(f"{where}: not valid YAML: {getattr(e, 'problem', None) or e}") from None
     raw = dict((doc.get("config") or {}))
     raw.update(overrides or {})
     config: dict[str, str] = {}
@@ -315,8 +317,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import pulumi
-
     from . import policyconfig
 
     root = Path(args.root)
@@ -326,16 +326,11 @@ def run(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(f"render: stack {args.stack} from {stack_file(args.stack, root).name} (offline, SDK mocks)",
               file=sys.stderr)
-    try:
-        records = run_program(args.stack, root, progress=say)
-        counts = write_output(records, out, args.stack)
-        policyconfig.write(out, policyconfig.stack_policy_config(args.stack, root))
-    except RenderError as e:
-        print(f"render: error: {e}", file=sys.stderr)
-        return 2
-    except pulumi.RunError as e:
-        print(f"render: error: {e}", file=sys.stderr)
-        return 1
+    # Errors (RenderError, a config error naming the key, an unwritable --out) reach the CLI's
+    # one handler: `render: error: ...`, exit 2.
+    records = run_program(args.stack, root, progress=say)
+    counts = write_output(records, out, args.stack)
+    policyconfig.write(out, policyconfig.stack_policy_config(args.stack, root))
     secrets = sum(1 for r in records if r.secret_paths)
     print(f"render: wrote {counts['manifests']} manifests and {counts['resources']} resources "
           f"({secrets} with redacted secrets) and the pack's {policyconfig.FILE_NAME} to {out} "
