@@ -19,6 +19,9 @@ from typing import Iterable, Iterator, Optional, TextIO, TypeVar
 
 T = TypeVar("T")
 
+#: Seconds a run must last before progress appears (a short run prints nothing).
+PROGRESS_DELAY = 1.0
+
 
 class UserError(Exception):
     """Bad input, flags or configuration: reported as ``<command>: error: <message>``, exit 2."""
@@ -68,9 +71,10 @@ class Progress:
     and cleared at the end; elsewhere (``--progress`` in a CI log) each update is a new line."""
 
     def __init__(self, stream: TextIO, label: str, *, enabled: bool, total: Optional[int] = None,
-                 delay: float = 1.0, interval: float = 1.0, clock=time.monotonic):
+                 delay: Optional[float] = None, interval: float = 1.0, clock=time.monotonic):
         self.stream, self.label, self.enabled, self.total = stream, label, enabled, total
-        self.delay, self.interval, self.clock = delay, interval, clock
+        self.delay = PROGRESS_DELAY if delay is None else delay
+        self.interval, self.clock = interval, clock
         self.tty = bool(getattr(stream, "isatty", None) and stream.isatty())
         self.start = clock()
         self.last = -1e9
@@ -116,6 +120,9 @@ class Progress:
                 self.update(n, what)
             yield item
         self.count = n
+        if self.shown:
+            self.update(n, what, force=True)
+        self.stage(f"{n:,} {what} read; waiting for the pack's verdicts")
 
 
 class Console:
