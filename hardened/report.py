@@ -248,7 +248,7 @@ def scope(analysis: Any, rows: list[ControlRow], runs: Mapping[str, PolicyRun]) 
         f"{len(resources):,} resources the stack's program registered offline (SDK mocks): {k8s:,} Kubernetes "
         f"objects, {len(charts)} Helm charts, {others} other resources (AWS), {components} components",
         f"{len(analysis.policies)} policies of {analysis.pack} {analysis.version}, run over the Analyzer protocol "
-        "as `pulumi preview --policy-pack` runs them, with the stack's own policy configuration",
+        "as pulumi preview --policy-pack runs them, with the stack's own policy configuration",
     ]
     not_evaluated = []
     if charts and not chart_objects:
