@@ -203,7 +203,8 @@ class _ProgressHandler(logging.Handler):
         self.sink = sink
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.sink(record.getMessage())
+        message = record.getMessage()
+        self.sink(f"warning: {message}" if record.levelno >= logging.WARNING else message)
 
 
 def run_program(stack: str = "prod", root: Path = REPO_ROOT, overrides: Optional[dict[str, Any]] = None,
@@ -321,7 +322,12 @@ def run(args: argparse.Namespace) -> int:
 
     root = Path(args.root)
     out = Path(args.out) if args.out else root / "build" / args.stack
-    say = (lambda m: None) if args.quiet else (lambda m: print(f"  {m}", file=sys.stderr))
+    def say(message: str) -> None:  # warnings (pulumi.log.warn) are labelled and shown even with --quiet
+        if message.startswith("warning: "):
+            print(f"render: {message}", file=sys.stderr)
+        elif not args.quiet:
+            print(f"  {message}", file=sys.stderr)
+
     start = time.perf_counter()
     if not args.quiet:
         print(f"render: stack {args.stack} from {stack_file(args.stack, root).name} (offline, SDK mocks)",

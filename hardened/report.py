@@ -464,14 +464,14 @@ def oscal_assessment_results(stack: str, rows: list[ControlRow], runs: Mapping[s
 # ---------------------------------------------------------------------------------------------
 
 def analyze_stack(stack: str, policy_pack: Optional[str] = None, overrides: Optional[dict] = None,
-                  root: Optional[Path] = None):
+                  root: Optional[Path] = None, progress=None):
     from .analyzer import DEFAULT_PACK, PolicyPackProcess
     from .manifests import iter_resources
     from .policyconfig import stack_policy_config
     from .render import REPO_ROOT, run_program, write_output
 
     root = Path(root) if root else REPO_ROOT
-    records = run_program(stack, root, overrides=overrides)
+    records = run_program(stack, root, overrides=overrides, progress=progress)
     config = stack_policy_config(stack, root, overrides=overrides)  # the pack judges with the stack's settings
     with tempfile.TemporaryDirectory(prefix="hardened-report-") as tmp:
         write_output(records, Path(tmp), stack)
@@ -520,7 +520,11 @@ def run(args: argparse.Namespace) -> int:
     except OSError as e:
         raise UserError(f"cannot write {out}: {e.strerror or e}") from None
     root = Path(args.root) if getattr(args, "root", None) else REPO_ROOT
-    analysis = analyze_stack(args.stack, args.policy_pack, root=root)
+    def progress(message: str) -> None:  # the program's warnings, labelled, never hidden by --quiet
+        if message.startswith("warning: "):
+            console.warn(message[len("warning: "):])
+
+    analysis = analyze_stack(args.stack, args.policy_pack, root=root, progress=progress)
     controls = load_controls()
     runs = policy_runs(analysis, Path(args.policy_pack) if args.policy_pack else None)
     rows, checklist = build_rows(controls, analysis, runs)
