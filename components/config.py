@@ -540,7 +540,7 @@ def _given(value: Any, model: Any, loc: list[str]) -> str:
     with the YAML-float trap spelled out (1.30 is the number 1.3, not the version "1.30")."""
     import typing
 
-    shown = json.dumps(value) if not isinstance(value, str) else repr(value)
+    shown = json.dumps(value, default=str) if not isinstance(value, str) else repr(value)
     kind = {bool: "a boolean", int: "a number", float: "a number", str: "a string"}.get(type(value), type(value).__name__)
     text = f"; got {shown} ({kind})"
     field = _field_at(model, loc)
@@ -556,7 +556,7 @@ def _given(value: Any, model: Any, loc: list[str]) -> str:
         text += (f". YAML reads an unquoted {shown} as a number (and 1.30 as 1.3): quote it, "
                  f"{loc[-1]}: \"{example if isinstance(example, str) else value}\"")
     elif example is not None:
-        text += f"; e.g. {loc[-1]}: {json.dumps(example)}"
+        text += f"; e.g. {loc[-1]}: {json.dumps(example, default=str)}"
     return text
 
 

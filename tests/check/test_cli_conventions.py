@@ -112,7 +112,10 @@ def test_unwritable_output_is_one_line_and_exit_2_before_any_work(capsys, dirty_
     assert status == 2 and out == ""
     assert err.strip().count("\n") == 0 and err.startswith(f"check: error: cannot write {blocker / 'x.sarif'}")
     status, _, err = run_cli(capsys, "render", "--stack", "dev", "--quiet", "--out", blocker / "out")
-    assert status == 2 and err.strip().count("\n") == 0 and "render: error:" in err and "Traceback" not in err
+    [error] = [line for line in err.splitlines() if not line.startswith("render: warning:")]
+    assert status == 2 and error.startswith("render: error:") and "Traceback" not in err
+    status, _, err = run_cli(capsys, "report", "--stack", "dev", "--quiet", "--out", blocker / "report")
+    assert status == 2 and err.strip() == f"report: error: cannot write {blocker / 'report'}: Not a directory"
 
 
 def test_an_unexpected_error_is_not_a_traceback_unless_asked(capsys, monkeypatch, dirty_dir):
@@ -357,3 +360,24 @@ def test_render_and_report_label_the_programs_warnings_and_quiet_keeps_them(tmp_
     proc = cli("report", "--stack", "prod", "--out", tmp_path / "report", "--quiet")
     assert proc.returncode == 0, proc.stderr
     assert "report: warning: spire.datastore.caBundle is not set" in proc.stderr
+
+
+@pytest.mark.parametrize("doc,expected", [
+    ({"cluster": {"name": "x", "kubernetesVersion": 1.3}},
+     ["cluster.kubernetesVersion: Input should be '1.32' or '1.33'; got 1.3 (a number).",
+      "YAML reads an unquoted 1.3 as a number (and 1.30 as 1.3): quote it"]),
+    ({"cluster": {"name": "x", "region": 3}}, ['cluster.region: Input should be a valid string; got 3 (a number); '
+                                               'e.g. region: "us-east-1"']),
+    ({"cluster": {"name": "x"}, "workloads": [{"name": "a", "namespace": "b", "image": "i", "port": 1,
+                                               "replicas": "two", "replicaz": 2}]},
+     ["workloads[0].replicas: Input should be a valid integer, unable to parse string as an integer; got 'two' "
+      "(a string); e.g. replicas: 2", "workloads[0].replicaz: unknown key; did you mean replicas?"]),
+    ({"cluster": {"name": "x", "environment": "production"}}, ["got 'production' (a string); e.g. environment: "]),
+])
+def test_config_errors_show_the_value_an_example_and_suggest_nested_keys(doc, expected):
+    from components.config import ConfigError, parse_stack_config
+
+    with pytest.raises(ConfigError) as info:
+        parse_stack_config(doc)
+    for text in expected:
+        assert text in str(info.value), str(info.value)
