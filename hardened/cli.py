@@ -73,14 +73,15 @@ def _command(argv: list[str]) -> Optional[str]:
 
 
 def build_parser(command: Optional[str] = None) -> argparse.ArgumentParser:
-    """The CLI; only *command*'s module is imported (none for ``--help``, ``--version`` or a typo)."""
+    """The CLI; only *command*'s module is imported (every module when it is None; none when it is
+    ``""`` or unknown, as for ``--help``, ``--version`` or a typo)."""
     prog = prog_name()
     parser = Parser(prog=prog, description="Offline tooling for the hardened-stack Pulumi program.")
     parser.command = "hardened"
     parser.add_argument("--version", action="version", version=f"hardened {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     subparsers.required = True
-    load = [command] if command in SUBCOMMANDS else []
+    load = [command] if command in SUBCOMMANDS else (list(SUBCOMMANDS) if command is None else [])
     for name, (module_name, help_text) in SUBCOMMANDS.items():
         if name not in load:
             sub = subparsers.add_parser(name, help=help_text)
@@ -105,7 +106,7 @@ def _subparser(parser: argparse.ArgumentParser, name: str) -> Optional[argparse.
 def main(argv: Optional[list[str]] = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     try:
-        parser = build_parser(_command(argv))
+        parser = build_parser(_command(argv) or "")
     except ImportError as e:
         sys.stderr.write(f"{_command(argv) or 'hardened'}: error: a dependency is missing ({e}); install them with "
                          "`pip install -r requirements.txt` (or `make setup`)\n")
