@@ -216,7 +216,8 @@ def test_text_format_names_the_stack_key_too(capsys, rendered, tmp_path, monkeyp
 
 @pytest.fixture(scope="module")
 def validator():
-    jsonschema = pytest.importorskip("jsonschema")
+    import jsonschema  # installed with kubernetes-validate (requirements-dev.txt)
+
     schema = json.loads(SCHEMA.read_text())
     jsonschema.Draft202012Validator.check_schema(schema)
     return jsonschema.Draft202012Validator(schema)
