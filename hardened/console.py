@@ -65,6 +65,10 @@ def paint(text: str, style: str, enabled: bool) -> str:
     return f"\033[{codes}m{text}\033[0m"
 
 
+def _noun(n: int, plural_noun: str) -> str:
+    return plural_noun[:-1] if n == 1 and plural_noun.endswith("s") else plural_noun
+
+
 class Progress:
     """``check: 1,200/5,000 resources`` on stderr, at most every *interval* seconds, only after
     *delay* seconds (a short run prints nothing). On a terminal the line is rewritten in place
@@ -90,7 +94,7 @@ class Progress:
             return
         self.last = now
         total = f"/{self.total:,}" if self.total else ""
-        text = f"{self.label}: {count:,}{total} {what} ({now - self.start:.0f}s)"
+        text = f"{self.label}: {count:,}{total} {_noun(count, what)} ({now - self.start:.0f}s)"
         if self.tty:
             self.stream.write("\r\033[K" + text)
         else:
@@ -122,7 +126,7 @@ class Progress:
         self.count = n
         if self.shown:
             self.update(n, what, force=True)
-        self.stage(f"{n:,} {what} read; waiting for the pack's verdicts")
+        self.stage(f"{n:,} {_noun(n, what)} read; waiting for the pack's verdicts")
 
 
 class Console:

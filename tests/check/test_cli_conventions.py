@@ -300,6 +300,9 @@ def test_progress_goes_to_stderr_on_a_terminal_or_when_asked():
     p = console.Progress(pipe, "check", enabled=True, delay=1, interval=1, clock=lambda: next(ticks))
     list(p.iterate(range(300)))
     assert "\r" not in pipe.getvalue() and pipe.getvalue().startswith("check: 64 resources")
+    one = io.StringIO()
+    list(console.Progress(one, "check", enabled=True, delay=0, interval=0).iterate(["x"]))
+    assert one.getvalue() == "check: 1 resource read; waiting for the pack's verdicts\n"
     quiet = io.StringIO()
     list(console.Progress(quiet, "check", enabled=False, clock=lambda: next(ticks)).iterate(range(300)))
     assert quiet.getvalue() == ""
