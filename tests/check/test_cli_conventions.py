@@ -384,3 +384,11 @@ def test_config_errors_show_the_value_an_example_and_suggest_nested_keys(doc, ex
         parse_stack_config(doc)
     for text in expected:
         assert text in str(info.value), str(info.value)
+
+
+def test_a_misspelt_policy_in_the_configuration_gets_a_suggestion(capsys, dirty_dir, tmp_path):
+    config = tmp_path / "cfg.json"
+    config.write_text(json.dumps({"secret-disallow-literal-dat": "advisory"}))
+    status, _, err = run_cli(capsys, "check", dirty_dir, "--config", config)
+    assert status == 2 and "check: error: invalid policy configuration" in err
+    assert "secret-disallow-literal-dat: no such policy in the pack; did you mean secret-disallow-literal-data?" in err
