@@ -62,7 +62,7 @@ class Findings:
     def origin(self, v: Verdict) -> Origin:
         key = id(v)
         if key not in self._origins:
-            self._origins[key] = self.locator.origin(v.resource, v.message, self.fallback_file)
+            self._origins[key] = self.locator.origin(v.resource, v.message, self.fallback_file, v.policy)
         return self._origins[key]
 
 
@@ -144,7 +144,8 @@ def _groups(analysis: Analysis) -> "OrderedDict[str, list[Verdict]]":
 
 def summary_line(analysis: Analysis, failing: Optional[list[Verdict]] = None) -> str:
     affected = len({v.urn for v in analysis.verdicts if v.urn})
-    where = plural(affected, "resource") + (" and the stack" if any(not v.urn for v in analysis.verdicts) else "")
+    stack_level = any(not v.urn for v in analysis.verdicts)
+    where = (plural(affected, "resource") + (" and the stack" if stack_level else "")) if affected else "the stack"
     summary = (f"{plural(len(analysis.resources), 'resource')}, {plural(len(analysis.policies), 'policy')} "
                f"({analysis.pack} {analysis.version}), {analysis.seconds:.2f}s: ")
     mandatory, advisory = len(analysis.mandatory), len(analysis.advisory)

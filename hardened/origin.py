@@ -30,6 +30,9 @@ Two rules, applied to each verdict:
                                          declared the chart
    ====================================  ============================================================
 
+   A presence policy's finding about a component the stack lacks (no resource) points at the
+   section that would deploy it (:data:`ABSENT_COMPONENT_KEYS`).
+
    The finding's primary location is then that key's line in the stack file (so code scanning
    annotates the line a pull request changes), and the rendered manifest's field is a related
    location. When the key is not written in the stack file (a section left at its defaults), the
@@ -67,6 +70,13 @@ COMPONENT_KEYS: dict[str, str] = {
 WORKLOAD = "hardened:index:HardenedWorkload"
 NAMESPACE = "hardened:index:HardenedNamespace"
 STACK = "hardened:index:HardenedStack"
+
+#: A presence policy's finding about a component the stack does not deploy (no resource) -> the
+#: section that deploys it (``runtimeDetection: {enabled: false}`` is the line a reviewer must see).
+ABSENT_COMPONENT_KEYS: dict[str, str] = {
+    "stack-missing-runtime-detection": "runtimeDetection.enabled",
+    "stack-missing-gatekeeper-fail-closed": "admission.enabled",
+}
 
 #: A workload's rendered field (the last matching part of the message's path) -> its config key.
 WORKLOAD_FIELDS: dict[str, str] = {
@@ -186,8 +196,20 @@ class Locator:
                 return Place(file, pos.line, pos.column)
         return Place(file, line)
 
-    def origin(self, resource: Optional[Any], message: str, fallback_file: Optional[str] = None) -> Origin:
+    def _stack_urn(self) -> Optional[str]:
+        return next((urn for urn, r in self.by_urn.items() if r.type == STACK), None)
+
+    def origin(self, resource: Optional[Any], message: str, fallback_file: Optional[str] = None,
+               policy: str = "") -> Origin:
         if resource is None:
+            # A component the stack lacks (a presence policy): the section that would deploy it.
+            stack_urn = self._stack_urn() if policy in ABSENT_COMPONENT_KEYS else None
+            stack_file = self._stack_file_for(stack_urn) if stack_urn else None
+            if stack_file:
+                key = ABSENT_COMPONENT_KEYS[policy]
+                pos = config_location(stack_file, key, self.project)
+                if pos is not None:
+                    return Origin(Place(stack_file, pos.line, pos.column), [Place(fallback_file)], key)
             return Origin(Place(fallback_file))
         rendered = self.field_place(resource, message)
         stack_file, key = self.config_key(resource, message) if resource.parent else (None, None)

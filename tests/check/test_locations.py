@@ -252,3 +252,28 @@ def test_schema_rejects_what_breaks_the_promise(validator, capsys, dirty_dir):
     renamed = json.loads(json.dumps(doc))
     renamed["violations"][0]["enforcement"] = renamed["violations"][0].pop("enforcementLevel")
     assert list(validator.iter_errors(renamed))
+
+
+def test_a_component_the_stack_lacks_points_at_the_section_that_would_deploy_it(capsys, tmp_path, monkeypatch):
+    """runtimeDetection switched off in dev: the presence policy's finding (no resource) lands on
+    the `enabled: false` line a reviewer must see."""
+    root = tmp_path / "root"
+    root.mkdir()
+    for name in ("Pulumi.yaml", "__main__.py"):
+        (root / name).write_text((ROOT / name).read_text())
+    for name in ("components", "policy_pack"):
+        (root / name).symlink_to(ROOT / name)
+    stack_file = root / "Pulumi.dev.yaml"
+    stack_file.write_text((ROOT / "Pulumi.dev.yaml").read_text()
+                          + "  hardened-stack:runtimeDetection:\n    enabled: false\n")
+    assert main(["render", "--stack", "dev", "--root", str(root), "--out", str(root / "out"), "--quiet"]) == 0
+    monkeypatch.chdir(root)
+    status, out, _ = run_check(capsys, "out", "--format", "sarif", "--policy", "stack-missing-runtime-detection")
+    assert status == 1
+    [result] = json.loads(out)["runs"][0]["results"]
+    loc = result["locations"][0]["physicalLocation"]
+    assert loc["artifactLocation"] == {"uri": "Pulumi.dev.yaml", "uriBaseId": "%SRCROOT%"}
+    assert loc["region"]["startLine"] == len(stack_file.read_text().splitlines())  # the `enabled: false` line
+    assert result["properties"]["configKey"] == "runtimeDetection.enabled"
+    _, text, _ = run_check(capsys, "out", "--policy", "stack-missing-runtime-detection")
+    assert "FAILED with 1 mandatory violation and 0 advisory violations in the stack" in text
