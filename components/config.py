@@ -17,6 +17,7 @@ from typing import Any, Literal, Optional
 
 import pulumi
 from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_core import PydanticUndefined
 
 from .base import (DNS1123_LABEL, Quantities, Resources, StrictModel, check_image_reference,  # noqa: F401
                    is_trusted, parse_cpu as _parse_cpu, parse_memory as _parse_memory)
@@ -713,12 +714,86 @@ def format_validation_error(e: ValidationError) -> str:
         elif msg.startswith("Value error, "):
             msg = msg[len("Value error, "):]
         if err["type"] == "extra_forbidden":
-            msg = "unknown key; remove it or fix its spelling"
+            known = _known_keys(StackConfig, loc[:-1])
+            close = difflib.get_close_matches(loc[-1], known, n=1) if loc else []
+            msg = "unknown key; " + (f"did you mean {close[0]}?" if close else "remove it or fix its spelling") + (
+                f" (keys here: {', '.join(known)})" if known and not close else "")
         elif err["type"] == "missing":
             msg = "required key is missing"
+        elif "input" in err and not isinstance(err["input"], (dict, list)) and not ctx_err:
+            msg = msg.rstrip(".") + _given(err["input"], StackConfig, loc)
         path = _format_loc(loc)
         lines.append(f"  {PROJECT}:{path}: {msg}")
     return "\n".join(lines)
+
+
+def _field_at(model: Any, loc: list[str]) -> Any:
+    """The pydantic FieldInfo at *loc* (alias names and list indexes) under *model*, or None."""
+    import typing
+
+    field, annotation = None, model
+    for part in loc:
+        while True:  # unwrap Optional[...] / list[...] / dict[str, ...] down to a model
+            origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+            if origin in (list, tuple, set) and args and part.isdigit():
+                annotation, part = args[0], None
+                break
+            if origin is dict and args:
+                annotation, part = args[1], None
+                break
+            inner = [a for a in args if a is not type(None)] if origin is not None else []
+            if len(inner) == 1:
+                annotation = inner[0]
+                continue
+            break
+        if part is None:
+            continue
+        fields = getattr(annotation, "model_fields", None)
+        if not fields:
+            return None
+        field = next((f for n, f in fields.items() if part in (n, f.alias)), None)
+        if field is None:
+            return None
+        annotation = field.annotation
+    return field
+
+
+def _known_keys(model: Any, loc: list[str]) -> list[str]:
+    """The config keys (camelCase) allowed at *loc*."""
+    import typing
+
+    annotation = model if not loc else getattr(_field_at(model, loc), "annotation", None)
+    while annotation is not None and not hasattr(annotation, "model_fields"):
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        annotation = args[-1] if args else None
+    if annotation is None:
+        return []
+    return sorted(f.alias or n for n, f in annotation.model_fields.items())
+
+
+def _given(value: Any, model: Any, loc: list[str]) -> str:
+    """``; got 1.3 (a number), e.g. "1.33"``: the value as YAML gave it and an example of a good one,
+    with the YAML-float trap spelled out (1.30 is the number 1.3, not the version "1.30")."""
+    import typing
+
+    shown = json.dumps(value, default=str) if not isinstance(value, str) else repr(value)
+    kind = {bool: "a boolean", int: "a number", float: "a number", str: "a string"}.get(type(value), type(value).__name__)
+    text = f"; got {shown} ({kind})"
+    field = _field_at(model, loc)
+    example = None
+    if field is not None:
+        annotation = field.annotation
+        choices = [a for a in typing.get_args(annotation)] if typing.get_origin(annotation) is typing.Literal else []
+        if choices:
+            example = choices[-1]
+        elif field.default not in (None, PydanticUndefined) and not callable(field.default):
+            example = field.default
+    if isinstance(value, float) and (isinstance(example, str) or example is None):
+        text += (f". YAML reads an unquoted {shown} as a number (and 1.30 as 1.3): quote it, "
+                 f"{loc[-1]}: \"{example if isinstance(example, str) else value}\"")
+    elif example is not None:
+        text += f"; e.g. {loc[-1]}: {json.dumps(example, default=str)}"
+    return text
 
 
 def _format_loc(loc: list[str]) -> str:
