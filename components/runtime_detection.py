@@ -261,16 +261,16 @@ class SiemConfig(StrictModel):
 
 class RuntimeDetectionConfig(StrictModel):
     enabled: bool = Field(True, description="Deploy this part of the stack (default true).")
-    chart_version: str = Field("9.1.0", description="falcosecurity/falco chart version (default 9.1.0, pinned; its "
-                                                    "falcosidekick subchart 0.12.x has the Splunk output).")
+    chart_version: str = Field("9.1.0", description="falcosecurity/falco chart version (default 9.1.0, pinned; "
+                                                    "Falco only: falcosidekick is deployed by the component).")
     driver: str = Field("modern_ebpf", description="Falco driver: modern_ebpf only (the default; CO-RE, no kernel "
                                                   "module or driver loader). kmod and ebpf are refused.")
     image_tag: str = Field("0.44.1", description="Falco version (default 0.44.1, the chart's appVersion).")
     image_digest: Optional[str] = Field(
         None, description="sha256 digest of docker.io/falcosecurity/falco:<imageTag> (default none: the tag; set it, "
                           "`crane digest falcosecurity/falco:<tag>`, to pin by digest).")
-    sidekick_image_tag: str = Field("2.32.0", description="falcosidekick version (default 2.32.0, the subchart's "
-                                                          "image; 2.32.0 is the first with the Splunk output).")
+    sidekick_image_tag: str = Field("2.32.0", description="falcosidekick version (default 2.32.0: the first that "
+                                                          "posts to the whole Splunk HEC endpoint).")
     sidekick_image_digest: Optional[str] = Field(
         None, description="sha256 digest of docker.io/falcosecurity/falcosidekick:<tag> (default none: the tag).")
     siem: SiemConfig = Field(default_factory=SiemConfig, description="Where falcosidekick forwards alerts.")
