@@ -103,7 +103,8 @@ def test_every_operator_chart_renders_its_objects_at_a_first_preview():
 
     config, _ = read_stack_config("prod", ROOT)
     ctx = ChartContext(kube_version=stack_kube_version(config))
-    records = run_program("prod", ROOT, preview=True, charts=ctx)
+    said: list[str] = []
+    records = run_program("prod", ROOT, preview=True, charts=ctx, progress=said.append)
     charts = _operator_charts(records)
     assert [w for w in ctx.warnings if any(suffix in w for suffix in CHARTS)] == []
     for urn, chart in charts.items():
@@ -113,3 +114,10 @@ def test_every_operator_chart_renders_its_objects_at_a_first_preview():
     # the preview really has unknowns: the role policy names the KMS key by its computed ARN
     policy = next(r for r in records if r.type == "aws:iam/rolePolicy:RolePolicy" and "vault" in r.name)
     assert policy.inputs["policy"] == "[unknown]"
+    # prod sets no digest: each component says which of its images are pinned by tag only (and the
+    # exemptions above name them), so the tag-only state is never silent
+    for fragment in ("docker.io/hashicorp/vault:2.0.4 is pinned by tag only",
+                     "cert-manager-controller, cert-manager-webhook, cert-manager-cainjector, cert-manager-acmesolver, "
+                     "external-secrets pinned by tag only",
+                     "Falco/falcosidekick images are pinned by tag only"):
+        assert any(fragment in m for m in said), (fragment, said)
