@@ -135,6 +135,66 @@ def test_external_secrets_is_pull_only_with_restricted_pods():
         assert part["podSecurityContext"]["runAsNonRoot"] is True
 
 
+DIGEST = "sha256:" + "ab" * 32
+
+
+def test_chart_objects_have_names_that_do_not_follow_the_resource_name():
+    assert cert_manager_values(_cfg())["fullnameOverride"] == "cert-manager"
+    assert eso_values(_cfg())["fullnameOverride"] == "external-secrets"
+
+
+def test_every_cert_manager_part_has_requests_limits_and_a_non_root_uid():
+    v = cert_manager_values(_cfg())
+    for part in (v, v["webhook"], v["cainjector"]):
+        assert set(part["resources"]) == {"requests", "limits"}
+        assert set(part["resources"]["limits"]) == {"cpu", "memory"} == set(part["resources"]["requests"])
+        assert part["securityContext"]["runAsNonRoot"] is True and part["securityContext"]["runAsUser"] > 0
+
+
+def test_cert_manager_pods_ask_for_their_token_and_their_service_accounts_mount_none():
+    v = cert_manager_values(_cfg())
+    for part in (v, v["webhook"], v["cainjector"]):
+        assert part["automountServiceAccountToken"] is True
+        assert part["serviceAccount"] == {"automountServiceAccountToken": False}
+
+
+def test_cert_manager_images_are_pinned_by_digest_where_given():
+    c = _cfg(certManager={**prod_document()["secrets"]["certManager"], "imageDigest": DIGEST,
+                          "webhookImageDigest": DIGEST, "cainjectorImageDigest": DIGEST,
+                          "acmesolverImageDigest": DIGEST})
+    v = cert_manager_values(c)
+    for part in (v, v["webhook"], v["cainjector"], v["acmesolver"]):
+        assert part["image"] == {"tag": "v1.21.1", "digest": DIGEST}
+    assert c.cert_manager.tag_only_images == []
+    bare = cert_manager_values(_cfg())
+    assert "image" not in bare and "acmesolver" not in bare
+    assert _cfg().cert_manager.tag_only_images == [f"cert-manager-{p}" for p in
+                                                   ("controller", "webhook", "cainjector", "acmesolver")]
+
+
+def test_external_secrets_parts_have_limits_own_service_accounts_and_one_digest():
+    from components.secrets import eso_service_accounts
+
+    c = _cfg(externalSecrets={**prod_document()["secrets"]["externalSecrets"], "imageDigest": DIGEST})
+    v = eso_values(c)
+    accounts = {m["metadata"]["name"]: m for _, m in eso_service_accounts()}
+    for part in (v, v["webhook"], v["certController"]):
+        assert set(part["resources"]["limits"]) == {"cpu", "memory"} == set(part["resources"]["requests"])
+        assert part["image"] == {"tag": f"v2.9.0@{DIGEST}"}
+        sa = part["serviceAccount"]
+        assert sa["create"] is False and sa["automount"] is True
+        assert accounts[sa["name"]]["automountServiceAccountToken"] is False
+    assert len(accounts) == 3 and {m["metadata"]["namespace"] for m in accounts.values()} == {"external-secrets"}
+    assert "image" not in eso_values(_cfg())
+
+
+@pytest.mark.parametrize("section, key", [("certManager", "imageDigest"), ("certManager", "acmesolverImageDigest"),
+                                          ("externalSecrets", "imageDigest")])
+def test_a_digest_that_is_not_one_is_refused(section, key):
+    msg = _error(lambda d: d["secrets"][section].update({key: "latest"}))
+    assert f"secrets.{section}.{key}" in msg and "sha256:" in msg, msg
+
+
 def test_extra_values_merge_last():
     doc = prod_document()
     doc["secrets"]["externalSecrets"]["extraValues"] = {"processPushSecret": True}
