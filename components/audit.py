@@ -15,8 +15,8 @@ server audit log    ``/aws/eks/<cluster>/cluster`` -> subscription filter (audit
 Vault audit device  Vault's ``socket`` audit device (besides its ``file`` device on the audit    ``vault-audit/``
                     volume) -> Fluent Bit ``vault-audit-shipper`` in ``vault`` (TCP 9090) -> S3
                     (``s3`` output, PutObject with Content-MD5) through IRSA
-Falco events        falcosidekick's S3 output through IRSA (values merged into the Falco        ``falco/``
-                    chart's: :func:`falco_values`, every value known at preview)
+Falco events        falcosidekick's S3 output through IRSA (the environment of the falcosidekick  ``falco/``
+                    Deployment RuntimeDetection writes: :func:`falco_archive_env`)
 ==================  ========================================================================  =============
 
 What the stack cannot do itself: switch on EKS control-plane logging (the cluster is not a
@@ -149,17 +149,22 @@ def falco_role_name(cluster_name: str) -> str:
     return f"{cluster_name}-falco-audit"[:64]
 
 
-def falco_values(cluster_name: str, region: str, account_id: str, bucket_name: str) -> dict:
-    """falcosidekick's S3 output through IRSA, as Falco chart values (all known at preview: the
-    role's ARN from its fixed name, the bucket's configured name). Merged under the chart's
-    ``extraValues`` by HardenedStack (runtime_detection's own values are not touched)."""
+def falco_archive_env(cluster_name: str, region: str, account_id: str, bucket_name: str) -> tuple[str, list[dict]]:
+    """falcosidekick's S3 output through IRSA: the role ARN its ServiceAccount is annotated with,
+    and the settings as its environment (its configuration keys in upper case, '.' as '_', which
+    is how falcosidekick reads its environment). All known at preview: the role's ARN from its fixed
+    name, the bucket's configured name."""
     role_arn = f"arn:{partition(region)}:iam::{account_id}:role/{falco_role_name(cluster_name)}"
-    return {"falcosidekick": {"config": {"aws": {
-        "useirsa": True, "rolearn": role_arn, "region": region, "checkidentity": True,
+    return role_arn, [
+        {"name": "AWS_USEIRSA", "value": "true"},
+        {"name": "AWS_ROLEARN", "value": role_arn},
+        {"name": "AWS_REGION", "value": region},
+        {"name": "AWS_CHECKIDENTITY", "value": "true"},
+        {"name": "AWS_S3_BUCKET", "value": bucket_name},
+        {"name": "AWS_S3_PREFIX", "value": FALCO_PREFIX.rstrip("/")},
         # no canned ACL: the bucket enforces bucket-owner ownership, and the role has PutObject only
-        "s3": {"bucket": bucket_name, "prefix": FALCO_PREFIX.rstrip("/"), "objectcannedacl": "",
-               "minimumpriority": ""},
-    }}}}
+        {"name": "AWS_S3_OBJECTCANNEDACL", "value": ""},
+    ]
 
 
 def fluent_bit_config(bucket: str, region: str) -> str:

@@ -326,6 +326,10 @@ class RuntimeDetectionArgs(StrictModel):
                                                           "(required when siem.splunk is set without tokenVaultKey).")
     secret_store: str = Field("vault-backend", description="ClusterSecretStore for siem.splunk.tokenVaultKey.")
     refresh_interval: str = Field("1h", description="External Secrets refresh interval for the token.")
+    archive_role_arn: Optional[str] = Field(
+        None, description="IRSA role falcosidekick's ServiceAccount assumes to archive events (audit trails).")
+    archive_env: list[dict] = Field(default_factory=list,
+                                    description="falcosidekick's S3 output settings as environment variables.")
 
     @model_validator(mode="after")
     def _token(self) -> "RuntimeDetectionArgs":
@@ -511,7 +515,7 @@ def falco_service_account() -> dict:
             "metadata": {"name": FULLNAME, "namespace": NAMESPACE, "labels": standard_labels(FULLNAME, "detection")}}
 
 
-def sidekick_env(c: RuntimeDetectionConfig) -> list[dict]:
+def sidekick_env(c: RuntimeDetectionConfig, extra: Optional[list[dict]] = None) -> list[dict]:
     """falcosidekick's settings as environment variables (its configuration keys, upper case, '.'
     as '_'): plain text for what is not secret; the HEC token from the Secret ``falcosidekick-siem``
     (synced from Vault by External Secrets, or the Pulumi secret), never a literal."""
@@ -526,13 +530,15 @@ def sidekick_env(c: RuntimeDetectionConfig) -> list[dict]:
         env += [{"name": "SYSLOG_HOST", "value": syslog.host}, {"name": "SYSLOG_PORT", "value": str(syslog.port)},
                 {"name": "SYSLOG_PROTOCOL", "value": syslog.protocol}, {"name": "SYSLOG_FORMAT", "value": syslog.format},
                 {"name": "SYSLOG_MINIMUMPRIORITY", "value": syslog.minimum_priority}]
-    return env
+    return env + list(extra or [])
 
 
-def sidekick_manifests(c: RuntimeDetectionConfig) -> list[tuple[str, dict]]:
+def sidekick_manifests(c: RuntimeDetectionConfig, archive_env: Optional[list[dict]] = None,
+                       archive_role_arn: Optional[str] = None) -> list[tuple[str, dict]]:
     """falcosidekick as the stack deploys it: its own ServiceAccount without a token (it calls no
-    Kubernetes API), a restricted Deployment (UID above 10000, read-only root, drop ALL, seccomp,
-    limits, probes), a PodDisruptionBudget, and the Service Falco posts to."""
+    Kubernetes API; with the S3 archive it is annotated with its IRSA role, whose web-identity
+    token EKS projects into the pod by itself), a restricted Deployment (UID above 10000, read-only
+    root, drop ALL, seccomp, limits, probes), a PodDisruptionBudget, and the Service Falco posts to."""
     labels = standard_labels(SIDEKICK, "alert-forwarder")
     selector = {"app.kubernetes.io/name": SIDEKICK, "app.kubernetes.io/component": "alert-forwarder"}
     meta = {"name": SIDEKICK, "namespace": NAMESPACE, "labels": labels}
@@ -542,7 +548,7 @@ def sidekick_manifests(c: RuntimeDetectionConfig) -> list[tuple[str, dict]]:
         "image": f"docker.io/falcosecurity/falcosidekick:{_image(c.sidekick_image_tag, c.sidekick_image_digest)}",
         "imagePullPolicy": "IfNotPresent",
         "ports": [{"name": "http", "containerPort": SIDEKICK_PORT, "protocol": "TCP"}],
-        "env": sidekick_env(c),
+        "env": sidekick_env(c, archive_env),
         "livenessProbe": probe, "readinessProbe": probe,
         "resources": SIDEKICK_RESOURCES,
         "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]},
@@ -559,9 +565,10 @@ def sidekick_manifests(c: RuntimeDetectionConfig) -> list[tuple[str, dict]]:
                                          "fsGroup": SIDEKICK_UID, "seccompProfile": {"type": "RuntimeDefault"}},
                      "containers": [container]}}},
     }
+    sa_meta = {**meta, "annotations": {"eks.amazonaws.com/role-arn": archive_role_arn}} if archive_role_arn else meta
     return [
         ("sidekick-sa", {"apiVersion": "v1", "kind": "ServiceAccount", "automountServiceAccountToken": False,
-                         "metadata": meta}),
+                         "metadata": sa_meta}),
         ("sidekick", deployment),
         ("sidekick-pdb", {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": meta,
                           "spec": {"minAvailable": 1, "selector": {"matchLabels": selector}}}),
@@ -669,7 +676,7 @@ class RuntimeDetection(HardenedComponent):
             deps.append(k8s_object(f"{name}-siem-secret", siem_secret(args.splunk_token), in_ns))
         deps.append(k8s_object(f"{name}-falco-sa", falco_service_account(), in_ns))
         self.sidekick = [k8s_object(f"{name}-{suffix}", m, child_opts(self, depends_on=deps))
-                         for suffix, m in sidekick_manifests(c)]
+                         for suffix, m in sidekick_manifests(c, args.archive_env, args.archive_role_arn)]
         self.chart = helm_chart(f"{name}-chart", chart=FALCO_CHART, version=c.chart_version, repo=FALCO_REPO,
                                 namespace=NAMESPACE, values=_values(args), opts=child_opts(self, depends_on=deps))
         self.register_outputs({"namespace": NAMESPACE, "driver": c.driver,

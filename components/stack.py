@@ -10,13 +10,13 @@ from typing import Optional
 import pulumi
 
 from .admission import AdmissionControl, AdmissionControlArgs, tenant_namespace_labels
-from .audit import AuditTrails, AuditTrailsArgs, falco_values
+from .audit import AuditTrails, AuditTrailsArgs, falco_archive_env
 from .compliance import Compliance, ComplianceArgs
 from .config import NetworkIntent, Secrets, StackConfig, falco_archive
 from .ingress import ExternalService, TlsIngress, TlsIngressArgs
 from .mesh import MeshIntent, ZeroTrustMesh, ZeroTrustMeshArgs, mesh_workloads, proxy_image
 from .spire import CSI_DRIVER, Identity, Spire, SpireArgs
-from .base import HardenedComponent, deep_merge, readiness
+from .base import HardenedComponent, readiness
 from .namespace import FlowPeer, FlowRule, HardenedNamespace, HardenedNamespaceArgs
 from .runtime_detection import RuntimeDetection, RuntimeDetectionArgs
 from .secrets import SecretDelivery, SecretDeliveryArgs
@@ -159,14 +159,16 @@ class HardenedStack(HardenedComponent):
             rd = cfg.runtime_detection
             progress(f"runtimeDetection: Falco ({rd.driver}), falcosidekick to "
                      f"{', '.join(k for k in ('splunk', 'syslog') if getattr(rd.siem, k)) or 'no SIEM'}")
+            archive_role, archive_env = None, []
             if falco_archive(cfg):
-                # falcosidekick's S3 output into the audit bucket (issue 17), under the chart's own
-                # extraValues (merged last by runtime_detection): every value known at preview.
-                rd = rd.model_copy(update={"extra_values": deep_merge(falco_values(
+                # falcosidekick's S3 output into the audit bucket (issue 17): the environment of the
+                # falcosidekick Deployment RuntimeDetection writes, every value known at preview.
+                archive_role, archive_env = falco_archive_env(
                     cfg.cluster.name, cfg.cluster.region, cfg.cluster.account_id,
-                    cfg.compliance.audit_retention.bucket_name), rd.extra_values)})
+                    cfg.compliance.audit_retention.bucket_name)
             self.runtime_detection = RuntimeDetection(f"{name}-runtime-detection", RuntimeDetectionArgs(
                 config=rd, tenant_images=[w.image for w in cfg.workloads],
+                archive_role_arn=archive_role, archive_env=archive_env,
                 splunk_token=self.secrets.require("splunkHecToken", "runtimeDetection.siem.splunk")
                 if rd.siem.splunk and not rd.siem.splunk.token_vault_key else None,
             ), pulumi.ResourceOptions(parent=self, depends_on=waits_for([*admitted, *(

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from components.audit import (AUDIT_FILTER, EKS_PREFIX, FALCO_PREFIX, VAULT_PREFIX, falco_values,
+from components.audit import (AUDIT_FILTER, EKS_PREFIX, FALCO_PREFIX, VAULT_PREFIX, falco_archive_env,
                               fluent_bit_config, write_only_policy)
 from components.config import ConfigError, parse_stack_config
 from tests.harness import charts, k8s, of_type, prod_document, render_records
@@ -102,12 +102,15 @@ def test_vault_audit_device_path(prod):
 
 def test_falco_events_path(prod):
     bucket_arn, key = _bucket_arn(prod), _audit_key_arn(prod)
-    (falco,) = charts(prod, "falco")
-    aws = falco.inputs["values"]["falcosidekick"]["config"]["aws"]
-    assert aws["s3"]["bucket"] == _bucket(prod).inputs["bucket"] and aws["s3"]["prefix"] == "falco"
-    assert aws["useirsa"] is True
+    # the falcosidekick the stack deploys (RuntimeDetection writes it: the chart's subchart is off)
+    (sidekick,) = k8s(prod, "Deployment", "falcosidekick", "falco")
+    env = {e["name"]: e.get("value") for e in sidekick["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["AWS_S3_BUCKET"] == _bucket(prod).inputs["bucket"] and env["AWS_S3_PREFIX"] == "falco"
+    assert env["AWS_USEIRSA"] == "true"
     (role,) = [r for r in of_type(prod, "aws:iam/role:Role") if r.inputs.get("name") == "lego-mcp-prod-falco-audit"]
-    assert aws["rolearn"] == "arn:aws:iam::123456789012:role/lego-mcp-prod-falco-audit"
+    assert env["AWS_ROLEARN"] == "arn:aws:iam::123456789012:role/lego-mcp-prod-falco-audit"
+    (sa,) = k8s(prod, "ServiceAccount", "falcosidekick", "falco")
+    assert sa["metadata"]["annotations"]["eks.amazonaws.com/role-arn"] == env["AWS_ROLEARN"]
     trust = json.loads(role.inputs["assumeRolePolicy"])["Statement"][0]["Condition"]["StringEquals"]
     assert "system:serviceaccount:falco:falcosidekick" in trust.values()
     _assert_write_only(_writer_policy(prod, "falco-audit"), bucket_arn, FALCO_PREFIX, key)
@@ -127,7 +130,8 @@ def test_every_source_has_its_own_prefix():
     assert len({EKS_PREFIX, VAULT_PREFIX, FALCO_PREFIX}) == 3
     doc = write_only_policy("arn:aws:s3:::b", "x/", "k", "eu-west-1")
     assert doc["Statement"][0]["Resource"] == "arn:aws:s3:::b/x/*"
-    assert "falco" in falco_values("c", "us-east-1", "123456789012", "b")["falcosidekick"]["config"]["aws"]["s3"]["prefix"]
+    _, env = falco_archive_env("c", "us-east-1", "123456789012", "b")
+    assert {"name": "AWS_S3_PREFIX", "value": "falco"} in env
     assert "region           eu-west-1" in fluent_bit_config("b", "eu-west-1")
 
 
