@@ -36,7 +36,7 @@ CERT_MANAGER_NAMESPACE = "cert-manager"
 ESO_CHART = "external-secrets"
 ESO_REPO = "https://charts.external-secrets.io"
 ESO_NAMESPACE = "external-secrets"
-#: What the two charts run (cert-manager's startupapicheck is off; its ACME solver runs in the
+#: What the two charts run (cert-manager's startupapicheck is a Helm hook, never run by helm.v4.Chart; its ACME solver runs in the
 #: namespace of a Certificate being validated over HTTP-01).
 CERT_MANAGER_IMAGES = tuple(f"quay.io/jetstack/cert-manager-{c}" for c in
                             ("controller", "webhook", "cainjector", "acmesolver"))
@@ -328,7 +328,6 @@ def cert_manager_values(c: SecretsConfig, gateway_api: bool = True) -> dict:
         "webhook": part(cm.resources.webhook, cm.webhook_image_digest,
                         {"networkPolicy": {"enabled": False}, "securePort": WEBHOOK_PORT}),
         "cainjector": part(cm.resources.cainjector, cm.cainjector_image_digest),
-        "startupapicheck": {"enabled": False},  # a Helm hook: helm.v4.Chart drops hooks anyway
         "prometheus": {"enabled": True, "servicemonitor": {"enabled": False}},
     }
     if cm.acmesolver_image_digest:
