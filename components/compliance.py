@@ -28,6 +28,7 @@ from typing import Any, Optional
 import pulumi
 from pydantic import Field, field_validator
 
+from .audit import AuditTrailsConfig
 from .base import (HardenedComponent, StrictModel, check_image_reference, child_opts, k8s_object, standard_labels)
 
 TOKEN = "hardened:index:Compliance"
@@ -145,11 +146,25 @@ class ScannerResources(StrictModel):
     limits_cpu: str = Field("1", description="CPU limit (default 1).")
     limits_memory: str = Field("512Mi", description="Memory limit (default 512Mi).")
 
+    @field_validator("requests_cpu", "requests_memory", "limits_cpu", "limits_memory")
+    @classmethod
+    def _quantity(cls, v: str, info) -> str:
+        from .base import parse_quantity
+
+        parsed = parse_quantity(v)
+        if parsed is None or parsed <= 0:
+            raise ValueError(f"{info.field_name} {v!r} is not a positive Kubernetes quantity (e.g. '100m', '512Mi')")
+        return v
+
 
 class AuditRetentionConfig(StrictModel):
     enabled: bool = Field(True, description="Create the audit-log bucket (default true).")
     bucket_prefix: Optional[str] = Field(
         None, description="Bucket name prefix (default '<cluster>-audit-'; AWS appends a unique suffix).")
+    bucket_name: Optional[str] = Field(
+        None, pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$",
+        description="Exact bucket name (default none: bucketPrefix plus a suffix AWS picks). Needed when Falco's events "
+                    "are archived: falcosidekick's chart values must name the bucket at preview.")
     retention_days: int = Field(
         2555, ge=1, le=36500,
         description="Object Lock COMPLIANCE retention (default 2555 days = 7 years, CMMC). Below 2555 is a weakening "
@@ -184,6 +199,10 @@ class ComplianceConfig(StrictModel):
     resources: ScannerResources = Field(default_factory=ScannerResources, description="Scanner requests/limits.")
     audit_retention: AuditRetentionConfig = Field(default_factory=AuditRetentionConfig,
                                                   description="The audit-log archive bucket.")
+    audit_trails: AuditTrailsConfig = Field(
+        default_factory=AuditTrailsConfig,
+        description="What is archived in the bucket, write-only (issue 17): the API server's audit log, Vault's audit "
+                    "device, Falco's events (components.audit).")
 
     @field_validator("schedule")
     @classmethod
@@ -345,7 +364,8 @@ class Compliance(HardenedComponent):
         aws.kms.Alias(f"{name}-audit-alias", name=f"alias/{args.cluster_name}-audit-logs",
                       target_key_id=self.key.key_id, opts=child_opts(self))
         self.bucket = aws.s3.Bucket(
-            f"{name}-audit-logs", bucket_prefix=r.bucket_prefix or f"{args.cluster_name}-audit-"[:37],
+            f"{name}-audit-logs", bucket=r.bucket_name,
+            bucket_prefix=None if r.bucket_name else (r.bucket_prefix or f"{args.cluster_name}-audit-"[:37]),
             object_lock_enabled=True, force_destroy=r.force_destroy, tags=tags, opts=child_opts(self))
         bucket_opts = child_opts(self, depends_on=[self.bucket])
         aws.s3.BucketPublicAccessBlock(

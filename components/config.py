@@ -17,6 +17,7 @@ from typing import Any, Literal, Optional
 
 import pulumi
 from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_core import PydanticUndefined
 
 from policy_pack.policies._lib.registries import shared_host  # stdlib only: imports no policy
 
@@ -33,6 +34,7 @@ from .mesh import MeshConfig  # noqa: E402
 from .runtime_detection import RuntimeDetectionConfig  # noqa: E402
 from .secrets import SecretsConfig  # noqa: E402
 from .spire import SpireConfig  # noqa: E402
+from .storage import StorageConfig  # noqa: E402
 from .vault import VaultConfig  # noqa: E402
 
 
@@ -57,12 +59,24 @@ class ClusterConfig(StrictModel):
                           "from oidcIssuerUrl when set.")
     oidc_issuer_url: Optional[str] = Field(
         None, description="The cluster's service-account issuer URL (https://oidc.eks.<region>.amazonaws.com/id/...).")
+    account_id: Optional[str] = Field(
+        None, pattern=r"^\d{12}$",
+        description="AWS account id of the cluster (default none). Needed for role ARNs that chart values name at "
+                    "preview (falcosidekick's, when compliance.auditTrails.falco archives Falco's events).")
 
 
 class QuotaConfig(StrictModel):
     cpu: str = Field("8", description="Total CPU limits allowed in the namespace (default 8).")
     memory: str = Field("16Gi", description="Total memory limits allowed in the namespace (default 16Gi).")
     pods: int = Field(50, ge=1, description="Maximum pods in the namespace (default 50).")
+
+    @field_validator("cpu", "memory")
+    @classmethod
+    def _quantity(cls, v: str, info) -> str:
+        if not _parse_cpu(v) > 0:
+            raise ValueError(f"{info.field_name} {v!r} is not a positive Kubernetes quantity (e.g. '8', '500m', "
+                             "'16Gi', '1e3')")
+        return v
 
 
 class NamespaceConfig(StrictModel):
@@ -94,7 +108,30 @@ class SecretRef(StrictModel):
     @classmethod
     def _key(cls, v: str) -> str:
         if "#" not in v or v.startswith("#") or v.endswith("#"):
-            raise ValueError(f"vaultKey {v!r} must look like 'lego-mcp/hsm#pin' (KV path, '#', property)")
+            raise ValueError(f"vaultKey {v!r} must look like 'lego-mcp-prod/hsm#pin' (KV path, '#', property)")
+        return v
+
+
+class PersistentVolume(StrictModel):
+    """A per-replica volume that survives restarts (issue 17), instead of an emptyDir."""
+
+    path: str = Field(description="Absolute mount path of the volume.")
+    size: str = Field(description="Requested size, a Kubernetes quantity such as '10Gi'.")
+    storage_class: Optional[str] = Field(
+        None, description="StorageClass (default: the stack's encrypted class, storage.className).")
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, v: str) -> str:
+        if not v.startswith("/") or v == "/" or "//" in v or "/../" in f"{v}/":
+            raise ValueError(f"path {v!r} must be an absolute path below '/'")
+        return v
+
+    @field_validator("size")
+    @classmethod
+    def _size(cls, v: str) -> str:
+        if not _parse_memory(v) > 0:
+            raise ValueError(f"size {v!r} is not a positive Kubernetes quantity such as '10Gi'")
         return v
 
 
@@ -113,6 +150,11 @@ class WorkloadConfig(StrictModel):
     writable_paths: list[str] = Field(
         default_factory=list,
         description="Paths that get a writable emptyDir (default none: the root filesystem is read-only).")
+    persistent_volumes: list[PersistentVolume] = Field(
+        default_factory=list,
+        description="Per-replica persistent volumes (default none). With any, the workload runs as a StatefulSet whose "
+                    "volumeClaimTemplates use the stack's encrypted StorageClass (gp3-encrypted, KMS): data survives "
+                    "restarts and rescheduling, unlike a writablePaths emptyDir.")
     env: dict[str, str] = Field(default_factory=dict, description="Plain, non-secret environment variables.")
     secrets: list[SecretRef] = Field(default_factory=list,
                                      description="Secrets from Vault via External Secrets (never literals).")
@@ -180,7 +222,7 @@ class StackConfig(StrictModel):
         default_factory=lambda: ["registry.k8s.io", "docker.io/hashicorp", "docker.io/falcosecurity",
                                  "registry.istio.io/release", "docker.io/openpolicyagent", "quay.io/jetstack",
                                  "oci.external-secrets.io", "ghcr.io/external-secrets", "ghcr.io/spiffe",
-                                 "ghcr.io/sigstore", "cgr.dev/chainguard"],
+                                 "ghcr.io/sigstore", "cgr.dev/chainguard", "ghcr.io/fluent"],
         description="Registries images may come from (default: registry.k8s.io plus the registries of the "
                     "charts the stack deploys).")
     namespaces: list[NamespaceConfig] = Field(default_factory=list, description="Tenant namespaces.")
@@ -200,6 +242,8 @@ class StackConfig(StrictModel):
                                                       description="Falco and falcosidekick.")
     compliance: ComplianceConfig = Field(default_factory=ComplianceConfig,
                                          description="Compliance CronJobs and audit-log retention.")
+    storage: StorageConfig = Field(default_factory=StorageConfig,
+                                   description="The encrypted StorageClass (gp3, KMS) for every persistent volume.")
 
     @field_validator("trusted_registries")
     @classmethod
@@ -217,13 +261,14 @@ class StackConfig(StrictModel):
 
     @model_validator(mode="after")
     def _cross_checks(self) -> "StackConfig":
+        errors: list[_LocatedError] = []
         if self.cluster.environment == "prod":
             for name, field in type(self).model_fields.items():
                 section = getattr(self, name)
                 if isinstance(section, StrictModel) and getattr(section, "enabled", True) is False:
-                    raise _located(f"{field.alias or name}.enabled",
+                    errors.append(_located(f"{field.alias or name}.enabled",
                                    "switching a security section off is a dev-only opt-out; it is not allowed "
-                                   "when cluster.environment is prod")
+                                   "when cluster.environment is prod"))
         ns_names = [n.name for n in self.namespaces]
         _no_duplicates(ns_names, "namespaces", "name")
         _no_duplicates([w.key for w in self.workloads], "workloads", "namespace/name")
@@ -231,72 +276,76 @@ class StackConfig(StrictModel):
         workloads = {w.key for w in self.workloads}
         for i, w in enumerate(self.workloads):
             if w.namespace not in known_ns:
-                raise _located(f"workloads[{i}].namespace",
-                               f"namespace {w.namespace!r} is not declared; add it under namespaces")
+                errors.append(_located(f"workloads[{i}].namespace",
+                               f"namespace {w.namespace!r} is not declared; add it under namespaces"))
             try:
                 check_image_reference(w.image, self.trusted_registries)
             except ValueError as e:
-                raise _located(f"workloads[{i}].image", str(e)) from None
+                errors.append(_located(f"workloads[{i}].image", str(e)))
             if w.external and not w.hostname:
-                raise _located(f"workloads[{i}].hostname", "an external workload needs a hostname")
+                errors.append(_located(f"workloads[{i}].hostname", "an external workload needs a hostname"))
         for i, intent in enumerate(self.intents):
             for field, endpoint in (("to", intent.destination), ("from", intent.source)):
                 ns, wl = endpoint.split("/")
                 if wl == "*":
                     continue
                 if endpoint not in workloads:
-                    raise _located(f"intents[{i}].{field}",
-                                   f"{endpoint!r} names no workload; declared: {sorted(workloads)}")
+                    errors.append(_located(f"intents[{i}].{field}",
+                                   f"{endpoint!r} names no workload; declared: {sorted(workloads)}"))
         if self.admission.enabled:
             # Gatekeeper's registry constraint also judges the platform's own pods: an image the
             # stack deploys from an untrusted registry would be refused in the cluster, after apply.
             missing = [(section, repo) for section, repo in platform_images(self)
                        if not is_trusted(repo, self.trusted_registries)]
             if missing:
-                raise _located("trustedRegistries", "; ".join(
+                errors.append(_located("trustedRegistries", "; ".join(
                     f"{section} needs {repo!r} to be trusted (Gatekeeper would refuse its pods)"
                     for section, repo in missing) + "; add " + ", ".join(
-                    repr(p) for p in dict.fromkeys(registry_org(repo) for _, repo in missing)))
+                    repr(p) for p in dict.fromkeys(registry_org(repo) for _, repo in missing))))
         for i, ns in enumerate(self.admission.signatures.namespaces):
             if ns not in known_ns:
-                raise _located(f"admission.signatures.namespaces[{i}]",
-                               f"namespace {ns!r} is not declared; add it under namespaces or remove it here")
+                errors.append(_located(f"admission.signatures.namespaces[{i}]",
+                               f"namespace {ns!r} is not declared; add it under namespaces or remove it here"))
         for i, target in enumerate(self.isolate):
             if target not in workloads:
-                raise _located(f"isolate[{i}]", f"{target!r} names no workload; declared: {sorted(workloads)}")
+                errors.append(_located(f"isolate[{i}]", f"{target!r} names no workload; declared: {sorted(workloads)}"))
         # Secrets (issue 5): Vault's TLS comes from cert-manager, its KMS access from IRSA, and
         # workload secrets need External Secrets.
         if self.vault.enabled:
             if not self.secrets.enabled:
-                raise _located("secrets.enabled", "vault needs cert-manager (its TLS certificate) from the secrets "
-                                                  "section; enable secrets or disable vault")
+                errors.append(_located("secrets.enabled", "vault needs cert-manager (its TLS certificate) from the secrets "
+                                                  "section; enable secrets or disable vault"))
             if not (self.cluster.oidc_issuer_url or self.cluster.oidc_provider_arn):
-                raise _located("cluster.oidcIssuerUrl", "vault's KMS auto-unseal uses IRSA: set the cluster's "
-                                                        "service-account issuer URL (or cluster.oidcProviderArn)")
+                errors.append(_located("cluster.oidcIssuerUrl", "vault's KMS auto-unseal uses IRSA: set the cluster's "
+                                                        "service-account issuer URL (or cluster.oidcProviderArn)"))
             for i, ns in enumerate(self.vault.client_namespaces):
                 if ns not in known_ns:
-                    raise _located(f"vault.clientNamespaces[{i}]",
-                                   f"namespace {ns!r} is not declared; add it under namespaces or remove it here")
+                    errors.append(_located(f"vault.clientNamespaces[{i}]",
+                                   f"namespace {ns!r} is not declared; add it under namespaces or remove it here"))
         if self.cluster.oidc_issuer_url and not self.cluster.oidc_issuer_url.startswith("https://"):
-            raise _located("cluster.oidcIssuerUrl", "must be an https:// URL (the EKS cluster's OIDC issuer)")
+            errors.append(_located("cluster.oidcIssuerUrl", "must be an https:// URL (the EKS cluster's OIDC issuer)"))
         if self.cluster.oidc_provider_arn and ":oidc-provider/" not in self.cluster.oidc_provider_arn:
-            raise _located("cluster.oidcProviderArn",
-                           "must be an IAM OIDC provider ARN (arn:aws:iam::<account>:oidc-provider/<issuer host/path>)")
+            errors.append(_located("cluster.oidcProviderArn",
+                           "must be an IAM OIDC provider ARN (arn:aws:iam::<account>:oidc-provider/<issuer host/path>)"))
         for i, w in enumerate(self.workloads):
             if w.secrets and not (self.secrets.enabled and self.vault.enabled):
-                raise _located(f"workloads[{i}].secrets", "secrets are delivered by External Secrets from Vault; "
-                                                          "enable the vault and secrets sections")
+                errors.append(_located(f"workloads[{i}].secrets", "secrets are delivered by External Secrets from Vault; "
+                                                          "enable the vault and secrets sections"))
         # Detection (issue 6): a HEC token from Vault is synced by External Secrets.
         splunk = self.runtime_detection.siem.splunk
         if (self.runtime_detection.enabled and splunk is not None and splunk.token_vault_key
                 and not (self.secrets.enabled and self.vault.enabled)):
-            raise _located("runtimeDetection.siem.splunk.tokenVaultKey",
+            errors.append(_located("runtimeDetection.siem.splunk.tokenVaultKey",
                            "the token is synced from Vault by External Secrets: enable the vault and secrets "
-                           "sections, or remove tokenVaultKey and set the Pulumi secret hardened-stack:splunkHecToken")
-        self._identity_checks()
+                           "sections, or remove tokenVaultKey and set the Pulumi secret hardened-stack:splunkHecToken"))
+        self._identity_checks(errors)
+        errors += cross_tenant_errors(self)
+        if errors:
+            # every cross-field problem at once (issue 17): one pass, each with its key
+            raise _LocatedErrors(errors)
         return self
 
-    def _identity_checks(self) -> None:
+    def _identity_checks(self, errors: list) -> None:
         """Workload identity and mesh (issue 4): SPIFFE IDs valid, in the trust domain and unique;
         a prod SPIRE server is HA on SQL; external entry points need an OIDC issuer for their JWTs."""
         from .spire import check_spiffe_id, workload_spiffe_id
@@ -304,30 +353,31 @@ class StackConfig(StrictModel):
         td = self.spire.trust_domain
         if (self.cluster.environment == "prod" and self.spire.enabled
                 and self.spire.datastore.type == "sqlite3"):
-            raise _located("spire.datastore.type", "sqlite3 is one pod's file: a prod SPIRE server runs HA "
-                                                   "(serverReplicas 3) on postgres or mysql (set type, host, cidrs)")
+            errors.append(_located("spire.datastore.type", "sqlite3 is one pod's file: a prod SPIRE server runs HA "
+                                                   "(serverReplicas 3) on postgres or mysql (set type, host, cidrs)"))
         seen: dict[str, str] = {}
         for i, w in enumerate(self.workloads):
             sid = workload_spiffe_id(w, td)
             try:
                 check_spiffe_id(sid)
             except ValueError as e:
-                raise _located(f"workloads[{i}].spiffeId", str(e)) from None
+                errors.append(_located(f"workloads[{i}].spiffeId", str(e)))
+                continue
             if not sid.startswith(f"spiffe://{td}/"):
-                raise _located(f"workloads[{i}].spiffeId",
+                errors.append(_located(f"workloads[{i}].spiffeId",
                                f"SPIFFE ID {sid!r} is outside the stack's trust domain {td!r} (spire.trustDomain); "
-                               f"SPIRE would never issue it")
+                               f"SPIRE would never issue it"))
             if sid in seen:
-                raise _located(f"workloads[{i}].spiffeId",
+                errors.append(_located(f"workloads[{i}].spiffeId",
                                f"SPIFFE ID {sid!r} is already the identity of {seen[sid]!r}: two workloads "
-                               f"would be indistinguishable to the mesh; give each its own spiffeId")
+                               f"would be indistinguishable to the mesh; give each its own spiffeId"))
             seen[sid] = w.key
         if self.mesh.enabled and self.mesh.require_jwt_on_external and self.mesh.jwt is None:
             external = [w.key for w in self.workloads if w.external]
             if external:
-                raise _located("mesh.jwt", f"external workloads {external} need an OIDC issuer for end-user JWTs: "
+                errors.append(_located("mesh.jwt", f"external workloads {external} need an OIDC issuer for end-user JWTs: "
                                            f"set mesh.jwt.issuer and mesh.jwt.jwksUri (or mesh.requireJwtOnExternal "
-                                           f"false to opt out)")
+                                           f"false to opt out)"))
 
     def workload(self, key: str) -> WorkloadConfig:
         return next(w for w in self.workloads if w.key == key)
@@ -337,6 +387,158 @@ class _LocatedError(ValueError):
     def __init__(self, loc: str, msg: str):
         super().__init__(f"{loc}: {msg}")
         self.loc = loc
+
+
+class _LocatedErrors(ValueError):
+    """Several located errors of one model, reported together."""
+
+    def __init__(self, errors: list[_LocatedError]):
+        super().__init__("; ".join(str(e) for e in errors))
+        self.errors = errors
+
+
+# ---------------------------------------------------------------------------------------------
+# Issue 17: checks that close holes well-formed config used to let through
+# ---------------------------------------------------------------------------------------------
+
+#: Environment variable names that hold a secret (by their last ``_``-separated words): their value
+#: comes from Vault (``secrets``), never as a literal in ``env``.
+SECRET_ENV_SUFFIXES = ("PASSWORD", "PASSWD", "SECRET", "TOKEN", "PIN", "API_KEY", "APIKEY", "PRIVATE_KEY",
+                       "SECRET_KEY", "ACCESS_KEY", "CREDENTIALS")
+#: Environment variables that switch on a hardware security module the pod would need mounted.
+HSM_FLAGS = ("HSM_ENABLED",)
+TRUTHY = {"1", "true", "yes", "on", "y"}
+
+
+def vault_prefix(namespace: str) -> str:
+    """The Vault KV path prefix a namespace may read (components.tenancy, the pack's
+    externalsecret-disallow-cross-tenant-key): its own name and a '/'."""
+    return f"{namespace}/"
+
+
+def key_in_prefix(key: str, prefix: str) -> bool:
+    """Whether a KV key ('lego-mcp-prod/hsm') lies below *prefix* with no '..' or empty segment."""
+    parts = key.split("/")
+    return key.startswith(prefix) and len(parts) > 1 and all(p not in ("", ".", "..") for p in parts)
+
+
+def cross_tenant_errors(cfg: "StackConfig") -> list[_LocatedError]:
+    """Tenant secret isolation, secret-looking literals, and the HSM flag (issue 17)."""
+    errors: list[_LocatedError] = []
+    for i, w in enumerate(cfg.workloads):
+        prefix = vault_prefix(w.namespace)
+        for j, s in enumerate(w.secrets):
+            key = s.vault_key.split("#", 1)[0]
+            if not key_in_prefix(key, prefix):
+                errors.append(_located(
+                    f"workloads[{i}].secrets[{j}].vaultKey",
+                    f"{s.vault_key!r} lies outside namespace {w.namespace!r}'s Vault path: each namespace reads only "
+                    f"secret/data/{prefix}*; move the secret to '{prefix}{key.rsplit('/', 1)[-1]}#{s.vault_key.split('#', 1)[1]}'"))
+        for name, value in sorted(w.env.items()):
+            upper = name.upper()
+            if any(upper == sfx or upper.endswith("_" + sfx) for sfx in SECRET_ENV_SUFFIXES):
+                errors.append(_located(
+                    f"workloads[{i}].env.{name}",
+                    f"{name} looks like a secret and is given in clear text (it would sit in git, in Pulumi state "
+                    f"and in the Deployment); store it in Vault under {prefix} and list it under "
+                    f"workloads[{i}].secrets as {{env: {name}, vaultKey: '{prefix}<path>#<property>'}}"))
+            if upper in HSM_FLAGS and str(value).strip().lower() in TRUTHY:
+                errors.append(_located(
+                    f"workloads[{i}].env.{name}",
+                    "the workload would look for an HSM that nothing mounts: the stack provides no HSM to pods (a "
+                    "hostPath socket is refused by Pod Security and the pack, and no HSM device plugin or CSI driver "
+                    "is deployed); remove the flag (docs/secrets.md, 'HSM')"))
+    for i, w in enumerate(cfg.workloads):
+        seen: set[str] = set()
+        for j, v in enumerate(w.persistent_volumes):
+            if v.path in seen or v.path in w.writable_paths:
+                errors.append(_located(f"workloads[{i}].persistentVolumes[{j}].path",
+                                       f"{v.path!r} is declared twice (persistentVolumes or writablePaths); keep one"))
+            seen.add(v.path)
+            if v.storage_class is None and not cfg.storage.enabled:
+                errors.append(_located(f"workloads[{i}].persistentVolumes[{j}].storageClass",
+                                       "the stack's encrypted class is off (storage.enabled false): name an "
+                                       "encrypted StorageClass here or enable storage"))
+    if falco_archive(cfg):
+        if not cfg.cluster.account_id:
+            errors.append(_located("cluster.accountId", "Falco's events are archived (compliance.auditTrails.falco): "
+                                                        "falcosidekick's role ARN is a chart value known at preview; "
+                                                        "set the AWS account id (or auditTrails.falco: false)"))
+        if not cfg.compliance.audit_retention.bucket_name:
+            errors.append(_located("compliance.auditRetention.bucketName",
+                                   "Falco's events are archived (compliance.auditTrails.falco): falcosidekick's chart "
+                                   "values must name the bucket at preview; set an exact bucket name"))
+    ing = cfg.ingress
+    if ing.enabled and ing.waf.enabled:
+        if ing.alb is not None and ing.waf.load_balancer_arn:
+            errors.append(_located("ingress.waf.loadBalancerArn",
+                                   "set together with ingress.alb: the WebACL is associated with the ALB the stack "
+                                   "builds; remove one of the two"))
+        elif ing.alb is None and not ing.waf.load_balancer_arn and cfg.cluster.environment == "prod":
+            errors.append(_located("ingress.alb",
+                                   "the WebACL would protect nothing: a regional WebACL attaches to an ALB, not to "
+                                   "the network load balancer of the gateway's Service. Set ingress.alb (vpcId, "
+                                   "vpcCidr, subnetIds, certificateArn: the stack builds the ALB and associates the "
+                                   "WebACL) or ingress.waf.loadBalancerArn (an ALB built elsewhere)"))
+    splunk = cfg.runtime_detection.siem.splunk
+    if cfg.runtime_detection.enabled and splunk is not None and splunk.token_vault_key:
+        from .runtime_detection import NAMESPACE as FALCO_NAMESPACE
+
+        key = splunk.token_vault_key.split("#", 1)[0]
+        if not key_in_prefix(key, vault_prefix(FALCO_NAMESPACE)):
+            errors.append(_located(
+                "runtimeDetection.siem.splunk.tokenVaultKey",
+                f"{splunk.token_vault_key!r} lies outside namespace {FALCO_NAMESPACE!r}'s Vault path: it is read "
+                f"there, and each namespace reads only secret/data/{vault_prefix(FALCO_NAMESPACE)}*; use "
+                f"'{vault_prefix(FALCO_NAMESPACE)}splunk#hec_token'"))
+    return errors
+
+
+#: Keys whose entries are CIDR ranges (matched on the last key of the path, case-insensitively).
+def _is_cidr_key(key: str) -> bool:
+    k = key.lower().replace("_", "")
+    return k.endswith("cidrs") or k.endswith("cidr") or k == "egressexcept"
+
+
+#: Where a range of everything is refused: the control plane is a few ENIs, never the internet.
+NO_ANY_RANGE = {"admission.controlPlaneCidrs", "admission.control_plane_cidrs"}
+
+
+def cidr_errors(document: Any, path: str = "") -> list[tuple[str, str]]:
+    """Every CIDR in the raw config document, parsed strictly: a valid prefix length, no host bits
+    set; ``0.0.0.0/0`` (or ``::/0``) refused for the control-plane range."""
+    import ipaddress
+
+    out: list[tuple[str, str]] = []
+    if isinstance(document, dict):
+        for key, value in document.items():
+            sub = f"{path}.{key}" if path else str(key)
+            if _is_cidr_key(str(key)) and isinstance(value, (list, str)):
+                for i, entry in enumerate([value] if isinstance(value, str) else value):
+                    loc = sub if isinstance(value, str) else f"{sub}[{i}]"
+                    if not isinstance(entry, str):
+                        out.append((loc, f"{entry!r} is not a CIDR string such as '10.0.0.0/16'"))
+                        continue
+                    try:
+                        net = ipaddress.ip_network(entry.strip(), strict=True)
+                    except ValueError as e:
+                        reason = str(e)
+                        if "has host bits set" in reason:
+                            base = ipaddress.ip_network(entry.strip(), strict=False)
+                            reason = f"host bits are set; did you mean '{base}'?"
+                        out.append((loc, f"{entry!r} is not a valid CIDR range ({reason})"))
+                        continue
+                    if entry != entry.strip() or "/" not in entry:
+                        out.append((loc, f"{entry!r} must be written as '<address>/<prefix length>' with no spaces"))
+                    elif sub in NO_ANY_RANGE and net.prefixlen == 0:
+                        out.append((loc, f"{entry!r} is every address: the control-plane range must name the API "
+                                         "server's subnets (e.g. the VPC's private range, 10.0.0.0/16)"))
+            else:
+                out += cidr_errors(value, sub)
+    elif isinstance(document, list):
+        for i, value in enumerate(document):
+            out += cidr_errors(value, f"{path}[{i}]")
+    return out
 
 
 def platform_images(cfg: "StackConfig") -> list[tuple[str, str]]:
@@ -356,10 +558,24 @@ def platform_images(cfg: "StackConfig") -> list[tuple[str, str]]:
         out += [("secrets", r) for r in secrets.CERT_MANAGER_IMAGES + secrets.ESO_IMAGES]
     if cfg.runtime_detection.enabled:
         out += [("runtimeDetection", r) for r in runtime_detection.IMAGE_REPOSITORIES]
+    if audit_shipper(cfg):
+        out.append(("compliance.auditTrails", cfg.compliance.audit_trails.shipper_image.split("@")[0].rsplit(":", 1)[0]))
     if cfg.admission.enabled and cfg.admission.signatures.enabled:
         # (its leases-cleanup Job, cgr.dev/chainguard/kubectl, is a Helm hook: helm.v4.Chart drops it)
         out.append(("admission.signatures", admission.POLICY_CONTROLLER_IMAGE.split("@")[0]))
     return out
+
+
+def audit_shipper(cfg: "StackConfig") -> bool:
+    """Whether the stack runs the Vault audit shipper (components.audit)."""
+    c = cfg.compliance
+    return (c.enabled and c.audit_retention.enabled and c.audit_trails.vault and cfg.vault.enabled)
+
+
+def falco_archive(cfg: "StackConfig") -> bool:
+    """Whether falcosidekick writes Falco's events to the audit bucket (components.audit)."""
+    c = cfg.compliance
+    return (c.enabled and c.audit_retention.enabled and c.audit_trails.falco and cfg.runtime_detection.enabled)
 
 
 def registry_org(repository: str) -> str:
@@ -449,25 +665,43 @@ def _decode(value: Any) -> Any:
 def parse_stack_config(document: dict[str, Any]) -> StackConfig:
     """Validate a plain config document (camelCase keys, values decoded) into a StackConfig.
 
-    Raises :class:`ConfigError` naming the key path and the fix.
+    Every problem of the document is reported in one pass (unknown keys, secrets in clear text,
+    malformed CIDRs, every field and cross-field error), each line naming its key path and the
+    fix: raises :class:`ConfigError`. A secret key's value is ``None`` (set as a secret) or a
+    ``{secure: ...}`` entry; any other value is a secret in clear text.
     """
+    lines: list[str] = []
     unknown = sorted(set(document) - set(config_keys()) - set(SECRET_KEYS))
     if unknown:
         hints = []
         for key in unknown:
             close = difflib.get_close_matches(key, config_keys() + list(SECRET_KEYS), n=1)
             hints.append(f"{PROJECT}:{key}" + (f" (did you mean {PROJECT}:{close[0]}?)" if close else ""))
-        raise ConfigError(
-            "unknown config key(s): " + ", ".join(hints)
+        lines.append(
+            "  unknown config key(s): " + ", ".join(hints)
             + f". Known keys: {', '.join(config_keys())}. Remove or rename them in Pulumi.<stack>.yaml.")
-    plain = {k: v for k, v in document.items() if k not in SECRET_KEYS}
+    for key in sorted(k for k in document if k in SECRET_KEYS):
+        value = document[key]
+        if value is not None and not (isinstance(value, dict) and set(value) == {"secure"}):
+            # never echo the value: it is a secret
+            lines.append(f"  {PROJECT}:{key}: is in clear text in the stack file ({SECRET_KEYS[key]}); remove it and "
+                         f"run `pulumi config set --secret {PROJECT}:{key} <value>` (it is stored encrypted)")
+    plain = {k: v for k, v in document.items() if k not in SECRET_KEYS and k not in unknown}
+    lines += [f"  {PROJECT}:{loc}: {msg}" for loc, msg in cidr_errors(plain)]
     if "cluster" not in plain:
-        raise ConfigError(f"{PROJECT}:cluster is required: set at least `cluster: {{name: <cluster name>}}` "
-                          "in Pulumi.<stack>.yaml")
-    try:
-        return StackConfig.model_validate(plain)
-    except ValidationError as e:
-        raise ConfigError(format_validation_error(e)) from None
+        lines.append(f"  {PROJECT}:cluster is required: set at least `cluster: {{name: <cluster name>}}` "
+                     "in Pulumi.<stack>.yaml")
+    else:
+        try:
+            cfg = StackConfig.model_validate(plain)
+        except ValidationError as e:
+            lines += format_validation_error(e).splitlines()[1:]
+        else:
+            if not lines:
+                return cfg
+    if len(lines) == 1 and lines[0].startswith(("  unknown config key", f"  {PROJECT}:cluster is required")):
+        raise ConfigError(lines[0].strip())
+    raise ConfigError("\n".join(["invalid stack configuration:", *lines]))
 
 
 def format_validation_error(e: ValidationError) -> str:
@@ -476,18 +710,96 @@ def format_validation_error(e: ValidationError) -> str:
         loc = [str(p) for p in err["loc"]]
         msg = err["msg"]
         ctx_err = (err.get("ctx") or {}).get("error")
+        if isinstance(ctx_err, _LocatedErrors):
+            for sub in ctx_err.errors:
+                lines.append(f"  {PROJECT}:{_format_loc(loc + [sub.loc])}: {str(sub).split(': ', 1)[1]}")
+            continue
         if isinstance(ctx_err, _LocatedError):
             loc = loc + [ctx_err.loc]
             msg = str(ctx_err).split(": ", 1)[1]
         elif msg.startswith("Value error, "):
             msg = msg[len("Value error, "):]
         if err["type"] == "extra_forbidden":
-            msg = "unknown key; remove it or fix its spelling"
+            known = _known_keys(StackConfig, loc[:-1])
+            close = difflib.get_close_matches(loc[-1], known, n=1) if loc else []
+            msg = "unknown key; " + (f"did you mean {close[0]}?" if close else "remove it or fix its spelling") + (
+                f" (keys here: {', '.join(known)})" if known and not close else "")
         elif err["type"] == "missing":
             msg = "required key is missing"
+        elif "input" in err and not isinstance(err["input"], (dict, list)) and not ctx_err:
+            msg = msg.rstrip(".") + _given(err["input"], StackConfig, loc)
         path = _format_loc(loc)
         lines.append(f"  {PROJECT}:{path}: {msg}")
     return "\n".join(lines)
+
+
+def _field_at(model: Any, loc: list[str]) -> Any:
+    """The pydantic FieldInfo at *loc* (alias names and list indexes) under *model*, or None."""
+    import typing
+
+    field, annotation = None, model
+    for part in loc:
+        while True:  # unwrap Optional[...] / list[...] / dict[str, ...] down to a model
+            origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+            if origin in (list, tuple, set) and args and part.isdigit():
+                annotation, part = args[0], None
+                break
+            if origin is dict and args:
+                annotation, part = args[1], None
+                break
+            inner = [a for a in args if a is not type(None)] if origin is not None else []
+            if len(inner) == 1:
+                annotation = inner[0]
+                continue
+            break
+        if part is None:
+            continue
+        fields = getattr(annotation, "model_fields", None)
+        if not fields:
+            return None
+        field = next((f for n, f in fields.items() if part in (n, f.alias)), None)
+        if field is None:
+            return None
+        annotation = field.annotation
+    return field
+
+
+def _known_keys(model: Any, loc: list[str]) -> list[str]:
+    """The config keys (camelCase) allowed at *loc*."""
+    import typing
+
+    annotation = model if not loc else getattr(_field_at(model, loc), "annotation", None)
+    while annotation is not None and not hasattr(annotation, "model_fields"):
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        annotation = args[-1] if args else None
+    if annotation is None:
+        return []
+    return sorted(f.alias or n for n, f in annotation.model_fields.items())
+
+
+def _given(value: Any, model: Any, loc: list[str]) -> str:
+    """``; got 1.3 (a number), e.g. "1.33"``: the value as YAML gave it and an example of a good one,
+    with the YAML-float trap spelled out (1.30 is the number 1.3, not the version "1.30")."""
+    import typing
+
+    shown = json.dumps(value, default=str) if not isinstance(value, str) else repr(value)
+    kind = {bool: "a boolean", int: "a number", float: "a number", str: "a string"}.get(type(value), type(value).__name__)
+    text = f"; got {shown} ({kind})"
+    field = _field_at(model, loc)
+    example = None
+    if field is not None:
+        annotation = field.annotation
+        choices = [a for a in typing.get_args(annotation)] if typing.get_origin(annotation) is typing.Literal else []
+        if choices:
+            example = choices[-1]
+        elif field.default not in (None, PydanticUndefined) and not callable(field.default):
+            example = field.default
+    if isinstance(value, float) and (isinstance(example, str) or example is None):
+        text += (f". YAML reads an unquoted {shown} as a number (and 1.30 as 1.3): quote it, "
+                 f"{loc[-1]}: \"{example if isinstance(example, str) else value}\"")
+    elif example is not None:
+        text += f"; e.g. {loc[-1]}: {json.dumps(example, default=str)}"
+    return text
 
 
 def _format_loc(loc: list[str]) -> str:
@@ -507,7 +819,12 @@ def load_stack_config() -> tuple[StackConfig, Secrets]:
     """Read the ``hardened-stack`` config namespace and validate it (before any resource)."""
     raw = _all_project_config()
     document = {k: _decode(v) for k, v in raw.items() if k not in SECRET_KEYS}
-    cfg = parse_stack_config(document | {k: None for k in raw if k in SECRET_KEYS})
+    from pulumi.runtime import config as rc
+
+    secret_marked = set(rc.get_config_secret_keys_env()) | {k for k in raw if rc.is_config_secret(f"{PROJECT}:{k}")}
+    # a secret key given in clear text reaches the model as a marker (never its value)
+    cfg = parse_stack_config(document | {k: (None if k in secret_marked or f"{PROJECT}:{k}" in secret_marked
+                                             else "<clear text>") for k in raw if k in SECRET_KEYS})
     pcfg = pulumi.Config(PROJECT)
     secrets = {k: pcfg.get_secret(k) for k in SECRET_KEYS if k in raw}
     return cfg, Secrets({k: v for k, v in secrets.items() if v is not None})

@@ -1,20 +1,40 @@
-"""``EdgeProtection``: the external boundary in front of the ingress load balancer (issue 8).
+"""``EdgeProtection``: the external boundary in front of the ingress gateway (issues 8 and 17).
 
-An AWS WAFv2 WebACL (scope REGIONAL, for the ALB/NLB of the ingress gateway) with the AWS managed
-rule groups the seed's "WAF + DDoS protection" box implies (common rule set, known bad inputs,
-Amazon IP reputation list, SQL injection) and a rate-based rule per client IP, every rule with
-CloudWatch metrics and sampled requests on; associated with the load balancer when its ARN is
-known; and, behind a switch, AWS Shield Advanced protection of the same load balancer.
+An AWS WAFv2 WebACL (scope REGIONAL) with the AWS managed rule groups the seed's "WAF + DDoS
+protection" box implies (common rule set, known bad inputs, Amazon IP reputation list, SQL
+injection) and a rate-based rule per client IP, every rule with CloudWatch metrics and sampled
+requests on.
+
+A regional WebACL attaches to an Application Load Balancer, never to the network load balancer a
+LoadBalancer Service gets, so the WebACL used to protect nothing (issue 17). With ``ingress.alb``
+the stack now builds the layer-7 entry point itself and associates the WebACL with it by reference
+(docs/ingress.md, "The edge"):
+
+* an internet-facing ALB in the given public subnets (invalid header fields dropped, desync
+  mitigation ``strictest``, deletion protection) with its own security group (80 and 443 in, 443 to
+  the VPC out);
+* an HTTPS listener with the ACM certificate and a TLS 1.3-only security policy (default
+  ``ELBSecurityPolicy-TLS13-1-3-PQ-2025-09``: TLS 1.3 only, hybrid post-quantum key exchange
+  X25519MLKEM768 offered alongside X25519); port 80 answers with a 301 to https;
+* a target group of the gateway pods' IPs over HTTPS (the ALB re-encrypts to the gateway, which
+  accepts TLS 1.3 only), health-checked on Istio's status port 15021, filled by the AWS Load
+  Balancer Controller from a ``TargetGroupBinding`` on the gateway's (ClusterIP) Service;
+* ``aws:wafv2/webAclAssociation`` of the WebACL with that ALB, and, behind ``waf.shieldAdvanced``,
+  AWS Shield Advanced protection of the same ALB.
+
+Without ``ingress.alb``, ``waf.loadBalancerArn`` may name an ALB built elsewhere; a prod stack
+must have one or the other (validation refuses a WebACL that would protect nothing).
 """
 from __future__ import annotations
 
-from typing import Literal, Optional
+import re
+from typing import Any, Literal, Optional
 
 import pulumi
 import pulumi_aws as aws
 from pydantic import Field, field_validator
 
-from .base import HardenedComponent, AwsResource, StrictModel, child_opts
+from .base import HardenedComponent, AwsResource, StrictModel, child_opts, k8s_object
 
 TOKEN = "hardened:index:EdgeProtection"
 
@@ -93,9 +113,112 @@ def web_acl_rules(cfg: WafConfig, metric_prefix: str) -> list[dict]:
     return rules
 
 
+#: ALB security policies that negotiate TLS 1.3 only (AWS's ELBSecurityPolicy-TLS13-1-3-*).
+TLS13_ONLY_POLICY = re.compile(r"^ELBSecurityPolicy-TLS13-1-3-[A-Za-z0-9-]+$")
+DEFAULT_SSL_POLICY = "ELBSecurityPolicy-TLS13-1-3-PQ-2025-09"
+ACM_ARN = re.compile(r"^arn:aws(-[a-z]+)*:acm:[a-z0-9-]+:\d{12}:certificate/[A-Za-z0-9-]+$")
+
+
+class AlbConfig(StrictModel):
+    """The layer-7 entry point the WebACL protects: an ALB in front of the ingress gateway."""
+
+    vpc_id: str = Field(pattern=r"^vpc-[0-9a-f]{8,17}$", description="VPC of the cluster.")
+    vpc_cidr: str = Field(description="The VPC's CIDR: where the ALB's connections to the gateway and its health "
+                                      "checks come from (the gateway's NetworkPolicy admits only it).")
+    subnet_ids: list[str] = Field(min_length=2, description="Public subnets, in at least two zones.")
+    certificate_arn: str = Field(description="ACM certificate for the external hostnames.")
+    ssl_policy: str = Field(
+        DEFAULT_SSL_POLICY,
+        description="HTTPS listener security policy (default ELBSecurityPolicy-TLS13-1-3-PQ-2025-09: TLS 1.3 only with "
+                    "hybrid post-quantum key exchange; any ELBSecurityPolicy-TLS13-1-3-* is accepted).")
+    target_service: Optional[str] = Field(
+        None, description="Service the ALB forwards to (default: the Service Istio creates for the Gateway, "
+                          "<gatewayName>-<gatewayClass>; with controller nginx, ingress.nginxConfigmap, the chart's "
+                          "ingress-nginx-controller).")
+    deletion_protection: bool = Field(True, description="ALB deletion protection (default true).")
+    idle_timeout_seconds: int = Field(60, ge=1, le=4000, description="ALB idle timeout (default 60).")
+
+    @field_validator("subnet_ids")
+    @classmethod
+    def _subnets(cls, v: list[str]) -> list[str]:
+        for s in v:
+            if not re.match(r"^subnet-[0-9a-f]{8,17}$", s):
+                raise ValueError(f"subnetIds entry {s!r} is not a subnet id (subnet-<hex>)")
+        return v
+
+    @field_validator("certificate_arn")
+    @classmethod
+    def _cert(cls, v: str) -> str:
+        if not ACM_ARN.match(v):
+            raise ValueError(f"certificateArn {v!r} is not an ACM certificate ARN "
+                             "(arn:aws:acm:<region>:<account>:certificate/<id>)")
+        return v
+
+    @field_validator("ssl_policy")
+    @classmethod
+    def _policy(cls, v: str) -> str:
+        if not TLS13_ONLY_POLICY.match(v):
+            raise ValueError(f"sslPolicy {v!r} also negotiates TLS 1.2 or older; use a TLS 1.3-only policy such as "
+                             f"{DEFAULT_SSL_POLICY} or ELBSecurityPolicy-TLS13-1-3-2021-06")
+        return v
+
+
 class EdgeProtectionArgs(StrictModel):
     waf: WafConfig = Field(default_factory=WafConfig, description="The WAF section.")
     cluster_name: str = Field(description="Cluster name, used in names, metrics and tags.")
+    alb: Optional[AlbConfig] = Field(None, description="The ALB to build in front of the gateway (ingress.alb).")
+    target_namespace: str = Field("istio-ingress", description="Namespace of the gateway Service.")
+    target_service: str = Field("public-istio", description="The gateway Service the ALB forwards to.")
+    target_port: int = Field(443, description="Its HTTPS port.")
+
+
+def alb_resources(args: EdgeProtectionArgs, prefix: str, tags: dict) -> dict:
+    """Wire-format inputs of the ALB pieces (pure; references between them are filled in by the
+    component): security group, load balancer, target group, listeners."""
+    a = args.alb
+    assert a is not None
+    sg = {
+        "name": f"{prefix}-alb", "description": f"Public entry of {args.cluster_name}: 80/443 in, 443 to the VPC",
+        "vpcId": a.vpc_id,
+        "ingress": [{"protocol": "tcp", "fromPort": port, "toPort": port, "cidrBlocks": ["0.0.0.0/0"],
+                     "ipv6CidrBlocks": ["::/0"], "description": f"clients on {port}"} for port in (80, 443)],
+        "egress": [{"protocol": "tcp", "fromPort": p, "toPort": p, "cidrBlocks": [a.vpc_cidr],
+                    "description": f"gateway pods on {p}"} for p in sorted({args.target_port, 15021})],
+        "tags": tags,
+    }
+    lb = {
+        "name": f"{prefix}-alb"[:32], "loadBalancerType": "application", "internal": False,
+        "subnets": list(a.subnet_ids), "ipAddressType": "ipv4",
+        "dropInvalidHeaderFields": True, "desyncMitigationMode": "strictest",
+        "enableDeletionProtection": a.deletion_protection, "enableHttp2": True,
+        "idleTimeout": a.idle_timeout_seconds, "tags": tags,
+    }
+    tg = {
+        "name": f"{prefix}-gw"[:32], "port": args.target_port, "protocol": "HTTPS", "targetType": "ip",
+        "vpcId": a.vpc_id, "deregistrationDelay": 30,
+        "healthCheck": {"enabled": True, "protocol": "HTTP", "port": "15021", "path": "/healthz/ready",
+                        "matcher": "200", "interval": 10, "healthyThreshold": 2, "unhealthyThreshold": 3},
+        "tags": tags,
+    }
+    https = {"port": 443, "protocol": "HTTPS", "sslPolicy": a.ssl_policy, "certificateArn": a.certificate_arn,
+             "tags": tags}
+    http = {"port": 80, "protocol": "HTTP", "tags": tags,
+            "defaultActions": [{"type": "redirect", "redirect": {"protocol": "HTTPS", "port": "443",
+                                                                  "statusCode": "HTTP_301"}}]}
+    return {"sg": sg, "lb": lb, "tg": tg, "https": https, "http": http}
+
+
+def target_group_binding(args: EdgeProtectionArgs, target_group_arn: Any) -> dict:
+    """The AWS Load Balancer Controller registers the gateway pods' IPs in the stack's target group."""
+    return {
+        "apiVersion": "elbv2.k8s.aws/v1beta1", "kind": "TargetGroupBinding",
+        "metadata": {"name": f"{args.target_service}-alb", "namespace": args.target_namespace,
+                     "labels": {"app.kubernetes.io/name": f"{args.target_service}-alb",
+                                "app.kubernetes.io/part-of": "hardened-stack",
+                                "app.kubernetes.io/managed-by": "pulumi", "app.kubernetes.io/component": "edge"}},
+        "spec": {"serviceRef": {"name": args.target_service, "port": args.target_port},
+                 "targetGroupARN": target_group_arn, "targetType": "ip"},
+    }
 
 
 class EdgeProtection(HardenedComponent):
@@ -118,22 +241,44 @@ class EdgeProtection(HardenedComponent):
         }, child_opts(self))
         self.association = None
         self.shield = None
-        if cfg.load_balancer_arn:
+        self.alb = None
+        protected: Any = cfg.load_balancer_arn
+        if args.alb is not None:
+            protected = self._alb(name, args, prefix, tags)
+        if protected:
             self.association = AwsResource(
                 "aws:wafv2/webAclAssociation:WebAclAssociation", f"{name}-web-acl-association",
-                {"resourceArn": cfg.load_balancer_arn, "webAclArn": self.web_acl.arn}, child_opts(self), outputs=())
+                {"resourceArn": protected, "webAclArn": self.web_acl.arn}, child_opts(self), outputs=())
             if cfg.shield_advanced:
                 self.shield = aws.shield.Protection(
-                    f"{name}-shield", name=f"{prefix}-ingress-lb", resource_arn=cfg.load_balancer_arn,
+                    f"{name}-shield", name=f"{prefix}-ingress-lb", resource_arn=protected,
                     tags=tags, opts=child_opts(self))
         else:
             pulumi.log.warn("ingress.waf.loadBalancerArn is not set: the WebACL exists but protects nothing until it "
-                            "is associated; put the ingress load balancer's ARN there and run `pulumi up` again"
+                            "is associated; set ingress.alb (the stack builds the ALB and associates it) or put the "
+                            "ARN of your ALB in ingress.waf.loadBalancerArn and run `pulumi up` again"
                             + (" (Shield Advanced protection is created then too)" if cfg.shield_advanced else ""),
                             self)
         self.web_acl_arn = self.web_acl.arn
         self.register_outputs({
             "webAclArn": self.web_acl.arn,
-            "associated": bool(cfg.load_balancer_arn),
+            "associated": self.association is not None,
+            "albArn": self.alb.arn if self.alb is not None else None,
             "shieldAdvanced": self.shield is not None,
         })
+
+    def _alb(self, name: str, args: EdgeProtectionArgs, prefix: str, tags: dict) -> Any:
+        """The ALB, its listeners and target group, and the binding that fills it; returns its ARN."""
+        spec = alb_resources(args, prefix, tags)
+        sg = AwsResource("aws:ec2/securityGroup:SecurityGroup", f"{name}-alb-sg", spec["sg"], child_opts(self))
+        self.alb = AwsResource("aws:lb/loadBalancer:LoadBalancer", f"{name}-alb",
+                               {**spec["lb"], "securityGroups": [sg.id]}, child_opts(self), outputs=("arn", "dnsName"))
+        tg = AwsResource("aws:lb/targetGroup:TargetGroup", f"{name}-alb-tg", spec["tg"], child_opts(self))
+        AwsResource("aws:lb/listener:Listener", f"{name}-alb-https",
+                    {**spec["https"], "loadBalancerArn": self.alb.arn,
+                     "defaultActions": [{"type": "forward", "targetGroupArn": tg.arn}]}, child_opts(self))
+        AwsResource("aws:lb/listener:Listener", f"{name}-alb-http",
+                    {**spec["http"], "loadBalancerArn": self.alb.arn}, child_opts(self))
+        k8s_object(f"{name}-alb-binding", target_group_binding(args, tg.arn), child_opts(self))
+        self.alb_dns_name = getattr(self.alb, "dnsName", None)
+        return self.alb.arn

@@ -24,7 +24,8 @@ import yaml
 from pydantic import Field, field_validator
 
 from .base import HardenedComponent, DNS1123_LABEL, StrictModel, child_opts, k8s_object, standard_labels
-from .edge import WafConfig
+from .edge import AlbConfig, WafConfig
+from .mesh_tls import EDGE_ECDH_CURVES
 
 TOKEN = "hardened:index:TlsIngress"
 
@@ -94,6 +95,11 @@ class IngressConfig(StrictModel):
                                  description="With controller nginx: the controller's ConfigMap name (default "
                                              "ingress-nginx-controller, the chart's).")
     waf: WafConfig = Field(default_factory=WafConfig, description="AWS WAFv2 WebACL and Shield Advanced.")
+    alb: Optional[AlbConfig] = Field(
+        None, description="Build an internet-facing ALB in front of the gateway and associate the WebACL with it "
+                          "(default none: then waf.loadBalancerArn must name an ALB; a prod stack needs one of the "
+                          "two, docs/ingress.md). With it, the gateway's Service is ClusterIP: the ALB is the only "
+                          "way in.")
 
     @field_validator("min_tls_version")
     @classmethod
@@ -226,6 +232,13 @@ def gateway_infrastructure(c: IngressConfig, csi_driver: str) -> dict:
     }
 
 
+def gateway_service_name(c: IngressConfig) -> str:
+    """The Service the ALB forwards to: the one Istio creates for the Gateway
+    (``<gateway>-<gatewayClass>``), or ingress-nginx's controller (named as its ConfigMap, the chart's
+    ``ingress-nginx-controller`` by default)."""
+    return f"{c.gateway_name}-{c.gateway_class}" if c.controller == "istio" else c.nginx_configmap
+
+
 def gateway(c: IngressConfig, services: list[ExternalService], spire: bool = False) -> dict:
     tenant_namespaces = sorted({s.namespace for s in services})
     listeners = []
@@ -251,6 +264,8 @@ def gateway(c: IngressConfig, services: list[ExternalService], spire: bool = Fal
             "hardened-stack.io/tls-min-version": c.min_tls_version,
             "hardened-stack.io/tls-enforced-by": f"EnvoyFilter/{c.gateway_name}-tls13",
             "hardened-stack.io/tenant-namespaces": ",".join(tenant_namespaces),
+            # Behind the stack's ALB the gateway gets no load balancer of its own (issue 17).
+            **({"networking.istio.io/service-type": "ClusterIP"} if c.alb is not None else {}),
         }),
         "spec": {"gatewayClassName": c.gateway_class, "listeners": listeners,
                  **({"infrastructure": {"parametersRef": {"group": "", "kind": "ConfigMap",
@@ -298,7 +313,8 @@ def _gateway_selector(c: IngressConfig) -> dict:
 
 def tls_envoy_filter(c: IngressConfig) -> dict:
     """TLS 1.3 minimum and maximum on every HTTPS filter chain of the gateway. With TLS 1.3 only,
-    BoringSSL negotiates exactly the three AEAD suites (TLS 1.3 suites are not configurable)."""
+    BoringSSL negotiates exactly the three AEAD suites (TLS 1.3 suites are not configurable). The
+    key exchange offers the hybrid X25519MLKEM768 first and X25519 as the fallback."""
     return {
         "apiVersion": "networking.istio.io/v1alpha3",
         "kind": "EnvoyFilter",
@@ -315,6 +331,8 @@ def tls_envoy_filter(c: IngressConfig) -> dict:
                         "common_tls_context": {"tls_params": {
                             "tls_minimum_protocol_version": "TLSv1_3",
                             "tls_maximum_protocol_version": "TLSv1_3",
+                            # hybrid post-quantum key exchange first, X25519 fallback (issue 17)
+                            "ecdh_curves": list(EDGE_ECDH_CURVES),
                         }},
                     },
                 }}},
@@ -412,10 +430,12 @@ def network_policies(args: TlsIngressArgs) -> list[tuple[str, dict]]:
         ("allow-clients", _netpol("allow-ingress-clients", c.namespace, {
             "podSelector": {},
             "policyTypes": ["Ingress"],
-            # The public entry point: any client, on the two listener ports only.
-            "ingress": [{"from": [{"ipBlock": {"cidr": "0.0.0.0/0"}}],
+            # The public entry point: any client (or, behind the stack's ALB, the VPC the ALB sits
+            # in), on the two listener ports only.
+            "ingress": [{"from": [{"ipBlock": {"cidr": c.alb.vpc_cidr if c.alb is not None else "0.0.0.0/0"}}],
                          "ports": [{"protocol": "TCP", "port": 80}, {"protocol": "TCP", "port": 443}]},
-                        {"from": [{"ipBlock": {"cidr": cidr}} for cidr in args.control_plane_cidrs],
+                        {"from": [{"ipBlock": {"cidr": cidr}} for cidr in sorted(
+                            set(args.control_plane_cidrs) | ({c.alb.vpc_cidr} if c.alb is not None else set()))],
                          "ports": [{"protocol": "TCP", "port": 15021}]}],
         })),
     ]
@@ -483,8 +503,10 @@ class TlsIngress(HardenedComponent):
                         for suffix, m in ingress_manifests(args)}
         self.edge = None
         if c.waf.enabled:
-            self.edge = EdgeProtection(f"{name}-edge", EdgeProtectionArgs(waf=c.waf, cluster_name=args.cluster_name),
-                                       child_opts(self))
+            self.edge = EdgeProtection(f"{name}-edge", EdgeProtectionArgs(
+                waf=c.waf, cluster_name=args.cluster_name, alb=c.alb, target_namespace=c.namespace,
+                target_service=(c.alb.target_service if c.alb and c.alb.target_service else gateway_service_name(c))),
+                child_opts(self, depends_on=list(self.objects.values())))
         self.register_outputs({
             "controller": c.controller,
             "hostnames": sorted(s.hostname for s in args.services),

@@ -21,6 +21,7 @@ import pulumi
 from pydantic import Field, field_validator
 
 from .base import HardenedComponent, StrictModel, child_opts, deep_merge, helm_chart, k8s_object, manifest_file, standard_labels
+from .mesh_tls import with_tls13_floor
 from .spire import CSI_DRIVER, workload_spiffe_id
 
 TOKEN = "hardened:index:ZeroTrustMesh"
@@ -333,7 +334,7 @@ class ZeroTrustMesh(HardenedComponent):
                               namespace=ROOT_NAMESPACE, values=_cni_values(args),
                               opts=child_opts(self, depends_on=[*ns, self.base]))
         self.istiod = helm_chart(f"{name}-istiod", chart="istiod", version=c.chart_version, repo=REPO,
-                                 namespace=ROOT_NAMESPACE, values=_values(args),
+                                 namespace=ROOT_NAMESPACE, values=with_tls13_floor(_values(args)),  # issue 17
                                  opts=child_opts(self, depends_on=[*ns, *netpols, self.base, self.cni]))
         self.policies = [k8s_object(f"{name}-{suffix}", m, child_opts(self, depends_on=[self.base]))
                          for suffix, m in mesh_policies(args)]

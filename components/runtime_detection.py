@@ -1,21 +1,25 @@
 """``RuntimeDetection``: Falco with the modern eBPF driver, the stack's own detection rules, and
 falcosidekick forwarding every alert to the SIEM (issue 6).
 
-* Upstream chart ``falcosecurity/falco`` (pinned: 9.1.0, Falco 0.44.1, falcosidekick 2.32.0) as a
-  DaemonSet with ``driver.kind: modern_ebpf`` (CO-RE probe built into Falco: no kernel module, no
-  driver-loader init container, no kernel headers). The legacy ``kmod`` and ``ebpf`` drivers are
-  refused by validation.
+* Upstream chart ``falcosecurity/falco`` (pinned: 9.1.0, Falco 0.44.1) as a DaemonSet with
+  ``driver.kind: modern_ebpf`` (CO-RE probe built into Falco: no kernel module, no driver-loader
+  init container, no kernel headers). The legacy ``kmod`` and ``ebpf`` drivers are refused by
+  validation. Falco calls no Kubernetes API: its ServiceAccount (written here, the chart has no
+  such setting) mounts no token.
 * Rules: rendered from ``templates/falco_rules.yaml.j2`` (jinja2, StrictUndefined), validated
   (YAML, required keys, Falco priorities, balanced parentheses) and snapshot-tested: a shell
   spawned in a container of any tenant image of the stack (the seed matched ``lego-mcp`` by
   substring; here the exact repositories of ``workloads[*].image``), crypto miners (xmrig,
   ethminer, Stratum pool URLs), plus ``runtimeDetection.extraRules``.
-* falcosidekick forwards to Splunk HEC (https only) and/or syslog. It reads the HEC token from the
-  Secret ``falco/falcosidekick-siem`` (``config.existingSecret``); the token is never a chart value.
-  That Secret comes from Vault through External Secrets when ``siem.splunk.tokenVaultKey`` is set
-  (prod: the seed's ``lego-mcp/splunk#hec_token``; nothing in Pulumi state), or else from the
-  Pulumi secret ``hardened-stack:splunkHecToken`` (a Pulumi secret end to end, redacted in every
-  render; the policy pack needs the named exemption ``falcosidekick-siem-token`` for it).
+* falcosidekick (2.32.0) forwards to Splunk HEC (https only) and/or syslog. The component deploys
+  it itself (restricted Deployment, ServiceAccount without token, PDB, Service), not through the
+  chart's falcosidekick subchart: that subchart (0.12.x) always writes a Secret holding every
+  output's settings as literal data. Its settings are environment variables; the HEC token comes
+  from the Secret ``falco/falcosidekick-siem`` (``secretKeyRef``), never a value. That Secret
+  comes from Vault through External Secrets when ``siem.splunk.tokenVaultKey`` is set (prod: the
+  seed's ``lego-mcp/splunk#hec_token``; nothing in Pulumi state), or else from the Pulumi secret
+  ``hardened-stack:splunkHecToken`` (a Pulumi secret end to end, redacted in every render; the
+  policy pack needs the named exemption ``falcosidekick-siem-token`` for it).
 * Namespace ``falco``: Pod Security level from ``policy_pack/exemptions.yaml`` (entry
   ``falco-driver``: the probe needs a privileged root container with host paths), default-deny,
   and only: Falco -> falcosidekick on 2801, falcosidekick -> the SIEM ports. NetworkPolicy cannot
@@ -257,16 +261,16 @@ class SiemConfig(StrictModel):
 
 class RuntimeDetectionConfig(StrictModel):
     enabled: bool = Field(True, description="Deploy this part of the stack (default true).")
-    chart_version: str = Field("9.1.0", description="falcosecurity/falco chart version (default 9.1.0, pinned; its "
-                                                    "falcosidekick subchart 0.12.x has the Splunk output).")
+    chart_version: str = Field("9.1.0", description="falcosecurity/falco chart version (default 9.1.0, pinned; "
+                                                    "Falco only: falcosidekick is deployed by the component).")
     driver: str = Field("modern_ebpf", description="Falco driver: modern_ebpf only (the default; CO-RE, no kernel "
                                                   "module or driver loader). kmod and ebpf are refused.")
     image_tag: str = Field("0.44.1", description="Falco version (default 0.44.1, the chart's appVersion).")
     image_digest: Optional[str] = Field(
         None, description="sha256 digest of docker.io/falcosecurity/falco:<imageTag> (default none: the tag; set it, "
                           "`crane digest falcosecurity/falco:<tag>`, to pin by digest).")
-    sidekick_image_tag: str = Field("2.32.0", description="falcosidekick version (default 2.32.0, the subchart's "
-                                                          "image; 2.32.0 is the first with the Splunk output).")
+    sidekick_image_tag: str = Field("2.32.0", description="falcosidekick version (default 2.32.0: the first that "
+                                                          "posts to the whole Splunk HEC endpoint).")
     sidekick_image_digest: Optional[str] = Field(
         None, description="sha256 digest of docker.io/falcosecurity/falcosidekick:<tag> (default none: the tag).")
     siem: SiemConfig = Field(default_factory=SiemConfig, description="Where falcosidekick forwards alerts.")
@@ -322,6 +326,10 @@ class RuntimeDetectionArgs(StrictModel):
                                                           "(required when siem.splunk is set without tokenVaultKey).")
     secret_store: str = Field("vault-backend", description="ClusterSecretStore for siem.splunk.tokenVaultKey.")
     refresh_interval: str = Field("1h", description="External Secrets refresh interval for the token.")
+    archive_role_arn: Optional[str] = Field(
+        None, description="IRSA role falcosidekick's ServiceAccount assumes to archive events (audit trails).")
+    archive_env: list[dict] = Field(default_factory=list,
+                                    description="falcosidekick's S3 output settings as environment variables.")
 
     @model_validator(mode="after")
     def _token(self) -> "RuntimeDetectionArgs":
@@ -449,22 +457,9 @@ def _image(tag: str, digest: Optional[str]) -> str:
 
 
 def _values(args: RuntimeDetectionArgs) -> dict:
-    """Hardened falcosecurity/falco chart values (falcosidekick as its subchart)."""
+    """Hardened falcosecurity/falco chart values: Falco only (falcosidekick is deployed by the
+    component, :func:`sidekick_manifests`)."""
     c = args.config
-    siem = c.siem
-    sidekick_config: dict[str, Any] = {"existingSecret": SIEM_SECRET if siem.splunk else ""}
-    if siem.splunk:
-        # The token is not a value: SPLUNK_TOKEN comes from config.existingSecret, which the
-        # subchart lists after its own Secret in envFrom, so it wins over the empty default.
-        sidekick_config["splunk"] = {"host": siem.splunk.endpoint, "minimumpriority": siem.splunk.minimum_priority,
-                                     "checkcert": siem.splunk.check_cert}
-    if siem.syslog:
-        sidekick_config["syslog"] = {"host": siem.syslog.host, "port": str(siem.syslog.port),
-                                     "protocol": siem.syslog.protocol, "format": siem.syslog.format,
-                                     "minimumpriority": siem.syslog.minimum_priority}
-    restricted_container = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]},
-                            "readOnlyRootFilesystem": True, "runAsNonRoot": True,
-                            "seccompProfile": {"type": "RuntimeDefault"}}
     values = {
         "fullnameOverride": FULLNAME,
         "image": {"registry": "docker.io", "repository": "falcosecurity/falco",
@@ -497,21 +492,90 @@ def _values(args: RuntimeDetectionArgs) -> dict:
         "containerSecurityContext": {"privileged": True, "readOnlyRootFilesystem": True},
         "resources": {"requests": {"cpu": "100m", "memory": "512Mi"}, "limits": {"cpu": "1", "memory": "1Gi"}},
         "tolerations": [{"effect": "NoSchedule", "key": "node-role.kubernetes.io/control-plane"}],
-        "falcosidekick": {
-            "enabled": True,
-            "fullnameOverride": SIDEKICK,
-            "replicaCount": 2,
-            "image": {"registry": "docker.io", "repository": "falcosecurity/falcosidekick",
-                      "tag": _image(c.sidekick_image_tag, c.sidekick_image_digest), "pullPolicy": "IfNotPresent"},
-            "config": sidekick_config,
-            "webui": {"enabled": False},
-            "podSecurityContext": {"runAsNonRoot": True, "runAsUser": 1234, "fsGroup": 1234,
-                                   "seccompProfile": {"type": "RuntimeDefault"}},
-            "securityContext": restricted_container,
-            "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"cpu": "500m", "memory": "256Mi"}},
-        },
+        # Falco calls no Kubernetes API here (the container plugin reads pod metadata from the
+        # container runtime; the k8s-metacollector is off). The chart has no automount setting, so
+        # the component writes the ServiceAccount, without a token (falco_service_account).
+        "serviceAccount": {"create": False, "name": FULLNAME},
+        # falcosidekick's subchart (0.12.x) always writes a Secret with every output's settings as
+        # literal data, whatever config.existingSecret says; the component deploys falcosidekick
+        # itself instead (sidekick_manifests), its token from the External Secrets-synced Secret.
+        "falcosidekick": {"enabled": False},
     }
     return deep_merge(values, c.extra_values)
+
+
+SIDEKICK_REPLICAS = 2
+SIDEKICK_UID = 10001
+SIDEKICK_RESOURCES = {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"cpu": "500m", "memory": "256Mi"}}
+
+
+def falco_service_account() -> dict:
+    """Falco's ServiceAccount, without an API token (Falco calls no Kubernetes API here)."""
+    return {"apiVersion": "v1", "kind": "ServiceAccount", "automountServiceAccountToken": False,
+            "metadata": {"name": FULLNAME, "namespace": NAMESPACE, "labels": standard_labels(FULLNAME, "detection")}}
+
+
+def sidekick_env(c: RuntimeDetectionConfig, extra: Optional[list[dict]] = None) -> list[dict]:
+    """falcosidekick's settings as environment variables (its configuration keys, upper case, '.'
+    as '_'): plain text for what is not secret; the HEC token from the Secret ``falcosidekick-siem``
+    (synced from Vault by External Secrets, or the Pulumi secret), never a literal."""
+    env: list[dict] = [{"name": "LISTENPORT", "value": str(SIDEKICK_PORT)}]
+    splunk, syslog = c.siem.splunk, c.siem.syslog
+    if splunk:
+        env += [{"name": "SPLUNK_HOST", "value": splunk.endpoint},
+                {"name": "SPLUNK_TOKEN", "valueFrom": {"secretKeyRef": {"name": SIEM_SECRET, "key": "SPLUNK_TOKEN"}}},
+                {"name": "SPLUNK_CHECKCERT", "value": "true" if splunk.check_cert else "false"},
+                {"name": "SPLUNK_MINIMUMPRIORITY", "value": splunk.minimum_priority}]
+    if syslog:
+        env += [{"name": "SYSLOG_HOST", "value": syslog.host}, {"name": "SYSLOG_PORT", "value": str(syslog.port)},
+                {"name": "SYSLOG_PROTOCOL", "value": syslog.protocol}, {"name": "SYSLOG_FORMAT", "value": syslog.format},
+                {"name": "SYSLOG_MINIMUMPRIORITY", "value": syslog.minimum_priority}]
+    return env + list(extra or [])
+
+
+def sidekick_manifests(c: RuntimeDetectionConfig, archive_env: Optional[list[dict]] = None,
+                       archive_role_arn: Optional[str] = None) -> list[tuple[str, dict]]:
+    """falcosidekick as the stack deploys it: its own ServiceAccount without a token (it calls no
+    Kubernetes API; with the S3 archive it is annotated with its IRSA role, whose web-identity
+    token EKS projects into the pod by itself), a restricted Deployment (UID above 10000, read-only
+    root, drop ALL, seccomp, limits, probes), a PodDisruptionBudget, and the Service Falco posts to."""
+    labels = standard_labels(SIDEKICK, "alert-forwarder")
+    selector = {"app.kubernetes.io/name": SIDEKICK, "app.kubernetes.io/component": "alert-forwarder"}
+    meta = {"name": SIDEKICK, "namespace": NAMESPACE, "labels": labels}
+    probe = {"httpGet": {"path": "/ping", "port": "http"}, "initialDelaySeconds": 10, "periodSeconds": 5}
+    container = {
+        "name": SIDEKICK,
+        "image": f"docker.io/falcosecurity/falcosidekick:{_image(c.sidekick_image_tag, c.sidekick_image_digest)}",
+        "imagePullPolicy": "IfNotPresent",
+        "ports": [{"name": "http", "containerPort": SIDEKICK_PORT, "protocol": "TCP"}],
+        "env": sidekick_env(c, archive_env),
+        "livenessProbe": probe, "readinessProbe": probe,
+        "resources": SIDEKICK_RESOURCES,
+        "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]},
+                            "readOnlyRootFilesystem": True, "runAsNonRoot": True, "runAsUser": SIDEKICK_UID,
+                            "runAsGroup": SIDEKICK_UID, "seccompProfile": {"type": "RuntimeDefault"}},
+    }
+    deployment = {
+        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": meta,
+        "spec": {"replicas": SIDEKICK_REPLICAS, "selector": {"matchLabels": selector},
+                 "template": {"metadata": {"labels": labels}, "spec": {
+                     "serviceAccountName": SIDEKICK, "automountServiceAccountToken": False,
+                     "enableServiceLinks": False,
+                     "securityContext": {"runAsNonRoot": True, "runAsUser": SIDEKICK_UID, "runAsGroup": SIDEKICK_UID,
+                                         "fsGroup": SIDEKICK_UID, "seccompProfile": {"type": "RuntimeDefault"}},
+                     "containers": [container]}}},
+    }
+    sa_meta = {**meta, "annotations": {"eks.amazonaws.com/role-arn": archive_role_arn}} if archive_role_arn else meta
+    return [
+        ("sidekick-sa", {"apiVersion": "v1", "kind": "ServiceAccount", "automountServiceAccountToken": False,
+                         "metadata": sa_meta}),
+        ("sidekick", deployment),
+        ("sidekick-pdb", {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": meta,
+                          "spec": {"minAvailable": 1, "selector": {"matchLabels": selector}}}),
+        ("sidekick-svc", {"apiVersion": "v1", "kind": "Service", "metadata": meta, "spec": {
+            "type": "ClusterIP", "selector": selector,
+            "ports": [{"name": "http", "port": SIDEKICK_PORT, "targetPort": "http", "protocol": "TCP"}]}}),
+    ]
 
 
 def siem_external_secret(vault_key: str, store: str, refresh_interval: str) -> dict:
@@ -610,6 +674,9 @@ class RuntimeDetection(HardenedComponent):
                 c.siem.splunk.token_vault_key, args.secret_store, args.refresh_interval), in_ns))
         elif c.siem.splunk:
             deps.append(k8s_object(f"{name}-siem-secret", siem_secret(args.splunk_token), in_ns))
+        deps.append(k8s_object(f"{name}-falco-sa", falco_service_account(), in_ns))
+        self.sidekick = [k8s_object(f"{name}-{suffix}", m, child_opts(self, depends_on=deps))
+                         for suffix, m in sidekick_manifests(c, args.archive_env, args.archive_role_arn)]
         self.chart = helm_chart(f"{name}-chart", chart=FALCO_CHART, version=c.chart_version, repo=FALCO_REPO,
                                 namespace=NAMESPACE, values=_values(args), opts=child_opts(self, depends_on=deps))
         self.register_outputs({"namespace": NAMESPACE, "driver": c.driver,

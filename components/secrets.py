@@ -19,12 +19,14 @@ process is written down in docs/secrets.md.
 """
 from __future__ import annotations
 
+import re
 from typing import Any, Optional
 
 import pulumi
 from pydantic import Field, field_validator, model_validator
 
-from .base import HardenedComponent, StrictModel, child_opts, deep_merge, helm_chart, k8s_object, standard_labels
+from .base import (HardenedComponent, Resources, StrictModel, child_opts, deep_merge, helm_chart, k8s_object,
+                   standard_labels)
 
 TOKEN = "hardened:index:SecretDelivery"
 
@@ -34,7 +36,7 @@ CERT_MANAGER_NAMESPACE = "cert-manager"
 ESO_CHART = "external-secrets"
 ESO_REPO = "https://charts.external-secrets.io"
 ESO_NAMESPACE = "external-secrets"
-#: What the two charts run (cert-manager's startupapicheck is off; its ACME solver runs in the
+#: What the two charts run (cert-manager's startupapicheck is a Helm hook, never run by helm.v4.Chart; its ACME solver runs in the
 #: namespace of a Certificate being validated over HTTP-01).
 CERT_MANAGER_IMAGES = tuple(f"quay.io/jetstack/cert-manager-{c}" for c in
                             ("controller", "webhook", "cainjector", "acmesolver"))
@@ -42,6 +44,8 @@ ESO_IMAGES = ("ghcr.io/external-secrets/external-secrets",)
 #: The ServiceAccount the ESO chart creates for its controller (fullnameOverride below): the
 #: subject of Vault's Kubernetes auth role.
 ESO_SERVICE_ACCOUNT = "external-secrets"
+ESO_WEBHOOK_SERVICE_ACCOUNT = "external-secrets-webhook"
+ESO_CERT_CONTROLLER_SERVICE_ACCOUNT = "external-secrets-cert-controller"
 #: ESO >= 0.17 serves external-secrets.io/v1 for (Cluster)SecretStore and ExternalSecret; the
 #: pinned 2.x chart serves only v1 for them (v1beta1 is gone), so everything here is v1.
 ESO_API_VERSION = "external-secrets.io/v1"
@@ -52,6 +56,15 @@ CA_ISSUER = "hardened-internal-ca"
 BOOTSTRAP_ISSUER = "hardened-selfsigned-bootstrap"
 ROOT_CA_SECRET = "hardened-root-ca"
 WEBHOOK_PORT = 10250
+
+_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+
+
+def _check_digest(v: Optional[str]) -> Optional[str]:
+    if v is not None and not _DIGEST.match(v):
+        raise ValueError(f"{v!r} is not an image digest; use sha256:<64 hex> (`crane digest <image>:<tag>`)")
+    return v
+
 
 #: AWS KMS accepts automatic rotation periods from 90 to 2560 days.
 KMS_ROTATION_MIN_DAYS, KMS_ROTATION_MAX_DAYS = 90, 2560
@@ -121,12 +134,42 @@ class RotationConfig(StrictModel):
         return v
 
 
+def _resources(cpu: str, memory: str, cpu_limit: str, memory_limit: str):
+    from .base import Quantities, Resources
+
+    return Resources(requests=Quantities(cpu=cpu, memory=memory), limits=Quantities(cpu=cpu_limit, memory=memory_limit))
+
+
+class CertManagerResources(StrictModel):
+    """Requests and limits of each cert-manager Deployment (the chart sets none)."""
+
+    controller: Resources = Field(default_factory=lambda: _resources("50m", "128Mi", "500m", "512Mi"),
+                                  description="The controller (default 50m/128Mi, limits 500m/512Mi).")
+    webhook: Resources = Field(default_factory=lambda: _resources("20m", "64Mi", "250m", "256Mi"),
+                               description="The webhook (default 20m/64Mi, limits 250m/256Mi).")
+    cainjector: Resources = Field(default_factory=lambda: _resources("20m", "128Mi", "250m", "512Mi"),
+                                  description="The CA injector (default 20m/128Mi, limits 250m/512Mi: it caches "
+                                              "the Secrets and webhook configurations it injects into).")
+
+
 class CertManagerConfig(StrictModel):
-    chart_version: str = Field("v1.18.2", description="cert-manager chart version (default v1.18.2, pinned).")
+    chart_version: str = Field("v1.21.1", description="cert-manager chart version (default v1.21.1, pinned; the "
+                                                      "images follow it).")
     image_digest: Optional[str] = Field(
         None, description="sha256 digest of quay.io/jetstack/cert-manager-controller at chart_version. Default none: "
                           "the chart's tag; set it to pin the controller image by digest.")
+    webhook_image_digest: Optional[str] = Field(
+        None, description="sha256 digest of quay.io/jetstack/cert-manager-webhook at chart_version (default none: "
+                          "the tag).")
+    cainjector_image_digest: Optional[str] = Field(
+        None, description="sha256 digest of quay.io/jetstack/cert-manager-cainjector at chart_version (default "
+                          "none: the tag).")
+    acmesolver_image_digest: Optional[str] = Field(
+        None, description="sha256 digest of quay.io/jetstack/cert-manager-acmesolver at chart_version, the HTTP-01 "
+                          "solver pods the controller starts (default none: the tag).")
     replicas: int = Field(2, ge=1, description="Controller and webhook replicas (default 2, with a PDB).")
+    resources: CertManagerResources = Field(default_factory=CertManagerResources,
+                                            description="Requests and limits per Deployment.")
     ca_duration_days: int = Field(
         1825, ge=30,
         description="Lifetime of the internal root CA (default 1825 days, five years; cert-manager renews it "
@@ -134,14 +177,40 @@ class CertManagerConfig(StrictModel):
     extra_values: dict[str, Any] = Field(default_factory=dict,
                                          description="Extra chart values merged last (escape hatch).")
 
+    @field_validator("image_digest", "webhook_image_digest", "cainjector_image_digest", "acmesolver_image_digest")
+    @classmethod
+    def _digest(cls, v: Optional[str]) -> Optional[str]:
+        return _check_digest(v)
+
+    @property
+    def tag_only_images(self) -> list[str]:
+        """The images this config leaves pinned by tag only."""
+        return [f"cert-manager-{part}" for part, digest in (
+            ("controller", self.image_digest), ("webhook", self.webhook_image_digest),
+            ("cainjector", self.cainjector_image_digest), ("acmesolver", self.acmesolver_image_digest)) if not digest]
+
+
+class ExternalSecretsResources(StrictModel):
+    """Requests and limits of each External Secrets Deployment (the chart sets none)."""
+
+    controller: Resources = Field(default_factory=lambda: _resources("50m", "128Mi", "500m", "512Mi"),
+                                  description="The controller (default 50m/128Mi, limits 500m/512Mi).")
+    webhook: Resources = Field(default_factory=lambda: _resources("20m", "64Mi", "250m", "256Mi"),
+                               description="The webhook (default 20m/64Mi, limits 250m/256Mi).")
+    cert_controller: Resources = Field(default_factory=lambda: _resources("20m", "64Mi", "250m", "256Mi"),
+                                       description="The cert controller (default 20m/64Mi, limits 250m/256Mi).")
+
 
 class ExternalSecretsConfig(StrictModel):
-    chart_version: str = Field("2.0.0", description="external-secrets chart version (default 2.0.0, pinned; serves "
-                                                    "external-secrets.io/v1).")
+    chart_version: str = Field("2.9.0", description="external-secrets chart version (default 2.9.0, pinned; serves "
+                                                    "external-secrets.io/v1; the image is v<chartVersion>).")
     image_digest: Optional[str] = Field(
-        None, description="sha256 digest of ghcr.io/external-secrets/external-secrets at chart_version. Default none: "
-                          "the chart's tag; set it to pin by digest.")
+        None, description="sha256 digest of ghcr.io/external-secrets/external-secrets at chart_version, the one image "
+                          "of the controller, the webhook and the cert controller. Default none: the chart's tag; set "
+                          "it to pin all three by digest.")
     replicas: int = Field(2, ge=1, description="Controller and webhook replicas (default 2, with a PDB).")
+    resources: ExternalSecretsResources = Field(default_factory=ExternalSecretsResources,
+                                                description="Requests and limits per Deployment.")
     vault_role: str = Field("external-secrets",
                             description="Vault Kubernetes-auth role ESO logs in with (default external-secrets; "
                                         "created by the bootstrap step in docs/secrets.md).")
@@ -151,6 +220,11 @@ class ExternalSecretsConfig(StrictModel):
     refresh_interval: str = Field("1h", description="Default ExternalSecret refresh (default 1h).")
     extra_values: dict[str, Any] = Field(default_factory=dict,
                                          description="Extra chart values merged last (escape hatch).")
+
+    @field_validator("image_digest")
+    @classmethod
+    def _digest(cls, v: Optional[str]) -> Optional[str]:
+        return _check_digest(v)
 
     @field_validator("vault_auth_mount", "kv_mount")
     @classmethod
@@ -192,6 +266,10 @@ class SecretDeliveryArgs(StrictModel):
     egress_except: list[str] = Field(
         default_factory=lambda: ["10.0.0.0/8", "100.64.0.0/10", "169.254.0.0/16", "172.16.0.0/12", "192.168.0.0/16"],
         description="Ranges excluded from internet egress (default private ranges, CGNAT, link-local/IMDS).")
+    platform_namespaces: list[str] = Field(
+        default_factory=list,
+        description="Platform namespaces vault-backend serves (its `conditions`; default none: tenants use their own "
+                    "stores, components.tenancy). HardenedStack names Falco's when its HEC token comes from Vault.")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -210,61 +288,105 @@ _RESTRICTED = {
 _POD_RESTRICTED = {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}
 
 
+#: cert-manager's objects are named after this, not after the Pulumi resource (the chart's default is
+#: the release name, i.e. the resource name): exemptions and network policies name exact objects.
+CERT_MANAGER_FULLNAME = "cert-manager"
+#: The External Secrets objects' name prefix (fullnameOverride), for the same reason.
+ESO_FULLNAME = "external-secrets"
+
+
 def cert_manager_values(c: SecretsConfig, gateway_api: bool = True) -> dict:
     """Hardened cert-manager chart values. *gateway_api*: the controller watches Gateway API routes
-    (the ingress's HTTP-01 solver needs it; it also needs the Gateway API CRDs installed)."""
+    (the ingress's HTTP-01 solver needs it; it also needs the Gateway API CRDs installed).
+
+    Every part calls the Kubernetes API (the controller, the CA injector, and the webhook with its
+    dynamic serving certificate), so each pod mounts its token explicitly
+    (``automountServiceAccountToken: true``, a named exemption in policy_pack/exemptions.yaml) while
+    its ServiceAccount does not, so no other pod inherits a token from it."""
     cm = c.cert_manager
     pdb = {"enabled": True, "minAvailable": 1}
-    part = lambda extra=None: {  # noqa: E731
-        "replicaCount": cm.replicas, "podDisruptionBudget": pdb,
-        "securityContext": _POD_RESTRICTED, "containerSecurityContext": _RESTRICTED, **(extra or {})}
+    tag = cm.chart_version
+
+    def part(resources: Resources, digest: Optional[str], extra: Optional[dict] = None) -> dict:
+        image = {"tag": tag, "digest": digest} if digest else {}
+        return {"replicaCount": cm.replicas, "podDisruptionBudget": pdb,
+                # UID/GID 1000: the images' own non-root user, stated so the pod does not rely on the image
+                "securityContext": {**_POD_RESTRICTED, "runAsUser": 1000, "runAsGroup": 1000},
+                "containerSecurityContext": _RESTRICTED,
+                "resources": {"requests": resources.requests.model_dump(), "limits": resources.limits.model_dump()},
+                "automountServiceAccountToken": True, "serviceAccount": {"automountServiceAccountToken": False},
+                **({"image": image} if image else {}), **(extra or {})}
+
     values = {
+        "fullnameOverride": CERT_MANAGER_FULLNAME,
         "crds": {"enabled": True, "keep": True},
         "global": {"leaderElection": {"namespace": CERT_MANAGER_NAMESPACE}},
-        **part(),
+        **part(cm.resources.controller, cm.image_digest),
         "enableCertificateOwnerRef": True,  # a deleted Certificate takes its Secret (and key) with it
         "config": {"apiVersion": "controller.config.cert-manager.io/v1alpha1", "kind": "ControllerConfiguration",
                    "enableGatewayAPI": gateway_api},
-        "webhook": part({"networkPolicy": {"enabled": False}, "securePort": WEBHOOK_PORT}),
-        "cainjector": part(),
-        "startupapicheck": {"enabled": False},  # a Helm hook: helm.v4.Chart drops hooks anyway
+        "webhook": part(cm.resources.webhook, cm.webhook_image_digest,
+                        {"networkPolicy": {"enabled": False}, "securePort": WEBHOOK_PORT}),
+        "cainjector": part(cm.resources.cainjector, cm.cainjector_image_digest),
         "prometheus": {"enabled": True, "servicemonitor": {"enabled": False}},
     }
-    if cm.image_digest:
-        values["image"] = {"digest": cm.image_digest}
+    if cm.acmesolver_image_digest:
+        values["acmesolver"] = {"image": {"tag": tag, "digest": cm.acmesolver_image_digest}}
     return deep_merge(values, cm.extra_values)
 
 
 def eso_values(c: SecretsConfig) -> dict:
-    """Hardened External Secrets Operator chart values: pull-only, restricted pods, PDBs."""
+    """Hardened External Secrets Operator chart values: pull-only, restricted pods, PDBs.
+
+    The controller, the webhook and the cert controller all call the Kubernetes API, so their pods
+    mount their tokens (``serviceAccount.automount``, which the chart writes into the pod spec), each
+    through a named exemption. The chart's ServiceAccounts have no automount field, so the component
+    writes them (:func:`eso_service_accounts`) without one: no other pod inherits a token."""
     e = c.external_secrets
     pdb = {"enabled": True, "minAvailable": 1}
+    image = {"tag": f"v{e.chart_version}@{e.image_digest}"} if e.image_digest else {}
+
+    def part(resources: Resources, service_account: str) -> dict:
+        # The ServiceAccount is the component's (eso_service_accounts: no token by default); the
+        # pod mounts its token explicitly (the chart writes serviceAccount.automount into the pod).
+        return {"podSecurityContext": {"enabled": True, **_POD_RESTRICTED},
+                "securityContext": {"enabled": True, **_RESTRICTED},
+                "resources": {"requests": resources.requests.model_dump(), "limits": resources.limits.model_dump()},
+                "serviceAccount": {"create": False, "name": service_account, "automount": True},
+                **({"image": dict(image)} if image else {})}
+
     values = {
-        "fullnameOverride": "external-secrets",
+        "fullnameOverride": ESO_FULLNAME,
         "installCRDs": True,
         "replicaCount": e.replicas,
         "leaderElect": True,
         "podDisruptionBudget": pdb,
-        "serviceAccount": {"create": True, "name": ESO_SERVICE_ACCOUNT, "automount": True},
         # Pull only: nothing in the cluster may write back to Vault, and no object fans secrets out to
         # every namespace. ExternalSecret + the one ClusterSecretStore is the whole interface.
         "processPushSecret": False,
         "processClusterPushSecret": False,
         "processClusterExternalSecret": False,
         "processClusterStore": True,
-        "podSecurityContext": {"enabled": True, **_POD_RESTRICTED},
-        "securityContext": {"enabled": True, **_RESTRICTED},
+        **part(e.resources.controller, ESO_SERVICE_ACCOUNT),
+        "livenessProbe": {"enabled": True},
+        "readinessProbe": {"enabled": True},
         "webhook": {"replicaCount": e.replicas, "podDisruptionBudget": pdb, "port": WEBHOOK_PORT,
-                    "podSecurityContext": {"enabled": True, **_POD_RESTRICTED},
-                    "securityContext": {"enabled": True, **_RESTRICTED}},
+                    "livenessProbe": {"enabled": True}, **part(e.resources.webhook, ESO_WEBHOOK_SERVICE_ACCOUNT)},
         "certController": {"replicaCount": e.replicas, "podDisruptionBudget": pdb,
-                           "podSecurityContext": {"enabled": True, **_POD_RESTRICTED},
-                           "securityContext": {"enabled": True, **_RESTRICTED}},
+                           "livenessProbe": {"enabled": True},
+                           **part(e.resources.cert_controller, ESO_CERT_CONTROLLER_SERVICE_ACCOUNT)},
         "serviceMonitor": {"enabled": False},
     }
-    if e.image_digest:
-        values["image"] = {"tag": f"v{e.chart_version}@{e.image_digest}"}
     return deep_merge(values, e.extra_values)
+
+
+def eso_service_accounts() -> list[tuple[str, dict]]:
+    """The External Secrets ServiceAccounts (the chart's ``serviceAccount.create`` is off): no token
+    mounted by default; the three pods ask for theirs explicitly (:func:`eso_values`)."""
+    return [(f"eso-sa-{sa.removeprefix(ESO_FULLNAME + '-') if sa != ESO_FULLNAME else 'controller'}", {
+        "apiVersion": "v1", "kind": "ServiceAccount", "automountServiceAccountToken": False,
+        "metadata": _meta(sa, "service-account", ESO_NAMESPACE)})
+        for sa in (ESO_SERVICE_ACCOUNT, ESO_WEBHOOK_SERVICE_ACCOUNT, ESO_CERT_CONTROLLER_SERVICE_ACCOUNT)]
 
 
 def _meta(name: str, component: str, namespace: Optional[str] = None) -> dict:
@@ -328,9 +450,14 @@ def tls_certificate(name: str, namespace: str, dns_names: list[str], rotation: T
 VAULT_TLS_SECRET = "vault-server-tls"
 
 
-def cluster_secret_store(c: SecretsConfig, vault_namespace: str = "vault") -> dict:
+def cluster_secret_store(c: SecretsConfig, vault_namespace: str = "vault",
+                         namespaces: Optional[list[str]] = None) -> dict:
+    """``vault-backend``: External Secrets' own role, for the platform *namespaces* only (issue 17:
+    ``conditions``; tenants have their own stores, components.tenancy)."""
+    from .tenancy import store_conditions
+
     e = c.external_secrets
-    return {
+    store = {
         "apiVersion": ESO_API_VERSION,
         "kind": "ClusterSecretStore",
         "metadata": _meta(STORE_NAME, "secret-store"),
@@ -351,6 +478,8 @@ def cluster_secret_store(c: SecretsConfig, vault_namespace: str = "vault") -> di
             "refreshInterval": 300,
         },
     }
+    store["spec"]["conditions"] = store_conditions(namespaces or [])
+    return store
 
 
 def _netpol(name: str, namespace: str, spec: dict) -> dict:
@@ -412,6 +541,10 @@ class SecretDelivery(HardenedComponent):
         from .namespace import HardenedNamespace, HardenedNamespaceArgs
 
         c = args.config
+        tag_only = c.cert_manager.tag_only_images + ([] if c.external_secrets.image_digest else ["external-secrets"])
+        if tag_only:
+            pulumi.log.warn(f"secrets: {', '.join(tag_only)} pinned by tag only; set the imageDigest fields of "
+                            "secrets.certManager and secrets.externalSecrets to pin them by digest", self)
         self.cert_manager_namespace = HardenedNamespace(
             f"{name}-cm-ns", HardenedNamespaceArgs(name=CERT_MANAGER_NAMESPACE), child_opts(self))
         self.eso_namespace = HardenedNamespace(
@@ -430,13 +563,16 @@ class SecretDelivery(HardenedComponent):
             ca.append(k8s_object(f"{name}-{suffix}", manifest, child_opts(self, depends_on=[self.cert_manager, *ca])))
         self.ca_issuer = ca[-1]
 
+        eso_accounts = [k8s_object(f"{name}-{suffix}", m, child_opts(self, depends_on=[self.eso_namespace]))
+                        for suffix, m in eso_service_accounts()]
         self.external_secrets = helm_chart(
             f"{name}-external-secrets", chart=ESO_CHART, version=c.external_secrets.chart_version,
             repo=ESO_REPO, namespace=ESO_NAMESPACE, values=eso_values(c),
-            opts=child_opts(self, depends_on=[self.eso_namespace, *policies]))
+            opts=child_opts(self, depends_on=[self.eso_namespace, *policies, *eso_accounts]))
         # The store may exist before Vault answers: ESO marks it not-ready until Vault is up, and
         # HardenedStack makes the workloads (their ExternalSecrets) wait for both.
-        self.store = k8s_object(f"{name}-vault-backend", cluster_secret_store(c, args.vault_namespace),
+        self.store = k8s_object(f"{name}-vault-backend", cluster_secret_store(c, args.vault_namespace,
+                                                                                  args.platform_namespaces),
                                 child_opts(self, depends_on=[self.external_secrets]))
 
         #: what dependents wait for: the CA issuer and the Vault-backed secret store

@@ -100,10 +100,11 @@ class DatastoreConfig(StrictModel):
     database: str = Field("spire", description="Database name (default spire).")
     username: str = Field("spire", description="Database user (default spire).")
     password_key: str = Field(
-        "platform/spire/datastore", description="Vault KV path of the database password (default "
-                                                "platform/spire/datastore, property `password`): External Secrets "
-                                                "delivers it to the server's namespace, so no literal Secret is "
-                                                "rendered and no password sits in the stack config or state.")
+        "spire-server/datastore", description="Vault KV path of the database password (default "
+                                              "spire-server/datastore, property `password`; below the server "
+                                              "namespace's own path, as every namespace reads only its own): "
+                                              "External Secrets delivers it to the server's namespace, so no literal "
+                                              "Secret is rendered and no password sits in the stack config or state.")
     cidrs: list[str] = Field(default_factory=list,
                              description="CIDRs of the database endpoints: the only egress the server gets besides the "
                                          "API server (required for postgres/mysql; NetworkPolicy cannot name a host).")
@@ -278,9 +279,6 @@ def _values(args: SpireArgs) -> dict:
                 "caSubject": {"country": c.ca_country, "organization": c.ca_organization,
                               "commonName": c.trust_domain},
             },
-            # helm.v4.Chart drops Helm hooks; the chart asks for them off when rendered without Helm.
-            "installAndUpgradeHooks": {"enabled": False},
-            "deleteHooks": {"enabled": False},
         },
         "spire-server": {
             # Stable names: exemptions and policies name exact objects, whatever the release is called.
@@ -312,8 +310,8 @@ def _values(args: SpireArgs) -> dict:
             "resources": AGENT_RESOURCES,
             # The kubelet is reached at the node's IP (downward API), so the agent does not need the
             # node's network namespace (the chart's `auto` shares it for localhost:10250).
+            # (`hostNetwork: auto` then leaves it off.)
             "kubeletAddress": {"mode": "hostip"},
-            "hostNetwork": "false",
             # The agent runs as root (it owns the node's socket directory; the chart's non-root mode adds
             # two root init containers with default capabilities to chown and symlink it instead), but
             # with no capability, no escalation, a read-only root and the runtime's seccomp profile.
@@ -333,7 +331,6 @@ def _values(args: SpireArgs) -> dict:
         "spiffe-csi-driver": {
             "enabled": True,
             "fullnameOverride": "spiffe-csi-driver",
-            "agentSocketPath": AGENT_SOCKET,
             # both containers take these resources; the registrar has no securityContext value
             # (exempted by name in policy_pack/exemptions.yaml)
             "resources": CSI_RESOURCES,

@@ -10,8 +10,9 @@ from typing import Optional
 import pulumi
 
 from .admission import AdmissionControl, AdmissionControlArgs, tenant_namespace_labels
+from .audit import AuditTrails, AuditTrailsArgs, falco_archive_env
 from .compliance import Compliance, ComplianceArgs
-from .config import NetworkIntent, Secrets, StackConfig
+from .config import NetworkIntent, Secrets, StackConfig, falco_archive
 from .ingress import ExternalService, TlsIngress, TlsIngressArgs
 from .mesh import MeshIntent, ZeroTrustMesh, ZeroTrustMeshArgs, mesh_workloads, proxy_image
 from .spire import CSI_DRIVER, Identity, Spire, SpireArgs
@@ -19,6 +20,8 @@ from .base import HardenedComponent, readiness
 from .namespace import FlowPeer, FlowRule, HardenedNamespace, HardenedNamespaceArgs
 from .runtime_detection import RuntimeDetection, RuntimeDetectionArgs
 from .secrets import SecretDelivery, SecretDeliveryArgs
+from .storage import EncryptedStorage, EncryptedStorageArgs
+from .tenancy import TenantSecretIsolation, TenantSecretIsolationArgs
 from .vault import VaultHA, VaultHAArgs
 from .workload import HardenedWorkload, HardenedWorkloadArgs
 
@@ -61,6 +64,21 @@ def active_intents(cfg: StackConfig) -> list[NetworkIntent]:
     return [i for i in cfg.intents if i.source not in isolated and i.destination not in isolated]
 
 
+def platform_secret_namespaces(cfg: StackConfig) -> list[str]:
+    """Platform namespaces that read Vault through vault-backend, each below its own path: Falco
+    (its HEC token) and the SPIRE servers (their database password, with an external datastore)."""
+    from .runtime_detection import NAMESPACE as FALCO_NAMESPACE
+    from .spire import SERVER_NAMESPACE
+
+    splunk = cfg.runtime_detection.siem.splunk
+    out = []
+    if cfg.runtime_detection.enabled and splunk is not None and splunk.token_vault_key:
+        out.append(FALCO_NAMESPACE)
+    if cfg.spire.enabled and cfg.spire.datastore.type != "sqlite3":
+        out.append(SERVER_NAMESPACE)
+    return sorted(out)
+
+
 def _spire_gateway(cfg: StackConfig) -> bool:
     """The Istio gateway is part of the SPIRE-backed mesh: it needs its own SVID."""
     return cfg.spire.enabled and cfg.mesh.enabled and cfg.ingress.enabled and cfg.ingress.controller == "istio"
@@ -97,6 +115,14 @@ class HardenedStack(HardenedComponent):
                 # the sidecar the injector adds to every tenant pod, by tag (Istio has no digest option)
                 platform_tag_images=[proxy_image(cfg.mesh)] if cfg.mesh.enabled else []), child)
 
+        # Encrypted storage (issue 17): the gp3-encrypted StorageClass (KMS) Vault's raft volumes
+        # and the workloads' persistentVolumes name.
+        self.storage: Optional[EncryptedStorage] = None
+        if cfg.storage.enabled:
+            progress(f"storage: StorageClass {cfg.storage.class_name} (EBS gp3, KMS-encrypted)")
+            self.storage = EncryptedStorage(f"{name}-storage", EncryptedStorageArgs(
+                config=cfg.storage, cluster_name=cfg.cluster.name), child)
+
         # Secrets: cert-manager's internal CA and External Secrets first (Vault's TLS certificate
         # comes from the CA), then Vault; workloads wait for both (their ExternalSecrets read
         # vault-backend).
@@ -109,6 +135,7 @@ class HardenedStack(HardenedComponent):
                 config=cfg.secrets, control_plane_cidrs=cfg.admission.control_plane_cidrs,
                 acme_egress=cfg.ingress.enabled and cfg.ingress.acme is not None,
                 gateway_api=cfg.ingress.enabled and cfg.ingress.controller == "istio",
+                platform_namespaces=platform_secret_namespaces(cfg),
             ), pulumi.ResourceOptions(parent=self, depends_on=waits_for(admitted)))
         if cfg.vault.enabled:
             progress(f"vault: {cfg.vault.replicas} raft replicas, TLS 1.3, AWS KMS auto-unseal "
@@ -119,7 +146,9 @@ class HardenedStack(HardenedComponent):
                 control_plane_cidrs=cfg.admission.control_plane_cidrs,
                 license=self.secrets.require("vaultLicense", "vault.edition enterprise")
                 if cfg.vault.edition == "enterprise" else None,
-            ), pulumi.ResourceOptions(parent=self, depends_on=waits_for([*admitted, *filter(None, [self.secret_delivery])])))
+                platform_secret_namespaces=platform_secret_namespaces(cfg),
+            ), pulumi.ResourceOptions(parent=self, depends_on=waits_for([*admitted, *filter(None, [self.secret_delivery,
+                                                                                                   self.storage])])))
         secret_deps: list[pulumi.Resource] = [r for r in (self.secret_delivery, self.vault) if r is not None]
 
         # Detection and evidence (issue 6): Falco watches every node (the shell rule names the
@@ -130,8 +159,16 @@ class HardenedStack(HardenedComponent):
             rd = cfg.runtime_detection
             progress(f"runtimeDetection: Falco ({rd.driver}), falcosidekick to "
                      f"{', '.join(k for k in ('splunk', 'syslog') if getattr(rd.siem, k)) or 'no SIEM'}")
+            archive_role, archive_env = None, []
+            if falco_archive(cfg):
+                # falcosidekick's S3 output into the audit bucket (issue 17): the environment of the
+                # falcosidekick Deployment RuntimeDetection writes, every value known at preview.
+                archive_role, archive_env = falco_archive_env(
+                    cfg.cluster.name, cfg.cluster.region, cfg.cluster.account_id,
+                    cfg.compliance.audit_retention.bucket_name)
             self.runtime_detection = RuntimeDetection(f"{name}-runtime-detection", RuntimeDetectionArgs(
                 config=rd, tenant_images=[w.image for w in cfg.workloads],
+                archive_role_arn=archive_role, archive_env=archive_env,
                 splunk_token=self.secrets.require("splunkHecToken", "runtimeDetection.siem.splunk")
                 if rd.siem.splunk and not rd.siem.splunk.token_vault_key else None,
             ), pulumi.ResourceOptions(parent=self, depends_on=waits_for([*admitted, *(
@@ -145,6 +182,20 @@ class HardenedStack(HardenedComponent):
                 control_plane_cidrs=cfg.admission.control_plane_cidrs,
                 trusted_registries=cfg.trusted_registries,
             ), pulumi.ResourceOptions(parent=self, depends_on=waits_for(admitted)))
+        # Audit trails (issue 17): the API server's audit log, Vault's audit device and Falco's
+        # events land in the Object Lock bucket, each source PutObject-only on its own prefix.
+        self.audit_trails: Optional[AuditTrails] = None
+        if self.compliance is not None and getattr(self.compliance, "bucket", None) is not None:
+            progress("audit: API server audit log, Vault audit device, Falco events into the Object Lock bucket")
+            self.audit_trails = AuditTrails(f"{name}-audit", AuditTrailsArgs(
+                config=cfg.compliance.audit_trails, cluster_name=cfg.cluster.name, region=cfg.cluster.region,
+                account_id=cfg.cluster.account_id, bucket_name=self.compliance.bucket.bucket,
+                bucket_arn=self.compliance.bucket.arn, key_arn=self.compliance.key.arn,
+                oidc_provider_arn=cfg.cluster.oidc_provider_arn, oidc_issuer_url=cfg.cluster.oidc_issuer_url,
+                vault=self.vault is not None, falco=falco_archive(cfg),
+                known_bucket_name=cfg.compliance.audit_retention.bucket_name,
+            ), pulumi.ResourceOptions(parent=self, depends_on=[self.compliance, *waits_for(
+                [r for r in (self.vault, self.runtime_detection) if r is not None])]))
 
         # Workload identity: SPIRE issues every workload's SVID (one ClusterSPIFFEID per workload);
         # the mesh (after the tenant namespaces, before any workload) uses it for mTLS.
@@ -196,15 +247,29 @@ class HardenedStack(HardenedComponent):
             ), pulumi.ResourceOptions(parent=self, depends_on=waits_for([*admitted, *filter(None, [self.spire]),
                                                                *self.namespaces.values()])))
         identity_deps: list[pulumi.Resource] = [r for r in (self.spire, self.mesh) if r is not None]
+        # Tenant secret isolation (issue 17): each namespace with secrets gets its own Vault role,
+        # policy and ClusterSecretStore; its workloads' ExternalSecrets use that store.
+        self.tenancy: Optional[TenantSecretIsolation] = None
+        secret_namespaces = sorted({w.namespace for w in cfg.workloads if w.secrets})
+        if cfg.secrets.enabled and secret_namespaces:
+            progress(f"tenancy: per-namespace Vault roles and stores for {', '.join(secret_namespaces)}")
+            self.tenancy = TenantSecretIsolation(f"{name}-tenancy", TenantSecretIsolationArgs(
+                namespaces=secret_namespaces, config=cfg.secrets, manage_vault_configmap=cfg.vault.enabled,
+            ), pulumi.ResourceOptions(parent=self, depends_on=waits_for(
+                [*secret_deps, *(self.namespaces[n] for n in secret_namespaces)])))
         self.workloads: dict[str, HardenedWorkload] = {}
         for w in cfg.workloads:
             progress(f"workload {w.key}: golden path")
             self.workloads[w.key] = HardenedWorkload(
                 f"{name}-wl-{w.namespace}-{w.name}",
-                HardenedWorkloadArgs(workload=w, mesh_sidecar=cfg.mesh.enabled),
+                HardenedWorkloadArgs(workload=w, mesh_sidecar=cfg.mesh.enabled, storage_class=cfg.storage.class_name),
                 pulumi.ResourceOptions(parent=self, depends_on=waits_for([self.namespaces[w.namespace],
                                                                *identity_deps,
-                                                               *(secret_deps if w.secrets else [])])),
+                                                               *(secret_deps if w.secrets else []),
+                                                               *(self.tenancy.ready_for(w.namespace)
+                                                                 if self.tenancy and w.secrets else []),
+                                                               *([self.storage] if self.storage
+                                                                 and w.persistent_volumes else [])])),
             )
 
         # --- the way in: TLS 1.3 ingress and the AWS edge, after the workloads it routes to ----

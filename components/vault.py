@@ -24,6 +24,7 @@ same config by :func:`bootstrap_script`.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import re
@@ -78,8 +79,8 @@ class VaultStorage(StrictModel):
 
 class VaultConfig(StrictModel):
     enabled: bool = Field(True, description="Deploy this part of the stack (default true).")
-    chart_version: str = Field("0.31.0", description="hashicorp/vault chart version (default 0.31.0, pinned).")
-    image_tag: str = Field("1.20.4", description="Vault server version (default 1.20.4).")
+    chart_version: str = Field("0.34.1", description="hashicorp/vault chart version (default 0.34.1, pinned).")
+    image_tag: str = Field("2.0.4", description="Vault server version (default 2.0.4, the chart's appVersion).")
     image_digest: Optional[str] = Field(
         None, description="sha256 digest of docker.io/hashicorp/vault:<imageTag>. Default none: the tag; set it "
                           "(`crane digest hashicorp/vault:<tag>`) to pin by digest.")
@@ -178,6 +179,10 @@ class VaultHAArgs(StrictModel):
                                            description="Where the Kubernetes API server lives.")
     license: Optional[Any] = Field(None, description="Enterprise license as a Pulumi secret Output "
                                                      "(Secrets.require('vaultLicense')); required for enterprise.")
+    platform_secret_namespaces: list[str] = Field(
+        default_factory=list,
+        description="Platform namespaces External Secrets' own role may read (their '<namespace>/' prefixes only; "
+                    "default none). Tenants have their own roles (components.tenancy).")
 
     @model_validator(mode="after")
     def _irsa(self) -> "VaultHAArgs":
@@ -219,23 +224,53 @@ def peers(c: VaultConfig) -> list[str]:
     return [f"{FULLNAME}-{i}.{FULLNAME}-internal" for i in range(c.replicas)]
 
 
+#: IAM role names are at most 64 characters.
+ROLE_NAME_MAX = 64
+ROLE_SUFFIX = "-vault-unseal"
+
+
+def unseal_key_id(args: VaultHAArgs) -> str:
+    """What the seal names: the alias the stack creates (``alias/<cluster>-vault-unseal``; Vault's
+    awskms seal accepts ``alias/<name>`` as ``kms_key_id``), or the ARN of the key brought. Both are
+    known before any AWS resource exists, so the chart values stay known at a first preview."""
+    c = args.config
+    return c.kms_key_arn if c.resolved_kms_mode == "byok" else f"alias/{args.cluster_name}{ROLE_SUFFIX}"
+
+
+def role_name(cluster_name: str) -> str:
+    """The unseal role's explicit name, ``<cluster>-vault-unseal`` (a long cluster name is cut and
+    a hash of it keeps the name unique), so its ARN is known before the role exists."""
+    name = f"{cluster_name}{ROLE_SUFFIX}"
+    if len(name) <= ROLE_NAME_MAX:
+        return name
+    digest = hashlib.sha256(cluster_name.encode()).hexdigest()[:8]
+    return f"{cluster_name[:ROLE_NAME_MAX - len(ROLE_SUFFIX) - 9]}-{digest}{ROLE_SUFFIX}"
+
+
+def role_arn(partition: str, account_id: str, name: str) -> str:
+    return f"arn:{partition}:iam::{account_id}:role/{name}"
+
+
 def server_config(args: VaultHAArgs) -> str:
-    """The server HCL (``server.ha.raft.config``). Plain text known at preview: the unseal key's
-    ARN reaches the seal through ``VAULT_AWSKMS_SEAL_KEY_ID`` (see :func:`_values`)."""
+    """The server HCL (``server.ha.raft.config``), known at preview: the seal names the unseal
+    key by :func:`unseal_key_id`, never by a computed ARN."""
     c = args.config
     return _ENV.get_template("vault.hcl.j2").render(
         ui=c.ui, cluster_name=args.cluster_name, log_level=c.log_level,
         default_lease_ttl=c.default_lease_ttl, max_lease_ttl=f"{args.rotation.api_key_days * 24}h",
-        tls_dir=TLS_DIR, peers=peers(c), region=args.region,
+        tls_dir=TLS_DIR, peers=peers(c), region=args.region, kms_key_id=unseal_key_id(args),
         telemetry_retention="24h",
     )
 
 
 def bootstrap_script(args: VaultHAArgs) -> str:
     """The one-time post-init commands (audit device, Kubernetes auth, ESO role), from config."""
+    from .tenancy import platform_policy
+
     e = args.secrets.external_secrets
     r = args.rotation
     return _ENV.get_template("vault-bootstrap.sh.j2").render(
+        eso_policy=platform_policy(args.platform_secret_namespaces, e.kv_mount),
         namespace=NAMESPACE, audit_file=AUDIT_FILE, auth_mount=e.vault_auth_mount, kv_mount=e.kv_mount,
         role=e.vault_role, audience=VAULT_AUDIENCE, eso_sa=ESO_SERVICE_ACCOUNT, eso_namespace=ESO_NAMESPACE,
         token_ttl="1h", token_max_ttl="24h", signing_key_days=r.signing_key_days,
@@ -256,10 +291,11 @@ def image_repository(c: VaultConfig) -> str:
     return "docker.io/hashicorp/vault-enterprise" if c.edition == "enterprise" else "docker.io/hashicorp/vault"
 
 
-def _values(args: VaultHAArgs, kms_key_arn: Any = "", role_arn: Any = "") -> dict:
-    """Hardened hashicorp/vault chart values. *kms_key_arn* and *role_arn* may be Outputs (the key
-    and role are created alongside); the pure tests pass strings. Everything else, the server HCL
-    included, is plain text known at preview."""
+def _values(args: VaultHAArgs, role_arn: Any = "") -> dict:
+    """Hardened hashicorp/vault chart values. *role_arn* is the unseal role's ARN, built from its
+    explicit name and the account id (an invoke, known at preview; the pure tests pass a string).
+    Everything else, the server HCL and its seal included, is plain text: no value here is unknown
+    at a first preview, so the provider renders the chart and the pack judges its objects."""
     c = args.config
     enterprise = c.edition == "enterprise"
     tag = c.image_tag + ("-ent" if enterprise else "") + (f"@{c.image_digest}" if c.image_digest else "")
@@ -291,7 +327,6 @@ def _values(args: VaultHAArgs, kms_key_arn: Any = "", role_arn: Any = "") -> dic
             "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
             "extraEnvironmentVars": {
                 "VAULT_CACERT": f"{TLS_DIR}/ca.crt",
-                "VAULT_AWSKMS_SEAL_KEY_ID": kms_key_arn,
                 "AWS_REGION": args.region,
                 "AWS_STS_REGIONAL_ENDPOINTS": "regional",
                 # (No SKIP_SETCAP/SKIP_CHOWN: the chart sets both, and a second entry of the same
@@ -425,6 +460,9 @@ class VaultHA(HardenedComponent):
         from .namespace import HardenedNamespace, HardenedNamespaceArgs
 
         c = args.config
+        if not c.image_digest:
+            pulumi.log.warn(f"vault: {image_repository(c)}:{c.image_tag} is pinned by tag only; set vault.imageDigest "
+                            "to pin it by digest", self)
         tags = {"hardened-stack/cluster": args.cluster_name, "hardened-stack/component": "vault"}
         self.namespace = HardenedNamespace(f"{name}-ns", HardenedNamespaceArgs(
             name=NAMESPACE, quota=namespace_quota(c)), child_opts(self))
@@ -440,8 +478,14 @@ class VaultHA(HardenedComponent):
                 opts=child_opts(self))
             provider_arn = provider.arn
         issuer = args.oidc_issuer_host
+        # The role has an explicit name, so its ARN is known before it exists (an invoke gives the
+        # account): the chart values carry that ARN, known at a first preview.
+        unseal_role_name = role_name(args.cluster_name)
+        invoke = pulumi.InvokeOptions(parent=self)
+        partition = aws.get_partition_output(opts=invoke).partition
+        account_id = aws.get_caller_identity_output(opts=invoke).account_id
         self.role = aws.iam.Role(
-            f"{name}-unseal-role",
+            f"{name}-unseal-role", name=unseal_role_name,
             description=f"Vault auto-unseal for {args.cluster_name} (IRSA: {NAMESPACE}/{SERVICE_ACCOUNT} only)",
             assume_role_policy=pulumi.Output.from_input(provider_arn).apply(
                 lambda arn: json.dumps(trust_policy(arn, issuer), sort_keys=True)),
@@ -449,14 +493,14 @@ class VaultHA(HardenedComponent):
 
         # --- the unseal key: created with rotation and a least-privilege policy, or brought ---
         self.key = None
+        self.alias = None
         if c.resolved_kms_mode == "create":
             if c.key_admins:
                 admins: pulumi.Output = pulumi.Output.from_input(list(c.key_admins))
             else:
                 pulumi.log.warn("vault.keyAdmins is empty: the account root administers the unseal key (IAM "
                                 "policies decide who); name the key administrators in prod", self)
-                admins = pulumi.Output.all(aws.get_partition_output().partition,
-                                           aws.get_caller_identity_output().account_id).apply(
+                admins = pulumi.Output.all(partition, account_id).apply(
                     lambda pa: [f"arn:{pa[0]}:iam::{pa[1]}:root"])
             self.key = aws.kms.Key(
                 f"{name}-unseal-key",
@@ -467,8 +511,9 @@ class VaultHA(HardenedComponent):
                 policy=pulumi.Output.all(admins, self.role.arn).apply(
                     lambda v: json.dumps(key_policy(v[0], v[1]), sort_keys=True)),
                 tags=tags, opts=child_opts(self))
-            aws.kms.Alias(f"{name}-unseal-alias", name=f"alias/{args.cluster_name}-vault-unseal",
-                          target_key_id=self.key.key_id, opts=child_opts(self))
+            # The seal names this alias (unseal_key_id): the chart waits for it.
+            self.alias = aws.kms.Alias(f"{name}-unseal-alias", name=unseal_key_id(args),
+                                       target_key_id=self.key.key_id, opts=child_opts(self))
             key_arn: pulumi.Output[str] = self.key.arn
         else:
             key_arn = pulumi.Output.from_input(c.kms_key_arn)
@@ -481,6 +526,8 @@ class VaultHA(HardenedComponent):
         # --- TLS, the chart, and the bootstrap commands as a ConfigMap -----------------------
         cert = k8s_object(f"{name}-server-tls", server_certificate(args), child_opts(self, depends_on=[self.namespace]))
         chart_deps: list[pulumi.Resource] = [self.namespace, cert, unseal_policy, *policies]
+        if self.key is not None:
+            chart_deps.append(self.alias)
         if c.edition == "enterprise":
             # The license is a Pulumi secret end to end: encrypted in state, redacted in every output.
             chart_deps.append(k8s_object(f"{name}-license", {
@@ -491,7 +538,8 @@ class VaultHA(HardenedComponent):
             }, child_opts(self, depends_on=[self.namespace])))
         self.chart = helm_chart(
             f"{name}-chart", chart=VAULT_CHART, version=c.chart_version, repo=VAULT_REPO, namespace=NAMESPACE,
-            values=_values(args, kms_key_arn=key_arn, role_arn=self.role.arn),
+            values=_values(args, role_arn=pulumi.Output.all(partition, account_id).apply(
+                lambda pa: role_arn(pa[0], pa[1], unseal_role_name))),
             opts=child_opts(self, depends_on=chart_deps))
         k8s_object(f"{name}-bootstrap", {
             "apiVersion": "v1", "kind": "ConfigMap",

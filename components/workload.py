@@ -22,10 +22,13 @@ TOKEN = "hardened:index:HardenedWorkload"
 
 class HardenedWorkloadArgs(StrictModel):
     workload: WorkloadConfig = Field(description="The workload's validated config.")
-    secret_store: str = Field("vault-backend", description="ClusterSecretStore that serves `secrets` "
-                                                           "(default vault-backend, created by SecretDelivery).")
+    secret_store: Optional[str] = Field(
+        None, description="ClusterSecretStore that serves `secrets` (default vault-<namespace>: the namespace's own "
+                          "store, whose Vault role reads only secret/data/<namespace>/*, components.tenancy).")
     mesh_sidecar: bool = Field(True, description="Let the mesh inject its proxy (default true).")
     refresh_interval: str = Field("1h", description="How often External Secrets re-reads Vault (default 1h).")
+    storage_class: str = Field("gp3-encrypted", description="StorageClass of persistentVolumes that name none "
+                                                            "(default gp3-encrypted, EncryptedStorage's class).")
 
 
 def _volume_name(path: str) -> str:
@@ -54,7 +57,8 @@ def workload_manifests(args: HardenedWorkloadArgs) -> list[tuple[str, dict]]:
             "metadata": meta(secret_name),
             "spec": {
                 "refreshInterval": args.refresh_interval,
-                "secretStoreRef": {"kind": "ClusterSecretStore", "name": args.secret_store},
+                "secretStoreRef": {"kind": "ClusterSecretStore",
+                                   "name": args.secret_store or f"vault-{w.namespace}"},
                 "target": {"name": secret_name, "creationPolicy": "Owner", "deletionPolicy": "Delete"},
                 "data": [{
                     "secretKey": s.env,
@@ -67,6 +71,14 @@ def workload_manifests(args: HardenedWorkloadArgs) -> list[tuple[str, dict]]:
 
     volumes = [{"name": _volume_name(p), "emptyDir": {"sizeLimit": "256Mi"}} for p in sorted(w.writable_paths)]
     mounts = [{"name": _volume_name(p), "mountPath": p} for p in sorted(w.writable_paths)]
+    persistent = sorted(w.persistent_volumes, key=lambda v: v.path)
+    claims = [{
+        "metadata": {"name": _volume_name(v.path).replace("rw-", "data-", 1), "labels": labels},
+        "spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": v.storage_class or args.storage_class,
+                 "resources": {"requests": {"storage": v.size}}},
+    } for v in persistent]
+    mounts = sorted(mounts + [{"name": c["metadata"]["name"], "mountPath": v.path} for c, v in zip(claims, persistent)],
+                    key=lambda m: m["mountPath"])
 
     def probe(p) -> dict:
         return {"httpGet": {"path": p.path, "port": p.port or w.port}, "periodSeconds": 10,
@@ -128,16 +140,33 @@ def workload_manifests(args: HardenedWorkloadArgs) -> list[tuple[str, dict]]:
     template_meta: dict = {"labels": labels}
     if pod_annotations:
         template_meta["annotations"] = pod_annotations
-    out.append(("deployment", {
-        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": meta(w.name),
-        "spec": {
-            "replicas": w.replicas,
-            "revisionHistoryLimit": 5,
-            "selector": {"matchLabels": selector},
-            "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
-            "template": {"metadata": template_meta, "spec": pod_spec},
-        },
-    }))
+    if claims:
+        # Per-replica data (issue 17): a StatefulSet, each replica with its own encrypted volume.
+        out.append(("statefulset", {
+            "apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": meta(w.name),
+            "spec": {
+                "replicas": w.replicas,
+                "revisionHistoryLimit": 5,
+                "serviceName": w.name,
+                "podManagementPolicy": "Parallel",
+                "selector": {"matchLabels": selector},
+                "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1}},
+                "persistentVolumeClaimRetentionPolicy": {"whenDeleted": "Retain", "whenScaled": "Retain"},
+                "template": {"metadata": template_meta, "spec": pod_spec},
+                "volumeClaimTemplates": claims,
+            },
+        }))
+    else:
+        out.append(("deployment", {
+            "apiVersion": "apps/v1", "kind": "Deployment", "metadata": meta(w.name),
+            "spec": {
+                "replicas": w.replicas,
+                "revisionHistoryLimit": 5,
+                "selector": {"matchLabels": selector},
+                "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
+                "template": {"metadata": template_meta, "spec": pod_spec},
+            },
+        }))
     out.append(("service", {
         "apiVersion": "v1", "kind": "Service", "metadata": meta(w.name),
         "spec": {"type": "ClusterIP", "selector": selector,
@@ -159,7 +188,7 @@ class HardenedWorkload(HardenedComponent):
         self.args = args
         created = {suffix: k8s_object(f"{name}-{suffix}", manifest, child_opts(self))
                    for suffix, manifest in workload_manifests(args)}
-        self.deployment = created["deployment"]
+        self.deployment = created.get("deployment") or created["statefulset"]
         self.service = created["service"]
         self.ready = [self.deployment, self.service]
         w = args.workload

@@ -1,6 +1,10 @@
-"""hardened: the offline tooling of hardened-stack (``python -m hardened <command>``).
+"""hardened: the offline tooling of hardened-stack (``hardened <command>`` or ``python -m hardened <command>``).
 
 - :mod:`hardened.manifests`: Kubernetes YAML and rendered stacks as engine resources;
 - :mod:`hardened.analyzer`: the policy pack in its own process, driven over the Analyzer protocol;
-- :mod:`hardened.check`: the ``check`` command and its text, JSON and SARIF reports.
+- :mod:`hardened.check`: the ``check`` command and its report formats;
+- :mod:`hardened.report`: the compliance evidence report.
 """
+
+#: The tool's version: the only place it is written (pyproject.toml reads it from here).
+__version__ = "0.9.0"

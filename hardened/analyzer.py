@@ -255,7 +255,11 @@ def resolve_config(document: Mapping[str, Any], policies: Mapping[str, PolicyInf
             continue
         info = policies.get(name)
         if info is None:
-            problems.append(f"{name}: no such policy in the pack (known: {', '.join(sorted(policies))})")
+            import difflib
+
+            close = difflib.get_close_matches(name, list(policies), n=1)
+            problems.append(f"{name}: no such policy in the pack" + (f"; did you mean {close[0]}?" if close else
+                                                                     f" (known: {', '.join(sorted(policies))})"))
             continue
         value = document[name]
         props: dict = {}

@@ -1,36 +1,83 @@
-"""``python -m hardened check PATH... [--format text|json|sarif] [--config FILE] [--output FILE]``
+"""``hardened check PATH... [--format FORMAT [--output FILE]]... [options]``
 
 Run the policy pack over Kubernetes YAML (the output of ``render`` or ``helm template``, any
-files or directories), exactly as ``pulumi preview --policy-pack policy_pack`` would run it:
-the pack in its own process, driven over the Analyzer gRPC protocol.
+files or directories, ``-`` for standard input), exactly as ``pulumi preview --policy-pack
+policy_pack`` would run it: the pack in its own process, driven over the Analyzer gRPC protocol.
+Inputs are read as ``kubectl apply -R -f`` reads them (hardened.manifests); an object defined more
+than once is judged by its last definition, and each such object is warned about on stderr (and
+listed under ``duplicates`` in the JSON report).
 
-Exit status: 0 with no mandatory violation, 1 with any, 2 when the input or the configuration
-cannot be read (the message names the file and line) or the pack cannot run.
+Formats: text (default), json (schema: docs/schema/check-result.v1.json), sarif (GitHub code
+scanning), junit (JUnit XML), github (GitHub Actions annotations). Each --format may be followed
+by its own --output FILE; a last --format without one goes to standard output, e.g.
+``--format sarif --output check.sarif --format text``.
+
+Exit status: 0 with no mandatory violation (or with --soft-fail), 1 with any (with --fail-on, any
+of at least that severity), 2 when the input, the flags or the configuration cannot be used (the
+message names the file and line) or the pack cannot run.
 """
 from __future__ import annotations
 
 import argparse
+import datetime as _dt
 import hashlib
 import json
+import os
+import subprocess
 import sys
 from collections import OrderedDict
 from pathlib import Path
-from typing import Any, Optional, TextIO
+from typing import Any, Iterable, Iterator, Optional, TextIO
+from xml.etree import ElementTree as ET
 
-from .analyzer import DEFAULT_PACK, Analysis, ConfigError, PackError, PolicyInfo, PolicyPackProcess, Verdict
-from .manifests import DEFAULT_STACK, RESOURCES_JSON, ManifestError, Resource, display_path, iter_resources
+from .analyzer import DEFAULT_PACK, Analysis, PolicyInfo, PolicyPackProcess, Verdict
+from .console import Console, UserError, did_you_mean, paint, plural, use_color
+from .manifests import DEFAULT_STACK, RESOURCES_JSON, ManifestError, Resource, display_path, load_path, load_text
+from .origin import Locator, Origin
 
-FORMATS = ("text", "json", "sarif")
+FORMATS = ("text", "json", "sarif", "junit", "github")
+SEVERITIES = ("low", "medium", "high", "critical")
 SEVERITY_RANK = {"critical": 0, "high": 1, "medium": 2, "low": 3, "": 4}
 #: GitHub code scanning ranks security alerts by this score (its documented bands).
 SECURITY_SEVERITY = {"critical": "9.5", "high": "8.0", "medium": "5.5", "low": "3.0", "": "5.0"}
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+#: The JSON format's version (docs/schema/check-result.v<N>.json; see docs/cli.md for the promise).
 JSON_FORMAT_VERSION = 1
+JSON_SCHEMA_ID = "https://hardened-stack.invalid/schema/check-result.v1.json"
+#: An exemption that expires within this many days is announced with a warning.
+EXPIRY_WARNING_DAYS = 30
 
 
 # ---------------------------------------------------------------------------------------------
-# Shapes shared by the formats
+# What every format shares
 # ---------------------------------------------------------------------------------------------
+
+class Findings:
+    """An analysis plus where each verdict points (field line, stack config key)."""
+
+    def __init__(self, analysis: Analysis, locator: Optional[Locator] = None, fallback_file: Optional[str] = None):
+        self.analysis = analysis
+        self.fallback_file = fallback_file
+        self.locator = locator or Locator(analysis.resources)
+        self._origins: dict[int, Origin] = {}
+
+    def origin(self, v: Verdict) -> Origin:
+        key = id(v)
+        if key not in self._origins:
+            self._origins[key] = self.locator.origin(v.resource, v.message, self.fallback_file, v.policy)
+        return self._origins[key]
+
+
+def _place_json(origin: Origin) -> dict:
+    p = origin.primary
+    out: dict[str, Any] = {"file": p.file, "line": p.line, "column": p.column}
+    if origin.config_key:
+        out["configKey"] = origin.config_key
+    if origin.related:
+        r = origin.related[0]
+        out["rendered"] = {"file": r.file, "line": r.line, "column": r.column}
+    return out
+
 
 def resource_json(r: Optional[Resource]) -> Optional[dict]:
     if r is None:
@@ -45,9 +92,9 @@ def policy_json(p: PolicyInfo) -> dict:
             "remediation": p.remediation, "url": p.url}
 
 
-def violation_json(v: Verdict, policies: dict[str, PolicyInfo]) -> dict:
+def violation_json(v: Verdict, policies: dict[str, PolicyInfo], origin: Optional[Origin] = None) -> dict:
     p = policies.get(v.policy)
-    return {
+    out = {
         "policy": v.policy,
         "enforcementLevel": v.enforcement_level,
         "severity": v.severity,
@@ -58,19 +105,28 @@ def violation_json(v: Verdict, policies: dict[str, PolicyInfo]) -> dict:
         "remediation": p.remediation if p else "",
         "url": p.url if p else "",
     }
+    if origin is not None:
+        out["location"] = _place_json(origin)
+    return out
 
 
-def to_json(analysis: Analysis) -> dict:
+def to_json(analysis: Analysis, findings: Optional[Findings] = None, failed: Optional[bool] = None) -> dict:
+    findings = findings or Findings(analysis)
     analyzed = sum(1 for r in analysis.resources if r.analyzed)
+    from . import __version__
+
     return {
+        "$schema": JSON_SCHEMA_ID,
         "version": JSON_FORMAT_VERSION,
-        "tool": {"name": "hardened check", "pack": {"name": analysis.pack, "version": analysis.version}},
+        "tool": {"name": "hardened check", "version": __version__,
+                 "pack": {"name": analysis.pack, "version": analysis.version}},
         "summary": {
             "resources": len(analysis.resources), "analyzed": analyzed, "policies": len(analysis.policies),
             "violations": len(analysis.verdicts), "mandatory": len(analysis.mandatory),
             "advisory": len(analysis.advisory), "exempted": len(analysis.exempted), "passed": analysis.passed,
+            "failed": (not analysis.passed) if failed is None else failed,
         },
-        "violations": [violation_json(v, analysis.policies) for v in analysis.verdicts],
+        "violations": [violation_json(v, analysis.policies, findings.origin(v)) for v in analysis.verdicts],
         "exemptions": [{"policy": e.policy, "resource": resource_json(e.resource), "reason": e.reason}
                        for e in analysis.exempted],
         "policies": [policy_json(analysis.policies[n]) for n in sorted(analysis.policies)],
@@ -88,19 +144,48 @@ def _groups(analysis: Analysis) -> "OrderedDict[str, list[Verdict]]":
     return groups
 
 
-def format_text(analysis: Analysis) -> str:
+def summary_line(analysis: Analysis, failing: Optional[list[Verdict]] = None) -> str:
+    affected = len({v.urn for v in analysis.verdicts if v.urn})
+    stack_level = any(not v.urn for v in analysis.verdicts)
+    where = (plural(affected, "resource") + (" and the stack" if stack_level else "")) if affected else "the stack"
+    summary = (f"{plural(len(analysis.resources), 'resource')}, {plural(len(analysis.policies), 'policy')} "
+               f"({analysis.pack} {analysis.version}), {analysis.seconds:.2f}s: ")
+    mandatory, advisory = len(analysis.mandatory), len(analysis.advisory)
+    failing = analysis.mandatory if failing is None else failing
+    if mandatory:
+        counts = (f"{plural(mandatory, 'mandatory violation')} and {plural(advisory, 'advisory violation')} "
+                  f"in {where}")
+        summary += f"FAILED with {counts}" if failing else f"passed (not failing on them) with {counts}"
+    elif advisory:
+        summary += f"passed; {plural(advisory, 'advisory violation')} in {where}"
+    else:
+        summary += "passed; no violation"
+    if analysis.exempted:
+        summary += f"; {plural(len(analysis.exempted), 'exemption')} applied"
+    return summary
+
+
+def format_text(analysis: Analysis, findings: Optional[Findings] = None, color: bool = False,
+                failing: Optional[list[Verdict]] = None) -> str:
+    findings = findings or Findings(analysis)
     lines: list[str] = []
     for _, verdicts in _groups(analysis).items():
         r = verdicts[0].resource
-        lines.append(f"{r.location}  {r.label}" if r else "stack (no single resource)")
+        header = f"{r.location}  {r.label}" if r else "stack (no single resource)"
+        lines.append(paint(header, "bold", color))
         for v in sorted(verdicts, key=lambda v: (not v.mandatory, SEVERITY_RANK.get(v.severity, 4), v.policy,
                                                  v.message)):
             p = analysis.policies.get(v.policy)
             level = "MANDATORY" if v.mandatory else v.enforcement_level
             control = f"  [{p.control}]" if p and p.control else ""
-            lines.append(f"  {level:<9} {v.severity or '-':<8} {v.policy}{control}")
-            for i, part in enumerate(v.message.splitlines() or [""]):
+            lines.append(f"  {paint(f'{level:<9}', 'red+bold' if v.mandatory else 'yellow', color)} "
+                         f"{v.severity or '-':<8} {v.policy}{control}")
+            for part in v.message.splitlines() or [""]:
                 lines.append(f"      {part}")
+            o = findings.origin(v)
+            if o.config_key and o.primary.file:
+                lines.append(paint(f"      from {display_path(o.primary.file)}:{o.primary.line}: "
+                                   f"{o.config_key}", "dim", color))
         lines.append("")
     if analysis.exempted:
         lines.append("exempted:")
@@ -108,20 +193,8 @@ def format_text(analysis: Analysis) -> str:
             label = e.resource.label if e.resource else e.urn
             lines.append(f"  {label}: {e.policy}: {e.reason}")
         lines.append("")
-    affected = len({v.urn for v in analysis.verdicts if v.urn})
-    where = f"{affected} resource(s)" + (" and the stack" if any(not v.urn for v in analysis.verdicts) else "")
-    summary = (f"{len(analysis.resources)} resources, {len(analysis.policies)} policies "
-               f"({analysis.pack} {analysis.version}), {analysis.seconds:.2f}s: ")
-    if analysis.mandatory:
-        summary += (f"FAILED with {len(analysis.mandatory)} mandatory and {len(analysis.advisory)} advisory "
-                    f"violation(s) in {where}")
-    elif analysis.advisory:
-        summary += f"passed; {len(analysis.advisory)} advisory violation(s) in {where}"
-    else:
-        summary += "passed; no violation"
-    if analysis.exempted:
-        summary += f"; {len(analysis.exempted)} exemption(s) applied"
-    lines.append(summary)
+    summary = summary_line(analysis, failing)
+    lines.append(paint(summary, ("red+bold" if "FAILED" in summary else "green"), color))
     return "\n".join(lines) + "\n"
 
 
@@ -134,19 +207,44 @@ def _sarif_level(enforcement_level: str) -> str:
         enforcement_level, "warning")
 
 
-def _artifact(file: str) -> dict:
-    if file.startswith("/"):
-        return {"uri": Path(file).as_uri()}
-    return {"uri": file, "uriBaseId": "%SRCROOT%"}
+def source_root(cwd: Optional[str] = None) -> str:
+    """The directory SARIF URIs are relative to: the git top level of *cwd*, else *cwd*."""
+    cwd = cwd or os.getcwd()
+    try:
+        top = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=cwd, capture_output=True, text=True,
+                             timeout=10)
+        if top.returncode == 0 and top.stdout.strip():
+            return top.stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return cwd
+
+
+def _artifact(file: str, root: str) -> dict:
+    absolute = os.path.abspath(file)
+    base = root.rstrip(os.sep) + os.sep
+    if absolute.startswith(base):
+        return {"uri": absolute[len(base):].replace(os.sep, "/"), "uriBaseId": "%SRCROOT%"}
+    return {"uri": Path(absolute).as_uri()}
+
+
+def _region(line: int, column: Optional[int]) -> dict:
+    region = {"startLine": max(1, line or 1)}
+    if column:
+        region["startColumn"] = column
+    return region
 
 
 def _rule(p: PolicyInfo) -> dict:
+    from .project import docs_url
+
     help_text = p.remediation or p.description
     refs = [f"Control: {p.control}"] if p.control else []
     if p.tags:
         refs.append("Also: " + ", ".join(p.tags))
-    if p.url:
-        refs.append(f"Documentation: {p.url}")
+    url = docs_url(p.url) if p.url else ""
+    if url:
+        refs.append(f"Documentation: {url}")
     rule: dict[str, Any] = {
         "id": p.name,
         "name": "".join(part.title() for part in p.name.split("-")),
@@ -163,35 +261,67 @@ def _rule(p: PolicyInfo) -> dict:
             "framework": dict(p.framework),
         },
     }
-    if p.url.startswith(("https://", "http://")):
-        rule["helpUri"] = p.url
+    if url.startswith(("https://", "http://")):
+        rule["helpUri"] = url
     return rule
 
 
-def to_sarif(analysis: Analysis, fallback_file: Optional[str] = None) -> dict:
+def _sarif_location(place, root: str, label: str, urn: str) -> dict:
+    location: dict[str, Any] = {}
+    if place.file and not place.file.startswith("<"):
+        location["physicalLocation"] = {"artifactLocation": _artifact(place.file, root),
+                                        "region": _region(place.line, place.column)}
+    location["logicalLocations"] = [{"name": label, "fullyQualifiedName": urn or "stack", "kind": "resource"}]
+    return location
+
+
+def to_sarif(analysis: Analysis, fallback_file: Optional[str] = None, findings: Optional[Findings] = None,
+             root: Optional[str] = None) -> dict:
+    from . import __version__
+
+    findings = findings or Findings(analysis, fallback_file=fallback_file)
+    root = root or source_root()
     names = sorted(analysis.policies)
     index = {n: i for i, n in enumerate(names)}
     results = []
     for v in analysis.verdicts:
         r = v.resource
-        file = (r.file if r is not None else None) or fallback_file
-        location: dict[str, Any] = {}
-        if file:
-            location["physicalLocation"] = {"artifactLocation": _artifact(file),
-                                            "region": {"startLine": max(1, (r.line or 1) if r else 1)}}
-        location["logicalLocations"] = [{"name": r.label if r else "stack", "fullyQualifiedName": v.urn or "stack",
-                                         "kind": "resource"}]
+        origin = findings.origin(v)
+        label = r.label if r else "stack"
         fingerprint = hashlib.sha256(f"{v.policy}\0{v.urn}\0{v.message}".encode()).hexdigest()
         result: dict[str, Any] = {
             "ruleId": v.policy,
             "level": _sarif_level(v.enforcement_level),
-            "message": {"text": f"{r.label}: {v.message}" if r else v.message},
-            "locations": [location],
+            "message": {"text": f"{label}: {v.message}" if r else v.message},
+            "locations": [_sarif_location(origin.primary, root, label, v.urn)],
             "partialFingerprints": {"hardenedCheck/v1": fingerprint},
             "properties": {"enforcementLevel": v.enforcement_level, "severity": v.severity},
         }
+        if origin.config_key:
+            result["properties"]["configKey"] = origin.config_key
+        related = [_sarif_location(p, root, label, v.urn) for p in origin.related if p.file]
+        related = [dict(loc, id=i + 1, message={"text": "the rendered manifest"})
+                   for i, loc in enumerate(related) if "physicalLocation" in loc]
+        if related:
+            result["relatedLocations"] = related
         if v.policy in index:
             result["ruleIndex"] = index[v.policy]
+        results.append(result)
+    for e in analysis.exempted:
+        r = e.resource
+        label = r.label if r else e.urn
+        place = findings.locator.field_place(r, "") if r is not None else None
+        result = {
+            "ruleId": e.policy,
+            "level": "note",
+            "message": {"text": f"{label}: not judged by {e.policy}: {e.reason}"},
+            "locations": [_sarif_location(place, root, label, e.urn)] if place else [],
+            "partialFingerprints": {"hardenedCheck/v1": hashlib.sha256(
+                f"{e.policy}\0{e.urn}\0exempted".encode()).hexdigest()},
+            "suppressions": [{"kind": "external", "status": "accepted", "justification": e.reason}],
+        }
+        if e.policy in index:
+            result["ruleIndex"] = index[e.policy]
         results.append(result)
     return {
         "$schema": SARIF_SCHEMA,
@@ -199,51 +329,236 @@ def to_sarif(analysis: Analysis, fallback_file: Optional[str] = None) -> dict:
         "runs": [{
             "tool": {"driver": {
                 "name": "hardened-stack policy pack",
+                "version": __version__,
                 "semanticVersion": analysis.version or "0.0.0",
-                "informationUri": "https://www.pulumi.com/docs/iac/using-pulumi/crossguard/",
+                "informationUri": _information_uri(),
                 "rules": [_rule(analysis.policies[n]) for n in names],
             }},
             "automationDetails": {"id": f"hardened-check/{analysis.pack}/"},
+            "originalUriBaseIds": {"%SRCROOT%": {"uri": Path(root).as_uri().rstrip("/") + "/"}},
             "columnKind": "unicodeCodePoints",
             "results": results,
-            "properties": {"exemptions": [{"policy": e.policy, "urn": e.urn, "reason": e.reason,
-                                           "file": e.resource.file if e.resource else None}
-                                          for e in analysis.exempted]},
         }],
     }
+
+
+def _information_uri() -> str:
+    from .project import docs_url
+
+    url = docs_url("docs/policies.md")
+    return url if url.startswith("http") else "https://www.pulumi.com/docs/iac/using-pulumi/crossguard/"
+
+
+# ---------------------------------------------------------------------------------------------
+# JUnit XML and GitHub Actions annotations
+# ---------------------------------------------------------------------------------------------
+
+def to_junit(analysis: Analysis, findings: Optional[Findings] = None) -> str:
+    """One ``testsuite`` per policy; one failing ``testcase`` per violation, a skipped one per
+    exemption, and one passing ``testcase`` for a policy with neither."""
+    findings = findings or Findings(analysis)
+    root = ET.Element("testsuites", name="hardened check", tests="0", failures="0", skipped="0",
+                      time=f"{analysis.seconds:.3f}")
+    totals = [0, 0, 0]
+    for name in sorted(analysis.policies):
+        p = analysis.policies[name]
+        verdicts = analysis.by_policy(name)
+        exempted = [e for e in analysis.exempted if e.policy == name]
+        suite = ET.SubElement(root, "testsuite", name=name, tests="0", failures="0", skipped="0")
+        cases = 0
+        failures = 0
+        for v in verdicts:
+            o = findings.origin(v)
+            case = ET.SubElement(suite, "testcase", classname=name,
+                                 name=v.resource.label if v.resource else "stack",
+                                 file=o.primary.file or "", line=str(o.primary.line))
+            failure = ET.SubElement(case, "failure", type=v.enforcement_level,
+                                    message=v.message.splitlines()[0] if v.message else name)
+            failure.text = "\n".join(x for x in (v.message, f"Control: {p.control}" if p.control else "",
+                                                 f"Fix: {p.remediation}" if p.remediation else "") if x)
+            cases += 1
+            failures += 1
+        for e in exempted:
+            case = ET.SubElement(suite, "testcase", classname=name, name=e.resource.label if e.resource else e.urn)
+            ET.SubElement(case, "skipped", message=e.reason)
+            cases += 1
+        if not cases:
+            ET.SubElement(suite, "testcase", classname=name, name=f"{name}: no violation")
+            cases = 1
+        suite.set("tests", str(cases))
+        suite.set("failures", str(failures))
+        suite.set("skipped", str(len(exempted)))
+        totals = [totals[0] + cases, totals[1] + failures, totals[2] + len(exempted)]
+    root.set("tests", str(totals[0]))
+    root.set("failures", str(totals[1]))
+    root.set("skipped", str(totals[2]))
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def escape_data(text: str) -> str:
+    """A workflow command's message: ``%``, CR and LF escaped (GitHub's toolkit rules)."""
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def escape_property(text: str) -> str:
+    """A workflow command's property value: as data, plus ``:`` and ``,``."""
+    return escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def to_github(analysis: Analysis, findings: Optional[Findings] = None, root: Optional[str] = None) -> str:
+    """``::error file=...,line=...,col=...,title=...::message`` per violation (``warning`` for advisory)."""
+    findings = findings or Findings(analysis)
+    root = root or source_root()
+    out = []
+    for v in analysis.verdicts:
+        o = findings.origin(v)
+        props = []
+        if o.primary.file and not o.primary.file.startswith("<"):
+            artifact = _artifact(o.primary.file, root)
+            props.append(f"file={escape_property(artifact['uri'].removeprefix('file://'))}")
+            props.append(f"line={o.primary.line}")
+            if o.primary.column:
+                props.append(f"col={o.primary.column}")
+        p = analysis.policies.get(v.policy)
+        title = f"{v.policy} ({v.severity})" if v.severity else v.policy
+        props.append(f"title={escape_property(title)}")
+        label = v.resource.label if v.resource else "stack"
+        text = f"{label}: {v.message}"
+        if p and p.remediation:
+            text += f"\nFix: {p.remediation}"
+        out.append(f"::{'error' if v.mandatory else 'warning'} {','.join(props)}::{escape_data(text)}")
+    out.append(f"::notice title=hardened check::{escape_data(summary_line(analysis))}")
+    return "\n".join(out) + "\n"
 
 
 # ---------------------------------------------------------------------------------------------
 # The command
 # ---------------------------------------------------------------------------------------------
 
+class _Ordered(argparse.Action):
+    """--format and --output, kept in the order given so each output pairs with its format."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        items = list(getattr(namespace, "outputs_in_order", None) or [])
+        items.append((self.dest, values))
+        setattr(namespace, "outputs_in_order", items)
+        setattr(namespace, self.dest, values)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("paths", nargs="+", metavar="PATH",
-                        help="Kubernetes YAML files or directories (a render directory is read through resources.json)")
-    parser.add_argument("--format", choices=FORMATS, default="text", help="output format (default text)")
-    parser.add_argument("--config", metavar="FILE",
-                        help="policy configuration, the JSON document `pulumi preview --policy-pack-config` takes")
-    parser.add_argument("--output", "-o", metavar="FILE", help="write the report here instead of stdout")
-    parser.add_argument("--stack", default=DEFAULT_STACK,
-                        help=f"stack name used in URNs of plain manifests (default {DEFAULT_STACK})")
-    parser.add_argument("--policy-pack", default=str(DEFAULT_PACK), metavar="DIR",
-                        help="the policy pack directory (default: this repository's policy_pack)")
+                        help="Kubernetes YAML files or directories (a render directory is read through "
+                             "resources.json); - reads standard input")
+    out = parser.add_argument_group("output")
+    out.add_argument("--format", "-f", action=_Ordered, choices=FORMATS, default="text",
+                     help="text (default), json, sarif, junit or github; repeatable, each with its own --output")
+    out.add_argument("--output", "-o", action=_Ordered, metavar="FILE",
+                     help="write the preceding --format here (- for standard output)")
+    out.add_argument("--color", choices=("auto", "always", "never"), default="auto",
+                     help="colour the text format: auto (default) on a terminal unless NO_COLOR is set")
+    out.add_argument("--quiet", "-q", action="store_true",
+                     help="no info or progress lines on stderr (warnings and errors are still shown)")
+    out.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                     help="progress on stderr during long runs (default: only when stderr is a terminal)")
+    out.add_argument("--stdin-name", metavar="NAME", default="<stdin>",
+                     help="the file name reports give to standard input (default <stdin>)")
+    sel = parser.add_argument_group("policies and exit status")
+    sel.add_argument("--policy", action="append", default=[], metavar="NAME",
+                     help="run only this policy (repeatable)")
+    sel.add_argument("--skip-policy", action="append", default=[], metavar="NAME",
+                     help="do not run this policy (repeatable)")
+    sel.add_argument("--fail-on", choices=SEVERITIES, metavar="SEVERITY",
+                     help="exit 1 only for mandatory violations of this severity or higher "
+                          f"({', '.join(SEVERITIES)}; default: any mandatory violation)")
+    sel.add_argument("--soft-fail", action="store_true",
+                     help="exit 0 even with mandatory violations (errors still exit 2)")
+    cfg = parser.add_argument_group("configuration")
+    cfg.add_argument("--config", metavar="FILE",
+                     help="policy configuration, the JSON document `pulumi preview --policy-pack-config` takes")
+    cfg.add_argument("--stack", default=DEFAULT_STACK,
+                     help=f"stack name used in URNs of plain manifests (default {DEFAULT_STACK})")
+    cfg.add_argument("--stack-file", metavar="FILE",
+                     help="the Pulumi.<stack>.yaml a rendered stack came from (default: found by the stack "
+                          "name in the working directory, the git top level or this repository)")
+    cfg.add_argument("--policy-pack", default=str(DEFAULT_PACK), metavar="DIR",
+                     help="the policy pack directory (default: this repository's policy_pack)")
 
 
-def _fail(message: str, err: TextIO) -> int:
-    print(f"check: error: {message}", file=err)
-    return 2
+def plan_outputs(args: argparse.Namespace) -> list[tuple[str, Optional[str]]]:
+    """``[(format, file or None for stdout)]`` from --format/--output in the order given.
+
+    Each --output belongs to the closest --format before it that has none yet (an --output given
+    before any --format waits for the next one, or is the text report's); a format left without
+    an --output goes to standard output, and only one may: ``--format sarif --output x.sarif
+    --format text`` writes SARIF to x.sarif and text to stdout."""
+    items = getattr(args, "outputs_in_order", None) or []
+    plan: list[list] = []
+    pending: list[str] = []
+    for kind, value in items:
+        if kind == "format":
+            plan.append([value, pending.pop(0) if pending else None])
+            continue
+        open_slot = next((p for p in reversed(plan) if p[1] is None), None)
+        if open_slot is not None:
+            open_slot[1] = value
+        else:
+            pending.append(value)
+    if pending:
+        if plan or len(pending) > 1:
+            raise UserError(f"--output {pending[-1]} has no --format to write; give each --output after its "
+                            "--format, e.g. --format sarif --output check.sarif --format text")
+        plan.append(["text", pending.pop()])
+    if not plan:
+        plan = [["text", None]]
+    to_stdout = [f for f, o in plan if o in (None, "-")]
+    if len(to_stdout) > 1:
+        raise UserError(f"only one format can go to standard output, and {', '.join(to_stdout)} have no --output; "
+                        "give each but one an --output FILE")
+    seen: dict[str, str] = {}
+    for fmt, path in plan:
+        if path in (None, "-"):
+            continue
+        key = os.path.abspath(path)
+        if key in seen:
+            raise UserError(f"--output {path} is given for both {seen[key]} and {fmt}")
+        seen[key] = fmt
+    return [(f, None if o in (None, "-") else o) for f, o in plan]
+
+
+def _check_writable(path: str) -> None:
+    """An --output that cannot be written is an error before the run, not after it."""
+    target = Path(path)
+    if target.is_dir():
+        raise UserError(f"cannot write {path}: it is a directory")
+    existed = target.exists()
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with open(target, "a", encoding="utf-8"):
+            pass
+    except OSError as e:
+        raise UserError(f"cannot write {path}: {e.strerror or e}") from None
+    if not existed:
+        target.unlink(missing_ok=True)
+
+
+def _write(path: str, text: str) -> None:
+    try:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(text, encoding="utf-8")
+    except OSError as e:
+        raise UserError(f"cannot write {path}: {e.strerror or e}") from None
 
 
 def _read_config(path: str) -> Any:
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as e:
-        raise ValueError(f"{path}: cannot read: {e.strerror or e}") from None
+        raise UserError(f"{path}: cannot read: {e.strerror or e}") from None
     try:
         return json.loads(text)
     except json.JSONDecodeError as e:
-        raise ValueError(f"{path}:{e.lineno}:{e.colno}: not valid JSON: {e.msg}") from None
+        raise UserError(f"{path}:{e.lineno}:{e.colno}: not valid JSON: {e.msg}") from None
 
 
 def _stack_policy_configs(paths: list[str]) -> list[str]:
@@ -253,87 +568,218 @@ def _stack_policy_configs(paths: list[str]) -> list[str]:
     found: dict[str, str] = {}
     for raw in paths:
         candidate = Path(raw) / FILE_NAME
-        if Path(raw).is_dir() and candidate.is_file():
+        if raw != "-" and Path(raw).is_dir() and candidate.is_file():
             found.setdefault(candidate.read_text(encoding="utf-8"), display_path(candidate))
     return list(found.values())
 
 
 def _fallback_file(paths: list[str], resources: list[Resource]) -> Optional[str]:
     for raw in paths:
+        if raw == "-":
+            continue
         candidate = Path(raw) / RESOURCES_JSON if Path(raw).is_dir() else Path(raw)
         if candidate.is_file():
             return display_path(candidate)
     return next((r.file for r in resources if r.file), None)
 
 
+def read_inputs(paths: list[str], *, stack: str, stdin: TextIO, stdin_name: str,
+                duplicates: Optional[list] = None) -> Iterator[Resource]:
+    """The resources of *paths*; ``-`` is standard input (read once). Files are read whole (an
+    object's last definition, the one judged, is known only at the end; *duplicates* collects the
+    objects defined more than once). Every unreadable file or document is reported together at the
+    end (ManifestError)."""
+    problems: list[str] = []
+    group: list[str] = []
+
+    def files() -> Iterator[Resource]:
+        batch = list(group)
+        group.clear()
+        if batch:
+            try:
+                yield from load_path(batch, stack=stack, duplicates=duplicates)
+            except ManifestError as e:
+                problems.extend(e.problems)
+
+    for raw in paths:
+        if raw != "-":
+            group.append(raw)
+            continue
+        yield from files()
+        try:
+            yield from load_text(stdin.read(), stdin_name, stack=stack)
+        except ManifestError as e:
+            problems.extend(e.problems)
+    yield from files()
+    if problems:
+        raise ManifestError(problems)
+
+
+def select_policies(document: Optional[dict], policies: dict[str, PolicyInfo], only: list[str],
+                    skip: list[str]) -> tuple[dict, set[str]]:
+    """The configuration with every policy not selected set to ``disabled`` (Pulumi's own way to
+    switch a policy off), and the names that stay enabled. Unknown names are an error."""
+    for flag, names in (("--policy", only), ("--skip-policy", skip)):
+        for name in names:
+            if name not in policies:
+                raise UserError(f"{flag} {name}: no such policy in the pack{did_you_mean(name, policies)}; "
+                                f"the pack's policies are listed by `--format json` and in docs/policies.md")
+    enabled = set(only or policies) - set(skip)
+    if not enabled:
+        raise UserError("--policy/--skip-policy leave no policy to run")
+    document = dict(document or {})
+    for name in sorted(set(policies) - enabled):
+        current = document.get(name)
+        if isinstance(current, dict):
+            document[name] = {**current, "enforcementLevel": "disabled"}
+        else:
+            document[name] = "disabled"
+    return document, enabled
+
+
 def _exemptions_preflight(pack_dir: str, err: TextIO) -> bool:
     """The pack's exemptions file: one error line if malformed (exit 2), warnings for expired ones
     and ones expiring within 30 days (policy_pack/policies/_lib/exemptions.py, ``preflight``)."""
-    from policy_pack.policies._lib.exemptions import preflight
-
+    try:
+        from policy_pack.policies._lib.exemptions import preflight
+    except ImportError:  # pragma: no cover - another pack
+        return True
     path = Path(pack_dir) / "exemptions.yaml"
     return not path.is_file() or preflight("check", fail_on_expired=False, path=path, stream=err)
 
 
-def run(args: argparse.Namespace, out: Optional[TextIO] = None, err: Optional[TextIO] = None) -> int:
+def _expiry_warnings(console: Console, config: Any) -> None:
+    """Exemptions of the policy configuration (``--config``) that expire soon: a warning each (the
+    pack's own file is checked by :func:`_exemptions_preflight`)."""
+    try:
+        from policy_pack.policies._lib import exemptions as ex
+    except ImportError:  # pragma: no cover - another pack
+        return
+    entries: list = []
+    if isinstance(config, dict):
+        for policy, value in config.items():
+            if isinstance(value, dict) and isinstance(value.get("exemptions"), list):
+                try:
+                    entries += ex.parse_exemptions(value["exemptions"], source="--config", policy=policy,
+                                                   where=f"{policy}.exemptions")
+                except ex.ExemptionError:
+                    pass  # the pack reports it, naming the entry
+    today = ex.utc_today()
+    for e in entries:
+        days = (e.expires - today).days
+        if 0 <= days <= EXPIRY_WARNING_DAYS:
+            console.warn(f"{e.describe()} for {e.target} expires on {e.expires.isoformat()} "
+                         f"(in {plural(days, 'day')}); renew it with a fresh reason or fix the resource")
+
+
+def failing_verdicts(analysis: Analysis, fail_on: Optional[str]) -> list[Verdict]:
+    if not fail_on:
+        return analysis.mandatory
+    limit = SEVERITY_RANK[fail_on]
+    # an unknown severity fails closed
+    return [v for v in analysis.mandatory if SEVERITY_RANK.get(v.severity, 4) <= limit or not v.severity]
+
+
+def render_format(fmt: str, analysis: Analysis, findings: Findings, *, color: bool,
+                  failing: list[Verdict], duplicates: Optional[list] = None) -> str:
+    if fmt == "json":
+        document = to_json(analysis, findings, failed=bool(failing))
+        document["duplicates"] = [d.as_json() for d in duplicates or []]
+        return json.dumps(document, indent=2, sort_keys=True) + "\n"
+    if fmt == "sarif":
+        return json.dumps(to_sarif(analysis, findings=findings), indent=2, sort_keys=True) + "\n"
+    if fmt == "junit":
+        return to_junit(analysis, findings)
+    if fmt == "github":
+        return to_github(analysis, findings)
+    return format_text(analysis, findings, color=color, failing=failing)
+
+
+def run(args: argparse.Namespace, out: Optional[TextIO] = None, err: Optional[TextIO] = None,
+        stdin: Optional[TextIO] = None) -> int:
     out = out or sys.stdout
-    err = err or sys.stderr
-    if not _exemptions_preflight(args.policy_pack, err):
+    console = Console("check", quiet=getattr(args, "quiet", False), progress=getattr(args, "progress", None),
+                      color=getattr(args, "color", "auto"), err=err or sys.stderr)
+    plan = plan_outputs(args)
+    for _, path in plan:
+        if path:
+            _check_writable(path)
+    if args.paths.count("-") > 1:
+        raise UserError("- (standard input) can be given once")
+    if not _exemptions_preflight(args.policy_pack, console.err):
         return 2
+    only, skip = list(getattr(args, "policy", []) or []), list(getattr(args, "skip_policy", []) or [])
+
     config = None
     config_file = args.config
     if not config_file:
         found = _stack_policy_configs(args.paths)
         if len(found) > 1:
-            return _fail(f"the inputs carry different stack policy configurations ({', '.join(found)}); "
-                         "check one render at a time or name one with --config FILE", err)
+            raise UserError(f"the inputs carry different stack policy configurations ({', '.join(found)}); "
+                            "check one render at a time or name one with --config FILE")
         if found:
             config_file = found[0]
-            print(f"check: policy configuration {config_file} (the stack's, written by render; "
-                  "--config FILE uses another)", file=err)
+            console.info(f"policy configuration {config_file} (the stack's, written by render; "
+                         "--config FILE uses another)")
     if config_file:
-        try:
-            config = _read_config(config_file)
-        except ValueError as e:
-            return _fail(str(e), err)
-    # The pack starts in parallel with reading the input (its start-up is most of a small run).
+        config = _read_config(config_file)
+    _expiry_warnings(console, config)
+
+    progress = console.progress()
     # The pack starts first: its start-up overlaps with reading the input, which streams into
-    # Analyze calls as it is read.
-    duplicates: list = []  # objects defined more than once: only the last definition is judged
-    pack = PolicyPackProcess(args.policy_pack, config=config, config_source=config_file or "policy configuration")
+    # Analyze calls as it is read. Selecting policies needs their names, so it waits for the pack.
+    selecting = bool(only or skip)
+    pack = PolicyPackProcess(args.policy_pack, config=None if selecting else config,
+                             config_source=config_file or "policy configuration")
     try:
         pack.start()
-        analysis = pack.analyze(iter_resources(args.paths, stack=args.stack, duplicates=duplicates))
-    except ManifestError as e:
-        return _fail("unreadable input:\n  " + "\n  ".join(e.problems), err)
-    except ConfigError as e:
-        return _fail("invalid policy configuration:\n  " + "\n  ".join(str(e).splitlines()), err)
-    except PackError as e:
-        return _fail(str(e), err)
+        enabled = None
+        if selecting:
+            pack.wait_ready()
+            document, enabled = select_policies(config, pack.policies, only, skip)
+            pack.configure(document, config_file or "policy configuration")
+        duplicates: list = []  # objects defined more than once: only the last definition is judged
+        resources = read_inputs(args.paths, stack=args.stack, stdin=stdin or sys.stdin,
+                                stdin_name=getattr(args, "stdin_name", "<stdin>"), duplicates=duplicates)
+        analysis = pack.analyze(progress.iterate(resources))
     finally:
+        progress.done()
         pack.close()
-    resources = analysis.resources
-    if not resources:
-        return _fail(f"no Kubernetes objects found in {', '.join(args.paths)}", err)
+    if enabled is not None:
+        analysis.policies = {n: p for n, p in analysis.policies.items() if n in enabled}
+    if not analysis.resources:
+        raise UserError(f"no Kubernetes objects found in {', '.join(args.paths)}")
     for duplicate in duplicates:
-        print(f"check: warning: {duplicate.message}", file=err)
-    if args.format == "json":
-        text = json.dumps({**to_json(analysis), "duplicates": [d.as_json() for d in duplicates]}, indent=2,
-                          sort_keys=True) + "\n"
-    elif args.format == "sarif":
-        text = json.dumps(to_sarif(analysis, _fallback_file(args.paths, resources)), indent=2, sort_keys=True) + "\n"
-    else:
-        text = format_text(analysis)
-    if args.output:
-        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.output).write_text(text, encoding="utf-8")
-        print(format_text(analysis).splitlines()[-1], file=err)
-    else:
-        out.write(text)
-    return 1 if analysis.mandatory else 0
+        console.warn(duplicate.message)
+
+    root = source_root()
+    locator = Locator(analysis.resources, stack_file=getattr(args, "stack_file", None),
+                      search=[os.getcwd(), root, str(Path(__file__).resolve().parent.parent)])
+    findings = Findings(analysis, locator, _fallback_file(args.paths, analysis.resources))
+    failing = failing_verdicts(analysis, getattr(args, "fail_on", None))
+    for fmt, path in plan:
+        color = fmt == "text" and path is None and use_color(out, getattr(args, "color", "auto"))
+        text = render_format(fmt, analysis, findings, color=color, failing=failing, duplicates=duplicates)
+        if path is None:
+            out.write(text)
+            continue
+        _write(path, text)
+        console.info(f"wrote {fmt} to {path}")
+    if all(path is not None for _, path in plan) or any(f != "text" for f, p in plan if p is None):
+        console.info(summary_line(analysis, failing))
+    if failing and getattr(args, "soft_fail", False):
+        n = len(failing)
+        console.warn(f"--soft-fail: {plural(n, 'mandatory violation')} {'does' if n == 1 else 'do'} not fail this run")
+        return 0
+    return 1 if failing else 0
 
 
 def main(argv: Optional[list[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m hardened check", description=__doc__.split("\n\n")[0])
+    from .cli import Parser, run as run_command
+
+    parser = Parser(prog="python -m hardened check", description=__doc__.split("\n\n")[0])
+    parser.command = "check"
     add_arguments(parser)
-    return run(parser.parse_args(argv))
+    args = parser.parse_args(argv)
+    args.run, args.command = run, "check"
+    return run_command(args)

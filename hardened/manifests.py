@@ -54,7 +54,6 @@ except ImportError:  # pragma: no cover
 PROJECT = "hardened-stack"
 DEFAULT_STACK = "offline"
 RESOURCES_JSON = "resources.json"
-YAML_SUFFIXES = (".yaml", ".yml")
 #: The extensions kubectl reads in a directory (k8s.io/cli-runtime pkg/resource/builder.go FileExtensions).
 KUBECTL_EXTENSIONS = (".json", ".yaml", ".yml")
 #: The stack policy configuration render writes next to resources.json (hardened.policyconfig.FILE_NAME).
@@ -295,6 +294,7 @@ def _check_aliases(node: yaml.Node, file: str, line: int) -> None:
     """Refuse a document whose aliases expand it beyond MAX_EXPANDED values and ALIAS_RATIO times
     what is written (the composer shares aliased nodes; building the data would copy them)."""
     sizes: dict[int, int] = {}
+    open_: set[int] = set()  # collections whose children are being sized
     stack: list[tuple[yaml.Node, bool]] = [(node, False)]
     while stack:
         current, expanded = stack.pop()
@@ -307,8 +307,17 @@ def _check_aliases(node: yaml.Node, file: str, line: int) -> None:
         children = ([v for pair in current.value for v in pair] if isinstance(current, yaml.MappingNode)
                     else list(current.value))
         if not expanded:
+            if key in open_:
+                continue
+            open_.add(key)
             stack.append((current, True))
-            stack.extend((child, False) for child in children if id(child) not in sizes)
+            for child in children:
+                if id(child) in open_:
+                    at = line - node.start_mark.line + child.start_mark.line
+                    raise ManifestError([f"{file}:{at}: the collection anchored here holds an alias to itself (an "
+                                         "infinite value); a Kubernetes object cannot be recursive: drop the alias"])
+                if id(child) not in sizes:
+                    stack.append((child, False))
             continue
         sizes[key] = min(1 + sum(sizes[id(child)] for child in children), 10 ** 12)
     total, written = sizes[id(node)], len(sizes)

@@ -95,7 +95,9 @@ def read_stack_config(stack: str, root: Path = REPO_ROOT,
     try:
         doc = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as e:
-        raise RenderError(f"{path.name} is not valid YAML: {e}") from None
+        mark = getattr(e, "problem_mark", None)
+        where = f"{path.name}:{mark.line + 1}:{mark.column + 1}" if mark else path.name
+        raise RenderError(f"{where}: not valid YAML: {getattr(e, 'problem', None) or e}") from None
     raw = dict((doc.get("config") or {}))
     raw.update(overrides or {})
     config: dict[str, str] = {}
@@ -286,7 +288,8 @@ class _ProgressHandler(logging.Handler):
         self.sink = sink
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.sink(record.getMessage())
+        message = record.getMessage()
+        self.sink(f"warning: {message}" if record.levelno >= logging.WARNING else message)
 
 
 def run_program(stack: str = "prod", root: Path = REPO_ROOT, overrides: Optional[dict[str, Any]] = None,
@@ -435,13 +438,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import pulumi
-
     from . import policyconfig
 
     root = Path(args.root)
     out = Path(args.out) if args.out else root / "build" / args.stack
-    say = (lambda m: None) if args.quiet else (lambda m: print(f"  {m}", file=sys.stderr))
+    def say(message: str) -> None:  # warnings (pulumi.log.warn) are labelled and shown even with --quiet
+        if message.startswith("warning: "):
+            print(f"render: {message}", file=sys.stderr)
+        elif not args.quiet:
+            print(f"  {message}", file=sys.stderr)
+
     start = time.perf_counter()
     if not args.quiet:
         print(f"render: stack {args.stack} from {stack_file(args.stack, root).name} (offline, SDK mocks)",
@@ -453,20 +459,15 @@ def run(args: argparse.Namespace) -> int:
         return 2
     placeholders: dict[str, str] = {}
     charts = ChartContext(cache=getattr(args, "chart_cache", None))
-    try:
-        config, _ = read_stack_config(args.stack, root)
-        charts.kube_version = stack_kube_version(config)
-        records = run_program(args.stack, root, progress=say, preview=getattr(args, "preview", False),
-                              charts=charts, expand_charts=not getattr(args, "no_charts", False),
-                              placeholders=placeholders)
-        counts = write_output(records, out, args.stack)
-        policyconfig.write(out, policyconfig.stack_policy_config(args.stack, root))
-    except RenderError as e:
-        print(f"render: error: {e}", file=sys.stderr)
-        return 2
-    except pulumi.RunError as e:
-        print(f"render: error: {e}", file=sys.stderr)
-        return 1
+    # Errors (RenderError, a chart that cannot be rendered, a config error naming the key, an
+    # unwritable --out) reach the CLI's one handler: `render: error: ...`, exit 2.
+    config, _ = read_stack_config(args.stack, root)
+    charts.kube_version = stack_kube_version(config)
+    records = run_program(args.stack, root, progress=say, preview=getattr(args, "preview", False),
+                          charts=charts, expand_charts=not getattr(args, "no_charts", False),
+                          placeholders=placeholders)
+    counts = write_output(records, out, args.stack)
+    policyconfig.write(out, policyconfig.stack_policy_config(args.stack, root))
     for warning in charts.warnings:
         print(f"render: warning: {warning}", file=sys.stderr)
     hooks = sum(len(r.hooks) for r in charts.renders.values())

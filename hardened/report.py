@@ -1,20 +1,29 @@
-"""Compliance evidence from the real stack and the real policy pack.
+"""``hardened report [--stack prod] [--out DIR]``: compliance evidence from the real stack and pack.
 
 Runs the stack's Pulumi program offline (``hardened.render.run_program``), runs the policy pack over
 what it registered (``hardened.analyzer.PolicyPackProcess``, the same gRPC path ``pulumi preview``
 uses), and writes, per control of NIST SP 800-171 r2, CMMC 2.0, IEC 62443-3-3 and NIST SP 800-207
 that the project addresses: the components implementing it (``hardened/controls.yaml``), the
-policies enforcing it (read from the pack's GetAnalyzerInfo framework and tags, never duplicated)
-and the current verdict. The seed's pre-deployment checklist is reported item by item.
+policies enforcing it (read from the pack's GetAnalyzerInfo framework and tags, never duplicated),
+how many resources each policy judged, and the verdict: pass, fail, not applicable (its policies
+judged no resource) or manual (no policy; evidence comes from outside the render). The seed's
+pre-deployment checklist is reported item by item.
 
-Outputs in ``--out``: ``compliance.md``, ``compliance.html`` and ``component-definition.json``
-(OSCAL, built and validated with compliance-trestle). Exit code 1 when a verdict fails.
+Every document starts with what it is evidence of: generation time, git commit, the digest of
+Pulumi.<stack>.yaml, tool and pack versions, what was and was not evaluated, and the active
+exemptions with their expiry.
+
+Outputs in --out: compliance.md, compliance.html, component-definition.json (OSCAL: what
+implements what) and assessment-results.json (OSCAL: the verdicts), both built and validated
+with compliance-trestle. Exit status 1 when a verdict fails, 2 when the stack cannot be rendered.
 """
 from __future__ import annotations
 
 import argparse
 import datetime as _dt
+import hashlib
 import json
+import subprocess
 import sys
 import tempfile
 import uuid
@@ -34,9 +43,22 @@ TAG_PREFIXES = {"nist800-171": "nist800-171", "cmmc": "cmmc", "iec62443": "iec62
 FRAMEWORK_NAMES = {"nist sp 800-171": "nist800-171", "cmmc": "cmmc", "iec 62443": "iec62443",
                    "nist sp 800-207": "nist800-207"}
 
-PASS, FAIL, MANUAL = "pass", "fail", "manual"
+PASS, FAIL, MANUAL, NOT_APPLICABLE = "pass", "fail", "manual", "not applicable"
+VERDICTS = (PASS, FAIL, NOT_APPLICABLE, MANUAL)
 #: Stable namespace for the OSCAL UUIDs, so two reports of the same stack diff cleanly.
 _NS = uuid.UUID("6f2b8a52-6a0e-4b1f-9a55-3c1c8f4b2d11")
+#: The namespace of this project's own OSCAL props (OSCAL reserves props without ``ns`` for its own names).
+OSCAL_NS = "https://github.com/lego-mcp/hardened-stack/ns/oscal"
+
+
+@dataclass
+class PolicyRun:
+    """One policy on this stack: how many resources it judged (None: unknown for another pack)."""
+
+    name: str
+    judged: Optional[int]
+    violations: int
+    exempted: int = 0
 
 
 @dataclass
@@ -48,6 +70,8 @@ class ControlRow:
     policies: list[str]
     verdict: str
     violations: list[str] = field(default_factory=list)
+    judged: dict[str, Optional[int]] = field(default_factory=dict)
+    framework_key: str = ""
 
 
 @dataclass
@@ -58,6 +82,32 @@ class ChecklistRow:
     evidence: str
     verdict: str
     violations: list[str] = field(default_factory=list)
+    judged: dict[str, Optional[int]] = field(default_factory=dict)
+
+
+@dataclass
+class ExemptionRow:
+    id: str
+    policies: list[str]
+    target: str
+    reason: str
+    expires: str
+    status: str          # "active", "expires in N days", "expired"
+    applied: int         # resources it exempted in this run
+
+
+@dataclass
+class Header:
+    stack: str
+    generated: str
+    commit: str
+    stack_file: str
+    stack_digest: str
+    tool_version: str
+    pack: str
+    pack_version: str
+    evaluated: list[str]
+    not_evaluated: list[str]
 
 
 def load_controls(path: Path = CONTROLS) -> dict[str, Any]:
@@ -92,15 +142,56 @@ def policy_controls(policies: Mapping[str, Any]) -> dict[tuple[str, str], list[s
     return {k: sorted(v) for k, v in out.items()}
 
 
-def _verdict(policies: list[str], analysis: Any) -> tuple[str, list[str]]:
+# ---------------------------------------------------------------------------------------------
+# What each policy judged
+# ---------------------------------------------------------------------------------------------
+
+def policy_runs(analysis: Any, pack_dir: Optional[Path] = None) -> dict[str, PolicyRun]:
+    """Per policy: the resources it judged (those of the kinds it applies to that the engine sent
+    it, less the exempted ones), its mandatory violations and its exemptions. The kinds come from
+    the pack's own policy objects (the predicate the pack applies), so the count is exact for this
+    repository's pack and unknown (None) for another one."""
+    from .analyzer import DEFAULT_PACK
+
+    applies = None
+    if pack_dir is None or Path(pack_dir).resolve() == Path(DEFAULT_PACK).resolve():
+        try:
+            from policy_pack.policies import all_policies
+
+            applies = {p.name: p for p in all_policies()}
+        except Exception:  # noqa: BLE001 - the counts are then unknown, not wrong
+            applies = None
+    exempted: dict[str, set[str]] = {}
+    for e in analysis.exempted:
+        exempted.setdefault(e.policy, set()).add(e.urn)
+    runs = {}
+    for name, info in analysis.policies.items():
+        violations = sum(1 for v in analysis.by_policy(name) if v.mandatory)
+        judged = None
+        policy = applies.get(name) if applies else None
+        if policy is not None and hasattr(policy, "applies_to"):
+            considered = analysis.resources if info.type == "stack" else [r for r in analysis.resources if r.analyzed]
+            judged = sum(1 for r in considered if policy.applies_to(r.type) and r.urn not in exempted.get(name, ()))
+        runs[name] = PolicyRun(name, judged, violations, len(exempted.get(name, ())))
+    return runs
+
+
+def _verdict(policies: list[str], analysis: Any, runs: Mapping[str, PolicyRun]) -> tuple[str, list[str]]:
     if not policies:
         return MANUAL, []
     violations = [f"{v.policy}: {v.message} ({v.urn or 'stack'})"
                   for name in policies for v in analysis.by_policy(name) if v.mandatory]
-    return (FAIL if violations else PASS), violations
+    if violations:
+        return FAIL, violations
+    counts = [runs[n].judged if n in runs else None for n in policies]
+    if counts and all(c == 0 for c in counts):
+        return NOT_APPLICABLE, []
+    return PASS, []
 
 
-def build_rows(controls: Mapping[str, Any], analysis: Any) -> tuple[list[ControlRow], list[ChecklistRow]]:
+def build_rows(controls: Mapping[str, Any], analysis: Any,
+               runs: Optional[Mapping[str, PolicyRun]] = None) -> tuple[list[ControlRow], list[ChecklistRow]]:
+    runs = runs if runs is not None else policy_runs(analysis)
     mapping = policy_controls(analysis.policies)
     rows = []
     for key, fw in controls["frameworks"].items():
@@ -108,9 +199,9 @@ def build_rows(controls: Mapping[str, Any], analysis: Any) -> tuple[list[Control
             # CMMC ids carry the practice level (AC.L2-3.1.5); the pack's tags may too or not.
             names = sorted(set(mapping.get((key, str(cid)), []))
                            | set(mapping.get((key, str(cid).split("-", 1)[-1]), []) if key == "cmmc" else []))
-            verdict, violations = _verdict(names, analysis)
+            verdict, violations = _verdict(names, analysis, runs)
             rows.append(ControlRow(fw["title"], str(cid), c["title"], list(c["components"]), names, verdict,
-                                   violations))
+                                   violations, {n: runs[n].judged if n in runs else None for n in names}, key))
     checklist = []
     for section, items in controls.get("checklist", {}).items():
         for it in items:
@@ -118,28 +209,169 @@ def build_rows(controls: Mapping[str, Any], analysis: Any) -> tuple[list[Control
             unknown = [n for n in names if n not in analysis.policies]
             if unknown:
                 raise ValueError(f"controls.yaml checklist item {it['item']!r} names unknown policies {unknown}")
-            verdict, violations = _verdict(names, analysis)
+            verdict, violations = _verdict(names, analysis, runs)
             evidence = it.get("evidence", "")
             if verdict == MANUAL and not evidence:
                 raise ValueError(f"controls.yaml checklist item {it['item']!r} has neither policies nor evidence")
-            checklist.append(ChecklistRow(section, it["item"], names, evidence, verdict, violations))
+            checklist.append(ChecklistRow(section, it["item"], names, evidence, verdict, violations,
+                                          {n: runs[n].judged if n in runs else None for n in names}))
     return rows, checklist
 
 
+# ---------------------------------------------------------------------------------------------
+# Header, scope and exemptions
+# ---------------------------------------------------------------------------------------------
+
+def git_commit(root: Path) -> str:
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10)
+        if head.returncode != 0:
+            return "unknown (not a git checkout)"
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, timeout=30)
+        return head.stdout.strip() + (" (with uncommitted changes)" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown (git unavailable)"
+
+
+def scope(analysis: Any, rows: list[ControlRow], runs: Mapping[str, PolicyRun]) -> tuple[list[str], list[str]]:
+    """What this report evaluated and what it did not, from the run itself."""
+    resources = analysis.resources
+    k8s = sum(1 for r in resources if r.is_kubernetes)
+    charts = [r for r in resources if r.type.startswith("kubernetes:helm.sh/")]
+    chart_urns = {r.urn for r in charts}
+    chart_objects = sum(1 for r in resources if r.parent in chart_urns)
+    components = sum(1 for r in resources if not r.custom and not r.type.startswith("kubernetes:helm.sh/"))
+    others = len(resources) - k8s - len(charts) - components
+    unknown = [n for n, r in runs.items() if r.judged is None]
+    evaluated = [
+        f"{len(resources):,} resources the stack's program registered offline (SDK mocks): {k8s:,} Kubernetes "
+        f"objects, {len(charts)} Helm charts, {others} other resources (AWS), {components} components",
+        f"{len(analysis.policies)} policies of {analysis.pack} {analysis.version}, run over the Analyzer protocol "
+        "as pulumi preview --policy-pack runs them, with the stack's own policy configuration",
+    ]
+    not_evaluated = []
+    if charts and not chart_objects:
+        not_evaluated.append(f"the objects inside the {len(charts)} Helm charts: no chart was rendered, so the "
+                             "pack judged their values only")
+    elif chart_objects:
+        evaluated.append(f"{chart_objects:,} objects rendered from the Helm charts")
+    manual = [r for r in rows if r.verdict == MANUAL]
+    na = [r for r in rows if r.verdict == NOT_APPLICABLE]
+    not_evaluated += [
+        "the live cluster, the cloud account and the nodes (CIS node items, EKS settings, IAM): this is the "
+        "configuration as rendered, not the running system",
+        "secret values: they are redacted in the render and never judged",
+        f"{len(manual)} controls that no policy covers (manual: evidence from outside the render)",
+    ]
+    if na:
+        not_evaluated.append(f"{len(na)} controls whose policies judged no resource of this stack "
+                             "(not applicable here; not a pass)")
+    if unknown:
+        not_evaluated.append(f"how many resources {len(unknown)} policies judged (the pack is not this "
+                             "repository's, so its kinds are unknown)")
+    return evaluated, not_evaluated
+
+
+def exemption_rows(analysis: Any, today: Optional[_dt.date] = None) -> list[ExemptionRow]:
+    from policy_pack.policies._lib import exemptions as ex
+
+    today = today or ex.utc_today()
+    out = []
+    for e in ex.load_exemptions():
+        days = (e.expires - today).days
+        status = "expired" if days < 0 else ("active" if days > 30 else f"active, expires in {days} days")
+        applied = sum(1 for x in analysis.exempted if e.describe() in x.reason)
+        out.append(ExemptionRow(e.id, list(e.policies), e.target, e.reason, e.expires.isoformat(), status, applied))
+    return out
+
+
+def make_header(stack: str, analysis: Any, rows: list[ControlRow], runs: Mapping[str, PolicyRun],
+                root: Path) -> Header:
+    from . import __version__
+    from .render import stack_file
+
+    path = stack_file(stack, root)
+    digest = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "unknown"
+    evaluated, not_evaluated = scope(analysis, rows, runs)
+    now = _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
+    return Header(stack, now, git_commit(root), path.name, f"sha256:{digest}", __version__, analysis.pack,
+                  analysis.version, evaluated, not_evaluated)
+
+
+# ---------------------------------------------------------------------------------------------
+# OSCAL
+# ---------------------------------------------------------------------------------------------
+
 def _token(text: str) -> str:
-    out = "".join(ch if ch.isalnum() or ch in ".-_" else "-" for ch in text)
-    return out if out[:1].isalpha() else "c-" + out
+    out = "".join(ch if ch.isalnum() or ch in ".-_" else "_" for ch in text)
+    return out if out[:1].isalpha() or out[:1] == "_" else "c-" + out
 
 
-def oscal_component_definition(stack: str, rows: list[ControlRow], version: str) -> dict[str, Any]:
-    """An OSCAL component-definition (validated by trestle's pydantic models) as JSON data."""
-    from trestle.oscal.common import Metadata, Property
+def oscal_control_id(framework: Mapping[str, Any], control_id: str) -> str:
+    """The control id as the framework's OSCAL catalog spells it (controls.yaml ``oscal``): NIST's
+    SP 800-171 catalog writes ``SP_800_171_03.01.05``; frameworks without a catalog keep their own
+    label as an OSCAL token (``AC.L2-3.1.5``, ``SR_1.2``, ``tenet-2``)."""
+    spec = framework.get("oscal") or {}
+    if spec.get("id-format") == "zero-padded":
+        parts = control_id.split(".")
+        if all(p.isdigit() for p in parts):
+            return spec.get("id-prefix", "") + ".".join(f"{int(p):02d}" for p in parts)
+    return _token(control_id)
+
+
+def _uid(*parts: str) -> str:
+    return str(uuid.uuid5(_NS, "/".join(parts)))
+
+
+def _prop(name: str, value: Any):
+    from trestle.oscal.common import Property
+
+    return Property(name=name, value=str(value), ns=OSCAL_NS)
+
+
+def _back_matter(controls: Mapping[str, Any], stack: str, header: Optional[Header] = None):
+    """Back-matter resources: one per framework (its publication, and its OSCAL catalog where
+    one exists) and one for this stack's assessment plan (controls.yaml plus the pack)."""
+    from trestle.oscal.common import BackMatter, Citation, Resource, Rlink
+
+    resources = []
+    for key, fw in controls["frameworks"].items():
+        rlinks = [Rlink(href=fw["source"])] if fw.get("source") else []
+        catalog = (fw.get("oscal") or {}).get("catalog")
+        if catalog:
+            rlinks.append(Rlink(href=catalog, media_type="application/oscal.catalog+json"))
+        resources.append(Resource(uuid=_uid("framework", key), title=fw["title"], rlinks=rlinks or None,
+                                  citation=Citation(text=fw["title"]),
+                                  props=[_prop("framework", key)]))
+    plan_props = [_prop("controls-file", "hardened/controls.yaml")]
+    if header is not None:
+        plan_props += [_prop("git-commit", header.commit), _prop("stack-config-digest", header.stack_digest)]
+    resources.append(Resource(uuid=_uid("assessment-plan", stack), title=f"hardened-stack assessment of stack {stack}",
+                              description="The controls of hardened/controls.yaml, judged by the CrossGuard pack "
+                                          "(policy_pack/) over the stack rendered offline by `hardened report`.",
+                              props=plan_props))
+    return BackMatter(resources=resources)
+
+
+def _metadata(title: str, version: str, generated: Optional[str] = None):
+    from trestle.oscal import OSCAL_VERSION
+    from trestle.oscal.common import Metadata
+
+    now = _dt.datetime.fromisoformat(generated) if generated else \
+        _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0)
+    return Metadata(title=title, last_modified=now, version=version or "0", oscal_version=OSCAL_VERSION)
+
+
+def oscal_component_definition(stack: str, rows: list[ControlRow], version: str,
+                               controls: Optional[Mapping[str, Any]] = None,
+                               header: Optional[Header] = None) -> dict[str, Any]:
+    """An OSCAL component-definition (what implements what), validated by trestle's models."""
     from trestle.oscal.component import (ComponentDefinition, ControlImplementation, DefinedComponent,
                                          ImplementedRequirement)
 
-    def uid(*parts: str) -> str:
-        return str(uuid.uuid5(_NS, "/".join(parts)))
-
+    controls = controls or load_controls()
+    frameworks = {fw["title"]: (key, fw) for key, fw in controls["frameworks"].items()}
     by_component: dict[str, dict[str, list[ControlRow]]] = {}
     for r in rows:
         for comp in r.components or ["manual"]:
@@ -147,35 +379,100 @@ def oscal_component_definition(stack: str, rows: list[ControlRow], version: str)
     components = []
     for comp in sorted(by_component):
         impls = []
-        for fw in sorted(by_component[comp]):
+        for fw_title in sorted(by_component[comp]):
+            key, fw = frameworks.get(fw_title, (fw_title, {}))
             reqs = [ImplementedRequirement(
-                uuid=uid(stack, comp, fw, r.control_id), control_id=_token(r.control_id),
+                uuid=_uid(stack, comp, fw_title, r.control_id), control_id=oscal_control_id(fw, r.control_id),
                 description=f"{r.title}. Implemented by the {comp} component; enforced by "
                             f"{', '.join(r.policies) if r.policies else 'no automated policy (manual evidence)'}.",
-                props=[Property(name="verdict", value=r.verdict), Property(name="control-label", value=r.control_id)]
-                + [Property(name="enforcing-policy", value=p) for p in r.policies])
-                for r in by_component[comp][fw]]
-            impls.append(ControlImplementation(uuid=uid(stack, comp, fw), source=f"#{_token(fw)}",
-                                               description=f"{fw} controls addressed by {comp}",
+                props=[_prop("control-label", r.control_id)] + [_prop("enforcing-policy", p) for p in r.policies])
+                for r in by_component[comp][fw_title]]
+            impls.append(ControlImplementation(uuid=_uid(stack, comp, fw_title), source=f"#{_uid('framework', key)}",
+                                               description=f"{fw_title} controls addressed by {comp}",
                                                implemented_requirements=reqs))
-        components.append(DefinedComponent(uuid=uid(stack, comp), type="software", title=f"hardened-stack {comp}",
+        components.append(DefinedComponent(uuid=_uid(stack, comp), type="software", title=f"hardened-stack {comp}",
                                            description=f"The {comp} component of hardened-stack (stack {stack}).",
                                            control_implementations=impls))
-    now = _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0)
-    cd = ComponentDefinition(uuid=uid(stack), metadata=Metadata(
-        title=f"hardened-stack compliance evidence ({stack})", last_modified=now, version=version,
-        oscal_version="1.1.2"), components=components)
+    cd = ComponentDefinition(uuid=_uid(stack), metadata=_metadata(
+        f"hardened-stack components ({stack})", version, header.generated if header else None),
+        components=components, back_matter=_back_matter(controls, stack, header))
     return json.loads(cd.oscal_serialize_json(pretty=False))  # {"component-definition": {...}}
 
 
-def analyze_stack(stack: str, policy_pack: Optional[str] = None, overrides: Optional[dict] = None):
+def oscal_assessment_results(stack: str, rows: list[ControlRow], runs: Mapping[str, PolicyRun], analysis: Any,
+                             controls: Optional[Mapping[str, Any]] = None,
+                             header: Optional[Header] = None) -> dict[str, Any]:
+    """An OSCAL assessment-results document: one observation per policy (what it judged), one
+    finding per control (its verdict), validated by trestle's models."""
+    from trestle.oscal.assessment_results import AssessmentResults, ImportAp, Result
+    from trestle.oscal.common import (ControlSelections, Finding, FindingTarget, ObjectiveStatus, Observation,
+                                      RelatedObservation, ReviewedControls, SelectControlById)
+
+    controls = controls or load_controls()
+    frameworks = {fw["title"]: fw for fw in controls["frameworks"].values()}
+    generated = _dt.datetime.fromisoformat(header.generated) if header else \
+        _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0)
+    observations = []
+    for name in sorted(runs):
+        run = runs[name]
+        judged = "an unknown number of" if run.judged is None else f"{run.judged}"
+        observations.append(Observation(
+            uuid=_uid(stack, "observation", name), title=name,
+            description=f"Policy {name} judged {judged} resources of stack {stack}: {run.violations} mandatory "
+                        f"violations, {run.exempted} exempted.",
+            methods=["TEST"], types=["finding"], collected=generated,
+            props=[_prop("policy", name), _prop("judged", "unknown" if run.judged is None else run.judged),
+                   _prop("violations", run.violations), _prop("exempted", run.exempted)]))
+    state = {PASS: ("satisfied", "pass"), FAIL: ("not-satisfied", "fail")}
+    findings, selected = [], []
+    for r in rows:
+        cid = oscal_control_id(frameworks.get(r.framework, {}), r.control_id)
+        selected.append(SelectControlById(control_id=cid))
+        status = None
+        if r.verdict in state:
+            st, reason = state[r.verdict]
+            status = ObjectiveStatus(state=st, reason=reason)
+        else:
+            status = ObjectiveStatus(state="not-satisfied", reason="other",
+                                     remarks="not assessed by a policy: manual evidence is needed" if r.verdict == MANUAL
+                                     else "not applicable: the policies for this control judged no resource")
+        findings.append(Finding(
+            uuid=_uid(stack, "finding", r.framework, r.control_id), title=f"{r.framework} {r.control_id}",
+            description=f"{r.title}: {r.verdict}" + (f" ({len(r.violations)} violations)" if r.violations else ""),
+            target=FindingTarget(type="objective-id", target_id=cid, status=status),
+            props=[_prop("verdict", r.verdict.replace(" ", "-")), _prop("control-label", r.control_id)],
+            related_observations=[RelatedObservation(observation_uuid=_uid(stack, "observation", p))
+                                  for p in r.policies if p in runs] or None))
+    result = Result(
+        uuid=_uid(stack, "result"), title=f"Policy pack verdicts for stack {stack}",
+        description=f"{analysis.pack} {analysis.version} over the stack rendered offline.",
+        start=generated, end=generated, reviewed_controls=ReviewedControls(control_selections=[
+            ControlSelections(include_controls=selected)]),
+        observations=observations, findings=findings,
+        props=[_prop("stack", stack)] + ([_prop("git-commit", header.commit),
+                                          _prop("stack-config-digest", header.stack_digest)] if header else []))
+    ar = AssessmentResults(uuid=_uid(stack, "assessment-results"),
+                           metadata=_metadata(f"hardened-stack assessment results ({stack})", analysis.version,
+                                              header.generated if header else None),
+                           import_ap=ImportAp(href=f"#{_uid('assessment-plan', stack)}"),
+                           results=[result], back_matter=_back_matter(controls, stack, header))
+    return json.loads(ar.oscal_serialize_json(pretty=False))
+
+
+# ---------------------------------------------------------------------------------------------
+# Running the stack and writing the documents
+# ---------------------------------------------------------------------------------------------
+
+def analyze_stack(stack: str, policy_pack: Optional[str] = None, overrides: Optional[dict] = None,
+                  root: Optional[Path] = None, progress=None):
     from .analyzer import DEFAULT_PACK, PolicyPackProcess
     from .manifests import iter_resources
     from .policyconfig import stack_policy_config
-    from .render import run_program, write_output
+    from .render import REPO_ROOT, run_program, write_output
 
-    records = run_program(stack, overrides=overrides)
-    config = stack_policy_config(stack, overrides=overrides)  # the pack judges with the stack's settings
+    root = Path(root) if root else REPO_ROOT
+    records = run_program(stack, root, overrides=overrides, progress=progress)
+    config = stack_policy_config(stack, root, overrides=overrides)  # the pack judges with the stack's settings
     with tempfile.TemporaryDirectory(prefix="hardened-report-") as tmp:
         write_output(records, Path(tmp), stack)
         with PolicyPackProcess(policy_pack or DEFAULT_PACK, config=config,
@@ -184,23 +481,22 @@ def analyze_stack(stack: str, policy_pack: Optional[str] = None, overrides: Opti
 
 
 def render_documents(stack: str, rows: list[ControlRow], checklist: list[ChecklistRow], analysis: Any,
-                     exemptions: Optional[list] = None) -> dict[str, str]:
+                     header: Optional[Header] = None, exemptions: Optional[list[ExemptionRow]] = None,
+                     runs: Optional[Mapping[str, PolicyRun]] = None) -> dict[str, str]:
     import jinja2
 
-    from policy_pack.policies._lib.exemptions import review
-
-    if exemptions is None:  # the exemptions in force: policy_pack/exemptions.yaml, active entries
-        exemptions = list(review().active())
-
+    runs = runs if runs is not None else {}
+    if header is None:
+        header = Header(stack, "", "", "", "", "", analysis.pack, analysis.version, [], [])
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), undefined=jinja2.StrictUndefined,
                              autoescape=jinja2.select_autoescape(["html.j2"]), keep_trailing_newline=True,
                              trim_blocks=True, lstrip_blocks=True)
     ctx = dict(stack=stack, rows=rows, checklist=checklist, pack=analysis.pack, version=analysis.version,
-               resources=len(analysis.resources), policies=len(analysis.policies),
-               summary={v: sum(1 for r in rows if r.verdict == v) for v in (PASS, FAIL, MANUAL)},
-               checklist_summary={v: sum(1 for r in checklist if r.verdict == v) for v in (PASS, FAIL, MANUAL)},
-               frameworks=list(dict.fromkeys(r.framework for r in rows)),
-               exemptions=sorted(exemptions, key=lambda e: (e.expires, e.id)))
+               resources=len(analysis.resources), policies=len(analysis.policies), header=header,
+               exemptions=exemptions or [], runs=runs,
+               summary={v: sum(1 for r in rows if r.verdict == v) for v in VERDICTS},
+               checklist_summary={v: sum(1 for r in checklist if r.verdict == v) for v in VERDICTS},
+               frameworks=list(dict.fromkeys(r.framework for r in rows)))
     return {"compliance.md": env.get_template("compliance.md.j2").render(**ctx),
             "compliance.html": env.get_template("compliance.html.j2").render(**ctx)}
 
@@ -208,37 +504,65 @@ def render_documents(stack: str, rows: list[ControlRow], checklist: list[Checkli
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stack", default="prod", help="stack whose Pulumi.<stack>.yaml to render (default prod)")
     parser.add_argument("--out", default="compliance-report", help="output directory (default compliance-report)")
-    parser.add_argument("--policy-pack", default=None, help="policy pack directory (default the repo's)")
+    parser.add_argument("--policy-pack", default=None, metavar="DIR", help="policy pack directory (default the repo's)")
+    parser.add_argument("--quiet", "-q", action="store_true", help="no info line on stderr")
+    parser.add_argument("--root", default=None, help=argparse.SUPPRESS)
 
 
 def run(args: argparse.Namespace) -> int:
+    from .console import Console, UserError, plural
+    from .render import REPO_ROOT
+
+    console = Console("report", quiet=getattr(args, "quiet", False))
     from policy_pack.policies._lib.exemptions import preflight
 
-    if not preflight("report", fail_on_expired=False):
-        return 2
-    try:
-        analysis = analyze_stack(args.stack, args.policy_pack)
-        rows, checklist = build_rows(load_controls(), analysis)
-    except Exception as e:  # noqa: BLE001 - reported, not raised, from a CLI
-        print(f"report: {type(e).__name__}: {e}", file=sys.stderr)
+    if not preflight("report", fail_on_expired=False):  # a malformed file: one error line, exit 2
         return 2
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    for name, text in render_documents(args.stack, rows, checklist, analysis).items():
-        (out / name).write_text(text, encoding="utf-8")
-    oscal = oscal_component_definition(args.stack, rows, analysis.version or "0")
-    (out / "component-definition.json").write_text(json.dumps(oscal, indent=2) + "\n", encoding="utf-8")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UserError(f"cannot write {out}: {e.strerror or e}") from None
+    root = Path(args.root) if getattr(args, "root", None) else REPO_ROOT
+    def progress(message: str) -> None:  # the program's warnings, labelled, never hidden by --quiet
+        if message.startswith("warning: "):
+            console.warn(message[len("warning: "):])
+
+    analysis = analyze_stack(args.stack, args.policy_pack, root=root, progress=progress)
+    controls = load_controls()
+    runs = policy_runs(analysis, Path(args.policy_pack) if args.policy_pack else None)
+    rows, checklist = build_rows(controls, analysis, runs)
+    header = make_header(args.stack, analysis, rows, runs, root)
+    exemptions = exemption_rows(analysis)
+    for e in exemptions:
+        if e.status != "active":
+            console.warn(f"exemption {e.id!r} for {e.target}: {e.status} ({e.expires})")
+    documents = render_documents(args.stack, rows, checklist, analysis, header, exemptions, runs)
+    documents["component-definition.json"] = json.dumps(
+        oscal_component_definition(args.stack, rows, analysis.version or "0", controls, header), indent=2) + "\n"
+    documents["assessment-results.json"] = json.dumps(
+        oscal_assessment_results(args.stack, rows, runs, analysis, controls, header), indent=2) + "\n"
+    for name, text in documents.items():
+        try:
+            (out / name).write_text(text, encoding="utf-8")
+        except OSError as e:
+            raise UserError(f"cannot write {out / name}: {e.strerror or e}") from None
     failed = [r for r in rows if r.verdict == FAIL] + [c for c in checklist if c.verdict == FAIL]
-    print(f"report: {len(rows)} controls, {len(checklist)} checklist items, {len(failed)} failing -> {out}",
-          file=sys.stderr)
+    counts = ", ".join(f"{sum(1 for r in rows if r.verdict == v)} {v}" for v in VERDICTS)
+    console.info(f"{plural(len(rows), 'control')} ({counts}), {plural(len(checklist), 'checklist item')}, "
+                 f"{len(failed)} failing -> {out}")
     return 1 if failed else 0
 
 
 def main(argv: Optional[Iterable[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m hardened.report", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    from .cli import Parser, run as run_command
+
+    parser = Parser(prog="python -m hardened report", description=__doc__.split("\n\n")[0])
+    parser.command = "report"
     add_arguments(parser)
-    return run(parser.parse_args(list(argv) if argv is not None else None))
+    args = parser.parse_args(list(argv) if argv is not None else None)
+    args.run, args.command = run, "report"
+    return run_command(args)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -44,11 +44,16 @@ def test_audit_is_on_and_replicas_survive_a_restart():
     assert v["replicas"] >= 2 and v["pdb"]["controllerManager"]["minAvailable"] == 1
 
 
-def test_dropped_hooks_are_switched_off_in_the_chart():
+def test_no_values_are_spent_on_hooks_helm_v4_chart_drops():
+    """The chart's hooks (namespace labelling, webhook probe, CRD upgrade) never run under
+    helm.v4.Chart (tests/engine): the values say nothing about them, and the render lists them."""
+    from hardened import engine
+
     v = _values(args())
-    assert v["postInstall"]["labelNamespace"]["enabled"] is False
-    assert v["postInstall"]["probeWebhook"]["enabled"] is False
-    assert v["upgradeCRDs"]["enabled"] is False
+    assert not {"postInstall", "postUpgrade", "upgradeCRDs", "preUninstall"} & set(v)
+    render = engine.render_chart("gatekeeper", args().config.chart_version, release="gk",
+                                 namespace="gatekeeper-system", values=v, kube_version="1.33")
+    assert not [o for o in render.objects if o["kind"] == "Job"]
 
 
 @pytest.mark.parametrize("part", ["controllerManager", "audit"])
@@ -376,7 +381,8 @@ def test_platform_images_follow_the_enabled_sections():
 
     prod = parse_stack_config(prod_document())
     sections = {s for s, _ in platform_images(prod)}
-    assert sections == {"mesh", "spire", "vault", "secrets", "runtimeDetection", "admission.signatures"}
+    assert sections == {"mesh", "spire", "vault", "secrets", "runtimeDetection", "admission.signatures",
+                        "compliance.auditTrails"}
     doc = prod_document()
     doc["cluster"]["environment"] = "staging"
     doc["runtimeDetection"] = {**doc.get("runtimeDetection", {}), "enabled": False}

@@ -57,12 +57,20 @@ def test_real_token_made_secret_by_the_program_never_appears(tmp_path):
     assert TOKEN not in all_text(records, tmp_path)
 
 
-def test_chart_values_only_name_the_secret(tmp_path):
+def test_no_secret_value_is_written_for_falcosidekick(tmp_path):
+    """The HEC token reaches falcosidekick by reference only: the Falco chart's values hold no
+    falcosidekick settings (its subchart is off) and no Secret with literal data is rendered in falco."""
     records = render()
     chart = next(r for r in records if r.type == "kubernetes:helm.sh/v4:Chart" and r.inputs["chart"] == "falco")
-    sidekick = chart.inputs["values"]["falcosidekick"]["config"]
-    assert sidekick["existingSecret"] == "falcosidekick-siem"
-    assert "token" not in {k.lower() for k in sidekick["splunk"]}
+    assert chart.inputs["values"]["falcosidekick"] == {"enabled": False}
+    assert [r.inputs["metadata"]["name"] for r in records if r.is_kubernetes_object
+            and r.inputs["kind"] == "Secret" and r.inputs["metadata"].get("namespace") == "falco"] == []
+    deployment = next(r.inputs for r in records if r.is_kubernetes_object and r.inputs["kind"] == "Deployment"
+                      and r.inputs["metadata"]["name"] == "falcosidekick")
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    token = next(e for e in container["env"] if e["name"] == "SPLUNK_TOKEN")
+    assert token == {"name": "SPLUNK_TOKEN", "valueFrom": {"secretKeyRef": {"name": "falcosidekick-siem",
+                                                                             "key": "SPLUNK_TOKEN"}}}
 
 
 def test_splunk_without_the_token_fails_naming_the_secret():
@@ -92,7 +100,7 @@ def test_prod_syncs_the_token_from_vault_and_holds_no_secret_value(tmp_path):
     (es,) = k8s(records, "ExternalSecret", name="falcosidekick-siem", namespace="falco")
     assert es["spec"]["target"]["name"] == "falcosidekick-siem"
     assert es["spec"]["data"] == [{"secretKey": "SPLUNK_TOKEN",
-                                   "remoteRef": {"key": "lego-mcp/splunk", "property": "hec_token"}}]
+                                   "remoteRef": {"key": "falco/splunk", "property": "hec_token"}}]
     assert es["spec"]["secretStoreRef"] == {"kind": "ClusterSecretStore", "name": "vault-backend"}
     chart = next(r for r in records if r.type == "kubernetes:helm.sh/v4:Chart" and r.inputs["chart"] == "falco")
     assert any(d.endswith("siem-external-secret") for d in chart.dependencies)

@@ -12,8 +12,9 @@ import yaml
 
 from components.config import parse_stack_config
 from components.runtime_detection import (NAMESPACE, PRIORITIES, SIEM_SECRET, RulesError, RuntimeDetectionArgs,
-                                          _ENV, _values, balanced, image_repository, network_policies, rules_yaml,
-                                          hec_endpoint, validate_rules)
+                                          _ENV, _values, balanced, falco_service_account, image_repository,
+                                          network_policies, rules_yaml, hec_endpoint, sidekick_manifests,
+                                          validate_rules)
 
 from .harness import config_error, k8s, one, prod_document, render
 
@@ -155,19 +156,82 @@ def test_values_run_modern_ebpf_without_loader_or_runtime_rule_downloads():
     assert v["customRules"] == {"hardened-stack-rules.yaml": rules_yaml(_args())}
 
 
+def _sidekick(c=None) -> dict:
+    return dict(sidekick_manifests(c or _args().config))
+
+
+def test_falcosidekick_is_not_the_subchart_that_writes_a_literal_secret():
+    """falcosidekick 0.12.x (Falco chart 9.1.0's subchart) renders a Secret with every output's
+    settings whatever config.existingSecret says; the component deploys falcosidekick itself."""
+    v = _values(_args())
+    assert v["falcosidekick"] == {"enabled": False}
+    assert {m["kind"] for m in _sidekick().values()} == {"ServiceAccount", "Deployment", "PodDisruptionBudget",
+                                                          "Service"}
+    assert not [m for m in _sidekick().values() if m["kind"] == "Secret"]
+
+
 def test_sidekick_forwards_to_both_siems_and_reads_the_token_from_the_secret():
-    v = _values(_args())["falcosidekick"]
-    assert v["enabled"] is True
-    assert v["config"]["existingSecret"] == SIEM_SECRET
+    (container,) = _sidekick()["sidekick"]["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e for e in container["env"]}
     # falcosidekick >= 2.32.0 reads splunk.host as the whole endpoint and posts {"event": ...} to it
-    assert set(v["config"]["splunk"]) == {"host", "minimumpriority", "checkcert"}
-    assert v["config"]["splunk"]["host"] == "https://splunk.lego-mcp.io:8088/services/collector/event"
-    assert v["config"]["splunk"]["checkcert"] is True
-    assert v["config"]["syslog"]["host"] == "siem.lego-mcp.io" and v["config"]["syslog"]["port"] == "514"
-    assert "token" not in str(v["config"]).lower().replace("existingsecret", "")
-    sc = v["securityContext"]
+    assert env["SPLUNK_HOST"]["value"] == "https://splunk.lego-mcp.io:8088/services/collector/event"
+    assert env["SPLUNK_CHECKCERT"]["value"] == "true" and env["SPLUNK_MINIMUMPRIORITY"]["value"] == "notice"
+    assert env["SPLUNK_TOKEN"] == {"name": "SPLUNK_TOKEN",
+                                   "valueFrom": {"secretKeyRef": {"name": SIEM_SECRET, "key": "SPLUNK_TOKEN"}}}
+    assert (env["SYSLOG_HOST"]["value"], env["SYSLOG_PORT"]["value"]) == ("siem.lego-mcp.io", "514")
+    assert env["SYSLOG_PROTOCOL"]["value"] == "tcp" and env["SYSLOG_FORMAT"]["value"] == "cef"
+    assert [e for e in container["env"] if "TOKEN" in e["name"] and "value" in e] == []
+
+
+def test_sidekick_without_a_siem_has_no_siem_settings():
+    quiet = _args().config.model_copy(update={"siem": _args().config.siem.model_copy(
+        update={"splunk": None, "syslog": None})})
+    (container,) = _sidekick(quiet)["sidekick"]["spec"]["template"]["spec"]["containers"]
+    assert [e["name"] for e in container["env"]] == ["LISTENPORT"]
+
+
+def test_sidekick_runs_restricted_without_a_token():
+    m = _sidekick()
+    pod = m["sidekick"]["spec"]["template"]["spec"]
+    (c,) = pod["containers"]
+    sc = c["securityContext"]
     assert sc["readOnlyRootFilesystem"] and sc["capabilities"] == {"drop": ["ALL"]}
-    assert not sc["allowPrivilegeEscalation"] and v["podSecurityContext"]["runAsNonRoot"]
+    assert sc["allowPrivilegeEscalation"] is False and sc["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert pod["securityContext"]["runAsNonRoot"] and pod["securityContext"]["runAsUser"] > 10000
+    assert pod["automountServiceAccountToken"] is False and m["sidekick-sa"]["automountServiceAccountToken"] is False
+    assert pod["serviceAccountName"] == m["sidekick-sa"]["metadata"]["name"]
+    assert set(c["resources"]) == {"requests", "limits"} and {"cpu", "memory"} == set(c["resources"]["limits"])
+    assert c["livenessProbe"]["httpGet"]["path"] == "/ping" and c["readinessProbe"]["httpGet"]["path"] == "/ping"
+
+
+def test_falco_posts_to_the_sidekick_service_and_its_pods_match_the_network_policies():
+    m = _sidekick()
+    url = _values(_args())["falco"]["http_output"]["url"]
+    svc = m["sidekick-svc"]
+    assert url == f"http://{svc['metadata']['name']}.{svc['metadata']['namespace']}.svc:{svc['spec']['ports'][0]['port']}"
+    labels = m["sidekick"]["spec"]["template"]["metadata"]["labels"]
+    assert svc["spec"]["selector"].items() <= labels.items()
+    assert m["sidekick"]["spec"]["selector"]["matchLabels"].items() <= labels.items()
+    for _, pol in network_policies(_args().config):
+        sel = pol["spec"]["podSelector"]["matchLabels"]
+        if sel.get("app.kubernetes.io/name") == "falcosidekick":
+            assert sel.items() <= labels.items()
+
+
+def test_falco_mounts_no_token_through_its_own_service_account():
+    v = _values(_args())
+    sa = falco_service_account()
+    assert v["serviceAccount"] == {"create": False, "name": sa["metadata"]["name"]}
+    assert sa["automountServiceAccountToken"] is False and sa["metadata"]["namespace"] == NAMESPACE
+    assert v["collectors"]["kubernetes"]["enabled"] is False  # nothing in Falco calls the API
+
+
+def test_image_digests_pin_falco_and_falcosidekick():
+    digest = "sha256:" + "ab" * 32
+    args = _args(image_digest=digest, sidekick_image_digest=digest)
+    assert _values(args)["image"]["tag"] == f"0.44.1@{digest}"
+    (c,) = dict(sidekick_manifests(args.config))["sidekick"]["spec"]["template"]["spec"]["containers"]
+    assert c["image"] == f"docker.io/falcosecurity/falcosidekick:2.32.0@{digest}"
 
 
 @pytest.mark.parametrize("url, endpoint", [
@@ -190,8 +254,8 @@ def test_falco_config_d_is_hidden_so_the_container_plugin_loads_once():
 
 
 def test_extra_values_merge_last():
-    v = _values(_args(extra_values={"falcosidekick": {"replicaCount": 3}}))
-    assert v["falcosidekick"]["replicaCount"] == 3 and v["falcosidekick"]["enabled"] is True
+    v = _values(_args(extra_values={"resources": {"limits": {"cpu": "2"}}}))
+    assert v["resources"]["limits"] == {"cpu": "2", "memory": "1Gi"} and v["driver"]["kind"] == "modern_ebpf"
 
 
 # --- network policies -------------------------------------------------------------------------
@@ -318,6 +382,14 @@ def test_chart_waits_for_namespace_policies_and_secret(records):
     deps = {r.urn: r for r in records}
     names = {deps[d].name for d in chart.dependencies if d in deps}
     assert any(n.endswith("-siem-external-secret") for n in names) and any(n.endswith("-siem") for n in names)
+    assert any(n.endswith("-falco-sa") for n in names)
+
+
+def test_sidekick_waits_for_its_token_secret(records):
+    deployment = next(r for r in records if r.is_kubernetes_object and r.inputs["kind"] == "Deployment"
+                      and r.inputs["metadata"] == {**r.inputs["metadata"], "name": "falcosidekick", "namespace": NAMESPACE})
+    deps = {r.urn: r for r in records}
+    assert any(deps[d].name.endswith("-siem-external-secret") for d in deployment.dependencies if d in deps)
 
 
 def test_dev_may_switch_runtime_detection_off():

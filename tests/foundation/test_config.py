@@ -105,8 +105,8 @@ def test_requires_cluster_section(prod_document):
 
 
 def test_rejects_secret_vault_key_without_property(prod_document):
-    prod_document["workloads"][0]["secrets"][0]["vaultKey"] = "lego-mcp/hsm"
-    assert "hardened-stack:workloads[0].secrets[0].vaultKey" in _error(prod_document)
+    prod_document["workloads"][2]["secrets"][0]["vaultKey"] = "ltmc-production/database"
+    assert "hardened-stack:workloads[2].secrets[0].vaultKey" in _error(prod_document)
 
 
 def test_config_error_is_a_pulumi_run_error():

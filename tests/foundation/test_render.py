@@ -131,7 +131,7 @@ def test_cli_bad_config_names_the_key_without_traceback(tmp_path):
     doc["config"]["hardened-stack:workloads"][0]["image"] = "ghcr.io/lego-mcp/dashboard:latest"
     (tmp_path / "Pulumi.prod.yaml").write_text(yaml.safe_dump(doc))
     proc = _cli("render", "--stack", "prod", "--root", str(tmp_path), "--out", str(tmp_path / "out"))
-    assert proc.returncode == 1
+    assert proc.returncode == 2  # bad configuration, as for every command
     assert "hardened-stack:workloads[0].image" in proc.stderr
     assert "Traceback" not in proc.stderr
 

@@ -82,7 +82,7 @@ def test_writable_emptydir_only_where_declared(objs):
 def test_secrets_come_from_external_secrets_never_literals(objs):
     assert "Secret" not in objs
     es = objs["ExternalSecret"]
-    assert es["spec"]["secretStoreRef"] == {"kind": "ClusterSecretStore", "name": "vault-backend"}
+    assert es["spec"]["secretStoreRef"] == {"kind": "ClusterSecretStore", "name": "vault-lego-mcp-prod"}
     assert es["spec"]["data"] == [{"secretKey": "HSM_PIN", "remoteRef": {"key": "lego-mcp/hsm", "property": "pin"}}]
     env = {e["name"]: e for e in _container(objs)["env"]}
     assert env["HSM_PIN"]["valueFrom"]["secretKeyRef"] == {"name": "dashboard-secrets", "key": "HSM_PIN"}

@@ -109,7 +109,8 @@ def test_gateway_tls_is_pinned_to_tls13():
     (patch,) = tls["spec"]["configPatches"]
     assert patch["match"] == {"context": "GATEWAY", "listener": {"portNumber": 443}}
     params = patch["patch"]["value"]["transport_socket"]["typed_config"]["common_tls_context"]["tls_params"]
-    assert params == {"tls_minimum_protocol_version": "TLSv1_3", "tls_maximum_protocol_version": "TLSv1_3"}
+    assert params == {"tls_minimum_protocol_version": "TLSv1_3", "tls_maximum_protocol_version": "TLSv1_3",
+                      "ecdh_curves": ["X25519MLKEM768", "X25519"]}
 
 
 def test_gateway_rate_limit_is_a_local_token_bucket():
@@ -199,15 +200,17 @@ def test_prod_exposes_the_dashboard_over_tls13_with_hsts(prod_render):
     assert k8s(records, "EnvoyFilter", name="public-tls13", namespace="istio-ingress")
 
 
-def test_prod_web_acl_is_regional_and_not_associated_without_an_arn(prod_render):
+def test_prod_web_acl_is_regional_and_protects_the_stacks_alb(prod_render):
     records, _ = prod_render
     (acl,) = [r for r in records if r.type == "aws:wafv2/webAcl:WebAcl"]
     assert acl.inputs["scope"] == "REGIONAL" and acl.inputs["defaultAction"] == {"allow": {}}
     assert acl.inputs["visibilityConfig"]["cloudwatchMetricsEnabled"] is True
     names = {r["name"] for r in acl.inputs["rules"]}
     assert set(MANAGED_RULE_GROUPS) | {"rate-limit-per-ip"} == names
-    assert not [r for r in records if r.type in ("aws:wafv2/webAclAssociation:WebAclAssociation",
-                                                 "aws:shield/protection:Protection")]
+    (assoc,) = [r for r in records if r.type == "aws:wafv2/webAclAssociation:WebAclAssociation"]
+    (alb,) = [r for r in records if r.type == "aws:lb/loadBalancer:LoadBalancer"]
+    assert assoc.inputs["resourceArn"].endswith(f"/{alb.name}")
+    assert not [r for r in records if r.type == "aws:shield/protection:Protection"]
 
 
 def test_shield_advanced_is_off_by_default_and_protects_the_lb_when_on():
@@ -215,6 +218,7 @@ def test_shield_advanced_is_off_by_default_and_protects_the_lb_when_on():
     assert "US$3,000 per month" in WafConfig.model_fields["shield_advanced"].description
     doc = prod_document()
     waf = {**doc["ingress"]["waf"], "loadBalancerArn": LB_ARN, "shieldAdvanced": True}
+    doc["ingress"].pop("alb")
     records, _ = render({"ingress": {**doc["ingress"], "waf": waf}})
     (assoc,) = [r for r in records if r.type == "aws:wafv2/webAclAssociation:WebAclAssociation"]
     assert assoc.inputs["resourceArn"] == LB_ARN and assoc.inputs["webAclArn"].startswith("arn:aws:wafv2:")
@@ -224,7 +228,9 @@ def test_shield_advanced_is_off_by_default_and_protects_the_lb_when_on():
 
 def test_nginx_mode_renders_in_the_full_stack():
     doc = prod_document()
-    records, _ = render({"ingress": {**doc["ingress"], "controller": "nginx", "namespace": "ingress-nginx"}})
+    alb = {**doc["ingress"]["alb"], "targetService": "ingress-nginx-controller"}
+    records, _ = render({"ingress": {**doc["ingress"], "controller": "nginx", "namespace": "ingress-nginx",
+                                     "alb": alb}})
     (ing,) = k8s(records, "Ingress")
     assert ing["spec"]["tls"][0]["hosts"] == ["dashboard.lego-mcp.io"]
     assert not k8s(records, "Gateway")

@@ -39,7 +39,9 @@ def test_prod_stack_passes(prod_records, name):
 
 def test_nginx_form_passes_its_policies():
     doc = prod_document()
-    records, _ = render({"ingress": {**doc["ingress"], "controller": "nginx", "namespace": "ingress-nginx"}})
+    alb = {**doc["ingress"]["alb"], "targetService": "ingress-nginx-controller"}
+    records, _ = render({"ingress": {**doc["ingress"], "controller": "nginx", "namespace": "ingress-nginx",
+                                     "alb": alb}})
     assert findings(records, "configmap_configure_nginx_tls13_hsts") == []
     assert findings(records, "ingress_missing_tls") == []
 

@@ -78,6 +78,20 @@ HTTPROUTE = {
     }},
 }
 
+#: AWS Load Balancer Controller v2 (elbv2.k8s.aws/v1beta1): serviceRef and targetGroupARN required,
+#: targetType instance or ip, the port a number or a port name.
+TARGET_GROUP_BINDING = {
+    "type": "object",
+    "required": ["spec"],
+    "properties": {"spec": {
+        "type": "object", "required": ["serviceRef", "targetGroupARN"],
+        "properties": {"serviceRef": {"type": "object", "required": ["name", "port"],
+                                      "properties": {"name": STRING, "port": {"type": ["integer", "string"]}}},
+                       "targetGroupARN": {"type": "string", "pattern": "^arn:"},
+                       "targetType": {"enum": ["instance", "ip"]}},
+    }},
+}
+
 #: (group, kind) -> schema of the whole object.
 SCHEMAS: dict[tuple[str, str], dict] = {
     ("cert-manager.io", "Certificate"): CERTIFICATE,
@@ -85,4 +99,5 @@ SCHEMAS: dict[tuple[str, str], dict] = {
     ("cert-manager.io", "ClusterIssuer"): ISSUER,
     ("gateway.networking.k8s.io", "Gateway"): GATEWAY,
     ("gateway.networking.k8s.io", "HTTPRoute"): HTTPROUTE,
+    ("elbv2.k8s.aws", "TargetGroupBinding"): TARGET_GROUP_BINDING,
 }

@@ -41,6 +41,8 @@ KNOWN_CUSTOM_KINDS: dict[tuple[str, str], frozenset[str]] = {
                                                 "ClusterStaticEntry"}),
     ("falco.org", "v1alpha1"): frozenset({"Rulesfile", "Falco"}),
     ("monitoring.coreos.com", "v1"): frozenset({"ServiceMonitor", "PrometheusRule", "PodMonitor"}),
+    # AWS Load Balancer Controller (v2.x): the stack's ALB target group is filled from a binding (issue 17)
+    ("elbv2.k8s.aws", "v1beta1"): frozenset({"TargetGroupBinding", "IngressClassParams"}),
 }
 
 #: Kinds that live in a namespace among the custom ones above (everything else is cluster-scoped).

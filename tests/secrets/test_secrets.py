@@ -55,24 +55,24 @@ def test_store_role_and_mount_come_from_config():
     assert vault["auth"]["kubernetes"]["role"] == "eso-prod" and vault["path"] == "apps"
 
 
-def test_workload_external_secrets_use_the_store_the_stack_creates(prod):
+def test_workload_external_secrets_use_their_namespace_store_the_stack_creates(prod):
     records, deps = prod
-    (store,) = k8s(records, "ClusterSecretStore", "vault-backend")
-    (es,) = k8s(records, "ExternalSecret", "dashboard-secrets", "lego-mcp-prod")
+    (store,) = k8s(records, "ClusterSecretStore", "vault-ltmc-production")
+    (es,) = k8s(records, "ExternalSecret", "ltmc-mcp-server-secrets", "ltmc-production")
     assert es["apiVersion"] == store["apiVersion"]
-    assert es["spec"]["secretStoreRef"] == {"kind": "ClusterSecretStore", "name": "vault-backend"}
-    assert {d["secretKey"] for d in es["spec"]["data"]} == {"HSM_SLOT", "HSM_PIN"}
-    assert {"key": "lego-mcp/hsm", "property": "pin"} in [d["remoteRef"] for d in es["spec"]["data"]]
+    assert es["spec"]["secretStoreRef"] == {"kind": "ClusterSecretStore", "name": "vault-ltmc-production"}
+    assert store["spec"]["conditions"] == [{"namespaces": ["ltmc-production"]}]
+    assert [d["remoteRef"] for d in es["spec"]["data"]] == [{"key": "ltmc-production/database", "property": "url"}]
 
 
 def test_workloads_with_secrets_wait_for_secret_delivery_and_vault(prod):
     records, deps = prod
     # The SDK expands a dependency on a component to the custom resources inside it.
-    store = one(records, "kubernetes:external-secrets.io/v1:ClusterSecretStore")
+    store = one(records, "kubernetes:external-secrets.io/v1:ClusterSecretStore", "ltmc-production-store")
     vault_chart = one(records, "kubernetes:helm.sh/v4:Chart", "vault-chart")
     ca_issuer = one(records, "kubernetes:cert-manager.io/v1:ClusterIssuer", "ca-issuer")
-    dashboard = one(records, "hardened:index:HardenedWorkload", "lego-mcp-prod-dashboard")
-    assert {store.urn, vault_chart.urn} <= set(deps[dashboard.urn])
+    ltmc = one(records, "hardened:index:HardenedWorkload", "ltmc-production-ltmc-mcp-server")
+    assert {store.urn, vault_chart.urn} <= set(deps[ltmc.urn])
     vault = one(records, "hardened:index:VaultHA")
     assert ca_issuer.urn in deps[vault.urn]
 
@@ -83,7 +83,7 @@ def test_no_tenant_namespace_holds_a_literal_secret(prod):
     literal = [m["metadata"]["name"] for m in k8s(records, "Secret")
                if m["metadata"].get("namespace") in tenants and (m.get("data") or m.get("stringData"))]
     assert literal == []
-    assert k8s(records, "ExternalSecret", namespace="lego-mcp-prod")
+    assert k8s(records, "ExternalSecret", namespace="ltmc-production")
 
 
 # --- cert-manager and the CA --------------------------------------------------------------------
@@ -133,6 +133,66 @@ def test_external_secrets_is_pull_only_with_restricted_pods():
         assert part["securityContext"]["readOnlyRootFilesystem"] is True
         assert part["securityContext"]["capabilities"] == {"drop": ["ALL"]}
         assert part["podSecurityContext"]["runAsNonRoot"] is True
+
+
+DIGEST = "sha256:" + "ab" * 32
+
+
+def test_chart_objects_have_names_that_do_not_follow_the_resource_name():
+    assert cert_manager_values(_cfg())["fullnameOverride"] == "cert-manager"
+    assert eso_values(_cfg())["fullnameOverride"] == "external-secrets"
+
+
+def test_every_cert_manager_part_has_requests_limits_and_a_non_root_uid():
+    v = cert_manager_values(_cfg())
+    for part in (v, v["webhook"], v["cainjector"]):
+        assert set(part["resources"]) == {"requests", "limits"}
+        assert set(part["resources"]["limits"]) == {"cpu", "memory"} == set(part["resources"]["requests"])
+        assert part["securityContext"]["runAsNonRoot"] is True and part["securityContext"]["runAsUser"] > 0
+
+
+def test_cert_manager_pods_ask_for_their_token_and_their_service_accounts_mount_none():
+    v = cert_manager_values(_cfg())
+    for part in (v, v["webhook"], v["cainjector"]):
+        assert part["automountServiceAccountToken"] is True
+        assert part["serviceAccount"] == {"automountServiceAccountToken": False}
+
+
+def test_cert_manager_images_are_pinned_by_digest_where_given():
+    c = _cfg(certManager={**prod_document()["secrets"]["certManager"], "imageDigest": DIGEST,
+                          "webhookImageDigest": DIGEST, "cainjectorImageDigest": DIGEST,
+                          "acmesolverImageDigest": DIGEST})
+    v = cert_manager_values(c)
+    for part in (v, v["webhook"], v["cainjector"], v["acmesolver"]):
+        assert part["image"] == {"tag": "v1.21.1", "digest": DIGEST}
+    assert c.cert_manager.tag_only_images == []
+    bare = cert_manager_values(_cfg())
+    assert "image" not in bare and "acmesolver" not in bare
+    assert _cfg().cert_manager.tag_only_images == [f"cert-manager-{p}" for p in
+                                                   ("controller", "webhook", "cainjector", "acmesolver")]
+
+
+def test_external_secrets_parts_have_limits_own_service_accounts_and_one_digest():
+    from components.secrets import eso_service_accounts
+
+    c = _cfg(externalSecrets={**prod_document()["secrets"]["externalSecrets"], "imageDigest": DIGEST})
+    v = eso_values(c)
+    accounts = {m["metadata"]["name"]: m for _, m in eso_service_accounts()}
+    for part in (v, v["webhook"], v["certController"]):
+        assert set(part["resources"]["limits"]) == {"cpu", "memory"} == set(part["resources"]["requests"])
+        assert part["image"] == {"tag": f"v2.9.0@{DIGEST}"}
+        sa = part["serviceAccount"]
+        assert sa["create"] is False and sa["automount"] is True
+        assert accounts[sa["name"]]["automountServiceAccountToken"] is False
+    assert len(accounts) == 3 and {m["metadata"]["namespace"] for m in accounts.values()} == {"external-secrets"}
+    assert "image" not in eso_values(_cfg())
+
+
+@pytest.mark.parametrize("section, key", [("certManager", "imageDigest"), ("certManager", "acmesolverImageDigest"),
+                                          ("externalSecrets", "imageDigest")])
+def test_a_digest_that_is_not_one_is_refused(section, key):
+    msg = _error(lambda d: d["secrets"][section].update({key: "latest"}))
+    assert f"secrets.{section}.{key}" in msg and "sha256:" in msg, msg
 
 
 def test_extra_values_merge_last():
@@ -214,7 +274,7 @@ def test_workload_secrets_without_secret_delivery_are_rejected():
         d["cluster"]["environment"] = "dev"
         d["secrets"]["enabled"] = False
         d["vault"]["enabled"] = False
-    assert "hardened-stack:workloads[0].secrets:" in _error(mutate)
+    assert "hardened-stack:workloads[2].secrets:" in _error(mutate)
 
 
 def test_built_in_objects_of_the_secret_namespaces_are_valid_kubernetes(prod):

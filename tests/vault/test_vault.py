@@ -12,8 +12,8 @@ import pytest
 
 from components.config import ConfigError, parse_stack_config
 from components.vault import (AUDIT_FILE, KEY_ADMIN_ACTIONS, UNSEAL_ACTIONS, VaultConfig, VaultHAArgs,
-                              _values, bootstrap_script, key_policy, network_policies, server_config,
-                              server_certificate)
+                              _values, bootstrap_script, key_policy, network_policies, role_name,
+                              server_config, server_certificate)
 
 from .harness import KEY_ARN, k8s, of_type, one, policy_doc, prod_document, render
 
@@ -81,14 +81,33 @@ def test_every_raft_peer_joins_over_verified_tls(replicas):
     assert "http://" not in hcl
 
 
-def test_seal_is_awskms_with_the_key_and_no_static_credentials():
+def _seal(hcl: str) -> str:
+    return re.search(r'seal "awskms" \{(.*?)\}', hcl, re.S).group(1)
+
+
+def test_seal_is_awskms_with_the_key_alias_and_no_static_credentials():
+    """The seal names the alias the stack creates (Vault's awskms seal accepts alias/<name> as
+    kms_key_id), which is known before the key exists, never the key's computed ARN."""
     hcl = server_config(_args())
-    seal = re.search(r'seal "awskms" \{(.*?)\}', hcl, re.S).group(1)
+    seal = _seal(hcl)
     assert 'region = "us-east-1"' in seal
+    assert 'kms_key_id = "alias/lego-mcp-prod-vault-unseal"' in seal
     assert "access_key" not in hcl and "secret_key" not in hcl
-    env = _values(_args(), kms_key_arn=KEY_ARN)["server"]["extraEnvironmentVars"]
-    assert env["VAULT_AWSKMS_SEAL_KEY_ID"] == KEY_ARN
-    assert not any("AWS_ACCESS_KEY" in k or "AWS_SECRET" in k for k in env)
+    env = _values(_args())["server"]["extraEnvironmentVars"]
+    assert not any("AWS_ACCESS_KEY" in k or "AWS_SECRET" in k or k.startswith("VAULT_AWSKMS") for k in env)
+
+
+def test_a_brought_key_is_named_by_its_arn():
+    assert f'kms_key_id = "{KEY_ARN}"' in _seal(server_config(_args(kms_mode="byok", kms_key_arn=KEY_ARN)))
+
+
+@pytest.mark.parametrize("cluster", ["prod", "c" * 51, "c" * 52, "a-very-long-cluster-name-" * 4],
+                         ids=["short", "at-the-limit", "one-over", "long"])
+def test_role_name_is_explicit_and_fits_iam(cluster):
+    name = role_name(cluster)
+    assert len(name) <= 64 and name.endswith("-vault-unseal")
+    assert name == f"{cluster}-vault-unseal" if len(cluster) <= 51 else name.startswith(cluster[:40])
+    assert role_name(cluster + "x") != name
 
 
 def test_max_lease_ttl_follows_the_api_key_rotation_period():
@@ -110,7 +129,7 @@ def test_bootstrap_enables_the_file_audit_device_on_the_audit_volume():
 # --- chart values --------------------------------------------------------------------------------
 
 def test_values_run_ha_raft_with_tls_and_no_injector():
-    v = _values(_args(), kms_key_arn=KEY_ARN, role_arn="arn:role")
+    v = _values(_args(), role_arn="arn:role")
     assert v["global"]["tlsDisable"] is False
     assert v["server"]["ha"]["enabled"] is True and v["server"]["ha"]["raft"]["enabled"] is True
     assert v["server"]["ha"]["replicas"] == 5
@@ -122,7 +141,7 @@ def test_values_run_ha_raft_with_tls_and_no_injector():
 
 
 def test_values_leave_to_the_chart_what_the_chart_already_sets():
-    """vault-helm 0.31.0 sets SKIP_CHOWN and SKIP_SETCAP on the container (a second entry of the same
+    """vault-helm (0.31.0 and 0.34.1) sets SKIP_CHOWN and SKIP_SETCAP on the container (a second entry of the same
     name fails server-side apply) and appends ``disable_mlock = true`` to the HCL (Vault >= 1.21
     refuses a setting given twice)."""
     s = _values(_args())["server"]
@@ -196,7 +215,7 @@ def test_kms_key_rotates_on_the_encryption_key_period(prod):
 def test_key_policy_separates_administration_from_use(prod):
     records, _ = prod
     policy = policy_doc(one(records, "aws:kms/key:Key", "-vault-unseal-key").inputs["policy"])
-    role_arn = one(records, "aws:iam/role:Role").name
+    role_arn = one(records, "aws:iam/role:Role", "-unseal-role").name
     by_sid = {s["Sid"]: s for s in policy["Statement"]}
     assert set(by_sid) == {"KeyAdministration", "VaultAutoUnseal"}
     admin = by_sid["KeyAdministration"]
@@ -210,7 +229,7 @@ def test_key_policy_separates_administration_from_use(prod):
 
 def test_role_is_assumable_only_by_the_vault_service_account(prod):
     records, _ = prod
-    trust = policy_doc(one(records, "aws:iam/role:Role").inputs["assumeRolePolicy"])
+    trust = policy_doc(one(records, "aws:iam/role:Role", "-unseal-role").inputs["assumeRolePolicy"])
     (stmt,) = trust["Statement"]
     issuer = prod_document()["cluster"]["oidcIssuerUrl"].removeprefix("https://")
     assert stmt["Action"] == "sts:AssumeRoleWithWebIdentity"
@@ -221,20 +240,28 @@ def test_role_is_assumable_only_by_the_vault_service_account(prod):
     assert provider["clientIdLists"] == ["sts.amazonaws.com"]
 
 
-def test_arns_wired_into_the_chart_have_aws_shapes(prod):
-    """The offline engine's ARNs look like AWS's (IAM: no region; KMS: a key UUID), so the values
-    carry ARNs the validators of this program and AWS would both accept."""
+def test_the_chart_names_the_role_and_key_by_what_is_known_at_preview(prod):
+    """The role ARN in the values is built from the role's explicit name and the account id (an
+    invoke), and the seal names the alias the stack creates: AWS's own ARN format for the name the
+    role really gets, and the alias the stack really creates."""
     records, _ = prod
+    role = one(records, "aws:iam/role:Role")
     values = one(records, "kubernetes:helm.sh/v4:Chart", "vault-chart").inputs["values"]["server"]
-    role = values["serviceAccount"]["annotations"]["eks.amazonaws.com/role-arn"]
-    key = values["extraEnvironmentVars"]["VAULT_AWSKMS_SEAL_KEY_ID"]
-    assert re.fullmatch(r"arn:aws:iam::\d{12}:role/[\w+=,.@/-]+", role), role
-    assert re.fullmatch(r"arn:aws:kms:[a-z0-9-]+:\d{12}:key/[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}", key), key
+    arn = values["serviceAccount"]["annotations"]["eks.amazonaws.com/role-arn"]
+    assert arn == f"arn:aws:iam::123456789012:role/{role.inputs['name']}"
+    alias = one(records, "aws:kms/alias:Alias", "-vault-unseal-alias").inputs["name"]
+    assert f'kms_key_id = "{alias}"' in _seal(values["ha"]["raft"]["config"])
+
+
+def test_the_chart_waits_for_the_alias_it_names(prod):
+    records, deps = prod
+    chart = one(records, "kubernetes:helm.sh/v4:Chart", "vault-chart")
+    assert one(records, "aws:kms/alias:Alias", "-vault-unseal-alias").urn in deps[chart.urn]
 
 
 def test_role_policy_allows_only_unseal_actions_on_the_key(prod):
     records, _ = prod
-    policy = policy_doc(one(records, "aws:iam/rolePolicy:RolePolicy").inputs["policy"])
+    policy = policy_doc(one(records, "aws:iam/rolePolicy:RolePolicy", "-unseal-policy").inputs["policy"])
     (stmt,) = policy["Statement"]
     assert stmt["Action"] == UNSEAL_ACTIONS
     assert stmt["Resource"].startswith("arn:aws:kms:") and "*" not in stmt["Resource"]
@@ -249,12 +276,12 @@ def test_bring_your_own_key_creates_no_key_and_scopes_the_role_to_it():
     assert [r for r in of_type(records, "aws:kms/key:Key") if "vault" in r.name] == []
     assert [r for r in of_type(records, "aws:kms/alias:Alias") if "vault" in r.name] == []
     assert of_type(records, "aws:iam/openIdConnectProvider:OpenIdConnectProvider") == []
-    stmt = policy_doc(one(records, "aws:iam/rolePolicy:RolePolicy").inputs["policy"])["Statement"][0]
+    stmt = policy_doc(one(records, "aws:iam/rolePolicy:RolePolicy", "-unseal-policy").inputs["policy"])["Statement"][0]
     assert stmt["Resource"] == KEY_ARN
-    trust = policy_doc(one(records, "aws:iam/role:Role").inputs["assumeRolePolicy"])["Statement"][0]
+    trust = policy_doc(one(records, "aws:iam/role:Role", "-unseal-role").inputs["assumeRolePolicy"])["Statement"][0]
     assert "oidc.example.com/id/XYZ:sub" in trust["Condition"]["StringEquals"]
     chart = one(records, "kubernetes:helm.sh/v4:Chart", "vault-chart")
-    assert chart.inputs["values"]["server"]["extraEnvironmentVars"]["VAULT_AWSKMS_SEAL_KEY_ID"] == KEY_ARN
+    assert f'kms_key_id = "{KEY_ARN}"' in _seal(chart.inputs["values"]["server"]["ha"]["raft"]["config"])
 
 
 def test_key_admins_default_to_the_account_root_with_a_warning():
@@ -272,7 +299,7 @@ def test_the_chart_is_pinned_and_waits_for_tls_and_kms_access(prod):
     assert chart.inputs["repositoryOpts"]["repo"] == "https://helm.releases.hashicorp.com"
     cert = next(r for r in records if r.is_kubernetes_object and r.inputs["kind"] == "Certificate"
                 and r.inputs["metadata"]["name"] == "vault-server-tls")
-    policy = one(records, "aws:iam/rolePolicy:RolePolicy")
+    policy = one(records, "aws:iam/rolePolicy:RolePolicy", "-unseal-policy")
     assert {cert.urn, policy.urn} <= set(deps[chart.urn])
 
 

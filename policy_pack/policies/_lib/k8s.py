@@ -240,6 +240,7 @@ class NotJudged(Exception):
     """The object carries nothing the policy judges (a Rollout that references a Deployment
     through ``spec.workloadRef`` instead of holding a pod template): no verdict at all."""
 
+
 CONTAINER_LISTS = (("containers", "container"), ("initContainers", "init container"),
                    ("ephemeralContainers", "ephemeral container"))
 

@@ -16,9 +16,11 @@ vault secrets enable -path=secret -version=2 kv || true
 vault auth enable -path=kubernetes kubernetes || true
 vault write auth/kubernetes/config kubernetes_host=https://kubernetes.default.svc:443
 
+# External Secrets' own role (ClusterSecretStore vault-backend) reads the platform namespaces'
+# prefixes only; every tenant namespace has its own role and policy (tenants.sh, ConfigMap
+# vault-tenancy), so no role reads secret/data/* (issue 17).
 vault policy write external-secrets - <<'POLICY'
-path "secret/data/*"     { capabilities = ["read"] }
-path "secret/metadata/*" { capabilities = ["read", "list"] }
+# no platform namespace reads secrets through vault-backend: this policy grants nothing
 POLICY
 
 vault write auth/kubernetes/role/external-secrets \

@@ -53,11 +53,11 @@ storage "raft" {
   }
 }
 
-# kms_key_id comes from VAULT_AWSKMS_SEAL_KEY_ID (the key's ARN, set by VaultHA): the key is
-# created in the same deployment, and keeping its ARN out of this text keeps the text known at
-# preview, where the policy pack judges it.
+# kms_key_id is the alias this stack creates (alias/<cluster>-vault-unseal) or the ARN of the key
+# brought (byok): known before any AWS resource exists, so this text is known at a first preview.
 seal "awskms" {
   region = "us-east-1"
+  kms_key_id = "alias/lego-mcp-prod-vault-unseal"
 }
 
 service_registration "kubernetes" {}

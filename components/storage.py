@@ -1,0 +1,134 @@
+"""``EncryptedStorage``: the ``gp3-encrypted`` StorageClass every persistent volume of the stack
+uses, encrypted with a KMS key the stack owns (issue 17).
+
+Vault's raft volumes (data and audit) named ``gp3-encrypted`` and nothing created it: on a cluster
+without that class their claims never bound, and with the cluster's default class (EKS: ``gp2``,
+not encrypted unless the account default says so) the data sat unencrypted at rest. Now:
+
+* a customer-managed KMS key (``aws.kms.Key``, symmetric, automatic yearly rotation, a deletion
+  window) whose ARN the StorageClass names in ``parameters.kmsKeyId``; AWS's default key policy
+  (the account administers, IAM decides use) so the EBS CSI driver's IAM role can be granted its
+  use: the stack creates the IAM policy it needs (``kms:CreateGrant`` only for AWS resources,
+  ``Encrypt``/``Decrypt``/``ReEncrypt*``/``GenerateDataKey*``/``DescribeKey``) on this key only, and
+  attaches it when ``storage.ebsCsiRoleName`` names that role;
+* ``StorageClass gp3-encrypted``: provisioner ``ebs.csi.aws.com``, ``type: gp3``,
+  ``encrypted: "true"``, ``kmsKeyId``, ``allowVolumeExpansion: true``,
+  ``volumeBindingMode: WaitForFirstConsumer`` (the volume is created in the zone of the node the
+  pod lands on), ``reclaimPolicy: Retain`` by default (deleting a claim never deletes audit or raft
+  data); marked as the cluster's default class unless ``storage.defaultClass`` is false.
+
+A golden-path workload asks for per-replica volumes with ``persistentVolumes`` (docs/config.md):
+it then runs as a StatefulSet whose ``volumeClaimTemplates`` name this class.
+"""
+from __future__ import annotations
+
+import json
+from typing import Literal, Optional
+
+import pulumi
+from pydantic import Field, field_validator
+
+from .base import DNS1123_LABEL, HardenedComponent, StrictModel, child_opts, k8s_object, standard_labels
+
+TOKEN = "hardened:index:EncryptedStorage"
+
+PROVISIONER = "ebs.csi.aws.com"
+DEFAULT_CLASS = "gp3-encrypted"
+#: What the EBS CSI driver needs on a customer-managed key (AWS's EBS CSI documentation).
+CSI_KEY_ACTIONS = ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*"]
+
+
+class StorageConfig(StrictModel):
+    enabled: bool = Field(True, description="Create the encrypted StorageClass and its KMS key (default true).")
+    class_name: str = Field(DEFAULT_CLASS, description="StorageClass name (default gp3-encrypted, the class Vault's "
+                                                       "volumes and workloads' persistentVolumes use).")
+    reclaim_policy: Literal["Retain", "Delete"] = Field(
+        "Retain", description="What happens to a volume when its claim is deleted (default Retain: raft, audit and "
+                              "workload data are never deleted with a claim; delete released volumes deliberately).")
+    default_class: bool = Field(
+        True, description="Mark the class as the cluster default (default true: a claim that names no class is "
+                          "encrypted too). Unmark EKS's gp2 class so it is the only default.")
+    iops: Optional[int] = Field(None, ge=3000, le=16000, description="gp3 IOPS (default none: gp3's baseline 3000).")
+    throughput: Optional[int] = Field(None, ge=125, le=1000,
+                                      description="gp3 throughput in MiB/s (default none: gp3's baseline 125).")
+    kms_deletion_window_days: int = Field(30, ge=7, le=30, description="Key deletion waiting period (default 30).")
+    rotation_period_days: int = Field(365, ge=90, le=2560,
+                                      description="Automatic key rotation period (default 365, the seed's encryption "
+                                                  "key rotation).")
+    ebs_csi_role_name: Optional[str] = Field(
+        None, description="IAM role name of the EBS CSI driver (IRSA or Pod Identity). When set, the policy allowing "
+                          "it to use the key is attached to it; default none: attach the exported policy yourself.")
+
+    @field_validator("class_name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not DNS1123_LABEL.match(v) or len(v) > 63:
+            raise ValueError(f"className {v!r} is not a DNS-1123 label")
+        return v
+
+
+class EncryptedStorageArgs(StrictModel):
+    config: StorageConfig = Field(default_factory=StorageConfig, description="The storage section.")
+    cluster_name: str = Field("cluster", description="Cluster name (key alias, tags).")
+
+
+def storage_class(c: StorageConfig, kms_key_arn: pulumi.Input[str]) -> dict:
+    """The StorageClass manifest (pure; *kms_key_arn* may be an Output: it is no policy field)."""
+    parameters: dict = {"type": "gp3", "encrypted": "true", "kmsKeyId": kms_key_arn,
+                        "csi.storage.k8s.io/fstype": "ext4"}
+    if c.iops:
+        parameters["iops"] = str(c.iops)
+    if c.throughput:
+        parameters["throughput"] = str(c.throughput)
+    annotations = {"storageclass.kubernetes.io/is-default-class": "true"} if c.default_class else {}
+    return {
+        "apiVersion": "storage.k8s.io/v1",
+        "kind": "StorageClass",
+        "metadata": {"name": c.class_name, "labels": standard_labels(c.class_name, "storage"),
+                     **({"annotations": annotations} if annotations else {})},
+        "provisioner": PROVISIONER,
+        "parameters": parameters,
+        "allowVolumeExpansion": True,
+        "volumeBindingMode": "WaitForFirstConsumer",
+        "reclaimPolicy": c.reclaim_policy,
+    }
+
+
+def csi_key_policy(key_arn: str) -> dict:
+    """What the EBS CSI driver's role may do with the key: use it, and grant EBS its use."""
+    return {"Version": "2012-10-17", "Statement": [
+        {"Sid": "EbsCsiUseKey", "Effect": "Allow", "Action": CSI_KEY_ACTIONS, "Resource": key_arn},
+        {"Sid": "EbsCsiGrantForAwsResources", "Effect": "Allow",
+         "Action": ["kms:CreateGrant", "kms:ListGrants", "kms:RevokeGrant"], "Resource": key_arn,
+         "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}}},
+    ]}
+
+
+class EncryptedStorage(HardenedComponent):
+    """The stack's KMS key for volumes and the encrypted gp3 StorageClass."""
+
+    def __init__(self, name: str, args: EncryptedStorageArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__(TOKEN, name, None, opts)
+        import pulumi_aws as aws
+
+        c = args.config
+        tags = {"hardened-stack/cluster": args.cluster_name, "hardened-stack/component": "storage"}
+        self.key = aws.kms.Key(
+            f"{name}-volume-key", description=f"EBS volume encryption for {args.cluster_name} ({c.class_name})",
+            key_usage="ENCRYPT_DECRYPT", customer_master_key_spec="SYMMETRIC_DEFAULT", enable_key_rotation=True,
+            rotation_period_in_days=c.rotation_period_days, deletion_window_in_days=c.kms_deletion_window_days,
+            tags=tags, opts=child_opts(self))
+        aws.kms.Alias(f"{name}-volume-alias", name=f"alias/{args.cluster_name}-volumes",
+                      target_key_id=self.key.key_id, opts=child_opts(self))
+        self.csi_policy = aws.iam.Policy(
+            f"{name}-ebs-csi-kms", description=f"EBS CSI driver use of the {args.cluster_name} volume key",
+            policy=self.key.arn.apply(lambda arn: json.dumps(csi_key_policy(arn), sort_keys=True)),
+            tags=tags, opts=child_opts(self))
+        if c.ebs_csi_role_name:
+            aws.iam.RolePolicyAttachment(f"{name}-ebs-csi-kms-attach", role=c.ebs_csi_role_name,
+                                         policy_arn=self.csi_policy.arn, opts=child_opts(self))
+        self.storage_class = k8s_object(f"{name}-class", storage_class(c, self.key.arn), child_opts(self))
+        self.class_name = c.class_name
+        self.ready = [self.storage_class]
+        self.register_outputs({"storageClass": c.class_name, "volumeKeyArn": self.key.arn,
+                               "ebsCsiPolicyArn": self.csi_policy.arn})
