@@ -368,7 +368,10 @@ def manifest_path(inputs: dict[str, Any]) -> str:
     group = inputs["apiVersion"].split("/")[0] if "/" in inputs["apiVersion"] else "core"
     kind = inputs["kind"].lower()
     prefix = kind if group in ("core", "apps", "batch", "policy") else f"{kind}.{group}"
-    return f"manifests/{namespace}/{prefix}-{meta.get('name', 'unnamed')}.yaml"
+    # RBAC names may hold ':' (cert-manager-controller-approve:cert-manager-io), which is no portable
+    # file name and which checkov skips without a word; no Kubernetes name holds '_'.
+    name = str(meta.get("name", "unnamed")).replace(":", "_")
+    return f"manifests/{namespace}/{prefix}-{name}.yaml"
 
 
 try:  # libyaml: chart CRDs are large; the pure-Python emitter took most of a render
