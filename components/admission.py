@@ -288,7 +288,7 @@ class AdmissionConfig(StrictModel):
 
     @model_validator(mode="after")
     def _constraints(self) -> "AdmissionConfig":
-        from .config import _located  # late import: config imports this module
+        from .base import _located
 
         for name, settings in self.constraints.items():
             template = TEMPLATES_BY_CONSTRAINT.get(name)
@@ -385,7 +385,8 @@ def _values(args: AdmissionControlArgs) -> dict:
     tag = f"v{c.chart_version}" + (f"@{c.image_digest}" if c.image_digest else "")
     restricted = {
         "allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}, "readOnlyRootFilesystem": True,
-        "runAsGroup": 999, "runAsNonRoot": True, "runAsUser": 1000,
+        # UID above 10000 (house style: it owns no host file); group 999 is the chart's fsGroup
+        "runAsGroup": 999, "runAsNonRoot": True, "runAsUser": 65532,
     }
     values = {
         "replicas": c.replicas,

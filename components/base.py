@@ -125,6 +125,60 @@ class Resources(StrictModel):
         return self
 
 
+# ---------------------------------------------------------------------------------------------
+# Configuration errors and the shared quota model (components/config.py composes the stack's
+# model from every component's section; the components take these from here, so no component
+# imports config.py and config.py imports no component lazily)
+# ---------------------------------------------------------------------------------------------
+
+class ConfigError(pulumi.RunError):
+    """Bad stack configuration: the message names the key and the fix."""
+
+
+class _LocatedError(ValueError):
+    def __init__(self, loc: str, msg: str):
+        super().__init__(f"{loc}: {msg}")
+        self.loc = loc
+
+
+class _LocatedErrors(ValueError):
+    """Several located errors of one model, reported together."""
+
+    def __init__(self, errors: list[_LocatedError]):
+        super().__init__("; ".join(str(e) for e in errors))
+        self.errors = errors
+
+
+def _located(loc: str, msg: str) -> _LocatedError:
+    return _LocatedError(loc, msg)
+
+
+def vault_prefix(namespace: str) -> str:
+    """The Vault KV path prefix a namespace may read (components.tenancy, the pack's
+    externalsecret-disallow-cross-tenant-key): its own name and a '/'."""
+    return f"{namespace}/"
+
+
+def key_in_prefix(key: str, prefix: str) -> bool:
+    """Whether a KV key ('lego-mcp-prod/hsm') lies below *prefix* with no '..' or empty segment."""
+    parts = key.split("/")
+    return key.startswith(prefix) and len(parts) > 1 and all(p not in ("", ".", "..") for p in parts)
+
+
+class QuotaConfig(StrictModel):
+    cpu: str = Field("8", description="Total CPU limits allowed in the namespace (default 8).")
+    memory: str = Field("16Gi", description="Total memory limits allowed in the namespace (default 16Gi).")
+    pods: int = Field(50, ge=1, description="Maximum pods in the namespace (default 50).")
+
+    @field_validator("cpu", "memory")
+    @classmethod
+    def _quantity(cls, v: str, info) -> str:
+        if not parse_cpu(v) > 0:
+            raise ValueError(f"{info.field_name} {v!r} is not a positive Kubernetes quantity (e.g. '8', '500m', "
+                             "'16Gi', '1e3')")
+        return v
+
+
 def image_registry(image: str) -> str:
     """The registry host of a fully qualified image reference."""
     return image.split("/", 1)[0]

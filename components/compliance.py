@@ -333,7 +333,7 @@ class Compliance(HardenedComponent):
 
     def __init__(self, name: str, args: ComplianceArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__(TOKEN, name, None, opts)
-        from .config import QuotaConfig
+        from .base import QuotaConfig
         from .namespace import HardenedNamespace, HardenedNamespaceArgs
 
         c = args.config

@@ -21,8 +21,10 @@ from pydantic_core import PydanticUndefined
 
 from policy_pack.policies._lib.registries import shared_host  # stdlib only: imports no policy
 
-from .base import (DNS1123_LABEL, Quantities, Resources, StrictModel, check_image_reference,  # noqa: F401
-                   is_trusted, parse_cpu as _parse_cpu, parse_memory as _parse_memory)
+from .base import (DNS1123_LABEL, ConfigError, Quantities, QuotaConfig, Resources, StrictModel,  # noqa: F401
+                   _located, _LocatedError, _LocatedErrors, check_image_reference, is_trusted, key_in_prefix,
+                   vault_prefix,
+                   parse_cpu as _parse_cpu, parse_memory as _parse_memory)
 
 PROJECT = "hardened-stack"
 
@@ -38,8 +40,6 @@ from .storage import StorageConfig  # noqa: E402
 from .vault import VaultConfig  # noqa: E402
 
 
-class ConfigError(pulumi.RunError):
-    """Bad stack configuration: the message names the key and the fix."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -63,20 +63,6 @@ class ClusterConfig(StrictModel):
         None, pattern=r"^\d{12}$",
         description="AWS account id of the cluster (default none). Needed for role ARNs that chart values name at "
                     "preview (falcosidekick's, when compliance.auditTrails.falco archives Falco's events).")
-
-
-class QuotaConfig(StrictModel):
-    cpu: str = Field("8", description="Total CPU limits allowed in the namespace (default 8).")
-    memory: str = Field("16Gi", description="Total memory limits allowed in the namespace (default 16Gi).")
-    pods: int = Field(50, ge=1, description="Maximum pods in the namespace (default 50).")
-
-    @field_validator("cpu", "memory")
-    @classmethod
-    def _quantity(cls, v: str, info) -> str:
-        if not _parse_cpu(v) > 0:
-            raise ValueError(f"{info.field_name} {v!r} is not a positive Kubernetes quantity (e.g. '8', '500m', "
-                             "'16Gi', '1e3')")
-        return v
 
 
 class NamespaceConfig(StrictModel):
@@ -383,18 +369,6 @@ class StackConfig(StrictModel):
         return next(w for w in self.workloads if w.key == key)
 
 
-class _LocatedError(ValueError):
-    def __init__(self, loc: str, msg: str):
-        super().__init__(f"{loc}: {msg}")
-        self.loc = loc
-
-
-class _LocatedErrors(ValueError):
-    """Several located errors of one model, reported together."""
-
-    def __init__(self, errors: list[_LocatedError]):
-        super().__init__("; ".join(str(e) for e in errors))
-        self.errors = errors
 
 
 # ---------------------------------------------------------------------------------------------
@@ -408,18 +382,6 @@ SECRET_ENV_SUFFIXES = ("PASSWORD", "PASSWD", "SECRET", "TOKEN", "PIN", "API_KEY"
 #: Environment variables that switch on a hardware security module the pod would need mounted.
 HSM_FLAGS = ("HSM_ENABLED",)
 TRUTHY = {"1", "true", "yes", "on", "y"}
-
-
-def vault_prefix(namespace: str) -> str:
-    """The Vault KV path prefix a namespace may read (components.tenancy, the pack's
-    externalsecret-disallow-cross-tenant-key): its own name and a '/'."""
-    return f"{namespace}/"
-
-
-def key_in_prefix(key: str, prefix: str) -> bool:
-    """Whether a KV key ('lego-mcp-prod/hsm') lies below *prefix* with no '..' or empty segment."""
-    parts = key.split("/")
-    return key.startswith(prefix) and len(parts) > 1 and all(p not in ("", ".", "..") for p in parts)
 
 
 def cross_tenant_errors(cfg: "StackConfig") -> list[_LocatedError]:
@@ -582,10 +544,6 @@ def registry_org(repository: str) -> str:
     """The entry to suggest for *repository*: its registry and first path segment
     (``ghcr.io/sigstore/policy-controller/policy-controller`` -> ``ghcr.io/sigstore``)."""
     return "/".join(repository.split("/")[:2])
-
-
-def _located(loc: str, msg: str) -> _LocatedError:
-    return _LocatedError(loc, msg)
 
 
 def _no_duplicates(values: list[str], section: str, what: str) -> None:

@@ -15,7 +15,7 @@ from pydantic import Field
 
 from .base import (HardenedComponent, PSS_VERSION, StrictModel, child_opts, k8s_object, own_namespace_only,
                    standard_labels)
-from .config import QuotaConfig, Resources
+from .base import QuotaConfig, Resources
 
 TOKEN = "hardened:index:HardenedNamespace"
 

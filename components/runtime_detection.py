@@ -309,7 +309,7 @@ class RuntimeDetectionConfig(StrictModel):
 
     @model_validator(mode="after")
     def _unique(self) -> "RuntimeDetectionConfig":
-        from .config import _located
+        from .base import _located
 
         names = [r.name for r in self.extra_rules]
         for i, n in enumerate(names):
@@ -641,7 +641,7 @@ def namespace_pod_security() -> str:
 
 
 def namespace_quota(c: RuntimeDetectionConfig):
-    from .config import QuotaConfig
+    from .base import QuotaConfig
 
     pods = c.max_nodes + 4  # one Falco per node, two falcosidekick replicas and a rolling surge
     return QuotaConfig(cpu=str(c.max_nodes + 2), memory=f"{c.max_nodes + 1}Gi", pods=pods)

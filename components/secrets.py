@@ -90,7 +90,7 @@ class TlsRotation(StrictModel):
 
     @model_validator(mode="after")
     def _windows(self) -> "TlsRotation":
-        from .config import _located  # config imports this module; resolved at validation time
+        from .base import _located
 
         if self.renew_before_days >= self.duration_days:
             raise _located(
@@ -310,8 +310,9 @@ def cert_manager_values(c: SecretsConfig, gateway_api: bool = True) -> dict:
     def part(resources: Resources, digest: Optional[str], extra: Optional[dict] = None) -> dict:
         image = {"tag": tag, "digest": digest} if digest else {}
         return {"replicaCount": cm.replicas, "podDisruptionBudget": pdb,
-                # UID/GID 1000: the images' own non-root user, stated so the pod does not rely on the image
-                "securityContext": {**_POD_RESTRICTED, "runAsUser": 1000, "runAsGroup": 1000},
+                # UID/GID 65532 (distroless nonroot; above 10000, so it owns no host file), stated so the
+                # pod does not rely on the image's user
+                "securityContext": {**_POD_RESTRICTED, "runAsUser": 65532, "runAsGroup": 65532},
                 "containerSecurityContext": _RESTRICTED,
                 "resources": {"requests": resources.requests.model_dump(), "limits": resources.limits.model_dump()},
                 "automountServiceAccountToken": True, "serviceAccount": {"automountServiceAccountToken": False},
@@ -350,7 +351,7 @@ def eso_values(c: SecretsConfig) -> dict:
         # The ServiceAccount is the component's (eso_service_accounts: no token by default); the
         # pod mounts its token explicitly (the chart writes serviceAccount.automount into the pod).
         return {"podSecurityContext": {"enabled": True, **_POD_RESTRICTED},
-                "securityContext": {"enabled": True, **_RESTRICTED},
+                "securityContext": {"enabled": True, **_RESTRICTED, "runAsUser": 65532, "runAsGroup": 65532},
                 "resources": {"requests": resources.requests.model_dump(), "limits": resources.limits.model_dump()},
                 "serviceAccount": {"create": False, "name": service_account, "automount": True},
                 **({"image": dict(image)} if image else {})}
@@ -450,11 +451,15 @@ def tls_certificate(name: str, namespace: str, dns_names: list[str], rotation: T
 VAULT_TLS_SECRET = "vault-server-tls"
 
 
+def store_conditions(namespaces: list[str]) -> list[dict]:
+    """``conditions`` of a ClusterSecretStore serving exactly *namespaces* (an empty list admits none)."""
+    return [{"namespaces": sorted(namespaces)}]
+
+
 def cluster_secret_store(c: SecretsConfig, vault_namespace: str = "vault",
                          namespaces: Optional[list[str]] = None) -> dict:
     """``vault-backend``: External Secrets' own role, for the platform *namespaces* only (issue 17:
     ``conditions``; tenants have their own stores, components.tenancy)."""
-    from .tenancy import store_conditions
 
     e = c.external_secrets
     store = {

@@ -190,7 +190,7 @@ class SpireConfig(StrictModel):
     @model_validator(mode="after")
     def _ha(self) -> "SpireConfig":
         if self.server_replicas > 1 and self.datastore.type == "sqlite3":
-            from .config import _located  # late import: config imports this module
+            from .base import _located
             raise _located("datastore.type", f"serverReplicas {self.server_replicas} needs a shared datastore: "
                                              "sqlite3 lives on one replica's volume; use postgres or mysql")
         return self
@@ -283,6 +283,8 @@ def _values(args: SpireArgs) -> dict:
         "spire-server": {
             # Stable names: exemptions and policies name exact objects, whatever the release is called.
             "fullnameOverride": "spire-server",
+            # UID above 10000 (the chart's recommendation is 1000); its volumes follow with fsGroup
+            "podSecurityContext": {"runAsUser": 65532, "runAsGroup": 65532, "fsGroup": 65532},
             "replicaCount": c.server_replicas,
             "resources": SERVER_RESOURCES,
             "dataStore": {"sql": sql},
@@ -430,7 +432,7 @@ class Spire(HardenedComponent):
 
     def __init__(self, name: str, args: SpireArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__(TOKEN, name, None, opts)
-        from .config import QuotaConfig
+        from .base import QuotaConfig
         from .namespace import HardenedNamespace, HardenedNamespaceArgs
 
         c = args.config

@@ -30,9 +30,8 @@ import jinja2
 import pulumi
 from pydantic import Field
 
-from .base import HardenedComponent, StrictModel, child_opts, k8s_object, standard_labels
-from .config import vault_prefix
-from .secrets import ESO_API_VERSION, VAULT_AUDIENCE, VAULT_TLS_SECRET, SecretsConfig
+from .base import HardenedComponent, StrictModel, child_opts, k8s_object, standard_labels, vault_prefix
+from .secrets import ESO_API_VERSION, VAULT_AUDIENCE, VAULT_TLS_SECRET, SecretsConfig, store_conditions
 
 TOKEN = "hardened:index:TenantSecretIsolation"
 
@@ -74,11 +73,6 @@ def policy_paths(hcl: str) -> list[str]:
     import re
 
     return re.findall(r'^path "([^"]+)"', hcl, flags=re.M)
-
-
-def store_conditions(namespaces: list[str]) -> list[dict]:
-    """``conditions`` of a ClusterSecretStore serving exactly *namespaces* (an empty list admits none)."""
-    return [{"namespaces": sorted(namespaces)}]
 
 
 class TenantSecretIsolationArgs(StrictModel):

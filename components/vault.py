@@ -149,7 +149,7 @@ class VaultConfig(StrictModel):
 
     @model_validator(mode="after")
     def _kms(self) -> "VaultConfig":
-        from .config import _located  # config imports this module; resolved at validation time
+        from .base import _located
 
         mode = self.resolved_kms_mode
         if mode == "byok":
@@ -440,7 +440,7 @@ def network_policies(args: VaultHAArgs) -> list[tuple[str, dict]]:
 
 def namespace_quota(c: VaultConfig):
     """Room for every replica at its limits plus a rolling-update surge of one pod."""
-    from .config import QuotaConfig
+    from .base import QuotaConfig
 
     pods = c.replicas + 1
     cpu = math.ceil(parse_cpu(c.resources.limits.cpu) * pods)

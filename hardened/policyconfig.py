@@ -61,7 +61,7 @@ def stack_policy_config(stack: str, root: Optional[Path] = None,
     them); ConfigError naming the key when the configuration is invalid."""
     from components.config import PROJECT, parse_stack_config
 
-    from .render import REPO_ROOT, read_stack_config
+    from .stackfile import REPO_ROOT, read_stack_config
 
     config, secret_keys = read_stack_config(stack, root or REPO_ROOT, overrides)
     prefix = f"{PROJECT}:"
@@ -99,7 +99,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import pulumi
 
-    from .render import RenderError
+    from .stackfile import RenderError
 
     try:
         document = stack_policy_config(args.stack, Path(args.root) if args.root else None)

@@ -36,19 +36,14 @@ import yaml
 from . import engine
 from .engine import ChartError, Registered
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-PROJECT = "hardened-stack"
+from .stackfile import OFFLINE_SECRET_PLACEHOLDER, PROJECT, REPO_ROOT, RenderError, read_stack_config, stack_file
+
 REDACTED = "[secret]"
 SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
 SIG_KEY = "4dabf18193072939515e22adb298388d"
 UNKNOWN = engine.UNKNOWN
-OFFLINE_SECRET_PLACEHOLDER = "offline-placeholder-secret"
 FAKE_ACCOUNT = "123456789012"
 MOCK_REGION = "us-east-1"
-
-
-class RenderError(Exception):
-    """A render that cannot proceed; the message says why and what to do."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -71,52 +66,6 @@ def normalize(value: Any, path: str = "", secrets: Optional[list[str]] = None) -
     if value == UNKNOWN:
         return "[unknown]"
     return value
-
-
-# ---------------------------------------------------------------------------------------------
-# Stack configuration
-# ---------------------------------------------------------------------------------------------
-
-def stack_file(stack: str, root: Path = REPO_ROOT) -> Path:
-    return root / f"Pulumi.{stack}.yaml"
-
-
-def read_stack_config(stack: str, root: Path = REPO_ROOT,
-                      overrides: Optional[dict[str, Any]] = None,
-                      placeholders: Optional[dict[str, str]] = None) -> tuple[dict[str, str], list[str]]:
-    """``Pulumi.<stack>.yaml`` as the engine hands config to a program: ``{"ns:key": str}``
-    (objects JSON-encoded) plus the list of secret keys. Secrets the configuration requires but
-    the file does not set get a marked placeholder (hardened/secret_placeholders.py), recorded in
-    *placeholders* (``{key: the setting that needs it}``)."""
-    path = stack_file(stack, root)
-    if not path.exists():
-        choices = sorted(p.name for p in root.glob("Pulumi.*.yaml") if p.name != "Pulumi.yaml")
-        raise RenderError(f"no stack file {path.name} in {root}; stacks here: {', '.join(choices) or 'none'}")
-    try:
-        doc = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f"{path.name}:{mark.line + 1}:{mark.column + 1}" if mark else path.name
-        raise RenderError(f"{where}: not valid YAML: {getattr(e, 'problem', None) or e}") from None
-    raw = dict((doc.get("config") or {}))
-    raw.update(overrides or {})
-    config: dict[str, str] = {}
-    secret_keys: list[str] = []
-    for key, value in raw.items():
-        full = key if ":" in key else f"{PROJECT}:{key}"
-        if isinstance(value, dict) and set(value) == {"secure"}:
-            config[full] = OFFLINE_SECRET_PLACEHOLDER
-            secret_keys.append(full)
-        elif isinstance(value, str):
-            config[full] = value
-        else:
-            config[full] = json.dumps(value)
-    from .secret_placeholders import fill
-
-    added = fill(config, secret_keys)
-    if placeholders is not None:
-        placeholders.update(added)
-    return config, secret_keys
 
 
 # ---------------------------------------------------------------------------------------------

@@ -289,7 +289,7 @@ def exemption_rows(analysis: Any, today: Optional[_dt.date] = None) -> list[Exem
 def make_header(stack: str, analysis: Any, rows: list[ControlRow], runs: Mapping[str, PolicyRun],
                 root: Path) -> Header:
     from . import __version__
-    from .render import stack_file
+    from .stackfile import stack_file
 
     path = stack_file(stack, root)
     digest = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "unknown"
@@ -511,7 +511,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from .console import Console, UserError, plural
-    from .render import REPO_ROOT
+    from .stackfile import REPO_ROOT
 
     console = Console("report", quiet=getattr(args, "quiet", False))
     from policy_pack.policies._lib.exemptions import preflight

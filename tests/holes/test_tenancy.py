@@ -54,7 +54,8 @@ def test_no_vault_role_reads_the_whole_kv_mount(prod):
     (bootstrap,) = k8s(prod, "ConfigMap", "vault-bootstrap", "vault")
     script = bootstrap["data"]["bootstrap.sh"]
     eso = script.split("vault policy write external-secrets - <<'POLICY'\n", 1)[1].split("POLICY", 1)[0]
-    assert _readable_prefixes(policy_paths(eso)) == ["falco/", "falco/"]
+    # vault-backend serves the platform namespaces that read Vault, each below its own path
+    assert _readable_prefixes(policy_paths(eso)) == ["falco/", "falco/", "spire-server/", "spire-server/"]
     assert 'secret/data/*"' not in script
 
 
@@ -69,7 +70,7 @@ def test_every_store_admits_only_the_namespaces_its_role_may_read(prod):
         for ns in namespaces:
             assert ns not in served, f"{ns} is served by {served[ns]} and {name}"
             served[ns] = name
-    assert stores["vault-backend"]["spec"]["conditions"] == [{"namespaces": ["falco"]}]
+    assert stores["vault-backend"]["spec"]["conditions"] == [{"namespaces": ["falco", "spire-server"]}]
     store = stores["vault-ltmc-production"]["spec"]
     assert store["conditions"] == [{"namespaces": ["ltmc-production"]}]
     auth = store["provider"]["vault"]["auth"]["kubernetes"]
