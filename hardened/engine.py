@@ -404,6 +404,13 @@ def _helm_warnings(log: list[str]) -> list[str]:
     return [" ".join(m.split()) for m in _GO_LOG_PREFIX.split(text) if m.strip()]
 
 
+#: Renders of this process, by everything that decides them: a program rendered again (the tests
+#: render prod under many overrides, most of which leave a chart's values alone) reuses the chart's
+#: objects, kept as JSON so each caller gets its own copy.
+_RENDERS: "dict[tuple, tuple[str, list[str], list[str], list[str]]]" = {}
+_RENDERS_MAX = 64
+
+
 def render_chart(chart: str, version: str, *, release: str, namespace: str, values: Mapping[str, Any],
                  kube_version: str, repo: str = "", skip_crds: bool = False,
                  cache: Optional[os.PathLike | str] = None) -> ChartRender:
@@ -413,6 +420,23 @@ def render_chart(chart: str, version: str, *, release: str, namespace: str, valu
     directory = chart_dir(chart, version, cache)
     if not (directory / "Chart.yaml").is_file():
         raise ChartError(missing_chart_message(chart, version, repo, chart_cache(cache)))
+    key = (str(directory.resolve()), version, release, namespace, kube_version, skip_crds,
+           json.dumps(values, sort_keys=True, default=str))
+    hit = _RENDERS.get(key)
+    if hit is None:
+        render = _render_chart(directory, chart, version, release=release, namespace=namespace, values=values,
+                               kube_version=kube_version, skip_crds=skip_crds)
+        if len(_RENDERS) >= _RENDERS_MAX:
+            _RENDERS.clear()
+        _RENDERS[key] = hit = (json.dumps(render.objects), render.hooks, render.unresolved_scopes,
+                               render.helm_warnings)
+    objects, hooks, unresolved, warnings = hit
+    return ChartRender(chart, version, release, namespace, json.loads(objects), list(hooks), list(unresolved),
+                       list(warnings))
+
+
+def _render_chart(directory: Path, chart: str, version: str, *, release: str, namespace: str,
+                  values: Mapping[str, Any], kube_version: str, skip_crds: bool) -> ChartRender:
     try:
         import helm_python
     except ImportError:  # pragma: no cover - pinned in requirements.txt

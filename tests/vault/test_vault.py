@@ -245,7 +245,7 @@ def test_the_chart_names_the_role_and_key_by_what_is_known_at_preview(prod):
     invoke), and the seal names the alias the stack creates: AWS's own ARN format for the name the
     role really gets, and the alias the stack really creates."""
     records, _ = prod
-    role = one(records, "aws:iam/role:Role")
+    role = one(records, "aws:iam/role:Role", "-vault-unseal-role")
     values = one(records, "kubernetes:helm.sh/v4:Chart", "vault-chart").inputs["values"]["server"]
     arn = values["serviceAccount"]["annotations"]["eks.amazonaws.com/role-arn"]
     assert arn == f"arn:aws:iam::123456789012:role/{role.inputs['name']}"
