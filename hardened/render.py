@@ -424,8 +424,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"render: warning: {warning}", file=sys.stderr)
     hooks = sum(len(r.hooks) for r in charts.renders.values())
     chart_objects = sum(len(r.objects) for r in charts.renders.values())
-    say(f"{len(charts.renders)} Helm charts rendered from {engine.chart_cache(charts.cache)} "
-        f"(Kubernetes {charts.kube_version}): {chart_objects} objects; {hooks} hooks dropped, as helm.v4.Chart drops them")
+    helm = sum(1 for r in charts.renders.values() if r.version)
+    files = len(charts.renders) - helm
+    say(f"{helm} Helm charts rendered from {engine.chart_cache(charts.cache)} (Kubernetes {charts.kube_version})"
+        f"{f' and {files} manifest file(s) read from {engine.manifest_cache(charts.cache and None)}' if files else ''}: "
+        f"{chart_objects} objects; {hooks} hooks dropped, as helm.v4.Chart drops them")
     from .secret_placeholders import notice
 
     for line in notice(placeholders):
