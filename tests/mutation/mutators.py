@@ -27,6 +27,7 @@ class Res:
     inputs: dict[str, Any]
     urn: str = ""
     custom: bool = True
+    outputs: Optional[dict] = None
 
     @property
     def kind(self) -> Optional[str]:
@@ -374,12 +375,25 @@ def is_chart(res: Res, chart: str) -> bool:
     return res.type.startswith("kubernetes:helm.sh/") and (name == chart or name.endswith("/" + chart))
 
 
-mutator("vault-single-replica", "Vault chart values.server.ha.replicas: 1")(
-    per_resource(lambda r: is_chart(r, "vault"),
-                 lambda r: r.inputs.setdefault("values", {}).setdefault("server", {}).setdefault("ha", {}).update(replicas=1)))
-mutator("vault-tls-disabled", "Vault chart values.global.tlsDisable: true")(
-    per_resource(lambda r: is_chart(r, "vault"),
-                 lambda r: r.inputs.setdefault("values", {}).setdefault("global", {}).update(tlsDisable=True)))
+def is_vault_server(res: Res) -> bool:
+    """The Vault StatefulSet the chart renders (the engine sends the Chart itself with no values)."""
+    return res.kind == "StatefulSet" and any(
+        "hashicorp/vault" in str(c.get("image", "")) for _, _, c in containers(pod_spec(res.inputs) or {}))
+
+
+def _tls_off_in_hcl(res: Res) -> None:
+    for key, text in list((res.inputs.get("data") or {}).items()):
+        if key.endswith(".hcl") and isinstance(text, str):
+            res.inputs["data"][key] = text.replace("tls_disable = false", "tls_disable = true")
+
+
+mutator("vault-single-replica", "the Vault StatefulSet the chart renders at spec.replicas: 1")(
+    per_resource(is_vault_server, lambda r: r.inputs.setdefault("spec", {}).update(replicas=1)))
+mutator("vault-tls-disabled", "the Vault server HCL the chart renders with tls_disable = true")(
+    per_resource(lambda r: r.kind == "ConfigMap" and r.namespace == "vault"
+                 and any(k.endswith(".hcl") and "tls_disable = false" in str(v)
+                         for k, v in (r.inputs.get("data") or {}).items()),
+                 _tls_off_in_hcl))
 mutator("kms-rotation-off", "aws:kms Key enableKeyRotation: false")(
     per_resource(lambda r: r.type == "aws:kms/key:Key", lambda r: r.inputs.update(enableKeyRotation=False)))
 mutator("waf-rules-removed", "WAFv2 WebAcl rules: []")(
@@ -387,10 +401,11 @@ mutator("waf-rules-removed", "WAFv2 WebAcl rules: []")(
 
 
 def _remove_falco(stack):
+    """The Falco chart deleted: the Chart and every object it registered (named ``<chart>:...``)."""
     for idx, res in enumerate(stack):
         if is_chart(res, "falco"):
-            def apply(s, idx=idx):
-                del s[idx]
+            def apply(s, name=res.name):
+                s[:] = [r for r in s if r.name != name and not r.name.startswith(f"{name}:")]
                 return []
             yield res.label, apply
 

@@ -26,9 +26,10 @@ class Resource(NamedTuple):
     urn: str
     props: dict
     custom: bool = True
+    outputs: "dict | None" = None   # a remote component's outputs (a Chart's resources): AnalyzeStack's
 
     def to_pack(self) -> PackResource:
-        return PackResource(self.type, self.name, self.props, urn=self.urn, custom=self.custom)
+        return PackResource(self.type, self.name, self.props, urn=self.urn, custom=self.custom, outputs=self.outputs)
 
 
 class PackClient:

@@ -121,3 +121,15 @@ ADVISORY_BY_DESIGN = {"namespace-configure-pod-security-labels"}
 def test_policies_are_mandatory_by_default():
     advisory = {p.name for p in POLICIES if p.enforcement_level.value != "mandatory"}
     assert advisory == ADVISORY_BY_DESIGN, f"not mandatory by default: {sorted(advisory)}"
+
+
+def test_the_default_registries_are_the_production_stacks():
+    """The pack's default allowedRegistries is Pulumi.prod.yaml's trustedRegistries: a pack run
+    without the stack's policy configuration (the mutation tests, a plain --policy-pack) trusts
+    what the production stack deploys, and nothing more."""
+    import yaml
+
+    from policy_pack.policies.pod_disallow_untrusted_registries import DEFAULT_REGISTRIES
+
+    prod = yaml.safe_load((ROOT / "Pulumi.prod.yaml").read_text())["config"]["hardened-stack:trustedRegistries"]
+    assert sorted(DEFAULT_REGISTRIES) == sorted(prod)

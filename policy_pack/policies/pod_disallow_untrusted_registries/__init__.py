@@ -33,6 +33,7 @@ DEFAULT_REGISTRIES = [
     "quay.io/jetstack",
     "oci.external-secrets.io",
     "cgr.dev/chainguard",
+    "ghcr.io/fluent",
 ]
 
 
