@@ -94,6 +94,7 @@ class ExemptionRow:
     expires: str
     status: str          # "active", "expires in N days", "expired"
     applied: int         # resources it exempted in this run
+    owner: str = ""      # who answers for it (team and contact)
 
 
 @dataclass
@@ -282,7 +283,11 @@ def exemption_rows(analysis: Any, today: Optional[_dt.date] = None) -> list[Exem
         days = (e.expires - today).days
         status = "expired" if days < 0 else ("active" if days > 30 else f"active, expires in {days} days")
         applied = sum(1 for x in analysis.exempted if e.describe() in x.reason)
-        out.append(ExemptionRow(e.id, list(e.policies), e.target, e.reason, e.expires.isoformat(), status, applied))
+        owner = getattr(e, "owner", None)
+        who = " ".join(str(v) for v in (getattr(owner, "team", None), getattr(owner, "contact", None)) if v) \
+            if owner else ""
+        out.append(ExemptionRow(e.id, list(e.policies), e.target, e.reason, e.expires.isoformat(), status, applied,
+                                who))
     return out
 
 

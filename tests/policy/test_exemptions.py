@@ -151,9 +151,11 @@ def test_the_file_exemption_is_only_as_wide_as_it_says(pack):
     assert elsewhere.by_policy("pod-disallow-privileged-containers")
     other_workload = run(pack, falco(name="debugger"))
     assert other_workload.by_policy("pod-disallow-privileged-containers")
-    # Policies the entry does not name still judge Falco itself.
-    tagged = mutated(falco(), lambda o: container(o).update(image="docker.io/falcosecurity/falco:latest"))
-    assert run(pack, tagged).by_policy("container-disallow-mutable-image-tags")
+    # Policies no entry names still judge Falco itself (its entries lift the driver's privileges,
+    # its API token and its tag-only image: not a writable root filesystem).
+    writable = mutated(falco(), lambda o: container(o).setdefault("securityContext", {}).update(
+        readOnlyRootFilesystem=False))
+    assert run(pack, writable).by_policy("container-missing-readonly-root-filesystem")
 
 
 def _exempt(policy: str, expires: str, **resource) -> dict:

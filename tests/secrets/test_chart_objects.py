@@ -27,7 +27,8 @@ def _block_ids() -> list[str]:
     """The ids of the entries that follow this block's header in exemptions.yaml."""
     text = DEFAULT_PATH.read_text()
     assert BLOCK in text, f"{DEFAULT_PATH.name} has no block {BLOCK!r}"
-    return re.findall(r"^  - id: (\S+)$", text.split(BLOCK, 1)[1], re.M)
+    block = text.split(BLOCK, 1)[1].split("\n# --- ", 1)[0]  # up to the next block's header
+    return re.findall(r"^  - id: (\S+)$", block, re.M)
 
 
 def _operator_charts(records) -> dict[str, str]:
