@@ -126,7 +126,7 @@ def test_an_object_at_the_depth_limit_goes_through_the_whole_check(capsys, tmp_p
     (tmp_path / "deep.yaml").write_text(deep_flow(MAX_DEPTH))
     status = main(["check", str(tmp_path / "deep.yaml")])
     out, err = capsys.readouterr()
-    assert status == 0 and "1 resources" in out, err
+    assert status == 0 and "1 resource," in out, err
 
 
 def test_ordinary_anchors_and_aliases_are_expanded(tmp_path):

@@ -183,7 +183,9 @@ def test_rendered_findings_point_at_the_stack_key_that_produced_them(capsys, ren
         if not label.startswith("Deployment "):
             continue
         ns, name = label.split(" ", 1)[1].split("/")
-        index = next(i for i, w in enumerate(workloads) if (w["namespace"], w["name"]) == (ns, name))
+        index = next((i for i, w in enumerate(workloads) if (w["namespace"], w["name"]) == (ns, name)), None)
+        if index is None:  # a platform Deployment (a chart's): points at its component's section, below
+            continue
         assert r["properties"]["configKey"] == f"workloads[{index}].resources"
         assert loc["artifactLocation"] == {"uri": "Pulumi.prod.yaml", "uriBaseId": "%SRCROOT%"}
         expected = locate.config_location(str(stack_file), f"workloads[{index}].resources")
@@ -264,8 +266,12 @@ def test_a_component_the_stack_lacks_points_at_the_section_that_would_deploy_it(
     for name in ("components", "policy_pack"):
         (root / name).symlink_to(ROOT / name)
     stack_file = root / "Pulumi.dev.yaml"
-    stack_file.write_text((ROOT / "Pulumi.dev.yaml").read_text()
-                          + "  hardened-stack:runtimeDetection:\n    enabled: false\n")
+    import yaml
+
+    dev = yaml.safe_load((ROOT / "Pulumi.dev.yaml").read_text())
+    dev["config"].pop("hardened-stack:runtimeDetection", None)  # the section goes last, switched off
+    dev["config"]["hardened-stack:runtimeDetection"] = {"enabled": False}
+    stack_file.write_text(yaml.safe_dump(dev, sort_keys=False))
     assert main(["render", "--stack", "dev", "--root", str(root), "--out", str(root / "out"), "--quiet"]) == 0
     monkeypatch.chdir(root)
     status, out, _ = run_check(capsys, "out", "--format", "sarif", "--policy", "stack-missing-runtime-detection")
