@@ -23,6 +23,7 @@ import datetime as _dt
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 from collections import OrderedDict
@@ -188,10 +189,17 @@ def format_text(analysis: Analysis, findings: Optional[Findings] = None, color: 
                                    f"{o.config_key}", "dim", color))
         lines.append("")
     if analysis.exempted:
-        lines.append("exempted:")
+        # one line per object: the policies lifted and the entries that lift them (their reasons,
+        # owners and expiry are in --format json/sarif and in policy_pack/exemptions.yaml)
+        by_object: "OrderedDict[str, dict[str, list[str]]]" = OrderedDict()
         for e in analysis.exempted:
             label = e.resource.label if e.resource else e.urn
-            lines.append(f"  {label}: {e.policy}: {e.reason}")
+            entry = re.search(r"exemption '([^']+)'", e.reason)
+            by_object.setdefault(label, {}).setdefault(entry.group(1) if entry else "?", []).append(e.policy)
+        lines.append(f"exempted ({plural(len(analysis.exempted), 'policy finding')} on "
+                     f"{plural(len(by_object), 'object')}; reasons in --format json):")
+        for label, entries in by_object.items():
+            lines.append(f"  {label}: " + "; ".join(f"{', '.join(sorted(set(ps)))} ({i})" for i, ps in entries.items()))
         lines.append("")
     summary = summary_line(analysis, failing)
     lines.append(paint(summary, ("red+bold" if "FAILED" in summary else "green"), color))
