@@ -48,6 +48,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Optional
 
+from .manifests import type_token  # noqa: F401 - the provider's rule, one copy (hardened/manifests.py)
+
 #: The remote components the provider expands into child resources.
 CHART_TOKEN = "kubernetes:helm.sh/v4:Chart"
 CONFIG_FILE_TOKEN = "kubernetes:yaml/v2:ConfigFile"
@@ -143,13 +145,6 @@ def stack_properties(type_token: str, inputs: Mapping[str, Any],
     if type_token in REMOTE_COMPONENTS:
         return dict(outputs) if outputs is not None else {}
     return inputs
-
-
-def type_token(api_version: str, kind: str) -> str:
-    """The provider's type token: ``v1`` -> ``kubernetes:core/v1:<Kind>``, grouped versions as
-    they are (``kubernetes:apps/v1:Deployment``), the same rule for custom resources."""
-    api_version = api_version.strip()
-    return f"kubernetes:{api_version if '/' in api_version else 'core/' + api_version}:{kind}"
 
 
 def child_name(prefix: str, obj: Mapping[str, Any]) -> str:

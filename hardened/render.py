@@ -123,11 +123,15 @@ class ChartContext:
     """What the offline Kubernetes provider needs to expand a Chart (the stack's Kubernetes
     version, the chart cache); it collects what the provider would warn about."""
 
-    kube_version: str = "1.33"
+    kube_version: Optional[str] = None   # None: the stack's (run_program reads it from its config)
     cache: Optional[str] = None
     warnings: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     renders: dict[str, engine.ChartRender] = field(default_factory=dict)
+
+
+#: The config model's default of cluster.kubernetesVersion.
+DEFAULT_KUBE_VERSION = "1.33"
 
 
 def stack_kube_version(config: dict[str, str]) -> str:
@@ -137,7 +141,7 @@ def stack_kube_version(config: dict[str, str]) -> str:
         version = cluster.get("kubernetesVersion") if isinstance(cluster, dict) else None
     except ValueError:
         version = None
-    return str(version) if isinstance(version, (str, float, int)) and version else "1.33"
+    return str(version) if isinstance(version, (str, float, int)) and version else DEFAULT_KUBE_VERSION
 
 
 def expand_chart(urn: str, token: str, name: str, inputs: dict[str, Any], ctx: ChartContext) -> list[Registered]:
@@ -162,7 +166,7 @@ def _render_chart(inputs: dict[str, Any], name: str, ctx: ChartContext) -> engin
     return engine.render_chart(
         str(inputs.get("chart", "")), str(inputs.get("version", "")), release=str(inputs.get("name") or name),
         namespace=str(inputs.get("namespace") or "default"), values=inputs.get("values") or {},
-        kube_version=ctx.kube_version, repo=repo, skip_crds=bool(inputs.get("skipCrds")), cache=ctx.cache)
+        kube_version=ctx.kube_version or DEFAULT_KUBE_VERSION, repo=repo, skip_crds=bool(inputs.get("skipCrds")), cache=ctx.cache)
 
 
 def _children(urn: str, name: str, inputs: dict[str, Any], render: engine.ChartRender) -> list[Registered]:
@@ -262,8 +266,9 @@ def run_program(stack: str = "prod", root: Path = REPO_ROOT, overrides: Optional
 
     config, secret_keys = read_stack_config(stack, root, overrides, placeholders)
     records: list[Registered] = []
-    if charts is None:
-        charts = ChartContext(kube_version=stack_kube_version(config))
+    charts = charts or ChartContext()
+    if charts.kube_version is None:
+        charts.kube_version = stack_kube_version(config)
     mocks, monitor = _make_mocks(records, charts if expand_charts else None, preview)
     logger = logging.getLogger(f"hardened.render.{stack}")
     logger.propagate = False
@@ -413,8 +418,6 @@ def run(args: argparse.Namespace) -> int:
     charts = ChartContext(cache=getattr(args, "chart_cache", None))
     # Errors (RenderError, a chart that cannot be rendered, a config error naming the key, an
     # unwritable --out) reach the CLI's one handler: `render: error: ...`, exit 2.
-    config, _ = read_stack_config(args.stack, root)
-    charts.kube_version = stack_kube_version(config)
     records = run_program(args.stack, root, progress=say, preview=getattr(args, "preview", False),
                           charts=charts, expand_charts=not getattr(args, "no_charts", False),
                           placeholders=placeholders)
@@ -427,7 +430,7 @@ def run(args: argparse.Namespace) -> int:
     helm = sum(1 for r in charts.renders.values() if r.version)
     files = len(charts.renders) - helm
     say(f"{helm} Helm charts rendered from {engine.chart_cache(charts.cache)} (Kubernetes {charts.kube_version})"
-        f"{f' and {files} manifest file(s) read from {engine.manifest_cache(charts.cache and None)}' if files else ''}: "
+        f"{f' and {files} manifest file(s) read from {engine.manifest_cache()}' if files else ''}: "
         f"{chart_objects} objects; {hooks} hooks dropped, as helm.v4.Chart drops them")
     from .secret_placeholders import notice
 
