@@ -29,7 +29,7 @@ import time
 import uuid
 from pathlib import Path
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Iterable, Iterator, Optional
 
 import yaml
 
@@ -380,6 +380,46 @@ def write_output(records: list[Registered], out: Path, stack: str) -> dict[str, 
 # CLI
 # ---------------------------------------------------------------------------------------------
 
+def rendered_objects(records: Iterable[Registered]) -> Iterator[tuple[str, Optional[str], str, list[str]]]:
+    """``(kind, namespace, name, images)`` of every Kubernetes object of a render, as the policies
+    see them (images of every container list of a pod-bearing object)."""
+    from policy_pack.policies._lib import k8s
+
+    for r in records:
+        if not r.is_kubernetes_object:
+            continue
+        try:
+            obj = k8s.Obj(r.type, r.inputs, r.name)
+            pod = k8s.pod_spec(obj)
+            images = [c.obj.get("image") for c in pod.containers()] if pod is not None else []
+            yield obj.kind, obj.namespace, obj.name, [i for i in images if isinstance(i, str)]
+        except k8s.Unverifiable:
+            continue
+
+
+def stack_sections(stack: str, root: Path = REPO_ROOT) -> dict[str, Any]:
+    """The stack's settings by section (``{"vault": {...}}``), as the exemptions' ``when`` reads them."""
+    config, _ = read_stack_config(stack, root)
+    prefix = f"{PROJECT}:"
+    out = {}
+    for key, value in config.items():
+        if key.startswith(prefix):
+            try:
+                out[key[len(prefix):]] = json.loads(value) if isinstance(value, str) else value
+            except ValueError:
+                out[key[len(prefix):]] = value
+    return out
+
+
+def unused_exemptions(records: Iterable[Registered], stack: str = "prod", root: Path = REPO_ROOT,
+                      path: Optional[Path] = None) -> list[Any]:
+    """The entries of the exemptions file that name no object of this render (entries whose
+    ``when`` does not hold for the stack are dormant, not unused)."""
+    from policy_pack.policies._lib import exemptions as ex
+
+    return ex.unused(ex.load_exemptions(path), list(rendered_objects(records)), stack_sections(stack, root))
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stack", default="prod", help="stack name: reads Pulumi.<stack>.yaml (default prod)")
     parser.add_argument("--out", default=None, help="output directory (default build/<stack>)")
@@ -425,6 +465,17 @@ def run(args: argparse.Namespace) -> int:
     policyconfig.write(out, policyconfig.stack_policy_config(args.stack, root))
     for warning in charts.warnings:
         print(f"render: warning: {warning}", file=sys.stderr)
+    # Entries naming no rendered object apply to nothing: a warning while new, then an error. Only a
+    # render with every chart object can say so (--no-charts and --preview leave chart objects out).
+    stale = [] if getattr(args, "no_charts", False) or getattr(args, "preview", False) else \
+        unused_exemptions(records, args.stack, root)
+    from policy_pack.policies._lib import exemptions as ex
+
+    for e in stale:
+        level = "error" if ex.unused_overdue(e) else "warning"
+        print(f"render: {level}: {ex.unused_message(e)}", file=sys.stderr)
+    if any(ex.unused_overdue(e) for e in stale):
+        return 2
     hooks = sum(len(r.hooks) for r in charts.renders.values())
     chart_objects = sum(len(r.objects) for r in charts.renders.values())
     helm = sum(1 for r in charts.renders.values() if r.version)

@@ -44,7 +44,16 @@ FRAMEWORK_NAMES = {"nist sp 800-171": "nist800-171", "cmmc": "cmmc", "iec 62443"
                    "nist sp 800-207": "nist800-207"}
 
 PASS, FAIL, MANUAL, NOT_APPLICABLE = "pass", "fail", "manual", "not applicable"
-VERDICTS = (PASS, FAIL, NOT_APPLICABLE, MANUAL)
+#: Its policies judged resources and found nothing, but only because exemptions lifted findings.
+PASS_WITH_EXEMPTIONS = "pass with exemptions"
+#: Its policies pass, but they prove part of the control only (controls.yaml ``assurance: partial``).
+PARTIAL = "partial"
+#: Nothing in the render can prove it (controls.yaml ``assurance: not-addressed``): a policy that
+#: looks related is not evidence (a TLS setting is no FIPS validation, KMS rotation no HSM storage).
+NOT_ADDRESSED = "not addressed"
+VERDICTS = (PASS, PASS_WITH_EXEMPTIONS, PARTIAL, FAIL, NOT_APPLICABLE, NOT_ADDRESSED, MANUAL)
+#: controls.yaml ``assurance`` values: what the enforcing policies prove of the control.
+ASSURANCE = {"partial": PARTIAL, "not-addressed": NOT_ADDRESSED}
 #: Stable namespace for the OSCAL UUIDs, so two reports of the same stack diff cleanly.
 _NS = uuid.UUID("6f2b8a52-6a0e-4b1f-9a55-3c1c8f4b2d11")
 #: The namespace of this project's own OSCAL props (OSCAL reserves props without ``ns`` for its own names).
@@ -72,6 +81,12 @@ class ControlRow:
     violations: list[str] = field(default_factory=list)
     judged: dict[str, Optional[int]] = field(default_factory=dict)
     framework_key: str = ""
+    reason: str = ""                                   # why partial / not addressed / with exemptions
+    urls: dict[str, str] = field(default_factory=dict)  # policy -> its documentation
+
+    @property
+    def anchor(self) -> str:
+        return "control-" + _token(f"{self.framework_key or self.framework}-{self.control_id}").lower()
 
 
 @dataclass
@@ -83,6 +98,8 @@ class ChecklistRow:
     verdict: str
     violations: list[str] = field(default_factory=list)
     judged: dict[str, Optional[int]] = field(default_factory=dict)
+    reason: str = ""
+    urls: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -109,6 +126,18 @@ class Header:
     pack_version: str
     evaluated: list[str]
     not_evaluated: list[str]
+    assessor: str = ""   # who assessed (--assessor); blank lines for the sign-off otherwise
+
+
+def _check_assurance(where: str, item: Mapping[str, Any]) -> None:
+    level = item.get("assurance")
+    if level is None:
+        return
+    if level not in ASSURANCE:
+        raise ValueError(f"{where}: assurance must be one of {', '.join(ASSURANCE)}, got {level!r}")
+    if len(str(item.get("reason") or "")) < 20:
+        raise ValueError(f"{where}: assurance {level} needs a reason: what the policies do not prove, and the "
+                         "evidence that would")
 
 
 def load_controls(path: Path = CONTROLS) -> dict[str, Any]:
@@ -117,6 +146,10 @@ def load_controls(path: Path = CONTROLS) -> dict[str, Any]:
         for cid, c in fw["controls"].items():
             if not isinstance(c, dict) or "title" not in c or "components" not in c:
                 raise ValueError(f"{path}: frameworks.{key}.controls.{cid} needs title and components")
+            _check_assurance(f"{path}: frameworks.{key}.controls.{cid}", c)
+    for section, items in (data.get("checklist") or {}).items():
+        for it in items:
+            _check_assurance(f"{path}: checklist {section!r} item {it.get('item')!r}", it)
     return data
 
 
@@ -177,17 +210,33 @@ def policy_runs(analysis: Any, pack_dir: Optional[Path] = None) -> dict[str, Pol
     return runs
 
 
-def _verdict(policies: list[str], analysis: Any, runs: Mapping[str, PolicyRun]) -> tuple[str, list[str]]:
+def _verdict(policies: list[str], analysis: Any, runs: Mapping[str, PolicyRun],
+             item: Optional[Mapping[str, Any]] = None) -> tuple[str, list[str], str]:
+    """(verdict, violations, reason) of one control or checklist item. No control passes on
+    evidence that does not prove it: ``assurance`` in controls.yaml caps the verdict at partial or
+    not addressed whatever the policies say; a pass that needed exemptions says so."""
+    item = item or {}
+    assurance, reason = item.get("assurance"), str(item.get("reason") or "").strip()
     if not policies:
-        return MANUAL, []
+        return (ASSURANCE[assurance], [], reason) if assurance else (MANUAL, [], "")
     violations = [f"{v.policy}: {v.message} ({v.urn or 'stack'})"
                   for name in policies for v in analysis.by_policy(name) if v.mandatory]
     if violations:
-        return FAIL, violations
+        return FAIL, violations, reason
     counts = [runs[n].judged if n in runs else None for n in policies]
     if counts and all(c == 0 for c in counts):
-        return NOT_APPLICABLE, []
-    return PASS, []
+        return NOT_APPLICABLE, [], ""
+    if assurance:
+        return ASSURANCE[assurance], [], reason
+    exempted = {n: runs[n].exempted for n in policies if n in runs and runs[n].exempted}
+    if exempted:
+        return PASS_WITH_EXEMPTIONS, [], "findings lifted by exemptions: " + ", ".join(
+            f"{n} ({k})" for n, k in sorted(exempted.items()))
+    return PASS, [], ""
+
+
+def _urls(policies: Iterable[str], analysis: Any) -> dict[str, str]:
+    return {n: getattr(analysis.policies.get(n), "url", "") or "" for n in policies}
 
 
 def build_rows(controls: Mapping[str, Any], analysis: Any,
@@ -200,9 +249,10 @@ def build_rows(controls: Mapping[str, Any], analysis: Any,
             # CMMC ids carry the practice level (AC.L2-3.1.5); the pack's tags may too or not.
             names = sorted(set(mapping.get((key, str(cid)), []))
                            | set(mapping.get((key, str(cid).split("-", 1)[-1]), []) if key == "cmmc" else []))
-            verdict, violations = _verdict(names, analysis, runs)
+            verdict, violations, reason = _verdict(names, analysis, runs, c)
             rows.append(ControlRow(fw["title"], str(cid), c["title"], list(c["components"]), names, verdict,
-                                   violations, {n: runs[n].judged if n in runs else None for n in names}, key))
+                                   violations, {n: runs[n].judged if n in runs else None for n in names}, key,
+                                   reason, _urls(names, analysis)))
     checklist = []
     for section, items in controls.get("checklist", {}).items():
         for it in items:
@@ -210,12 +260,13 @@ def build_rows(controls: Mapping[str, Any], analysis: Any,
             unknown = [n for n in names if n not in analysis.policies]
             if unknown:
                 raise ValueError(f"controls.yaml checklist item {it['item']!r} names unknown policies {unknown}")
-            verdict, violations = _verdict(names, analysis, runs)
+            verdict, violations, reason = _verdict(names, analysis, runs, it)
             evidence = it.get("evidence", "")
             if verdict == MANUAL and not evidence:
                 raise ValueError(f"controls.yaml checklist item {it['item']!r} has neither policies nor evidence")
             checklist.append(ChecklistRow(section, it["item"], names, evidence, verdict, violations,
-                                          {n: runs[n].judged if n in runs else None for n in names}))
+                                          {n: runs[n].judged if n in runs else None for n in names}, reason,
+                                          _urls(names, analysis)))
     return rows, checklist
 
 
@@ -257,14 +308,19 @@ def scope(analysis: Any, rows: list[ControlRow], runs: Mapping[str, PolicyRun]) 
                              "pack judged their values only")
     elif chart_objects:
         evaluated.append(f"{chart_objects:,} objects rendered from the Helm charts")
-    manual = [r for r in rows if r.verdict == MANUAL]
+    manual = [r for r in rows if r.verdict in (MANUAL, NOT_ADDRESSED)]
     na = [r for r in rows if r.verdict == NOT_APPLICABLE]
     not_evaluated += [
         "the live cluster, the cloud account and the nodes (CIS node items, EKS settings, IAM): this is the "
         "configuration as rendered, not the running system",
         "secret values: they are redacted in the render and never judged",
-        f"{len(manual)} controls that no policy covers (manual: evidence from outside the render)",
+        f"{len(manual)} controls that no policy covers or can prove (manual or not addressed: evidence from "
+        "outside the render)",
     ]
+    partial = [r for r in rows if r.verdict == PARTIAL]
+    if partial:
+        not_evaluated.append(f"the rest of {len(partial)} controls the policies prove in part only (partial: "
+                             "each says what is missing)")
     if na:
         not_evaluated.append(f"{len(na)} controls whose policies judged no resource of this stack "
                              "(not applicable here; not a pass)")
@@ -274,15 +330,28 @@ def scope(analysis: Any, rows: list[ControlRow], runs: Mapping[str, PolicyRun]) 
     return evaluated, not_evaluated
 
 
-def exemption_rows(analysis: Any, today: Optional[_dt.date] = None) -> list[ExemptionRow]:
+def exemption_rows(analysis: Any, today: Optional[_dt.date] = None,
+                   config: Optional[Mapping[str, Any]] = None) -> list[ExemptionRow]:
+    """The exemptions file's entries with their status in this run. One that lifted no finding is
+    "unused" (like an unused noqa), unless it is dormant for this stack: its ``when`` does not hold
+    for *config* (the stack's sections) or its namespace is not deployed at all."""
     from policy_pack.policies._lib import exemptions as ex
 
     today = today or ex.utc_today()
+    namespaces = {r.namespace for r in analysis.resources if getattr(r, "namespace", None)}
     out = []
     for e in ex.load_exemptions():
+        dormant = (config is not None and not ex.condition_holds(e, config)) or \
+            (e.namespace is not None and e.namespace not in namespaces)
         days = (e.expires - today).days
         status = "expired" if days < 0 else ("active" if days > 30 else f"active, expires in {days} days")
         applied = sum(1 for x in analysis.exempted if e.describe() in x.reason)
+        if dormant and applied == 0 and days >= 0:
+            status = "dormant: its object is not deployed in this stack"
+        elif applied == 0 and days >= 0:
+            # like an unused noqa: it lifted no finding in this run (render refuses one that names no
+            # object; this one names an object that no longer needs it, or another stack's)
+            status = "unused: lifted no finding in this run"
         owner = getattr(e, "owner", None)
         who = " ".join(str(v) for v in (getattr(owner, "team", None), getattr(owner, "contact", None)) if v) \
             if owner else ""
@@ -292,7 +361,7 @@ def exemption_rows(analysis: Any, today: Optional[_dt.date] = None) -> list[Exem
 
 
 def make_header(stack: str, analysis: Any, rows: list[ControlRow], runs: Mapping[str, PolicyRun],
-                root: Path) -> Header:
+                root: Path, assessor: str = "") -> Header:
     from . import __version__
     from .stackfile import stack_file
 
@@ -301,7 +370,7 @@ def make_header(stack: str, analysis: Any, rows: list[ControlRow], runs: Mapping
     evaluated, not_evaluated = scope(analysis, rows, runs)
     now = _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
     return Header(stack, now, git_commit(root), path.name, f"sha256:{digest}", __version__, analysis.pack,
-                  analysis.version, evaluated, not_evaluated)
+                  analysis.version, evaluated, not_evaluated, assessor)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -314,14 +383,14 @@ def _token(text: str) -> str:
 
 
 def oscal_control_id(framework: Mapping[str, Any], control_id: str) -> str:
-    """The control id as the framework's OSCAL catalog spells it (controls.yaml ``oscal``): NIST's
-    SP 800-171 catalog writes ``SP_800_171_03.01.05``; frameworks without a catalog keep their own
-    label as an OSCAL token (``AC.L2-3.1.5``, ``SR_1.2``, ``tenet-2``)."""
+    """The control id as an OSCAL token (controls.yaml ``oscal.id-prefix`` before a label that does
+    not start with a letter): SP 800-171 Rev. 2's 3.1.5 is ``SP_800_171_r2_3.1.5``. NIST publishes
+    an OSCAL catalog of Rev. 3 only, whose ``SP_800_171_03.01.05`` is a different requirement set, so
+    Rev. 2 is not spelled as Rev. 3. Frameworks whose labels are tokens keep them (``AC.L2-3.1.5``,
+    ``SR_1.2``, ``tenet-2``)."""
     spec = framework.get("oscal") or {}
-    if spec.get("id-format") == "zero-padded":
-        parts = control_id.split(".")
-        if all(p.isdigit() for p in parts):
-            return spec.get("id-prefix", "") + ".".join(f"{int(p):02d}" for p in parts)
+    if spec.get("id-prefix") and not control_id[:1].isalpha():
+        return _token(spec["id-prefix"] + control_id)
     return _token(control_id)
 
 
@@ -343,6 +412,8 @@ def _back_matter(controls: Mapping[str, Any], stack: str, header: Optional[Heade
     resources = []
     for key, fw in controls["frameworks"].items():
         rlinks = [Rlink(href=fw["source"])] if fw.get("source") else []
+        if fw.get("publication"):
+            rlinks.append(Rlink(href=fw["publication"], media_type="application/pdf"))
         catalog = (fw.get("oscal") or {}).get("catalog")
         if catalog:
             rlinks.append(Rlink(href=catalog, media_type="application/oscal.catalog+json"))
@@ -355,7 +426,12 @@ def _back_matter(controls: Mapping[str, Any], stack: str, header: Optional[Heade
     resources.append(Resource(uuid=_uid("assessment-plan", stack), title=f"hardened-stack assessment of stack {stack}",
                               description="The controls of hardened/controls.yaml, judged by the CrossGuard pack "
                                           "(policy_pack/) over the stack rendered offline by `hardened report`.",
-                              props=plan_props))
+                              props=plan_props, rlinks=[Rlink(href=ASSESSMENT_PLAN,
+                                                              media_type="application/oscal.ap+json")]))
+    resources.append(Resource(uuid=_uid("system-security-plan", stack), title=f"System security plan of stack {stack}",
+                              description="The system owner's SSP is not produced by this tool; the components that "
+                                          "implement the controls are described in component-definition.json.",
+                              rlinks=[Rlink(href=COMPONENT_DEFINITION, media_type="application/oscal.component+json")]))
     return BackMatter(resources=resources)
 
 
@@ -366,6 +442,40 @@ def _metadata(title: str, version: str, generated: Optional[str] = None):
     now = _dt.datetime.fromisoformat(generated) if generated else \
         _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0)
     return Metadata(title=title, last_modified=now, version=version or "0", oscal_version=OSCAL_VERSION)
+
+
+#: The documents `report` writes beside each other; the OSCAL ones link each other by these names.
+COMPONENT_DEFINITION = "component-definition.json"
+ASSESSMENT_PLAN = "assessment-plan.json"
+ASSESSMENT_RESULTS = "assessment-results.json"
+
+
+def _control_selections(rows: list[ControlRow], controls: Mapping[str, Any]):
+    from trestle.oscal.common import ControlSelections, ReviewedControls, SelectControlById
+
+    frameworks = {fw["title"]: fw for fw in controls["frameworks"].values()}
+    ids = list(dict.fromkeys(oscal_control_id(frameworks.get(r.framework, {}), r.control_id) for r in rows))
+    return ReviewedControls(control_selections=[ControlSelections(
+        include_controls=[SelectControlById(control_id=i) for i in ids])])
+
+
+def oscal_assessment_plan(stack: str, rows: list[ControlRow], version: str,
+                          controls: Optional[Mapping[str, Any]] = None,
+                          header: Optional[Header] = None) -> dict[str, Any]:
+    """The OSCAL assessment-plan the assessment results import (``import-ap``): which controls are
+    reviewed, how (the pack over the offline render), against which SSP (the system owner's; the
+    implementing components are in component-definition.json)."""
+    from trestle.oscal.assessment_plan import AssessmentPlan
+    from trestle.oscal.common import ImportSsp
+
+    controls = controls or load_controls()
+    plan = AssessmentPlan(
+        uuid=_uid(stack, "assessment-plan-document"),
+        metadata=_metadata(f"hardened-stack assessment plan ({stack})", version, header.generated if header else None),
+        import_ssp=ImportSsp(href=f"#{_uid('system-security-plan', stack)}"),
+        reviewed_controls=_control_selections(rows, controls),
+        back_matter=_back_matter(controls, stack, header))
+    return json.loads(plan.oscal_serialize_json(pretty=False))
 
 
 def oscal_component_definition(stack: str, rows: list[ControlRow], version: str,
@@ -410,8 +520,7 @@ def oscal_assessment_results(stack: str, rows: list[ControlRow], runs: Mapping[s
     """An OSCAL assessment-results document: one observation per policy (what it judged), one
     finding per control (its verdict), validated by trestle's models."""
     from trestle.oscal.assessment_results import AssessmentResults, ImportAp, Result
-    from trestle.oscal.common import (ControlSelections, Finding, FindingTarget, ObjectiveStatus, Observation,
-                                      RelatedObservation, ReviewedControls, SelectControlById)
+    from trestle.oscal.common import Finding, FindingTarget, ObjectiveStatus, Observation, RelatedObservation
 
     controls = controls or load_controls()
     frameworks = {fw["title"]: fw for fw in controls["frameworks"].values()}
@@ -428,19 +537,18 @@ def oscal_assessment_results(stack: str, rows: list[ControlRow], runs: Mapping[s
             methods=["TEST"], types=["finding"], collected=generated,
             props=[_prop("policy", name), _prop("judged", "unknown" if run.judged is None else run.judged),
                    _prop("violations", run.violations), _prop("exempted", run.exempted)]))
-    state = {PASS: ("satisfied", "pass"), FAIL: ("not-satisfied", "fail")}
-    findings, selected = [], []
+    state = {PASS: ("satisfied", "pass"), PASS_WITH_EXEMPTIONS: ("satisfied", "pass"), FAIL: ("not-satisfied", "fail")}
+    remarks = {MANUAL: "not assessed by a policy: manual evidence is needed",
+               NOT_APPLICABLE: "not applicable: the policies for this control judged no resource"}
+    findings = []
     for r in rows:
         cid = oscal_control_id(frameworks.get(r.framework, {}), r.control_id)
-        selected.append(SelectControlById(control_id=cid))
-        status = None
         if r.verdict in state:
             st, reason = state[r.verdict]
-            status = ObjectiveStatus(state=st, reason=reason)
+            status = ObjectiveStatus(state=st, reason=reason, remarks=r.reason or None)
         else:
             status = ObjectiveStatus(state="not-satisfied", reason="other",
-                                     remarks="not assessed by a policy: manual evidence is needed" if r.verdict == MANUAL
-                                     else "not applicable: the policies for this control judged no resource")
+                                     remarks=f"{r.verdict}: {r.reason}" if r.reason else remarks[r.verdict])
         findings.append(Finding(
             uuid=_uid(stack, "finding", r.framework, r.control_id), title=f"{r.framework} {r.control_id}",
             description=f"{r.title}: {r.verdict}" + (f" ({len(r.violations)} violations)" if r.violations else ""),
@@ -451,15 +559,15 @@ def oscal_assessment_results(stack: str, rows: list[ControlRow], runs: Mapping[s
     result = Result(
         uuid=_uid(stack, "result"), title=f"Policy pack verdicts for stack {stack}",
         description=f"{analysis.pack} {analysis.version} over the stack rendered offline.",
-        start=generated, end=generated, reviewed_controls=ReviewedControls(control_selections=[
-            ControlSelections(include_controls=selected)]),
+        start=generated, end=generated, reviewed_controls=_control_selections(rows, controls),
         observations=observations, findings=findings,
         props=[_prop("stack", stack)] + ([_prop("git-commit", header.commit),
-                                          _prop("stack-config-digest", header.stack_digest)] if header else []))
+                                          _prop("stack-config-digest", header.stack_digest)] if header else [])
+        + ([_prop("assessor", header.assessor)] if header and header.assessor else []))
     ar = AssessmentResults(uuid=_uid(stack, "assessment-results"),
                            metadata=_metadata(f"hardened-stack assessment results ({stack})", analysis.version,
                                               header.generated if header else None),
-                           import_ap=ImportAp(href=f"#{_uid('assessment-plan', stack)}"),
+                           import_ap=ImportAp(href=ASSESSMENT_PLAN),
                            results=[result], back_matter=_back_matter(controls, stack, header))
     return json.loads(ar.oscal_serialize_json(pretty=False))
 
@@ -501,7 +609,7 @@ def render_documents(stack: str, rows: list[ControlRow], checklist: list[Checkli
                exemptions=exemptions or [], runs=runs,
                summary={v: sum(1 for r in rows if r.verdict == v) for v in VERDICTS},
                checklist_summary={v: sum(1 for r in checklist if r.verdict == v) for v in VERDICTS},
-               frameworks=list(dict.fromkeys(r.framework for r in rows)))
+               frameworks=list(dict.fromkeys(r.framework for r in rows)), verdicts=VERDICTS)
     return {"compliance.md": env.get_template("compliance.md.j2").render(**ctx),
             "compliance.html": env.get_template("compliance.html.j2").render(**ctx)}
 
@@ -510,6 +618,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stack", default="prod", help="stack whose Pulumi.<stack>.yaml to render (default prod)")
     parser.add_argument("--out", default="compliance-report", help="output directory (default compliance-report)")
     parser.add_argument("--policy-pack", default=None, metavar="DIR", help="policy pack directory (default the repo's)")
+    parser.add_argument("--assessor", default="", metavar="NAME",
+                        help="who assesses (name, organisation): printed in the sign-off block and the OSCAL results; "
+                             "left blank to fill in by hand otherwise")
     parser.add_argument("--quiet", "-q", action="store_true", help="no info line on stderr")
     parser.add_argument("--root", default=None, help=argparse.SUPPRESS)
 
@@ -537,23 +648,31 @@ def run(args: argparse.Namespace) -> int:
     controls = load_controls()
     runs = policy_runs(analysis, Path(args.policy_pack) if args.policy_pack else None)
     rows, checklist = build_rows(controls, analysis, runs)
-    header = make_header(args.stack, analysis, rows, runs, root)
-    exemptions = exemption_rows(analysis)
+    header = make_header(args.stack, analysis, rows, runs, root, getattr(args, "assessor", "") or "")
+    from .render import stack_sections
+
+    exemptions = exemption_rows(analysis, config=stack_sections(args.stack, root))
     for e in exemptions:
-        if e.status != "active":
+        if e.status.startswith(("expired", "active, expires")):
             console.warn(f"exemption {e.id!r} for {e.target}: {e.status} ({e.expires})")
     documents = render_documents(args.stack, rows, checklist, analysis, header, exemptions, runs)
-    documents["component-definition.json"] = json.dumps(
+    documents[COMPONENT_DEFINITION] = json.dumps(
         oscal_component_definition(args.stack, rows, analysis.version or "0", controls, header), indent=2) + "\n"
-    documents["assessment-results.json"] = json.dumps(
+    documents[ASSESSMENT_PLAN] = json.dumps(
+        oscal_assessment_plan(args.stack, rows, analysis.version or "0", controls, header), indent=2) + "\n"
+    documents[ASSESSMENT_RESULTS] = json.dumps(
         oscal_assessment_results(args.stack, rows, runs, analysis, controls, header), indent=2) + "\n"
     for name, text in documents.items():
         try:
             (out / name).write_text(text, encoding="utf-8")
         except OSError as e:
             raise UserError(f"cannot write {out / name}: {e.strerror or e}") from None
+    for e in exemptions:
+        if e.status.startswith("unused"):
+            console.warn(f"exemption {e.id!r} for {e.target} lifted no finding in this run: remove it, or narrow it "
+                         "to what still needs it")
     failed = [r for r in rows if r.verdict == FAIL] + [c for c in checklist if c.verdict == FAIL]
-    counts = ", ".join(f"{sum(1 for r in rows if r.verdict == v)} {v}" for v in VERDICTS)
+    counts = ", ".join(f"{n} {v}" for v in VERDICTS if (n := sum(1 for r in rows if r.verdict == v)))
     console.info(f"{plural(len(rows), 'control')} ({counts}), {plural(len(checklist), 'checklist item')}, "
                  f"{len(failed)} failing -> {out}")
     return 1 if failed else 0

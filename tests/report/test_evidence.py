@@ -67,7 +67,7 @@ def test_a_control_whose_policies_judged_nothing_is_not_applicable_not_pass(anal
     controls, runs, *_ = built
     none_judged = {n: replace(r, judged=0) for n, r in runs.items()}
     rows, checklist = report.build_rows(controls, analysis, none_judged)
-    assert {r.verdict for r in rows} <= {report.NOT_APPLICABLE, report.MANUAL}
+    assert {r.verdict for r in rows} <= {report.NOT_APPLICABLE, report.MANUAL, report.NOT_ADDRESSED}
     assert report.PASS not in {c.verdict for c in checklist}
     # a violation still fails, whatever the counts
     bad = replace(analysis, verdicts=[Verdict("namespace-missing-default-deny", "mandatory", "high", "x", "urn:x", None)])
@@ -105,17 +105,33 @@ def test_oscal_documents_validate_with_trestle_and_use_catalog_ids(built, analys
             for req in impl["implemented-requirements"]:
                 ids.add(req["control-id"])
                 assert all(p.get("ns") == report.OSCAL_NS for p in req.get("props", [])), "custom props carry ns"
-    # NIST's OSCAL catalog spelling for SP 800-171 (SP_800_171_03.01.05); CMMC keeps its practice id
-    assert "SP_800_171_03.01.05" in ids and "SP_800_171_03.13.16" in ids and "AC.L2-3.1.5" in ids
-    assert not any(re.match(r"^\d", i) for i in ids)
+    # Rev. 2's own numbers as tokens (NIST's OSCAL catalog is Rev. 3's, a different set, and is not
+    # claimed); CMMC keeps its practice id
+    assert "SP_800_171_r2_3.1.5" in ids and "SP_800_171_r2_3.13.16" in ids and "AC.L2-3.1.5" in ids
+    assert not any(re.match(r"^\d", i) or i.startswith("SP_800_171_0") for i in ids)
+    rev2 = next(r for r in resources.values() if r["title"] == "NIST SP 800-171 Rev. 2")
+    hrefs = [l["href"] for l in rev2["rlinks"]]
+    assert hrefs == ["https://csrc.nist.gov/pubs/sp/800/171/r2/upd1/final",
+                     "https://nvlpubs.nist.gov/nistpubs/SpecialPublications/NIST.SP.800-171r2.pdf"]
+    assert not any("rev3" in h for r in resources.values() for h in (l["href"] for l in r.get("rlinks", [])))
     # the verdicts live in the assessment results, one finding per control
     [result] = ar["results"]
     assert len(result["findings"]) == len(rows)
     states = {f["target"]["target-id"]: f["target"]["status"]["state"] for f in result["findings"]}
-    assert states["SP_800_171_03.13.06"] == "satisfied"
+    assert states["SP_800_171_r2_3.13.6"] == "satisfied"
+    assert states["SP_800_171_r2_3.13.11"] == "not-satisfied", "FIPS validation is not addressed by a TLS setting"
     observed = {o["uuid"] for o in result["observations"]}
     assert all(r["observation-uuid"] in observed for f in result["findings"] for r in f.get("related-observations", []))
-    assert ar["import-ap"]["href"].lstrip("#") in {r["uuid"] for r in ar["back-matter"]["resources"]}
+    # import-ap links the assessment plan report writes beside it; the plan imports the SSP resource
+    assert ar["import-ap"]["href"] == report.ASSESSMENT_PLAN
+    ap = report.oscal_assessment_plan("prod", rows, "1.0.0", controls, header)["assessment-plan"]
+    from trestle.oscal.assessment_plan import AssessmentPlan
+
+    AssessmentPlan.parse_obj(ap)
+    assert ap["import-ssp"]["href"].lstrip("#") in {r["uuid"] for r in ap["back-matter"]["resources"]}
+    planned = {c["control-id"] for c in ap["reviewed-controls"]["control-selections"][0]["include-controls"]}
+    assert planned == set(states) == {c["control-id"] for c in
+                                      result["reviewed-controls"]["control-selections"][0]["include-controls"]}
     assert "verdict" not in json.dumps(cd), "component-definition keeps what implements what, not verdicts"
 
 
@@ -124,11 +140,16 @@ def test_cli_writes_all_four_documents(tmp_path):
 
     assert main(["report", "--stack", "prod", "--out", str(tmp_path), "--quiet"]) == 0
     assert {p.name for p in tmp_path.iterdir()} == {"compliance.md", "compliance.html", "component-definition.json",
-                                                     "assessment-results.json"}
+                                                     "assessment-plan.json", "assessment-results.json"}
     md = (tmp_path / "compliance.md").read_text()
     for section in ("| Git commit |", "## Scope and limits", "## Active exemptions", "## Pre-deployment checklist",
-                    "resources judged"):
+                    "resources judged", "## Sign-off", "| Assessor |"):
         assert section in md
+    # per-control status first, the exemptions after it
+    assert md.index("## NIST SP 800-171 Rev. 2") < md.index("## Pre-deployment checklist") < md.index(
+        "## Active exemptions") < md.index("## Sign-off")
+    ar = json.loads((tmp_path / "assessment-results.json").read_text())["assessment-results"]
+    assert (tmp_path / ar["import-ap"]["href"]).is_file(), "import-ap names the plan written beside it"
     assert "[secret]" not in md and "hecToken" not in md
 
 
@@ -169,3 +190,98 @@ def test_html_report_in_headless_chromium(built, analysis, tmp_path):
     width, height, ink = _png_size_and_ink(shot)
     assert (width, height) == (1400, 2400)
     assert ink > 20, "the page rendered as (nearly) one colour"
+
+
+# ---------------------------------------------------------------------------------------------
+# No control passes on evidence that does not prove it
+# ---------------------------------------------------------------------------------------------
+
+def _row(rows, framework_key, control_id):
+    return next(r for r in rows if r.framework_key == framework_key and r.control_id == control_id)
+
+
+def test_fips_and_hsm_are_never_passed_on_a_tls_or_rotation_setting(built):
+    controls, runs, rows, checklist, _ = built
+    fips = _row(rows, "nist800-171", "3.13.11")
+    assert "mesh-enforce-tls13-hybrid-kex" in fips.policies, "the related policy is still shown"
+    assert fips.verdict == report.NOT_ADDRESSED and "CMVP" in fips.reason
+    assert _row(rows, "cmmc", "SC.L2-3.13.11").verdict == report.NOT_ADDRESSED
+    hsm = next(c for c in checklist if c.item.startswith("HSM"))
+    assert hsm.verdict == report.PARTIAL and "not HSM storage" in hsm.reason
+    # every capped control and item carries its reason into the documents
+    for r in [*rows, *checklist]:
+        if r.verdict in (report.PARTIAL, report.NOT_ADDRESSED):
+            assert len(r.reason) >= 20
+
+
+def test_a_capped_control_still_fails_on_a_violation(built, analysis):
+    controls, runs, *_ = built
+    bad = replace(analysis, verdicts=list(analysis.verdicts) + [Verdict(
+        "mesh-enforce-tls13-hybrid-kex", "mandatory", "high", "TLS 1.2 allowed", "urn:x", None)])
+    rows, _ = report.build_rows(controls, bad, runs)
+    assert _row(rows, "nist800-171", "3.13.11").verdict == report.FAIL
+
+
+def test_a_pass_that_needed_exemptions_says_so(built, analysis):
+    controls, runs, *_ = built
+    name = "pod-disallow-root-user"
+    row = lambda rs: _row(rs, "cmmc", "AC.L2-3.1.6")  # noqa: E731 - its only policy is pod-disallow-root-user
+    lifted = {**runs, name: replace(runs[name], exempted=3)}
+    rows, _ = report.build_rows(controls, analysis, lifted)
+    assert row(rows).policies == [name]
+    assert row(rows).verdict == report.PASS_WITH_EXEMPTIONS and f"{name} (3)" in row(rows).reason
+    clean = {**runs, name: replace(runs[name], exempted=0)}
+    rows, _ = report.build_rows(controls, analysis, clean)
+    assert row(rows).verdict == report.PASS
+
+
+@pytest.mark.parametrize("item, message", [
+    ({"assurance": "partial"}, "needs a reason"),
+    ({"assurance": "mostly", "reason": "a reason that is long enough"}, "must be one of partial, not-addressed"),
+])
+def test_controls_file_refuses_an_assurance_without_reason_or_of_unknown_level(tmp_path, item, message):
+    data = {"frameworks": {"f": {"title": "F", "controls": {"1.1": {"title": "t", "components": [], **item}}}}}
+    path = tmp_path / "controls.yaml"
+    path.write_text(json.dumps(data))
+    with pytest.raises(ValueError, match=message):
+        report.load_controls(path)
+
+
+def test_each_control_links_its_policies_docs_and_its_findings(built, analysis):
+    controls, runs, *_ = built
+    bad = replace(analysis, verdicts=list(analysis.verdicts) + [Verdict(
+        "namespace-missing-default-deny", "mandatory", "high", "no default deny", "urn:x", None)])
+    rows, checklist = report.build_rows(controls, bad, runs)
+    docs = report.render_documents("prod", rows, checklist, bad, runs=runs)
+    md = docs["compliance.md"]
+    url = analysis.policies["namespace-missing-default-deny"].url
+    assert url.endswith("#namespace-missing-default-deny")
+    assert f"[namespace-missing-default-deny]({url})" in md
+    failing = _row(rows, "nist800-171", "3.13.6")
+    assert f"(#findings-{failing.anchor})" in md and f'<a id="findings-{failing.anchor}"></a>' in md
+    assert f'<ul id="findings-{failing.anchor}">' in docs["compliance.html"]
+
+
+def test_the_sign_off_names_the_assessor_when_given(built, analysis):
+    controls, runs, rows, checklist, header = built
+    named = replace(header, assessor="A. Auditor, Example Assessors LLC")
+    docs = report.render_documents("prod", rows, checklist, analysis, named, runs=runs)
+    assert "| Assessor | A. Auditor, Example Assessors LLC |" in docs["compliance.md"]
+    blank = report.render_documents("prod", rows, checklist, analysis, header, runs=runs)
+    assert "| Assessor | ________________ |" in blank["compliance.md"]
+    ar = report.oscal_assessment_results("prod", rows, runs, analysis, controls, named)["assessment-results"]
+    assert {"name": "assessor", "value": "A. Auditor, Example Assessors LLC", "ns": report.OSCAL_NS} in \
+        ar["results"][0]["props"]
+
+
+def test_an_exemption_that_lifted_nothing_is_flagged_unused_and_a_dormant_one_is_not(analysis):
+    from policy_pack.policies._lib.exemptions import load_exemptions
+
+    entries = load_exemptions()
+    used = next(e for e in entries if e.id == "falco-driver")
+    lifted_nothing = replace(analysis, exempted=[x for x in analysis.exempted if used.describe() not in x.reason])
+    rows = {r.id: r for r in report.exemption_rows(lifted_nothing, config={})}
+    assert rows["falco-driver"].status.startswith("unused") and rows["falco-driver"].applied == 0
+    with_config = {r.id: r for r in report.exemption_rows(analysis, config={"vault": {"edition": "community"}})}
+    assert with_config["vault-enterprise-license"].status.startswith("dormant")
+    assert not with_config["falco-driver"].status.startswith(("unused", "dormant"))

@@ -51,7 +51,16 @@ POD_SECURITY_LEVELS = ("restricted", "baseline", "privileged")
 WARN_DAYS = 30
 
 ENTRY_KEYS = ("id", "owner", "policies", "resource", "images", "namespacePodSecurity", "reason", "controls",
-              "expires")
+              "expires", "added", "when")
+#: ``when``: the stack settings under which the named object exists (an entry for an object that
+#: only some configurations deploy). ``equals`` maps a dotted stack-config path (``vault.edition``,
+#: the section of ``hardened-stack:vault``) to its value; ``set``/``unset`` list paths that must be
+#: present/absent. Outside those settings the entry is dormant: it names nothing and is not unused.
+WHEN_KEYS = ("equals", "set", "unset")
+#: An entry of the file that names no object of the render (like an unused ``noqa``) is a warning
+#: for this many days after its ``added`` date, then an error that stops ``render``: an exemption
+#: may be written just before the object it covers lands, never left behind after it is gone.
+UNUSED_GRACE_DAYS = 14
 RESOURCE_KEYS = ("kind", "namespace", "name")
 OWNER_KEYS = ("team", "contact")
 #: Kinds that run pods: a glob name on one of these needs ``images``.
@@ -142,6 +151,8 @@ class Exemption:
     images: tuple[str, ...] = ()
     owner: Optional[Owner] = None
     line: Optional[int] = None
+    added: Optional[_dt.date] = None
+    when: Optional[Mapping[str, Any]] = None
 
     def applies_to(self, policy: str) -> bool:
         return policy in self.policies
@@ -350,6 +361,29 @@ def parse_exemption(entry: Any, where: str, *, source: str = DEFAULT_SOURCE,
     except ExemptionError as err:
         raise e.fail(str(err)[3:], "expires") from None
     controls = _string_list(e, "controls", "control references")
+    added = None
+    if entry.get("added") is not None:
+        try:
+            added = parse_date(entry.get("added"), "x")
+        except ExemptionError as err:
+            raise e.fail(str(err)[3:], "added") from None
+        if added > expires:
+            raise e.fail(f"'added' ({added.isoformat()}) is after 'expires' ({expires.isoformat()})", "added")
+    when = entry.get("when")
+    if when is not None:
+        if not isinstance(when, Mapping) or not when:
+            raise e.fail("'when' must be a mapping with equals, set or unset (the stack settings under which the "
+                         "object exists)", "when")
+        _unknown_keys(e, when, WHEN_KEYS, "when ")
+        equals = when.get("equals", {})
+        if not isinstance(equals, Mapping) or not all(isinstance(k, str) and k for k in equals):
+            raise e.fail("'when.equals' must map dotted stack-config paths (vault.edition) to values", "when")
+        for key in ("set", "unset"):
+            paths = when.get(key, [])
+            if isinstance(paths, str) or not isinstance(paths, Sequence) or not all(
+                    isinstance(x, str) and x for x in paths):
+                raise e.fail(f"'when.{key}' must be a list of dotted stack-config paths", "when")
+        when = {"equals": dict(equals), "set": tuple(when.get("set", ())), "unset": tuple(when.get("unset", ()))}
     level = e.string("namespacePodSecurity", required=False)
     if level is not None:
         if level not in POD_SECURITY_LEVELS:
@@ -361,7 +395,7 @@ def parse_exemption(entry: Any, where: str, *, source: str = DEFAULT_SOURCE,
     return Exemption(id=ident or f"{policies_t[0]}:{kind}/{namespace or ''}/{name}", policies=policies_t,
                      kind=kind, namespace=namespace, name=name, reason=reason, expires=expires,
                      controls=controls, namespace_pod_security=level, source=source, images=images,
-                     owner=owner, line=getattr(entry, "line", None))
+                     owner=owner, line=getattr(entry, "line", None), added=added, when=when)
 
 
 def parse_exemptions(entries: Any, *, source: str = DEFAULT_SOURCE, policy: Optional[str] = None,
@@ -463,6 +497,61 @@ def review(path: Optional[Path | str] = None, today: Optional[_dt.date] = None,
         return Review((), str(e), (), ())
     return Review(entries, None, tuple(e for e in entries if e.expired(today)),
                   tuple(e for e in entries if e.expires_within(days, today)))
+
+
+_MISSING = object()
+
+
+def _config_value(config: Mapping[str, Any], path: str) -> Any:
+    node: Any = config
+    for part in path.split("."):
+        if not isinstance(node, Mapping) or part not in node or node[part] is None:
+            return _MISSING
+        node = node[part]
+    return node
+
+
+def condition_holds(e: Exemption, config: Mapping[str, Any]) -> bool:
+    """Whether the stack settings *config* (sections by name: ``{"vault": {...}}``) deploy the
+    object *e* names, by its ``when`` (an entry without one is for every stack)."""
+    if not e.when:
+        return True
+    return (all(_config_value(config, k) == v for k, v in e.when["equals"].items())
+            and all(_config_value(config, k) is not _MISSING for k in e.when["set"])
+            and all(_config_value(config, k) is _MISSING for k in e.when["unset"]))
+
+
+def unused(entries: Iterable[Exemption], objects: Iterable[tuple[str, Optional[str], str, Sequence[str]]],
+           config: Optional[Mapping[str, Any]] = None) -> list[Exemption]:
+    """The entries that name no object of *objects* (``(kind, namespace, name, images)`` of every
+    object a render registered): they would apply to nothing, like an unused ``noqa``. Matching is
+    the policies' own (:meth:`Exemption.matches`, images included). With the stack's settings
+    *config*, an entry whose ``when`` does not hold is dormant, not unused; so is an entry for a
+    namespace the render does not have at all (its component is off in this stack)."""
+    objects = list(objects)
+    namespaces = {ns for _, ns, _, _ in objects if ns} | {name for kind, ns, name, _ in objects
+                                                          if kind == "Namespace" and not ns}
+    return [e for e in entries
+            if (config is None or condition_holds(e, config))
+            and (e.namespace is None or e.namespace in namespaces)
+            and not any(e.matches(kind, ns, name, images) for kind, ns, name, images in objects)]
+
+
+def unused_overdue(e: Exemption, today: Optional[_dt.date] = None, grace: int = UNUSED_GRACE_DAYS) -> bool:
+    """Whether an unused entry is past its grace period: ``added`` more than *grace* days ago, or
+    no ``added`` date at all (an entry written before the date was recorded is not new)."""
+    return e.added is None or ((today or utc_today()) - e.added).days > grace
+
+
+def unused_message(e: Exemption, today: Optional[_dt.date] = None, grace: int = UNUSED_GRACE_DAYS) -> str:
+    if unused_overdue(e, today, grace):
+        since = f"added {e.added.isoformat()}, more than {grace} days ago" if e.added else "no 'added' date"
+        return (f"{e.describe()} names {e.target}, which the render does not contain ({since}): it applies to "
+                f"nothing; remove the entry, or fix its resource and images")
+    left = grace - ((today or utc_today()) - e.added).days
+    return (f"{e.describe()} names {e.target}, which the render does not contain: it applies to nothing; "
+            f"render fails on it in {left} day{'s' if left != 1 else ''} (added {e.added.isoformat()}) unless the "
+            f"object lands or the entry is removed")
 
 
 def expired_message(e: Exemption) -> str:
