@@ -29,6 +29,11 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "policy-config": ("policyconfig", "print a stack's --policy-pack-config document (the settings its Gatekeeper "
                                       "constraints use)"),
     "report": ("report", "render a stack, run the pack, write the compliance evidence (Markdown, HTML, OSCAL)"),
+    "charts": ("charts", "fetch the stack's Helm charts and release manifests into the cache, checked against "
+                         "charts.lock (pull), or write the lock (lock)"),
+    "images": ("images", "resolve every image the stack deploys to a digest and write images.lock (pin)"),
+    "bundle": ("bundle", "write the charts, manifests and pinned image list into one archive for an air-gapped "
+                         "install"),
 }
 
 EXIT_OK, EXIT_VIOLATIONS, EXIT_ERROR = 0, 1, 2

@@ -153,10 +153,14 @@ def expand_chart(urn: str, token: str, name: str, inputs: dict[str, Any], ctx: C
                             "value known at preview)")
         return []
     if token == engine.CONFIG_FILE_TOKEN:
-        objects, unresolved = engine.read_config_file(str(inputs.get("file", "")))
-        render = engine.ChartRender(str(inputs.get("file", "")), "", name, "", objects, [], unresolved)
+        notes: list[str] = []
+        objects, unresolved = engine.read_config_file(str(inputs.get("file", "")), unverified=notes)
+        render = engine.ChartRender(str(inputs.get("file", "")), "", name, "", objects, [], unresolved,
+                                    unverified=notes[0] if notes else None)
     else:
         render = _render_chart(inputs, name, ctx)
+    if render.unverified and render.unverified not in ctx.warnings:
+        ctx.warnings.append(render.unverified)
     ctx.renders[urn] = render
     return _children(urn, name, inputs, render)
 
