@@ -167,10 +167,24 @@ def expand_chart(urn: str, token: str, name: str, inputs: dict[str, Any], ctx: C
 
 def _render_chart(inputs: dict[str, Any], name: str, ctx: ChartContext) -> engine.ChartRender:
     repo = (inputs.get("repositoryOpts") or {}).get("repo", "")
-    return engine.render_chart(
+    render = engine.render_chart(
         str(inputs.get("chart", "")), str(inputs.get("version", "")), release=str(inputs.get("name") or name),
         namespace=str(inputs.get("namespace") or "default"), values=inputs.get("values") or {},
         kube_version=ctx.kube_version or DEFAULT_KUBE_VERSION, repo=repo, skip_crds=bool(inputs.get("skipCrds")), cache=ctx.cache)
+    post = inputs.get("postRenderer")
+    if isinstance(post, dict) and post.get("args"):
+        # The provider pipes the rendered manifests through the command; the only post-renderer the
+        # program sets is images.lock's (components/imagelock.py), run here in-process.
+        from components import imagelock
+
+        args = [str(a) for a in post.get("args") or []]
+        if not args or Path(args[0]).name != "imagelock.py":
+            raise ChartError(f"{name}: postRenderer {post.get('command')} {' '.join(args)} cannot run offline "
+                             "(only components/imagelock.py is known)")
+        lock = imagelock.load(args[1] if len(args) > 1 else None)
+        for obj in render.objects:
+            imagelock.apply(obj, lock)
+    return render
 
 
 def _children(urn: str, name: str, inputs: dict[str, Any], render: engine.ChartRender) -> list[Registered]:
