@@ -69,6 +69,17 @@ def stacks_of(root: Path) -> list[str]:
 def program_sources(stacks: list[str], root: Path = REPO_ROOT) -> tuple[list[ChartRef], list[ManifestRef]]:
     """The charts and release manifests the program registers for *stacks*: the program runs under
     the SDK mocks with charts left unexpanded, so the set is exactly what ``pulumi up`` fetches."""
+    key = (tuple(stacks), str(root))
+    if key not in _SOURCES:
+        _SOURCES[key] = _program_sources(stacks, root)
+    return _SOURCES[key]
+
+
+#: program_sources per (stacks, root) in this process: the program is the same for its lifetime.
+_SOURCES: dict[tuple, tuple[list[ChartRef], list[ManifestRef]]] = {}
+
+
+def _program_sources(stacks: list[str], root: Path) -> tuple[list[ChartRef], list[ManifestRef]]:
     from .render import run_program
 
     charts: dict[tuple[str, str], ChartRef] = {}

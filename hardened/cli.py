@@ -125,6 +125,8 @@ def main(argv: Optional[list[str]] = None) -> int:
 def run(args: argparse.Namespace) -> int:
     """Run a parsed command under the one error handler."""
     command = getattr(args, "command", None) or "hardened"
+    if getattr(args, "action", None):   # a command with actions (charts pull, images pin)
+        command = f"{command} {args.action}"
     try:
         return args.run(args)
     except KeyboardInterrupt:
