@@ -16,7 +16,9 @@ runtime does:
    fetched and hashed (sha256 of its bytes), and a header that disagrees with the bytes is refused.
 
 Docker Hub names resolve as runtimes resolve them (``registry-1.docker.io``, ``library/`` for a
-single name). ``localhost`` and ``127.0.0.1`` registries are spoken to over plain HTTP (as Docker
+single name). ``--registry-mirror HOST[/PREFIX]`` (``$HARDENED_REGISTRY_MIRROR``) resolves every image
+through one mirror instead, as ``<mirror>/<registry>/<repository>:<tag>``; the lock still names the
+upstream reference, which the mirror serves under the same digest. ``localhost`` and ``127.0.0.1`` registries are spoken to over plain HTTP (as Docker
 treats them), every other registry over HTTPS.
 
 The result, ``images.lock`` (components/imagelock.py says how the program applies it), lists each
@@ -49,8 +51,8 @@ ACCEPT = ", ".join((
     "application/vnd.docker.distribution.manifest.v2+json",
 ))
 TIMEOUT = 30
+REGISTRY_MIRROR_ENV = "HARDENED_REGISTRY_MIRROR"
 _DIGEST = re.compile(r"^sha256:[a-f0-9]{64}$")
-_PLAIN_HTTP_HOSTS = ("localhost", "127.0.0.1", "[::1]")
 
 
 class _NoRedirectAuth(urllib.request.HTTPRedirectHandler):
@@ -66,13 +68,18 @@ class _NoRedirectAuth(urllib.request.HTTPRedirectHandler):
 _OPENER = urllib.request.build_opener(_NoRedirectAuth)
 
 
-def split_image(image: str) -> tuple[str, str, str]:
-    """``(registry API host, repository, tag)`` as a runtime resolves the reference."""
+def split_image(image: str, mirror: Optional[str] = None) -> tuple[str, str, str]:
+    """``(registry API host, repository, tag)`` as a runtime resolves the reference; through a
+    registry *mirror* (``host[/prefix]``) ``<mirror>/<registry>/<repository>``, the layout of a
+    Harbor or Artifactory proxy project per upstream registry (Zarf and UDS mirror the same way)."""
     from policy_pack.policies._lib.k8s import parse_image
 
     ref = parse_image(image)
     if ref.digest:
         raise UserError(f"{image} is already pinned by digest")
+    if mirror:
+        host, _, prefix = mirror.strip("/").partition("/")
+        return host, "/".join(p for p in (prefix, ref.registry, ref.repository) if p), ref.tag or "latest"
     host = "registry-1.docker.io" if ref.registry == "docker.io" else ref.registry
     return host, ref.repository, ref.tag or "latest"
 
@@ -123,9 +130,18 @@ def _token(challenge: dict[str, str], repository: str, image: str) -> str:
     return str(token)
 
 
-def resolve(image: str) -> str:
-    """The ``sha256:`` digest *image* (``registry/repository:tag``) resolves to."""
-    host, repository, tag = split_image(image)
+def resolve(image: str, mirror: Optional[str] = None) -> str:
+    """The ``sha256:`` digest *image* (``registry/repository:tag``) resolves to; errors name it."""
+    try:
+        return _resolve(image, mirror)
+    except UserError as e:
+        if str(e).startswith(image):
+            raise
+        raise UserError(f"{image}: {e}") from None
+
+
+def _resolve(image: str, mirror: Optional[str]) -> str:
+    host, repository, tag = split_image(image, mirror)
     url = f"{_scheme(host)}://{host}/v2/{repository}/manifests/{urllib.parse.quote(tag, safe='')}"
     headers = {"Accept": ACCEPT}
     status, got, body = _request(url, "HEAD", headers)
@@ -192,11 +208,11 @@ def write_lock(images: dict[str, str], path: Path) -> None:
 
 
 def pin(stacks: Iterable[str], root: Path = REPO_ROOT, cache: Optional[str] = None,
-        say: Callable[[str], None] = lambda _m: None, resolver: Callable[[str], str] = resolve) -> dict[str, str]:
+        say: Callable[[str], None] = lambda _m: None, mirror: Optional[str] = None) -> dict[str, str]:
     images = stack_images(stacks, root, cache)
     pins = {}
     for image in images:
-        pins[image] = resolver(image)
+        pins[image] = resolve(image, mirror)
         say(f"{image}: {pins[image]}")
     return pins
 
@@ -212,6 +228,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub.add_argument("--root", default=str(REPO_ROOT), help=argparse.SUPPRESS)
     sub.add_argument("--chart-cache", metavar="DIR", default=None, help="chart cache (default $HARDENED_CHART_CACHE)")
     sub.add_argument("--output", "-o", metavar="FILE", default=None, help="where to write the lock (default images.lock)")
+    sub.add_argument("--registry-mirror", metavar="HOST[/PREFIX]", default=None,
+                     help=f"resolve through one registry mirror, <mirror>/<registry>/<repository> (default "
+                          f"${REGISTRY_MIRROR_ENV})")
     sub.add_argument("--quiet", "-q", action="store_true", help="no line per image")
     sub = actions.add_parser("list", help="print every image the stack deploys, with its locked digest")
     sub.command = "images list"
@@ -233,7 +252,8 @@ def run(args: argparse.Namespace) -> int:
             print(imagelock.pinned(image, lock))
         return 0
     say = (lambda _m: None) if args.quiet else (lambda m: print(f"  {m}", file=sys.stderr))
-    pins = pin(stacks, root, args.chart_cache, say)
+    pins = pin(stacks, root, args.chart_cache, say,
+               mirror=args.registry_mirror or os.environ.get(REGISTRY_MIRROR_ENV) or None)
     out = Path(args.output) if args.output else imagelock.lock_path()
     write_lock(pins, out)
     print(f"images pin: wrote {out} ({len(pins)} images of {', '.join(stacks)} pinned by digest)", file=sys.stderr)

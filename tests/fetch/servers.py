@@ -9,7 +9,8 @@
   blob HEAD/GET, manifest PUT/HEAD/GET by tag or digest with ``Docker-Content-Digest``, tag list;
   and, when ``token_auth`` is set, the Docker token flow (distribution/distribution
   ``docs/spec/auth/token.md``): ``401`` with ``WWW-Authenticate: Bearer realm,service,scope`` and a
-  token endpoint that grants anonymous pull (and push) for the scope it is asked.
+  token endpoint that grants anonymous pull (and push) for the scope it is asked. ``serve_any``
+  makes it a mirror of everything: a tag it does not hold gets a manifest of its own on first ask.
 """
 from __future__ import annotations
 
@@ -94,13 +95,14 @@ class Registry:
     """An in-memory OCI registry on 127.0.0.1 (see the module docstring)."""
 
     def __init__(self, token_auth: bool = False, send_digest_header: bool = True,
-                 lie_about_digest: bool = False, refuse_tokens: bool = False):
+                 lie_about_digest: bool = False, refuse_tokens: bool = False, serve_any: bool = False):
         self.blobs: dict[str, bytes] = {}
         self.manifests: dict[tuple[str, str], tuple[str, bytes]] = {}   # (name, tag|digest) -> (media type, body)
         self.uploads: dict[str, bytearray] = {}
         self.tokens: dict[str, str] = {}      # token -> scope granted
         self.token_auth, self.send_digest_header = token_auth, send_digest_header
         self.lie_about_digest, self.refuse_tokens = lie_about_digest, refuse_tokens
+        self.serve_any = serve_any
         self.requests: list[tuple[str, str, Optional[str]]] = []   # (method, path, Authorization)
         self.service = "test-registry"
         self.server: Optional[http.server.ThreadingHTTPServer] = None
@@ -223,6 +225,9 @@ class Registry:
                     return self._send(201, b"", {"Docker-Content-Digest": digest,
                                                  "Location": f"/v2/{name}/manifests/{digest}"})
                 hit = registry.manifests.get((name, ref))
+                if hit is None and registry.serve_any and not ref.startswith("sha256:"):
+                    registry.add_image(name, ref)           # a mirror of everything: one manifest per tag asked
+                    hit = registry.manifests.get((name, ref))
                 if hit is None:
                     return self._send(404, json.dumps({"errors": [{"code": "MANIFEST_UNKNOWN"}]}).encode(),
                                       {"Content-Type": "application/json"}, head=self.command == "HEAD")
