@@ -41,8 +41,8 @@ import pulumi
 import yaml
 from pydantic import Field, field_validator, model_validator
 
-from .imagelock import locked_digest
 from .base import HardenedComponent, StrictModel, child_opts, deep_merge, helm_chart, k8s_object, standard_labels
+from .imagelock import load as load_image_lock, locked_digest
 
 TOKEN = "hardened:index:RuntimeDetection"
 
@@ -663,9 +663,10 @@ class RuntimeDetection(HardenedComponent):
         from .namespace import HardenedNamespace, HardenedNamespaceArgs
 
         c = args.config
-        if not (c.image_digest and c.sidekick_image_digest):
+        if not (c.image_digest and c.sidekick_image_digest) and not load_image_lock():
             pulumi.log.warn("runtimeDetection: Falco/falcosidekick images are pinned by tag only; set imageDigest "
-                            "and sidekickImageDigest to pin them by digest", self)
+                            "and sidekickImageDigest to pin them by digest, or run `python -m hardened images pin` "
+                            "(images.lock)", self)
         if not (c.siem.splunk or c.siem.syslog):
             pulumi.log.warn("runtimeDetection.siem has no output: alerts stay in the Falco pods' logs", self)
         self.namespace = HardenedNamespace(f"{name}-ns", HardenedNamespaceArgs(

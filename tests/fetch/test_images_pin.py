@@ -158,8 +158,10 @@ def test_pin_then_render_deploys_every_container_by_digest(tmp_path):
     lock = tmp_path / "images.lock"
     images.write_lock(pins, lock)
     assert imagelock.load(lock) == expected
+    messages: list[str] = []
     with env(**{imagelock.LOCK_ENV: str(lock)}):
-        records = run_program("prod", ROOT, charts=ChartContext())
+        records = run_program("prod", ROOT, charts=ChartContext(), progress=messages.append)
+    assert not [m for m in messages if "pinned by tag only" in m], messages
     deployed = _all_images(records)
     unpinned = {i: n for i, n in deployed.items() if parse_image(i).digest is None}
     assert not unpinned, f"containers still pinned by tag only: {unpinned}"
