@@ -5,11 +5,14 @@ resolved through the OCI distribution API). The program applies it in two places
 cover every container:
 
 - the upstream charts' objects, through ``helm.v4.Chart``'s ``postRenderer``
-  (pulumi-kubernetes ``provider/pkg/provider/helm/v4/chart.go``: the provider runs the command
-  on the rendered manifests before it registers the objects, as ``helm template --post-renderer``
-  does): :func:`post_renderer_args` names this file as the command, and :func:`main` (stdin to
-  stdout) rewrites each locked image to ``<image>@sha256:<digest>``. The offline engine runs the
-  same :func:`apply_stream` in-process (hardened/render.py);
+  (pulumi-kubernetes ``provider/pkg/provider/helm/v4/chart.go``, ``ChartProvider.Construct``:
+  ``postrender.NewExec(PostRenderer.Command, PostRenderer.Args...)`` becomes the template action's
+  post-renderer, so the provider pipes the rendered manifests through the command before it
+  registers the objects, as ``helm template --post-renderer`` does): :func:`post_renderer_args`
+  names this file as the command (absolute paths: the interpreter running the program and this
+  checkout), and :func:`main` (stdin to stdout) rewrites each locked image to
+  ``<image>@sha256:<digest>``. The offline engine applies the same :func:`apply` in-process
+  (hardened/render.py), and a test runs the command itself;
 - the components' own objects, whose ``imageDigest`` fields default to the lock's digest
   (:func:`locked_digest`).
 
