@@ -232,11 +232,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                      help=f"resolve through one registry mirror, <mirror>/<registry>/<repository> (default "
                           f"${REGISTRY_MIRROR_ENV})")
     sub.add_argument("--quiet", "-q", action="store_true", help="no line per image")
-    sub = actions.add_parser("list", help="print every image the stack deploys, with its locked digest")
-    sub.command = "images list"
-    sub.add_argument("--stack", action="append", default=None, help="stack name; repeatable; default every stack")
-    sub.add_argument("--root", default=str(REPO_ROOT), help=argparse.SUPPRESS)
-    sub.add_argument("--chart-cache", metavar="DIR", default=None, help="chart cache (default $HARDENED_CHART_CACHE)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -246,11 +241,6 @@ def run(args: argparse.Namespace) -> int:
 
     root = Path(args.root)
     stacks = args.stack or stacks_of(root)
-    if args.action == "list":
-        lock = imagelock.load()
-        for image in stack_images(stacks, root, args.chart_cache):
-            print(imagelock.pinned(image, lock))
-        return 0
     say = (lambda _m: None) if args.quiet else (lambda m: print(f"  {m}", file=sys.stderr))
     pins = pin(stacks, root, args.chart_cache, say,
                mirror=args.registry_mirror or os.environ.get(REGISTRY_MIRROR_ENV) or None)

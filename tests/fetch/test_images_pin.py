@@ -146,8 +146,13 @@ def test_pin_then_render_deploys_every_container_by_digest(tmp_path):
     deploys every container, the charts' and the components' own, as <image>@sha256:<digest>."""
     from policy_pack.policies._lib.k8s import parse_image
 
+    lock = tmp_path / "images.lock"
     with Registry(token_auth=True, serve_any=True) as registry:
-        pins = images.pin(["prod"], ROOT, mirror=registry.host)
+        from hardened.cli import main
+
+        assert main(["images", "pin", "--stack", "prod", "--registry-mirror", registry.host, "-o", str(lock),
+                     "--quiet"]) == 0
+        pins = imagelock.load(lock)
         expected = {}
         for image in pins:
             ref = parse_image(image)
@@ -155,9 +160,6 @@ def test_pin_then_render_deploys_every_container_by_digest(tmp_path):
             expected[image] = "sha256:" + hashlib.sha256(body).hexdigest()
     assert len(pins) >= 15 and "docker.io/hashicorp/vault:2.0.4" in pins
     assert pins == expected
-    lock = tmp_path / "images.lock"
-    images.write_lock(pins, lock)
-    assert imagelock.load(lock) == expected
     messages: list[str] = []
     with env(**{imagelock.LOCK_ENV: str(lock)}):
         records = run_program("prod", ROOT, charts=ChartContext(), progress=messages.append)
