@@ -103,7 +103,8 @@ def run(args: argparse.Namespace) -> int:
     root = Path(args.root)
     stacks = args.stack or stacks_of(root)
     out = Path(args.output)
-    counts = write_bundle(out, stacks, root, engine.chart_cache(args.chart_cache))
+    counts = write_bundle(out, stacks, root, engine.chart_cache(args.chart_cache),
+                          engine.manifest_cache(charts=args.chart_cache))
     print(f"bundle: wrote {out}: {counts['charts']} charts, {counts['manifests']} release manifests, "
           f"{counts['images']} images ({counts['pinned']} pinned by digest); install it with "
           f"`python -m hardened charts pull --from {out}`", file=sys.stderr)

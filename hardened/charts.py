@@ -307,9 +307,7 @@ def run(args: argparse.Namespace) -> int:
     root = Path(args.root)
     stacks = args.stack or stacks_of(root)
     cache = engine.chart_cache(args.chart_cache)
-    manifests = engine.manifest_cache() if not args.chart_cache else Path(args.chart_cache).parent / "manifests"
-    if os.environ.get(engine.MANIFEST_CACHE_ENV):
-        manifests = engine.manifest_cache()
+    manifests = engine.manifest_cache(charts=args.chart_cache)   # where render will read them
 
     def say(message: str) -> None:
         if not args.quiet:

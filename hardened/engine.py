@@ -530,9 +530,12 @@ def api_versions(kube_version: str) -> list[str]:
     return hit
 
 
-def manifest_cache(override: Optional[os.PathLike | str] = None) -> Path:
+def manifest_cache(override: Optional[os.PathLike | str] = None,
+                   charts: Optional[os.PathLike | str] = None) -> Path:
+    """The manifest cache: *override*, ``$HARDENED_MANIFEST_CACHE``, or ``manifests`` beside the chart
+    cache (*charts*, a ``--chart-cache`` override, else the default one)."""
     raw = override or os.environ.get(MANIFEST_CACHE_ENV)
-    return Path(raw).expanduser() if raw else chart_cache().parent / "manifests"
+    return Path(raw).expanduser() if raw else chart_cache(charts).parent / "manifests"
 
 
 def read_config_file(file: str, namespace: str = "default",

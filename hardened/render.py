@@ -154,7 +154,8 @@ def expand_chart(urn: str, token: str, name: str, inputs: dict[str, Any], ctx: C
         return []
     if token == engine.CONFIG_FILE_TOKEN:
         notes: list[str] = []
-        objects, unresolved = engine.read_config_file(str(inputs.get("file", "")), unverified=notes)
+        objects, unresolved = engine.read_config_file(str(inputs.get("file", "")), unverified=notes,
+                                                      cache=engine.manifest_cache(charts=ctx.cache))
         render = engine.ChartRender(str(inputs.get("file", "")), "", name, "", objects, [], unresolved,
                                     unverified=notes[0] if notes else None)
     else:
@@ -448,7 +449,7 @@ def run(args: argparse.Namespace) -> int:
     helm = sum(1 for r in charts.renders.values() if r.version)
     files = len(charts.renders) - helm
     say(f"{helm} Helm charts rendered from {engine.chart_cache(charts.cache)} (Kubernetes {charts.kube_version})"
-        f"{f' and {files} manifest file(s) read from {engine.manifest_cache()}' if files else ''}: "
+        f"{f' and {files} manifest file(s) read from {engine.manifest_cache(charts=charts.cache)}' if files else ''}: "
         f"{chart_objects} objects; {hooks} hooks dropped, as helm.v4.Chart drops them")
     from .secret_placeholders import notice
 
