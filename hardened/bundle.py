@@ -74,7 +74,7 @@ def write_bundle(out: Path, stacks: list[str], root: Path = REPO_ROOT, cache: Pa
                 raise UserError(f"{mref.url} is not in the manifest cache (expected {directory}); run "
                                 "`python -m hardened charts pull` first")
             try:
-                note = verify_manifests(mref.folder, directory, lock)
+                note = verify_manifests(mref.folder, directory, engine._documents, lock)
             except LockError as e:
                 raise UserError(str(e)) from None
             if note:

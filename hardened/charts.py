@@ -221,7 +221,7 @@ class Puller:
             self.say(f"{ref.folder}: fetched from {source}, matches {self.lock.path.name}")
 
     def _admit_manifest(self, ref: ManifestRef, directory: Path) -> None:
-        digest = manifest_files_digest(sorted(directory.glob("*.yaml")))
+        digest = manifest_files_digest(sorted(directory.glob("*.yaml")), engine._documents)
         pin = self.lock.manifests.get(ref.folder)
         if pin is None:
             self.lock.manifests[ref.folder] = ManifestPin(ref.url, ref.folder, digest)
@@ -347,7 +347,7 @@ def _lock(stacks: list[str], root: Path, cache: Path, manifests: Path, say: Call
         files = sorted(directory.glob("*.yaml"))
         if not files:
             raise UserError(f"{mref.url} is not in the manifest cache (expected {directory})")
-        lock.manifests[mref.folder] = ManifestPin(mref.url, mref.folder, manifest_files_digest(files))
+        lock.manifests[mref.folder] = ManifestPin(mref.url, mref.folder, manifest_files_digest(files, engine._documents))
         say(f"{mref.folder}: {lock.manifests[mref.folder].digest}")
     lock.save()
     print(f"charts lock: wrote {lock.path} ({len(charts)} charts, {len(releases)} release manifests)", file=sys.stderr)

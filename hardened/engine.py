@@ -557,7 +557,7 @@ def read_config_file(file: str, namespace: str = "default",
             from .lockfile import LockError, verify_manifests
 
             try:
-                note = verify_manifests(directory.name, directory)
+                note = verify_manifests(directory.name, directory, _documents)
             except LockError as e:
                 raise ChartError(str(e)) from None
             if note and unverified is not None:

@@ -29,7 +29,7 @@ import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Optional
+from typing import Any, Callable, Iterable, Optional
 
 import yaml
 
@@ -85,12 +85,12 @@ def objects_digest(objects: Iterable[Any]) -> str:
     return "objects:sha256:" + hashlib.sha256("\n".join(docs).encode()).hexdigest()
 
 
-def manifest_files_digest(files: Iterable[Path]) -> str:
-    from .engine import _documents  # the provider's decoder, one copy
-
+def manifest_files_digest(files: Iterable[Path], documents: Callable[[str, str], Iterable[Any]]) -> str:
+    """:func:`objects_digest` of the objects in *files*, decoded by *documents* (text, source name):
+    the engine's decoder (hardened/engine.py ``_documents``), which this module does not import."""
     objects: list[Any] = []
     for path in files:
-        objects.extend(_documents(path.read_text(encoding="utf-8"), str(path)))
+        objects.extend(documents(path.read_text(encoding="utf-8"), str(path)))
     return objects_digest(objects)
 
 
@@ -160,15 +160,12 @@ _VERIFIED: dict[tuple[str, str], str] = {}
 _VERIFY_LOCK = threading.Lock()
 
 
-def _digest_once(directory: Path, kind: str) -> str:
+def _digest_once(directory: Path, kind: str, compute: Callable[[Path], str]) -> str:
     key = (kind, str(directory.resolve()))
     with _VERIFY_LOCK:
         hit = _VERIFIED.get(key)
     if hit is None:
-        if kind == "chart":
-            hit = tree_digest(directory)
-        else:
-            hit = manifest_files_digest(sorted(directory.glob("*.yaml")))
+        hit = compute(directory)
         with _VERIFY_LOCK:
             _VERIFIED[key] = hit
     return hit
@@ -182,18 +179,22 @@ def verify_chart(name: str, version: str, directory: Path, lock: Optional[Lock] 
     if pin is None:
         return (f"Helm chart {name} {version} is not in {lock.path.name}, so its files are not verified; "
                 f"`python -m hardened charts pull` locks it")
-    found = _digest_once(directory, "chart")
+    found = _digest_once(directory, "chart", tree_digest)
     if found != pin.digest:
         raise LockError(chart_mismatch(name, version, directory, found, pin.digest, lock.path))
     return None
 
 
-def verify_manifests(folder: str, directory: Path, lock: Optional[Lock] = None) -> Optional[str]:
+def verify_manifests(folder: str, directory: Path, documents: Callable[[str, str], Iterable[Any]],
+                     lock: Optional[Lock] = None) -> Optional[str]:
+    """Check a cached release folder against the lock (*documents* decodes its files); raises
+    :class:`LockError` on a mismatch, returns a warning when the lock does not name it."""
     lock = lock or Lock.load()
     pin = lock.manifests.get(folder)
     if pin is None:
         return f"release manifests {folder} are not in {lock.path.name}, so they are not verified"
-    found = _digest_once(directory, "manifests")
+    found = _digest_once(directory, "manifests",
+                         lambda d: manifest_files_digest(sorted(d.glob("*.yaml")), documents))
     if found != pin.digest:
         raise LockError(f"release manifests {folder} in {directory} do not match {lock.path.name}: their objects "
                         f"hash to {found}, the lock says {pin.digest}. Refused. Remove {directory} and run "
