@@ -118,7 +118,10 @@ def main(argv: Optional[list[str]] = None) -> int:
         return EXIT_ERROR
     args, extras = parser.parse_known_args(argv)
     if extras:
-        (_subparser(parser, args.command) or parser).error(f"unrecognized arguments: {' '.join(extras)}")
+        sub = _subparser(parser, args.command)
+        if sub is not None and getattr(args, "action", None):   # charts pull, images pin
+            sub = _subparser(sub, args.action) or sub
+        (sub or parser).error(f"unrecognized arguments: {' '.join(extras)}")
     return run(args)
 
 

@@ -177,3 +177,22 @@ def test_committed_lock_names_every_chart_the_program_uses_at_the_shared_release
         assert pin.digest == lockfile.tree_digest(shared_charts / pin.folder)
     assert {m.folder for m in releases} == set(lock.manifests)
     assert len(locked_chart_dirs()) == 11
+
+
+@pytest.mark.parametrize("argv,expected", [
+    (["charts", "pul"], "charts: error: argument ACTION: invalid choice: 'pul' (choose from 'pull', 'lock') "
+                        "(did you mean pull?)"),
+    (["charts", "pull", "--mirorr", "x"], "charts pull: error: unrecognized arguments: --mirorr x "
+                                          "(did you mean --mirror?)"),
+    (["images", "pin", "--registry-miror", "x"], "(did you mean --registry-mirror?)"),
+    (["charts", "pull", "--from", "/nonexistent.tgz", "--stack", "prod"], "charts pull: error: /nonexistent.tgz: no such bundle"),
+])
+def test_the_new_commands_follow_the_error_conventions(capsys, argv, expected):
+    from hardened.cli import main
+
+    try:
+        status = main(argv)
+    except SystemExit as e:
+        status = e.code
+    _out, err = capsys.readouterr()
+    assert status == 2 and expected in err and "Traceback" not in err, err
