@@ -196,3 +196,13 @@ def test_the_new_commands_follow_the_error_conventions(capsys, argv, expected):
         status = e.code
     _out, err = capsys.readouterr()
     assert status == 2 and expected in err and "Traceback" not in err, err
+
+
+def test_charts_lock_rewrites_the_committed_lock_from_the_shared_releases(tmp_path, monkeypatch, shared_charts):
+    """`charts lock` over /work/shared (the upstream releases unpacked) writes exactly charts.lock."""
+    target = tmp_path / "charts.lock"
+    monkeypatch.setenv(lockfile.LOCK_ENV, str(target))
+    from hardened.cli import main
+
+    assert main(["charts", "lock", "--chart-cache", str(shared_charts), "--quiet"]) == 0
+    assert target.read_text() == (ROOT / "charts.lock").read_text()
