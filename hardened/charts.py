@@ -144,7 +144,7 @@ class Puller:
                 if not (unpacked / "Chart.yaml").is_file():
                     raise UserError(f"the bundle has no Helm chart {ref.name} {ref.version} (charts/{ref.name}-"
                                     f"{ref.version}/); write it again with `python -m hardened bundle`")
-                source = f"the bundle"
+                source = "the bundle"
             else:
                 unpacked, source = self._helm_pull(ref, Path(tmp))
             self._admit_chart(ref, unpacked, target, moved=True)

@@ -18,7 +18,7 @@ import pytest
 from hardened import charts, engine, lockfile
 from hardened.console import UserError
 
-from .conftest import ROOT, env, locked_chart_dirs
+from .conftest import ROOT, locked_chart_dirs
 from .servers import GATEWAY_URL, SHARED, Registry, standard_install
 
 

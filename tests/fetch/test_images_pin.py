@@ -10,10 +10,7 @@ provider/pkg/provider/helm/v4/chart.go, ``postRenderer``).
 from __future__ import annotations
 
 import hashlib
-import os
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import yaml
