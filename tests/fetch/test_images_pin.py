@@ -168,6 +168,12 @@ def test_pin_then_render_deploys_every_container_by_digest(tmp_path):
         base = image.split("@")[0]
         if base in expected:
             assert image == f"{base}@{expected[base]}"
+    # the pack's own check, with no exemption: nothing left for the `*-image-tags` entries of
+    # policy_pack/exemptions.yaml to lift, so they apply to nothing once the lock is filled
+    from policy_pack.policies.container_disallow_mutable_image_tags import POLICY
+
+    findings = [m for r in records if r.is_kubernetes_object for m in POLICY.run(r.type, r.inputs, name=r.name)]
+    assert findings == []
     charts = [r for r in records if r.type == "kubernetes:helm.sh/v4:Chart"]
     assert charts and all(r.inputs.get("postRenderer", {}).get("args", [""])[0].endswith("imagelock.py")
                           for r in charts)
