@@ -5,10 +5,10 @@ CHECKOV_VENV ?= venv-checkov
 PY := $(VENV)/bin/python
 STACK ?= prod
 OUT ?= build/$(STACK)
-# The Helm chart cache render expands charts from: the offline copy beside the checkout when it
-# exists, else $HARDENED_CHART_CACHE or ~/.cache/hardened-stack/charts, which `charts pull` fills
-# (from the upstream repositories, or from $HARDENED_CHART_MIRROR when it is set), checked against
-# charts.lock.
+# The Helm chart cache render expands charts from: $HARDENED_CHART_CACHE when set, else the offline
+# copy beside the checkout when it exists, else ~/.cache/hardened-stack/charts. `charts pull` fills
+# what it lacks (from the upstream repositories, or from $HARDENED_CHART_MIRROR when it is set) and
+# checks all of it against charts.lock.
 SHARED_CHARTS := $(wildcard $(CURDIR)/../shared/charts)
 ifneq ($(SHARED_CHARTS),)
 export HARDENED_CHART_CACHE ?= $(abspath $(SHARED_CHARTS))
@@ -23,12 +23,12 @@ demo: $(VENV)/.installed charts
 	@echo "next: make report (the compliance evidence in $(OUT)/report: Markdown, HTML, OSCAL);" \
 	  "$(OUT)/ holds the rendered manifests and resources.json; make test runs the whole suite"
 
-## charts: fetch the Helm charts and release manifests the stack uses that the cache lacks (checked against charts.lock)
+## charts: fetch the Helm charts and release manifests every stack uses that the cache lacks (checked against charts.lock)
 charts: $(VENV)/.installed
-	$(PY) -m hardened charts pull --stack $(STACK) --quiet
+	$(PY) -m hardened charts pull --quiet
 
-## test: set up (both virtualenvs), then run the whole test suite
-test: setup
+## test: set up (both virtualenvs), fetch the charts it lacks, then run the whole test suite
+test: setup charts
 	$(PY) -m pytest -q
 
 setup: $(VENV)/.installed $(CHECKOV_VENV)/.installed tools
