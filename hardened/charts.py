@@ -244,6 +244,8 @@ def download(url: str) -> bytes:
 
 def extract_bundle(bundle: Path, into: Path) -> Path:
     """Unpack a bundle (tar.gz) safely (no absolute paths, links or devices: tarfile's data filter)."""
+    if not hasattr(tarfile, "data_filter"):  # Python < 3.11.4: no extraction filters
+        raise UserError("reading a bundle safely needs Python 3.11.4 or newer (tarfile extraction filters)")
     try:
         with tarfile.open(bundle, "r:*") as tar:
             tar.extractall(into, filter="data")
