@@ -68,3 +68,15 @@ def test_a_bundle_refuses_charts_the_lock_does_not_name(tmp_path, lock_copy, sha
     lock_copy.save()
     with pytest.raises(UserError, match=r"vault 0\.34\.1 is not in charts\.lock"):
         bundle.write_bundle(tmp_path / "b.tgz", ["prod"], ROOT, shared_charts, SHARED / "manifests", images=[])
+
+
+def test_a_bundle_that_writes_outside_its_folder_is_refused(tmp_path):
+    evil = tmp_path / "evil.tar.gz"
+    with tarfile.open(evil, "w:gz") as tar:
+        data = b"planted\n"
+        info = tarfile.TarInfo("../../outside.txt")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    with pytest.raises(UserError, match="not a readable bundle"):
+        charts.extract_bundle(evil, tmp_path / "into")
+    assert not (tmp_path / "outside.txt").exists() and not (tmp_path.parent / "outside.txt").exists()
