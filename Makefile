@@ -5,21 +5,30 @@ CHECKOV_VENV ?= venv-checkov
 PY := $(VENV)/bin/python
 STACK ?= prod
 OUT ?= build/$(STACK)
-# The Helm chart cache render expands charts from: the offline copy beside the checkout when it exists.
+# The Helm chart cache render expands charts from: $HARDENED_CHART_CACHE when set, else the offline
+# copy beside the checkout when it exists, else ~/.cache/hardened-stack/charts. `charts pull` fills
+# what it lacks (from the upstream repositories, or from $HARDENED_CHART_MIRROR when it is set) and
+# checks all of it against charts.lock.
 SHARED_CHARTS := $(wildcard $(CURDIR)/../shared/charts)
 ifneq ($(SHARED_CHARTS),)
 export HARDENED_CHART_CACHE ?= $(abspath $(SHARED_CHARTS))
 endif
 
-.PHONY: demo test setup tools render check report bench clean
+.PHONY: demo test setup tools charts render check report bench clean
 
-## demo: set up, then render the prod stack offline and check it with the policy pack
-demo: $(VENV)/.installed
-	$(PY) -m hardened render --stack $(STACK) --out $(OUT)
+## demo: set up, fetch the charts it lacks, render the prod stack offline and check it with the policy pack
+demo: $(VENV)/.installed charts
+	$(PY) -m hardened render --stack $(STACK) --out $(OUT) --quiet
 	$(PY) -m hardened check $(OUT)
+	@echo "next: make report (the compliance evidence in $(OUT)/report: Markdown, HTML, OSCAL);" \
+	  "$(OUT)/ holds the rendered manifests and resources.json; make test runs the whole suite"
 
-## test: set up (both virtualenvs), then run the whole test suite
-test: setup
+## charts: fetch the Helm charts and release manifests every stack uses that the cache lacks (checked against charts.lock)
+charts: $(VENV)/.installed
+	$(PY) -m hardened charts pull --quiet
+
+## test: set up (both virtualenvs), fetch the charts it lacks, then run the whole test suite
+test: setup charts
 	$(PY) -m pytest -q
 
 setup: $(VENV)/.installed $(CHECKOV_VENV)/.installed tools
@@ -42,13 +51,13 @@ $(CHECKOV_VENV)/.installed: requirements-checkov.txt
 	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
 	touch $@
 
-render: $(VENV)/.installed
+render: $(VENV)/.installed charts
 	$(PY) -m hardened render --stack $(STACK) --out $(OUT)
 
 check: $(VENV)/.installed
 	$(PY) -m hardened check $(OUT)
 
-report: $(VENV)/.installed
+report: $(VENV)/.installed charts
 	$(PY) -m hardened report --stack $(STACK) --out $(OUT)/report
 
 bench: setup

@@ -334,8 +334,13 @@ def helm_chart(resource_name: str, *, chart: str, version: str, repo: str, names
     Values are key-sorted by the caller's pure ``_values()``; chart hooks are dropped by
     ``helm.v4.Chart``, so components replace the hooks that matter with explicit resources.
     """
-    from pulumi_kubernetes.helm.v4 import Chart, RepositoryOptsArgs
+    from pulumi_kubernetes.helm.v4 import Chart, PostRendererArgs, RepositoryOptsArgs
 
+    from .imagelock import post_renderer_args
+
+    # images.lock, once filled, pins the chart's images by digest: the provider runs the
+    # post-renderer over the rendered manifests (components/imagelock.py). No lock, no change.
+    post = post_renderer_args()
     return Chart(
         resource_name,
         chart=chart,
@@ -343,6 +348,7 @@ def helm_chart(resource_name: str, *, chart: str, version: str, repo: str, names
         namespace=namespace,
         repository_opts=RepositoryOptsArgs(repo=repo),
         values=dict(values),
+        post_renderer=PostRendererArgs(**post) if post else None,
         opts=own_namespace_only(namespace, opts),
     )
 

@@ -42,6 +42,7 @@ import yaml
 from pydantic import Field, field_validator, model_validator
 
 from .base import HardenedComponent, StrictModel, child_opts, deep_merge, helm_chart, k8s_object, standard_labels
+from .imagelock import load as load_image_lock, locked_digest
 
 TOKEN = "hardened:index:RuntimeDetection"
 
@@ -543,9 +544,12 @@ def sidekick_manifests(c: RuntimeDetectionConfig, archive_env: Optional[list[dic
     selector = {"app.kubernetes.io/name": SIDEKICK, "app.kubernetes.io/component": "alert-forwarder"}
     meta = {"name": SIDEKICK, "namespace": NAMESPACE, "labels": labels}
     probe = {"httpGet": {"path": "/ping", "port": "http"}, "initialDelaySeconds": 10, "periodSeconds": 5}
+    # images.lock (python -m hardened images pin) supplies the digest the config does not set
+    sidekick_digest = c.sidekick_image_digest or locked_digest(
+        f"docker.io/falcosecurity/falcosidekick:{c.sidekick_image_tag}")
     container = {
         "name": SIDEKICK,
-        "image": f"docker.io/falcosecurity/falcosidekick:{_image(c.sidekick_image_tag, c.sidekick_image_digest)}",
+        "image": f"docker.io/falcosecurity/falcosidekick:{_image(c.sidekick_image_tag, sidekick_digest)}",
         "imagePullPolicy": "IfNotPresent",
         "ports": [{"name": "http", "containerPort": SIDEKICK_PORT, "protocol": "TCP"}],
         "env": sidekick_env(c, archive_env),
@@ -659,9 +663,10 @@ class RuntimeDetection(HardenedComponent):
         from .namespace import HardenedNamespace, HardenedNamespaceArgs
 
         c = args.config
-        if not (c.image_digest and c.sidekick_image_digest):
+        if not (c.image_digest and c.sidekick_image_digest) and not load_image_lock():
             pulumi.log.warn("runtimeDetection: Falco/falcosidekick images are pinned by tag only; set imageDigest "
-                            "and sidekickImageDigest to pin them by digest", self)
+                            "and sidekickImageDigest to pin them by digest, or run `python -m hardened images pin` "
+                            "(images.lock)", self)
         if not (c.siem.splunk or c.siem.syslog):
             pulumi.log.warn("runtimeDetection.siem has no output: alerts stay in the Falco pods' logs", self)
         self.namespace = HardenedNamespace(f"{name}-ns", HardenedNamespaceArgs(

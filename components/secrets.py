@@ -25,6 +25,7 @@ from typing import Any, Optional
 import pulumi
 from pydantic import Field, field_validator, model_validator
 
+from .imagelock import load as load_image_lock
 from .base import (HardenedComponent, Resources, StrictModel, child_opts, deep_merge, helm_chart, k8s_object,
                    standard_labels)
 
@@ -547,9 +548,10 @@ class SecretDelivery(HardenedComponent):
 
         c = args.config
         tag_only = c.cert_manager.tag_only_images + ([] if c.external_secrets.image_digest else ["external-secrets"])
-        if tag_only:
+        if tag_only and not load_image_lock():   # images.lock pins every image of the stack once filled
             pulumi.log.warn(f"secrets: {', '.join(tag_only)} pinned by tag only; set the imageDigest fields of "
-                            "secrets.certManager and secrets.externalSecrets to pin them by digest", self)
+                            "secrets.certManager and secrets.externalSecrets to pin them by digest, or run "
+                            "`python -m hardened images pin` (images.lock)", self)
         self.cert_manager_namespace = HardenedNamespace(
             f"{name}-cm-ns", HardenedNamespaceArgs(name=CERT_MANAGER_NAMESPACE), child_opts(self))
         self.eso_namespace = HardenedNamespace(

@@ -36,6 +36,7 @@ import pulumi
 import pulumi_aws as aws
 from pydantic import Field, field_validator, model_validator
 
+from .imagelock import locked_digest
 from .base import (HardenedComponent, Quantities, Resources, StrictModel, child_opts, deep_merge, helm_chart,
                    k8s_object, parse_cpu, parse_memory, standard_labels)
 from .secrets import (ESO_NAMESPACE, ESO_SERVICE_ACCOUNT, VAULT_AUDIENCE, VAULT_TLS_SECRET, RotationConfig, SecretsConfig,
@@ -460,9 +461,9 @@ class VaultHA(HardenedComponent):
         from .namespace import HardenedNamespace, HardenedNamespaceArgs
 
         c = args.config
-        if not c.image_digest:
+        if not c.image_digest and not locked_digest(f"{image_repository(c)}:{c.image_tag}"):
             pulumi.log.warn(f"vault: {image_repository(c)}:{c.image_tag} is pinned by tag only; set vault.imageDigest "
-                            "to pin it by digest", self)
+                            "to pin it by digest, or run `python -m hardened images pin` (images.lock)", self)
         tags = {"hardened-stack/cluster": args.cluster_name, "hardened-stack/component": "vault"}
         self.namespace = HardenedNamespace(f"{name}-ns", HardenedNamespaceArgs(
             name=NAMESPACE, quota=namespace_quota(c)), child_opts(self))

@@ -167,7 +167,7 @@ def summary_line(analysis: Analysis, failing: Optional[list[Verdict]] = None) ->
 
 
 def format_text(analysis: Analysis, findings: Optional[Findings] = None, color: bool = False,
-                failing: Optional[list[Verdict]] = None) -> str:
+                failing: Optional[list[Verdict]] = None, show_exemptions: bool = False) -> str:
     findings = findings or Findings(analysis)
     lines: list[str] = []
     for _, verdicts in _groups(analysis).items():
@@ -189,17 +189,25 @@ def format_text(analysis: Analysis, findings: Optional[Findings] = None, color: 
                                    f"{o.config_key}", "dim", color))
         lines.append("")
     if analysis.exempted:
-        # one line per object: the policies lifted and the entries that lift them (their reasons,
-        # owners and expiry are in --format json/sarif and in policy_pack/exemptions.yaml)
+        # one line in all (--show-exemptions: one per object, the policies lifted and the entries
+        # that lift them; reasons, owners and expiry are in --format json/sarif, the report and
+        # policy_pack/exemptions.yaml)
         by_object: "OrderedDict[str, dict[str, list[str]]]" = OrderedDict()
         for e in analysis.exempted:
             label = e.resource.label if e.resource else e.urn
             entry = re.search(r"exemption '([^']+)'", e.reason)
             by_object.setdefault(label, {}).setdefault(entry.group(1) if entry else "?", []).append(e.policy)
-        lines.append(f"exempted ({plural(len(analysis.exempted), 'policy finding')} on "
-                     f"{plural(len(by_object), 'object')}; reasons in --format json):")
-        for label, entries in by_object.items():
-            lines.append(f"  {label}: " + "; ".join(f"{', '.join(sorted(set(ps)))} ({i})" for i, ps in entries.items()))
+        entries_used = {i for entries in by_object.values() for i in entries}
+        if not show_exemptions:
+            lines.append(f"exempted: {plural(len(analysis.exempted), 'policy finding')} on "
+                         f"{plural(len(by_object), 'object')} by {plural(len(entries_used), 'named entry')} "
+                         "(list: --show-exemptions; reasons, owners, expiry: --format json or sarif, the report)")
+        else:
+            lines.append(f"exempted ({plural(len(analysis.exempted), 'policy finding')} on "
+                         f"{plural(len(by_object), 'object')}; reasons in --format json):")
+            for label, entries in by_object.items():
+                lines.append(f"  {label}: " + "; ".join(f"{', '.join(sorted(set(ps)))} ({i})"
+                                                        for i, ps in entries.items()))
         lines.append("")
     summary = summary_line(analysis, failing)
     lines.append(paint(summary, ("red+bold" if "FAILED" in summary else "green"), color))
@@ -469,6 +477,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                      help="no info or progress lines on stderr (warnings and errors are still shown)")
     out.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                      help="progress on stderr during long runs (default: only when stderr is a terminal)")
+    out.add_argument("--show-exemptions", action="store_true",
+                     help="text format: list each exempted object with the policies lifted and the entries "
+                          "(default: one summary line)")
     out.add_argument("--stdin-name", metavar="NAME", default="<stdin>",
                      help="the file name reports give to standard input (default <stdin>)")
     sel = parser.add_argument_group("policies and exit status")
@@ -689,7 +700,7 @@ def failing_verdicts(analysis: Analysis, fail_on: Optional[str]) -> list[Verdict
 
 
 def render_format(fmt: str, analysis: Analysis, findings: Findings, *, color: bool,
-                  failing: list[Verdict], duplicates: Optional[list] = None) -> str:
+                  failing: list[Verdict], duplicates: Optional[list] = None, show_exemptions: bool = False) -> str:
     if fmt == "json":
         document = to_json(analysis, findings, failed=bool(failing))
         document["duplicates"] = [d.as_json() for d in duplicates or []]
@@ -700,7 +711,7 @@ def render_format(fmt: str, analysis: Analysis, findings: Findings, *, color: bo
         return to_junit(analysis, findings)
     if fmt == "github":
         return to_github(analysis, findings)
-    return format_text(analysis, findings, color=color, failing=failing)
+    return format_text(analysis, findings, color=color, failing=failing, show_exemptions=show_exemptions)
 
 
 def run(args: argparse.Namespace, out: Optional[TextIO] = None, err: Optional[TextIO] = None,
@@ -767,7 +778,8 @@ def run(args: argparse.Namespace, out: Optional[TextIO] = None, err: Optional[Te
     failing = failing_verdicts(analysis, getattr(args, "fail_on", None))
     for fmt, path in plan:
         color = fmt == "text" and path is None and use_color(out, getattr(args, "color", "auto"))
-        text = render_format(fmt, analysis, findings, color=color, failing=failing, duplicates=duplicates)
+        text = render_format(fmt, analysis, findings, color=color, failing=failing, duplicates=duplicates,
+                             show_exemptions=getattr(args, "show_exemptions", False))
         if path is None:
             out.write(text)
             continue

@@ -29,6 +29,11 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "policy-config": ("policyconfig", "print a stack's --policy-pack-config document (the settings its Gatekeeper "
                                       "constraints use)"),
     "report": ("report", "render a stack, run the pack, write the compliance evidence (Markdown, HTML, OSCAL)"),
+    "charts": ("charts", "fetch the stack's Helm charts and release manifests into the cache, checked against "
+                         "charts.lock (pull), or write the lock (lock)"),
+    "images": ("images", "resolve every image the stack deploys to a digest and write images.lock (pin)"),
+    "bundle": ("bundle", "write the charts, manifests and pinned image list into one archive for an air-gapped "
+                         "install"),
 }
 
 EXIT_OK, EXIT_VIOLATIONS, EXIT_ERROR = 0, 1, 2
@@ -113,13 +118,18 @@ def main(argv: Optional[list[str]] = None) -> int:
         return EXIT_ERROR
     args, extras = parser.parse_known_args(argv)
     if extras:
-        (_subparser(parser, args.command) or parser).error(f"unrecognized arguments: {' '.join(extras)}")
+        sub = _subparser(parser, args.command)
+        if sub is not None and getattr(args, "action", None):   # charts pull, images pin
+            sub = _subparser(sub, args.action) or sub
+        (sub or parser).error(f"unrecognized arguments: {' '.join(extras)}")
     return run(args)
 
 
 def run(args: argparse.Namespace) -> int:
     """Run a parsed command under the one error handler."""
     command = getattr(args, "command", None) or "hardened"
+    if getattr(args, "action", None):   # a command with actions (charts pull, images pin)
+        command = f"{command} {args.action}"
     try:
         return args.run(args)
     except KeyboardInterrupt:

@@ -292,7 +292,8 @@ def chart_dir(chart: str, version: str, cache: Optional[os.PathLike | str] = Non
 def missing_chart_message(chart: str, version: str, repo: str, cache: Path) -> str:
     return (f"Helm chart {chart} {version} is not in the chart cache {cache} (expected the folder "
             f"{cache / f'{chart}-{version}'}, as `helm pull --untar` lays it out). Fill the cache with "
-            f"`python -m hardened charts pull` (needs network access to {repo or 'the chart repository'}), "
+            f"`python -m hardened charts pull` (needs network access to {repo or 'the chart repository'}, or a "
+            f"mirror in HARDENED_CHART_MIRROR), "
             f"or point {CACHE_ENV} at a folder that holds it")
 
 
@@ -308,6 +309,8 @@ class ChartRender:
     hooks: list[str]              # "<Kind> <name> (<hook events>)", dropped as the provider drops them
     unresolved_scopes: list[str]
     helm_warnings: list[str] = field(default_factory=list)   # what Helm itself logged (value coalescing)
+    #: why the files were not verified against charts.lock (the lock does not name them), or None
+    unverified: Optional[str] = None
 
 
 def _condition_enabled(condition: str, values: Mapping[str, Any]) -> Optional[bool]:
@@ -415,6 +418,12 @@ def render_chart(chart: str, version: str, *, release: str, namespace: str, valu
     directory = chart_dir(chart, version, cache)
     if not (directory / "Chart.yaml").is_file():
         raise ChartError(missing_chart_message(chart, version, repo, chart_cache(cache)))
+    from .lockfile import LockError, verify_chart
+
+    try:  # charts.lock: a chart whose files changed is refused, naming it
+        unverified = verify_chart(chart, version, directory)
+    except LockError as e:
+        raise ChartError(str(e)) from None
     key = (str(directory.resolve()), version, release, namespace, kube_version, skip_crds,
            json.dumps(values, sort_keys=True, default=str))
     hit = _RENDERS.get(key)
@@ -427,7 +436,7 @@ def render_chart(chart: str, version: str, *, release: str, namespace: str, valu
                                render.helm_warnings)
     objects, hooks, unresolved, warnings = hit
     return ChartRender(chart, version, release, namespace, json.loads(objects), list(hooks), list(unresolved),
-                       list(warnings))
+                       list(warnings), unverified)
 
 
 def _render_chart(directory: Path, chart: str, version: str, *, release: str, namespace: str,
@@ -521,15 +530,20 @@ def api_versions(kube_version: str) -> list[str]:
     return hit
 
 
-def manifest_cache(override: Optional[os.PathLike | str] = None) -> Path:
+def manifest_cache(override: Optional[os.PathLike | str] = None,
+                   charts: Optional[os.PathLike | str] = None) -> Path:
+    """The manifest cache: *override*, ``$HARDENED_MANIFEST_CACHE``, or ``manifests`` beside the chart
+    cache (*charts*, a ``--chart-cache`` override, else the default one)."""
     raw = override or os.environ.get(MANIFEST_CACHE_ENV)
-    return Path(raw).expanduser() if raw else chart_cache().parent / "manifests"
+    return Path(raw).expanduser() if raw else chart_cache(charts).parent / "manifests"
 
 
 def read_config_file(file: str, namespace: str = "default",
-                     cache: Optional[os.PathLike | str] = None) -> tuple[list[dict], list[str]]:
+                     cache: Optional[os.PathLike | str] = None,
+                     unverified: Optional[list[str]] = None) -> tuple[list[dict], list[str]]:
     """The objects of a ``yaml/v2:ConfigFile`` (``Parse`` then ``Normalize``): a local path as
-    it is, a release URL from the manifest cache (no network here)."""
+    it is, a release URL from the manifest cache (no network here), verified against charts.lock
+    (why it could not be verified is appended to *unverified*)."""
     files: list[Path]
     for pattern, folder in MANIFEST_SOURCES:
         match = pattern.match(file)
@@ -538,7 +552,16 @@ def read_config_file(file: str, namespace: str = "default",
             files = sorted(directory.glob("*.yaml"))
             if not files:
                 raise ChartError(f"{file} is not in the manifest cache {manifest_cache(cache)} (expected the "
-                                 f"folder {directory}); point {MANIFEST_CACHE_ENV} at a folder that holds it")
+                                 f"folder {directory}); fill it with `python -m hardened charts pull`, or point "
+                                 f"{MANIFEST_CACHE_ENV} at a folder that holds it")
+            from .lockfile import LockError, verify_manifests
+
+            try:
+                note = verify_manifests(directory.name, directory, _documents)
+            except LockError as e:
+                raise ChartError(str(e)) from None
+            if note and unverified is not None:
+                unverified.append(note)
             break
     else:
         if "://" in file:

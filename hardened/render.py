@@ -153,20 +153,39 @@ def expand_chart(urn: str, token: str, name: str, inputs: dict[str, Any], ctx: C
                             "value known at preview)")
         return []
     if token == engine.CONFIG_FILE_TOKEN:
-        objects, unresolved = engine.read_config_file(str(inputs.get("file", "")))
-        render = engine.ChartRender(str(inputs.get("file", "")), "", name, "", objects, [], unresolved)
+        notes: list[str] = []
+        objects, unresolved = engine.read_config_file(str(inputs.get("file", "")), unverified=notes,
+                                                      cache=engine.manifest_cache(charts=ctx.cache))
+        render = engine.ChartRender(str(inputs.get("file", "")), "", name, "", objects, [], unresolved,
+                                    unverified=notes[0] if notes else None)
     else:
         render = _render_chart(inputs, name, ctx)
+    if render.unverified and render.unverified not in ctx.warnings:
+        ctx.warnings.append(render.unverified)
     ctx.renders[urn] = render
     return _children(urn, name, inputs, render)
 
 
 def _render_chart(inputs: dict[str, Any], name: str, ctx: ChartContext) -> engine.ChartRender:
     repo = (inputs.get("repositoryOpts") or {}).get("repo", "")
-    return engine.render_chart(
+    render = engine.render_chart(
         str(inputs.get("chart", "")), str(inputs.get("version", "")), release=str(inputs.get("name") or name),
         namespace=str(inputs.get("namespace") or "default"), values=inputs.get("values") or {},
         kube_version=ctx.kube_version or DEFAULT_KUBE_VERSION, repo=repo, skip_crds=bool(inputs.get("skipCrds")), cache=ctx.cache)
+    post = inputs.get("postRenderer")
+    if isinstance(post, dict) and post.get("args"):
+        # The provider pipes the rendered manifests through the command; the only post-renderer the
+        # program sets is images.lock's (components/imagelock.py), run here in-process.
+        from components import imagelock
+
+        args = [str(a) for a in post.get("args") or []]
+        if not args or Path(args[0]).name != "imagelock.py":
+            raise ChartError(f"{name}: postRenderer {post.get('command')} {' '.join(args)} cannot run offline "
+                             "(only components/imagelock.py is known)")
+        lock = imagelock.load(args[1] if len(args) > 1 else None)
+        for obj in render.objects:
+            imagelock.apply(obj, lock)
+    return render
 
 
 def _children(urn: str, name: str, inputs: dict[str, Any], render: engine.ChartRender) -> list[Registered]:
@@ -481,7 +500,7 @@ def run(args: argparse.Namespace) -> int:
     helm = sum(1 for r in charts.renders.values() if r.version)
     files = len(charts.renders) - helm
     say(f"{helm} Helm charts rendered from {engine.chart_cache(charts.cache)} (Kubernetes {charts.kube_version})"
-        f"{f' and {files} manifest file(s) read from {engine.manifest_cache()}' if files else ''}: "
+        f"{f' and {files} manifest file(s) read from {engine.manifest_cache(charts=charts.cache)}' if files else ''}: "
         f"{chart_objects} objects; {hooks} hooks dropped, as helm.v4.Chart drops them")
     from .secret_placeholders import notice
 

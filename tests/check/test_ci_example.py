@@ -116,3 +116,15 @@ def test_the_workloads_images_are_scanned(workflow):
     assert "hardened-stack:workloads" in lister["run"]
     config = yaml.safe_load((ROOT / "Pulumi.prod.yaml").read_text())["config"]
     assert all("@sha256:" in w["image"] for w in config["hardened-stack:workloads"])
+
+
+def test_the_charts_are_cached_and_pulled_before_render(workflow):
+    """A runner has no chart cache: the job restores it keyed by charts.lock, then pulls what is missing."""
+    steps = workflow["jobs"]["check"]["steps"]
+    names = [s.get("run", "") or s.get("uses", "") for s in steps]
+    [cache] = [s for s in steps if s.get("uses", "").startswith("actions/cache@")]
+    assert cache["with"]["path"] == "~/.cache/hardened-stack"
+    assert "hashFiles('charts.lock')" in cache["with"]["key"]
+    pull = next(i for i, n in enumerate(names) if n.startswith("hardened charts pull"))
+    render = next(i for i, n in enumerate(names) if n.startswith("hardened render"))
+    assert steps.index(cache) < pull < render

@@ -142,8 +142,12 @@ def test_exemptions_from_the_configuration_are_reported(capsys, dirty_dir, tmp_p
     assert status == 0 and doc["summary"]["exempted"] == 1
     [exempted] = doc["exemptions"]
     assert exempted["policy"] == "secret-disallow-literal-data" and "hsm-migration" in exempted["reason"]
-    # the text report names each exempted object once, with the policies and the entry, not the reasons
+    # the text report sums them up in one line; --show-exemptions names each exempted object once,
+    # with the policies and the entry, not the reasons
     status, text, _ = check(capsys, dirty_dir, "--config", config)
+    assert "exempted: 1 policy finding on 1 object by 1 named entry (list: --show-exemptions;" in text
+    assert "hsm-migration" not in text
+    status, text, _ = check(capsys, dirty_dir, "--config", config, "--show-exemptions")
     lines = [l for l in text.splitlines() if "hsm-migration" in l]
     assert lines == ["  Secret lego-mcp-prod/hsm-credentials: secret-disallow-literal-data (hsm-migration)"], text
     assert "SEC-123" not in text and "exempted (1 policy finding on 1 object; reasons in --format json):" in text

@@ -355,14 +355,14 @@ def test_console_script_entry_point_resolves():
 
 
 def test_render_and_report_label_the_programs_warnings_and_quiet_keeps_them(tmp_path):
-    """prod leaves spire.datastore.caBundle unset, which the Spire component warns about."""
+    """prod pins Vault's image by tag only (vault.imageDigest unset), which the VaultHA component warns about."""
     proc = cli("render", "--stack", "prod", "--out", tmp_path / "out", "--quiet")
     assert proc.returncode == 0, proc.stderr
-    assert "render: warning: spire.datastore.caBundle is not set" in proc.stderr
+    assert "render: warning: vault: docker.io/hashicorp/vault:2.0.4 is pinned by tag only" in proc.stderr
     assert "  namespace lego-mcp-prod" not in proc.stderr, "progress lines are what --quiet hides"
     proc = cli("report", "--stack", "prod", "--out", tmp_path / "report", "--quiet")
     assert proc.returncode == 0, proc.stderr
-    assert "report: warning: spire.datastore.caBundle is not set" in proc.stderr
+    assert "report: warning: vault: docker.io/hashicorp/vault:2.0.4 is pinned by tag only" in proc.stderr
 
 
 @pytest.mark.parametrize("doc,expected", [

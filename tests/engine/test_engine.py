@@ -224,12 +224,20 @@ def test_the_check_of_a_render_sends_the_chart_empty_and_its_children_as_resourc
     assert [v.policy for v in analysis.verdicts] == ["chart-missing-rendered-resources"]
 
 
-def test_gateway_api_release_url_resolves_to_the_manifest_cache(tmp_path):
+def test_gateway_api_release_url_resolves_to_the_manifest_cache(tmp_path, monkeypatch):
+    from hardened import lockfile
+
     folder = tmp_path / "gateway-api-v1.6.1"
     folder.mkdir()
     (folder / "a.yaml").write_text(CHART["crds/widgets.yaml"])
     url = "https://github.com/kubernetes-sigs/gateway-api/releases/download/v1.6.1/standard-install.yaml"
-    objects, _ = engine.read_config_file(url, cache=tmp_path)
+    lockfile.forget_verified()
+    with pytest.raises(engine.ChartError, match="gateway-api-v1.6.1 .* do not match charts.lock"):
+        engine.read_config_file(url, cache=tmp_path)          # not the release the project's lock names
+    monkeypatch.setenv(lockfile.LOCK_ENV, str(tmp_path / "none.lock"))   # a lock that names no release
+    notes: list[str] = []
+    objects, _ = engine.read_config_file(url, cache=tmp_path, unverified=notes)
     assert [o["metadata"]["name"] for o in objects] == ["widgets.example.com"]
+    assert notes and "not in none.lock" in notes[0]
     with pytest.raises(engine.ChartError, match="no offline copy"):
         engine.read_config_file("https://example.com/x.yaml", cache=tmp_path)

@@ -270,8 +270,42 @@ def test_ca_bundle_is_mounted_and_given_to_the_chart_the_way_it_reads_it(db, whe
     assert path in next(iter(config["data"].values())), f"the server configuration does not name the CA ({where})"
 
 
-def test_prod_without_ca_bundle_warns_and_with_one_the_chart_waits_for_it(prod_doc):
+#: SHA-256 fingerprints of the roots in AWS RDS's us-east-1 bundle
+#: (https://truststore.pki.rds.amazonaws.com/us-east-1/us-east-1-bundle.pem; two independently kept
+#: copies of the bundle agree on these three certificates).
+RDS_US_EAST_1_ROOTS = {
+    "Amazon RDS us-east-1 Root CA RSA2048 G1": "e4ce41d069f4bdcdb714259058961ee42ed18cf2bf627a3d647aff25437d4b68",
+    "Amazon RDS us-east-1 Root CA RSA4096 G1": "1c753cf0334ff82a47e0d3205839c8549b7d9a8a3d9a685cccecc80f82fe97e6",
+    "Amazon RDS us-east-1 Root CA ECC384 G1": "82d99e9e409703044c3f886f87a0408c96cd74dee2c9ba920e6553a32e372539",
+}
+
+
+def test_prod_trusts_exactly_the_rds_roots_of_its_region(prod_doc):
+    """prod's database is RDS in us-east-1: its caBundle holds that region's current RDS roots, so
+    the servers verify it (verify-full) and render does not warn that they cannot connect."""
+    import re
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.x509.oid import NameOID
+
+    datastore = prod_doc["spire"]["datastore"]
+    assert ".us-east-1.rds.amazonaws.com" in datastore["host"]
+    pems = re.findall(r"-----BEGIN CERTIFICATE-----.*?-----END CERTIFICATE-----", datastore["caBundle"], re.S)
+    certs = [x509.load_pem_x509_certificate(p.encode()) for p in pems]
+    found = {c.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value: c.fingerprint(hashes.SHA256()).hex()
+             for c in certs}
+    assert found == RDS_US_EAST_1_ROOTS
+    assert all(c.subject == c.issuer for c in certs)                  # roots, not intermediates
     records, messages = _render_with_progress(prod_doc["spire"])
+    assert not any("caBundle" in m for m in messages), messages
+    assert k8s(records, "ConfigMap", DATASTORE_CA_CONFIGMAP)
+
+
+def test_prod_without_ca_bundle_warns_and_with_one_the_chart_waits_for_it(prod_doc):
+    without = {**prod_doc["spire"], "datastore": {k: v for k, v in prod_doc["spire"]["datastore"].items()
+                                                  if k != "caBundle"}}
+    records, messages = _render_with_progress(without)
     assert any("spire.datastore.caBundle is not set" in m for m in messages), messages
     assert not k8s(records, "ConfigMap", DATASTORE_CA_CONFIGMAP)
 
