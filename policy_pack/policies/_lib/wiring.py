@@ -232,12 +232,16 @@ class Inventory:
     unknown: set[tuple[str, Optional[str]]] = field(default_factory=set)
     roles: list[Obj] = field(default_factory=list)
     objects: list[Obj] = field(default_factory=list)
+    #: objects that exist in every namespace (the ``default`` ServiceAccount): they resolve a
+    #: reference, but do not make the input "hold" that kind there
+    everywhere: dict[tuple[str, Optional[str]], set[str]] = field(default_factory=dict)
 
     def add(self, kind: str, namespace: Optional[str], name: str) -> None:
         self.names.setdefault((kind, namespace), set()).add(name)
 
     def has(self, kind: str, namespace: Optional[str], name: str) -> bool:
-        return name in self.names.get((kind, namespace), ()) or (kind, namespace) in self.unknown
+        return (name in self.names.get((kind, namespace), ()) or name in self.everywhere.get((kind, namespace), ())
+                or (kind, namespace) in self.unknown)
 
     def holds(self, kind: str, namespace: Optional[str] = None) -> bool:
         """Whether the input holds objects of *kind* (in *namespace*; pods for ``Pod``)."""
@@ -303,11 +307,11 @@ def inventory(objects: Iterable[Obj]) -> Inventory:
                 continue
             for item in _safe(lambda: list(made.derive(o)), []) or []:
                 _add_made(inv, item, f"{made.what} of {o.kind} {_safe(lambda: o.name, o.resource_name)}")
-    for ns in sorted(inv.namespaces | {n for (_, n) in inv.names if n}):
+    for ns in sorted(inv.namespaces | {n for (_, n) in inv.names if n} | {"default"}):
         for made in RUNTIME:
             if not made.kinds:
-                for item in made.derive(ns):
-                    _add_made(inv, item, made.what)
+                for kind, namespace, name in made.derive(ns):
+                    inv.everywhere.setdefault((kind, namespace), set()).add(name)
     return inv
 
 
@@ -477,7 +481,7 @@ def dangling_binding_subjects(inv: Inventory) -> Iterator[Dangling]:
 # --- 6. a cluster DNS name resolves to a Service -----------------------------------------------------
 
 #: A host name as a whole token: not inside a longer dotted name, nor a path or a URL's user part.
-HOST = re.compile(r"(?<![A-Za-z0-9_.@/-])([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+)"
+HOST = re.compile(r"(?<![A-Za-z0-9_.@-])([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+)"
                   r"(?![A-Za-z0-9_-]|\.[A-Za-z0-9])")
 
 
@@ -844,6 +848,36 @@ CHECKS: dict[str, Callable[[Inventory], Iterator[Dangling]]] = {
 }
 
 
+#: What each check reads: the objects holding the references, their targets, what the runtime
+#: table derives from, namespaces, and the whole-stack marker (a policy's ``kinds``).
+_POD_KINDS = tuple(sorted(POD_SPEC_PATHS))
+_CONTEXT = (("core", "Namespace"), WHOLE_STACK_TOKEN, (GATEWAY_GROUP, "Gateway"))
+_RUNTIME_PODS = (*_POD_KINDS, (CERT_MANAGER_GROUP, "Certificate"))
+KINDS: dict[str, tuple] = {
+    "pod-missing-service-account": (*_CONTEXT, *_POD_KINDS, ("core", "ServiceAccount")),
+    "service-missing-selected-pods": (*_CONTEXT, *_RUNTIME_PODS, ("core", "Service")),
+    "networkpolicy-missing-selected-pods": (*_CONTEXT, *_RUNTIME_PODS, ("networking.k8s.io", "NetworkPolicy")),
+    "webhook-missing-service": (*_CONTEXT, ("core", "Service"),
+                                ("admissionregistration.k8s.io", "ValidatingWebhookConfiguration"),
+                                ("admissionregistration.k8s.io", "MutatingWebhookConfiguration")),
+    "rolebinding-missing-service-account": (*_CONTEXT, ("core", "ServiceAccount"),
+                                            ("rbac.authorization.k8s.io", "RoleBinding"),
+                                            ("rbac.authorization.k8s.io", "ClusterRoleBinding")),
+    "hostname-missing-service": (*_CONTEXT, *_POD_KINDS, ("core", "ConfigMap"), ("core", "Service")),
+    "spire-missing-attested-service-account": (*_CONTEXT, ("core", "ConfigMap"), ("core", "ServiceAccount")),
+    "volume-missing-storage-class": (*_CONTEXT, *_POD_KINDS, ("core", "PersistentVolumeClaim"),
+                                     ("core", "PersistentVolume"), ("storage.k8s.io", "StorageClass")),
+    "serviceaccount-missing-irsa-trust": (*_CONTEXT, ("core", "ServiceAccount"), IAM_ROLE_TOKEN),
+    "httproute-missing-references": (*_CONTEXT, ("core", "Service"), (GATEWAY_GROUP, "HTTPRoute"),
+                                     (GATEWAY_GROUP, "GRPCRoute")),
+    "externalsecret-missing-store": (*_CONTEXT, ("external-secrets.io", "ExternalSecret"),
+                                     ("external-secrets.io", "SecretStore"),
+                                     ("external-secrets.io", "ClusterSecretStore")),
+    "certificate-missing-issuer": (*_CONTEXT, (CERT_MANAGER_GROUP, "Certificate"), (CERT_MANAGER_GROUP, "Issuer"),
+                                   (CERT_MANAGER_GROUP, "ClusterIssuer"), ("networking.k8s.io", "Ingress")),
+}
+
+
 def all_dangling(objects: Iterable[Obj]) -> list[Dangling]:
     """Every dangling reference of *objects*, by every check."""
     inv = inventory(objects)
@@ -864,7 +898,7 @@ def objects_of(records: Iterable[Any]) -> list[Obj]:
     return out
 
 
-def check_for(name: str, kinds_note: str = ""):
+def check_for(name: str):
     """The stack policy ``check`` of the wiring policy *name*: every dangling reference its
     check finds, on the object that holds it."""
     fn = CHECKS[name]
