@@ -269,5 +269,34 @@ def network_of(manifests: Iterable[Mapping[str, Any]], extra_pods: Sequence[Pod]
             index += 1
             net.pods.append(Pod(ns, f"{kind.lower()}-{meta.get('name')}", dict(labels), ports,
                                 f"10.244.{index // 250}.{index % 250 + 1}"))
+    net.pods.extend(runtime_pods(manifests, index))
     net.pods.extend(extra_pods)
     return net
+
+
+def runtime_pods(manifests: Iterable[Mapping[str, Any]], index: int = 200) -> list[Pod]:
+    """The pods controllers create at run time from *manifests* (an Istio Gateway's), from the
+    one table in :mod:`.wiring` (``RUNTIME``); a pod template's own pods are already in the model."""
+    from .k8s import POD_SPEC_PATHS, Obj
+    from .wiring import ANY, RUNTIME
+
+    out = []
+    for m in manifests:
+        kind = m.get("kind")
+        for made in RUNTIME:
+            if kind not in made.kinds or any(k == kind for _, k in POD_SPEC_PATHS):
+                continue
+            api = m.get("apiVersion") or "v1"
+            token = f"kubernetes:{api if '/' in api else 'core/' + api}:{kind}"
+            try:
+                items = list(made.derive(Obj(token, m, (m.get("metadata") or {}).get("name", ""))))
+            except Exception:  # noqa: BLE001 - a malformed object makes no pods
+                continue
+            for item in items:
+                if item[0] != "Pod":
+                    continue
+                index += 1
+                labels = {k: v for k, v in item[2].items() if v is not ANY}
+                out.append(Pod(item[1], f"{kind.lower()}-{(m.get('metadata') or {}).get('name')}", labels, (),
+                               f"10.244.{index // 250}.{index % 250 + 1}"))
+    return out
