@@ -406,14 +406,14 @@ def dangling_services(inv: Inventory) -> Iterator[Dangling]:
 # --- 3. a NetworkPolicy's non-empty podSelector matches some pod --------------------------------
 
 def dangling_network_policies(inv: Inventory) -> Iterator[Dangling]:
-    """kube-linter ``dangling-networkpolicy``, for non-empty podSelectors (an empty one is a
-    namespace-wide rule, such as default-deny, that rightly holds before any pod exists)."""
+    """kube-linter ``dangling-networkpolicy``, for podSelectors that name pods (an empty one, or
+    one made only of exclusions, is a namespace-wide rule, such as default-deny or allow-dns under
+    emergency isolation, that rightly holds while no pod it would select exists: :func:`namespace_wide`)."""
     def one(o: Obj) -> Iterator[Dangling]:
         spec = o.spec
         selector = get_map(spec, "podSelector", "spec")
         ns = o.namespace or "default"
-        if not selector or (not get_map(selector, "matchLabels", "spec.podSelector")
-                            and not get_list(selector, "matchExpressions", "spec.podSelector")):
+        if namespace_wide(selector, "spec.podSelector"):
             return
         if not inv.judged("Pod", ns):
             return
@@ -424,6 +424,19 @@ def dangling_network_policies(inv: Inventory) -> Iterator[Dangling]:
                        "policy applies to nothing (a typo here leaves the intended pods under default-deny, or "
                        "unprotected); make the selector the labels of the pods it is written for")
     yield from _each(inv.objects, ("NetworkPolicy",), one, _unverifiable)
+
+
+def namespace_wide(selector: Mapping, path: str) -> bool:
+    """A selector that names no pod, only (possibly) pods it leaves out: ``{}``, or ``NotIn`` and
+    ``DoesNotExist`` expressions alone (every pod of the namespace but the excluded ones, such as
+    the allow policies of a namespace under emergency isolation). Like default-deny, it rightly
+    holds while no pod it would select exists."""
+    if get_map(selector, "matchLabels", path):
+        return False
+    for _, expr, epath in maps(selector, "matchExpressions", path):
+        if _expression(expr, epath)[1] not in ("NotIn", "DoesNotExist"):
+            return False
+    return True
 
 
 def _show_selector(selector: Mapping) -> str:

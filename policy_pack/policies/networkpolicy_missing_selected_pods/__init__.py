@@ -3,9 +3,10 @@
 A NetworkPolicy that selects nothing does nothing: an allow rule with a typo leaves the
 intended pods cut off by default-deny, an isolation policy with a typo isolates nobody.
 kube-linter's ``dangling-networkpolicy`` (stackrox/kube-linter
-pkg/templates/danglingnetworkpolicy/template.go) is the anchor. An empty podSelector (a
-namespace-wide rule such as default-deny or allow-dns) rightly holds before any pod exists and is
-not judged; matchExpressions are evaluated as the API server does (In, NotIn, Exists,
+pkg/templates/danglingnetworkpolicy/template.go) is the anchor. An empty podSelector, or one made
+only of exclusions (``NotIn``, ``DoesNotExist``: allow-dns of a namespace under emergency
+isolation), is a namespace-wide rule that rightly holds while no pod it would select exists, and
+is not judged; matchExpressions are evaluated as the API server does (In, NotIn, Exists,
 DoesNotExist). Runtime pods and labels come from ``_lib/wiring.py`` (``RUNTIME``).
 
 The reference model lives in ``policy_pack/policies/_lib/wiring.py`` (``dangling_network_policies``), shared with the
