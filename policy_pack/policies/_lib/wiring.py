@@ -119,8 +119,8 @@ def _api_server(ns: str) -> Iterator[tuple]:
 
 #: Istio names the Deployment, Service and ServiceAccount it deploys for a Gateway
 #: ``<gateway>-<gatewayClassName>`` unless the Gateway's ``gateway.istio.io/name-override``
-#: annotation names them (istio/istio pilot/pkg/config/kube/gateway/deploymentcontroller.go,
-#: ``getDefaultName``; the ServiceAccount may be named by ``gateway.istio.io/service-account``);
+#: annotation names them (istio/istio pilot/pkg/config/kube/gateway, ``getDefaultName``:
+#: ``fmt.Sprintf("%v-%v", name, GatewayClassName)``; the ServiceAccount may be named by ``gateway.istio.io/service-account``);
 #: the pods carry ``gateway.networking.k8s.io/gateway-name`` (manifests/charts/istio-control/
 #: istio-discovery/files/kube-gateway.yaml, rendered into istiod's istio-sidecar-injector ConfigMap).
 ISTIO_CLASSES = ("istio",)
@@ -161,8 +161,8 @@ def _vault_pods(o: Obj) -> Iterator[tuple]:
         yield ("Pod", o.namespace or "default", labels)
 
 
-#: cert-manager's HTTP-01 solver pods (jetstack/cert-manager pkg/issuer/acme/http/pod.go,
-#: ``podLabels``: ``acme.cert-manager.io/http01-solver: "true"``) run in the namespace of the
+#: cert-manager's HTTP-01 solver pods (cert-manager/cert-manager pkg/apis/acme/v1,
+#: ``SolverIdentificationLabelKey``: ``acme.cert-manager.io/http01-solver: "true"``) run in the namespace of the
 #: Certificate being issued by an ACME issuer with an http01 solver.
 def _acme_solver(o: Obj) -> Iterator[tuple]:
     yield ("Pod", o.namespace or "default", {"acme.cert-manager.io/http01-solver": "true"})
@@ -175,14 +175,15 @@ RUNTIME: tuple[Made, ...] = (
          "kubernetes/kubernetes pkg/controlplane/controller/kubernetesservice/controller.go", _api_server),
     Made("the Deployment, pods, Service and ServiceAccount of an Istio Gateway (`<gateway>-istio`)",
          "istiod's gateway deployment controller",
-         "istio/istio pilot/pkg/config/kube/gateway/deploymentcontroller.go", _istio_gateway,
+         "istio/istio pilot/pkg/config/kube/gateway (getDefaultName: <gateway>-<class>)", _istio_gateway,
          ("Gateway",)),
     Made("Vault's own pod labels (`vault-active`, `vault-sealed`, ...; any value)",
          "Vault's Kubernetes service registration",
          "hashicorp/vault serviceregistration/kubernetes/service_registration.go", _vault_pods,
          tuple(sorted({k for _, k in POD_SPEC_PATHS}))),
     Made("cert-manager's ACME HTTP-01 solver pods (`acme.cert-manager.io/http01-solver: \"true\"`)",
-         "cert-manager's ACME challenge controller", "cert-manager/cert-manager pkg/issuer/acme/http/pod.go",
+         "cert-manager's ACME challenge controller",
+         "cert-manager/cert-manager pkg/apis/acme/v1 (SolverIdentificationLabelKey), pkg/issuer/acme/http",
          _acme_solver, ("Certificate",)),
 )
 

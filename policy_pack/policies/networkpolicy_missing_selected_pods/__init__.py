@@ -1,4 +1,4 @@
-"""networkpolicy-missing-selected-pods: a NetworkPolicy's non-empty podSelector matches some pod of its namespace.
+"""networkpolicy-missing-selected-pods: a NetworkPolicy's podSelector, where it names pods, matches some pod of its namespace.
 
 A NetworkPolicy that selects nothing does nothing: an allow rule with a typo leaves the
 intended pods cut off by default-deny, an isolation policy with a typo isolates nobody.
