@@ -31,6 +31,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Optional, Sequenc
 
 from pulumi_policy.proxy import UnknownValueError
 
+from .framework import MAKE_IT_KNOWN, CannotVerify, cannot_verify
 from .k8s import (POD_SPEC_PATHS, Obj, Unverifiable, get_list, get_map, get_str, is_list, maps, parse_image,
                   pod_spec, strings)
 
@@ -241,8 +242,12 @@ class Inventory:
         self.names.setdefault((kind, namespace), set()).add(name)
 
     def has(self, kind: str, namespace: Optional[str], name: str) -> bool:
-        return (name in self.names.get((kind, namespace), ()) or name in self.everywhere.get((kind, namespace), ())
-                or (kind, namespace) in self.unknown)
+        return name in self.names.get((kind, namespace), ()) or name in self.everywhere.get((kind, namespace), ())
+
+    def maybe(self, kind: str, namespace: Optional[str]) -> bool:
+        """Whether an object of *kind* in *namespace* has a name (or namespace, or pod labels)
+        unknown at preview: a reference not found among the known ones may still resolve to it."""
+        return (kind, namespace) in self.unknown or (kind, "*") in self.unknown
 
     def holds(self, kind: str, namespace: Optional[str] = None) -> bool:
         """Whether the input holds objects of *kind* (in *namespace*; pods for ``Pod``)."""
@@ -285,7 +290,11 @@ def inventory(objects: Iterable[Obj]) -> Inventory:
         if o.info is None:
             continue
         kind = o.kind
-        namespace = _safe(lambda: o.namespace)
+        try:
+            namespace = o.namespace
+        except (UnknownValueError, Unverifiable):
+            inv.unknown.add((kind, "*"))
+            continue
         name = _safe(lambda: o.name)
         if name is None:
             inv.unknown.add((kind, namespace))
@@ -297,9 +306,13 @@ def inventory(objects: Iterable[Obj]) -> Inventory:
             inv.namespaces.add(namespace)
         inv.add(kind, namespace, name)
         if (o.info.group, kind) in POD_SPEC_PATHS:
-            labels = _safe(lambda: template_labels(o), {})
+            try:
+                labels = {str(k): v for k, v in template_labels(o).items()}
+            except (UnknownValueError, Unverifiable, AttributeError, TypeError):
+                inv.unknown.add(("Pod", namespace or "default"))
+                labels = {}
             inv.pods.setdefault(namespace or "default", []).append(
-                PodGroup(namespace or "default", dict(labels or {}), f"{kind} {name}"))
+                PodGroup(namespace or "default", labels, f"{kind} {name}"))
     for made in RUNTIME:
         if not made.kinds:
             continue
@@ -352,12 +365,31 @@ def _each(objects: Iterable[Obj], kinds: Sequence[str], fn: Callable[[Obj], Iter
             continue
         try:
             yield from list(fn(o))
-        except Unverifiable as e:
+        except (Unverifiable, UnknownValueError) as e:
             yield from on_error(o, e)
 
 
 def _unverifiable(o: Obj, e: Exception) -> Iterator[Dangling]:
+    if isinstance(e, UnknownValueError):
+        message = cannot_verify(e, o.props)
+        yield Dangling(o, message.path, "", message)
+        return
     yield Dangling(o, getattr(e, "path", ""), "", getattr(e, "message", str(e)))
+
+
+def _maybe(inv: Inventory, kind: str, namespace: Optional[str], o: Obj, path: str, target: str,
+           message: str) -> Dangling:
+    """The finding for a reference found nowhere: dangling, or, when an object of that kind there
+    is unknown at preview (its name, namespace or pod labels), "cannot verify" (the framework's
+    fail-closed finding, mandatory unless the policy's ``unknowns`` is advisory)."""
+    if not inv.maybe(kind, namespace):
+        return Dangling(o, path, target, message)
+    where = f" in {namespace}" if namespace else ""
+    unknown = CannotVerify(f"cannot verify {path} at preview: it names {target}, which the known objects do not "
+                           f"hold, and a {kind}{where} is unknown at preview (its name, namespace or labels): "
+                           f"{MAKE_IT_KNOWN}")
+    unknown.path = path
+    return Dangling(o, path, target, unknown)
 
 
 # --- 1. a pod's ServiceAccount exists ----------------------------------------------------------
@@ -373,7 +405,7 @@ def dangling_service_accounts(inv: Inventory) -> Iterator[Dangling]:
         ns = o.namespace or "default"
         if not sa or not inv.judged("ServiceAccount", ns) or inv.has("ServiceAccount", ns, sa):
             return
-        yield Dangling(o, spec.field("serviceAccountName"), f"ServiceAccount {ns}/{sa}",
+        yield _maybe(inv, "ServiceAccount", ns, o, spec.field("serviceAccountName"), f"ServiceAccount {ns}/{sa}",
                        f"{spec.field('serviceAccountName')} names ServiceAccount {sa!r}, which namespace {ns} does "
                        f"not have: the pods are never created (\"serviceaccount {sa!r} not found\"); create the "
                        "ServiceAccount in the same namespace or fix the name")
@@ -397,7 +429,7 @@ def dangling_services(inv: Inventory) -> Iterator[Dangling]:
         if any(map_selector_matches(selector, p.labels) for p in inv.pods_in(ns)):
             return
         shown = ", ".join(f"{k}={v}" for k, v in sorted(selector.items()))
-        yield Dangling(o, "spec.selector", f"pods {ns} ({shown})",
+        yield _maybe(inv, "Pod", ns, o, "spec.selector", f"pods {ns} ({shown})",
                        f"spec.selector ({shown}) matches no pod template in namespace {ns}: the Service has no "
                        "endpoints and every connection to it fails; make the selector the labels of the pods it "
                        "fronts")
@@ -420,7 +452,7 @@ def dangling_network_policies(inv: Inventory) -> Iterator[Dangling]:
             return
         if any(selector_matches(selector, p.labels, "spec.podSelector") for p in inv.pods_in(ns)):
             return
-        yield Dangling(o, "spec.podSelector", f"pods {ns}",
+        yield _maybe(inv, "Pod", ns, o, "spec.podSelector", f"pods {ns}",
                        f"spec.podSelector {_show_selector(selector)} matches no pod in namespace {ns}: the "
                        "policy applies to nothing (a typo here leaves the intended pods under default-deny, or "
                        "unprotected); make the selector the labels of the pods it is written for")
@@ -463,7 +495,7 @@ def dangling_webhooks(inv: Inventory) -> Iterator[Dangling]:
             if not inv.judged("Service", ns) or inv.has("Service", ns, name):
                 continue
             hook_name = get_str(hook, "name", path) or path
-            yield Dangling(o, f"{path}.clientConfig.service", f"Service {ns}/{name}",
+            yield _maybe(inv, "Service", ns, o, f"{path}.clientConfig.service", f"Service {ns}/{name}",
                            f"{path}.clientConfig.service names Service {ns}/{name}, which does not exist: admission "
                            f"webhook {hook_name} cannot be called, so the API server fails (or, failing open, "
                            "skips) every request it covers; point it at the webhook's real Service")
@@ -485,7 +517,7 @@ def dangling_binding_subjects(inv: Inventory) -> Iterator[Dangling]:
             ns = get_str(subject, "namespace", path) or own or "default"
             if not name or not inv.judged("ServiceAccount", ns) or inv.has("ServiceAccount", ns, name):
                 continue
-            yield Dangling(o, f"{path}.name", f"ServiceAccount {ns}/{name}",
+            yield _maybe(inv, "ServiceAccount", ns, o, f"{path}.name", f"ServiceAccount {ns}/{name}",
                            f"{path} names ServiceAccount {ns}/{name}, which does not exist: the permissions go to "
                            "nobody (the workload that needs them is refused), and whoever later creates that name "
                            "inherits them; name the workload's real ServiceAccount")
@@ -566,7 +598,7 @@ def dangling_service_names(inv: Inventory) -> Iterator[Dangling]:
                 seen.add((whole, path))
                 if inv.has("Service", ns, svc):
                     continue
-                yield Dangling(o, path, f"Service {ns}/{svc}",
+                yield _maybe(inv, "Service", ns, o, path, f"Service {ns}/{svc}",
                                f"{path} names {whole!r}, but namespace {ns} has no Service {svc!r}: the name does "
                                "not resolve and the connection fails; use the Service's real name (a chart's "
                                "fullnameOverride renames its objects, not every reference to them)")
@@ -582,6 +614,7 @@ def _json_or_none(text: str) -> Any:
         return None
 
 
+CONFIG_SUFFIXES = (".conf", ".hcl", ".json")
 HCL_ALLOW_LIST = re.compile(r"service_account_allow_list\s*=\s*\[([^\]]*)\]")
 
 
@@ -591,7 +624,13 @@ def psat_allow_lists(o: Obj) -> Iterator[tuple[str, list[str]]]:
     pkg/server/plugin/nodeattestor/k8spsat/psat.go: ``ClusterConfig.ServiceAccountAllowList``
     (hcl ``service_account_allow_list``), each entry ``namespace:name``; an agent whose token's
     ServiceAccount is not listed fails attestation."""
-    for key, text in get_map(o.props, "data", "").items():
+    data = get_map(o.props, "data", "")
+    for key in list(data):
+        # a SPIRE configuration file (server.conf, or .hcl/.json); other keys are never read, so an
+        # unrelated value unknown at preview does not hold this policy up
+        if not str(key).endswith(CONFIG_SUFFIXES):
+            continue
+        text = data[key]
         if not isinstance(text, str) or "service_account_allow_list" not in text:
             continue
         doc = _json_or_none(text)
@@ -624,7 +663,7 @@ def dangling_psat_allow_list(inv: Inventory) -> Iterator[Dangling]:
                     continue
                 if not inv.judged("ServiceAccount", ns) or inv.has("ServiceAccount", ns, name):
                     continue
-                yield Dangling(o, path, f"ServiceAccount {ns}/{name}",
+                yield _maybe(inv, "ServiceAccount", ns, o, path, f"ServiceAccount {ns}/{name}",
                                f"{path} trusts {entry!r}, but there is no ServiceAccount {ns}/{name}: no agent "
                                "runs as it, so node attestation fails and no workload ever gets an SVID; list the "
                                "agent DaemonSet's real namespace:serviceAccountName")
@@ -656,7 +695,7 @@ def dangling_storage_classes(inv: Inventory) -> Iterator[Dangling]:
             name = get_str(spec, "storageClassName", path)
             if not name or not inv.judged("StorageClass", None) or inv.has("StorageClass", None, name):
                 continue
-            yield Dangling(o, f"{path}.storageClassName", f"StorageClass {name}",
+            yield _maybe(inv, "StorageClass", None, o, f"{path}.storageClassName", f"StorageClass {name}",
                            f"{path}.storageClassName is {name!r}, which no StorageClass of the stack is called: the "
                            "claim stays Pending and its pod never starts; name the stack's StorageClass")
     yield from _each(inv.objects, ("PersistentVolumeClaim", "PersistentVolume", *sorted({k for _, k in POD_SPEC_PATHS})),
@@ -706,9 +745,15 @@ def dangling_irsa(inv: Inventory) -> Iterator[Dangling]:
     if not inv.roles:
         return
     named: dict[str, list[Obj]] = {}
-    unnamed = False
+    unnamed = unknown_name = False
     for r in inv.roles:
-        name = _safe(lambda: get_str(r.props, "name", ""))
+        try:
+            name = get_str(r.props, "name", "")
+        except UnknownValueError:
+            unknown_name = True
+            continue
+        except Unverifiable:
+            continue
         if name:
             named.setdefault(name, []).append(r)
         else:
@@ -728,6 +773,12 @@ def dangling_irsa(inv: Inventory) -> Iterator[Dangling]:
                                          "the pod gets no AWS credentials; write the role's ARN")
             return
         roles = named.get(m.group(2), [])
+        if not roles and unknown_name:
+            unknown = CannotVerify(f"cannot verify {path} at preview: it names IAM role {m.group(2)!r}, and an IAM "
+                                   f"role of the stack has a name unknown at preview: {MAKE_IT_KNOWN}")
+            unknown.path = path
+            yield Dangling(o, path, f"IAM role {m.group(2)}", unknown)
+            return
         if not roles:
             hint = (" (a role of the stack without a fixed name gets a generated one, known only after creation: "
                     "give it name=...)" if unnamed else "")
@@ -735,11 +786,22 @@ def dangling_irsa(inv: Inventory) -> Iterator[Dangling]:
                            f"{path} names IAM role {m.group(2)!r}, which the stack does not create{hint}: "
                            "AssumeRoleWithWebIdentity fails and the pod has no AWS access; name the stack's role")
             return
+        pending = []
         for role in roles:
-            policy = get_str(role.props, "assumeRolePolicy", "assumeRolePolicy")
+            try:
+                policy = get_str(role.props, "assumeRolePolicy", "assumeRolePolicy")
+            except UnknownValueError as e:
+                pending.append(cannot_verify(e, role.props, subject=f"IAM role {m.group(2)!r}'s "))
+                continue
             document = _json_or_none(policy or "")
             if document is not None and trusts(document, ns, sa, audience):
                 return
+        if pending:
+            unknown = CannotVerify(f"{pending[0]} (the role {path} names: whether it trusts "
+                                   f"system:serviceaccount:{ns}:{sa} is known only then)")
+            unknown.path = path
+            yield Dangling(o, path, f"IAM role {m.group(2)}", unknown)
+            return
         yield Dangling(o, path, f"IAM role {m.group(2)}",
                        f"IAM role {m.group(2)!r} (named by {path}) does not trust this ServiceAccount: its trust "
                        f"policy needs an Allow of sts:AssumeRoleWithWebIdentity with <issuer>:sub = "
@@ -766,7 +828,7 @@ def dangling_routes(inv: Inventory) -> Iterator[Dangling]:
             name = get_str(ref, "name", path)
             ns = get_str(ref, "namespace", path) or own
             if name and inv.judged("Gateway", ns) and not inv.has("Gateway", ns, name):
-                yield Dangling(o, path, f"Gateway {ns}/{name}",
+                yield _maybe(inv, "Gateway", ns, o, path, f"Gateway {ns}/{name}",
                                f"{path} names Gateway {ns}/{name}, which does not exist: the route is attached to "
                                "nothing and serves no request; name the stack's Gateway")
         for _, rule, rpath in maps(o.spec, "rules", "spec"):
@@ -777,7 +839,7 @@ def dangling_routes(inv: Inventory) -> Iterator[Dangling]:
                 name = get_str(ref, "name", path)
                 ns = get_str(ref, "namespace", path) or own
                 if name and inv.judged("Service", ns) and not inv.has("Service", ns, name):
-                    yield Dangling(o, path, f"Service {ns}/{name}",
+                    yield _maybe(inv, "Service", ns, o, path, f"Service {ns}/{name}",
                                    f"{path} names Service {ns}/{name}, which does not exist: the Gateway answers "
                                    "500 for this route; name the backend's Service")
     yield from _each(inv.objects, ("HTTPRoute", "GRPCRoute"), one, _unverifiable)
@@ -804,7 +866,7 @@ def dangling_secret_stores(inv: Inventory) -> Iterator[Dangling]:
             ns = None if kind == "ClusterSecretStore" else own
             if kind not in ("SecretStore", "ClusterSecretStore") or not inv.judged(kind, ns) or inv.has(kind, ns, name):
                 continue
-            yield Dangling(o, path, f"{kind} {name}",
+            yield _maybe(inv, kind, ns, o, path, f"{kind} {name}",
                            f"{path} names {kind} {name!r}, which does not exist{'' if ns is None else ' in ' + ns}: the "
                            "Secret is never written and the workload that mounts it does not start; name the stack's "
                            "store")
@@ -839,7 +901,7 @@ def dangling_issuers(inv: Inventory) -> Iterator[Dangling]:
             ns = None if kind == "ClusterIssuer" else own
             if kind not in ("Issuer", "ClusterIssuer") or not inv.judged(kind, ns) or inv.has(kind, ns, name):
                 continue
-            yield Dangling(o, path, f"{kind} {name}",
+            yield _maybe(inv, kind, ns, o, path, f"{kind} {name}",
                            f"{path} names {kind} {name!r}, which does not exist{'' if ns is None else ' in ' + ns}: "
                            "cert-manager never issues the certificate and TLS fails; name the stack's issuer")
     yield from _each(inv.objects, ("Certificate", "Ingress", "Gateway"), one, _unverifiable)
