@@ -160,6 +160,11 @@ def test_selector_semantics(selector, labels, expected):
     ("ops@vault.vault", []),
     ("app.kubernetes.io/name", []),
     ("x.y.z", []),
+    # the short form only where a host stands: a bare word pair is not one
+    ("secretName: istio.default", []),
+    ("see a.b here", []),
+    ("host: a.b", [(None, "a", "b")]),
+    ("a.b:8200", [(None, "a", "b")]),
 ])
 def test_cluster_dns_names(text, expected):
     assert [(h, s, n) for h, s, n, _ in service_names(text)] == expected

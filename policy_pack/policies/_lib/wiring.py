@@ -212,6 +212,15 @@ def template_labels(o: Obj) -> Mapping:
     return get_map(meta, "labels", f"{path}.metadata")
 
 
+#: Cluster-scoped kinds among the targets (never in a namespace, whatever the input says), and
+#: the namespaced kinds the checks read: one of those without metadata.namespace is in
+#: ``default``, as the API server places it. Any other kind keeps what its metadata says.
+CLUSTER_SCOPED = frozenset({"Namespace", "StorageClass", "PersistentVolume", "ClusterIssuer", "ClusterSecretStore"})
+NAMESPACED = frozenset({"ServiceAccount", "Service", "ConfigMap", "NetworkPolicy", "PersistentVolumeClaim",
+                        "RoleBinding", "Gateway", "HTTPRoute", "GRPCRoute", "SecretStore", "ExternalSecret",
+                        "Issuer", "Certificate", "Ingress", *(k for _, k in POD_SPEC_PATHS)})
+
+
 @dataclass
 class PodGroup:
     """The pods of one object (or made at run time): namespace and labels."""
@@ -295,6 +304,10 @@ def inventory(objects: Iterable[Obj]) -> Inventory:
         except (UnknownValueError, Unverifiable):
             inv.unknown.add((kind, "*"))
             continue
+        if kind in CLUSTER_SCOPED:
+            namespace = None
+        elif namespace is None and kind in NAMESPACED:
+            namespace = "default"  # as the API server places a namespaced object that names none
         name = _safe(lambda: o.name)
         if name is None:
             inv.unknown.add((kind, namespace))
@@ -531,12 +544,31 @@ HOST = re.compile(r"(?<![A-Za-z0-9_.@-])([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:
                   r"(?![A-Za-z0-9_-]|\.[A-Za-z0-9])")
 
 
+#: What precedes a host name where a configuration names one: a key such as ``server_address``,
+#: ``host`` or ``url`` (YAML ``key: value``, JSON ``"key": "value"``, HCL or a flag ``key=value``).
+HOST_KEY = re.compile(r"(?:address|addr|host|hostname|server|url|uri|endpoint|upstream)[\"']?\s*[:=]\s*[\"']?$",
+                      re.IGNORECASE)
+
+
+def _host_context(text: str, start: int, end: int) -> bool:
+    """Whether the short form ``<service>.<namespace>`` at *start*..*end* stands where a host name
+    does: the whole value, after ``//`` (a URL), before ``:<port>``, or after a host-like key."""
+    if text[:start].strip() == "" and text[end:].strip() == "":
+        return True
+    if text[max(0, start - 2):start] == "//" or re.match(r":\d{1,5}\b", text[end:end + 6]):
+        return True
+    line = text[text.rfind("\n", 0, start) + 1:start]
+    return bool(HOST_KEY.search(line[-40:]))
+
+
 def service_names(text: str) -> Iterator[tuple[Optional[str], str, str, str]]:
     """``(hostname or None, service, namespace, the whole name)`` for every cluster DNS name in
-    *text*: ``<service>.<namespace>``, ``<service>.<namespace>.svc[.cluster.local]`` and, for a
-    headless Service's pods, ``<pod>.<service>.<namespace>.svc[.cluster.local]`` (Kubernetes DNS
-    specification, "Schema": ``<service>.<ns>.svc.<zone>`` and ``<hostname>.<service>.<ns>.svc.<zone>``).
-    Which ones are cluster names is settled by the caller: the namespace must be one of the input."""
+    *text*: ``<service>.<namespace>.svc[.cluster.local]``, for a headless Service's pods
+    ``<pod>.<service>.<namespace>.svc[.cluster.local]`` (Kubernetes DNS specification, "Schema":
+    ``<service>.<ns>.svc.<zone>`` and ``<hostname>.<service>.<ns>.svc.<zone>``), and the short
+    form ``<service>.<namespace>`` where it stands as a host (:func:`_host_context`: a bare
+    ``istio.default`` in a template is a secret's name, not a host). Which ones are cluster names
+    is settled by the caller: the namespace must be one of the input."""
     for m in HOST.finditer(text):
         whole = m.group(1)
         labels = whole.split(".")
@@ -547,7 +579,7 @@ def service_names(text: str) -> Iterator[tuple[Optional[str], str, str, str]]:
                 continue
         if labels[-1:] == ["svc"]:
             labels, svc = labels[:-1], True
-        if len(labels) == 2:
+        if len(labels) == 2 and (svc or _host_context(text, m.start(1), m.end(1))):
             yield None, labels[0], labels[1], whole
         elif len(labels) == 3 and svc:
             yield labels[0], labels[1], labels[2], whole
