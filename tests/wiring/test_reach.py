@@ -182,13 +182,13 @@ def test_prod_isolation_keeps_the_other_workloads_dns_and_mesh(isolated_prod):
 
 # --- intents open exactly the flows they name -----------------------------------------------------
 
-def test_prod_intents_open_exactly_the_flows_they_name(prod_records):
-    """Between the tenant workloads and the ingress gateway's pods, on every port any pod listens
-    on or any policy names, the allowed (source, destination, port) are exactly the intents'."""
+def _flows(records, isolate=()):
+    """The allowed and the intended (source, destination, port) between the tenant workloads and
+    the ingress gateway's pods, on every TCP port any pod listens on or any policy names."""
     from components.config import parse_stack_config
     from tests.harness import prod_document
 
-    net = network_of(manifests(prod_records), extra_pods=[KUBE_DNS])
+    net = network_of(manifests(records), extra_pods=[KUBE_DNS])
     cfg = parse_stack_config(prod_document())
     tenant_ns = {n.name for n in cfg.namespaces}
     pods = [p for p in net.pods if p.namespace in tenant_ns and "app" in p.labels]
@@ -198,13 +198,27 @@ def test_prod_intents_open_exactly_the_flows_they_name(prod_records):
 
     def members(endpoint: str):
         ns, app = endpoint.split("/")
-        return [p for p in pods if p.namespace == ns and (app == "*" or p.labels.get("app") == app)]
+        return [p for p in pods if p.namespace == ns and (app == "*" or p.labels.get("app") == app)
+                and f"{p.namespace}/{p.labels.get('app')}" not in isolate]
 
-    expected = {(str(s), str(d), i.port) for i in cfg.intents for s in members(i.source)
-                for d in members(i.destination)}
+    expected = {(str(s), str(d), i.port) for i in cfg.intents if i.source not in isolate and i.destination not in isolate
+                for s in members(i.source) for d in members(i.destination)}
     ports = [p for p in net.probe_ports() if p[1] == "TCP"]
     allowed = {(str(s), str(d), port) for s in pods for d in pods for port, proto in ports
                if net.can_connect(s, d, port, proto)}
+    return allowed, expected
+
+
+def test_prod_intents_open_exactly_the_flows_they_name(prod_records):
+    allowed, expected = _flows(prod_records)
+    assert len(expected) >= 3 and allowed == expected
+
+
+def test_under_isolation_the_other_intents_still_open_exactly_their_flows(isolated_records):
+    """Isolating two workloads withdraws exactly their flows: the gateway still reaches the
+    dashboard, and nothing else is opened."""
+    allowed, expected = _flows(isolated_records, ISOLATED)
+    assert expected == {("istio-ingress/gateway-public", "lego-mcp-prod/deployment-dashboard", 5000)}
     assert allowed == expected
 
 
