@@ -246,6 +246,8 @@ class Inventory:
     #: objects that exist in every namespace (the ``default`` ServiceAccount): they resolve a
     #: reference, but do not make the input "hold" that kind there
     everywhere: dict[tuple[str, Optional[str]], set[str]] = field(default_factory=dict)
+    #: namespaces whose pods the input holds (a pod template of an object of the input)
+    pod_namespaces: set[str] = field(default_factory=set)
 
     def add(self, kind: str, namespace: Optional[str], name: str) -> None:
         self.names.setdefault((kind, namespace), set()).add(name)
@@ -260,8 +262,8 @@ class Inventory:
 
     def holds(self, kind: str, namespace: Optional[str] = None) -> bool:
         """Whether the input holds objects of *kind* (in *namespace*; pods for ``Pod``)."""
-        if kind == "Pod":
-            return bool(self.pods.get(namespace or ""))
+        if kind == "Pod":  # pod templates of the input; pods made at run time match, but do not count here
+            return namespace in self.pod_namespaces or ("Pod", namespace) in self.unknown
         return bool(self.names.get((kind, namespace))) or (kind, namespace) in self.unknown
 
     def judged(self, kind: str, namespace: Optional[str]) -> bool:
@@ -326,6 +328,7 @@ def inventory(objects: Iterable[Obj]) -> Inventory:
                 labels = {}
             inv.pods.setdefault(namespace or "default", []).append(
                 PodGroup(namespace or "default", labels, f"{kind} {name}"))
+            inv.pod_namespaces.add(namespace or "default")
     for made in RUNTIME:
         if not made.kinds:
             continue
