@@ -41,8 +41,8 @@ IAM_ROLE_TOKEN = "aws:iam/role:Role"
 IRSA_ANNOTATION = "eks.amazonaws.com/role-arn"
 IRSA_AUDIENCE_ANNOTATION = "eks.amazonaws.com/audience"
 #: The audience the EKS Pod Identity Webhook projects into the token when the ServiceAccount sets
-#: none (aws/amazon-eks-pod-identity-webhook, main.go: the ``--token-audience`` flag, default
-#: ``sts.amazonaws.com``; pkg/handler/handler.go reads the ``eks.amazonaws.com/audience`` annotation).
+#: none (aws/amazon-eks-pod-identity-webhook README: the ``eks.amazonaws.com/audience`` annotation,
+#: default ``sts.amazonaws.com``, the webhook's ``--token-audience``).
 IRSA_DEFAULT_AUDIENCE = "sts.amazonaws.com"
 
 
@@ -98,9 +98,9 @@ def map_selector_matches(selector: Mapping[str, str], labels: Mapping[str, Any])
 
 @dataclass(frozen=True)
 class Made:
-    """Objects a controller creates at run time from an object of the input (or for every
-    namespace): ``derive(obj, inventory)`` yields ``("Pod", namespace, labels)`` for pods and
-    ``(kind, namespace, name)`` for named objects."""
+    """Objects a controller creates at run time: ``derive(obj)``, for each input object of one of
+    *kinds*, yields ``("Pod", namespace, labels)`` for pods and ``(kind, namespace, name)`` for named
+    objects; with no *kinds*, ``derive(namespace)`` yields what exists in every namespace."""
 
     what: str
     made_by: str
@@ -121,9 +121,10 @@ def _api_server(ns: str) -> Iterator[tuple]:
 #: Istio names the Deployment, Service and ServiceAccount it deploys for a Gateway
 #: ``<gateway>-<gatewayClassName>`` unless the Gateway's ``gateway.istio.io/name-override``
 #: annotation names them (istio/istio pilot/pkg/config/kube/gateway, ``getDefaultName``:
-#: ``fmt.Sprintf("%v-%v", name, GatewayClassName)``; the ServiceAccount may be named by ``gateway.istio.io/service-account``);
-#: the pods carry ``gateway.networking.k8s.io/gateway-name`` (manifests/charts/istio-control/
-#: istio-discovery/files/kube-gateway.yaml, rendered into istiod's istio-sidecar-injector ConfigMap).
+#: ``fmt.Sprintf("%v-%v", name, GatewayClassName)``; the ServiceAccount may be named by
+#: ``gateway.istio.io/service-account``); the pods carry ``gateway.networking.k8s.io/gateway-name``
+#: and ``gateway-class-name`` (the ``kube-gateway`` template of istiod's istio-sidecar-injector
+#: ConfigMap, in the rendered istiod chart).
 ISTIO_CLASSES = ("istio",)
 
 
@@ -136,8 +137,7 @@ def _istio_gateway(o: Obj) -> Iterator[tuple]:
     annotations = o.annotations()
     name = annotations.get("gateway.istio.io/name-override") or f"{o.name}-{klass}"
     yield ("Pod", ns, {"gateway.networking.k8s.io/gateway-name": o.name,
-                       "gateway.networking.k8s.io/gateway-class-name": klass,
-                       "service.istio.io/canonical-name": name, "istio.io/gateway-name": o.name})
+                       "gateway.networking.k8s.io/gateway-class-name": klass})
     yield ("Service", ns, name)
     yield ("ServiceAccount", ns, annotations.get("gateway.istio.io/service-account") or name)
     yield ("Deployment", ns, name)
