@@ -226,3 +226,35 @@ def test_prod_under_isolation_still_has_no_dangling_reference(isolated_records):
     from policy_pack.policies._lib.wiring import _where, all_dangling, objects_of
 
     assert [f"{_where(d.obj)}: {d.message}" for d in all_dangling(objects_of(isolated_records))] == []
+
+
+# --- the same evaluator as a policy: networkpolicy-enforce-emergency-isolation ------------------------
+
+def _isolation_findings(manifests_):
+    from policy_pack.policies.networkpolicy_enforce_emergency_isolation import POLICY, check
+    from policy_pack.policies._lib.wiring import objects_of
+    from hardened.manifests import type_token
+
+    objects = [o for o in objects_of([(type_token(m["apiVersion"], m["kind"]), m) for m in manifests_])
+               if POLICY.applies_to(o.type)]
+    return [message for _, message in check(objects, {})]
+
+
+def test_the_isolation_policy_passes_the_isolated_prod(isolated_records):
+    assert _isolation_findings(manifests(isolated_records)) == []
+
+
+def test_the_isolation_policy_catches_the_old_selectors(monkeypatch):
+    import components.namespace as namespace
+
+    args = HardenedNamespaceArgs(name="shop", isolate_apps=["api"], flows=[
+        FlowRule(name="proxy-to-istiod-15012", source=FlowPeer(namespace="shop"),
+                 destination=FlowPeer(namespace="istio-system", app="istiod"), port=15012)])
+    pods = [{"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": app, "namespace": "shop"},
+             "spec": {"template": {"metadata": {"labels": {"app": app}}, "spec": {"containers": [{"name": "c"}]}}}}
+            for app in ("api", "web")]
+    assert _isolation_findings([m for _, m in namespace_manifests(args)] + pods) == []
+    monkeypatch.setattr(namespace, "_selecting", lambda selector, isolated: (
+        None if selector.get("matchLabels", {}).get("app") in isolated else selector))
+    found = _isolation_findings([m for _, m in namespace_manifests(args)] + pods)
+    assert len(found) == 1 and "allow-dns, allow-egress-proxy-to-istiod-15012 still select them for Egress" in found[0]
