@@ -543,7 +543,8 @@ def dangling_binding_subjects(inv: Inventory) -> Iterator[Dangling]:
 # --- 6. a cluster DNS name resolves to a Service -----------------------------------------------------
 
 #: A host name as a whole token: not inside a longer dotted name, nor a path or a URL's user part.
-HOST = re.compile(r"(?<![A-Za-z0-9_.@-])([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+)"
+_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+HOST = re.compile(rf"(?<![A-Za-z0-9_.@-])({_LABEL}(?:\.{_LABEL})+)"
                   r"(?![A-Za-z0-9_-]|\.[A-Za-z0-9])")
 
 
@@ -733,8 +734,8 @@ def dangling_storage_classes(inv: Inventory) -> Iterator[Dangling]:
             yield _maybe(inv, "StorageClass", None, o, f"{path}.storageClassName", f"StorageClass {name}",
                            f"{path}.storageClassName is {name!r}, which no StorageClass of the stack is called: the "
                            "claim stays Pending and its pod never starts; name the stack's StorageClass")
-    yield from _each(inv.objects, ("PersistentVolumeClaim", "PersistentVolume", *sorted({k for _, k in POD_SPEC_PATHS})),
-                     one, _unverifiable)
+    kinds = ("PersistentVolumeClaim", "PersistentVolume", *sorted({k for _, k in POD_SPEC_PATHS}))
+    yield from _each(inv.objects, kinds, one, _unverifiable)
 
 
 # --- 9. an IRSA role annotation names a role that trusts this ServiceAccount ------------------------------
@@ -804,8 +805,9 @@ def dangling_irsa(inv: Inventory) -> Iterator[Dangling]:
         audience = get_str(annotations, IRSA_AUDIENCE_ANNOTATION, "metadata.annotations") or IRSA_DEFAULT_AUDIENCE
         m = ROLE_ARN.match(arn)
         if not m:
-            yield Dangling(o, path, arn, f"{path} is {arn!r}, not an IAM role ARN (arn:aws:iam::<account>:role/<name>): "
-                                         "the pod gets no AWS credentials; write the role's ARN")
+            yield Dangling(o, path, arn, f"{path} is {arn!r}, not an IAM role ARN "
+                                         "(arn:aws:iam::<account>:role/<name>): the pod gets no AWS credentials; "
+                                         "write the role's ARN")
             return
         roles = named.get(m.group(2), [])
         if not roles and unknown_name:
