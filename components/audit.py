@@ -149,6 +149,13 @@ def falco_role_name(cluster_name: str) -> str:
     return f"{cluster_name}-falco-audit"[:64]
 
 
+def vault_audit_role_name(cluster_name: str) -> str:
+    """The Vault audit shipper's role, by a fixed name: its ServiceAccount's IRSA annotation is then
+    known at preview and names the role the stack creates (a generated name is known only after
+    creation; the wiring policy serviceaccount-missing-irsa-trust judges the pair)."""
+    return f"{cluster_name}-vault-audit"[:64]
+
+
 def falco_archive_env(cluster_name: str, region: str, account_id: str, bucket_name: str) -> tuple[str, list[dict]]:
     """falcosidekick's S3 output through IRSA: the role ARN its ServiceAccount is annotated with,
     and the settings as its environment (its configuration keys in upper case, '.' as '_', which
@@ -369,12 +376,13 @@ class AuditTrails(HardenedComponent):
         # --- Vault's audit device: socket -> Fluent Bit -> S3 -----------------------------------
         if c.vault and args.vault:
             check_image_reference(c.shipper_image)
-            role = irsa_role("vault-audit", VAULT_NAMESPACE, SHIPPER)
+            role = irsa_role("vault-audit", VAULT_NAMESPACE, SHIPPER, fixed_name=vault_audit_role_name(args.cluster_name))
+            role_arn = account.apply(lambda a: f"arn:{part}:iam::{a}:role/{vault_audit_role_name(args.cluster_name)}")
             write = policy("vault-audit", role, VAULT_PREFIX)
             config_text = pulumi.Output.from_input(args.bucket_name).apply(
                 lambda b: fluent_bit_config(b, args.region))
             objs = [k8s_object(f"{name}-shipper-{suffix}", m, child_opts(self, depends_on=[write]))
-                    for suffix, m in shipper_manifests(c.shipper_image, role.arn, config_text)]
+                    for suffix, m in shipper_manifests(c.shipper_image, role_arn, config_text)]
             self.sources["vault"] = {"prefix": VAULT_PREFIX, "objects": len(objs)}
 
         # --- Falco: falcosidekick's S3 output through IRSA --------------------------------------

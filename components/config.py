@@ -216,7 +216,8 @@ class StackConfig(StrictModel):
     intents: list[NetworkIntent] = Field(default_factory=list, description="Allowed workload-to-workload flows.")
     isolate: list[str] = Field(
         default_factory=list,
-        description="Emergency isolation: 'namespace/workload' entries get a deny-all-in-and-out policy.")
+        description="Emergency isolation: 'namespace/workload' entries get a deny-all-in-and-out policy, and no "
+                    "allow policy (not even DNS or the istiod egress) selects them any more.")
     mesh: MeshConfig = Field(default_factory=MeshConfig, description="Zero-trust mesh (Istio).")
     spire: SpireConfig = Field(default_factory=SpireConfig, description="SPIFFE/SPIRE workload identity.")
     vault: VaultConfig = Field(default_factory=VaultConfig, description="Vault HA with KMS auto-unseal.")

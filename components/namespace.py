@@ -78,9 +78,33 @@ def _policy(name: str, namespace: str, spec: dict) -> dict:
     }
 
 
+#: The label emergency isolation keys on: the golden path labels every workload's pods ``app: <name>``.
+ISOLATION_KEY = "app"
+
+
+def _selecting(selector: dict, isolated: list[str]) -> Optional[dict]:
+    """*selector* of an allow policy, narrowed so that it never selects an isolated workload's pods.
+
+    NetworkPolicies are additive: a pod selected by ``emergency-isolate-<app>`` and by any allow
+    policy keeps what the allow policy opens (``allow-dns`` alone is a tunnel out). So a selector
+    that names an isolated workload is dropped (None: the policy is not rendered), and one that
+    could select it (namespace-wide ``{}``, or labels without ``app``) gets ``app NotIn [...]``."""
+    if not isolated:
+        return selector
+    labels = dict(selector.get("matchLabels", {}))
+    if labels.get(ISOLATION_KEY) in isolated:
+        return None
+    if ISOLATION_KEY in labels:
+        return selector
+    return {**selector, "matchExpressions": [
+        *selector.get("matchExpressions", []),
+        {"key": ISOLATION_KEY, "operator": "NotIn", "values": sorted(isolated)}]}
+
+
 def namespace_manifests(args: HardenedNamespaceArgs) -> list[tuple[str, dict]]:
     """Every object of the namespace as ``(suffix, manifest)``: a pure function, unit-tested."""
     ns = args.name
+    isolated = sorted(args.isolate_apps)
     level = args.pod_security
     labels = {
         **args.labels,
@@ -100,29 +124,31 @@ def namespace_manifests(args: HardenedNamespaceArgs) -> list[tuple[str, dict]]:
     if args.allow_dns:
         dns = FlowPeer(namespace="kube-system", pod_labels={"k8s-app": "kube-dns"})
         out.append(("allow-dns", _policy("allow-dns", ns, {
-            "podSelector": {},
+            "podSelector": _selecting({}, isolated),
             "policyTypes": ["Egress"],
             "egress": [{"to": [dns.peer()],
                         "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]}],
         })))
     for flow in sorted(args.flows, key=lambda f: f.name):
         port = [{"protocol": flow.protocol, "port": flow.port}]
-        if flow.source.namespace == ns:
+        source = _selecting(flow.source.pod_selector(), isolated) if flow.source.namespace == ns else None
+        destination = _selecting(flow.destination.pod_selector(), isolated) if flow.destination.namespace == ns else None
+        if source is not None:
             out.append((f"egress-{flow.name}", _policy(f"allow-egress-{flow.name}", ns, {
-                "podSelector": flow.source.pod_selector(),
+                "podSelector": source,
                 "policyTypes": ["Egress"],
                 "egress": [{"to": [flow.destination.peer()], "ports": port}],
             })))
-        if flow.destination.namespace == ns:
+        if destination is not None:
             out.append((f"ingress-{flow.name}", _policy(f"allow-ingress-{flow.name}", ns, {
-                "podSelector": flow.destination.pod_selector(),
+                "podSelector": destination,
                 "policyTypes": ["Ingress"],
                 "ingress": [{"from": [flow.source.peer()], "ports": port}],
             })))
     for app in sorted(args.isolate_apps):
         # The seed's emergency-isolate policy: selects the pods and allows nothing. NetworkPolicies are
-        # additive, so isolation also needs the allow policies above to stop selecting these pods:
-        # HardenedStack removes the isolated workload's flows before building this namespace.
+        # additive, so isolation also needs every allow policy above to stop selecting these pods
+        # (_selecting); HardenedStack also withdraws the isolated workload's intents everywhere.
         out.append((f"isolate-{app}", _policy(f"emergency-isolate-{app}", ns, {
             "podSelector": {"matchLabels": {"app": app}},
             "policyTypes": ["Ingress", "Egress"],

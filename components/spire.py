@@ -36,6 +36,17 @@ DATASTORE_CA_CONFIGMAP = "spire-datastore-ca"
 DATASTORE_CA_KEY = "ca.crt"
 DATASTORE_CA_DIR = "/run/spire/datastore-ca"
 SYSTEM_NAMESPACE = "spire-system"
+#: The names the chart gives the server's Service (``spire-server.fullname``: its
+#: ``fullnameOverride``) and the agent's ServiceAccount (``spire-agent.serviceAccountName``). The
+#: chart's own references to them ignore those overrides: the agent's ``server_address`` is
+#: ``<release>-server.<server namespace>`` unless ``server.address`` is set, and the server's k8s_psat
+#: ``service_account_allow_list`` is ``<agent namespace>:<release>-agent`` unless
+#: ``nodeAttestor.k8sPSAT.serviceAccountAllowList`` is set (spire 0.30.0 charts/spire-agent/templates/
+#: _helpers.tpl ``spire-agent.server-address``; charts/spire-server/templates/_helpers.tpl
+#: ``spire-server.serviceAccountAllowedList``). So both are set here, from the same constants.
+SERVER_FULLNAME = "spire-server"
+AGENT_FULLNAME = "spire-agent"
+AGENT_SERVICE_ACCOUNT = "spire-agent"
 SERVER_PORT = 8081
 WEBHOOK_PORT = 9443
 KUBELET_PORT = 10250
@@ -282,12 +293,14 @@ def _values(args: SpireArgs) -> dict:
         },
         "spire-server": {
             # Stable names: exemptions and policies name exact objects, whatever the release is called.
-            "fullnameOverride": "spire-server",
+            "fullnameOverride": SERVER_FULLNAME,
             # UID above 10000 (the chart's recommendation is 1000); its volumes follow with fsGroup
             "podSecurityContext": {"runAsUser": 65532, "runAsGroup": 65532, "fsGroup": 65532},
             "replicaCount": c.server_replicas,
             "resources": SERVER_RESOURCES,
             "dataStore": {"sql": sql},
+            # the agents' namespace:ServiceAccount, as the agent DaemonSet really runs (see SERVER_FULLNAME)
+            "nodeAttestor": {"k8sPSAT": {"serviceAccountAllowList": [f"{SYSTEM_NAMESPACE}:{AGENT_SERVICE_ACCOUNT}"]}},
             **server_extra,
             "controllerManager": {
                 "enabled": True,
@@ -307,8 +320,10 @@ def _values(args: SpireArgs) -> dict:
         },
         "spire-agent": {
             "enabled": True,
-            "fullnameOverride": "spire-agent",
-            "serviceAccount": {"name": "spire-agent"},
+            "fullnameOverride": AGENT_FULLNAME,
+            "serviceAccount": {"name": AGENT_SERVICE_ACCOUNT},
+            # the server's real Service (see SERVER_FULLNAME); the port stays the chart's 443, the Service's
+            "server": {"address": f"{SERVER_FULLNAME}.{SERVER_NAMESPACE}"},
             "resources": AGENT_RESOURCES,
             # The kubelet is reached at the node's IP (downward API), so the agent does not need the
             # node's network namespace (the chart's `auto` shares it for localhost:10250).

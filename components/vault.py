@@ -471,13 +471,6 @@ class VaultHA(HardenedComponent):
                     for suffix, m in network_policies(args)]
 
         # --- IRSA: the OIDC provider (unless given) and the role only vault/vault may assume ---
-        if args.oidc_provider_arn:
-            provider_arn: pulumi.Input[str] = args.oidc_provider_arn
-        else:
-            provider = aws.iam.OpenIdConnectProvider(
-                f"{name}-oidc", url=args.oidc_issuer_url, client_id_lists=["sts.amazonaws.com"], tags=tags,
-                opts=child_opts(self))
-            provider_arn = provider.arn
         issuer = args.oidc_issuer_host
         # The role has an explicit name, so its ARN is known before it exists (an invoke gives the
         # account): the chart values carry that ARN, known at a first preview.
@@ -485,12 +478,25 @@ class VaultHA(HardenedComponent):
         invoke = pulumi.InvokeOptions(parent=self)
         partition = aws.get_partition_output(opts=invoke).partition
         account_id = aws.get_caller_identity_output(opts=invoke).account_id
+        provider_deps: list[pulumi.Resource] = []
+        if args.oidc_provider_arn:
+            provider_arn: pulumi.Input[str] = args.oidc_provider_arn
+        else:
+            provider = aws.iam.OpenIdConnectProvider(
+                f"{name}-oidc", url=args.oidc_issuer_url, client_id_lists=["sts.amazonaws.com"], tags=tags,
+                opts=child_opts(self))
+            # IAM names a provider arn:<partition>:iam::<account>:oidc-provider/<issuer host>: derived so,
+            # the trust policy is known at a first preview (the wiring policy
+            # serviceaccount-missing-irsa-trust judges it there); the role still waits for the provider.
+            provider_arn = pulumi.Output.all(partition, account_id).apply(
+                lambda v: f"arn:{v[0]}:iam::{v[1]}:oidc-provider/{issuer}")
+            provider_deps = [provider]
         self.role = aws.iam.Role(
             f"{name}-unseal-role", name=unseal_role_name,
             description=f"Vault auto-unseal for {args.cluster_name} (IRSA: {NAMESPACE}/{SERVICE_ACCOUNT} only)",
             assume_role_policy=pulumi.Output.from_input(provider_arn).apply(
                 lambda arn: json.dumps(trust_policy(arn, issuer), sort_keys=True)),
-            max_session_duration=3600, tags=tags, opts=child_opts(self))
+            max_session_duration=3600, tags=tags, opts=child_opts(self, depends_on=provider_deps))
 
         # --- the unseal key: created with rotation and a least-privilege policy, or brought ---
         self.key = None

@@ -90,7 +90,8 @@ def test_vault_audit_device_path(prod):
     assert "send_content_md5 true" in text  # Object Lock buckets require an integrity header
     (sa,) = k8s(prod, "ServiceAccount", "vault-audit-shipper", "vault")
     role_arn = sa["metadata"]["annotations"]["eks.amazonaws.com/role-arn"]
-    (role,) = [r for r in of_type(prod, "aws:iam/role:Role") if role_arn.endswith(f"/{r.name}")]
+    # the role by its fixed name (the one the annotation names; IAM's ARN is role/<name>)
+    (role,) = [r for r in of_type(prod, "aws:iam/role:Role") if role_arn.endswith(f"/{r.inputs.get('name')}")]
     trust = json.loads(role.inputs["assumeRolePolicy"])["Statement"][0]["Condition"]["StringEquals"]
     assert "system:serviceaccount:vault:vault-audit-shipper" in trust.values()
     _assert_write_only(_writer_policy(prod, "vault-audit"), bucket_arn, VAULT_PREFIX, key)

@@ -458,6 +458,47 @@ mutator("object-lock-retention-shortened", "S3 object lock default retention: 1 
     per_resource(lambda r: r.type.startswith("aws:s3/bucketObjectLockConfiguration"), _shorten_retention))
 
 
+# --- wiring (issue 21): a name one object writes into another stops resolving -------------------
+
+def _golden_service(res: Res) -> bool:
+    """A golden-path workload's Service (HardenedWorkload labels it like its pods)."""
+    from policy_pack.policies.container_missing_probes import GOLDEN_PATH_LABELS
+
+    labels = (res.inputs.get("metadata") or {}).get("labels") or {}
+    return res.kind == "Service" and all(labels.get(k) == v for k, v in GOLDEN_PATH_LABELS.items())
+
+
+def _is_configmap(name: str, namespace: str) -> Callable[[Res], bool]:
+    return lambda r: r.kind == "ConfigMap" and r.namespace == namespace and \
+        (r.inputs.get("metadata") or {}).get("name") == name
+
+
+def _replace_in_data(key: str, old: str, new: str) -> Callable[[Res], None]:
+    def change(res: Res) -> None:
+        data = res.inputs["data"]
+        data[key] = data[key].replace(old, new)
+    return change
+
+
+mutator("service-account-name-broken", "serviceAccountName names a ServiceAccount that does not exist (golden path)",
+        core=True, policies=("pod-missing-service-account",))(
+    per_resource(lambda r: r.kind in POD_KINDS and golden_path(r),
+                 lambda r: pod_spec(r.inputs).update(serviceAccountName=f"{pod_spec(r.inputs)['serviceAccountName']}-x")))
+mutator("service-selector-broken", "a golden-path Service's selector matches no pod", core=True,
+        policies=("service-missing-selected-pods",))(
+    per_resource(_golden_service, lambda r: r.inputs["spec"]["selector"].update(app="nothing-runs-this")))
+# The two SPIRE names of issue 21, as the chart computes them when its own references are not set:
+# the agent dials <release>-server, the server trusts <agent namespace>:<release>-agent.
+mutator("spire-agent-server-address-from-release", "the SPIRE agent's server_address is <release>-server", core=True,
+        policies=("hostname-missing-service",))(
+    per_resource(_is_configmap("spire-agent", "spire-system"),
+                 _replace_in_data("agent.conf", '"spire-server.spire-server"', '"prod-spire-chart-server.spire-server"')))
+mutator("spire-psat-allow-list-from-release", "the SPIRE server's k8s_psat allow list names <release>-agent",
+        core=True, policies=("spire-missing-attested-service-account",))(
+    per_resource(_is_configmap("spire-server", "spire-server"),
+                 _replace_in_data("server.conf", '"spire-system:spire-agent"', '"spire-system:prod-spire-chart-agent"')))
+
+
 def all_mutants(stack: list[Res]) -> dict[str, list[Mutant]]:
     """Mutator name -> its mutants (empty list: not applicable to this stack)."""
     return {m.name: m.mutants(stack) for m in MUTATORS}
