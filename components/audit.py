@@ -113,17 +113,34 @@ class AuditTrailsArgs(StrictModel):
 # Pure functions (unit-tested)
 # ---------------------------------------------------------------------------------------------
 
-def write_only_policy(bucket_arn: str, prefix: str, key_arn: str, region: str, decrypt: bool = False) -> dict:
+def write_only_policy(bucket_arn: str, prefix: str, key_arn: str, region: str, decrypt: bool = False,
+                      owner_acl: bool = False, multipart: bool = False) -> dict:
     """Put objects below *prefix* of the bucket and nothing else; use the audit key only through S3
-    for this bucket (bucket keys: the encryption context is the bucket's ARN)."""
+    for this bucket. The bucket has S3 Bucket Keys on, so the KMS encryption context S3 sends is
+    the bucket's ARN (not the object's): the condition names exactly that.
+
+    *owner_acl*: the writer's PutObject carries ``x-amz-acl: bucket-owner-full-control`` (falcosidekick
+    always sends its ``AWS.S3.ObjectCannedACL``, default bucket-owner-full-control), and S3
+    authorises a PutObject with an ACL header as ``s3:PutObjectAcl`` too: that ACL, and only it.
+    *multipart*: the writer may abort its own multipart uploads (Firehose, as AWS documents its S3
+    destination's role); no read, list or delete in either case."""
     kms_actions = ["kms:GenerateDataKey"] + (["kms:Decrypt"] if decrypt else [])
-    return {"Version": "2012-10-17", "Statement": [
-        {"Sid": "WriteOnlyToPrefix", "Effect": "Allow", "Action": ["s3:PutObject"],
-         "Resource": f"{bucket_arn}/{prefix}*"},
+    statements: list[dict] = [
+        {"Sid": "WriteOnlyToPrefix", "Effect": "Allow",
+         "Action": ["s3:PutObject"] + (["s3:AbortMultipartUpload"] if multipart else []),
+         "Resource": f"{bucket_arn}/{prefix}*"}]
+    if owner_acl:
+        statements.append({"Sid": "BucketOwnerAclOnly", "Effect": "Allow", "Action": ["s3:PutObjectAcl"],
+                           "Resource": f"{bucket_arn}/{prefix}*",
+                           "Condition": {"StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control"}}})
+    if multipart:
+        statements.append({"Sid": "BucketLocation", "Effect": "Allow",
+                           "Action": ["s3:GetBucketLocation", "s3:ListBucketMultipartUploads"], "Resource": bucket_arn})
+    statements.append(
         {"Sid": "AuditKeyThroughS3", "Effect": "Allow", "Action": kms_actions, "Resource": key_arn,
          "Condition": {"StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com",
-                                        "kms:EncryptionContext:aws:s3:arn": bucket_arn}}},
-    ]}
+                                        "kms:EncryptionContext:aws:s3:arn": bucket_arn}}})
+    return {"Version": "2012-10-17", "Statement": statements}
 
 
 def irsa_trust(provider_arn: str, issuer_host: str, namespace: str, service_account: str) -> dict:
@@ -149,21 +166,35 @@ def falco_role_name(cluster_name: str) -> str:
     return f"{cluster_name}-falco-audit"[:64]
 
 
+#: The first falcosidekick release whose AWS client loads the SDK's default credential chain
+#: (outputs/aws.go, NewAWSClient: ``awsconfig.LoadDefaultConfig``), which reads the web identity
+#: the EKS pod identity webhook injects (AWS_ROLE_ARN + AWS_WEB_IDENTITY_TOKEN_FILE). 2.32.0 builds
+#: ``&aws.Config{Region: region}`` with no credentials and turns ``AWS.RoleARN`` into
+#: ``sts:AssumeRole`` from that empty config: the call fails, NewAWSClient returns an error and
+#: main.go clears ``AWS.S3.Bucket`` (the S3 output is off from start-up).
+SIDEKICK_IRSA_MIN_VERSION = (2, 33, 0)
+
+
 def falco_archive_env(cluster_name: str, region: str, account_id: str, bucket_name: str) -> tuple[str, list[dict]]:
     """falcosidekick's S3 output through IRSA: the role ARN its ServiceAccount is annotated with,
-    and the settings as its environment (its configuration keys in upper case, '.' as '_', which
-    is how falcosidekick reads its environment). All known at preview: the role's ARN from its fixed
-    name, the bucket's configured name."""
+    and the settings as its environment (falcosidekick's config.go reads its keys through viper's
+    AutomaticEnv with '.' replaced by '_': ``AWS.S3.Bucket`` is ``AWS_S3_BUCKET``).
+
+    No ``AWS_ROLEARN``: in falcosidekick that key means "sts:AssumeRole into this role" (2.32.0),
+    which the role's trust (AssumeRoleWithWebIdentity only) refuses; from 2.33.0 the credentials
+    come from the default chain, i.e. the web identity the pod identity webhook injects because
+    the ServiceAccount carries ``eks.amazonaws.com/role-arn``. No ``AWS_USEIRSA`` either: that is a
+    value of the Helm chart (it decides where the role ARN goes), not a key falcosidekick parses.
+    ``AWS_S3_OBJECTCANNEDACL`` is left unset: viper ignores an empty variable, so "" would fall
+    back to the default ``bucket-owner-full-control`` anyway; that ACL is the one S3 accepts under
+    BucketOwnerEnforced. All known at preview: the role's ARN from its fixed name, the bucket's
+    configured name."""
     role_arn = f"arn:{partition(region)}:iam::{account_id}:role/{falco_role_name(cluster_name)}"
     return role_arn, [
-        {"name": "AWS_USEIRSA", "value": "true"},
-        {"name": "AWS_ROLEARN", "value": role_arn},
         {"name": "AWS_REGION", "value": region},
         {"name": "AWS_CHECKIDENTITY", "value": "true"},
         {"name": "AWS_S3_BUCKET", "value": bucket_name},
         {"name": "AWS_S3_PREFIX", "value": FALCO_PREFIX.rstrip("/")},
-        # no canned ACL: the bucket enforces bucket-owner ownership, and the role has PutObject only
-        {"name": "AWS_S3_OBJECTCANNEDACL", "value": ""},
     ]
 
 
@@ -305,11 +336,11 @@ class AuditTrails(HardenedComponent):
         part = partition(args.region)
         self.sources: dict[str, Any] = {}
 
-        def policy(role_name: str, role: Any, prefix: str, decrypt: bool = False) -> Any:
+        def policy(role_name: str, role: Any, prefix: str, **kw: bool) -> Any:
             return aws.iam.RolePolicy(
                 f"{name}-{role_name}-write", role=role.id,
                 policy=pulumi.Output.all(args.bucket_arn, args.key_arn).apply(
-                    lambda v: json.dumps(write_only_policy(v[0], prefix, v[1], args.region, decrypt), sort_keys=True)),
+                    lambda v: json.dumps(write_only_policy(v[0], prefix, v[1], args.region, **kw), sort_keys=True)),
                 opts=child_opts(self))
 
         provider_arn: Any = args.oidc_provider_arn or account.apply(
@@ -337,7 +368,7 @@ class AuditTrails(HardenedComponent):
                 assume_role_policy=account.apply(
                     lambda a: json.dumps(service_trust("firehose.amazonaws.com", a), sort_keys=True)),
                 tags=tags, opts=child_opts(self))
-            write = policy("eks-firehose", firehose_role, EKS_PREFIX, decrypt=True)
+            write = policy("eks-firehose", firehose_role, EKS_PREFIX, decrypt=True, multipart=True)
             stream = aws.kinesis.FirehoseDeliveryStream(
                 f"{name}-eks-audit", name=f"{args.cluster_name}-eks-audit", destination="extended_s3",
                 server_side_encryption={"enabled": True, "key_type": "AWS_OWNED_CMK"},
@@ -381,7 +412,7 @@ class AuditTrails(HardenedComponent):
         if c.falco and args.falco:
             role = irsa_role("falco-audit", FALCO_NAMESPACE, FALCOSIDEKICK,
                              fixed_name=falco_role_name(args.cluster_name))
-            policy("falco-audit", role, FALCO_PREFIX)
+            policy("falco-audit", role, FALCO_PREFIX, owner_acl=True)
             k8s_object(f"{name}-falcosidekick-s3", falco_netpol(), child_opts(self))
             self.sources["falco"] = {"prefix": FALCO_PREFIX}
 

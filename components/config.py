@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from typing import Any, Literal, Optional
 
 import pulumi
@@ -430,6 +431,16 @@ def cross_tenant_errors(cfg: "StackConfig") -> list[_LocatedError]:
             errors.append(_located("compliance.auditRetention.bucketName",
                                    "Falco's events are archived (compliance.auditTrails.falco): falcosidekick's chart "
                                    "values must name the bucket at preview; set an exact bucket name"))
+        from .audit import SIDEKICK_IRSA_MIN_VERSION
+
+        tag = cfg.runtime_detection.sidekick_image_tag
+        parts = tuple(int(x) for x in re.findall(r"\d+", tag.split("-")[0])[:3])
+        if len(parts) == 3 and parts < SIDEKICK_IRSA_MIN_VERSION:
+            errors.append(_located(
+                "runtimeDetection.sidekickImageTag",
+                f"falcosidekick {tag} cannot use IRSA (its AWS client has no credentials and calls sts:AssumeRole, "
+                "which the archive role does not trust), so Falco's events would never reach the audit bucket; use "
+                f"{'.'.join(map(str, SIDEKICK_IRSA_MIN_VERSION))} or later (default 2.34.1)"))
     ing = cfg.ingress
     if ing.enabled and ing.waf.enabled:
         if ing.alb is not None and ing.waf.load_balancer_arn:

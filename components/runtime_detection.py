@@ -269,8 +269,13 @@ class RuntimeDetectionConfig(StrictModel):
     image_digest: Optional[str] = Field(
         None, description="sha256 digest of docker.io/falcosecurity/falco:<imageTag> (default none: the tag; set it, "
                           "`crane digest falcosecurity/falco:<tag>`, to pin by digest).")
-    sidekick_image_tag: str = Field("2.32.0", description="falcosidekick version (default 2.32.0: the first that "
-                                                          "posts to the whole Splunk HEC endpoint).")
+    sidekick_image_tag: str = Field(
+        "2.34.1", description="falcosidekick version (default 2.34.1; at least 2.33.0 with the S3 archive: earlier "
+                              "releases build their AWS client with no credentials and cannot use IRSA).")
+    containerd_socket: str = Field(
+        "/run/containerd/containerd.sock",
+        description="The node's containerd socket, the only runtime socket Falco mounts (default "
+                    "/run/containerd/containerd.sock, EKS's).")
     sidekick_image_digest: Optional[str] = Field(
         None, description="sha256 digest of docker.io/falcosecurity/falcosidekick:<tag> (default none: the tag).")
     siem: SiemConfig = Field(default_factory=SiemConfig, description="Where falcosidekick forwards alerts.")
@@ -452,6 +457,22 @@ def rules_yaml(args: RuntimeDetectionArgs) -> str:
     return text
 
 
+#: What the modern eBPF probe needs instead of a privileged container (the chart's
+#: falco.securityContext helper with driver.modernEbpf.leastPrivileged; falco.org, "Least
+#: privileged mode"): load and attach BPF programs, raise the memlock limit for its ring buffers,
+#: read perf events, and read other processes' /proc entries.
+FALCO_CAPABILITIES = ("BPF", "PERFMON", "SYS_PTRACE", "SYS_RESOURCE")
+
+
+def container_engines(c: "RuntimeDetectionConfig") -> dict:
+    """The container plugin's engines: containerd on its one socket, every other engine off (the
+    chart mounts a hostPath per socket of an enabled engine)."""
+    off = {"enabled": False}
+    return {"containerd": {"enabled": True, "sockets": [c.containerd_socket]},
+            "docker": {**off, "sockets": []}, "podman": {**off, "sockets": []}, "cri": {**off, "sockets": []},
+            "lxc": off, "libvirt_lxc": off, "bpm": off}
+
+
 def _image(tag: str, digest: Optional[str]) -> str:
     return tag + (f"@{digest}" if digest else "")
 
@@ -464,9 +485,14 @@ def _values(args: RuntimeDetectionArgs) -> dict:
         "fullnameOverride": FULLNAME,
         "image": {"registry": "docker.io", "repository": "falcosecurity/falco",
                   "tag": _image(c.image_tag, c.image_digest), "pullPolicy": "IfNotPresent"},
-        "driver": {"enabled": True, "kind": c.driver, "loader": {"enabled": False}},
+        "driver": {"enabled": True, "kind": c.driver, "loader": {"enabled": False},
+                   "modernEbpf": {"leastPrivileged": True}},
         "tty": True,
-        "collectors": {"enabled": True, "kubernetes": {"enabled": False}},
+        # EKS nodes run containerd only: the container plugin reads it on its one socket, and the
+        # chart mounts no docker, podman, CRI-O or k3s socket (_helpers.tpl mounts the sockets of
+        # the enabled engines only).
+        "collectors": {"enabled": True, "kubernetes": {"enabled": False},
+                       "containerEngine": {"enabled": True, "engines": container_engines(c)}},
         "falcoctl": {"artifact": {"install": {"enabled": False}, "follow": {"enabled": False}}},
         "customRules": {"hardened-stack-rules.yaml": rules_yaml(args)},
         "falco": {
@@ -486,12 +512,20 @@ def _values(args: RuntimeDetectionArgs) -> dict:
         # over it is the upstream fix (falcosecurity/falco#3984, chart 9.2.0).
         "mounts": {"volumes": [{"name": CONFIG_D_VOLUME, "emptyDir": {}}],
                    "volumeMounts": [{"name": CONFIG_D_VOLUME, "mountPath": "/etc/falco/config.d", "readOnly": True}]},
-        # Falco's probe needs a privileged root container (exemption falco-driver): what can still
-        # be constrained is: no write to its own image, and the default seccomp profile.
+        # Modern eBPF's least-privileged mode (chart: driver.modernEbpf.leastPrivileged; the
+        # chart's falco.securityContext helper then asks for BPF, SYS_RESOURCE, PERFMON and
+        # SYS_PTRACE instead of privileged, and pod-template.tpl marks the container's AppArmor
+        # profile unconfined). containerSecurityContext replaces that helper's output whole
+        # (pod-template.tpl: a non-empty containerSecurityContext wins), so it names the same four
+        # capabilities itself, on top of drop ALL: root in the container, no other capability, no
+        # privilege escalation, a read-only image.
         "podSecurityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
-        "containerSecurityContext": {"privileged": True, "readOnlyRootFilesystem": True},
+        "containerSecurityContext": {
+            "privileged": False, "allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
+            "capabilities": {"drop": ["ALL"], "add": list(FALCO_CAPABILITIES)}},
         "resources": {"requests": {"cpu": "100m", "memory": "512Mi"}, "limits": {"cpu": "1", "memory": "1Gi"}},
-        "tolerations": [{"effect": "NoSchedule", "key": "node-role.kubernetes.io/control-plane"}],
+        # Every node, whatever its taints: a node Falco does not run on is a node nobody watches.
+        "tolerations": [{"operator": "Exists"}],
         # Falco calls no Kubernetes API here (the container plugin reads pod metadata from the
         # container runtime; the k8s-metacollector is off). The chart has no automount setting, so
         # the component writes the ServiceAccount, without a token (falco_service_account).
