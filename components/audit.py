@@ -43,7 +43,6 @@ FALCO_PREFIX = "falco/"
 #: control-plane logs; audit events are JSON with this apiVersion).
 AUDIT_FILTER = '{ $.apiVersion = "audit.k8s.io/v1" }'
 SHIPPER = "vault-audit-shipper"
-SHIPPER_PORT = 9090
 SHIPPER_HEALTH_PORT = 2020
 SHIPPER_UID = 10001
 VAULT_NAMESPACE = "vault"
@@ -53,8 +52,11 @@ PRIVATE_RANGES = ["10.0.0.0/8", "100.64.0.0/10", "169.254.0.0/16", "172.16.0.0/1
 #: The retention periods CloudWatch Logs accepts.
 LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
                       3288, 3653]
-FLUENT_BIT_IMAGE = ("ghcr.io/fluent/fluent-bit:4.0.3@sha256:"
-                    "0000000000000000000000000000000000000000000000000000000000000000")
+#: Pinned by tag: its digest cannot be looked up offline here and a made-up one pulls nothing.
+#: Exemption ``vault-server`` names the image; set compliance.auditTrails.shipperImage to
+#: ``ghcr.io/fluent/fluent-bit:4.0.3@sha256:<digest>`` (``crane digest``) to pin it by digest.
+FLUENT_BIT_IMAGE = "ghcr.io/fluent/fluent-bit:4.0.3"
+_TAGGED = __import__("re").compile(r"^[a-z0-9.-]+(:[0-9]+)?/[a-z0-9._/-]+:[A-Za-z0-9._-]{1,128}(@sha256:[a-f0-9]{64})?$")
 
 
 class AuditTrailsConfig(StrictModel):
@@ -69,8 +71,9 @@ class AuditTrailsConfig(StrictModel):
     vault: bool = Field(True, description="Archive Vault's audit device (default true, with Vault).")
     shipper_image: str = Field(
         FLUENT_BIT_IMAGE,
-        description="Fluent Bit image of the Vault audit shipper, pinned by digest from a trusted registry (set it: "
-                    "the default digest is a placeholder that pulls nothing).")
+        description="Fluent Bit image of the Vault audit shipper (a sidecar in Vault's pods), from a trusted "
+                    "registry (default ghcr.io/fluent/fluent-bit:4.0.3, by tag: add @sha256:<digest> to pin it by "
+                    "digest; a digest of zeros is refused).")
     falco: bool = Field(True, description="Archive Falco's events through falcosidekick's S3 output (default true, "
                                           "with runtimeDetection; needs cluster.accountId and "
                                           "compliance.auditRetention.bucketName, known at preview).")
@@ -78,7 +81,15 @@ class AuditTrailsConfig(StrictModel):
     @field_validator("shipper_image")
     @classmethod
     def _image_ok(cls, v: str) -> str:
-        return check_image_reference(v)
+        if "@sha256:" in v:
+            check_image_reference(v)
+            if set(v.rsplit(":", 1)[1]) == {"0"}:
+                raise ValueError(f"shipperImage {v!r} has a placeholder digest that pulls nothing; use the image's "
+                                 "real digest (`crane digest ghcr.io/fluent/fluent-bit:<tag>`) or the tag alone")
+        elif not _TAGGED.match(v) or v.endswith(":latest"):
+            raise ValueError(f"shipperImage {v!r} must be a fully qualified image with a version tag (e.g. "
+                             f"{FLUENT_BIT_IMAGE}), optionally @sha256:<digest>; never :latest")
+        return v
 
     @field_validator("log_retention_days")
     @classmethod
@@ -99,6 +110,8 @@ class AuditTrailsArgs(StrictModel):
     oidc_provider_arn: Optional[str] = Field(None, description="cluster.oidcProviderArn.")
     oidc_issuer_url: Optional[str] = Field(None, description="cluster.oidcIssuerUrl.")
     vault: bool = Field(False, description="Vault is part of the stack.")
+    vault_role_name: Optional[str] = Field(None, description="Vault's IRSA role (components.vault.role_name): the "
+                                                             "shipper sidecar in Vault's pods writes with it.")
     falco: bool = Field(False, description="Runtime detection (Falco) is part of the stack.")
     known_bucket_name: Optional[str] = Field(None, description="compliance.auditRetention.bucketName.")
 
@@ -198,7 +211,23 @@ def falco_archive_env(cluster_name: str, region: str, account_id: str, bucket_na
     ]
 
 
+#: The file device's path on the audit volume (components.vault.AUDIT_FILE; the chart mounts the
+#: volume claim ``audit`` at server.auditStorage.mountPath).
+VAULT_AUDIT_FILE = "/vault/audit/vault_audit.log"
+VAULT_AUDIT_VOLUME = "audit"
+#: Vault's pods run with fsGroup 1000 (components.vault): the shipper reads the file device
+#: (mode 0640, group 1000) through that supplementary group, as a UID of its own.
+VAULT_FS_GROUP = 1000
+
+
 def fluent_bit_config(bucket: str, region: str) -> str:
+    """The shipper's configuration, in the keys Fluent Bit 4.0.3 parses (plugins/in_tail/tail.c and
+    plugins/out_s3/s3.c, their ``config_map``): ``tail`` follows the file device on the audit
+    volume (read-only), ``s3`` writes each audit line as Vault wrote it (``log_key log``: the raw
+    line, no Fluent Bit envelope) with PutObject and a Content-MD5 header (Object Lock buckets
+    require an integrity header on every write), below ``vault-audit/``. The credentials come from
+    the web identity the EKS pod identity webhook injects (src/aws/flb_aws_credentials_sts.c reads
+    AWS_ROLE_ARN and AWS_WEB_IDENTITY_TOKEN_FILE)."""
     return "\n".join([
         "[SERVICE]",
         "    Flush            5",
@@ -210,11 +239,14 @@ def fluent_bit_config(bucket: str, region: str) -> str:
         "    storage.path     /buffer/storage",
         "",
         "[INPUT]",
-        "    Name             tcp",
-        "    Listen           0.0.0.0",
-        f"    Port             {SHIPPER_PORT}",
-        "    Format           json",
+        "    Name             tail",
+        f"    Path             {VAULT_AUDIT_FILE}",
         "    Tag              vault.audit",
+        "    DB               /buffer/tail.db",
+        "    Read_from_Head   On",
+        "    Buffer_Max_Size  4M",
+        "    Skip_Long_Lines  On",
+        "    Refresh_Interval 10",
         "    storage.type     filesystem",
         "",
         "[OUTPUT]",
@@ -224,6 +256,7 @@ def fluent_bit_config(bucket: str, region: str) -> str:
         f"    region           {region}",
         "    use_put_object   On",
         "    send_content_md5 true",
+        "    log_key          log",
         "    compression      gzip",
         "    total_file_size  50M",
         "    upload_timeout   5m",
@@ -233,78 +266,44 @@ def fluent_bit_config(bucket: str, region: str) -> str:
     ])
 
 
-def shipper_manifests(image: str, role_arn: Any, config_text: Any) -> list[tuple[str, dict]]:
-    """The Vault audit shipper: Fluent Bit receiving Vault's socket audit device, writing to S3."""
-    # The golden-path labels: it is built like a HardenedWorkload (restricted, probes, limits), and
-    # the pack's probe policy holds it to that.
-    labels = {**standard_labels(SHIPPER, "workload"), "app": SHIPPER}
-    selector = {"app": SHIPPER}
-    meta = {"name": SHIPPER, "namespace": VAULT_NAMESPACE, "labels": labels}
-    vault_server = {"matchLabels": {"app.kubernetes.io/name": "vault", "component": "server"}}
+def vault_audit_sidecar(image: str, region: str) -> dict:
+    """Fluent Bit inside each Vault pod, as a native sidecar (an init container with
+    ``restartPolicy: Always``: it starts before Vault and stops after it), following the file audit
+    device on the pod's own audit volume, mounted read-only. No socket device and no network hop:
+    the audit trail never crosses the network in clear text, and nothing but the bootstrap's file
+    device needs enabling (Vault has no configuration-file audit stanza; OpenBao's declarative
+    ``audit`` block is not in HashiCorp Vault). Its S3 credentials are Vault's IRSA role (the pod
+    identity webhook patches init containers too: pkg/handler/handler.go, getPodSpecPatch), which
+    AuditTrails lets PutObject below ``vault-audit/`` only.
+
+    Returns chart values for hashicorp/vault: ``server.extraInitContainers`` and the volumes."""
     container = {
-        "name": "fluent-bit", "image": image, "imagePullPolicy": "IfNotPresent",
+        "name": SHIPPER, "image": image, "imagePullPolicy": "IfNotPresent", "restartPolicy": "Always",
         "args": ["--config=/fluent-bit/etc/fluent-bit.conf"],
-        "ports": [{"name": "audit", "containerPort": SHIPPER_PORT, "protocol": "TCP"},
-                  {"name": "health", "containerPort": SHIPPER_HEALTH_PORT, "protocol": "TCP"}],
+        "env": [{"name": "AWS_REGION", "value": region}, {"name": "AWS_STS_REGIONAL_ENDPOINTS", "value": "regional"}],
+        "ports": [{"name": "shipper-health", "containerPort": SHIPPER_HEALTH_PORT, "protocol": "TCP"}],
         "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"cpu": "500m", "memory": "256Mi"}},
         "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}, "privileged": False,
                             "readOnlyRootFilesystem": True, "runAsNonRoot": True, "runAsUser": SHIPPER_UID,
                             "runAsGroup": SHIPPER_UID, "seccompProfile": {"type": "RuntimeDefault"}},
+        "startupProbe": {"httpGet": {"path": "/api/v1/health", "port": SHIPPER_HEALTH_PORT}, "periodSeconds": 2,
+                         "failureThreshold": 30},
         "livenessProbe": {"httpGet": {"path": "/api/v1/health", "port": SHIPPER_HEALTH_PORT}, "periodSeconds": 10},
         "readinessProbe": {"httpGet": {"path": "/api/v1/health", "port": SHIPPER_HEALTH_PORT}, "periodSeconds": 10},
-        "volumeMounts": [{"name": "config", "mountPath": "/fluent-bit/etc", "readOnly": True},
-                         {"name": "buffer", "mountPath": "/buffer"}],
+        "volumeMounts": [{"name": VAULT_AUDIT_VOLUME, "mountPath": VAULT_AUDIT_FILE.rsplit("/", 1)[0],
+                          "readOnly": True},
+                         {"name": f"{SHIPPER}-config", "mountPath": "/fluent-bit/etc", "readOnly": True},
+                         {"name": f"{SHIPPER}-buffer", "mountPath": "/buffer"}],
     }
-    netpol = lambda name, spec: {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",  # noqa: E731
-                                 "metadata": {"name": name, "namespace": VAULT_NAMESPACE,
-                                              "labels": standard_labels(name, "network-policy")}, "spec": spec}
-    return [
-        ("sa", {"apiVersion": "v1", "kind": "ServiceAccount", "automountServiceAccountToken": False,
-                "metadata": {**meta, "annotations": {"eks.amazonaws.com/role-arn": role_arn}}}),
-        ("config", {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta,
-                    "data": {"fluent-bit.conf": config_text}}),
-        ("deployment", {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": meta, "spec": {
-            "replicas": 2, "revisionHistoryLimit": 5, "selector": {"matchLabels": selector},
-            "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
-            "template": {"metadata": {"labels": labels}, "spec": {
-                "serviceAccountName": SHIPPER, "automountServiceAccountToken": False, "enableServiceLinks": False,
-                "securityContext": {"runAsNonRoot": True, "runAsUser": SHIPPER_UID, "runAsGroup": SHIPPER_UID,
-                                    "fsGroup": SHIPPER_UID, "seccompProfile": {"type": "RuntimeDefault"}},
-                "containers": [container],
-                "volumes": [{"name": "config", "configMap": {"name": SHIPPER}},
-                            {"name": "buffer", "emptyDir": {"sizeLimit": "1Gi"}}],
-            }}}}),
-        ("service", {"apiVersion": "v1", "kind": "Service", "metadata": meta, "spec": {
-            "type": "ClusterIP", "selector": selector,
-            "ports": [{"name": "audit", "port": SHIPPER_PORT, "targetPort": SHIPPER_PORT, "protocol": "TCP"}]}}),
-        ("pdb", {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": meta,
-                 "spec": {"selector": {"matchLabels": selector}, "maxUnavailable": 1}}),
-        ("np-in", netpol("allow-ingress-audit-from-vault", {
-            "podSelector": {"matchLabels": selector}, "policyTypes": ["Ingress"],
-            "ingress": [{"from": [{"podSelector": vault_server}],
-                         "ports": [{"protocol": "TCP", "port": SHIPPER_PORT}]}]})),
-        ("np-vault-out", netpol("allow-egress-vault-audit-shipper", {
-            "podSelector": vault_server, "policyTypes": ["Egress"],
-            "egress": [{"to": [{"podSelector": {"matchLabels": selector}}],
-                        "ports": [{"protocol": "TCP", "port": SHIPPER_PORT}]}]})),
-        ("np-s3", netpol("allow-egress-audit-shipper-s3", {
-            "podSelector": {"matchLabels": selector}, "policyTypes": ["Egress"],
-            "egress": [{"to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": PRIVATE_RANGES}}],
-                        "ports": [{"protocol": "TCP", "port": 443}]}]})),
-        ("enable", {"apiVersion": "v1", "kind": "ConfigMap",
-                    "metadata": {"name": "vault-audit", "namespace": VAULT_NAMESPACE,
-                                 "labels": standard_labels("vault-audit", "bootstrap")},
-                    "data": {"enable-socket-audit.sh": "\n".join([
-                        "#!/bin/sh",
-                        "# Run once after bootstrap.sh (needs VAULT_TOKEN with sudo on sys/audit). The file device",
-                        "# on the audit volume stays: Vault keeps serving while one device succeeds, and the file",
-                        "# is the complete local record if the shipper is down.",
-                        "set -eu",
-                        ": \"${VAULT_TOKEN:?export VAULT_TOKEN first}\"",
-                        f"vault audit enable -path=socket socket address={SHIPPER}.{VAULT_NAMESPACE}.svc:{SHIPPER_PORT} "
-                        "socket_type=tcp",
-                        ""])}}),
-    ]
+    return {"extraInitContainers": [container],
+            "volumes": [{"name": f"{SHIPPER}-config", "configMap": {"name": SHIPPER}},
+                        {"name": f"{SHIPPER}-buffer", "emptyDir": {"sizeLimit": "1Gi"}}]}
+
+
+def shipper_config_map(config_text: Any) -> dict:
+    return {"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": SHIPPER, "namespace": VAULT_NAMESPACE, "labels": standard_labels(SHIPPER, "audit")},
+            "data": {"fluent-bit.conf": config_text}}
 
 
 def falco_netpol() -> dict:
@@ -397,16 +396,17 @@ class AuditTrails(HardenedComponent):
                 distribution="ByLogStream", opts=child_opts(self, depends_on=[feed]))
             self.sources["eks"] = {"logGroup": group_name, "prefix": EKS_PREFIX}
 
-        # --- Vault's audit device: socket -> Fluent Bit -> S3 -----------------------------------
-        if c.vault and args.vault:
-            check_image_reference(c.shipper_image)
-            role = irsa_role("vault-audit", VAULT_NAMESPACE, SHIPPER)
-            write = policy("vault-audit", role, VAULT_PREFIX)
+        # --- Vault's audit device: file device -> Fluent Bit sidecar in each Vault pod -> S3 ----
+        if c.vault and args.vault and args.vault_role_name:
+            write = aws.iam.RolePolicy(
+                f"{name}-vault-audit-write", role=args.vault_role_name,
+                policy=pulumi.Output.all(args.bucket_arn, args.key_arn).apply(
+                    lambda v: json.dumps(write_only_policy(v[0], VAULT_PREFIX, v[1], args.region), sort_keys=True)),
+                opts=child_opts(self))
             config_text = pulumi.Output.from_input(args.bucket_name).apply(
                 lambda b: fluent_bit_config(b, args.region))
-            objs = [k8s_object(f"{name}-shipper-{suffix}", m, child_opts(self, depends_on=[write]))
-                    for suffix, m in shipper_manifests(c.shipper_image, role.arn, config_text)]
-            self.sources["vault"] = {"prefix": VAULT_PREFIX, "objects": len(objs)}
+            k8s_object(f"{name}-shipper-config", shipper_config_map(config_text), child_opts(self, depends_on=[write]))
+            self.sources["vault"] = {"prefix": VAULT_PREFIX}
 
         # --- Falco: falcosidekick's S3 output through IRSA --------------------------------------
         if c.falco and args.falco:

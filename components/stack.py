@@ -10,9 +10,9 @@ from typing import Optional
 import pulumi
 
 from .admission import AdmissionControl, AdmissionControlArgs, tenant_namespace_labels
-from .audit import AuditTrails, AuditTrailsArgs, falco_archive_env
+from .audit import AuditTrails, AuditTrailsArgs, falco_archive_env, vault_audit_sidecar
 from .compliance import Compliance, ComplianceArgs
-from .config import NetworkIntent, Secrets, StackConfig, falco_archive
+from .config import NetworkIntent, Secrets, StackConfig, audit_shipper, falco_archive
 from .ingress import ExternalService, TlsIngress, TlsIngressArgs
 from .mesh import MeshIntent, ZeroTrustMesh, ZeroTrustMeshArgs, mesh_workloads, proxy_image
 from .spire import CSI_DRIVER, Identity, Spire, SpireArgs
@@ -23,6 +23,7 @@ from .secrets import SecretDelivery, SecretDeliveryArgs
 from .storage import EncryptedStorage, EncryptedStorageArgs
 from .tenancy import TenantSecretIsolation, TenantSecretIsolationArgs
 from .vault import VaultHA, VaultHAArgs
+from .vault import role_name as vault_role_name
 from .workload import HardenedWorkload, HardenedWorkloadArgs
 
 TOKEN = "hardened:index:HardenedStack"
@@ -147,6 +148,8 @@ class HardenedStack(HardenedComponent):
                 license=self.secrets.require("vaultLicense", "vault.edition enterprise")
                 if cfg.vault.edition == "enterprise" else None,
                 platform_secret_namespaces=platform_secret_namespaces(cfg),
+                audit_shipper=vault_audit_sidecar(cfg.compliance.audit_trails.shipper_image, cfg.cluster.region)
+                if audit_shipper(cfg) else None,
             ), pulumi.ResourceOptions(parent=self, depends_on=waits_for([*admitted, *filter(None, [self.secret_delivery,
                                                                                                    self.storage])])))
         secret_deps: list[pulumi.Resource] = [r for r in (self.secret_delivery, self.vault) if r is not None]
@@ -193,6 +196,7 @@ class HardenedStack(HardenedComponent):
                 bucket_arn=self.compliance.bucket.arn, key_arn=self.compliance.key.arn,
                 oidc_provider_arn=cfg.cluster.oidc_provider_arn, oidc_issuer_url=cfg.cluster.oidc_issuer_url,
                 vault=self.vault is not None, falco=falco_archive(cfg),
+                vault_role_name=vault_role_name(cfg.cluster.name) if self.vault is not None else None,
                 known_bucket_name=cfg.compliance.audit_retention.bucket_name,
             ), pulumi.ResourceOptions(parent=self, depends_on=[self.compliance, *waits_for(
                 [r for r in (self.vault, self.runtime_detection) if r is not None])]))

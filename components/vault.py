@@ -179,6 +179,9 @@ class VaultHAArgs(StrictModel):
                                            description="Where the Kubernetes API server lives.")
     license: Optional[Any] = Field(None, description="Enterprise license as a Pulumi secret Output "
                                                      "(Secrets.require('vaultLicense')); required for enterprise.")
+    audit_shipper: Optional[dict] = Field(
+        None, description="Chart values that add the audit shipper sidecar (components.audit.vault_audit_sidecar: "
+                          "server.extraInitContainers and server.volumes); default none.")
     platform_secret_namespaces: list[str] = Field(
         default_factory=list,
         description="Platform namespaces External Secrets' own role may read (their '<namespace>/' prefixes only; "
@@ -364,6 +367,11 @@ def _values(args: VaultHAArgs, role_arn: Any = "") -> dict:
             "service": {"enabled": True, "type": "ClusterIP"},
         },
     }
+    if args.audit_shipper:
+        # The audit shipper (components.audit): a native sidecar reading the file device on the
+        # pod's own audit volume; its volumes join the chart's.
+        values["server"]["extraInitContainers"] = list(args.audit_shipper["extraInitContainers"])
+        values["server"]["volumes"] = values["server"]["volumes"] + list(args.audit_shipper["volumes"])
     if enterprise:
         values["server"]["enterpriseLicense"] = {"secretName": LICENSE_SECRET, "secretKey": "license"}
     return deep_merge(values, c.extra_values)
