@@ -31,7 +31,7 @@ from typing import Any, Optional
 import pulumi
 from pydantic import Field, field_validator
 
-from .base import (HardenedComponent, StrictModel, check_image_reference, child_opts, k8s_object,
+from .base import (AwsResource, HardenedComponent, StrictModel, check_image_reference, child_opts, k8s_object,
                    standard_labels)
 
 TOKEN = "hardened:index:AuditTrails"
@@ -39,6 +39,10 @@ TOKEN = "hardened:index:AuditTrails"
 EKS_PREFIX = "eks-audit/"
 VAULT_PREFIX = "vault-audit/"
 FALCO_PREFIX = "falco/"
+WAF_PREFIX = "waf/"
+#: AWS WAF logs only to destinations whose name starts with this (AWS WAF developer guide,
+#: "Logging destinations").
+WAF_STREAM_PREFIX = "aws-waf-logs-"
 #: CloudWatch Logs filter pattern: the API server's audit events only (the group also holds other
 #: control-plane logs; audit events are JSON with this apiVersion).
 AUDIT_FILTER = '{ $.apiVersion = "audit.k8s.io/v1" }'
@@ -74,6 +78,12 @@ class AuditTrailsConfig(StrictModel):
         description="Fluent Bit image of the Vault audit shipper (a sidecar in Vault's pods), from a trusted "
                     "registry (default ghcr.io/fluent/fluent-bit:4.0.3, by tag: add @sha256:<digest> to pin it by "
                     "digest; a digest of zeros is refused).")
+    waf: bool = Field(True, description="Archive the WAF's logs (every request the WebACL judged) through a Firehose "
+                                        "stream named aws-waf-logs-<cluster>, under waf/ (default true, with the WAF).")
+    alb_access_logs: bool = Field(
+        True, description="Keep the stack's ALB's access logs in <auditRetention.bucketName>-alb, Object Lock like "
+                          "the archive (default true with ingress.alb; ALB access logs support SSE-S3 only, so they "
+                          "cannot go to the SSE-KMS audit bucket).")
     falco: bool = Field(True, description="Archive Falco's events through falcosidekick's S3 output (default true, "
                                           "with runtimeDetection; needs cluster.accountId and "
                                           "compliance.auditRetention.bucketName, known at preview).")
@@ -113,6 +123,7 @@ class AuditTrailsArgs(StrictModel):
     vault_role_name: Optional[str] = Field(None, description="Vault's IRSA role (components.vault.role_name): the "
                                                              "shipper sidecar in Vault's pods writes with it.")
     falco: bool = Field(False, description="Runtime detection (Falco) is part of the stack.")
+    web_acl_arn: Optional[Any] = Field(None, description="The WebACL whose logs are archived (ingress.waf).")
     known_bucket_name: Optional[str] = Field(None, description="compliance.auditRetention.bucketName.")
 
     @property
@@ -353,6 +364,28 @@ class AuditTrails(HardenedComponent):
                     lambda arn: json.dumps(irsa_trust(arn, args.issuer_host, namespace, sa), sort_keys=True)),
                 max_session_duration=3600, tags=tags, opts=child_opts(self))
 
+        def firehose(kind: str, stream_name: str, prefix: str) -> Any:
+            """A Firehose stream writing to the bucket below *prefix*, with a role that may only put
+            there, as AWS documents Firehose's S3 destination with a KMS-encrypted bucket (the S3
+            write actions; kms:GenerateDataKey and kms:Decrypt through S3 for this bucket)."""
+            role = aws.iam.Role(
+                f"{name}-{kind}-firehose", description=f"{args.cluster_name}: Firehose writes {prefix}",
+                assume_role_policy=account.apply(
+                    lambda a: json.dumps(service_trust("firehose.amazonaws.com", a), sort_keys=True)),
+                tags=tags, opts=child_opts(self))
+            write = policy(f"{kind}-firehose", role, prefix, decrypt=True, multipart=True)
+            return aws.kinesis.FirehoseDeliveryStream(
+                f"{name}-{kind}-audit", name=stream_name, destination="extended_s3",
+                server_side_encryption={"enabled": True, "key_type": "AWS_OWNED_CMK"},
+                extended_s3_configuration={
+                    "role_arn": role.arn, "bucket_arn": args.bucket_arn, "prefix": prefix,
+                    "error_output_prefix": f"{prefix}errors/!{{firehose:error-output-type}}/",
+                    "buffering_interval": 300, "buffering_size": 5,
+                    # CloudWatch Logs delivers gzip-compressed batches already; WAF's are gzipped here
+                    "compression_format": "UNCOMPRESSED" if kind == "eks" else "GZIP",
+                },
+                tags=tags, opts=child_opts(self, depends_on=[write]))
+
         # --- Kubernetes API server audit log: CloudWatch -> subscription -> Firehose -> S3 -----
         if c.eks:
             group_name = c.eks_log_group or f"/aws/eks/{args.cluster_name}/cluster"
@@ -362,23 +395,7 @@ class AuditTrails(HardenedComponent):
                                                 retention_in_days=c.log_retention_days, tags=tags,
                                                 opts=child_opts(self))
                 group_ref = group.name
-            firehose_role = aws.iam.Role(
-                f"{name}-eks-firehose", description=f"{args.cluster_name}: Firehose writes the API audit log",
-                assume_role_policy=account.apply(
-                    lambda a: json.dumps(service_trust("firehose.amazonaws.com", a), sort_keys=True)),
-                tags=tags, opts=child_opts(self))
-            write = policy("eks-firehose", firehose_role, EKS_PREFIX, decrypt=True, multipart=True)
-            stream = aws.kinesis.FirehoseDeliveryStream(
-                f"{name}-eks-audit", name=f"{args.cluster_name}-eks-audit", destination="extended_s3",
-                server_side_encryption={"enabled": True, "key_type": "AWS_OWNED_CMK"},
-                extended_s3_configuration={
-                    "role_arn": firehose_role.arn, "bucket_arn": args.bucket_arn, "prefix": EKS_PREFIX,
-                    "error_output_prefix": f"{EKS_PREFIX}errors/!{{firehose:error-output-type}}/",
-                    "buffering_interval": 300, "buffering_size": 5,
-                    # CloudWatch Logs delivers gzip-compressed batches already
-                    "compression_format": "UNCOMPRESSED",
-                },
-                tags=tags, opts=child_opts(self, depends_on=[write]))
+            stream = firehose("eks", f"{args.cluster_name}-eks-audit", EKS_PREFIX)
             logs_role = aws.iam.Role(
                 f"{name}-eks-logs-to-firehose", description=f"{args.cluster_name}: CloudWatch Logs feeds the stream",
                 assume_role_policy=account.apply(lambda a: json.dumps(service_trust(
@@ -407,6 +424,16 @@ class AuditTrails(HardenedComponent):
                 lambda b: fluent_bit_config(b, args.region))
             k8s_object(f"{name}-shipper-config", shipper_config_map(config_text), child_opts(self, depends_on=[write]))
             self.sources["vault"] = {"prefix": VAULT_PREFIX}
+
+        # --- The WAF's logs: WebACL logging -> Firehose aws-waf-logs-<cluster> -> S3 ---------------
+        if c.waf and args.web_acl_arn is not None:
+            # WAF logs only to destinations named aws-waf-logs-* and writes to Firehose with its own
+            # service-linked role (AWSServiceRoleForWAFV2Logging): the stream is DirectPut.
+            stream = firehose("waf", f"{WAF_STREAM_PREFIX}{args.cluster_name}"[:64], WAF_PREFIX)
+            AwsResource("aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration", f"{name}-waf-logging",
+                        {"resourceArn": args.web_acl_arn, "logDestinationConfigs": [stream.arn]}, child_opts(self),
+                        outputs=())
+            self.sources["waf"] = {"prefix": WAF_PREFIX}
 
         # --- Falco: falcosidekick's S3 output through IRSA --------------------------------------
         if c.falco and args.falco:

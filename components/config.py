@@ -545,6 +545,16 @@ def audit_shipper(cfg: "StackConfig") -> bool:
     return (c.enabled and c.audit_retention.enabled and c.audit_trails.vault and cfg.vault.enabled)
 
 
+def alb_access_log_bucket(cfg: "StackConfig") -> Optional[str]:
+    """The bucket of the stack's ALB's access logs (components.edge): ``<audit bucket>-alb``, when
+    the stack builds the ALB and archives audit logs under a known bucket name; else none."""
+    c, ing = cfg.compliance, cfg.ingress
+    if not (ing.enabled and ing.waf.enabled and ing.alb is not None and c.enabled and c.audit_retention.enabled
+            and c.audit_trails.alb_access_logs and c.audit_retention.bucket_name and cfg.cluster.account_id):
+        return None
+    return f"{c.audit_retention.bucket_name[:59]}-alb"
+
+
 def falco_archive(cfg: "StackConfig") -> bool:
     """Whether falcosidekick writes Falco's events to the audit bucket (components.audit)."""
     c = cfg.compliance

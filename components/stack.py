@@ -12,7 +12,7 @@ import pulumi
 from .admission import AdmissionControl, AdmissionControlArgs, tenant_namespace_labels
 from .audit import AuditTrails, AuditTrailsArgs, falco_archive_env, vault_audit_sidecar
 from .compliance import Compliance, ComplianceArgs
-from .config import NetworkIntent, Secrets, StackConfig, audit_shipper, falco_archive
+from .config import NetworkIntent, Secrets, StackConfig, alb_access_log_bucket, audit_shipper, falco_archive
 from .ingress import ExternalService, TlsIngress, TlsIngressArgs
 from .mesh import MeshIntent, ZeroTrustMesh, ZeroTrustMeshArgs, mesh_workloads, proxy_image
 from .spire import CSI_DRIVER, Identity, Spire, SpireArgs
@@ -185,22 +185,6 @@ class HardenedStack(HardenedComponent):
                 control_plane_cidrs=cfg.admission.control_plane_cidrs,
                 trusted_registries=cfg.trusted_registries,
             ), pulumi.ResourceOptions(parent=self, depends_on=waits_for(admitted)))
-        # Audit trails (issue 17): the API server's audit log, Vault's audit device and Falco's
-        # events land in the Object Lock bucket, each source PutObject-only on its own prefix.
-        self.audit_trails: Optional[AuditTrails] = None
-        if self.compliance is not None and getattr(self.compliance, "bucket", None) is not None:
-            progress("audit: API server audit log, Vault audit device, Falco events into the Object Lock bucket")
-            self.audit_trails = AuditTrails(f"{name}-audit", AuditTrailsArgs(
-                config=cfg.compliance.audit_trails, cluster_name=cfg.cluster.name, region=cfg.cluster.region,
-                account_id=cfg.cluster.account_id, bucket_name=self.compliance.bucket.bucket,
-                bucket_arn=self.compliance.bucket.arn, key_arn=self.compliance.key.arn,
-                oidc_provider_arn=cfg.cluster.oidc_provider_arn, oidc_issuer_url=cfg.cluster.oidc_issuer_url,
-                vault=self.vault is not None, falco=falco_archive(cfg),
-                vault_role_name=vault_role_name(cfg.cluster.name) if self.vault is not None else None,
-                known_bucket_name=cfg.compliance.audit_retention.bucket_name,
-            ), pulumi.ResourceOptions(parent=self, depends_on=[self.compliance, *waits_for(
-                [r for r in (self.vault, self.runtime_detection) if r is not None])]))
-
         # Workload identity: SPIRE issues every workload's SVID (one ClusterSPIFFEID per workload);
         # the mesh (after the tenant namespaces, before any workload) uses it for mTLS.
         self.spire: Optional[Spire] = None
@@ -289,7 +273,27 @@ class HardenedStack(HardenedComponent):
                 control_plane_cidrs=cfg.admission.control_plane_cidrs,
                 cluster_name=cfg.cluster.name,
                 spire_csi_driver=CSI_DRIVER if _spire_gateway(cfg) else None,
+                access_logs_bucket=alb_access_log_bucket(cfg), account_id=cfg.cluster.account_id,
+                region=cfg.cluster.region,
+                access_logs_retention_days=cfg.compliance.audit_retention.retention_days,
             ), pulumi.ResourceOptions(parent=self, depends_on=waits_for([self.workloads[w.key] for w in external])))
+
+        # Audit trails (issue 17): the API server's audit log, Vault's audit device and Falco's
+        # events land in the Object Lock bucket, each source PutObject-only on its own prefix.
+        self.audit_trails: Optional[AuditTrails] = None
+        if self.compliance is not None and getattr(self.compliance, "bucket", None) is not None:
+            progress("audit: API server audit log, Vault audit device, Falco events into the Object Lock bucket")
+            self.audit_trails = AuditTrails(f"{name}-audit", AuditTrailsArgs(
+                config=cfg.compliance.audit_trails, cluster_name=cfg.cluster.name, region=cfg.cluster.region,
+                account_id=cfg.cluster.account_id, bucket_name=self.compliance.bucket.bucket,
+                bucket_arn=self.compliance.bucket.arn, key_arn=self.compliance.key.arn,
+                oidc_provider_arn=cfg.cluster.oidc_provider_arn, oidc_issuer_url=cfg.cluster.oidc_issuer_url,
+                vault=self.vault is not None, falco=falco_archive(cfg),
+                vault_role_name=vault_role_name(cfg.cluster.name) if self.vault is not None else None,
+                known_bucket_name=cfg.compliance.audit_retention.bucket_name,
+                web_acl_arn=self.ingress.edge.web_acl_arn if self.ingress is not None and self.ingress.edge else None,
+            ), pulumi.ResourceOptions(parent=self, depends_on=[self.compliance, *waits_for(
+                [r for r in (self.vault, self.runtime_detection) if r is not None])]))
 
         self.register_outputs({
             "namespaces": sorted(self.namespaces),
