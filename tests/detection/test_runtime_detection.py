@@ -149,7 +149,8 @@ def test_image_repository(image, repo):
 
 def test_values_run_modern_ebpf_without_loader_or_runtime_rule_downloads():
     v = _values(_args())
-    assert v["driver"] == {"enabled": True, "kind": "modern_ebpf", "loader": {"enabled": False}}
+    assert v["driver"] == {"enabled": True, "kind": "modern_ebpf", "loader": {"enabled": False},
+                           "modernEbpf": {"leastPrivileged": True}}
     assert v["tty"] is True and v["falco"]["json_output"] is True
     assert v["falcoctl"]["artifact"]["install"]["enabled"] is False
     assert v["falcoctl"]["artifact"]["follow"]["enabled"] is False
@@ -231,7 +232,7 @@ def test_image_digests_pin_falco_and_falcosidekick():
     args = _args(image_digest=digest, sidekick_image_digest=digest)
     assert _values(args)["image"]["tag"] == f"0.44.1@{digest}"
     (c,) = dict(sidekick_manifests(args.config))["sidekick"]["spec"]["template"]["spec"]["containers"]
-    assert c["image"] == f"docker.io/falcosecurity/falcosidekick:2.32.0@{digest}"
+    assert c["image"] == f"docker.io/falcosecurity/falcosidekick:2.34.1@{digest}"
 
 
 @pytest.mark.parametrize("url, endpoint", [
