@@ -123,6 +123,7 @@ class AuditTrailsArgs(StrictModel):
     vault_role_name: Optional[str] = Field(None, description="Vault's IRSA role (components.vault.role_name): the "
                                                              "shipper sidecar in Vault's pods writes with it.")
     falco: bool = Field(False, description="Runtime detection (Falco) is part of the stack.")
+    aws_endpoint_cidrs: list[str] = Field(default_factory=list, description="awsEndpointCidrs (VPC endpoints).")
     web_acl_arn: Optional[Any] = Field(None, description="The WebACL whose logs are archived (ingress.waf).")
     known_bucket_name: Optional[str] = Field(None, description="compliance.auditRetention.bucketName.")
 
@@ -317,15 +318,17 @@ def shipper_config_map(config_text: Any) -> dict:
             "data": {"fluent-bit.conf": config_text}}
 
 
-def falco_netpol() -> dict:
-    """falcosidekick reaches S3 and STS (443) for its S3 output."""
+def falco_netpol(endpoint_cidrs: Optional[list[str]] = None) -> dict:
+    """falcosidekick reaches S3 and STS (443) for its S3 output: the VPC endpoints' subnets when
+    given (awsEndpointCidrs), else the internet minus the private ranges."""
+    peers = ([{"ipBlock": {"cidr": cidr}} for cidr in sorted(endpoint_cidrs)] if endpoint_cidrs
+             else [{"ipBlock": {"cidr": "0.0.0.0/0", "except": PRIVATE_RANGES}}])
     return {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
             "metadata": {"name": "allow-egress-falcosidekick-s3", "namespace": FALCO_NAMESPACE,
                          "labels": standard_labels("allow-egress-falcosidekick-s3", "network-policy")},
             "spec": {"podSelector": {"matchLabels": {"app.kubernetes.io/name": FALCOSIDEKICK}},
                      "policyTypes": ["Egress"],
-                     "egress": [{"to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": PRIVATE_RANGES}}],
-                                 "ports": [{"protocol": "TCP", "port": 443}]}]}}
+                     "egress": [{"to": peers, "ports": [{"protocol": "TCP", "port": 443}]}]}}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -440,7 +443,7 @@ class AuditTrails(HardenedComponent):
             role = irsa_role("falco-audit", FALCO_NAMESPACE, FALCOSIDEKICK,
                              fixed_name=falco_role_name(args.cluster_name))
             policy("falco-audit", role, FALCO_PREFIX, owner_acl=True)
-            k8s_object(f"{name}-falcosidekick-s3", falco_netpol(), child_opts(self))
+            k8s_object(f"{name}-falcosidekick-s3", falco_netpol(args.aws_endpoint_cidrs), child_opts(self))
             self.sources["falco"] = {"prefix": FALCO_PREFIX}
 
         self.register_outputs({"sources": sorted(self.sources)})

@@ -231,6 +231,12 @@ class StackConfig(StrictModel):
                                          description="Compliance CronJobs and audit-log retention.")
     storage: StorageConfig = Field(default_factory=StorageConfig,
                                    description="The encrypted StorageClass (gp3, KMS) for every persistent volume.")
+    aws_endpoint_cidrs: list[str] = Field(
+        default_factory=list,
+        description="Subnets of the VPC's interface endpoints (with private DNS) for the AWS APIs the platform's pods "
+                    "call: sts, kms, s3. With them, Vault (KMS, STS, and its audit shipper's S3) and falcosidekick "
+                    "(S3, STS) reach those subnets only on 443, never an internet address. Default none (dev): "
+                    "443 to the internet minus the private ranges; a prod stack must set them.")
 
     @field_validator("trusted_registries")
     @classmethod
@@ -441,6 +447,11 @@ def cross_tenant_errors(cfg: "StackConfig") -> list[_LocatedError]:
                 f"falcosidekick {tag} cannot use IRSA (its AWS client has no credentials and calls sts:AssumeRole, "
                 "which the archive role does not trust), so Falco's events would never reach the audit bucket; use "
                 f"{'.'.join(map(str, SIDEKICK_IRSA_MIN_VERSION))} or later (default 2.34.1)"))
+    if cfg.cluster.environment == "prod" and not cfg.aws_endpoint_cidrs and (cfg.vault.enabled or falco_archive(cfg)):
+        errors.append(_located(
+            "awsEndpointCidrs", "Vault and falcosidekick call AWS (KMS, STS, S3) on 443: without the VPC endpoints' "
+                                "subnets they may reach any internet address on 443; create interface endpoints for "
+                                "sts, kms and s3 with private DNS and list their subnets here"))
     ing = cfg.ingress
     if ing.enabled and ing.waf.enabled:
         if ing.alb is not None and ing.waf.load_balancer_arn:

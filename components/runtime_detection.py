@@ -234,6 +234,19 @@ class SyslogConfig(StrictModel):
     format: Literal["json", "cef"] = Field("cef", description="Message format (default cef, the seed's Common Event "
                                                               "Format).")
     minimum_priority: str = Field("notice", description="Lowest priority forwarded (default notice).")
+    allow_cleartext: bool = Field(
+        False, description="Accept that alerts cross the network in clear text (default false: refused). "
+                           "falcosidekick's syslog output has no TLS (outputs/syslog.go: Go's log/syslog over tcp or "
+                           "udp only); forward to the SIEM through siem.splunk (HEC over https) instead, or set this "
+                           "for a collector on the same private network, a visible opt-out.")
+
+    @model_validator(mode="after")
+    def _tls(self) -> "SyslogConfig":
+        if not self.allow_cleartext:
+            raise ValueError("falcosidekick's syslog output has no TLS (outputs/syslog.go dials tcp or udp only): the "
+                             "alerts would cross the network in clear text. Send them through siem.splunk (HEC over "
+                             "https), or set allowCleartext: true for a collector on the same private network")
+        return self
 
     @field_validator("address")
     @classmethod
@@ -331,6 +344,10 @@ class RuntimeDetectionArgs(StrictModel):
                                                           "(required when siem.splunk is set without tokenVaultKey).")
     secret_store: str = Field("vault-backend", description="ClusterSecretStore for siem.splunk.tokenVaultKey.")
     refresh_interval: str = Field("1h", description="External Secrets refresh interval for the token.")
+    tls_rotation: Optional[Any] = Field(
+        None, description="The internal CA's certificate lifetime (secrets.rotation.tls): with it, Falco posts to "
+                          "falcosidekick over mutual TLS with certificates of the internal CA (HardenedStack sets it "
+                          "when the CA exists); default none: plain HTTP inside the namespace.")
     archive_role_arn: Optional[str] = Field(
         None, description="IRSA role falcosidekick's ServiceAccount assumes to archive events (audit trails).")
     archive_env: list[dict] = Field(default_factory=list,
@@ -473,6 +490,52 @@ def container_engines(c: "RuntimeDetectionConfig") -> dict:
             "lxc": off, "libvirt_lxc": off, "bpm": off}
 
 
+#: Falco -> falcosidekick over mutual TLS, certificates from the internal CA (cert-manager).
+FALCO_CLIENT_TLS = "falco-client-tls"
+SIDEKICK_TLS = "falcosidekick-tls"
+FALCO_CLIENT_DIR = "/etc/falco/certs/client"
+SIDEKICK_TLS_DIR = "/etc/certs/server"
+#: falcosidekick's plain-HTTP port for the paths in TLSServer.NoTLSPaths (its default 2810): the
+#: kubelet's probes of /ping, nothing else.
+SIDEKICK_PROBE_PORT = 2810
+
+
+def falco_http_output(tls: bool) -> dict:
+    """Falco's ``http_output`` (falco.yaml keys): to falcosidekick's Service, over mutual TLS when
+    the internal CA exists: ``mtls`` with the client certificate and key, the server verified
+    against the CA (``ca_cert``), never ``insecure``."""
+    if not tls:
+        return {"enabled": True, "url": f"http://{SIDEKICK}.{NAMESPACE}.svc:{SIDEKICK_PORT}"}
+    return {"enabled": True, "url": f"https://{SIDEKICK}.{NAMESPACE}.svc:{SIDEKICK_PORT}", "insecure": False,
+            "mtls": True, "client_cert": f"{FALCO_CLIENT_DIR}/client.crt",
+            "client_key": f"{FALCO_CLIENT_DIR}/client.key", "ca_cert": f"{FALCO_CLIENT_DIR}/ca.crt",
+            "ca_path": f"{FALCO_CLIENT_DIR}/"}
+
+
+def alert_certificates(rotation: Any) -> list[tuple[str, dict]]:
+    """falcosidekick's server certificate (its Service names) and Falco's client certificate, both
+    from the internal CA, each with its own usage."""
+    from .secrets import tls_certificate
+
+    svc = f"{SIDEKICK}.{NAMESPACE}.svc"
+    return [("sidekick-tls", tls_certificate(SIDEKICK_TLS, NAMESPACE, [svc, f"{svc}.cluster.local"], rotation,
+                                             usages=["server auth", "digital signature"])),
+            ("falco-client-tls", tls_certificate(FALCO_CLIENT_TLS, NAMESPACE, [f"falco.{NAMESPACE}.svc"], rotation,
+                                                 usages=["client auth", "digital signature"]))]
+
+
+def sidekick_tls_env() -> list[dict]:
+    """falcosidekick's TLS server (config.go keys TLSServer.*; main.go serves mutual TLS with
+    tls.RequireAndVerifyClientCert against TLSServer.CaCertFile, and the NoTLSPaths on NoTLSPort)."""
+    return [{"name": "TLSSERVER_DEPLOY", "value": "true"},
+            {"name": "TLSSERVER_CERTFILE", "value": f"{SIDEKICK_TLS_DIR}/tls.crt"},
+            {"name": "TLSSERVER_KEYFILE", "value": f"{SIDEKICK_TLS_DIR}/tls.key"},
+            {"name": "TLSSERVER_MUTUALTLS", "value": "true"},
+            {"name": "TLSSERVER_CACERTFILE", "value": f"{SIDEKICK_TLS_DIR}/ca.crt"},
+            {"name": "TLSSERVER_NOTLSPORT", "value": str(SIDEKICK_PROBE_PORT)},
+            {"name": "TLSSERVER_NOTLSPATHS", "value": "/ping"}]
+
+
 def _image(tag: str, digest: Optional[str]) -> str:
     return tag + (f"@{digest}" if digest else "")
 
@@ -500,7 +563,7 @@ def _values(args: RuntimeDetectionArgs) -> dict:
             "json_include_output_property": True,
             "json_include_tags_property": True,
             "priority": c.minimum_priority,
-            "http_output": {"enabled": True, "url": f"http://{SIDEKICK}.{NAMESPACE}.svc:{SIDEKICK_PORT}"},
+            "http_output": falco_http_output(args.tls_rotation is not None),
             "stdout_output": {"enabled": True},
             "syslog_output": {"enabled": False},
             "webserver": {"enabled": True},
@@ -510,8 +573,13 @@ def _values(args: RuntimeDetectionArgs) -> dict:
         # off nothing hides that directory and Falco aborts ("found another plugin with name
         # container", falcosecurity/charts#1057; chart 9.1.0 + Falco 0.44.1). An empty directory
         # over it is the upstream fix (falcosecurity/falco#3984, chart 9.2.0).
-        "mounts": {"volumes": [{"name": CONFIG_D_VOLUME, "emptyDir": {}}],
-                   "volumeMounts": [{"name": CONFIG_D_VOLUME, "mountPath": "/etc/falco/config.d", "readOnly": True}]},
+        "mounts": {"volumes": [{"name": CONFIG_D_VOLUME, "emptyDir": {}}] + (
+                       [{"name": FALCO_CLIENT_TLS, "secret": {"secretName": FALCO_CLIENT_TLS, "items": [
+                           {"key": "tls.crt", "path": "client.crt"}, {"key": "tls.key", "path": "client.key"},
+                           {"key": "ca.crt", "path": "ca.crt"}]}}] if args.tls_rotation is not None else []),
+                   "volumeMounts": [{"name": CONFIG_D_VOLUME, "mountPath": "/etc/falco/config.d", "readOnly": True}]
+                   + ([{"name": FALCO_CLIENT_TLS, "mountPath": FALCO_CLIENT_DIR, "readOnly": True}]
+                      if args.tls_rotation is not None else [])},
         # Modern eBPF's least-privileged mode (chart: driver.modernEbpf.leastPrivileged; the
         # chart's falco.securityContext helper then asks for BPF, SYS_RESOURCE, PERFMON and
         # SYS_PTRACE instead of privileged, and pod-template.tpl marks the container's AppArmor
@@ -568,7 +636,7 @@ def sidekick_env(c: RuntimeDetectionConfig, extra: Optional[list[dict]] = None) 
 
 
 def sidekick_manifests(c: RuntimeDetectionConfig, archive_env: Optional[list[dict]] = None,
-                       archive_role_arn: Optional[str] = None) -> list[tuple[str, dict]]:
+                       archive_role_arn: Optional[str] = None, tls: bool = False) -> list[tuple[str, dict]]:
     """falcosidekick as the stack deploys it: its own ServiceAccount without a token (it calls no
     Kubernetes API; with the S3 archive it is annotated with its IRSA role, whose web-identity
     token EKS projects into the pod by itself), a restricted Deployment (UID above 10000, read-only
@@ -576,13 +644,16 @@ def sidekick_manifests(c: RuntimeDetectionConfig, archive_env: Optional[list[dic
     labels = standard_labels(SIDEKICK, "alert-forwarder")
     selector = {"app.kubernetes.io/name": SIDEKICK, "app.kubernetes.io/component": "alert-forwarder"}
     meta = {"name": SIDEKICK, "namespace": NAMESPACE, "labels": labels}
-    probe = {"httpGet": {"path": "/ping", "port": "http"}, "initialDelaySeconds": 10, "periodSeconds": 5}
+    probe = {"httpGet": {"path": "/ping", "port": "probe" if tls else "http"}, "initialDelaySeconds": 10,
+             "periodSeconds": 5}
     container = {
         "name": SIDEKICK,
         "image": f"docker.io/falcosecurity/falcosidekick:{_image(c.sidekick_image_tag, c.sidekick_image_digest)}",
         "imagePullPolicy": "IfNotPresent",
-        "ports": [{"name": "http", "containerPort": SIDEKICK_PORT, "protocol": "TCP"}],
-        "env": sidekick_env(c, archive_env),
+        "ports": [{"name": "http", "containerPort": SIDEKICK_PORT, "protocol": "TCP"}] + (
+            [{"name": "probe", "containerPort": SIDEKICK_PROBE_PORT, "protocol": "TCP"}] if tls else []),
+        "env": sidekick_env(c, archive_env) + (sidekick_tls_env() if tls else []),
+        **({"volumeMounts": [{"name": "tls", "mountPath": SIDEKICK_TLS_DIR, "readOnly": True}]} if tls else {}),
         "livenessProbe": probe, "readinessProbe": probe,
         "resources": SIDEKICK_RESOURCES,
         "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]},
@@ -597,7 +668,8 @@ def sidekick_manifests(c: RuntimeDetectionConfig, archive_env: Optional[list[dic
                      "enableServiceLinks": False,
                      "securityContext": {"runAsNonRoot": True, "runAsUser": SIDEKICK_UID, "runAsGroup": SIDEKICK_UID,
                                          "fsGroup": SIDEKICK_UID, "seccompProfile": {"type": "RuntimeDefault"}},
-                     "containers": [container]}}},
+                     "containers": [container],
+                     **({"volumes": [{"name": "tls", "secret": {"secretName": SIDEKICK_TLS}}]} if tls else {})}}},
     }
     sa_meta = {**meta, "annotations": {"eks.amazonaws.com/role-arn": archive_role_arn}} if archive_role_arn else meta
     return [
@@ -709,8 +781,11 @@ class RuntimeDetection(HardenedComponent):
         elif c.siem.splunk:
             deps.append(k8s_object(f"{name}-siem-secret", siem_secret(args.splunk_token), in_ns))
         deps.append(k8s_object(f"{name}-falco-sa", falco_service_account(), in_ns))
+        if args.tls_rotation is not None:
+            deps += [k8s_object(f"{name}-{suffix}", m, in_ns) for suffix, m in alert_certificates(args.tls_rotation)]
         self.sidekick = [k8s_object(f"{name}-{suffix}", m, child_opts(self, depends_on=deps))
-                         for suffix, m in sidekick_manifests(c, args.archive_env, args.archive_role_arn)]
+                         for suffix, m in sidekick_manifests(c, args.archive_env, args.archive_role_arn,
+                                                             tls=args.tls_rotation is not None)]
         self.chart = helm_chart(f"{name}-chart", chart=FALCO_CHART, version=c.chart_version, repo=FALCO_REPO,
                                 namespace=NAMESPACE, values=_values(args), opts=child_opts(self, depends_on=deps))
         self.register_outputs({"namespace": NAMESPACE, "driver": c.driver,

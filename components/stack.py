@@ -142,7 +142,8 @@ class HardenedStack(HardenedComponent):
             progress(f"vault: {cfg.vault.replicas} raft replicas, TLS 1.3, AWS KMS auto-unseal "
                      f"({cfg.vault.resolved_kms_mode}) through IRSA")
             self.vault = VaultHA(f"{name}-vault", VaultHAArgs(
-                config=cfg.vault, secrets=cfg.secrets, cluster_name=cfg.cluster.name, region=cfg.cluster.region,
+                config=cfg.vault if cfg.vault.aws_endpoint_cidrs or not cfg.aws_endpoint_cidrs
+                else cfg.vault.model_copy(update={"aws_endpoint_cidrs": list(cfg.aws_endpoint_cidrs)}), secrets=cfg.secrets, cluster_name=cfg.cluster.name, region=cfg.cluster.region,
                 oidc_issuer_url=cfg.cluster.oidc_issuer_url, oidc_provider_arn=cfg.cluster.oidc_provider_arn,
                 control_plane_cidrs=cfg.admission.control_plane_cidrs,
                 license=self.secrets.require("vaultLicense", "vault.edition enterprise")
@@ -172,10 +173,12 @@ class HardenedStack(HardenedComponent):
             self.runtime_detection = RuntimeDetection(f"{name}-runtime-detection", RuntimeDetectionArgs(
                 config=rd, tenant_images=[w.image for w in cfg.workloads],
                 archive_role_arn=archive_role, archive_env=archive_env,
+                tls_rotation=cfg.secrets.rotation.tls if cfg.secrets.enabled else None,
                 splunk_token=self.secrets.require("splunkHecToken", "runtimeDetection.siem.splunk")
                 if rd.siem.splunk and not rd.siem.splunk.token_vault_key else None,
             ), pulumi.ResourceOptions(parent=self, depends_on=waits_for([*admitted, *(
-                secret_deps if rd.siem.splunk and rd.siem.splunk.token_vault_key else [])])))
+                secret_deps if rd.siem.splunk and rd.siem.splunk.token_vault_key else []),
+                *([self.secret_delivery] if self.secret_delivery is not None else [])])))
         self.compliance: Optional[Compliance] = None
         if cfg.compliance.enabled:
             progress(f"compliance: scan '{cfg.compliance.schedule}', audit logs under Object Lock "
@@ -291,6 +294,7 @@ class HardenedStack(HardenedComponent):
                 vault=self.vault is not None, falco=falco_archive(cfg),
                 vault_role_name=vault_role_name(cfg.cluster.name) if self.vault is not None else None,
                 known_bucket_name=cfg.compliance.audit_retention.bucket_name,
+                aws_endpoint_cidrs=list(cfg.aws_endpoint_cidrs),
                 web_acl_arn=self.ingress.edge.web_acl_arn if self.ingress is not None and self.ingress.edge else None,
             ), pulumi.ResourceOptions(parent=self, depends_on=[self.compliance, *waits_for(
                 [r for r in (self.vault, self.runtime_detection) if r is not None])]))

@@ -435,12 +435,14 @@ def network_policies(args: VaultHAArgs) -> list[tuple[str, dict]]:
             "podSelector": server, "policyTypes": ["Egress"],
             "egress": [{"to": [{"ipBlock": {"cidr": cidr}} for cidr in sorted(args.control_plane_cidrs)],
                         "ports": [{"protocol": "TCP", "port": 443}, {"protocol": "TCP", "port": 6443}]}]})),
-        # KMS and STS: NetworkPolicy cannot name an AWS endpoint, so 443 to the internet except the
-        # cluster's private ranges and link-local (instance metadata); nothing else leaves on 443.
+        # KMS, STS and (the audit shipper sidecar) S3: the VPC interface endpoints' subnets when
+        # given (awsEndpointCidrs: named destinations only); else, as NetworkPolicy cannot name an
+        # AWS endpoint, 443 to the internet except the private ranges and link-local (IMDS).
         ("aws", _netpol("allow-egress-aws-kms-sts", {
             "podSelector": server, "policyTypes": ["Egress"],
-            "egress": [{"to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": sorted(c.egress_except)}}]
-                        + [{"ipBlock": {"cidr": cidr}} for cidr in sorted(c.aws_endpoint_cidrs)],
+            "egress": [{"to": [{"ipBlock": {"cidr": cidr}} for cidr in sorted(c.aws_endpoint_cidrs)]
+                        if c.aws_endpoint_cidrs else
+                        [{"ipBlock": {"cidr": "0.0.0.0/0", "except": sorted(c.egress_except)}}],
                         "ports": [{"protocol": "TCP", "port": 443}]}]})),
     ]
     return out

@@ -22,8 +22,15 @@ SNAPSHOTS = Path(__file__).parent / "snapshots"
 CHART = "kubernetes:helm.sh/v4:Chart"
 
 
+#: A syslog collector on the private network, accepted only with the visible clear-text opt-out
+#: (prod sends to the SIEM through HEC over https only: tests/paths/test_telemetry_tls.py).
+PRIVATE_SYSLOG = {"address": "siem.lego-mcp.io:514", "protocol": "tcp", "format": "cef", "allowCleartext": True}
+
+
 def _args(**section) -> RuntimeDetectionArgs:
-    cfg = parse_stack_config(prod_document())
+    doc = prod_document()
+    doc["runtimeDetection"]["siem"]["syslog"] = PRIVATE_SYSLOG
+    cfg = parse_stack_config(doc)
     rd = cfg.runtime_detection.model_copy(update=section) if section else cfg.runtime_detection
     return RuntimeDetectionArgs(config=rd, tenant_images=[w.image for w in cfg.workloads], splunk_token="t")
 
