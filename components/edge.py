@@ -149,8 +149,8 @@ class AlbConfig(StrictModel):
     """The layer-7 entry point the WebACL protects: an ALB in front of the ingress gateway."""
 
     vpc_id: str = Field(pattern=r"^vpc-[0-9a-f]{8,17}$", description="VPC of the cluster.")
-    vpc_cidr: str = Field(description="The VPC's CIDR: where the ALB's connections to the gateway and its health "
-                                      "checks come from (the gateway's NetworkPolicy admits only it).")
+    vpc_cidr: str = Field(description="The VPC's CIDR: where the ALB's security group may connect to (the gateway "
+                                      "pods); the subnetCidrs lie inside it.")
     subnet_ids: list[str] = Field(min_length=2, description="Public subnets, in at least two zones.")
     subnet_cidrs: list[str] = Field(
         min_length=2,
