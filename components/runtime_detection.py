@@ -485,7 +485,7 @@ def container_engines(c: "RuntimeDetectionConfig") -> dict:
     """The container plugin's engines: containerd on its one socket, every other engine off (the
     chart mounts a hostPath per socket of an enabled engine)."""
     off = {"enabled": False}
-    return {"containerd": {"enabled": True, "sockets": [c.containerd_socket]},
+    return {"containerd": {"sockets": [c.containerd_socket]},  # enabled: the chart's default
             "docker": {**off, "sockets": []}, "podman": {**off, "sockets": []}, "cri": {**off, "sockets": []},
             "lxc": off, "libvirt_lxc": off, "bpm": off}
 
@@ -506,10 +506,10 @@ def falco_http_output(tls: bool) -> dict:
     against the CA (``ca_cert``), never ``insecure``."""
     if not tls:
         return {"enabled": True, "url": f"http://{SIDEKICK}.{NAMESPACE}.svc:{SIDEKICK_PORT}"}
-    return {"enabled": True, "url": f"https://{SIDEKICK}.{NAMESPACE}.svc:{SIDEKICK_PORT}", "insecure": False,
-            "mtls": True, "client_cert": f"{FALCO_CLIENT_DIR}/client.crt",
-            "client_key": f"{FALCO_CLIENT_DIR}/client.key", "ca_cert": f"{FALCO_CLIENT_DIR}/ca.crt",
-            "ca_path": f"{FALCO_CLIENT_DIR}/"}
+    # client_cert and client_key keep the chart's defaults, <FALCO_CLIENT_DIR>/client.{crt,key}, and
+    # insecure its false: the volume below puts the certificate there
+    return {"enabled": True, "url": f"https://{SIDEKICK}.{NAMESPACE}.svc:{SIDEKICK_PORT}", "mtls": True,
+            "ca_cert": f"{FALCO_CLIENT_DIR}/ca.crt", "ca_path": f"{FALCO_CLIENT_DIR}/"}
 
 
 def alert_certificates(rotation: Any) -> list[tuple[str, dict]]:
@@ -555,7 +555,7 @@ def _values(args: RuntimeDetectionArgs) -> dict:
         # chart mounts no docker, podman, CRI-O or k3s socket (_helpers.tpl mounts the sockets of
         # the enabled engines only).
         "collectors": {"enabled": True, "kubernetes": {"enabled": False},
-                       "containerEngine": {"enabled": True, "engines": container_engines(c)}},
+                       "containerEngine": {"engines": container_engines(c)}},
         "falcoctl": {"artifact": {"install": {"enabled": False}, "follow": {"enabled": False}}},
         "customRules": {"hardened-stack-rules.yaml": rules_yaml(args)},
         "falco": {
