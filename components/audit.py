@@ -230,6 +230,8 @@ VAULT_AUDIT_VOLUME = "audit"
 #: Vault's pods run with fsGroup 1000 (components.vault): the shipper reads the file device
 #: (mode 0640, group 1000) through that supplementary group, as a UID of its own.
 VAULT_FS_GROUP = 1000
+#: Where the ServiceAccount admission plugin mounts the Kubernetes API token.
+API_TOKEN_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 
 
 def fluent_bit_config(bucket: str, region: str) -> str:
@@ -305,11 +307,17 @@ def vault_audit_sidecar(image: str, region: str) -> dict:
         "volumeMounts": [{"name": VAULT_AUDIT_VOLUME, "mountPath": VAULT_AUDIT_FILE.rsplit("/", 1)[0],
                           "readOnly": True},
                          {"name": f"{SHIPPER}-config", "mountPath": "/fluent-bit/etc", "readOnly": True},
-                         {"name": f"{SHIPPER}-buffer", "mountPath": "/buffer"}],
+                         {"name": f"{SHIPPER}-buffer", "mountPath": "/buffer"},
+                         # Vault's pods mount their Kubernetes API token (exemption vault-server); the
+                         # ServiceAccount admission plugin adds it to no container that already has a
+                         # mount at its path, so this empty one keeps it out of the shipper (the IRSA
+                         # token has a path of its own)
+                         {"name": f"{SHIPPER}-no-api-token", "mountPath": API_TOKEN_DIR, "readOnly": True}],
     }
     return {"extraInitContainers": [container],
             "volumes": [{"name": f"{SHIPPER}-config", "configMap": {"name": SHIPPER}},
-                        {"name": f"{SHIPPER}-buffer", "emptyDir": {"sizeLimit": "1Gi"}}]}
+                        {"name": f"{SHIPPER}-buffer", "emptyDir": {"sizeLimit": "1Gi"}},
+                        {"name": f"{SHIPPER}-no-api-token", "emptyDir": {"sizeLimit": "1Mi"}}]}
 
 
 def shipper_config_map(config_text: Any) -> dict:

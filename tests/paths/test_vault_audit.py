@@ -82,6 +82,16 @@ def test_the_sidecar_follows_the_file_the_bootstrap_enables(prod):
     assert vol["configMap"]["name"] == SHIPPER and "--config=/fluent-bit/etc/fluent-bit.conf" in sidecar["args"]
 
 
+def test_the_sidecar_holds_no_kubernetes_api_token(prod):
+    """Vault's pods mount their API token (exemption vault-server); the ServiceAccount admission
+    plugin (plugin/pkg/admission/serviceaccount) skips a container that already mounts its path."""
+    mounts = {m["mountPath"]: m for m in _sidecar(prod)["volumeMounts"]}
+    token = mounts["/var/run/secrets/kubernetes.io/serviceaccount"]
+    (vol,) = [v for v in _pod(prod)["spec"]["template"]["spec"]["volumes"] if v["name"] == token["name"]]
+    assert "emptyDir" in vol
+    assert not any(p.startswith("/var/run/secrets/eks.amazonaws.com") for p in mounts)  # IRSA's path stays free
+
+
 def test_no_audit_record_crosses_the_network_in_clear_text(prod):
     (boot,) = k8s(prod, "ConfigMap", "vault-bootstrap", "vault")
     assert "socket" not in boot["data"]["bootstrap.sh"]
