@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from typing import Any, Literal, Optional
 
 import pulumi
@@ -231,6 +232,12 @@ class StackConfig(StrictModel):
                                          description="Compliance CronJobs and audit-log retention.")
     storage: StorageConfig = Field(default_factory=StorageConfig,
                                    description="The encrypted StorageClass (gp3, KMS) for every persistent volume.")
+    aws_endpoint_cidrs: list[str] = Field(
+        default_factory=list,
+        description="Subnets of the VPC's interface endpoints (with private DNS) for the AWS APIs the platform's pods "
+                    "call: sts, kms, s3. With them, Vault (KMS, STS, and its audit shipper's S3) and falcosidekick "
+                    "(S3, STS) reach those subnets only on 443, never an internet address. Default none (dev): "
+                    "443 to the internet minus the private ranges; a prod stack must set them.")
 
     @field_validator("trusted_registries")
     @classmethod
@@ -431,6 +438,21 @@ def cross_tenant_errors(cfg: "StackConfig") -> list[_LocatedError]:
             errors.append(_located("compliance.auditRetention.bucketName",
                                    "Falco's events are archived (compliance.auditTrails.falco): falcosidekick's chart "
                                    "values must name the bucket at preview; set an exact bucket name"))
+        from .audit import SIDEKICK_IRSA_MIN_VERSION
+
+        tag = cfg.runtime_detection.sidekick_image_tag
+        parts = tuple(int(x) for x in re.findall(r"\d+", tag.split("-")[0])[:3])
+        if len(parts) == 3 and parts < SIDEKICK_IRSA_MIN_VERSION:
+            errors.append(_located(
+                "runtimeDetection.sidekickImageTag",
+                f"falcosidekick {tag} cannot use IRSA (its AWS client has no credentials and calls sts:AssumeRole, "
+                "which the archive role does not trust), so Falco's events would never reach the audit bucket; use "
+                f"{'.'.join(map(str, SIDEKICK_IRSA_MIN_VERSION))} or later (default 2.34.1)"))
+    if cfg.cluster.environment == "prod" and not cfg.aws_endpoint_cidrs and (cfg.vault.enabled or falco_archive(cfg)):
+        errors.append(_located(
+            "awsEndpointCidrs", "Vault and falcosidekick call AWS (KMS, STS, S3) on 443: without the VPC endpoints' "
+                                "subnets they may reach any internet address on 443; create interface endpoints for "
+                                "sts, kms and s3 with private DNS and list their subnets here"))
     ing = cfg.ingress
     if ing.enabled and ing.waf.enabled:
         if ing.alb is not None and ing.waf.load_balancer_arn:
@@ -533,6 +555,16 @@ def audit_shipper(cfg: "StackConfig") -> bool:
     """Whether the stack runs the Vault audit shipper (components.audit)."""
     c = cfg.compliance
     return (c.enabled and c.audit_retention.enabled and c.audit_trails.vault and cfg.vault.enabled)
+
+
+def alb_access_log_bucket(cfg: "StackConfig") -> Optional[str]:
+    """The bucket of the stack's ALB's access logs (components.edge): ``<audit bucket>-alb``, when
+    the stack builds the ALB and archives audit logs under a known bucket name; else none."""
+    c, ing = cfg.compliance, cfg.ingress
+    if not (ing.enabled and ing.waf.enabled and ing.alb is not None and c.enabled and c.audit_retention.enabled
+            and c.audit_trails.alb_access_logs and c.audit_retention.bucket_name and cfg.cluster.account_id):
+        return None
+    return f"{c.audit_retention.bucket_name[:59]}-alb"
 
 
 def falco_archive(cfg: "StackConfig") -> bool:

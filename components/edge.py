@@ -27,12 +27,13 @@ must have one or the other (validation refuses a WebACL that would protect nothi
 """
 from __future__ import annotations
 
+import json
 import re
 from typing import Any, Literal, Optional
 
 import pulumi
 import pulumi_aws as aws
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from .base import HardenedComponent, AwsResource, StrictModel, child_opts, k8s_object
 
@@ -113,6 +114,31 @@ def web_acl_rules(cfg: WafConfig, metric_prefix: str) -> list[dict]:
     return rules
 
 
+#: The path ACME HTTP-01 challenges are fetched on (RFC 8555, section 8.3).
+ACME_CHALLENGE_PATH = "/.well-known/acme-challenge/*"
+ALB_LOG_PREFIX = "alb/"
+#: Elastic Load Balancing's log-delivery account per Region, for the Regions that existed before
+#: August 2022 (AWS, "Enable access logs for your Application Load Balancer", step 2); newer
+#: Regions deliver as the service principal logdelivery.elasticloadbalancing.amazonaws.com.
+ELB_LOG_ACCOUNTS = {"us-east-1": "127311923021", "us-west-2": "797873946194", "eu-west-1": "156460612806",
+                    "eu-central-1": "054676820928"}
+
+
+def access_log_bucket_policy(bucket_arn: str, account_id: str, region: str) -> dict:
+    """What AWS documents for ALB access-log delivery: PutObject below
+    ``<prefix>/AWSLogs/<account>/`` for the Region's ELB account (or the log-delivery service
+    principal), and nothing over plain HTTP."""
+    elb = ELB_LOG_ACCOUNTS.get(region)
+    principal = ({"AWS": f"arn:aws:iam::{elb}:root"} if elb
+                 else {"Service": "logdelivery.elasticloadbalancing.amazonaws.com"})
+    return {"Version": "2012-10-17", "Statement": [
+        {"Sid": "ElbLogDelivery", "Effect": "Allow", "Principal": principal, "Action": "s3:PutObject",
+         "Resource": f"{bucket_arn}/{ALB_LOG_PREFIX}AWSLogs/{account_id}/*"},
+        {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+         "Resource": [bucket_arn, f"{bucket_arn}/*"], "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
+    ]}
+
+
 #: ALB security policies that negotiate TLS 1.3 only (AWS's ELBSecurityPolicy-TLS13-1-3-*).
 TLS13_ONLY_POLICY = re.compile(r"^ELBSecurityPolicy-TLS13-1-3-[A-Za-z0-9-]+$")
 DEFAULT_SSL_POLICY = "ELBSecurityPolicy-TLS13-1-3-PQ-2025-09"
@@ -123,9 +149,14 @@ class AlbConfig(StrictModel):
     """The layer-7 entry point the WebACL protects: an ALB in front of the ingress gateway."""
 
     vpc_id: str = Field(pattern=r"^vpc-[0-9a-f]{8,17}$", description="VPC of the cluster.")
-    vpc_cidr: str = Field(description="The VPC's CIDR: where the ALB's connections to the gateway and its health "
-                                      "checks come from (the gateway's NetworkPolicy admits only it).")
+    vpc_cidr: str = Field(description="The VPC's CIDR: where the ALB's security group may connect to (the gateway "
+                                      "pods); the subnetCidrs lie inside it.")
     subnet_ids: list[str] = Field(min_length=2, description="Public subnets, in at least two zones.")
+    subnet_cidrs: list[str] = Field(
+        min_length=2,
+        description="The CIDRs of those subnets, one per subnet: the ALB's nodes connect to the gateway and run "
+                    "their health checks from these addresses, and the gateway admits nothing else (not the whole "
+                    "VPC: a pod or node elsewhere in the VPC would reach the gateway around the WAF).")
     certificate_arn: str = Field(description="ACM certificate for the external hostnames.")
     ssl_policy: str = Field(
         DEFAULT_SSL_POLICY,
@@ -145,6 +176,24 @@ class AlbConfig(StrictModel):
             if not re.match(r"^subnet-[0-9a-f]{8,17}$", s):
                 raise ValueError(f"subnetIds entry {s!r} is not a subnet id (subnet-<hex>)")
         return v
+
+    @model_validator(mode="after")
+    def _subnet_cidrs(self) -> "AlbConfig":
+        import ipaddress
+
+        if len(self.subnet_cidrs) != len(self.subnet_ids):
+            raise ValueError(f"subnetCidrs lists {len(self.subnet_cidrs)} ranges for {len(self.subnet_ids)} subnetIds; "
+                             "give the CIDR of each ALB subnet, in the same order")
+        try:
+            vpc = ipaddress.ip_network(self.vpc_cidr, strict=False)
+            for cidr in self.subnet_cidrs:
+                if not ipaddress.ip_network(cidr, strict=False).subnet_of(vpc):
+                    raise ValueError(f"subnetCidrs entry {cidr!r} is not inside vpcCidr {self.vpc_cidr!r}: the ALB's "
+                                     "subnets are subnets of its VPC")
+        except (TypeError, ValueError) as e:
+            if "subnetCidrs" in str(e):
+                raise
+        return self
 
     @field_validator("certificate_arn")
     @classmethod
@@ -170,6 +219,14 @@ class EdgeProtectionArgs(StrictModel):
     target_namespace: str = Field("istio-ingress", description="Namespace of the gateway Service.")
     target_service: str = Field("public-istio", description="The gateway Service the ALB forwards to.")
     target_port: int = Field(443, description="Its HTTPS port.")
+    acme_http01: bool = Field(False, description="Forward ACME HTTP-01 challenges on port 80 to the gateway's port-80 "
+                                                 "listener (HardenedStack sets it with ingress.acme).")
+    access_logs_bucket: Optional[str] = Field(
+        None, description="Bucket of the ALB's access logs (HardenedStack: <audit bucket>-alb, created here); default "
+                          "none.")
+    access_logs_retention_days: int = Field(2555, ge=1, description="Object Lock retention of the access logs.")
+    account_id: Optional[str] = Field(None, description="cluster.accountId (the access-log bucket policy).")
+    region: str = Field("us-east-1", description="AWS region (the access-log bucket policy).")
 
 
 def alb_resources(args: EdgeProtectionArgs, prefix: str, tags: dict) -> dict:
@@ -177,13 +234,14 @@ def alb_resources(args: EdgeProtectionArgs, prefix: str, tags: dict) -> dict:
     component): security group, load balancer, target group, listeners."""
     a = args.alb
     assert a is not None
+    egress_ports = sorted({args.target_port, 15021} | ({80} if args.acme_http01 else set()))
     sg = {
         "name": f"{prefix}-alb", "description": f"Public entry of {args.cluster_name}: 80/443 in, 443 to the VPC",
         "vpcId": a.vpc_id,
         "ingress": [{"protocol": "tcp", "fromPort": port, "toPort": port, "cidrBlocks": ["0.0.0.0/0"],
                      "ipv6CidrBlocks": ["::/0"], "description": f"clients on {port}"} for port in (80, 443)],
         "egress": [{"protocol": "tcp", "fromPort": p, "toPort": p, "cidrBlocks": [a.vpc_cidr],
-                    "description": f"gateway pods on {p}"} for p in sorted({args.target_port, 15021})],
+                    "description": f"gateway pods on {p}"} for p in egress_ports],
         "tags": tags,
     }
     lb = {
@@ -205,18 +263,38 @@ def alb_resources(args: EdgeProtectionArgs, prefix: str, tags: dict) -> dict:
     http = {"port": 80, "protocol": "HTTP", "tags": tags,
             "defaultActions": [{"type": "redirect", "redirect": {"protocol": "HTTPS", "port": "443",
                                                                   "statusCode": "HTTP_301"}}]}
-    return {"sg": sg, "lb": lb, "tg": tg, "https": https, "http": http}
+    out = {"sg": sg, "lb": lb, "tg": tg, "https": https, "http": http}
+    if args.acme_http01:
+        # ACME HTTP-01 (the CA fetches http://<host>/.well-known/acme-challenge/<token> on port 80):
+        # the HTTP listener forwards that path, and only it, to the gateway's port-80 listener,
+        # where cert-manager's solver route answers; everything else on 80 is still the 301.
+        out["tg_http"] = {
+            "name": f"{prefix}-gw-http"[:32], "port": 80, "protocol": "HTTP", "targetType": "ip",
+            "vpcId": a.vpc_id, "deregistrationDelay": 30,
+            "healthCheck": {"enabled": True, "protocol": "HTTP", "port": "15021", "path": "/healthz/ready",
+                            "matcher": "200", "interval": 10, "healthyThreshold": 2, "unhealthyThreshold": 3},
+            "tags": tags,
+        }
+        out["acme_rule"] = {"priority": 1, "tags": tags,
+                            "conditions": [{"pathPattern": {"values": [ACME_CHALLENGE_PATH]}}]}
+    if args.access_logs_bucket:
+        lb["accessLogs"] = {"bucket": args.access_logs_bucket, "prefix": ALB_LOG_PREFIX.rstrip("/"),
+                            "enabled": True}
+    return out
 
 
-def target_group_binding(args: EdgeProtectionArgs, target_group_arn: Any) -> dict:
-    """The AWS Load Balancer Controller registers the gateway pods' IPs in the stack's target group."""
+def target_group_binding(args: EdgeProtectionArgs, target_group_arn: Any, port: Optional[int] = None,
+                         suffix: str = "alb") -> dict:
+    """The AWS Load Balancer Controller registers the gateway pods' IPs in the stack's target group
+    (the Service port's target port on each ready pod: aws-load-balancer-controller,
+    pkg/backend/endpoint_resolver.go, ResolvePodEndpoints)."""
     return {
         "apiVersion": "elbv2.k8s.aws/v1beta1", "kind": "TargetGroupBinding",
-        "metadata": {"name": f"{args.target_service}-alb", "namespace": args.target_namespace,
-                     "labels": {"app.kubernetes.io/name": f"{args.target_service}-alb",
+        "metadata": {"name": f"{args.target_service}-{suffix}", "namespace": args.target_namespace,
+                     "labels": {"app.kubernetes.io/name": f"{args.target_service}-{suffix}",
                                 "app.kubernetes.io/part-of": "hardened-stack",
                                 "app.kubernetes.io/managed-by": "pulumi", "app.kubernetes.io/component": "edge"}},
-        "spec": {"serviceRef": {"name": args.target_service, "port": args.target_port},
+        "spec": {"serviceRef": {"name": args.target_service, "port": port or args.target_port},
                  "targetGroupARN": target_group_arn, "targetType": "ip"},
     }
 
@@ -271,14 +349,56 @@ class EdgeProtection(HardenedComponent):
         """The ALB, its listeners and target group, and the binding that fills it; returns its ARN."""
         spec = alb_resources(args, prefix, tags)
         sg = AwsResource("aws:ec2/securityGroup:SecurityGroup", f"{name}-alb-sg", spec["sg"], child_opts(self))
+        lb_deps = self._access_log_bucket(name, args, tags) if args.access_logs_bucket else []
         self.alb = AwsResource("aws:lb/loadBalancer:LoadBalancer", f"{name}-alb",
-                               {**spec["lb"], "securityGroups": [sg.id]}, child_opts(self), outputs=("arn", "dnsName"))
+                               {**spec["lb"], "securityGroups": [sg.id]}, child_opts(self, depends_on=lb_deps),
+                               outputs=("arn", "dnsName"))
         tg = AwsResource("aws:lb/targetGroup:TargetGroup", f"{name}-alb-tg", spec["tg"], child_opts(self))
         AwsResource("aws:lb/listener:Listener", f"{name}-alb-https",
                     {**spec["https"], "loadBalancerArn": self.alb.arn,
                      "defaultActions": [{"type": "forward", "targetGroupArn": tg.arn}]}, child_opts(self))
-        AwsResource("aws:lb/listener:Listener", f"{name}-alb-http",
-                    {**spec["http"], "loadBalancerArn": self.alb.arn}, child_opts(self))
+        http = AwsResource("aws:lb/listener:Listener", f"{name}-alb-http",
+                           {**spec["http"], "loadBalancerArn": self.alb.arn}, child_opts(self))
         k8s_object(f"{name}-alb-binding", target_group_binding(args, tg.arn), child_opts(self))
+        if "acme_rule" in spec:
+            tg_http = AwsResource("aws:lb/targetGroup:TargetGroup", f"{name}-alb-tg-http", spec["tg_http"],
+                                  child_opts(self))
+            AwsResource("aws:lb/listenerRule:ListenerRule", f"{name}-alb-acme-http01",
+                        {**spec["acme_rule"], "listenerArn": http.arn,
+                         "actions": [{"type": "forward", "targetGroupArn": tg_http.arn}]}, child_opts(self))
+            k8s_object(f"{name}-alb-binding-http", target_group_binding(args, tg_http.arn, port=80, suffix="alb-http"),
+                       child_opts(self))
         self.alb_dns_name = getattr(self.alb, "dnsName", None)
         return self.alb.arn
+
+    def _access_log_bucket(self, name: str, args: EdgeProtectionArgs, tags: dict) -> list:
+        """The ALB's access logs, kept like the audit archive (Object Lock COMPLIANCE for the same
+        retention, versioned, never public, TLS only), in a bucket of their own because ALB access
+        logs support SSE-S3 only (AWS, "Enable access logs for your Application Load Balancer":
+        "The only server-side encryption option that's supported is Amazon S3-managed keys"), and
+        the audit bucket's default encryption is SSE-KMS with the audit key."""
+        bucket_name = args.access_logs_bucket
+        arn = f"arn:aws:s3:::{bucket_name}"
+        bucket = AwsResource("aws:s3/bucket:Bucket", f"{name}-alb-logs",
+                             {"bucket": bucket_name, "objectLockEnabled": True, "forceDestroy": False, "tags": tags},
+                             child_opts(self), outputs=("arn", "id"))
+        opts = child_opts(self, depends_on=[bucket])
+        AwsResource("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", f"{name}-alb-logs-public-access",
+                    {"bucket": bucket_name, "blockPublicAcls": True, "blockPublicPolicy": True, "ignorePublicAcls": True,
+                     "restrictPublicBuckets": True}, opts, outputs=())
+        versioning = AwsResource("aws:s3/bucketVersioning:BucketVersioning", f"{name}-alb-logs-versioning",
+                                 {"bucket": bucket_name, "versioningConfiguration": {"status": "Enabled"}}, opts,
+                                 outputs=())
+        sse = AwsResource("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+                          f"{name}-alb-logs-sse", {"bucket": bucket_name, "rules": [
+                              {"applyServerSideEncryptionByDefault": {"sseAlgorithm": "AES256"}}]}, opts, outputs=())
+        lock = AwsResource("aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration",
+                           f"{name}-alb-logs-object-lock",
+                           {"bucket": bucket_name, "objectLockEnabled": "Enabled",
+                            "rule": {"defaultRetention": {"mode": "COMPLIANCE",
+                                                          "days": args.access_logs_retention_days}}},
+                           child_opts(self, depends_on=[bucket, versioning]), outputs=())
+        policy = AwsResource("aws:s3/bucketPolicy:BucketPolicy", f"{name}-alb-logs-policy",
+                             {"bucket": bucket_name, "policy": json.dumps(access_log_bucket_policy(
+                                 arn, args.account_id or "", args.region), sort_keys=True)}, opts, outputs=())
+        return [bucket, sse, lock, policy]

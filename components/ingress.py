@@ -44,6 +44,8 @@ class RateLimitConfig(StrictModel):
 
 
 LETSENCRYPT_PROD = "https://acme-v02.api.letsencrypt.org/directory"
+ACME_SOLVER_LABEL = "acme.cert-manager.io/http01-solver"
+ACME_SOLVER_PORT = 8089
 
 
 class AcmeConfig(StrictModel):
@@ -153,6 +155,11 @@ class TlsIngressArgs(StrictModel):
         default_factory=lambda: ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"],
         description="Where load-balancer health checks come from (default the private ranges).")
     cluster_name: str = Field("cluster", description="Cluster name, used in AWS names, metrics and tags.")
+    access_logs_bucket: Optional[str] = Field(
+        None, description="Bucket the ALB writes its access logs to (created by the edge; default none).")
+    access_logs_retention_days: int = Field(2555, ge=1, description="Their Object Lock retention.")
+    account_id: Optional[str] = Field(None, description="cluster.accountId.")
+    region: str = Field("us-east-1", description="AWS region.")
     spire_csi_driver: Optional[str] = Field(
         None, description="With SPIRE as the mesh's identity source: its CSI driver, mounted into the gateway's "
                           "proxy like every sidecar's (default none: istiod's CA).")
@@ -426,19 +433,42 @@ def network_policies(args: TlsIngressArgs) -> list[tuple[str, dict]]:
     """What the gateway pods truly need on top of default-deny: clients on 80/443, the load
     balancer's health checks, istiod for configuration, and each external backend's port."""
     c = args.config
+    if c.alb is not None:
+        # Behind the stack's ALB only its nodes may connect (WAF bypass otherwise): they connect and
+        # health-check from the ALB subnets' addresses, never from the rest of the VPC. Port 80
+        # only when ACME HTTP-01 challenges come through it (the ALB answers every other port-80
+        # request itself with the 301).
+        alb = [{"ipBlock": {"cidr": cidr}} for cidr in sorted(c.alb.subnet_cidrs)]
+        ports = ([{"protocol": "TCP", "port": 80}] if c.acme is not None else []) + [{"protocol": "TCP", "port": 443}]
+        rules = [{"from": alb, "ports": ports}, {"from": alb, "ports": [{"protocol": "TCP", "port": 15021}]}]
+    else:
+        # The gateway's own load balancer: any client on the two listener ports; health checks from
+        # the private ranges.
+        rules = [{"from": [{"ipBlock": {"cidr": "0.0.0.0/0"}}],
+                  "ports": [{"protocol": "TCP", "port": 80}, {"protocol": "TCP", "port": 443}]},
+                 {"from": [{"ipBlock": {"cidr": cidr}} for cidr in sorted(set(args.control_plane_cidrs))],
+                  "ports": [{"protocol": "TCP", "port": 15021}]}]
     out = [
         ("allow-clients", _netpol("allow-ingress-clients", c.namespace, {
             "podSelector": {},
             "policyTypes": ["Ingress"],
-            # The public entry point: any client (or, behind the stack's ALB, the VPC the ALB sits
-            # in), on the two listener ports only.
-            "ingress": [{"from": [{"ipBlock": {"cidr": c.alb.vpc_cidr if c.alb is not None else "0.0.0.0/0"}}],
-                         "ports": [{"protocol": "TCP", "port": 80}, {"protocol": "TCP", "port": 443}]},
-                        {"from": [{"ipBlock": {"cidr": cidr}} for cidr in sorted(
-                            set(args.control_plane_cidrs) | ({c.alb.vpc_cidr} if c.alb is not None else set()))],
-                         "ports": [{"protocol": "TCP", "port": 15021}]}],
+            "ingress": rules,
         })),
     ]
+    if c.acme is not None and c.controller == "istio":
+        # cert-manager's HTTP-01 solver pods (labelled acme.cert-manager.io/http01-solver=true,
+        # listening on 8089: cert-manager pkg/issuer/acme/http/pod.go, podLabels, and http.go,
+        # acmeSolverListenPort) run in this namespace, behind the route cert-manager attaches to
+        # the port-80 listener: the gateway reaches them, nothing else does.
+        solver = {"matchLabels": {ACME_SOLVER_LABEL: "true"}}
+        gateway_pods = {"matchLabels": {"gateway.networking.k8s.io/gateway-name": c.gateway_name}}
+        out.append(("acme-solver-in", _netpol("allow-ingress-acme-solver", c.namespace, {
+            "podSelector": solver, "policyTypes": ["Ingress"],
+            "ingress": [{"from": [{"podSelector": gateway_pods}],
+                         "ports": [{"protocol": "TCP", "port": ACME_SOLVER_PORT}]}]})))
+        out.append(("acme-solver-out", _netpol("allow-egress-acme-solver", c.namespace, {
+            "podSelector": gateway_pods, "policyTypes": ["Egress"],
+            "egress": [{"to": [{"podSelector": solver}], "ports": [{"protocol": "TCP", "port": ACME_SOLVER_PORT}]}]})))
     if c.controller == "istio":
         out.append(("allow-istiod", _netpol("allow-egress-istiod", c.namespace, {
             "podSelector": {},
@@ -505,6 +535,9 @@ class TlsIngress(HardenedComponent):
         if c.waf.enabled:
             self.edge = EdgeProtection(f"{name}-edge", EdgeProtectionArgs(
                 waf=c.waf, cluster_name=args.cluster_name, alb=c.alb, target_namespace=c.namespace,
+                acme_http01=c.acme is not None and c.controller == "istio" and c.http_redirect,
+                access_logs_bucket=args.access_logs_bucket, access_logs_retention_days=args.access_logs_retention_days,
+                account_id=args.account_id, region=args.region,
                 target_service=(c.alb.target_service if c.alb and c.alb.target_service else gateway_service_name(c))),
                 child_opts(self, depends_on=list(self.objects.values())))
         self.register_outputs({

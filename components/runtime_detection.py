@@ -235,6 +235,19 @@ class SyslogConfig(StrictModel):
     format: Literal["json", "cef"] = Field("cef", description="Message format (default cef, the seed's Common Event "
                                                               "Format).")
     minimum_priority: str = Field("notice", description="Lowest priority forwarded (default notice).")
+    allow_cleartext: bool = Field(
+        False, description="Accept that alerts cross the network in clear text (default false: refused). "
+                           "falcosidekick's syslog output has no TLS (outputs/syslog.go: Go's log/syslog over tcp or "
+                           "udp only); forward to the SIEM through siem.splunk (HEC over https) instead, or set this "
+                           "for a collector on the same private network, a visible opt-out.")
+
+    @model_validator(mode="after")
+    def _tls(self) -> "SyslogConfig":
+        if not self.allow_cleartext:
+            raise ValueError("falcosidekick's syslog output has no TLS (outputs/syslog.go dials tcp or udp only): the "
+                             "alerts would cross the network in clear text. Send them through siem.splunk (HEC over "
+                             "https), or set allowCleartext: true for a collector on the same private network")
+        return self
 
     @field_validator("address")
     @classmethod
@@ -270,8 +283,13 @@ class RuntimeDetectionConfig(StrictModel):
     image_digest: Optional[str] = Field(
         None, description="sha256 digest of docker.io/falcosecurity/falco:<imageTag> (default none: the tag; set it, "
                           "`crane digest falcosecurity/falco:<tag>`, to pin by digest).")
-    sidekick_image_tag: str = Field("2.32.0", description="falcosidekick version (default 2.32.0: the first that "
-                                                          "posts to the whole Splunk HEC endpoint).")
+    sidekick_image_tag: str = Field(
+        "2.34.1", description="falcosidekick version (default 2.34.1; at least 2.33.0 with the S3 archive: earlier "
+                              "releases build their AWS client with no credentials and cannot use IRSA).")
+    containerd_socket: str = Field(
+        "/run/containerd/containerd.sock",
+        description="The node's containerd socket, the only runtime socket Falco mounts (default "
+                    "/run/containerd/containerd.sock, EKS's).")
     sidekick_image_digest: Optional[str] = Field(
         None, description="sha256 digest of docker.io/falcosecurity/falcosidekick:<tag> (default none: the tag).")
     siem: SiemConfig = Field(default_factory=SiemConfig, description="Where falcosidekick forwards alerts.")
@@ -327,6 +345,10 @@ class RuntimeDetectionArgs(StrictModel):
                                                           "(required when siem.splunk is set without tokenVaultKey).")
     secret_store: str = Field("vault-backend", description="ClusterSecretStore for siem.splunk.tokenVaultKey.")
     refresh_interval: str = Field("1h", description="External Secrets refresh interval for the token.")
+    tls_rotation: Optional[Any] = Field(
+        None, description="The internal CA's certificate lifetime (secrets.rotation.tls): with it, Falco posts to "
+                          "falcosidekick over mutual TLS with certificates of the internal CA (HardenedStack sets it "
+                          "when the CA exists); default none: plain HTTP inside the namespace.")
     archive_role_arn: Optional[str] = Field(
         None, description="IRSA role falcosidekick's ServiceAccount assumes to archive events (audit trails).")
     archive_env: list[dict] = Field(default_factory=list,
@@ -453,6 +475,68 @@ def rules_yaml(args: RuntimeDetectionArgs) -> str:
     return text
 
 
+#: What the modern eBPF probe needs instead of a privileged container (the chart's
+#: falco.securityContext helper with driver.modernEbpf.leastPrivileged; falco.org, "Least
+#: privileged mode"): load and attach BPF programs, raise the memlock limit for its ring buffers,
+#: read perf events, and read other processes' /proc entries.
+FALCO_CAPABILITIES = ("BPF", "PERFMON", "SYS_PTRACE", "SYS_RESOURCE")
+
+
+def container_engines(c: "RuntimeDetectionConfig") -> dict:
+    """The container plugin's engines: containerd on its one socket, every other engine off (the
+    chart mounts a hostPath per socket of an enabled engine)."""
+    off = {"enabled": False}
+    return {"containerd": {"sockets": [c.containerd_socket]},  # enabled: the chart's default
+            "docker": {**off, "sockets": []}, "podman": {**off, "sockets": []}, "cri": {**off, "sockets": []},
+            "lxc": off, "libvirt_lxc": off, "bpm": off}
+
+
+#: Falco -> falcosidekick over mutual TLS, certificates from the internal CA (cert-manager).
+FALCO_CLIENT_TLS = "falco-client-tls"
+SIDEKICK_TLS = "falcosidekick-tls"
+FALCO_CLIENT_DIR = "/etc/falco/certs/client"
+SIDEKICK_TLS_DIR = "/etc/certs/server"
+#: falcosidekick's plain-HTTP port for the paths in TLSServer.NoTLSPaths (its default 2810): the
+#: kubelet's probes of /ping, nothing else.
+SIDEKICK_PROBE_PORT = 2810
+
+
+def falco_http_output(tls: bool) -> dict:
+    """Falco's ``http_output`` (falco.yaml keys): to falcosidekick's Service, over mutual TLS when
+    the internal CA exists: ``mtls`` with the client certificate and key, the server verified
+    against the CA (``ca_cert``), never ``insecure``."""
+    if not tls:
+        return {"enabled": True, "url": f"http://{SIDEKICK}.{NAMESPACE}.svc:{SIDEKICK_PORT}"}
+    # client_cert and client_key keep the chart's defaults, <FALCO_CLIENT_DIR>/client.{crt,key}, and
+    # insecure its false: the volume below puts the certificate there
+    return {"enabled": True, "url": f"https://{SIDEKICK}.{NAMESPACE}.svc:{SIDEKICK_PORT}", "mtls": True,
+            "ca_cert": f"{FALCO_CLIENT_DIR}/ca.crt", "ca_path": f"{FALCO_CLIENT_DIR}/"}
+
+
+def alert_certificates(rotation: Any) -> list[tuple[str, dict]]:
+    """falcosidekick's server certificate (its Service names) and Falco's client certificate, both
+    from the internal CA, each with its own usage."""
+    from .secrets import tls_certificate
+
+    svc = f"{SIDEKICK}.{NAMESPACE}.svc"
+    return [("sidekick-tls", tls_certificate(SIDEKICK_TLS, NAMESPACE, [svc, f"{svc}.cluster.local"], rotation,
+                                             usages=["server auth", "digital signature"])),
+            ("falco-client-tls", tls_certificate(FALCO_CLIENT_TLS, NAMESPACE, [f"falco.{NAMESPACE}.svc"], rotation,
+                                                 usages=["client auth", "digital signature"]))]
+
+
+def sidekick_tls_env() -> list[dict]:
+    """falcosidekick's TLS server (config.go keys TLSServer.*; main.go serves mutual TLS with
+    tls.RequireAndVerifyClientCert against TLSServer.CaCertFile, and the NoTLSPaths on NoTLSPort)."""
+    return [{"name": "TLSSERVER_DEPLOY", "value": "true"},
+            {"name": "TLSSERVER_CERTFILE", "value": f"{SIDEKICK_TLS_DIR}/tls.crt"},
+            {"name": "TLSSERVER_KEYFILE", "value": f"{SIDEKICK_TLS_DIR}/tls.key"},
+            {"name": "TLSSERVER_MUTUALTLS", "value": "true"},
+            {"name": "TLSSERVER_CACERTFILE", "value": f"{SIDEKICK_TLS_DIR}/ca.crt"},
+            {"name": "TLSSERVER_NOTLSPORT", "value": str(SIDEKICK_PROBE_PORT)},
+            {"name": "TLSSERVER_NOTLSPATHS", "value": "/ping"}]
+
+
 def _image(tag: str, digest: Optional[str]) -> str:
     return tag + (f"@{digest}" if digest else "")
 
@@ -465,9 +549,14 @@ def _values(args: RuntimeDetectionArgs) -> dict:
         "fullnameOverride": FULLNAME,
         "image": {"registry": "docker.io", "repository": "falcosecurity/falco",
                   "tag": _image(c.image_tag, c.image_digest), "pullPolicy": "IfNotPresent"},
-        "driver": {"enabled": True, "kind": c.driver, "loader": {"enabled": False}},
+        "driver": {"enabled": True, "kind": c.driver, "loader": {"enabled": False},
+                   "modernEbpf": {"leastPrivileged": True}},
         "tty": True,
-        "collectors": {"enabled": True, "kubernetes": {"enabled": False}},
+        # EKS nodes run containerd only: the container plugin reads it on its one socket, and the
+        # chart mounts no docker, podman, CRI-O or k3s socket (_helpers.tpl mounts the sockets of
+        # the enabled engines only).
+        "collectors": {"enabled": True, "kubernetes": {"enabled": False},
+                       "containerEngine": {"engines": container_engines(c)}},
         "falcoctl": {"artifact": {"install": {"enabled": False}, "follow": {"enabled": False}}},
         "customRules": {"hardened-stack-rules.yaml": rules_yaml(args)},
         "falco": {
@@ -475,7 +564,7 @@ def _values(args: RuntimeDetectionArgs) -> dict:
             "json_include_output_property": True,
             "json_include_tags_property": True,
             "priority": c.minimum_priority,
-            "http_output": {"enabled": True, "url": f"http://{SIDEKICK}.{NAMESPACE}.svc:{SIDEKICK_PORT}"},
+            "http_output": falco_http_output(args.tls_rotation is not None),
             "stdout_output": {"enabled": True},
             "syslog_output": {"enabled": False},
             "webserver": {"enabled": True},
@@ -485,14 +574,27 @@ def _values(args: RuntimeDetectionArgs) -> dict:
         # off nothing hides that directory and Falco aborts ("found another plugin with name
         # container", falcosecurity/charts#1057; chart 9.1.0 + Falco 0.44.1). An empty directory
         # over it is the upstream fix (falcosecurity/falco#3984, chart 9.2.0).
-        "mounts": {"volumes": [{"name": CONFIG_D_VOLUME, "emptyDir": {}}],
-                   "volumeMounts": [{"name": CONFIG_D_VOLUME, "mountPath": "/etc/falco/config.d", "readOnly": True}]},
-        # Falco's probe needs a privileged root container (exemption falco-driver): what can still
-        # be constrained is: no write to its own image, and the default seccomp profile.
+        "mounts": {"volumes": [{"name": CONFIG_D_VOLUME, "emptyDir": {}}] + (
+                       [{"name": FALCO_CLIENT_TLS, "secret": {"secretName": FALCO_CLIENT_TLS, "items": [
+                           {"key": "tls.crt", "path": "client.crt"}, {"key": "tls.key", "path": "client.key"},
+                           {"key": "ca.crt", "path": "ca.crt"}]}}] if args.tls_rotation is not None else []),
+                   "volumeMounts": [{"name": CONFIG_D_VOLUME, "mountPath": "/etc/falco/config.d", "readOnly": True}]
+                   + ([{"name": FALCO_CLIENT_TLS, "mountPath": FALCO_CLIENT_DIR, "readOnly": True}]
+                      if args.tls_rotation is not None else [])},
+        # Modern eBPF's least-privileged mode (chart: driver.modernEbpf.leastPrivileged; the
+        # chart's falco.securityContext helper then asks for BPF, SYS_RESOURCE, PERFMON and
+        # SYS_PTRACE instead of privileged, and pod-template.tpl marks the container's AppArmor
+        # profile unconfined). containerSecurityContext replaces that helper's output whole
+        # (pod-template.tpl: a non-empty containerSecurityContext wins), so it names the same four
+        # capabilities itself, on top of drop ALL: root in the container, no other capability, no
+        # privilege escalation, a read-only image.
         "podSecurityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
-        "containerSecurityContext": {"privileged": True, "readOnlyRootFilesystem": True},
+        "containerSecurityContext": {
+            "privileged": False, "allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
+            "capabilities": {"drop": ["ALL"], "add": list(FALCO_CAPABILITIES)}},
         "resources": {"requests": {"cpu": "100m", "memory": "512Mi"}, "limits": {"cpu": "1", "memory": "1Gi"}},
-        "tolerations": [{"effect": "NoSchedule", "key": "node-role.kubernetes.io/control-plane"}],
+        # Every node, whatever its taints: a node Falco does not run on is a node nobody watches.
+        "tolerations": [{"operator": "Exists"}],
         # Falco calls no Kubernetes API here (the container plugin reads pod metadata from the
         # container runtime; the k8s-metacollector is off). The chart has no automount setting, so
         # the component writes the ServiceAccount, without a token (falco_service_account).
@@ -535,7 +637,7 @@ def sidekick_env(c: RuntimeDetectionConfig, extra: Optional[list[dict]] = None) 
 
 
 def sidekick_manifests(c: RuntimeDetectionConfig, archive_env: Optional[list[dict]] = None,
-                       archive_role_arn: Optional[str] = None) -> list[tuple[str, dict]]:
+                       archive_role_arn: Optional[str] = None, tls: bool = False) -> list[tuple[str, dict]]:
     """falcosidekick as the stack deploys it: its own ServiceAccount without a token (it calls no
     Kubernetes API; with the S3 archive it is annotated with its IRSA role, whose web-identity
     token EKS projects into the pod by itself), a restricted Deployment (UID above 10000, read-only
@@ -543,7 +645,8 @@ def sidekick_manifests(c: RuntimeDetectionConfig, archive_env: Optional[list[dic
     labels = standard_labels(SIDEKICK, "alert-forwarder")
     selector = {"app.kubernetes.io/name": SIDEKICK, "app.kubernetes.io/component": "alert-forwarder"}
     meta = {"name": SIDEKICK, "namespace": NAMESPACE, "labels": labels}
-    probe = {"httpGet": {"path": "/ping", "port": "http"}, "initialDelaySeconds": 10, "periodSeconds": 5}
+    probe = {"httpGet": {"path": "/ping", "port": "probe" if tls else "http"}, "initialDelaySeconds": 10,
+             "periodSeconds": 5}
     # images.lock (python -m hardened images pin) supplies the digest the config does not set
     sidekick_digest = c.sidekick_image_digest or locked_digest(
         f"docker.io/falcosecurity/falcosidekick:{c.sidekick_image_tag}")
@@ -551,8 +654,10 @@ def sidekick_manifests(c: RuntimeDetectionConfig, archive_env: Optional[list[dic
         "name": SIDEKICK,
         "image": f"docker.io/falcosecurity/falcosidekick:{_image(c.sidekick_image_tag, sidekick_digest)}",
         "imagePullPolicy": "IfNotPresent",
-        "ports": [{"name": "http", "containerPort": SIDEKICK_PORT, "protocol": "TCP"}],
-        "env": sidekick_env(c, archive_env),
+        "ports": [{"name": "http", "containerPort": SIDEKICK_PORT, "protocol": "TCP"}] + (
+            [{"name": "probe", "containerPort": SIDEKICK_PROBE_PORT, "protocol": "TCP"}] if tls else []),
+        "env": sidekick_env(c, archive_env) + (sidekick_tls_env() if tls else []),
+        **({"volumeMounts": [{"name": "tls", "mountPath": SIDEKICK_TLS_DIR, "readOnly": True}]} if tls else {}),
         "livenessProbe": probe, "readinessProbe": probe,
         "resources": SIDEKICK_RESOURCES,
         "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]},
@@ -567,7 +672,8 @@ def sidekick_manifests(c: RuntimeDetectionConfig, archive_env: Optional[list[dic
                      "enableServiceLinks": False,
                      "securityContext": {"runAsNonRoot": True, "runAsUser": SIDEKICK_UID, "runAsGroup": SIDEKICK_UID,
                                          "fsGroup": SIDEKICK_UID, "seccompProfile": {"type": "RuntimeDefault"}},
-                     "containers": [container]}}},
+                     "containers": [container],
+                     **({"volumes": [{"name": "tls", "secret": {"secretName": SIDEKICK_TLS}}]} if tls else {})}}},
     }
     sa_meta = {**meta, "annotations": {"eks.amazonaws.com/role-arn": archive_role_arn}} if archive_role_arn else meta
     return [
@@ -680,8 +786,11 @@ class RuntimeDetection(HardenedComponent):
         elif c.siem.splunk:
             deps.append(k8s_object(f"{name}-siem-secret", siem_secret(args.splunk_token), in_ns))
         deps.append(k8s_object(f"{name}-falco-sa", falco_service_account(), in_ns))
+        if args.tls_rotation is not None:
+            deps += [k8s_object(f"{name}-{suffix}", m, in_ns) for suffix, m in alert_certificates(args.tls_rotation)]
         self.sidekick = [k8s_object(f"{name}-{suffix}", m, child_opts(self, depends_on=deps))
-                         for suffix, m in sidekick_manifests(c, args.archive_env, args.archive_role_arn)]
+                         for suffix, m in sidekick_manifests(c, args.archive_env, args.archive_role_arn,
+                                                             tls=args.tls_rotation is not None)]
         self.chart = helm_chart(f"{name}-chart", chart=FALCO_CHART, version=c.chart_version, repo=FALCO_REPO,
                                 namespace=NAMESPACE, values=_values(args), opts=child_opts(self, depends_on=deps))
         self.register_outputs({"namespace": NAMESPACE, "driver": c.driver,

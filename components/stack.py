@@ -10,9 +10,9 @@ from typing import Optional
 import pulumi
 
 from .admission import AdmissionControl, AdmissionControlArgs, tenant_namespace_labels
-from .audit import AuditTrails, AuditTrailsArgs, falco_archive_env
+from .audit import AuditTrails, AuditTrailsArgs, falco_archive_env, vault_audit_sidecar
 from .compliance import Compliance, ComplianceArgs
-from .config import NetworkIntent, Secrets, StackConfig, falco_archive
+from .config import NetworkIntent, Secrets, StackConfig, alb_access_log_bucket, audit_shipper, falco_archive
 from .ingress import ExternalService, TlsIngress, TlsIngressArgs
 from .mesh import MeshIntent, ZeroTrustMesh, ZeroTrustMeshArgs, mesh_workloads, proxy_image
 from .spire import CSI_DRIVER, Identity, Spire, SpireArgs
@@ -23,6 +23,7 @@ from .secrets import SecretDelivery, SecretDeliveryArgs
 from .storage import EncryptedStorage, EncryptedStorageArgs
 from .tenancy import TenantSecretIsolation, TenantSecretIsolationArgs
 from .vault import VaultHA, VaultHAArgs
+from .vault import role_name as vault_role_name
 from .workload import HardenedWorkload, HardenedWorkloadArgs
 
 TOKEN = "hardened:index:HardenedStack"
@@ -141,12 +142,15 @@ class HardenedStack(HardenedComponent):
             progress(f"vault: {cfg.vault.replicas} raft replicas, TLS 1.3, AWS KMS auto-unseal "
                      f"({cfg.vault.resolved_kms_mode}) through IRSA")
             self.vault = VaultHA(f"{name}-vault", VaultHAArgs(
-                config=cfg.vault, secrets=cfg.secrets, cluster_name=cfg.cluster.name, region=cfg.cluster.region,
+                config=cfg.vault if cfg.vault.aws_endpoint_cidrs or not cfg.aws_endpoint_cidrs
+                else cfg.vault.model_copy(update={"aws_endpoint_cidrs": list(cfg.aws_endpoint_cidrs)}), secrets=cfg.secrets, cluster_name=cfg.cluster.name, region=cfg.cluster.region,
                 oidc_issuer_url=cfg.cluster.oidc_issuer_url, oidc_provider_arn=cfg.cluster.oidc_provider_arn,
                 control_plane_cidrs=cfg.admission.control_plane_cidrs,
                 license=self.secrets.require("vaultLicense", "vault.edition enterprise")
                 if cfg.vault.edition == "enterprise" else None,
                 platform_secret_namespaces=platform_secret_namespaces(cfg),
+                audit_shipper=vault_audit_sidecar(cfg.compliance.audit_trails.shipper_image, cfg.cluster.region)
+                if audit_shipper(cfg) else None,
             ), pulumi.ResourceOptions(parent=self, depends_on=waits_for([*admitted, *filter(None, [self.secret_delivery,
                                                                                                    self.storage])])))
         secret_deps: list[pulumi.Resource] = [r for r in (self.secret_delivery, self.vault) if r is not None]
@@ -169,10 +173,12 @@ class HardenedStack(HardenedComponent):
             self.runtime_detection = RuntimeDetection(f"{name}-runtime-detection", RuntimeDetectionArgs(
                 config=rd, tenant_images=[w.image for w in cfg.workloads],
                 archive_role_arn=archive_role, archive_env=archive_env,
+                tls_rotation=cfg.secrets.rotation.tls if cfg.secrets.enabled else None,
                 splunk_token=self.secrets.require("splunkHecToken", "runtimeDetection.siem.splunk")
                 if rd.siem.splunk and not rd.siem.splunk.token_vault_key else None,
             ), pulumi.ResourceOptions(parent=self, depends_on=waits_for([*admitted, *(
-                secret_deps if rd.siem.splunk and rd.siem.splunk.token_vault_key else [])])))
+                secret_deps if rd.siem.splunk and rd.siem.splunk.token_vault_key else []),
+                *([self.secret_delivery] if self.secret_delivery is not None else [])])))
         self.compliance: Optional[Compliance] = None
         if cfg.compliance.enabled:
             progress(f"compliance: scan '{cfg.compliance.schedule}', audit logs under Object Lock "
@@ -182,21 +188,6 @@ class HardenedStack(HardenedComponent):
                 control_plane_cidrs=cfg.admission.control_plane_cidrs,
                 trusted_registries=cfg.trusted_registries,
             ), pulumi.ResourceOptions(parent=self, depends_on=waits_for(admitted)))
-        # Audit trails (issue 17): the API server's audit log, Vault's audit device and Falco's
-        # events land in the Object Lock bucket, each source PutObject-only on its own prefix.
-        self.audit_trails: Optional[AuditTrails] = None
-        if self.compliance is not None and getattr(self.compliance, "bucket", None) is not None:
-            progress("audit: API server audit log, Vault audit device, Falco events into the Object Lock bucket")
-            self.audit_trails = AuditTrails(f"{name}-audit", AuditTrailsArgs(
-                config=cfg.compliance.audit_trails, cluster_name=cfg.cluster.name, region=cfg.cluster.region,
-                account_id=cfg.cluster.account_id, bucket_name=self.compliance.bucket.bucket,
-                bucket_arn=self.compliance.bucket.arn, key_arn=self.compliance.key.arn,
-                oidc_provider_arn=cfg.cluster.oidc_provider_arn, oidc_issuer_url=cfg.cluster.oidc_issuer_url,
-                vault=self.vault is not None, falco=falco_archive(cfg),
-                known_bucket_name=cfg.compliance.audit_retention.bucket_name,
-            ), pulumi.ResourceOptions(parent=self, depends_on=[self.compliance, *waits_for(
-                [r for r in (self.vault, self.runtime_detection) if r is not None])]))
-
         # Workload identity: SPIRE issues every workload's SVID (one ClusterSPIFFEID per workload);
         # the mesh (after the tenant namespaces, before any workload) uses it for mTLS.
         self.spire: Optional[Spire] = None
@@ -285,7 +276,28 @@ class HardenedStack(HardenedComponent):
                 control_plane_cidrs=cfg.admission.control_plane_cidrs,
                 cluster_name=cfg.cluster.name,
                 spire_csi_driver=CSI_DRIVER if _spire_gateway(cfg) else None,
+                access_logs_bucket=alb_access_log_bucket(cfg), account_id=cfg.cluster.account_id,
+                region=cfg.cluster.region,
+                access_logs_retention_days=cfg.compliance.audit_retention.retention_days,
             ), pulumi.ResourceOptions(parent=self, depends_on=waits_for([self.workloads[w.key] for w in external])))
+
+        # Audit trails (issue 17): the API server's audit log, Vault's audit device and Falco's
+        # events land in the Object Lock bucket, each source PutObject-only on its own prefix.
+        self.audit_trails: Optional[AuditTrails] = None
+        if self.compliance is not None and getattr(self.compliance, "bucket", None) is not None:
+            progress("audit: API server audit log, Vault audit device, Falco events into the Object Lock bucket")
+            self.audit_trails = AuditTrails(f"{name}-audit", AuditTrailsArgs(
+                config=cfg.compliance.audit_trails, cluster_name=cfg.cluster.name, region=cfg.cluster.region,
+                account_id=cfg.cluster.account_id, bucket_name=self.compliance.bucket.bucket,
+                bucket_arn=self.compliance.bucket.arn, key_arn=self.compliance.key.arn,
+                oidc_provider_arn=cfg.cluster.oidc_provider_arn, oidc_issuer_url=cfg.cluster.oidc_issuer_url,
+                vault=self.vault is not None, falco=falco_archive(cfg),
+                vault_role_name=vault_role_name(cfg.cluster.name) if self.vault is not None else None,
+                known_bucket_name=cfg.compliance.audit_retention.bucket_name,
+                aws_endpoint_cidrs=list(cfg.aws_endpoint_cidrs),
+                web_acl_arn=self.ingress.edge.web_acl_arn if self.ingress is not None and self.ingress.edge else None,
+            ), pulumi.ResourceOptions(parent=self, depends_on=[self.compliance, *waits_for(
+                [r for r in (self.vault, self.runtime_detection) if r is not None])]))
 
         self.register_outputs({
             "namespaces": sorted(self.namespaces),

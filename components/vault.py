@@ -180,6 +180,9 @@ class VaultHAArgs(StrictModel):
                                            description="Where the Kubernetes API server lives.")
     license: Optional[Any] = Field(None, description="Enterprise license as a Pulumi secret Output "
                                                      "(Secrets.require('vaultLicense')); required for enterprise.")
+    audit_shipper: Optional[dict] = Field(
+        None, description="Chart values that add the audit shipper sidecar (components.audit.vault_audit_sidecar: "
+                          "server.extraInitContainers and server.volumes); default none.")
     platform_secret_namespaces: list[str] = Field(
         default_factory=list,
         description="Platform namespaces External Secrets' own role may read (their '<namespace>/' prefixes only; "
@@ -365,6 +368,11 @@ def _values(args: VaultHAArgs, role_arn: Any = "") -> dict:
             "service": {"enabled": True, "type": "ClusterIP"},
         },
     }
+    if args.audit_shipper:
+        # The audit shipper (components.audit): a native sidecar reading the file device on the
+        # pod's own audit volume; its volumes join the chart's.
+        values["server"]["extraInitContainers"] = list(args.audit_shipper["extraInitContainers"])
+        values["server"]["volumes"] = values["server"]["volumes"] + list(args.audit_shipper["volumes"])
     if enterprise:
         values["server"]["enterpriseLicense"] = {"secretName": LICENSE_SECRET, "secretKey": "license"}
     return deep_merge(values, c.extra_values)
@@ -428,12 +436,14 @@ def network_policies(args: VaultHAArgs) -> list[tuple[str, dict]]:
             "podSelector": server, "policyTypes": ["Egress"],
             "egress": [{"to": [{"ipBlock": {"cidr": cidr}} for cidr in sorted(args.control_plane_cidrs)],
                         "ports": [{"protocol": "TCP", "port": 443}, {"protocol": "TCP", "port": 6443}]}]})),
-        # KMS and STS: NetworkPolicy cannot name an AWS endpoint, so 443 to the internet except the
-        # cluster's private ranges and link-local (instance metadata); nothing else leaves on 443.
+        # KMS, STS and (the audit shipper sidecar) S3: the VPC interface endpoints' subnets when
+        # given (awsEndpointCidrs: named destinations only); else, as NetworkPolicy cannot name an
+        # AWS endpoint, 443 to the internet except the private ranges and link-local (IMDS).
         ("aws", _netpol("allow-egress-aws-kms-sts", {
             "podSelector": server, "policyTypes": ["Egress"],
-            "egress": [{"to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": sorted(c.egress_except)}}]
-                        + [{"ipBlock": {"cidr": cidr}} for cidr in sorted(c.aws_endpoint_cidrs)],
+            "egress": [{"to": [{"ipBlock": {"cidr": cidr}} for cidr in sorted(c.aws_endpoint_cidrs)]
+                        if c.aws_endpoint_cidrs else
+                        [{"ipBlock": {"cidr": "0.0.0.0/0", "except": sorted(c.egress_except)}}],
                         "ports": [{"protocol": "TCP", "port": 443}]}]})),
     ]
     return out

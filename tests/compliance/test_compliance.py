@@ -159,14 +159,14 @@ def test_rendered_cronjob_and_namespace(records):
 def test_audit_bucket_is_locked_encrypted_private_and_tls_only(records):
     bucket = one(records, "aws:s3/bucket:Bucket", "compliance-audit-logs")
     assert bucket.inputs["objectLockEnabled"] is True and not bucket.inputs.get("forceDestroy")
-    lock = one(records, "aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration")
+    lock = one(records, "aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration", "compliance-audit-object-lock")
     assert lock.inputs["rule"]["defaultRetention"] == {"mode": "COMPLIANCE", "days": 2555}
     pab = one(records, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", "compliance-audit-public-access")
     assert all(pab.inputs[k] is True for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls",
                                                 "restrictPublicBuckets"))
     versioning = one(records, "aws:s3/bucketVersioning:BucketVersioning", "compliance-audit-versioning")
     assert versioning.inputs["versioningConfiguration"]["status"] == "Enabled"
-    sse = one(records, "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration")
+    sse = one(records, "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration", "compliance-audit-sse")
     (rule,) = sse.inputs["rules"]
     key = one(records, "aws:kms/key:Key", "compliance-audit-key")
     assert rule["applyServerSideEncryptionByDefault"]["sseAlgorithm"] == "aws:kms"
@@ -178,7 +178,7 @@ def test_audit_bucket_is_locked_encrypted_private_and_tls_only(records):
 
 
 def test_object_lock_waits_for_versioning(records):
-    lock = one(records, "aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration")
+    lock = one(records, "aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration", "compliance-audit-object-lock")
     versioning = one(records, "aws:s3/bucketVersioning:BucketVersioning", "compliance-audit-versioning")
     assert versioning.urn in lock.dependencies
 

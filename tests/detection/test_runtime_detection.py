@@ -22,8 +22,15 @@ SNAPSHOTS = Path(__file__).parent / "snapshots"
 CHART = "kubernetes:helm.sh/v4:Chart"
 
 
+#: A syslog collector on the private network, accepted only with the visible clear-text opt-out
+#: (prod sends to the SIEM through HEC over https only: tests/paths/test_telemetry_tls.py).
+PRIVATE_SYSLOG = {"address": "siem.lego-mcp.io:514", "protocol": "tcp", "format": "cef", "allowCleartext": True}
+
+
 def _args(**section) -> RuntimeDetectionArgs:
-    cfg = parse_stack_config(prod_document())
+    doc = prod_document()
+    doc["runtimeDetection"]["siem"]["syslog"] = PRIVATE_SYSLOG
+    cfg = parse_stack_config(doc)
     rd = cfg.runtime_detection.model_copy(update=section) if section else cfg.runtime_detection
     return RuntimeDetectionArgs(config=rd, tenant_images=[w.image for w in cfg.workloads], splunk_token="t")
 
@@ -149,7 +156,8 @@ def test_image_repository(image, repo):
 
 def test_values_run_modern_ebpf_without_loader_or_runtime_rule_downloads():
     v = _values(_args())
-    assert v["driver"] == {"enabled": True, "kind": "modern_ebpf", "loader": {"enabled": False}}
+    assert v["driver"] == {"enabled": True, "kind": "modern_ebpf", "loader": {"enabled": False},
+                           "modernEbpf": {"leastPrivileged": True}}
     assert v["tty"] is True and v["falco"]["json_output"] is True
     assert v["falcoctl"]["artifact"]["install"]["enabled"] is False
     assert v["falcoctl"]["artifact"]["follow"]["enabled"] is False
@@ -231,7 +239,7 @@ def test_image_digests_pin_falco_and_falcosidekick():
     args = _args(image_digest=digest, sidekick_image_digest=digest)
     assert _values(args)["image"]["tag"] == f"0.44.1@{digest}"
     (c,) = dict(sidekick_manifests(args.config))["sidekick"]["spec"]["template"]["spec"]["containers"]
-    assert c["image"] == f"docker.io/falcosecurity/falcosidekick:2.32.0@{digest}"
+    assert c["image"] == f"docker.io/falcosecurity/falcosidekick:2.34.1@{digest}"
 
 
 @pytest.mark.parametrize("url, endpoint", [

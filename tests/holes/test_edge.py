@@ -40,7 +40,7 @@ def test_tls13_end_to_end(prod):
     assert https["sslPolicy"].startswith("ELBSecurityPolicy-TLS13-1-3-")
     assert https["certificateArn"].startswith("arn:aws:acm:")
     assert listeners[80]["defaultActions"][0]["redirect"]["protocol"] == "HTTPS"
-    (tg,) = of_type(prod, "aws:lb/targetGroup:TargetGroup")
+    (tg,) = [r for r in of_type(prod, "aws:lb/targetGroup:TargetGroup") if r.name.endswith("-alb-tg")]
     assert tg.inputs["protocol"] == "HTTPS" and tg.inputs["targetType"] == "ip"
     assert https["defaultActions"][0]["targetGroupArn"].endswith(f"/{tg.name}")
     # the gateway behind it accepts TLS 1.3 only
@@ -53,12 +53,13 @@ def test_tls13_end_to_end(prod):
 def test_the_alb_is_the_only_way_in(prod):
     (gw,) = k8s(prod, "Gateway", "public", "istio-ingress")
     assert gw["metadata"]["annotations"]["networking.istio.io/service-type"] == "ClusterIP"
-    (tgb,) = k8s(prod, "TargetGroupBinding", namespace="istio-ingress")
+    (tgb,) = k8s(prod, "TargetGroupBinding", "public-istio-alb", namespace="istio-ingress")
     assert tgb["spec"]["serviceRef"] == {"name": "public-istio", "port": 443}
     assert tgb["spec"]["targetGroupARN"].startswith("arn:aws:lb") and tgb["spec"]["targetType"] == "ip"
     (np,) = k8s(prod, "NetworkPolicy", "allow-ingress-clients", "istio-ingress")
     sources = [p["ipBlock"]["cidr"] for rule in np["spec"]["ingress"] for p in rule["from"]]
-    assert "0.0.0.0/0" not in sources and "10.0.0.0/16" in sources
+    # the ALB's subnets only (issue 23, item 4: not the whole VPC; tests/paths/test_edge_paths.py)
+    assert sorted(set(sources)) == ["10.0.0.0/24", "10.0.1.0/24", "10.0.2.0/24"]
 
 
 def test_shield_advanced_protects_the_alb_when_on():

@@ -22,7 +22,9 @@ def falco(namespace: str = "falco", name: str = "falco") -> dict:
         o["metadata"].update(name=name, namespace=namespace)
         for c in pod_spec(o)["containers"] + pod_spec(o)["initContainers"]:
             c["image"] = f"docker.io/falcosecurity/falco@{DIGEST}"
-        container(o)["securityContext"]["privileged"] = True
+        # modern eBPF's least-privileged mode: four capabilities, not privileged (issue 23, item 6)
+        container(o)["securityContext"]["capabilities"] = {"drop": ["ALL"],
+                                                          "add": ["BPF", "PERFMON", "SYS_PTRACE", "SYS_RESOURCE"]}
         pod_spec(o)["volumes"].append({"name": "proc", "hostPath": {"path": "/proc"}})
     return mutated(golden("DaemonSet"), driver)
 
@@ -139,18 +141,21 @@ def test_every_built_in_entry_is_narrow_justified_and_current():
 
 def test_falco_in_its_namespace_is_exempted_by_the_file(pack):
     analysis = run(pack, falco())
-    assert not analysis.by_policy("pod-disallow-privileged-containers")
+    assert not analysis.by_policy("container-enforce-drop-all-capabilities")
     assert not analysis.by_policy("pod-disallow-host-path-volumes")
     reasons = {e.policy: e.reason for e in analysis.exempted}
-    assert "exempted by exemption 'falco-driver'" in reasons["pod-disallow-privileged-containers"]
+    assert "exempted by exemption 'falco-driver'" in reasons["container-enforce-drop-all-capabilities"]
     assert "until 2027-11-30" in reasons["pod-disallow-host-path-volumes"]
+    # the entry no longer lifts privileged: a privileged Falco is judged like any pod
+    privileged = mutated(falco(), lambda o: container(o)["securityContext"].update(privileged=True))
+    assert run(pack, privileged).by_policy("pod-disallow-privileged-containers")
 
 
 def test_the_file_exemption_is_only_as_wide_as_it_says(pack):
     elsewhere = run(pack, falco(namespace="monitoring"))
-    assert elsewhere.by_policy("pod-disallow-privileged-containers")
+    assert elsewhere.by_policy("pod-disallow-host-path-volumes")
     other_workload = run(pack, falco(name="debugger"))
-    assert other_workload.by_policy("pod-disallow-privileged-containers")
+    assert other_workload.by_policy("pod-disallow-host-path-volumes")
     # Policies no entry names still judge Falco itself (its entries lift the driver's privileges,
     # its API token and its tag-only image: not a writable root filesystem).
     writable = mutated(falco(), lambda o: container(o).setdefault("securityContext", {}).update(
@@ -259,11 +264,11 @@ def test_enforcement_level_is_configurable(pack, configure):
 
 def test_a_workload_that_reuses_the_exempted_name_with_another_image_is_judged(pack):
     impostor = mutated(falco(), lambda o: container(o).update(image=f"ghcr.io/lego-mcp/dashboard@{DIGEST}"))
-    assert run(pack, impostor).by_policy("pod-disallow-privileged-containers")
+    assert run(pack, impostor).by_policy("pod-disallow-host-path-volumes")
     debug = mutated(falco(), lambda o: pod_spec(o).setdefault("ephemeralContainers", []).append(
         {"name": "debug", "image": f"docker.io/library/busybox@{DIGEST}"}))
-    assert run(pack, debug).by_policy("pod-disallow-privileged-containers")
-    assert not run(pack, falco()).by_policy("pod-disallow-privileged-containers")
+    assert run(pack, debug).by_policy("pod-disallow-host-path-volumes")
+    assert not run(pack, falco()).by_policy("pod-disallow-host-path-volumes")
 
 
 def test_a_glob_never_reaches_a_look_alike_name_in_the_file():

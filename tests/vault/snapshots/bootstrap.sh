@@ -6,8 +6,9 @@ set -eu
 : "${VAULT_TOKEN:?export VAULT_TOKEN (initial root token) first}"
 
 # 1. Audit device: every request and response, HMAC'd, to the audit volume. Vault refuses to
-#    serve requests it cannot audit once a device is enabled.
-vault audit enable file file_path=/vault/audit/vault_audit.log mode=0600
+#    serve requests it cannot audit once a device is enabled. Mode 0640: the audit shipper
+#    sidecar in the same pod (group 1000, read-only mount) ships it to the audit bucket.
+vault audit enable file file_path=/vault/audit/vault_audit.log mode=0640
 
 # 2. KV v2 for application secrets (the seed's vault:secret/data/... references).
 vault secrets enable -path=secret -version=2 kv || true
