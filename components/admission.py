@@ -107,6 +107,19 @@ class Template:
 
 _QUANTITY = r"^[0-9]+(\.[0-9]+)?(m|Ki|Mi|Gi|Ti|K|M|G|T)?$"
 _NO_PARAMS: dict = {"type": "object", "additionalProperties": False, "properties": {}}
+#: The ``exemptions`` parameter every template takes: the active entries of
+#: policy_pack/exemptions.yaml that name the template's rule, each ONE object (exact kind, namespace
+#: and name) and its image repositories. The Rego lifts the rule for that object and the pods its
+#: controller creates, only while every image is from those repositories (the shared helpers'
+#: ``exempt_object``): admission is as narrow as the pack, never a whole namespace.
+EXEMPTIONS_SCHEMA: dict = {
+    "type": "array",
+    "description": "Named exemptions from policy_pack/exemptions.yaml (set by the stack, never by hand).",
+    "items": {"type": "object", "additionalProperties": False, "required": ["kind", "namespace", "name", "images"],
+              "properties": {"id": {"type": "string"}, "kind": {"type": "string"},
+                             "namespace": {"type": "string"}, "name": {"type": "string"},
+                             "images": {"type": "array", "items": {"type": "string"}}}},
+}
 
 TEMPLATES: tuple[Template, ...] = (
     Template("privileged.rego", "K8sHardenedPrivilegedContainer", "pods-disallow-privileged",
@@ -150,7 +163,19 @@ TEMPLATES: tuple[Template, ...] = (
                      "type": "array", "minItems": 1, "items": {"type": "string", "enum": list(PROBES)},
                      "description": "Probes every container must declare."}}},
              tuple(TEMPLATE_KINDS), "Liveness and readiness probes on every container."),
+    Template("host_namespaces.rego", "K8sHardenedHostNamespaces", "pods-disallow-host-namespaces",
+             "pod-disallow-host-namespaces", _NO_PARAMS, tuple(POD_KINDS),
+             "No pod shares the node's network, PID or IPC namespace."),
 )
+
+
+def _with_exemptions(t: Template) -> Template:
+    """*t* whose schema also takes the ``exemptions`` parameter."""
+    schema = {**t.schema, "properties": {**t.schema.get("properties", {}), "exemptions": EXEMPTIONS_SCHEMA}}
+    return Template(t.rego_file, t.kind, t.constraint, t.crossguard_policy, schema, t.kinds, t.description)
+
+
+TEMPLATES = tuple(_with_exemptions(t) for t in TEMPLATES)
 TEMPLATES_BY_CONSTRAINT = {t.constraint: t for t in TEMPLATES}
 
 
@@ -294,6 +319,10 @@ class AdmissionConfig(StrictModel):
             template = TEMPLATES_BY_CONSTRAINT.get(name)
             if template is None:
                 raise _located(f"constraints.{name}", f"no such constraint; known: {sorted(TEMPLATES_BY_CONSTRAINT)}")
+            if "exemptions" in settings.parameters:
+                raise _located(f"constraints.{name}.parameters.exemptions",
+                               "exemptions come from policy_pack/exemptions.yaml only (one object, its images, an "
+                               "owner, a reason and an expiry): add an entry there instead")
             try:
                 check_against_schema(settings.parameters, {**template.schema, "required": []})
             except ValueError as e:
@@ -340,27 +369,30 @@ def _exemptions_module():
     return sys.modules[name]
 
 
-def exempt_namespaces(template: Template, path: Path = EXEMPTIONS_FILE) -> list[str]:
-    """Namespaces exempted from *template*'s rule by policy_pack/exemptions.yaml.
+def exempt_objects(template: Template, path: Path = EXEMPTIONS_FILE) -> list[dict]:
+    """The objects policy_pack/exemptions.yaml exempts from *template*'s rule, as the constraint's
+    ``exemptions`` parameter: ``{id, kind, namespace, name, images}`` per active entry that names
+    the template's CrossGuard policy (or the constraint).
 
     The file (owned by the policy pack, read with its own loader so both enforcement points parse
-    it the same way) names resources: ``policies``, ``resource: {kind, namespace, name}``,
-    ``reason``, ``expires``. Gatekeeper can exclude only whole namespaces, so an active exemption
-    that names this constraint's CrossGuard policy (or the constraint) excludes its namespace;
-    an expired one excludes nothing, and a glob namespace is never widened into an exclusion.
-    Absent file: no exemptions (the narrowest reading).
+    it the same way) names ONE object and its images; the Rego matches exactly that (the shared
+    helpers' ``exempt_object``), so the namespace stays covered for everything else (issue 23.1:
+    a namespace-wide exclusion admitted any privileged pod there, whatever its image). An expired
+    entry exempts nothing, and an entry with a glob namespace or name, or none (cluster-scoped), is
+    never widened into an exemption here. Absent file: no exemptions (the narrowest reading).
     """
     if not path.exists():
         return []
     ex = _exemptions_module()
-    out = set()
+    out = []
     for e in ex.load_exemptions(path):
         if not (e.applies_to(template.crossguard_policy) or e.applies_to(template.constraint)):
             continue
-        if e.expired() or not e.namespace or any(ch in e.namespace for ch in "*?["):
+        if e.expired() or not e.namespace or any(ch in e.namespace + e.name for ch in "*?["):
             continue
-        out.add(e.namespace)
-    return sorted(out)
+        out.append({"id": e.id, "kind": e.kind, "namespace": e.namespace, "name": e.name,
+                    "images": sorted(e.images)})
+    return sorted(out, key=lambda x: (x["namespace"], x["kind"], x["name"], x["id"]))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -497,13 +529,17 @@ def constraint(t: Template, cfg: AdmissionConfig, trusted_registries: list[str],
                exemptions_file: Path = EXEMPTIONS_FILE, tenant_namespaces: Optional[list[str]] = None,
                platform_tag_images: list[str] | tuple[str, ...] = ()) -> dict:
     settings = cfg.constraints.get(t.constraint) or ConstraintSettings()
-    excluded = sorted(set(WEBHOOK_EXEMPT_NAMESPACES) | set(exempt_namespaces(t, exemptions_file))
-                      | set(settings.excluded_namespaces))
+    excluded = sorted(set(WEBHOOK_EXEMPT_NAMESPACES) | set(settings.excluded_namespaces))
     match: dict = {"kinds": [dict(k) for k in t.kinds], "excludedNamespaces": excluded}
     if t.constraint in TENANT_ONLY:
         match["namespaces"] = sorted(tenant_namespaces or [])
     spec: dict = {"enforcementAction": settings.enforcement_action, "match": match}
     params = cfg.parameters(t, trusted_registries, platform_tag_images)
+    exempt = [e for e in exempt_objects(t, exemptions_file)
+              if "namespaces" not in match or e["namespace"] in match["namespaces"]]
+    if exempt:
+        params["exemptions"] = exempt
+        check_against_schema(params, t.schema)
     if params:
         spec["parameters"] = params
     return {

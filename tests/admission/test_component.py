@@ -8,7 +8,7 @@ import yaml
 from components.admission import (GATEKEEPER_IGNORE_LABEL, GATEKEEPER_NAMESPACE, SIGSTORE_INCLUDE_LABEL,
                                    TEMPLATE_READY, TEMPLATES, TEMPLATES_BY_CONSTRAINT, WAIT_FOR_ANNOTATION,
                                    AdmissionConfig, AdmissionControlArgs, SignatureConfig, _policy_controller_values,
-                                   _values, check_against_schema, constraint, exempt_namespaces)
+                                   _values, check_against_schema, constraint, exempt_objects)
 from components.config import ConfigError, parse_stack_config
 from tests.admission.harness import k8s, prod_document, record, render
 
@@ -113,7 +113,7 @@ def test_registry_constraint_is_the_stacks_trusted_registries():
 
 @pytest.mark.parametrize("params,fragment", [
     ({"cpu": 4}, "parameters.cpu must be of type string"),
-    ({"cpus": "4"}, "parameters.cpus is not a parameter of this template (allowed: cpu, memory)"),
+    ({"cpus": "4"}, "parameters.cpus is not a parameter of this template (allowed: cpu, exemptions, memory)"),
     ({"memory": "eight"}, "parameters.memory 'eight' does not match"),
 ])
 def test_parameters_outside_the_template_schema_are_refused(params, fragment):
@@ -188,27 +188,37 @@ def test_subject_glob_becomes_an_anchored_regexp():
 OWNER = {"team": "platform", "contact": "platform@example.com"}
 
 
-def test_exemptions_file_excludes_named_namespaces_from_named_constraints_only(tmp_path):
+def test_exemptions_file_exempts_named_objects_from_named_constraints_only(tmp_path):
+    """Issue 23.1: an entry becomes the constraint's ``exemptions`` parameter (one object and its
+    images), never an excluded namespace; an expired entry exempts nothing."""
     f = tmp_path / "exemptions.yaml"
     f.write_text(yaml.safe_dump({"exemptions": [
         {"id": "falco-driver", "owner": OWNER,
          "policies": ["pod-disallow-privileged-containers", "pod-disallow-host-path-volumes"],
          "resource": {"kind": "DaemonSet", "namespace": "falco", "name": "falco"},
+         "images": ["docker.io/falcosecurity/falco"],
          "reason": "the kernel driver needs the host", "expires": "2099-12-31"},
         {"id": "old", "owner": OWNER, "policies": ["pod-disallow-root-user"],
          "resource": {"kind": "DaemonSet", "namespace": "legacy", "name": "x"},
          "reason": "expired long ago, must not exclude", "expires": "2020-01-01"},
     ]}))
-    by_name = {t.constraint: exempt_namespaces(t, f) for t in TEMPLATES}
-    assert by_name["pods-disallow-privileged"] == ["falco"]
-    assert by_name["pods-disallow-host-path"] == ["falco"]
+    by_name = {t.constraint: exempt_objects(t, f) for t in TEMPLATES}
+    falco = [{"id": "falco-driver", "kind": "DaemonSet", "namespace": "falco", "name": "falco",
+              "images": ["docker.io/falcosecurity/falco"]}]
+    assert by_name["pods-disallow-privileged"] == by_name["pods-disallow-host-path"] == falco
     assert all(v == [] for k, v in by_name.items() if k not in ("pods-disallow-privileged", "pods-disallow-host-path"))
     c = constraint(TEMPLATES_BY_CONSTRAINT["pods-disallow-privileged"], AdmissionConfig(), REGISTRIES, f)
-    assert c["spec"]["match"]["excludedNamespaces"] == ["falco", "gatekeeper-system", "kube-system"]
+    assert c["spec"]["match"]["excludedNamespaces"] == ["gatekeeper-system", "kube-system"]
+    assert c["spec"]["parameters"]["exemptions"] == falco
+
+
+def test_exemptions_cannot_be_given_as_constraint_parameters():
+    with pytest.raises(ValueError, match="exemptions come from policy_pack/exemptions.yaml"):
+        AdmissionConfig(constraints={"pods-disallow-privileged": {"parameters": {"exemptions": []}}})
 
 
 def test_missing_exemptions_file_exempts_nothing(tmp_path):
-    assert exempt_namespaces(TEMPLATES[0], tmp_path / "absent.yaml") == []
+    assert exempt_objects(TEMPLATES[0], tmp_path / "absent.yaml") == []
 
 
 # --- the rendered stack ------------------------------------------------------------------------
