@@ -27,6 +27,7 @@ import pulumi
 import yaml
 from pydantic import Field, field_validator, model_validator
 
+from .base import Cidr
 from .base import (HardenedComponent, StrictModel, child_opts, deep_merge, helm_chart, k8s_object, standard_labels)
 
 TOKEN = "hardened:index:AdmissionControl"
@@ -303,7 +304,7 @@ class AdmissionConfig(StrictModel):
     constraints: dict[str, ConstraintSettings] = Field(
         default_factory=dict,
         description="Per-constraint settings keyed by constraint name (" + ", ".join(TEMPLATES_BY_CONSTRAINT) + ").")
-    control_plane_cidrs: list[str] = Field(
+    control_plane_cidrs: list[Cidr] = Field(
         default_factory=lambda: ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"],
         description="Where the API server calls the webhooks from and where the controllers reach it (default the "
                     "private ranges: EKS control-plane ENIs live in the cluster VPC). Narrow to the VPC CIDR.")

@@ -29,6 +29,7 @@ import pulumi
 from pydantic import Field, field_validator
 
 from .audit import AuditTrailsConfig
+from .base import Cidr
 from .base import (HardenedComponent, StrictModel, check_image_reference, child_opts, k8s_object, standard_labels)
 
 TOKEN = "hardened:index:Compliance"
@@ -225,7 +226,7 @@ class ComplianceConfig(StrictModel):
 class ComplianceArgs(StrictModel):
     config: ComplianceConfig = Field(default_factory=ComplianceConfig)
     cluster_name: str = Field("cluster", description="Cluster name (bucket prefix, key alias, tags).")
-    control_plane_cidrs: list[str] = Field(default_factory=lambda: ["10.0.0.0/16"],
+    control_plane_cidrs: list[Cidr] = Field(default_factory=lambda: ["10.0.0.0/16"],
                                            description="Where the Kubernetes API server lives.")
     trusted_registries: Optional[list[str]] = Field(None, description="trustedRegistries (checked if given).")
 

@@ -21,6 +21,7 @@ from pydantic_core import PydanticUndefined
 
 from policy_pack.policies._lib.registries import shared_host  # stdlib only: imports no policy
 
+from .base import cidr_problem
 from .base import (DNS1123_LABEL, ConfigError, Quantities, QuotaConfig, Resources, StrictModel,  # noqa: F401
                    _located, _LocatedError, _LocatedErrors, check_image_reference, is_trusted, key_in_prefix,
                    vault_prefix,
@@ -379,9 +380,41 @@ class StackConfig(StrictModel):
 #: comes from Vault (``secrets``), never as a literal in ``env``.
 SECRET_ENV_SUFFIXES = ("PASSWORD", "PASSWD", "SECRET", "TOKEN", "PIN", "API_KEY", "APIKEY", "PRIVATE_KEY",
                        "SECRET_KEY", "ACCESS_KEY", "CREDENTIALS")
-#: Environment variables that switch on a hardware security module the pod would need mounted.
-HSM_FLAGS = ("HSM_ENABLED",)
+#: Environment variables that configure a hardware security module the pod would need mounted:
+#: any name with ``HSM`` as one of its ``_``-separated words (HSM_ENABLED, ENABLE_HSM, HSM_SLOT,
+#: HSM_LIBRARY, Vault's pkcs11 seal VAULT_HSM_LIB / VAULT_HSM_PIN ...) or PKCS11.
+HSM_WORDS = frozenset({"HSM", "PKCS11"})
+#: Words that make an HSM variable a switch: its value decides (an explicit false is accepted).
+FLAG_WORDS = frozenset({"ENABLED", "ENABLE", "USE", "ON", "ACTIVE"})
 TRUTHY = {"1", "true", "yes", "on", "y"}
+FALSY = {"0", "false", "no", "off", "n", ""}
+
+
+def hsm_env_problem(name: str, value: Any) -> Optional[str]:
+    """Why *name*=*value* asks for an HSM the stack does not provide, or None."""
+    words = set(str(name).upper().replace("-", "_").split("_"))
+    if not words & HSM_WORDS:
+        return None
+    if words & FLAG_WORDS and str(value).strip().lower() in FALSY:
+        return None
+    return ("the workload would look for an HSM that nothing mounts: the stack provides no HSM to pods (a "
+            "hostPath socket is refused by Pod Security and the pack, and no HSM device plugin or CSI driver "
+            "is deployed); remove the variable (docs/secrets.md, 'HSM')")
+
+
+def _env_items(env: Any) -> list[tuple[str, Any]]:
+    """``(name, value)`` of an env given as a map or as a Kubernetes ``[{name, value}]`` list."""
+    if isinstance(env, dict):
+        return [(str(k), v) for k, v in env.items()]
+    if isinstance(env, list):
+        return [(str(e.get("name")), e.get("value")) for e in env if isinstance(e, dict) and e.get("name")]
+    return []
+
+
+#: Where an escape hatch hands environment variables to Vault's server (hashicorp/vault chart):
+#: an HSM seal (``seal "pkcs11"``) is configured through them.
+VAULT_ENV_VALUES = (("server", "extraEnvironmentVars"), ("server", "extraSecretEnvironmentVars"),
+                    ("server", "extraEnv"))
 
 
 def cross_tenant_errors(cfg: "StackConfig") -> list[_LocatedError]:
@@ -404,12 +437,21 @@ def cross_tenant_errors(cfg: "StackConfig") -> list[_LocatedError]:
                     f"{name} looks like a secret and is given in clear text (it would sit in git, in Pulumi state "
                     f"and in the Deployment); store it in Vault under {prefix} and list it under "
                     f"workloads[{i}].secrets as {{env: {name}, vaultKey: '{prefix}<path>#<property>'}}"))
-            if upper in HSM_FLAGS and str(value).strip().lower() in TRUTHY:
-                errors.append(_located(
-                    f"workloads[{i}].env.{name}",
-                    "the workload would look for an HSM that nothing mounts: the stack provides no HSM to pods (a "
-                    "hostPath socket is refused by Pod Security and the pack, and no HSM device plugin or CSI driver "
-                    "is deployed); remove the flag (docs/secrets.md, 'HSM')"))
+            problem = hsm_env_problem(name, value)
+            if problem:
+                errors.append(_located(f"workloads[{i}].env.{name}", problem))
+    values: Any = cfg.vault.extra_values
+    for path in VAULT_ENV_VALUES:
+        env = values
+        for part in path:
+            env = env.get(part) if isinstance(env, dict) else None
+        for name, value in _env_items(env):
+            problem = hsm_env_problem(name, value)
+            if problem:
+                where = ".".join(path)
+                errors.append(_located(f"vault.extraValues.{where}.{name}", problem.replace(
+                    "the workload would look for", "Vault would look for").replace(
+                    "remove the variable", "Vault unseals with AWS KMS (vault.kmsMode); remove the variable")))
     for i, w in enumerate(cfg.workloads):
         seen: set[str] = set()
         for j, v in enumerate(w.persistent_volumes):
@@ -462,39 +504,23 @@ def _is_cidr_key(key: str) -> bool:
     return k.endswith("cidrs") or k.endswith("cidr") or k == "egressexcept"
 
 
-#: Where a range of everything is refused: the control plane is a few ENIs, never the internet.
-NO_ANY_RANGE = {"admission.controlPlaneCidrs", "admission.control_plane_cidrs"}
-
-
 def cidr_errors(document: Any, path: str = "") -> list[tuple[str, str]]:
-    """Every CIDR in the raw config document, parsed strictly: a valid prefix length, no host bits
-    set; ``0.0.0.0/0`` (or ``::/0``) refused for the control-plane range."""
-    import ipaddress
-
+    """Every CIDR in the raw config document (any key named ``*cidr``/``*cidrs``, escape hatches
+    included), judged by the one rule of :func:`components.base.cidr_problem`: parsed strictly,
+    and never "the world" (0.0.0.0/0, ::/0 or anything broader than the largest private block)
+    except in ``egressExcept``, whose ranges only narrow an egress rule. The typed fields
+    (:data:`components.base.Cidr`) apply the same rule when a component is built directly."""
     out: list[tuple[str, str]] = []
     if isinstance(document, dict):
         for key, value in document.items():
             sub = f"{path}.{key}" if path else str(key)
             if _is_cidr_key(str(key)) and isinstance(value, (list, str)):
+                place = str(key).lower().replace("_", "") != "egressexcept"
                 for i, entry in enumerate([value] if isinstance(value, str) else value):
                     loc = sub if isinstance(value, str) else f"{sub}[{i}]"
-                    if not isinstance(entry, str):
-                        out.append((loc, f"{entry!r} is not a CIDR string such as '10.0.0.0/16'"))
-                        continue
-                    try:
-                        net = ipaddress.ip_network(entry.strip(), strict=True)
-                    except ValueError as e:
-                        reason = str(e)
-                        if "has host bits set" in reason:
-                            base = ipaddress.ip_network(entry.strip(), strict=False)
-                            reason = f"host bits are set; did you mean '{base}'?"
-                        out.append((loc, f"{entry!r} is not a valid CIDR range ({reason})"))
-                        continue
-                    if entry != entry.strip() or "/" not in entry:
-                        out.append((loc, f"{entry!r} must be written as '<address>/<prefix length>' with no spaces"))
-                    elif sub in NO_ANY_RANGE and net.prefixlen == 0:
-                        out.append((loc, f"{entry!r} is every address: the control-plane range must name the API "
-                                         "server's subnets (e.g. the VPC's private range, 10.0.0.0/16)"))
+                    problem = cidr_problem(entry, place=place)
+                    if problem:
+                        out.append((loc, problem))
             else:
                 out += cidr_errors(value, sub)
     elif isinstance(document, list):
@@ -645,7 +671,8 @@ def parse_stack_config(document: dict[str, Any]) -> StackConfig:
             lines.append(f"  {PROJECT}:{key}: is in clear text in the stack file ({SECRET_KEYS[key]}); remove it and "
                          f"run `pulumi config set --secret {PROJECT}:{key} <value>` (it is stored encrypted)")
     plain = {k: v for k, v in document.items() if k not in SECRET_KEYS and k not in unknown}
-    lines += [f"  {PROJECT}:{loc}: {msg}" for loc, msg in cidr_errors(plain)]
+    cidr_lines = [f"  {PROJECT}:{loc}: {msg}" for loc, msg in cidr_errors(plain)]
+    lines += cidr_lines
     if "cluster" not in plain:
         lines.append(f"  {PROJECT}:cluster is required: set at least `cluster: {{name: <cluster name>}}` "
                      "in Pulumi.<stack>.yaml")
@@ -653,7 +680,10 @@ def parse_stack_config(document: dict[str, Any]) -> StackConfig:
         try:
             cfg = StackConfig.model_validate(plain)
         except ValidationError as e:
-            lines += format_validation_error(e).splitlines()[1:]
+            # a CIDR the raw-document pass already named is said once (the typed field agrees)
+            said = {line.split(": ", 1)[0] for line in cidr_lines}
+            lines += [line for line in format_validation_error(e).splitlines()[1:]
+                      if line.split(": ", 1)[0] not in said]
         else:
             if not lines:
                 return cfg

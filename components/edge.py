@@ -34,6 +34,7 @@ import pulumi
 import pulumi_aws as aws
 from pydantic import Field, field_validator
 
+from .base import Cidr
 from .base import HardenedComponent, AwsResource, StrictModel, child_opts, k8s_object
 
 TOKEN = "hardened:index:EdgeProtection"
@@ -123,7 +124,7 @@ class AlbConfig(StrictModel):
     """The layer-7 entry point the WebACL protects: an ALB in front of the ingress gateway."""
 
     vpc_id: str = Field(pattern=r"^vpc-[0-9a-f]{8,17}$", description="VPC of the cluster.")
-    vpc_cidr: str = Field(description="The VPC's CIDR: where the ALB's connections to the gateway and its health "
+    vpc_cidr: Cidr = Field(description="The VPC's CIDR: where the ALB's connections to the gateway and its health "
                                       "checks come from (the gateway's NetworkPolicy admits only it).")
     subnet_ids: list[str] = Field(min_length=2, description="Public subnets, in at least two zones.")
     certificate_arn: str = Field(description="ACM certificate for the external hostnames.")

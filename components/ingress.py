@@ -23,6 +23,7 @@ import pulumi
 import yaml
 from pydantic import Field, field_validator
 
+from .base import Cidr
 from .base import HardenedComponent, DNS1123_LABEL, StrictModel, child_opts, k8s_object, standard_labels
 from .edge import AlbConfig, WafConfig
 from .mesh_tls import EDGE_ECDH_CURVES
@@ -149,7 +150,7 @@ class ExternalService(StrictModel):
 class TlsIngressArgs(StrictModel):
     config: IngressConfig = Field(default_factory=IngressConfig, description="The ingress section.")
     services: list[ExternalService] = Field(default_factory=list, description="External workloads.")
-    control_plane_cidrs: list[str] = Field(
+    control_plane_cidrs: list[Cidr] = Field(
         default_factory=lambda: ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"],
         description="Where load-balancer health checks come from (default the private ranges).")
     cluster_name: str = Field("cluster", description="Cluster name, used in AWS names, metrics and tags.")

@@ -20,6 +20,7 @@ from typing import Any, Optional
 import pulumi
 from pydantic import Field, field_validator
 
+from .base import Cidr
 from .base import HardenedComponent, StrictModel, child_opts, deep_merge, helm_chart, k8s_object, manifest_file, standard_labels
 from .mesh_tls import with_tls13_floor
 from .spire import CSI_DRIVER, workload_spiffe_id
@@ -124,7 +125,7 @@ class ZeroTrustMeshArgs(StrictModel):
     tenant_namespaces: list[str] = Field(default_factory=list, description="Namespaces that get default-deny.")
     workloads: list[MeshWorkload] = Field(default_factory=list, description="Tenant workloads.")
     intents: list[MeshIntent] = Field(default_factory=list, description="Active intents (isolation applied).")
-    control_plane_cidrs: list[str] = Field(default_factory=list,
+    control_plane_cidrs: list[Cidr] = Field(default_factory=list,
                                            description="API server CIDRs (istiod's webhooks and its API access).")
     gateway_namespaces: list[str] = Field(default_factory=list,
                                           description="Namespaces of mesh gateways (they reach istiod too).")

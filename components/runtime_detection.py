@@ -41,6 +41,7 @@ import pulumi
 import yaml
 from pydantic import Field, field_validator, model_validator
 
+from .base import Cidr, CidrExcept
 from .base import HardenedComponent, StrictModel, child_opts, deep_merge, helm_chart, k8s_object, standard_labels
 
 TOKEN = "hardened:index:RuntimeDetection"
@@ -253,7 +254,7 @@ class SyslogConfig(StrictModel):
 class SiemConfig(StrictModel):
     splunk: Optional[SplunkConfig] = Field(None, description="Splunk HEC output (default none).")
     syslog: Optional[SyslogConfig] = Field(None, description="Syslog output (default none).")
-    cidrs: list[str] = Field(
+    cidrs: list[Cidr] = Field(
         default_factory=list,
         description="The SIEM's own addresses, if known (default none: the internet minus private ranges on the "
                     "SIEM ports, since NetworkPolicy cannot name a host). Setting them narrows the egress to them.")
@@ -278,7 +279,7 @@ class RuntimeDetectionConfig(StrictModel):
     extra_rules: list[FalcoRule] = Field(default_factory=list, description="Rules added to the stack's own.")
     max_nodes: int = Field(100, ge=1, le=5000, description="Nodes Falco runs on at most (sizes the namespace "
                                                            "quota: one Falco pod per node; default 100).")
-    egress_except: list[str] = Field(default_factory=lambda: list(DEFAULT_EGRESS_EXCEPT),
+    egress_except: list[CidrExcept] = Field(default_factory=lambda: list(DEFAULT_EGRESS_EXCEPT),
                                      description="Ranges excluded from the SIEM egress (default private, CGNAT, "
                                                  "link-local).")
     extra_values: dict[str, Any] = Field(default_factory=dict, description="Extra chart values merged last.")

@@ -25,6 +25,7 @@ from typing import Any, Optional
 import pulumi
 from pydantic import Field, field_validator, model_validator
 
+from .base import Cidr, CidrExcept
 from .base import (HardenedComponent, Resources, StrictModel, child_opts, deep_merge, helm_chart, k8s_object,
                    standard_labels)
 
@@ -253,7 +254,7 @@ class SecretsConfig(StrictModel):
 
 class SecretDeliveryArgs(StrictModel):
     config: SecretsConfig = Field(default_factory=SecretsConfig, description="The secrets section.")
-    control_plane_cidrs: list[str] = Field(
+    control_plane_cidrs: list[Cidr] = Field(
         default_factory=lambda: ["10.0.0.0/16"],
         description="Where the Kubernetes API server (webhook callers) lives (admission.controlPlaneCidrs).")
     vault_namespace: str = Field("vault", description="Namespace of Vault (for egress to 8200).")
@@ -263,7 +264,7 @@ class SecretDeliveryArgs(StrictModel):
     gateway_api: bool = Field(
         True, description="cert-manager's enableGatewayAPI (default true; HardenedStack sets it from the ingress: "
                           "true with the Gateway API controller, false otherwise).")
-    egress_except: list[str] = Field(
+    egress_except: list[CidrExcept] = Field(
         default_factory=lambda: ["10.0.0.0/8", "100.64.0.0/10", "169.254.0.0/16", "172.16.0.0/12", "192.168.0.0/16"],
         description="Ranges excluded from internet egress (default private ranges, CGNAT, link-local/IMDS).")
     platform_namespaces: list[str] = Field(

@@ -36,6 +36,7 @@ import pulumi
 import pulumi_aws as aws
 from pydantic import Field, field_validator, model_validator
 
+from .base import Cidr, CidrExcept
 from .base import (HardenedComponent, Quantities, Resources, StrictModel, child_opts, deep_merge, helm_chart,
                    k8s_object, parse_cpu, parse_memory, standard_labels)
 from .secrets import (ESO_NAMESPACE, ESO_SERVICE_ACCOUNT, VAULT_AUDIENCE, VAULT_TLS_SECRET, RotationConfig, SecretsConfig,
@@ -116,11 +117,11 @@ class VaultConfig(StrictModel):
         default_factory=list,
         description="Namespaces whose pods may call Vault on 8200 besides External Secrets (default none: "
                     "workloads get secrets through ExternalSecrets, not by talking to Vault).")
-    aws_endpoint_cidrs: list[str] = Field(
+    aws_endpoint_cidrs: list[Cidr] = Field(
         default_factory=list,
         description="Subnets of VPC interface endpoints for KMS and STS, if used (default none: the public "
                     "endpoints on 443).")
-    egress_except: list[str] = Field(
+    egress_except: list[CidrExcept] = Field(
         default_factory=lambda: list(DEFAULT_EGRESS_EXCEPT),
         description="Ranges excluded from the 443 egress to AWS (default the private ranges, CGNAT and "
                     "link-local, so Vault reaches no cluster service or the instance metadata through it).")
@@ -175,7 +176,7 @@ class VaultHAArgs(StrictModel):
     region: str = Field("us-east-1", description="AWS region of the KMS key.")
     oidc_issuer_url: Optional[str] = Field(None, description="cluster.oidcIssuerUrl.")
     oidc_provider_arn: Optional[str] = Field(None, description="cluster.oidcProviderArn.")
-    control_plane_cidrs: list[str] = Field(default_factory=lambda: ["10.0.0.0/16"],
+    control_plane_cidrs: list[Cidr] = Field(default_factory=lambda: ["10.0.0.0/16"],
                                            description="Where the Kubernetes API server lives.")
     license: Optional[Any] = Field(None, description="Enterprise license as a Pulumi secret Output "
                                                      "(Secrets.require('vaultLicense')); required for enterprise.")

@@ -21,6 +21,15 @@ TARGET = ROOT / "docs" / "config.md"
 def _type_name(annotation: Any) -> str:
     origin = typing.get_origin(annotation)
     args = typing.get_args(annotation)
+    if origin is typing.Annotated:
+        # the stack's validated string types (components.base.Cidr ...) say what they hold
+        from components import base
+
+        if annotation == base.Cidr:
+            return "CIDR (never broader than /8, IPv6 /7)"
+        if annotation == base.CidrExcept:
+            return "CIDR"
+        return _type_name(args[0])
     if origin is typing.Literal:
         return " \\| ".join(repr(a).replace("'", '"') for a in args)
     if origin in (list, tuple, set):
