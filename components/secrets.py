@@ -378,8 +378,29 @@ def eso_values(c: SecretsConfig) -> dict:
                            "livenessProbe": {"enabled": True},
                            **part(e.resources.cert_controller, ESO_CERT_CONTROLLER_SERVICE_ACCOUNT)},
         "serviceMonitor": {"enabled": False},
+        # The chart's external-secrets-edit aggregates create/patch on ClusterSecretStores and
+        # ClusterGenerators (cluster-scoped) into every namespace's edit and admin (issue 23.3):
+        # off; tenant_edit_role() aggregates the namespaced kinds alone. View stays (reads only).
+        "rbac": {"aggregateToEdit": False, "aggregateToAdmin": False},
     }
     return deep_merge(values, e.extra_values)
+
+
+#: Namespaced kinds of External Secrets that the built-in edit and admin roles may write (the
+#: pull-only set the stack processes: no PushSecrets, and never a Cluster* kind).
+TENANT_EDIT_RESOURCES = ("externalsecrets", "secretstores")
+
+
+def tenant_edit_role() -> dict:
+    """What namespace editors may do with External Secrets, aggregated into edit and admin: write
+    the namespaced kinds only (the chart's own edit role also writes cluster-scoped ones)."""
+    name = f"{ESO_FULLNAME}-tenant-edit"
+    meta = _meta(name, "rbac")
+    meta["labels"] = {**meta["labels"], "rbac.authorization.k8s.io/aggregate-to-edit": "true",
+                      "rbac.authorization.k8s.io/aggregate-to-admin": "true"}
+    return {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": meta,
+            "rules": [{"apiGroups": ["external-secrets.io"], "resources": list(TENANT_EDIT_RESOURCES),
+                       "verbs": ["create", "delete", "deletecollection", "patch", "update"]}]}
 
 
 def eso_service_accounts() -> list[tuple[str, dict]]:
@@ -575,6 +596,7 @@ class SecretDelivery(HardenedComponent):
             f"{name}-external-secrets", chart=ESO_CHART, version=c.external_secrets.chart_version,
             repo=ESO_REPO, namespace=ESO_NAMESPACE, values=eso_values(c),
             opts=child_opts(self, depends_on=[self.eso_namespace, *policies, *eso_accounts]))
+        k8s_object(f"{name}-eso-tenant-edit", tenant_edit_role(), child_opts(self, depends_on=[self.external_secrets]))
         # The store may exist before Vault answers: ESO marks it not-ready until Vault is up, and
         # HardenedStack makes the workloads (their ExternalSecrets) wait for both.
         self.store = k8s_object(f"{name}-vault-backend", cluster_secret_store(c, args.vault_namespace,
