@@ -140,8 +140,16 @@ def mesh_workloads(workloads, trust_domain: str) -> list[MeshWorkload]:
 # Pure builders (unit-tested)
 # ---------------------------------------------------------------------------------------------
 
+#: The istio-reader ServiceAccount (base chart) and its ClusterRole and binding (istiod chart) serve
+#: multicluster remote secrets only: another cluster's istiod reads this one with its token. No pod
+#: here runs as it, yet it read Secrets cluster-wide with an auto-mounted token (issue 23.7). Both
+#: charts skip them with ``global.enableReaderRBAC: false`` (base 1.30 reader-serviceaccount.yaml,
+#: istiod 1.30 reader-clusterrole.yaml / reader-clusterrolebinding.yaml).
+READER_RBAC = {"enableReaderRBAC": False}
+
+
 def _base_values(args: ZeroTrustMeshArgs) -> dict:
-    return {"global": {"istioNamespace": ROOT_NAMESPACE}}
+    return {"global": {"istioNamespace": ROOT_NAMESPACE, **READER_RBAC}}
 
 
 def _values(args: ZeroTrustMeshArgs) -> dict:
@@ -151,7 +159,7 @@ def _values(args: ZeroTrustMeshArgs) -> dict:
     # here may go under `pilot`.
     values: dict[str, Any] = {
         "global": {"istioNamespace": ROOT_NAMESPACE, "hub": ISTIO_HUB, "tag": c.chart_version, "logAsJson": True,
-                   "proxy": {"privileged": False}},
+                   "proxy": {"privileged": False}, **READER_RBAC},
         "replicaCount": c.istiod_replicas,
         "resources": ISTIOD_RESOURCES,
         "seccompProfile": RUNTIME_DEFAULT,

@@ -64,6 +64,18 @@ KNOWN_CLUSTER_SCOPED_CRDS = frozenset({
 CLUSTER_SCOPED_GROUPS = frozenset({"constraints.gatekeeper.sh"})
 
 
+def plain(value: Any) -> Any:
+    """A plain copy of a value (the policy SDK hands mappings and sequences of its own proxy
+    types); reading an unknown raises the SDK's UnknownValueError."""
+    from collections.abc import Sequence
+
+    if isinstance(value, Mapping):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
+        return [plain(v) for v in value]
+    return value
+
+
 def _strings(value: Any) -> list[str]:
     return [v for v in value if isinstance(v, str)] if isinstance(value, (list, tuple)) else []
 
@@ -143,3 +155,119 @@ def allows(rules: Iterable[Mapping[str, Any]], verb: str, group: str, resource: 
             continue
         return True
     return False
+
+
+# ---------------------------------------------------------------------------------------------
+# Idle power (issue 23.7): ServiceAccounts bound to sensitive permissions that nothing uses
+# ---------------------------------------------------------------------------------------------
+
+READ_VERBS = ("get", "list", "watch")
+#: (verbs, group, resources, what it gives): the permissions a ServiceAccount token must not hold
+#: unless a workload needs them (RBAC good practices, "privilege escalation risks").
+SENSITIVE = (
+    (READ_VERBS, "", ("secrets",), "reads Secrets"),
+    (("escalate", "bind"), "rbac.authorization.k8s.io", ("roles", "clusterroles"), "escalates through RBAC"),
+    (("impersonate",), "", ("users", "groups", "serviceaccounts"), "impersonates"),
+    (("impersonate",), "authentication.k8s.io", ("uids", "userextras"), "impersonates"),
+    (("create",), "", ("serviceaccounts/token",), "mints ServiceAccount tokens"),
+)
+
+
+def sensitive_grants(rules: Any) -> list[str]:
+    """What of *rules* is sensitive: a wildcard verb or resource, or one of :data:`SENSITIVE`
+    (a Secret read limited by resourceNames is not)."""
+    out = []
+    for i, rule in enumerate(rules if isinstance(rules, list) else []):
+        if not isinstance(rule, Mapping):
+            continue
+        verbs, groups = _strings(rule.get("verbs")), _strings(rule.get("apiGroups"))
+        resources, names = _strings(rule.get("resources")), _strings(rule.get("resourceNames"))
+        if "*" in verbs or "*" in resources:
+            out.append(f"rules[{i}] uses a wildcard")
+            continue
+        for want, group, targets, what in SENSITIVE:
+            if not (set(verbs) & set(want)) or not ("*" in groups or group in groups):
+                continue
+            if any(r in targets for r in resources) and not (what == "reads Secrets" and names):
+                out.append(f"rules[{i}] {what}")
+    return out
+
+
+def pod_specs(obj: Any) -> Iterator[Mapping[str, Any]]:
+    """Every pod spec embedded in *obj*, found by its shape (a mapping with a ``containers``
+    list), whatever the kind: Pods, workload controllers, and workload custom resources."""
+    if isinstance(obj, Mapping):
+        if isinstance(obj.get("containers"), list):
+            yield obj
+            return
+        for value in obj.values():
+            yield from pod_specs(value)
+    elif isinstance(obj, list):
+        for value in obj:
+            yield from pod_specs(value)
+
+
+def service_account_refs(obj: Any, namespace: Optional[str]) -> Iterator[tuple[str, str]]:
+    """``(namespace, name)`` of every ``serviceAccountRef``/``serviceAccount`` reference an object
+    makes for a controller to request a token at run time (External Secrets' Kubernetes and Vault
+    auth, ...): ``{name, namespace?}`` under such a key."""
+    if isinstance(obj, Mapping):
+        for key, value in obj.items():
+            if key in ("serviceAccountRef", "serviceAccount") and isinstance(value, Mapping) and isinstance(
+                    value.get("name"), str):
+                yield (value.get("namespace") or namespace or "", value["name"])
+            else:
+                yield from service_account_refs(value, namespace)
+    elif isinstance(obj, list):
+        for value in obj:
+            yield from service_account_refs(value, namespace)
+
+
+def idle_powers(objects: Iterable[Mapping[str, Any]], runtime_users: Iterable[str] = ()) -> list[tuple[dict, str]]:
+    """``(ServiceAccount, why)`` for each ServiceAccount of *objects* that is bound to a sensitive
+    permission while nothing in *objects* uses it: no pod spec runs as it, no object references it
+    for a token request, and *runtime_users* (``namespace/name``) does not list it.
+
+    Partial inputs: only ServiceAccounts defined in *objects*, only in namespaces whose workloads
+    are in *objects* (at least one pod spec there), and only through roles defined in *objects*."""
+    objects = [o for o in objects if isinstance(o, Mapping)]
+    accounts = {((o.get("metadata") or {}).get("namespace") or "", (o.get("metadata") or {}).get("name") or ""): o
+                for o in objects if o.get("kind") == "ServiceAccount"}
+    used: set[tuple[str, str]] = {tuple(u.split("/", 1)) for u in runtime_users if "/" in u}
+    workload_namespaces: set[str] = set()
+    for o in objects:
+        ns = (o.get("metadata") or {}).get("namespace") or ""
+        for spec in pod_specs(o.get("spec")):
+            workload_namespaces.add(ns)
+            used.add((ns, spec.get("serviceAccountName") or spec.get("serviceAccount") or "default"))
+        if o.get("kind") not in ("ServiceAccount", "RoleBinding", "ClusterRoleBinding"):
+            used.update(service_account_refs(o.get("spec"), ns))
+    roles = {}
+    for o in objects:
+        if o.get("kind") in ("Role", "ClusterRole"):
+            m = o.get("metadata") or {}
+            roles[(o["kind"], m.get("namespace") or "" if o["kind"] == "Role" else "", m.get("name"))] = o
+    out = []
+    seen = set()
+    for b in objects:
+        if b.get("kind") not in ("RoleBinding", "ClusterRoleBinding"):
+            continue
+        bns = (b.get("metadata") or {}).get("namespace") or ""
+        ref = b.get("roleRef") or {}
+        kind = ref.get("kind") or "ClusterRole"
+        role = roles.get((kind, bns if kind == "Role" else "", ref.get("name")))
+        if role is None:
+            continue
+        grants = sensitive_grants(role.get("rules"))
+        if not grants:
+            continue
+        for s in b.get("subjects") or []:
+            if not isinstance(s, Mapping) or s.get("kind") != "ServiceAccount":
+                continue
+            key = (s.get("namespace") or bns, s.get("name") or "")
+            if key not in accounts or key in used or key[0] not in workload_namespaces or key in seen:
+                continue
+            seen.add(key)
+            out.append((accounts[key], f"{b['kind']} {((bns + '/') if bns else '')}{(b.get('metadata') or {}).get('name')} "
+                                       f"binds it to {kind} {ref.get('name')}, which {'; '.join(grants)}"))
+    return out

@@ -17,8 +17,6 @@ Reading (get, list, watch) stays allowed: ``view`` listing ClusterSecretStores c
 """
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-
 from pulumi_policy import Severity
 from pulumi_policy.proxy import UnknownValueError
 
@@ -30,16 +28,6 @@ RBAC = "rbac.authorization.k8s.io"
 CRD = ("apiextensions.k8s.io", "CustomResourceDefinition")
 
 
-def _plain(value):
-    """A plain copy of a (proxy) value (the SDK hands mappings and sequences of its own types);
-    an unknown raises UnknownValueError."""
-    if isinstance(value, Mapping):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
-        return [_plain(v) for v in value]
-    return value
-
-
 def check(objects, config):
     pending = None
     scoped = set(rbac.BUILTIN_CLUSTER_SCOPED) | set(rbac.KNOWN_CLUSTER_SCOPED_CRDS)
@@ -47,11 +35,11 @@ def check(objects, config):
     for obj in objects:
         try:
             if obj.kind == "CustomResourceDefinition":
-                scoped |= rbac.crd_cluster_scoped([{"kind": obj.kind, "spec": _plain(obj.props.get("spec") or {})}])
+                scoped |= rbac.crd_cluster_scoped([{"kind": obj.kind, "spec": rbac.plain(obj.props.get("spec") or {})}])
             elif obj.kind == "ClusterRole":
-                targets = rbac.aggregation_targets(_plain(obj.labels()))
+                targets = rbac.aggregation_targets(rbac.plain(obj.labels()))
                 if targets:
-                    roles.append((obj, targets, _plain(obj.props.get("rules") or [])))
+                    roles.append((obj, targets, rbac.plain(obj.props.get("rules") or [])))
         except UnknownValueError as e:
             pending = pending or e
         except Unverifiable as e:
