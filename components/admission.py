@@ -233,6 +233,67 @@ class ConstraintSettings(StrictModel):
                     "components come from policy_pack/exemptions.yaml).")
 
 
+#: Upstream signing identities of the platform's own images, where upstream signs keyless with a
+#: documented identity (GitHub Actions OIDC): (policy name, image globs, subject regexp, source).
+#: Istio (https://istio.io/latest/docs/ops/best-practices/image-signing-validation/: a key,
+#: istio.io/misc/istio-key.pub) and cert-manager (cert-manager.io/docs/installation/code-signing/:
+#: a key, cert-manager-pubkey-2021-09-20.pem) sign with published keys, not keyless identities: a
+#: ClusterImagePolicy needs the key's PEM, which the stack does not pin yet (docs/admission.md).
+PLATFORM_SIGNERS: tuple[tuple[str, tuple[str, ...], str, str], ...] = (
+    ("upstream-falco", ("docker.io/falcosecurity/falco:**", "docker.io/falcosecurity/falco@**",
+                        "docker.io/falcosecurity/falco-driver-loader:**",
+                        "docker.io/falcosecurity/falco-driver-loader@**"),
+     r"^https://github\.com/falcosecurity/falco/\.github/workflows/[^@]+@refs/tags/",
+     "falco.org docs, 'Container image signing' (since 0.35.0: issuer token.actions.githubusercontent.com, "
+     "identity https://github.com/falcosecurity/falco/, workflow ref refs/tags/<version>)"),
+    ("upstream-policy-controller", ("ghcr.io/sigstore/policy-controller/policy-controller:**",
+                                    "ghcr.io/sigstore/policy-controller/policy-controller@**"),
+     r"^https://github\.com/sigstore/policy-controller/\.github/workflows/release\.yaml@refs/tags/v",
+     "sigstore/policy-controller .github/workflows/release.yaml ('Cut Release' on tags v*, id-token: write "
+     "for keyless signing, make build-sign-release-images)"),
+)
+
+
+class KeylessSigner(StrictModel):
+    """Another repository whose release workflow signs some of the tenant images."""
+
+    repository: str = Field(description="https://github.com/<org>/<repo> of the signing workflow.")
+    workflow: str = Field(".github/workflows/release.yml", description="The one workflow file that signs "
+                                                                       "(default .github/workflows/release.yml).")
+    refs: list[str] = Field(default_factory=lambda: ["refs/tags/v"],
+                            description="Git ref prefixes the signing run must come from (default refs/tags/v).")
+    images: list[str] = Field(min_length=1, description="Image globs this signer signs, e.g. ghcr.io/<org>/**.")
+
+    @field_validator("repository")
+    @classmethod
+    def _https(cls, v: str) -> str:
+        if not re.fullmatch(r"https://[^/\s]+/[^/\s]+/[^/\s]+", v.rstrip("/")):
+            raise ValueError(f"repository {v!r} must be https://<host>/<org>/<repo>")
+        return v.rstrip("/")
+
+    @field_validator("workflow")
+    @classmethod
+    def _workflow(cls, v: str) -> str:
+        if not re.fullmatch(r"\.github/workflows/[A-Za-z0-9_.-]+\.ya?ml", v):
+            raise ValueError(f"workflow {v!r} must name one workflow file, e.g. '.github/workflows/release.yml'")
+        return v
+
+    @field_validator("refs")
+    @classmethod
+    def _refs(cls, v: list[str]) -> list[str]:
+        if not v:
+            raise ValueError("refs needs at least one ref prefix, e.g. 'refs/tags/v'")
+        for r in v:
+            if not re.fullmatch(r"refs/(tags|heads)/[A-Za-z0-9_./-]*", r):
+                raise ValueError(f"ref prefix {r!r} must look like 'refs/tags/v' or 'refs/heads/main'")
+        return v
+
+    @property
+    def subject_regexp(self) -> str:
+        refs = "|".join(re.escape(r) for r in self.refs)
+        return f"^{re.escape(self.repository)}/{re.escape(self.workflow)}@(?:{refs})"
+
+
 class SignatureConfig(StrictModel):
     enabled: bool = Field(True, description="Verify keyless cosign signatures with Sigstore policy-controller "
                                             "(default true).")
@@ -241,42 +302,90 @@ class SignatureConfig(StrictModel):
                                            "whose default image is pinned by digest).")
     issuer: str = Field("https://token.actions.githubusercontent.com",
                         description="OIDC issuer of the signing identity (default GitHub Actions).")
-    subject: str = Field(
-        "https://github.com/lego-mcp/lego-mcp/*",
-        description="Signing identity (certificate SAN) as a glob: '*' matches any run of characters, including "
-                    "'/', so a workflow path and ref are covered (default https://github.com/lego-mcp/lego-mcp/*).")
+    repository: str = Field(
+        "https://github.com/lego-mcp/lego-mcp",
+        description="The repository whose release workflow signs the tenant images (default "
+                    "https://github.com/lego-mcp/lego-mcp).")
+    workflow: str = Field(
+        ".github/workflows/release.yml",
+        description="The one workflow file that signs (default .github/workflows/release.yml): a signature from any "
+                    "other workflow of the repository (a pull request's CI, a branch build) is refused.")
+    refs: list[str] = Field(
+        default_factory=lambda: ["refs/tags/v"],
+        description="Git ref prefixes the signing run must come from (default refs/tags/v: release tags only).")
+    subject: Optional[str] = Field(
+        None,
+        description="Override: the signing identity (certificate SAN) as a glob, '*' matching any run of characters "
+                    "(default none: repository, workflow and refs build the identity). Broader than the default: an "
+                    "opt-out on the ledger.")
     images: list[str] = Field(
         default_factory=lambda: ["ghcr.io/lego-mcp/**"],
         description="Image globs that must carry the signature (default ghcr.io/lego-mcp/**).")
-    namespaces: list[str] = Field(
+    signers: list[KeylessSigner] = Field(
         default_factory=list,
-        description="Tenant namespaces opted in with policy.sigstore.dev/include=true (default none: list them; "
-                    "prod lists lego-mcp-prod).")
+        description="Further repositories whose release workflow signs tenant images (default none), each with its "
+                    "own image globs: one ClusterImagePolicy each.")
+    excluded_namespaces: list[str] = Field(
+        default_factory=list,
+        description="Tenant namespaces NOT verified (default none: every namespace under `namespaces` carries "
+                    "policy.sigstore.dev/include=true). An opt-out on the ledger.")
     no_match_policy: Literal["deny", "warn"] = Field(
-        "warn", description="What an opted-in namespace does with an image no policy matches (default warn: the "
-                            "mesh proxy and other trusted-registry images are governed by Gatekeeper's registry "
-                            "and digest constraints, not by this signature).")
+        "deny", description="What a verified namespace does with an image no policy matches (default deny: an image "
+                            "is admitted only by a policy that names it; the mesh proxy has its own policy).")
     mode: Literal["enforce", "warn"] = Field("enforce", description="enforce (default) or warn (visible opt-out).")
+    platform_images: bool = Field(
+        True, description="Also verify the platform's own images by their upstream signing identities where upstream "
+                          "signs keyless with a documented identity (default true; PLATFORM_SIGNERS).")
 
-    @field_validator("issuer")
+    @field_validator("issuer", "repository")
     @classmethod
     def _https(cls, v: str) -> str:
         if not v.startswith("https://"):
-            raise ValueError(f"issuer {v!r} must be an https:// OIDC issuer URL")
+            raise ValueError(f"{v!r} must be an https:// URL")
+        return v.rstrip("/")
+
+    @field_validator("workflow")
+    @classmethod
+    def _workflow(cls, v: str) -> str:
+        if not re.fullmatch(r"\.github/workflows/[A-Za-z0-9_.-]+\.ya?ml", v):
+            raise ValueError(f"workflow {v!r} must name one workflow file, e.g. '.github/workflows/release.yml'")
+        return v
+
+    @field_validator("refs")
+    @classmethod
+    def _refs(cls, v: list[str]) -> list[str]:
+        if not v:
+            raise ValueError("refs needs at least one ref prefix, e.g. 'refs/tags/v'")
+        for r in v:
+            if not re.fullmatch(r"refs/(tags|heads)/[A-Za-z0-9_./-]*", r):
+                raise ValueError(f"ref prefix {r!r} must look like 'refs/tags/v' or 'refs/heads/main'")
         return v
 
     @field_validator("subject")
     @classmethod
-    def _subject(cls, v: str) -> str:
-        if v.strip("*/") == "" or v in ("*", "https://*"):
+    def _subject(cls, v: Optional[str]) -> Optional[str]:
+        if v is not None and (v.strip("*/") == "" or v in ("*", "https://*")):
             raise ValueError(f"subject {v!r} matches any identity; name the repository, e.g. "
                              "'https://github.com/<org>/<repo>/*'")
         return v
 
     @property
     def subject_regexp(self) -> str:
-        """The subject glob as an anchored regular expression (policy-controller ``subjectRegExp``)."""
-        return "^" + ".*".join(re.escape(part) for part in self.subject.split("*")) + "$"
+        """The signing identity as an anchored regular expression (policy-controller ``subjectRegExp``):
+        ``^<repository>/<workflow>@<ref prefix>`` (GitHub's Fulcio certificate SAN is
+        ``https://github.com/<org>/<repo>/<workflow path>@<ref>``), or the ``subject`` glob override."""
+        if self.subject is not None:
+            return "^" + ".*".join(re.escape(part) for part in self.subject.split("*")) + "$"
+        refs = "|".join(re.escape(r) for r in self.refs)
+        return f"^{re.escape(self.repository)}/{re.escape(self.workflow)}@(?:{refs})"
+
+    def image_globs(self) -> list[str]:
+        """Every image glob a keyless tenant policy verifies."""
+        return list(self.images) + [g for s in self.signers for g in s.images]
+
+    def verified_namespaces(self, tenant_namespaces: list[str]) -> list[str]:
+        """Every tenant namespace, less the named exclusions (derived from config, never a list to keep)."""
+        return sorted(n for n in tenant_namespaces if n not in self.excluded_namespaces)
 
 
 class AdmissionConfig(StrictModel):
@@ -563,23 +672,63 @@ def gatekeeper_config() -> dict:
     }
 
 
-def cluster_image_policy(s: SignatureConfig) -> dict:
+def _keyless_policy(name: str, mode: str, images, issuer: str, subject_regexp: str) -> dict:
     return {
         "apiVersion": "policy.sigstore.dev/v1beta1",
         "kind": "ClusterImagePolicy",
-        "metadata": {"name": "keyless-github-actions", "labels": standard_labels("keyless-github-actions",
-                                                                                 "image-policy")},
+        "metadata": {"name": name, "labels": standard_labels(name, "image-policy")},
         "spec": {
-            "mode": s.mode,
-            "images": [{"glob": g} for g in s.images],
+            "mode": mode,
+            "images": [{"glob": g} for g in images],
             "authorities": [{
                 "name": "github-actions-keyless",
                 "keyless": {"url": "https://fulcio.sigstore.dev",
-                            "identities": [{"issuer": s.issuer, "subjectRegExp": s.subject_regexp}]},
+                            "identities": [{"issuer": issuer, "subjectRegExp": subject_regexp}]},
                 "ctlog": {"url": "https://rekor.sigstore.dev"},
             }],
         },
     }
+
+
+def cluster_image_policy(s: SignatureConfig) -> dict:
+    """The tenant images: keyless, from the one release workflow on release refs."""
+    return _keyless_policy("keyless-github-actions", s.mode, s.images, s.issuer, s.subject_regexp)
+
+
+def signer_policies(s: SignatureConfig) -> list[dict]:
+    """One keyless ClusterImagePolicy per further signer (``signers``), named after its repository."""
+    out = []
+    for signer in s.signers:
+        slug = re.sub(r"[^a-z0-9-]+", "-", signer.repository.split("://", 1)[1].split("/", 1)[1].lower()).strip("-")
+        out.append(_keyless_policy(f"keyless-{slug}"[:63].rstrip("-"), s.mode, signer.images, s.issuer,
+                                   signer.subject_regexp))
+    return out
+
+
+def glob_matches(pattern: str, image: str) -> bool:
+    """policy-controller's image glob (pkg/apis/glob): ``**`` any characters, ``*`` any but ``/``."""
+    rx = "^" + re.escape(pattern).replace(r"\*\*", ".+").replace(r"\*", "[^/]*") + "$"
+    return bool(re.match(rx, image))
+
+
+def platform_image_policies(s: SignatureConfig, platform_tag_images: list[str] | tuple[str, ...] = ()) -> list[dict]:
+    """The platform's images: each upstream that signs keyless by its documented identity
+    (:data:`PLATFORM_SIGNERS`); and the exact images the platform adds to tenant pods (the mesh
+    proxy) admitted by name, since no-match-policy is deny and Istio signs with a key the stack
+    does not pin yet (a static pass for exactly that image, nothing broader)."""
+    out = []
+    if s.platform_images:
+        out += [_keyless_policy(name, s.mode, globs, "https://token.actions.githubusercontent.com", rx)
+                for name, globs, rx, _ in PLATFORM_SIGNERS]
+    if platform_tag_images:
+        out.append({
+            "apiVersion": "policy.sigstore.dev/v1beta1", "kind": "ClusterImagePolicy",
+            "metadata": {"name": "platform-injected-images",
+                         "labels": standard_labels("platform-injected-images", "image-policy")},
+            "spec": {"mode": s.mode, "images": [{"glob": i} for i in sorted(set(platform_tag_images))],
+                     "authorities": [{"name": "named-platform-image", "static": {"action": "pass"}}]},
+        })
+    return out
 
 
 def _netpol(name: str, namespace: str, spec: dict) -> dict:
@@ -676,6 +825,10 @@ class AdmissionControl(HardenedComponent):
                 opts=child_opts(self, depends_on=[self.signing_namespace, *policies]))
             k8s_object(f"{name}-image-policy", cluster_image_policy(cfg.signatures),
                        child_opts(self, depends_on=[self.policy_controller]))
+            for policy in signer_policies(cfg.signatures) + platform_image_policies(cfg.signatures,
+                                                                                     args.platform_tag_images):
+                k8s_object(f"{name}-image-policy-{policy['metadata']['name']}", policy,
+                           child_opts(self, depends_on=[self.policy_controller]))
 
         #: what dependents wait for: the webhooks and every constraint are in place
         self.ready = [self.chart, *self.constraints.values(), *filter(None, [self.policy_controller])]
@@ -683,12 +836,14 @@ class AdmissionControl(HardenedComponent):
             "gatekeeperNamespace": GATEKEEPER_NAMESPACE,
             "constraints": sorted(self.constraints),
             "failurePolicy": cfg.failure_policy,
-            "signedNamespaces": sorted(cfg.signatures.namespaces) if cfg.signatures.enabled else [],
+            "signedNamespaces": cfg.signatures.verified_namespaces(args.tenant_namespaces)
+            if cfg.signatures.enabled else [],
         })
 
 
 def tenant_namespace_labels(cfg: AdmissionConfig, namespace: str) -> dict[str, str]:
-    """Labels a tenant namespace carries for admission (signature verification opt-in)."""
-    if cfg.enabled and cfg.signatures.enabled and namespace in cfg.signatures.namespaces:
+    """Labels a tenant namespace carries for admission: every tenant namespace is verified
+    (policy.sigstore.dev/include) unless admission.signatures.excludedNamespaces names it."""
+    if cfg.enabled and cfg.signatures.enabled and namespace not in cfg.signatures.excluded_namespaces:
         return {SIGSTORE_INCLUDE_LABEL: "true"}
     return {}

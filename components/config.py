@@ -289,9 +289,21 @@ class StackConfig(StrictModel):
                     f"{section} needs {repo!r} to be trusted (Gatekeeper would refuse its pods)"
                     for section, repo in missing) + "; add " + ", ".join(
                     repr(p) for p in dict.fromkeys(registry_org(repo) for _, repo in missing))))
-        for i, ns in enumerate(self.admission.signatures.namespaces):
+        sig = self.admission.signatures
+        if self.admission.enabled and sig.enabled and sig.no_match_policy == "deny":
+            from .admission import glob_matches
+
+            for i, w in enumerate(self.workloads):
+                if w.namespace not in sig.excluded_namespaces and not any(
+                        glob_matches(g, w.image) for g in sig.image_globs()):
+                    errors.append(_located(
+                        f"workloads[{i}].image",
+                        f"{w.image!r} runs in {w.namespace!r}, where signatures are verified and an image no policy "
+                        f"names is denied; add its repository's release workflow under admission.signatures.signers "
+                        f"(repository, workflow, refs, images) or its glob to admission.signatures.images"))
+        for i, ns in enumerate(self.admission.signatures.excluded_namespaces):
             if ns not in known_ns:
-                errors.append(_located(f"admission.signatures.namespaces[{i}]",
+                errors.append(_located(f"admission.signatures.excludedNamespaces[{i}]",
                                f"namespace {ns!r} is not declared; add it under namespaces or remove it here"))
         for i, target in enumerate(self.isolate):
             if target not in workloads:

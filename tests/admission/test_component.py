@@ -162,10 +162,11 @@ def test_unknown_constraint_name_is_refused_with_the_known_names():
         parse_stack_config(doc)
 
 
-def test_signature_namespace_must_be_a_declared_tenant():
+def test_signature_exclusion_must_name_a_declared_tenant():
     doc = prod_document()
-    doc["admission"]["signatures"]["namespaces"] = ["lego-mcp-staging"]
-    with pytest.raises(ConfigError, match=r"admission\.signatures\.namespaces\[0\]: namespace 'lego-mcp-staging'"):
+    doc["admission"]["signatures"]["excludedNamespaces"] = ["lego-mcp-staging"]
+    with pytest.raises(ConfigError,
+                       match=r"admission\.signatures\.excludedNamespaces\[0\]: namespace 'lego-mcp-staging'"):
         parse_stack_config(doc)
 
 
@@ -175,10 +176,10 @@ def test_signature_subject_that_matches_anyone_is_refused(subject):
         SignatureConfig(subject=subject)
 
 
-def test_subject_glob_becomes_an_anchored_regexp():
+def test_subject_glob_override_becomes_an_anchored_regexp():
     import re
 
-    rx = SignatureConfig().subject_regexp
+    rx = SignatureConfig(subject="https://github.com/lego-mcp/lego-mcp/*").subject_regexp
     assert rx == r"^https://github\.com/lego\-mcp/lego\-mcp/.*$"
     assert re.match(rx, "https://github.com/lego-mcp/lego-mcp/.github/workflows/release.yml@refs/tags/v1.2.0")
     assert not re.match(rx, "https://github.com/evil/lego-mcp/.github/workflows/release.yml@refs/heads/main")
@@ -256,21 +257,22 @@ def test_gatekeeper_namespace_replaces_the_label_hook(prod_render):
     assert ns["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
 
 
-def test_only_listed_tenants_opt_in_to_signature_verification(prod_render):
+def test_every_tenant_namespace_opts_in_to_signature_verification(prod_render):
     records, _ = prod_render
     labels = {n["metadata"]["name"]: n["metadata"]["labels"] for n in k8s(records, "Namespace")}
     assert labels["lego-mcp-prod"][SIGSTORE_INCLUDE_LABEL] == "true"
-    assert SIGSTORE_INCLUDE_LABEL not in labels["ltmc-production"]
+    assert labels["ltmc-production"][SIGSTORE_INCLUDE_LABEL] == "true"
 
 
 def test_cluster_image_policy_is_keyless_github_actions(prod_render):
     records, _ = prod_render
-    (cip,) = k8s(records, "ClusterImagePolicy")
+    (cip,) = [p for p in k8s(records, "ClusterImagePolicy") if p["metadata"]["name"] == "keyless-github-actions"]
     assert cip["apiVersion"] == "policy.sigstore.dev/v1beta1"
     assert cip["spec"]["mode"] == "enforce"
     (auth,) = cip["spec"]["authorities"]
-    assert auth["keyless"]["identities"] == [{"issuer": "https://token.actions.githubusercontent.com",
-                                              "subjectRegExp": r"^https://github\.com/lego\-mcp/lego\-mcp/.*$"}]
+    assert auth["keyless"]["identities"] == [{
+        "issuer": "https://token.actions.githubusercontent.com",
+        "subjectRegExp": r"^https://github\.com/lego\-mcp/lego\-mcp/\.github/workflows/release\.yml@(?:refs/tags/v)"}]
     assert cip["spec"]["images"] == [{"glob": "ghcr.io/lego-mcp/**"}]
 
 
@@ -330,8 +332,7 @@ def test_probe_constraint_is_not_created_without_tenants():
     """An empty `match.namespaces` would mean every namespace."""
     doc = prod_document()
     records, _ = render({"namespaces": [], "workloads": [], "intents": [],
-                         "admission": {**doc["admission"], "signatures": {**doc["admission"]["signatures"],
-                                                                          "namespaces": []}},
+                         "admission": {**doc["admission"]},
                          "ingress": {**doc["ingress"]}})
     assert not k8s(records, "K8sHardenedRequiredProbes")
     assert k8s(records, "ConstraintTemplate", "k8shardenedrequiredprobes")
