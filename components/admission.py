@@ -27,6 +27,7 @@ import pulumi
 import yaml
 from pydantic import Field, field_validator, model_validator
 
+from .base import weakens
 from .base import Cidr
 from .base import (HardenedComponent, StrictModel, child_opts, deep_merge, helm_chart, k8s_object, standard_labels)
 
@@ -222,15 +223,15 @@ EnforcementAction = Literal["deny", "warn", "dryrun"]
 
 class ConstraintSettings(StrictModel):
     enforcement_action: EnforcementAction = Field(
-        "deny", description="deny (default), or warn/dryrun: a visible opt-out that only reports.")
+        "deny", description="deny (default), or warn/dryrun: a visible opt-out that only reports.", json_schema_extra=weakens('a Gatekeeper constraint in warn or dryrun: it admits what it should deny'))
     parameters: dict[str, Any] = Field(
         default_factory=dict,
         description="Parameters merged over the defaults derived from this section; validated against the "
-                    "template's openAPIV3Schema at config time.")
+                    "template's openAPIV3Schema at config time.", json_schema_extra=weakens("constraint parameters that widen what the stack's defaults allow (registries, limits)", 'widens_parameters'))
     excluded_namespaces: list[str] = Field(
         default_factory=list,
         description="Extra named namespaces this constraint skips (default none; exemptions of system "
-                    "components come from policy_pack/exemptions.yaml).")
+                    "components come from policy_pack/exemptions.yaml).", json_schema_extra=weakens('a Gatekeeper constraint excludes a namespace'))
 
 
 #: Upstream signing identities of the platform's own images, where upstream signs keyless with a
@@ -296,7 +297,7 @@ class KeylessSigner(StrictModel):
 
 class SignatureConfig(StrictModel):
     enabled: bool = Field(True, description="Verify keyless cosign signatures with Sigstore policy-controller "
-                                            "(default true).")
+                                            "(default true).", json_schema_extra=weakens('image signature verification is off'))
     chart_version: str = Field(POLICY_CONTROLLER_VERSION,
                                description=f"policy-controller chart version (default {POLICY_CONTROLLER_VERSION}, "
                                            "whose default image is pinned by digest).")
@@ -317,7 +318,7 @@ class SignatureConfig(StrictModel):
         None,
         description="Override: the signing identity (certificate SAN) as a glob, '*' matching any run of characters "
                     "(default none: repository, workflow and refs build the identity). Broader than the default: an "
-                    "opt-out on the ledger.")
+                    "opt-out on the ledger.", json_schema_extra=weakens('a signing identity broader than one release workflow on release refs'))
     images: list[str] = Field(
         default_factory=lambda: ["ghcr.io/lego-mcp/**"],
         description="Image globs that must carry the signature (default ghcr.io/lego-mcp/**).")
@@ -328,14 +329,14 @@ class SignatureConfig(StrictModel):
     excluded_namespaces: list[str] = Field(
         default_factory=list,
         description="Tenant namespaces NOT verified (default none: every namespace under `namespaces` carries "
-                    "policy.sigstore.dev/include=true). An opt-out on the ledger.")
+                    "policy.sigstore.dev/include=true). An opt-out on the ledger.", json_schema_extra=weakens('a tenant namespace runs images without signature verification'))
     no_match_policy: Literal["deny", "warn"] = Field(
         "deny", description="What a verified namespace does with an image no policy matches (default deny: an image "
-                            "is admitted only by a policy that names it; the mesh proxy has its own policy).")
-    mode: Literal["enforce", "warn"] = Field("enforce", description="enforce (default) or warn (visible opt-out).")
+                            "is admitted only by a policy that names it; the mesh proxy has its own policy).", json_schema_extra=weakens('images no signature policy names are admitted (warn)'))
+    mode: Literal["enforce", "warn"] = Field("enforce", description="enforce (default) or warn (visible opt-out).", json_schema_extra=weakens('signature policies only warn'))
     platform_images: bool = Field(
         True, description="Also verify the platform's own images by their upstream signing identities where upstream "
-                          "signs keyless with a documented identity (default true; PLATFORM_SIGNERS).")
+                          "signs keyless with a documented identity (default true; PLATFORM_SIGNERS).", json_schema_extra=weakens("the platform's upstream-signed images are not verified"))
 
     @field_validator("issuer", "repository")
     @classmethod
@@ -389,7 +390,7 @@ class SignatureConfig(StrictModel):
 
 
 class AdmissionConfig(StrictModel):
-    enabled: bool = Field(True, description="Deploy this part of the stack (default true).")
+    enabled: bool = Field(True, description="Deploy this part of the stack (default true).", json_schema_extra=weakens('admission control (Gatekeeper, signatures) is off'))
     chart_version: str = Field(GATEKEEPER_VERSION,
                                description=f"Gatekeeper chart version (default {GATEKEEPER_VERSION}; >= 3.19 is "
                                            "needed for Rego v1 templates).")
@@ -401,7 +402,7 @@ class AdmissionConfig(StrictModel):
     audit_interval_seconds: int = Field(60, ge=10, description="Audit sweep interval (default 60 s).")
     failure_policy: Literal["Fail", "Ignore"] = Field(
         "Fail", description="Webhook failurePolicy (default Fail: fail closed. The chart's default, Ignore, admits "
-                            "everything while Gatekeeper is down; choosing it is a visible opt-out).")
+                            "everything while Gatekeeper is down; choosing it is a visible opt-out).", json_schema_extra=weakens('the Gatekeeper webhook fails open (Ignore)'))
     webhook_timeout_seconds: int = Field(3, ge=1, le=30, description="Webhook timeout (default 3 s).")
     max_container_cpu: str = Field("4", pattern=_QUANTITY,
                                    description="Largest CPU limit a container may declare (default 4, the seed's).")
@@ -419,7 +420,7 @@ class AdmissionConfig(StrictModel):
                     "private ranges: EKS control-plane ENIs live in the cluster VPC). Narrow to the VPC CIDR.")
     signatures: SignatureConfig = Field(default_factory=SignatureConfig, description="Image signature verification.")
     extra_values: dict[str, Any] = Field(default_factory=dict,
-                                         description="Extra Gatekeeper chart values, merged last (escape hatch).")
+                                         description="Extra Gatekeeper chart values, merged last (escape hatch).", json_schema_extra=weakens('escape hatch: raw Gatekeeper chart values'))
 
     @model_validator(mode="after")
     def _constraints(self) -> "AdmissionConfig":

@@ -88,6 +88,14 @@ def _cidr_except(value: str) -> str:
     return value
 
 
+def weakens(what: str, when: str = "differs") -> dict:
+    """The ``json_schema_extra`` marker of a config field that can weaken a secure default: *what*
+    it weakens, and *when* (``differs``: any value but the default; or a named predicate of
+    :mod:`components.ledger`). Every marked field set that way is an opt-out on the ledger: listed by
+    render and the report, and refused in a prod stack unless an ``optOuts`` entry covers it."""
+    return {"weakens": what, "weakensWhen": when}
+
+
 #: A range that names where something lives: never the world (see :func:`cidr_problem`).
 Cidr = Annotated[str, AfterValidator(_cidr)]
 #: A range excepted from an egress rule (it only narrows): parsed strictly, any size.

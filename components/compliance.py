@@ -29,6 +29,7 @@ import pulumi
 from pydantic import Field, field_validator
 
 from .audit import AuditTrailsConfig
+from .base import weakens
 from .base import Cidr
 from .base import (HardenedComponent, StrictModel, check_image_reference, child_opts, k8s_object, standard_labels)
 
@@ -159,7 +160,7 @@ class ScannerResources(StrictModel):
 
 
 class AuditRetentionConfig(StrictModel):
-    enabled: bool = Field(True, description="Create the audit-log bucket (default true).")
+    enabled: bool = Field(True, description="Create the audit-log bucket (default true).", json_schema_extra=weakens('the Object Lock audit archive is off'))
     bucket_prefix: Optional[str] = Field(
         None, description="Bucket name prefix (default '<cluster>-audit-'; AWS appends a unique suffix).")
     bucket_name: Optional[str] = Field(
@@ -172,11 +173,11 @@ class AuditRetentionConfig(StrictModel):
                     "the policy pack reports.")
     kms_deletion_window_days: int = Field(30, ge=7, le=30, description="Key deletion waiting period (default 30).")
     force_destroy: bool = Field(False, description="Let `pulumi destroy` empty the bucket (default false; locked "
-                                                   "versions cannot be deleted before their retention anyway).")
+                                                   "versions cannot be deleted before their retention anyway).", json_schema_extra=weakens('the audit bucket can be destroyed with its objects'))
 
 
 class ComplianceConfig(StrictModel):
-    enabled: bool = Field(True, description="Deploy this part of the stack (default true).")
+    enabled: bool = Field(True, description="Deploy this part of the stack (default true).", json_schema_extra=weakens('the compliance jobs are off'))
     schedule: str = Field("0 */6 * * *", description="Scan schedule (default every six hours, the seed's). Five-field "
                                                      "cron or @hourly/@daily/... macros.")
     time_zone: str = Field("Etc/UTC", description="CronJob timeZone (default Etc/UTC).")

@@ -21,6 +21,7 @@ from pydantic_core import PydanticUndefined
 
 from policy_pack.policies._lib.registries import shared_host  # stdlib only: imports no policy
 
+from .base import weakens
 from .base import cidr_problem
 from .base import (DNS1123_LABEL, ConfigError, Quantities, QuotaConfig, Resources, StrictModel,  # noqa: F401
                    _located, _LocatedError, _LocatedErrors, check_image_reference, is_trusted, key_in_prefix,
@@ -72,7 +73,7 @@ class NamespaceConfig(StrictModel):
     default_resources: Resources = Field(
         default_factory=Resources,
         description="LimitRange defaults for containers that declare none (defaults 100m/128Mi, 500m/512Mi).")
-    labels: dict[str, str] = Field(default_factory=dict, description="Extra namespace labels.")
+    labels: dict[str, str] = Field(default_factory=dict, description="Extra namespace labels.", json_schema_extra=weakens('a namespace label overrides one the stack manages (mesh injection, Pod Security, signature verification, Gatekeeper)', 'managed_labels'))
 
     @field_validator("name")
     @classmethod
@@ -231,6 +232,12 @@ class StackConfig(StrictModel):
                                          description="Compliance CronJobs and audit-log retention.")
     storage: StorageConfig = Field(default_factory=StorageConfig,
                                    description="The encrypted StorageClass (gp3, KMS) for every persistent volume.")
+    opt_outs: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="The ledger's signatures (default none): one entry per setting that weakens a secure default "
+                    "({id, owner: {team, contact}, setting: <exact key path>, reason, expires: YYYY-MM-DD}, the "
+                    "exemptions file's format and checks). In prod every opt-out needs an active entry; render and "
+                    "report list them all (components/ledger.py).")
 
     @field_validator("trusted_registries")
     @classmethod
@@ -339,6 +346,7 @@ class StackConfig(StrictModel):
                            "sections, or remove tokenVaultKey and set the Pulumi secret hardened-stack:splunkHecToken"))
         self._identity_checks(errors)
         errors += cross_tenant_errors(self)
+        errors += self._ledger_checks()
         if errors:
             # every cross-field problem at once (issue 17): one pass, each with its key
             raise _LocatedErrors(errors)
@@ -377,6 +385,26 @@ class StackConfig(StrictModel):
                 errors.append(_located("mesh.jwt", f"external workloads {external} need an OIDC issuer for end-user JWTs: "
                                            f"set mesh.jwt.issuer and mesh.jwt.jwksUri (or mesh.requireJwtOnExternal "
                                            f"false to opt out)"))
+
+    def _ledger_checks(self) -> list:
+        """Issue 27.2: in prod, every setting that weakens a secure default is covered by an active
+        optOuts entry (owner, reason, expiry); entries are checked everywhere."""
+        from .ledger import opt_outs, parse_entries, uncovered
+
+        try:
+            entries = parse_entries(self.opt_outs)
+        except ValueError as e:
+            return [_located("optOuts", str(e))]
+        found = opt_outs(self)
+        missing, problems = uncovered(found, entries)
+        errors = [_located("optOuts", p) for p in problems]
+        if self.cluster.environment == "prod":
+            for o in missing:
+                errors.append(_located(o.setting, (
+                    f"weakens a secure default ({o.weakens}); a production stack needs an optOuts entry for it "
+                    f"({{id, owner: {{team, contact}}, setting: {o.setting}, reason, expires}}) or the default "
+                    f"{json.dumps(o.default, default=str)}")))
+        return errors
 
     def workload(self, key: str) -> WorkloadConfig:
         return next(w for w in self.workloads if w.key == key)

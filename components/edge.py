@@ -34,6 +34,7 @@ import pulumi
 import pulumi_aws as aws
 from pydantic import Field, field_validator
 
+from .base import weakens
 from .base import Cidr
 from .base import HardenedComponent, AwsResource, StrictModel, child_opts, k8s_object
 
@@ -49,7 +50,7 @@ MANAGED_RULE_GROUPS = (
 
 
 class WafConfig(StrictModel):
-    enabled: bool = Field(True, description="Create the WAFv2 WebACL (default true).")
+    enabled: bool = Field(True, description="Create the WAFv2 WebACL (default true).", json_schema_extra=weakens('the WAF is off'))
     rate_limit: int = Field(
         2000, ge=10, le=2_000_000_000,
         description="Requests one client IP may send per 5-minute window before it is blocked (default 2000, "
@@ -63,7 +64,7 @@ class WafConfig(StrictModel):
         description="AWS managed rule groups (default: IP reputation, common rule set, known bad inputs, SQLi; "
                     "removing one is a visible opt-out the policy pack reports).")
     mode: Literal["block", "count"] = Field(
-        "block", description="block (default) or count: count only observes (visible opt-out for a trial).")
+        "block", description="block (default) or count: count only observes (visible opt-out for a trial).", json_schema_extra=weakens('the WAF only counts (does not block)'))
     shield_advanced: bool = Field(
         False, description="Protect the load balancer with AWS Shield Advanced (default false: Shield Advanced is a "
                            "paid subscription, US$3,000 per month per organisation with a one-year commitment, plus "
@@ -131,12 +132,12 @@ class AlbConfig(StrictModel):
     ssl_policy: str = Field(
         DEFAULT_SSL_POLICY,
         description="HTTPS listener security policy (default ELBSecurityPolicy-TLS13-1-3-PQ-2025-09: TLS 1.3 only with "
-                    "hybrid post-quantum key exchange; any ELBSecurityPolicy-TLS13-1-3-* is accepted).")
+                    "hybrid post-quantum key exchange; any ELBSecurityPolicy-TLS13-1-3-* is accepted).", json_schema_extra=weakens('an ALB TLS policy other than TLS 1.3 with post-quantum key exchange'))
     target_service: Optional[str] = Field(
         None, description="Service the ALB forwards to (default: the Service Istio creates for the Gateway, "
                           "<gatewayName>-<gatewayClass>; with controller nginx, ingress.nginxConfigmap, the chart's "
                           "ingress-nginx-controller).")
-    deletion_protection: bool = Field(True, description="ALB deletion protection (default true).")
+    deletion_protection: bool = Field(True, description="ALB deletion protection (default true).", json_schema_extra=weakens('the ALB can be deleted without a second step'))
     idle_timeout_seconds: int = Field(60, ge=1, le=4000, description="ALB idle timeout (default 60).")
 
     @field_validator("subnet_ids")

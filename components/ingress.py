@@ -23,6 +23,7 @@ import pulumi
 import yaml
 from pydantic import Field, field_validator
 
+from .base import weakens
 from .base import Cidr
 from .base import HardenedComponent, DNS1123_LABEL, StrictModel, child_opts, k8s_object, standard_labels
 from .edge import AlbConfig, WafConfig
@@ -38,7 +39,7 @@ HOSTNAME = r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?\.)+[a-z]{2,63}$"
 
 
 class RateLimitConfig(StrictModel):
-    enabled: bool = Field(True, description="Local rate limit on every gateway pod (default true).")
+    enabled: bool = Field(True, description="Local rate limit on every gateway pod (default true).", json_schema_extra=weakens('no rate limit at the gateway'))
     requests_per_second: int = Field(
         100, ge=1, description="Sustained requests per second per gateway pod (default 100).")
     burst: int = Field(200, ge=1, description="Token-bucket size: the burst a pod absorbs (default 200).")
@@ -63,7 +64,7 @@ class AcmeConfig(StrictModel):
 
 
 class IngressConfig(StrictModel):
-    enabled: bool = Field(True, description="Deploy this part of the stack (default true).")
+    enabled: bool = Field(True, description="Deploy this part of the stack (default true).", json_schema_extra=weakens('the TLS ingress is off'))
     controller: Literal["istio", "nginx"] = Field(
         "istio", description="istio (default: Gateway API on Istio's gateway) or nginx (legacy ingress-nginx, "
                              "retired upstream in March 2026: for clusters that still run it).")
@@ -88,9 +89,9 @@ class IngressConfig(StrictModel):
     hsts_max_age_seconds: int = Field(
         HSTS_ONE_YEAR, ge=HSTS_ONE_YEAR,
         description="HSTS max-age (default 31536000, one year: the minimum for the browsers' preload lists).")
-    hsts_include_subdomains: bool = Field(True, description="HSTS includeSubDomains (default true).")
-    hsts_preload: bool = Field(True, description="HSTS preload (default true).")
-    http_redirect: bool = Field(True, description="Port 80 answers only with a 301 to https (default true).")
+    hsts_include_subdomains: bool = Field(True, description="HSTS includeSubDomains (default true).", json_schema_extra=weakens('HSTS without includeSubDomains'))
+    hsts_preload: bool = Field(True, description="HSTS preload (default true).", json_schema_extra=weakens('HSTS without preload'))
+    http_redirect: bool = Field(True, description="Port 80 answers only with a 301 to https (default true).", json_schema_extra=weakens('plain HTTP is not redirected to HTTPS'))
     rate_limit: RateLimitConfig = Field(default_factory=RateLimitConfig, description="Gateway rate limit.")
     nginx_configmap: str = Field("ingress-nginx-controller",
                                  description="With controller nginx: the controller's ConfigMap name (default "

@@ -20,6 +20,7 @@ from typing import Any, Optional
 import pulumi
 from pydantic import Field, field_validator
 
+from .base import weakens
 from .base import Cidr
 from .base import HardenedComponent, StrictModel, child_opts, deep_merge, helm_chart, k8s_object, manifest_file, standard_labels
 from .mesh_tls import with_tls13_floor
@@ -64,20 +65,20 @@ class JwtConfig(StrictModel):
 
 
 class MeshConfig(StrictModel):
-    enabled: bool = Field(True, description="Deploy this part of the stack (default true).")
+    enabled: bool = Field(True, description="Deploy this part of the stack (default true).", json_schema_extra=weakens('the whole mesh (mTLS, authorization, egress control) is off'))
     chart_version: str = Field("1.30.3", description="Pinned Istio chart version (base, cni and istiod; default 1.30.3).")
     istiod_replicas: int = Field(2, ge=1, description="istiod replicas (default 2, so config survives a node).")
     outbound_registry_only: bool = Field(
         True, description="Sidecars reach only services in the mesh registry (default true: no egress to "
-                          "arbitrary hosts; add a ServiceEntry for each external dependency).")
+                          "arbitrary hosts; add a ServiceEntry for each external dependency).", json_schema_extra=weakens('mesh egress ALLOW_ANY: pods reach any host, not only registered services'))
     jwt: Optional[JwtConfig] = Field(
         None, description="OIDC issuer for end-user JWTs on external entry points (default none; required when "
                           "a workload is external, unless requireJwtOnExternal is false).")
     require_jwt_on_external: bool = Field(
         True, description="External workloads reject requests without a valid JWT (default true; false is a "
-                          "visible opt-out for services that do their own authentication).")
+                          "visible opt-out for services that do their own authentication).", json_schema_extra=weakens('external workloads are served without end-user JWTs'))
     extra_values: dict[str, Any] = Field(default_factory=dict,
-                                         description="Escape hatch merged last into istiod values (default none).")
+                                         description="Escape hatch merged last into istiod values (default none).", json_schema_extra=weakens('escape hatch: raw istiod chart values past the typed, hardened ones'))
 
 
 def _extra_global(c: "MeshConfig") -> dict:

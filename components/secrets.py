@@ -25,6 +25,7 @@ from typing import Any, Optional
 import pulumi
 from pydantic import Field, field_validator, model_validator
 
+from .base import weakens
 from .base import Cidr, CidrExcept
 from .base import (HardenedComponent, Resources, StrictModel, child_opts, deep_merge, helm_chart, k8s_object,
                    standard_labels)
@@ -176,7 +177,7 @@ class CertManagerConfig(StrictModel):
         description="Lifetime of the internal root CA (default 1825 days, five years; cert-manager renews it "
                     "one third before expiry, and issued certificates chain to the renewed root).")
     extra_values: dict[str, Any] = Field(default_factory=dict,
-                                         description="Extra chart values merged last (escape hatch).")
+                                         description="Extra chart values merged last (escape hatch).", json_schema_extra=weakens('escape hatch: raw cert-manager chart values'))
 
     @field_validator("image_digest", "webhook_image_digest", "cainjector_image_digest", "acmesolver_image_digest")
     @classmethod
@@ -220,7 +221,7 @@ class ExternalSecretsConfig(StrictModel):
                                                 "`vault:secret/data/...` references).")
     refresh_interval: str = Field("1h", description="Default ExternalSecret refresh (default 1h).")
     extra_values: dict[str, Any] = Field(default_factory=dict,
-                                         description="Extra chart values merged last (escape hatch).")
+                                         description="Extra chart values merged last (escape hatch).", json_schema_extra=weakens('escape hatch: raw External Secrets chart values'))
 
     @field_validator("image_digest")
     @classmethod
@@ -236,7 +237,7 @@ class ExternalSecretsConfig(StrictModel):
 
 
 class SecretsConfig(StrictModel):
-    enabled: bool = Field(True, description="Deploy this part of the stack (default true).")
+    enabled: bool = Field(True, description="Deploy this part of the stack (default true).", json_schema_extra=weakens('cert-manager and External Secrets are off'))
     rotation: RotationConfig = Field(default_factory=RotationConfig, description="Rotation periods (seed defaults).")
     cert_manager: CertManagerConfig = Field(default_factory=CertManagerConfig, description="cert-manager.")
     external_secrets: ExternalSecretsConfig = Field(default_factory=ExternalSecretsConfig,

@@ -24,6 +24,7 @@ from typing import Any, Literal, Optional
 import pulumi
 from pydantic import Field, field_validator, model_validator
 
+from .base import weakens
 from .base import Cidr
 from .base import HardenedComponent, StrictModel, child_opts, deep_merge, helm_chart, k8s_object, standard_labels
 
@@ -111,7 +112,7 @@ class DatastoreConfig(StrictModel):
                                          "API server (required for postgres/mysql; NetworkPolicy cannot name a host).")
     tls_options: Optional[list[str]] = Field(
         None, description="Connection options, each 'key=value' (default ['sslmode=verify-full'] for postgres, "
-                          "['tls=true'] for mysql: TLS with the server's certificate verified).")
+                          "['tls=true'] for mysql: TLS with the server's certificate verified).", json_schema_extra=weakens('TLS verification toward the SPIRE datastore', 'tls_unverified'))
 
     ca_bundle: Optional[str] = Field(
         None, description="PEM of the CA(s) that signed the database's certificate (e.g. the AWS RDS bundle for the "
@@ -163,7 +164,7 @@ class DatastoreConfig(StrictModel):
 
 
 class SpireConfig(StrictModel):
-    enabled: bool = Field(True, description="Deploy this part of the stack (default true).")
+    enabled: bool = Field(True, description="Deploy this part of the stack (default true).", json_schema_extra=weakens('workload identity (SPIRE) is off'))
     trust_domain: str = Field(
         "cluster.local", description="SPIFFE trust domain (default cluster.local, Istio's own default; set a DNS "
                                      "name you own, unique per organisation, e.g. lego-mcp.io, before federating).")

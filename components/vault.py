@@ -36,6 +36,7 @@ import pulumi
 import pulumi_aws as aws
 from pydantic import Field, field_validator, model_validator
 
+from .base import weakens
 from .base import Cidr, CidrExcept
 from .base import (HardenedComponent, Quantities, Resources, StrictModel, child_opts, deep_merge, helm_chart,
                    k8s_object, parse_cpu, parse_memory, standard_labels)
@@ -79,7 +80,7 @@ class VaultStorage(StrictModel):
 
 
 class VaultConfig(StrictModel):
-    enabled: bool = Field(True, description="Deploy this part of the stack (default true).")
+    enabled: bool = Field(True, description="Deploy this part of the stack (default true).", json_schema_extra=weakens('Vault (secrets, KMS auto-unseal) is off'))
     chart_version: str = Field("0.34.1", description="hashicorp/vault chart version (default 0.34.1, pinned).")
     image_tag: str = Field("2.0.4", description="Vault server version (default 2.0.4, the chart's appVersion).")
     image_digest: Optional[str] = Field(
@@ -126,7 +127,7 @@ class VaultConfig(StrictModel):
         description="Ranges excluded from the 443 egress to AWS (default the private ranges, CGNAT and "
                     "link-local, so Vault reaches no cluster service or the instance metadata through it).")
     extra_values: dict[str, Any] = Field(default_factory=dict,
-                                         description="Extra chart values merged last (escape hatch).")
+                                         description="Extra chart values merged last (escape hatch).", json_schema_extra=weakens('escape hatch: raw Vault chart values past the typed, hardened ones'))
 
     @field_validator("replicas")
     @classmethod

@@ -543,6 +543,12 @@ def run(args: argparse.Namespace) -> int:
         if e.status != "active":
             console.warn(f"exemption {e.id!r} for {e.target}: {e.status} ({e.expires})")
     documents = render_documents(args.stack, rows, checklist, analysis, header, exemptions, runs)
+    # The ledger of opt-outs (issue 27.2), in the evidence: Markdown section and JSON.
+    from components.ledger import ledger_json, ledger_markdown, stack_ledger
+
+    ledger = stack_ledger(args.stack, root)
+    documents["compliance.md"] = documents["compliance.md"].rstrip("\n") + "\n" + ledger_markdown(ledger)
+    documents["opt-outs.json"] = ledger_json(ledger)
     documents["component-definition.json"] = json.dumps(
         oscal_component_definition(args.stack, rows, analysis.version or "0", controls, header), indent=2) + "\n"
     documents["assessment-results.json"] = json.dumps(
