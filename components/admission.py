@@ -434,6 +434,14 @@ class AdmissionConfig(StrictModel):
                 raise _located(f"constraints.{name}.parameters.exemptions",
                                "exemptions come from policy_pack/exemptions.yaml only (one object, its images, an "
                                "owner, a reason and an expiry): add an entry there instead")
+            from policy_pack.policies._lib.registries import shared_host  # stdlib only
+
+            for i, r in enumerate(settings.parameters.get("registries") or []):
+                host = shared_host(r) if isinstance(r, str) else None
+                if host:  # the same rule as trustedRegistries: the pack would trust none of it
+                    raise _located(f"constraints.{name}.parameters.registries[{i}]",
+                                   f"{r!r} trusts a whole shared registry, where anyone can publish images; name "
+                                   f"the owner's repository prefix instead, e.g. '{host}/<owner>'")
             try:
                 check_against_schema(settings.parameters, {**template.schema, "required": []})
             except ValueError as e:

@@ -106,11 +106,21 @@ docker_hub(name) := name if {
 # --- end of shared helpers --------------------------------------------------------------------
 
 # An image without a registry host is pulled from Docker Hub: judge it by its full name, so
-# "istio/proxyv2" is "docker.io/istio/proxyv2" and "nginx" is "docker.io/library/nginx".
-full_name(image) := image if {
+# "istio/proxyv2" is "docker.io/istio/proxyv2" and "nginx" is "docker.io/library/nginx". A registry
+# host is a DNS name (case-insensitive: judged lowercased) and Docker Hub's other names are
+# docker.io, as container runtimes read them and as the policy pack does (issue 27.2: both agree).
+hub_aliases := {"index.docker.io", "registry-1.docker.io"}
+
+full_name(image) := concat("/", array.concat([host], array.slice(parts, 1, count(parts)))) if {
 	parts := split(image, "/")
 	count(parts) > 1
 	regex.match(`[.:]|^localhost$`, parts[0])
+	not lower(parts[0]) in hub_aliases
+	host := lower(parts[0])
+} else := concat("/", array.concat(["docker.io"], array.slice(parts, 1, count(parts)))) if {
+	parts := split(image, "/")
+	count(parts) > 1
+	lower(parts[0]) in hub_aliases
 } else := concat("/", ["docker.io", image]) if {
 	count(split(image, "/")) > 1
 } else := concat("/", ["docker.io/library", image])

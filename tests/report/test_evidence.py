@@ -124,10 +124,10 @@ def test_cli_writes_all_four_documents(tmp_path):
 
     assert main(["report", "--stack", "prod", "--out", str(tmp_path), "--quiet"]) == 0
     assert {p.name for p in tmp_path.iterdir()} == {"compliance.md", "compliance.html", "component-definition.json",
-                                                     "assessment-results.json"}
+                                                     "assessment-results.json", "opt-outs.json"}
     md = (tmp_path / "compliance.md").read_text()
     for section in ("| Git commit |", "## Scope and limits", "## Active exemptions", "## Pre-deployment checklist",
-                    "resources judged"):
+                    "resources judged", "## Opt-outs (the ledger)"):
         assert section in md
     assert "[secret]" not in md and "hecToken" not in md
 
