@@ -141,3 +141,63 @@ def test_pod_security_stays_at_the_strictest_level_the_exempted_objects_allow(re
              if levels[ns][0] != needed.get(ns, "restricted")}
     assert wrong == {}, "namespace: (enforced, strictest that admits the stack's pods)"
     assert {ns for ns, (lv, _) in levels.items() if lv != "restricted"} == set(SYSTEM_NAMESPACES)
+
+
+# --- every entry of the exemptions file, in admission: it widens nothing beyond its object -------
+
+def _entries():
+    from components.admission import TEMPLATES, TENANT_ONLY, exempt_objects
+
+    out = []
+    for t in TEMPLATES:
+        if t.constraint in TENANT_ONLY:  # judged in tenant namespaces only: no platform entry applies
+            continue
+        for e in exempt_objects(t):
+            out.append((t, e))
+    return out
+
+
+ENTRIES = _entries()
+
+
+@pytest.mark.parametrize("template,entry", ENTRIES, ids=[f"{e['id']}-{t.constraint}" for t, e in ENTRIES])
+def test_an_exemption_lifts_its_object_only(rendered_prod, cluster, template, entry):
+    """The named object passes the constraint the entry lifts (when it needs the lift); the same
+    object renamed, moved to another namespace, or running one more image from elsewhere does not."""
+    real = next((o for o in objects(rendered_prod) if o["kind"] == entry["kind"]
+                 and meta(o).get("name") == entry["name"] and meta(o).get("namespace") == entry["namespace"]), None)
+    if real is None:
+        pytest.skip(f"{entry['kind']} {entry['namespace']}/{entry['name']} is not in the prod render")
+    by = f"{template.kind}/{template.constraint}"
+    if not [d for d in _stripped(rendered_prod).admit(real).denials if d.by == by]:
+        pytest.skip(f"{entry['id']}: the object meets {template.constraint} without the entry")
+    assert not [d for d in cluster.admit(real).denials if d.by == by]
+    renamed = copy.deepcopy(real)
+    renamed["metadata"]["name"] = entry["name"] + "-copy"
+    moved = copy.deepcopy(real)
+    moved["metadata"]["namespace"] = "lego-mcp-prod"
+    extra = copy.deepcopy(real)
+    spec = pss.pod_template(extra)["spec"]
+    spec["containers"] = list(spec["containers"]) + [{"name": "extra", "image": TENANT_IMAGE}]
+    for variant in (renamed, moved, extra):
+        assert [d for d in cluster.admit(variant).denials if d.by == by], (entry["id"], describe_variant(variant))
+
+
+_STRIPPED: dict = {}
+
+
+def _stripped(rendered) -> Cluster:
+    """The prod cluster with every constraint's exemptions removed (built once)."""
+    if "cluster" not in _STRIPPED:
+        objs = []
+        for o in objects(rendered):
+            if str(o.get("apiVersion", "")).startswith("constraints.gatekeeper.sh/"):
+                o = copy.deepcopy(o)
+                (o.get("spec", {}).get("parameters") or {}).pop("exemptions", None)
+            objs.append(o)
+        _STRIPPED["cluster"] = Cluster(objs)
+    return _STRIPPED["cluster"]
+
+
+def describe_variant(obj: dict) -> str:
+    return f"{obj['kind']} {meta(obj).get('namespace')}/{meta(obj).get('name')}"
