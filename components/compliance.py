@@ -170,7 +170,7 @@ class AuditRetentionConfig(StrictModel):
     retention_days: int = Field(
         2555, ge=1, le=36500,
         description="Object Lock COMPLIANCE retention (default 2555 days = 7 years, CMMC). Below 2555 is a weakening "
-                    "the policy pack reports.")
+                    "the policy pack reports.", json_schema_extra=weakens('the audit archive is kept less than the default 7 years', 'lowered'))
     kms_deletion_window_days: int = Field(30, ge=7, le=30, description="Key deletion waiting period (default 30).")
     force_destroy: bool = Field(False, description="Let `pulumi destroy` empty the bucket (default false; locked "
                                                    "versions cannot be deleted before their retention anyway).", json_schema_extra=weakens('the audit bucket can be destroyed with its objects'))

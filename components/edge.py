@@ -54,7 +54,7 @@ class WafConfig(StrictModel):
     rate_limit: int = Field(
         2000, ge=10, le=2_000_000_000,
         description="Requests one client IP may send per 5-minute window before it is blocked (default 2000, "
-                    "about 7 per second sustained).")
+                    "about 7 per second sustained).", json_schema_extra=weakens('a client may send more requests before the WAF blocks it', 'raised'))
     load_balancer_arn: Optional[str] = Field(
         None, description="ARN of the ingress load balancer (ALB) to associate. Default none: the WebACL is "
                           "created and associated once the ARN is known (the gateway Service's load balancer is "
@@ -62,7 +62,7 @@ class WafConfig(StrictModel):
     managed_rule_groups: list[str] = Field(
         default_factory=lambda: list(MANAGED_RULE_GROUPS),
         description="AWS managed rule groups (default: IP reputation, common rule set, known bad inputs, SQLi; "
-                    "removing one is a visible opt-out the policy pack reports).")
+                    "removing one is a visible opt-out the policy pack reports).", json_schema_extra=weakens('an AWS managed rule group of the default set is dropped', 'drops_defaults'))
     mode: Literal["block", "count"] = Field(
         "block", description="block (default) or count: count only observes (visible opt-out for a trial).", json_schema_extra=weakens('the WAF only counts (does not block)'))
     shield_advanced: bool = Field(

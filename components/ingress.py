@@ -41,7 +41,7 @@ HOSTNAME = r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?\.)+[a-z]{2,63}$"
 class RateLimitConfig(StrictModel):
     enabled: bool = Field(True, description="Local rate limit on every gateway pod (default true).", json_schema_extra=weakens('no rate limit at the gateway'))
     requests_per_second: int = Field(
-        100, ge=1, description="Sustained requests per second per gateway pod (default 100).")
+        100, ge=1, description="Sustained requests per second per gateway pod (default 100).", json_schema_extra=weakens('the gateway admits more requests per pod', 'raised'))
     burst: int = Field(200, ge=1, description="Token-bucket size: the burst a pod absorbs (default 200).")
 
 

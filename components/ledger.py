@@ -84,7 +84,19 @@ def _managed_labels(value, default, model, field) -> bool:
     return any(str(k).startswith(MANAGED_LABEL_PREFIXES) for k in (value or {}))
 
 
-PREDICATES = {"differs": _differs, "tls_unverified": _tls_unverified, "widens_parameters": _widens_parameters,
+def _raised(value, default, model, field) -> bool:
+    return value is not None and default is not None and value > default
+
+
+def _lowered(value, default, model, field) -> bool:
+    return value is not None and default is not None and value < default
+
+
+def _drops_defaults(value, default, model, field) -> bool:
+    return bool(set(default or []) - set(value or []))
+
+
+PREDICATES = {"differs": _differs, "raised": _raised, "lowered": _lowered, "drops_defaults": _drops_defaults, "tls_unverified": _tls_unverified, "widens_parameters": _widens_parameters,
               "priority_raised": _priority_raised, "managed_labels": _managed_labels}
 
 

@@ -75,6 +75,12 @@ CASES = {
     "compliance.auditTrails.vault": (("compliance", "auditTrails", "vault"), False, None),
     "compliance.auditTrails.falco": (("compliance", "auditTrails", "falco"), False, None),
     "storage.enabled": (("storage", "enabled"), False, None),
+    "compliance.auditRetention.retentionDays": (("compliance", "auditRetention", "retentionDays"), 365, None),
+    "ingress.waf.rateLimit": (("ingress", "waf", "rateLimit"), 100000, None),
+    "ingress.waf.managedRuleGroups": (("ingress", "waf", "managedRuleGroups"),
+                                      ["AWSManagedRulesCommonRuleSet", "AWSManagedRulesKnownBadInputsRuleSet",
+                                       "AWSManagedRulesSQLiRuleSet"], None),
+    "ingress.rateLimit.requestsPerSecond": (("ingress", "rateLimit", "requestsPerSecond"), 1000, None),
     "storage.reclaimPolicy": (("storage", "reclaimPolicy"), "Delete", None),
     "namespaces[].labels": (("namespaces", 0, "labels"), {"istio-injection": "disabled"}, "namespaces[0].labels"),
 }
