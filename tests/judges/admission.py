@@ -53,7 +53,11 @@ and not what decides whether a pod runs): a Deployment creates a ReplicaSet, a C
 and a ReplicaSet, StatefulSet, DaemonSet or Job creates Pods from its template (the template's
 metadata and spec, in the workload's namespace, kind Pod, an ownerReference to the controller).
 Each of those is a real CREATE the webhook reviews, so each is judged; a workload whose pods
-would be refused never runs even when the workload itself is admitted. Mutating webhooks other
+would be refused never runs even when the workload itself is admitted. The requester
+(``input.review.userInfo.username``) is the deployer for what the stack deploys and, for what a
+controller creates, that controller's ServiceAccount in kube-system (kube-controller-manager runs
+each controller with its own credentials: Kubernetes' RBAC bootstrap ``controller_policy.go``);
+the constraints' named exemptions trust an owner reference only from those. Mutating webhooks other
 than LimitRanger (Istio's sidecar injector, Gatekeeper mutation) are not played: the render
 holds no Gatekeeper mutators, and the injected sidecar is judged by tests/admission/test_rego.py.
 
