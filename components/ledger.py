@@ -5,7 +5,8 @@ A config field that can weaken one carries the marker ``json_schema_extra=weaken
 each marked field whose value weakens, by its config key path (``mesh.outboundRegistryOnly``,
 ``admission.constraints.pods-disallow-privileged.enforcementAction``, ``namespaces[0].labels``).
 
-- ``render`` prints the ledger and writes it to ``opt-outs.json``; ``report`` lists it.
+- ``render`` prints the ledger and writes it to ``opt-outs.json``; ``report`` lists it
+  (hardened/ledger.py).
 - In a prod stack (``cluster.environment: prod``) every opt-out must be covered by an active
   entry of ``hardened-stack:optOuts``: the exemptions file's format (``id``, ``owner``, ``reason``,
   ``expires``, validated by the pack's own parser) with ``setting`` (the exact key path) in place of
@@ -120,11 +121,10 @@ def _default(info) -> Any:
 
 # --- the walk ------------------------------------------------------------------------------------
 
-def marked_fields(model: type = None) -> Iterator[tuple[str, type, str, dict]]:
+def marked_fields(model: type) -> Iterator[tuple[str, type, str, dict]]:
     """``(config path pattern, model, field name, marker)`` of every marked field reachable from
-    StackConfig (``[]`` for a list index, ``<name>`` for a map key)."""
-    from .config import StackConfig
-
+    *model* (StackConfig: this module imports no config, components.config imports it) (``[]`` for
+    a list index, ``<name>`` for a map key)."""
     seen: set = set()
 
     def walk(m, prefix):
@@ -138,7 +138,7 @@ def marked_fields(model: type = None) -> Iterator[tuple[str, type, str, dict]]:
                     seen.add((sub, key))
                     yield from walk(sub, f"{key}{suffix}.")
 
-    yield from walk(model or StackConfig, "")
+    yield from walk(model, "")
 
 
 def _submodels(annotation) -> Iterator[tuple[type, str]]:
@@ -241,63 +241,3 @@ def uncovered(found: list[OptOut], entries: list[OptOutEntry]) -> tuple[list[Opt
 
 def covering(entries: list[OptOutEntry], setting: str) -> Optional[OptOutEntry]:
     return next((e for e in entries if e.setting == setting and not e.exemption.expired()), None)
-
-
-# --- for render and report -----------------------------------------------------------------------
-
-def stack_ledger(stack: str, root=None) -> list[tuple[OptOut, Optional[OptOutEntry]]]:
-    """The ledger of ``Pulumi.<stack>.yaml``: each opt-out with the entry that covers it (or None)."""
-    import json
-
-    from hardened.stackfile import REPO_ROOT, read_stack_config
-
-    from .config import PROJECT, parse_stack_config
-
-    config, secret_keys = read_stack_config(stack, root or REPO_ROOT)
-    document = {}
-    for key, value in config.items():
-        if key.startswith(f"{PROJECT}:") and key not in secret_keys:
-            try:
-                document[key[len(PROJECT) + 1:]] = json.loads(value)
-            except ValueError:
-                document[key[len(PROJECT) + 1:]] = value
-    cfg = parse_stack_config(document)
-    entries = parse_entries(cfg.opt_outs)
-    return [(o, covering(entries, o.setting)) for o in opt_outs(cfg)]
-
-
-def ledger_lines(ledger: list[tuple[OptOut, Optional[OptOutEntry]]]) -> list[str]:
-    out = []
-    for o, e in ledger:
-        by = (f" [optOuts {e.exemption.id!r}, {e.exemption.owner}, expires {e.exemption.expires}]" if e is not None
-              else " [no optOuts entry]")
-        out.append(o.line() + by)
-    return out
-
-
-def ledger_json(ledger: list[tuple[OptOut, Optional[OptOutEntry]]]) -> str:
-    import json
-
-    rows = []
-    for o, e in ledger:
-        row = o.as_dict()
-        if e is not None:
-            x = e.exemption
-            row["entry"] = {"id": x.id, "owner": {"team": x.owner.team, "contact": x.owner.contact} if x.owner else None,
-                            "reason": x.reason, "expires": x.expires.isoformat()}
-        rows.append(row)
-    return json.dumps({"optOuts": rows}, indent=2, sort_keys=True, default=str) + "\n"
-
-
-def ledger_markdown(ledger: list[tuple[OptOut, Optional[OptOutEntry]]]) -> str:
-    lines = ["", "## Opt-outs (the ledger)", "",
-             "Every stack-config setting that weakens a secure default (components/ledger.py), with the "
-             "`optOuts` entry that answers for it.", ""]
-    if not ledger:
-        return "\n".join(lines + ["None: every marked setting keeps its secure default.", ""])
-    lines += ["| setting | value | default | weakens | entry (owner, expires) |", "|---|---|---|---|---|"]
-    for o, e in ledger:
-        entry = (f"{e.exemption.id} ({e.exemption.owner.team if e.exemption.owner else '-'}, {e.exemption.expires})"
-                 if e is not None else "none")
-        lines.append(f"| `{o.setting}` | `{_show(o.value)}` | `{_show(o.default)}` | {o.weakens} | {entry} |")
-    return "\n".join(lines + [""])

@@ -424,7 +424,7 @@ def run(args: argparse.Namespace) -> int:
     counts = write_output(records, out, args.stack)
     policyconfig.write(out, policyconfig.stack_policy_config(args.stack, root))
     # The ledger of opt-outs (issue 27.2): every setting that weakens a secure default, shown always.
-    from components.ledger import ledger_json, ledger_lines, stack_ledger
+    from .ledger import ledger_json, ledger_lines, stack_ledger
 
     ledger = stack_ledger(args.stack, root)
     (out / "opt-outs.json").write_text(ledger_json(ledger))

@@ -544,7 +544,7 @@ def run(args: argparse.Namespace) -> int:
             console.warn(f"exemption {e.id!r} for {e.target}: {e.status} ({e.expires})")
     documents = render_documents(args.stack, rows, checklist, analysis, header, exemptions, runs)
     # The ledger of opt-outs (issue 27.2), in the evidence: Markdown section and JSON.
-    from components.ledger import ledger_json, ledger_markdown, stack_ledger
+    from .ledger import ledger_json, ledger_markdown, stack_ledger
 
     ledger = stack_ledger(args.stack, root)
     documents["compliance.md"] = documents["compliance.md"].rstrip("\n") + "\n" + ledger_markdown(ledger)
