@@ -27,6 +27,8 @@ import pulumi
 import yaml
 from pydantic import Field, field_validator, model_validator
 
+from .base import weakens
+from .base import Cidr
 from .base import (HardenedComponent, StrictModel, child_opts, deep_merge, helm_chart, k8s_object, standard_labels)
 
 TOKEN = "hardened:index:AdmissionControl"
@@ -107,6 +109,19 @@ class Template:
 
 _QUANTITY = r"^[0-9]+(\.[0-9]+)?(m|Ki|Mi|Gi|Ti|K|M|G|T)?$"
 _NO_PARAMS: dict = {"type": "object", "additionalProperties": False, "properties": {}}
+#: The ``exemptions`` parameter every template takes: the active entries of
+#: policy_pack/exemptions.yaml that name the template's rule, each ONE object (exact kind, namespace
+#: and name) and its image repositories. The Rego lifts the rule for that object and the pods its
+#: controller creates, only while every image is from those repositories (the shared helpers'
+#: ``exempt_object``): admission is as narrow as the pack, never a whole namespace.
+EXEMPTIONS_SCHEMA: dict = {
+    "type": "array",
+    "description": "Named exemptions from policy_pack/exemptions.yaml (set by the stack, never by hand).",
+    "items": {"type": "object", "additionalProperties": False, "required": ["kind", "namespace", "name", "images"],
+              "properties": {"id": {"type": "string"}, "kind": {"type": "string"},
+                             "namespace": {"type": "string"}, "name": {"type": "string"},
+                             "images": {"type": "array", "items": {"type": "string"}}}},
+}
 
 TEMPLATES: tuple[Template, ...] = (
     Template("privileged.rego", "K8sHardenedPrivilegedContainer", "pods-disallow-privileged",
@@ -150,7 +165,19 @@ TEMPLATES: tuple[Template, ...] = (
                      "type": "array", "minItems": 1, "items": {"type": "string", "enum": list(PROBES)},
                      "description": "Probes every container must declare."}}},
              tuple(TEMPLATE_KINDS), "Liveness and readiness probes on every container."),
+    Template("host_namespaces.rego", "K8sHardenedHostNamespaces", "pods-disallow-host-namespaces",
+             "pod-disallow-host-namespaces", _NO_PARAMS, tuple(POD_KINDS),
+             "No pod shares the node's network, PID or IPC namespace."),
 )
+
+
+def _with_exemptions(t: Template) -> Template:
+    """*t* whose schema also takes the ``exemptions`` parameter."""
+    schema = {**t.schema, "properties": {**t.schema.get("properties", {}), "exemptions": EXEMPTIONS_SCHEMA}}
+    return Template(t.rego_file, t.kind, t.constraint, t.crossguard_policy, schema, t.kinds, t.description)
+
+
+TEMPLATES = tuple(_with_exemptions(t) for t in TEMPLATES)
 TEMPLATES_BY_CONSTRAINT = {t.constraint: t for t in TEMPLATES}
 
 
@@ -196,65 +223,174 @@ EnforcementAction = Literal["deny", "warn", "dryrun"]
 
 class ConstraintSettings(StrictModel):
     enforcement_action: EnforcementAction = Field(
-        "deny", description="deny (default), or warn/dryrun: a visible opt-out that only reports.")
+        "deny", description="deny (default), or warn/dryrun: a visible opt-out that only reports.", json_schema_extra=weakens('a Gatekeeper constraint in warn or dryrun: it admits what it should deny'))
     parameters: dict[str, Any] = Field(
         default_factory=dict,
         description="Parameters merged over the defaults derived from this section; validated against the "
-                    "template's openAPIV3Schema at config time.")
+                    "template's openAPIV3Schema at config time.", json_schema_extra=weakens("constraint parameters that widen what the stack's defaults allow (registries, limits)", 'widens_parameters'))
     excluded_namespaces: list[str] = Field(
         default_factory=list,
         description="Extra named namespaces this constraint skips (default none; exemptions of system "
-                    "components come from policy_pack/exemptions.yaml).")
+                    "components come from policy_pack/exemptions.yaml).", json_schema_extra=weakens('a Gatekeeper constraint excludes a namespace'))
+
+
+#: Upstream signing identities of the platform's own images, where upstream signs keyless with a
+#: documented identity (GitHub Actions OIDC): (policy name, image globs, subject regexp, source).
+#: Istio (https://istio.io/latest/docs/ops/best-practices/image-signing-validation/: a key,
+#: istio.io/misc/istio-key.pub) and cert-manager (cert-manager.io/docs/installation/code-signing/:
+#: a key, cert-manager-pubkey-2021-09-20.pem) sign with published keys, not keyless identities: a
+#: ClusterImagePolicy needs the key's PEM, which the stack does not pin yet (docs/admission.md).
+PLATFORM_SIGNERS: tuple[tuple[str, tuple[str, ...], str, str], ...] = (
+    ("upstream-falco", ("docker.io/falcosecurity/falco:**", "docker.io/falcosecurity/falco@**",
+                        "docker.io/falcosecurity/falco-driver-loader:**",
+                        "docker.io/falcosecurity/falco-driver-loader@**"),
+     r"^https://github\.com/falcosecurity/falco/\.github/workflows/[^@]+@refs/tags/",
+     "falco.org docs, 'Container image signing' (since 0.35.0: issuer token.actions.githubusercontent.com, "
+     "identity https://github.com/falcosecurity/falco/, workflow ref refs/tags/<version>)"),
+    ("upstream-policy-controller", ("ghcr.io/sigstore/policy-controller/policy-controller:**",
+                                    "ghcr.io/sigstore/policy-controller/policy-controller@**"),
+     r"^https://github\.com/sigstore/policy-controller/\.github/workflows/release\.yaml@refs/tags/v",
+     "sigstore/policy-controller .github/workflows/release.yaml ('Cut Release' on tags v*, id-token: write "
+     "for keyless signing, make build-sign-release-images)"),
+)
+
+
+class KeylessSigner(StrictModel):
+    """Another repository whose release workflow signs some of the tenant images."""
+
+    repository: str = Field(description="https://github.com/<org>/<repo> of the signing workflow.")
+    workflow: str = Field(".github/workflows/release.yml", description="The one workflow file that signs "
+                                                                       "(default .github/workflows/release.yml).")
+    refs: list[str] = Field(default_factory=lambda: ["refs/tags/v"],
+                            description="Git ref prefixes the signing run must come from (default refs/tags/v).")
+    images: list[str] = Field(min_length=1, description="Image globs this signer signs, e.g. ghcr.io/<org>/**.")
+
+    @field_validator("repository")
+    @classmethod
+    def _https(cls, v: str) -> str:
+        if not re.fullmatch(r"https://[^/\s]+/[^/\s]+/[^/\s]+", v.rstrip("/")):
+            raise ValueError(f"repository {v!r} must be https://<host>/<org>/<repo>")
+        return v.rstrip("/")
+
+    @field_validator("workflow")
+    @classmethod
+    def _workflow(cls, v: str) -> str:
+        if not re.fullmatch(r"\.github/workflows/[A-Za-z0-9_.-]+\.ya?ml", v):
+            raise ValueError(f"workflow {v!r} must name one workflow file, e.g. '.github/workflows/release.yml'")
+        return v
+
+    @field_validator("refs")
+    @classmethod
+    def _refs(cls, v: list[str]) -> list[str]:
+        if not v:
+            raise ValueError("refs needs at least one ref prefix, e.g. 'refs/tags/v'")
+        for r in v:
+            if not re.fullmatch(r"refs/(tags|heads)/[A-Za-z0-9_./-]*", r):
+                raise ValueError(f"ref prefix {r!r} must look like 'refs/tags/v' or 'refs/heads/main'")
+        return v
+
+    @property
+    def subject_regexp(self) -> str:
+        refs = "|".join(re.escape(r) for r in self.refs)
+        return f"^{re.escape(self.repository)}/{re.escape(self.workflow)}@(?:{refs})"
 
 
 class SignatureConfig(StrictModel):
     enabled: bool = Field(True, description="Verify keyless cosign signatures with Sigstore policy-controller "
-                                            "(default true).")
+                                            "(default true).", json_schema_extra=weakens('image signature verification is off'))
     chart_version: str = Field(POLICY_CONTROLLER_VERSION,
                                description=f"policy-controller chart version (default {POLICY_CONTROLLER_VERSION}, "
                                            "whose default image is pinned by digest).")
     issuer: str = Field("https://token.actions.githubusercontent.com",
                         description="OIDC issuer of the signing identity (default GitHub Actions).")
-    subject: str = Field(
-        "https://github.com/lego-mcp/lego-mcp/*",
-        description="Signing identity (certificate SAN) as a glob: '*' matches any run of characters, including "
-                    "'/', so a workflow path and ref are covered (default https://github.com/lego-mcp/lego-mcp/*).")
+    repository: str = Field(
+        "https://github.com/lego-mcp/lego-mcp",
+        description="The repository whose release workflow signs the tenant images (default "
+                    "https://github.com/lego-mcp/lego-mcp).")
+    workflow: str = Field(
+        ".github/workflows/release.yml",
+        description="The one workflow file that signs (default .github/workflows/release.yml): a signature from any "
+                    "other workflow of the repository (a pull request's CI, a branch build) is refused.")
+    refs: list[str] = Field(
+        default_factory=lambda: ["refs/tags/v"],
+        description="Git ref prefixes the signing run must come from (default refs/tags/v: release tags only).")
+    subject: Optional[str] = Field(
+        None,
+        description="Override: the signing identity (certificate SAN) as a glob, '*' matching any run of characters "
+                    "(default none: repository, workflow and refs build the identity). Broader than the default: an "
+                    "opt-out on the ledger.", json_schema_extra=weakens('a signing identity broader than one release workflow on release refs'))
     images: list[str] = Field(
         default_factory=lambda: ["ghcr.io/lego-mcp/**"],
         description="Image globs that must carry the signature (default ghcr.io/lego-mcp/**).")
-    namespaces: list[str] = Field(
+    signers: list[KeylessSigner] = Field(
         default_factory=list,
-        description="Tenant namespaces opted in with policy.sigstore.dev/include=true (default none: list them; "
-                    "prod lists lego-mcp-prod).")
+        description="Further repositories whose release workflow signs tenant images (default none), each with its "
+                    "own image globs: one ClusterImagePolicy each.")
+    excluded_namespaces: list[str] = Field(
+        default_factory=list,
+        description="Tenant namespaces NOT verified (default none: every namespace under `namespaces` carries "
+                    "policy.sigstore.dev/include=true). An opt-out on the ledger.", json_schema_extra=weakens('a tenant namespace runs images without signature verification'))
     no_match_policy: Literal["deny", "warn"] = Field(
-        "warn", description="What an opted-in namespace does with an image no policy matches (default warn: the "
-                            "mesh proxy and other trusted-registry images are governed by Gatekeeper's registry "
-                            "and digest constraints, not by this signature).")
-    mode: Literal["enforce", "warn"] = Field("enforce", description="enforce (default) or warn (visible opt-out).")
+        "deny", description="What a verified namespace does with an image no policy matches (default deny: an image "
+                            "is admitted only by a policy that names it; the mesh proxy has its own policy).", json_schema_extra=weakens('images no signature policy names are admitted (warn)'))
+    mode: Literal["enforce", "warn"] = Field("enforce", description="enforce (default) or warn (visible opt-out).", json_schema_extra=weakens('signature policies only warn'))
+    platform_images: bool = Field(
+        True, description="Also verify the platform's own images by their upstream signing identities where upstream "
+                          "signs keyless with a documented identity (default true; PLATFORM_SIGNERS).", json_schema_extra=weakens("the platform's upstream-signed images are not verified"))
 
-    @field_validator("issuer")
+    @field_validator("issuer", "repository")
     @classmethod
     def _https(cls, v: str) -> str:
         if not v.startswith("https://"):
-            raise ValueError(f"issuer {v!r} must be an https:// OIDC issuer URL")
+            raise ValueError(f"{v!r} must be an https:// URL")
+        return v.rstrip("/")
+
+    @field_validator("workflow")
+    @classmethod
+    def _workflow(cls, v: str) -> str:
+        if not re.fullmatch(r"\.github/workflows/[A-Za-z0-9_.-]+\.ya?ml", v):
+            raise ValueError(f"workflow {v!r} must name one workflow file, e.g. '.github/workflows/release.yml'")
+        return v
+
+    @field_validator("refs")
+    @classmethod
+    def _refs(cls, v: list[str]) -> list[str]:
+        if not v:
+            raise ValueError("refs needs at least one ref prefix, e.g. 'refs/tags/v'")
+        for r in v:
+            if not re.fullmatch(r"refs/(tags|heads)/[A-Za-z0-9_./-]*", r):
+                raise ValueError(f"ref prefix {r!r} must look like 'refs/tags/v' or 'refs/heads/main'")
         return v
 
     @field_validator("subject")
     @classmethod
-    def _subject(cls, v: str) -> str:
-        if v.strip("*/") == "" or v in ("*", "https://*"):
+    def _subject(cls, v: Optional[str]) -> Optional[str]:
+        if v is not None and (v.strip("*/") == "" or v in ("*", "https://*")):
             raise ValueError(f"subject {v!r} matches any identity; name the repository, e.g. "
                              "'https://github.com/<org>/<repo>/*'")
         return v
 
     @property
     def subject_regexp(self) -> str:
-        """The subject glob as an anchored regular expression (policy-controller ``subjectRegExp``)."""
-        return "^" + ".*".join(re.escape(part) for part in self.subject.split("*")) + "$"
+        """The signing identity as an anchored regular expression (policy-controller ``subjectRegExp``):
+        ``^<repository>/<workflow>@<ref prefix>`` (GitHub's Fulcio certificate SAN is
+        ``https://github.com/<org>/<repo>/<workflow path>@<ref>``), or the ``subject`` glob override."""
+        if self.subject is not None:
+            return "^" + ".*".join(re.escape(part) for part in self.subject.split("*")) + "$"
+        refs = "|".join(re.escape(r) for r in self.refs)
+        return f"^{re.escape(self.repository)}/{re.escape(self.workflow)}@(?:{refs})"
+
+    def image_globs(self) -> list[str]:
+        """Every image glob a keyless tenant policy verifies."""
+        return list(self.images) + [g for s in self.signers for g in s.images]
+
+    def verified_namespaces(self, tenant_namespaces: list[str]) -> list[str]:
+        """Every tenant namespace, less the named exclusions (derived from config, never a list to keep)."""
+        return sorted(n for n in tenant_namespaces if n not in self.excluded_namespaces)
 
 
 class AdmissionConfig(StrictModel):
-    enabled: bool = Field(True, description="Deploy this part of the stack (default true).")
+    enabled: bool = Field(True, description="Deploy this part of the stack (default true).", json_schema_extra=weakens('admission control (Gatekeeper, signatures) is off'))
     chart_version: str = Field(GATEKEEPER_VERSION,
                                description=f"Gatekeeper chart version (default {GATEKEEPER_VERSION}; >= 3.19 is "
                                            "needed for Rego v1 templates).")
@@ -266,7 +402,7 @@ class AdmissionConfig(StrictModel):
     audit_interval_seconds: int = Field(60, ge=10, description="Audit sweep interval (default 60 s).")
     failure_policy: Literal["Fail", "Ignore"] = Field(
         "Fail", description="Webhook failurePolicy (default Fail: fail closed. The chart's default, Ignore, admits "
-                            "everything while Gatekeeper is down; choosing it is a visible opt-out).")
+                            "everything while Gatekeeper is down; choosing it is a visible opt-out).", json_schema_extra=weakens('the Gatekeeper webhook fails open (Ignore)'))
     webhook_timeout_seconds: int = Field(3, ge=1, le=30, description="Webhook timeout (default 3 s).")
     max_container_cpu: str = Field("4", pattern=_QUANTITY,
                                    description="Largest CPU limit a container may declare (default 4, the seed's).")
@@ -278,13 +414,13 @@ class AdmissionConfig(StrictModel):
     constraints: dict[str, ConstraintSettings] = Field(
         default_factory=dict,
         description="Per-constraint settings keyed by constraint name (" + ", ".join(TEMPLATES_BY_CONSTRAINT) + ").")
-    control_plane_cidrs: list[str] = Field(
+    control_plane_cidrs: list[Cidr] = Field(
         default_factory=lambda: ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"],
         description="Where the API server calls the webhooks from and where the controllers reach it (default the "
                     "private ranges: EKS control-plane ENIs live in the cluster VPC). Narrow to the VPC CIDR.")
     signatures: SignatureConfig = Field(default_factory=SignatureConfig, description="Image signature verification.")
     extra_values: dict[str, Any] = Field(default_factory=dict,
-                                         description="Extra Gatekeeper chart values, merged last (escape hatch).")
+                                         description="Extra Gatekeeper chart values, merged last (escape hatch).", json_schema_extra=weakens('escape hatch: raw Gatekeeper chart values'))
 
     @model_validator(mode="after")
     def _constraints(self) -> "AdmissionConfig":
@@ -294,6 +430,18 @@ class AdmissionConfig(StrictModel):
             template = TEMPLATES_BY_CONSTRAINT.get(name)
             if template is None:
                 raise _located(f"constraints.{name}", f"no such constraint; known: {sorted(TEMPLATES_BY_CONSTRAINT)}")
+            if "exemptions" in settings.parameters:
+                raise _located(f"constraints.{name}.parameters.exemptions",
+                               "exemptions come from policy_pack/exemptions.yaml only (one object, its images, an "
+                               "owner, a reason and an expiry): add an entry there instead")
+            from policy_pack.policies._lib.registries import shared_host  # stdlib only
+
+            for i, r in enumerate(settings.parameters.get("registries") or []):
+                host = shared_host(r) if isinstance(r, str) else None
+                if host:  # the same rule as trustedRegistries: the pack would trust none of it
+                    raise _located(f"constraints.{name}.parameters.registries[{i}]",
+                                   f"{r!r} trusts a whole shared registry, where anyone can publish images; name "
+                                   f"the owner's repository prefix instead, e.g. '{host}/<owner>'")
             try:
                 check_against_schema(settings.parameters, {**template.schema, "required": []})
             except ValueError as e:
@@ -340,27 +488,30 @@ def _exemptions_module():
     return sys.modules[name]
 
 
-def exempt_namespaces(template: Template, path: Path = EXEMPTIONS_FILE) -> list[str]:
-    """Namespaces exempted from *template*'s rule by policy_pack/exemptions.yaml.
+def exempt_objects(template: Template, path: Path = EXEMPTIONS_FILE) -> list[dict]:
+    """The objects policy_pack/exemptions.yaml exempts from *template*'s rule, as the constraint's
+    ``exemptions`` parameter: ``{id, kind, namespace, name, images}`` per active entry that names
+    the template's CrossGuard policy (or the constraint).
 
     The file (owned by the policy pack, read with its own loader so both enforcement points parse
-    it the same way) names resources: ``policies``, ``resource: {kind, namespace, name}``,
-    ``reason``, ``expires``. Gatekeeper can exclude only whole namespaces, so an active exemption
-    that names this constraint's CrossGuard policy (or the constraint) excludes its namespace;
-    an expired one excludes nothing, and a glob namespace is never widened into an exclusion.
-    Absent file: no exemptions (the narrowest reading).
+    it the same way) names ONE object and its images; the Rego matches exactly that (the shared
+    helpers' ``exempt_object``), so the namespace stays covered for everything else (issue 23.1:
+    a namespace-wide exclusion admitted any privileged pod there, whatever its image). An expired
+    entry exempts nothing, and an entry with a glob namespace or name, or none (cluster-scoped), is
+    never widened into an exemption here. Absent file: no exemptions (the narrowest reading).
     """
     if not path.exists():
         return []
     ex = _exemptions_module()
-    out = set()
+    out = []
     for e in ex.load_exemptions(path):
         if not (e.applies_to(template.crossguard_policy) or e.applies_to(template.constraint)):
             continue
-        if e.expired() or not e.namespace or any(ch in e.namespace for ch in "*?["):
+        if e.expired() or not e.namespace or any(ch in e.namespace + e.name for ch in "*?["):
             continue
-        out.add(e.namespace)
-    return sorted(out)
+        out.append({"id": e.id, "kind": e.kind, "namespace": e.namespace, "name": e.name,
+                    "images": sorted(e.images)})
+    return sorted(out, key=lambda x: (x["namespace"], x["kind"], x["name"], x["id"]))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -497,13 +648,17 @@ def constraint(t: Template, cfg: AdmissionConfig, trusted_registries: list[str],
                exemptions_file: Path = EXEMPTIONS_FILE, tenant_namespaces: Optional[list[str]] = None,
                platform_tag_images: list[str] | tuple[str, ...] = ()) -> dict:
     settings = cfg.constraints.get(t.constraint) or ConstraintSettings()
-    excluded = sorted(set(WEBHOOK_EXEMPT_NAMESPACES) | set(exempt_namespaces(t, exemptions_file))
-                      | set(settings.excluded_namespaces))
+    excluded = sorted(set(WEBHOOK_EXEMPT_NAMESPACES) | set(settings.excluded_namespaces))
     match: dict = {"kinds": [dict(k) for k in t.kinds], "excludedNamespaces": excluded}
     if t.constraint in TENANT_ONLY:
         match["namespaces"] = sorted(tenant_namespaces or [])
     spec: dict = {"enforcementAction": settings.enforcement_action, "match": match}
     params = cfg.parameters(t, trusted_registries, platform_tag_images)
+    exempt = [e for e in exempt_objects(t, exemptions_file)
+              if "namespaces" not in match or e["namespace"] in match["namespaces"]]
+    if exempt:
+        params["exemptions"] = exempt
+        check_against_schema(params, t.schema)
     if params:
         spec["parameters"] = params
     return {
@@ -526,23 +681,63 @@ def gatekeeper_config() -> dict:
     }
 
 
-def cluster_image_policy(s: SignatureConfig) -> dict:
+def _keyless_policy(name: str, mode: str, images, issuer: str, subject_regexp: str) -> dict:
     return {
         "apiVersion": "policy.sigstore.dev/v1beta1",
         "kind": "ClusterImagePolicy",
-        "metadata": {"name": "keyless-github-actions", "labels": standard_labels("keyless-github-actions",
-                                                                                 "image-policy")},
+        "metadata": {"name": name, "labels": standard_labels(name, "image-policy")},
         "spec": {
-            "mode": s.mode,
-            "images": [{"glob": g} for g in s.images],
+            "mode": mode,
+            "images": [{"glob": g} for g in images],
             "authorities": [{
                 "name": "github-actions-keyless",
                 "keyless": {"url": "https://fulcio.sigstore.dev",
-                            "identities": [{"issuer": s.issuer, "subjectRegExp": s.subject_regexp}]},
+                            "identities": [{"issuer": issuer, "subjectRegExp": subject_regexp}]},
                 "ctlog": {"url": "https://rekor.sigstore.dev"},
             }],
         },
     }
+
+
+def cluster_image_policy(s: SignatureConfig) -> dict:
+    """The tenant images: keyless, from the one release workflow on release refs."""
+    return _keyless_policy("keyless-github-actions", s.mode, s.images, s.issuer, s.subject_regexp)
+
+
+def signer_policies(s: SignatureConfig) -> list[dict]:
+    """One keyless ClusterImagePolicy per further signer (``signers``), named after its repository."""
+    out = []
+    for signer in s.signers:
+        slug = re.sub(r"[^a-z0-9-]+", "-", signer.repository.split("://", 1)[1].split("/", 1)[1].lower()).strip("-")
+        out.append(_keyless_policy(f"keyless-{slug}"[:63].rstrip("-"), s.mode, signer.images, s.issuer,
+                                   signer.subject_regexp))
+    return out
+
+
+def glob_matches(pattern: str, image: str) -> bool:
+    """policy-controller's image glob (pkg/apis/glob): ``**`` any characters, ``*`` any but ``/``."""
+    rx = "^" + re.escape(pattern).replace(r"\*\*", ".+").replace(r"\*", "[^/]*") + "$"
+    return bool(re.match(rx, image))
+
+
+def platform_image_policies(s: SignatureConfig, platform_tag_images: list[str] | tuple[str, ...] = ()) -> list[dict]:
+    """The platform's images: each upstream that signs keyless by its documented identity
+    (:data:`PLATFORM_SIGNERS`); and the exact images the platform adds to tenant pods (the mesh
+    proxy) admitted by name, since no-match-policy is deny and Istio signs with a key the stack
+    does not pin yet (a static pass for exactly that image, nothing broader)."""
+    out = []
+    if s.platform_images:
+        out += [_keyless_policy(name, s.mode, globs, "https://token.actions.githubusercontent.com", rx)
+                for name, globs, rx, _ in PLATFORM_SIGNERS]
+    if platform_tag_images:
+        out.append({
+            "apiVersion": "policy.sigstore.dev/v1beta1", "kind": "ClusterImagePolicy",
+            "metadata": {"name": "platform-injected-images",
+                         "labels": standard_labels("platform-injected-images", "image-policy")},
+            "spec": {"mode": s.mode, "images": [{"glob": i} for i in sorted(set(platform_tag_images))],
+                     "authorities": [{"name": "named-platform-image", "static": {"action": "pass"}}]},
+        })
+    return out
 
 
 def _netpol(name: str, namespace: str, spec: dict) -> dict:
@@ -639,6 +834,10 @@ class AdmissionControl(HardenedComponent):
                 opts=child_opts(self, depends_on=[self.signing_namespace, *policies]))
             k8s_object(f"{name}-image-policy", cluster_image_policy(cfg.signatures),
                        child_opts(self, depends_on=[self.policy_controller]))
+            for policy in signer_policies(cfg.signatures) + platform_image_policies(cfg.signatures,
+                                                                                     args.platform_tag_images):
+                k8s_object(f"{name}-image-policy-{policy['metadata']['name']}", policy,
+                           child_opts(self, depends_on=[self.policy_controller]))
 
         #: what dependents wait for: the webhooks and every constraint are in place
         self.ready = [self.chart, *self.constraints.values(), *filter(None, [self.policy_controller])]
@@ -646,12 +845,14 @@ class AdmissionControl(HardenedComponent):
             "gatekeeperNamespace": GATEKEEPER_NAMESPACE,
             "constraints": sorted(self.constraints),
             "failurePolicy": cfg.failure_policy,
-            "signedNamespaces": sorted(cfg.signatures.namespaces) if cfg.signatures.enabled else [],
+            "signedNamespaces": cfg.signatures.verified_namespaces(args.tenant_namespaces)
+            if cfg.signatures.enabled else [],
         })
 
 
 def tenant_namespace_labels(cfg: AdmissionConfig, namespace: str) -> dict[str, str]:
-    """Labels a tenant namespace carries for admission (signature verification opt-in)."""
-    if cfg.enabled and cfg.signatures.enabled and namespace in cfg.signatures.namespaces:
+    """Labels a tenant namespace carries for admission: every tenant namespace is verified
+    (policy.sigstore.dev/include) unless admission.signatures.excludedNamespaces names it."""
+    if cfg.enabled and cfg.signatures.enabled and namespace not in cfg.signatures.excluded_namespaces:
         return {SIGSTORE_INCLUDE_LABEL: "true"}
     return {}

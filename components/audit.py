@@ -31,6 +31,7 @@ from typing import Any, Optional
 import pulumi
 from pydantic import Field, field_validator
 
+from .base import weakens
 from .base import (AwsResource, HardenedComponent, StrictModel, check_image_reference, child_opts, k8s_object,
                    standard_labels)
 
@@ -64,7 +65,7 @@ _TAGGED = __import__("re").compile(r"^[a-z0-9.-]+(:[0-9]+)?/[a-z0-9._/-]+:[A-Za-
 
 
 class AuditTrailsConfig(StrictModel):
-    eks: bool = Field(True, description="Archive the Kubernetes API server's audit log (default true).")
+    eks: bool = Field(True, description="Archive the Kubernetes API server's audit log (default true).", json_schema_extra=weakens("the API server's audit log is not archived"))
     manage_eks_log_group: bool = Field(
         True, description="Create the EKS control-plane log group with its retention (default true; false when EKS "
                           "already created it: the stack then only subscribes to it).")
@@ -72,7 +73,7 @@ class AuditTrailsConfig(StrictModel):
                                                            "/aws/eks/<cluster.name>/cluster, the one EKS writes).")
     log_retention_days: int = Field(90, description="Retention of the CloudWatch copy (default 90 days: the archive "
                                                     "keeps the 7-year copy).")
-    vault: bool = Field(True, description="Archive Vault's audit device (default true, with Vault).")
+    vault: bool = Field(True, description="Archive Vault's audit device (default true, with Vault).", json_schema_extra=weakens("Vault's audit device is not archived"))
     shipper_image: str = Field(
         FLUENT_BIT_IMAGE,
         description="Fluent Bit image of the Vault audit shipper (a sidecar in Vault's pods), from a trusted "
@@ -86,7 +87,7 @@ class AuditTrailsConfig(StrictModel):
                           "cannot go to the SSE-KMS audit bucket).")
     falco: bool = Field(True, description="Archive Falco's events through falcosidekick's S3 output (default true, "
                                           "with runtimeDetection; needs cluster.accountId and "
-                                          "compliance.auditRetention.bucketName, known at preview).")
+                                          "compliance.auditRetention.bucketName, known at preview).", json_schema_extra=weakens("Falco's events are not archived"))
 
     @field_validator("shipper_image")
     @classmethod

@@ -8,10 +8,10 @@ resource for that kind, so the manifests in the code read like the manifests in 
 from __future__ import annotations
 
 import re
-from typing import Any, Mapping, Optional
+from typing import Annotated, Any, Mapping, Optional
 
 import pulumi
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 #: Pod Security Standards version the namespace labels pin (kept in step with the
@@ -31,6 +31,75 @@ LABEL_NAME = "app.kubernetes.io/name"
 LABEL_PART_OF = "app.kubernetes.io/part-of"
 LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
 PART_OF = "hardened-stack"
+
+
+# ---------------------------------------------------------------------------------------------
+# CIDR ranges: one validated type for every config field that holds one (issue 23.9)
+# ---------------------------------------------------------------------------------------------
+
+#: The largest private block of each IP family (RFC 1918's 10.0.0.0/8, RFC 4193's fc00::/7): a
+#: range in the stack config names where a database, an endpoint, a VPC or the control plane
+#: lives, and none of those is larger. A shorter prefix (0.0.0.0/0, ::/0, 0.0.0.0/1, 2000::/3,
+#: 10.0.0.0/7 ...) means "the world", or most of it.
+BROADEST_PREFIX = {4: 8, 6: 7}
+
+
+def cidr_problem(entry: Any, *, place: bool = True) -> Optional[str]:
+    """What is wrong with *entry* as a CIDR of the stack config, or None.
+
+    Parsed strictly (``<address>/<prefix length>``, no spaces, no host bits). With *place* (a
+    range that names where something lives, :data:`Cidr`), a range broader than
+    :data:`BROADEST_PREFIX` is refused; without (exceptions carved out of an egress rule,
+    :data:`CidrExcept`), any valid range is accepted, since excepting more only narrows."""
+    import ipaddress
+
+    if not isinstance(entry, str):
+        return f"{entry!r} is not a CIDR string such as '10.0.0.0/16'"
+    try:
+        net = ipaddress.ip_network(entry.strip(), strict=True)
+    except ValueError as e:
+        reason = str(e)
+        if "has host bits set" in reason:
+            reason = f"host bits are set; did you mean '{ipaddress.ip_network(entry.strip(), strict=False)}'?"
+        return f"{entry!r} is not a valid CIDR range ({reason})"
+    if entry != entry.strip() or "/" not in entry:
+        return f"{entry!r} must be written as '<address>/<prefix length>' with no spaces"
+    if place and net.prefixlen == 0:
+        return (f"{entry!r} is every address: name the range where it lives (e.g. the VPC's private range, "
+                "10.0.0.0/16, or the endpoint subnets)")
+    if place and net.prefixlen < BROADEST_PREFIX[net.version]:
+        largest = "10.0.0.0/8" if net.version == 4 else "fc00::/7"
+        return (f"{entry!r} is too broad (/{net.prefixlen} is more than the largest private block, {largest}): "
+                "name the range where it lives, e.g. the VPC's CIDR")
+    return None
+
+
+def _cidr(value: str) -> str:
+    problem = cidr_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+def _cidr_except(value: str) -> str:
+    problem = cidr_problem(value, place=False)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+def weakens(what: str, when: str = "differs") -> dict:
+    """The ``json_schema_extra`` marker of a config field that can weaken a secure default: *what*
+    it weakens, and *when* (``differs``: any value but the default; or a named predicate of
+    :mod:`components.ledger`). Every marked field set that way is an opt-out on the ledger: listed by
+    render and the report, and refused in a prod stack unless an ``optOuts`` entry covers it."""
+    return {"weakens": what, "weakensWhen": when}
+
+
+#: A range that names where something lives: never the world (see :func:`cidr_problem`).
+Cidr = Annotated[str, AfterValidator(_cidr)]
+#: A range excepted from an egress rule (it only narrows): parsed strictly, any size.
+CidrExcept = Annotated[str, AfterValidator(_cidr_except)]
 
 
 class StrictModel(BaseModel):

@@ -29,6 +29,8 @@ import pulumi
 from pydantic import Field, field_validator
 
 from .audit import AuditTrailsConfig
+from .base import weakens
+from .base import Cidr
 from .base import (HardenedComponent, StrictModel, check_image_reference, child_opts, k8s_object, standard_labels)
 
 TOKEN = "hardened:index:Compliance"
@@ -158,7 +160,7 @@ class ScannerResources(StrictModel):
 
 
 class AuditRetentionConfig(StrictModel):
-    enabled: bool = Field(True, description="Create the audit-log bucket (default true).")
+    enabled: bool = Field(True, description="Create the audit-log bucket (default true).", json_schema_extra=weakens('the Object Lock audit archive is off'))
     bucket_prefix: Optional[str] = Field(
         None, description="Bucket name prefix (default '<cluster>-audit-'; AWS appends a unique suffix).")
     bucket_name: Optional[str] = Field(
@@ -168,14 +170,14 @@ class AuditRetentionConfig(StrictModel):
     retention_days: int = Field(
         2555, ge=1, le=36500,
         description="Object Lock COMPLIANCE retention (default 2555 days = 7 years, CMMC). Below 2555 is a weakening "
-                    "the policy pack reports.")
+                    "the policy pack reports.", json_schema_extra=weakens('the audit archive is kept less than the default 7 years', 'lowered'))
     kms_deletion_window_days: int = Field(30, ge=7, le=30, description="Key deletion waiting period (default 30).")
     force_destroy: bool = Field(False, description="Let `pulumi destroy` empty the bucket (default false; locked "
-                                                   "versions cannot be deleted before their retention anyway).")
+                                                   "versions cannot be deleted before their retention anyway).", json_schema_extra=weakens('the audit bucket can be destroyed with its objects'))
 
 
 class ComplianceConfig(StrictModel):
-    enabled: bool = Field(True, description="Deploy this part of the stack (default true).")
+    enabled: bool = Field(True, description="Deploy this part of the stack (default true).", json_schema_extra=weakens('the compliance jobs are off'))
     schedule: str = Field("0 */6 * * *", description="Scan schedule (default every six hours, the seed's). Five-field "
                                                      "cron or @hourly/@daily/... macros.")
     time_zone: str = Field("Etc/UTC", description="CronJob timeZone (default Etc/UTC).")
@@ -225,7 +227,7 @@ class ComplianceConfig(StrictModel):
 class ComplianceArgs(StrictModel):
     config: ComplianceConfig = Field(default_factory=ComplianceConfig)
     cluster_name: str = Field("cluster", description="Cluster name (bucket prefix, key alias, tags).")
-    control_plane_cidrs: list[str] = Field(default_factory=lambda: ["10.0.0.0/16"],
+    control_plane_cidrs: list[Cidr] = Field(default_factory=lambda: ["10.0.0.0/16"],
                                            description="Where the Kubernetes API server lives.")
     trusted_registries: Optional[list[str]] = Field(None, description="trustedRegistries (checked if given).")
 

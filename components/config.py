@@ -22,6 +22,8 @@ from pydantic_core import PydanticUndefined
 
 from policy_pack.policies._lib.registries import shared_host  # stdlib only: imports no policy
 
+from .base import weakens
+from .base import cidr_problem
 from .base import (DNS1123_LABEL, ConfigError, Quantities, QuotaConfig, Resources, StrictModel,  # noqa: F401
                    _located, _LocatedError, _LocatedErrors, check_image_reference, is_trusted, key_in_prefix,
                    vault_prefix,
@@ -72,7 +74,7 @@ class NamespaceConfig(StrictModel):
     default_resources: Resources = Field(
         default_factory=Resources,
         description="LimitRange defaults for containers that declare none (defaults 100m/128Mi, 500m/512Mi).")
-    labels: dict[str, str] = Field(default_factory=dict, description="Extra namespace labels.")
+    labels: dict[str, str] = Field(default_factory=dict, description="Extra namespace labels.", json_schema_extra=weakens('a namespace label overrides one the stack manages (mesh injection, Pod Security, signature verification, Gatekeeper)', 'managed_labels'))
 
     @field_validator("name")
     @classmethod
@@ -232,12 +234,18 @@ class StackConfig(StrictModel):
                                          description="Compliance CronJobs and audit-log retention.")
     storage: StorageConfig = Field(default_factory=StorageConfig,
                                    description="The encrypted StorageClass (gp3, KMS) for every persistent volume.")
-    aws_endpoint_cidrs: list[str] = Field(
+    aws_endpoint_cidrs: list[Cidr] = Field(
         default_factory=list,
         description="Subnets of the VPC's interface endpoints (with private DNS) for the AWS APIs the platform's pods "
                     "call: sts, kms, s3. With them, Vault (KMS, STS, and its audit shipper's S3) and falcosidekick "
                     "(S3, STS) reach those subnets only on 443, never an internet address. Default none (dev): "
                     "443 to the internet minus the private ranges; a prod stack must set them.")
+    opt_outs: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="The ledger's signatures (default none): one entry per setting that weakens a secure default "
+                    "({id, owner: {team, contact}, setting: <exact key path>, reason, expires: YYYY-MM-DD}, the "
+                    "exemptions file's format and checks). In prod every opt-out needs an active entry; render and "
+                    "report list them all (components/ledger.py).")
 
     @field_validator("trusted_registries")
     @classmethod
@@ -296,9 +304,21 @@ class StackConfig(StrictModel):
                     f"{section} needs {repo!r} to be trusted (Gatekeeper would refuse its pods)"
                     for section, repo in missing) + "; add " + ", ".join(
                     repr(p) for p in dict.fromkeys(registry_org(repo) for _, repo in missing))))
-        for i, ns in enumerate(self.admission.signatures.namespaces):
+        sig = self.admission.signatures
+        if self.admission.enabled and sig.enabled and sig.no_match_policy == "deny":
+            from .admission import glob_matches
+
+            for i, w in enumerate(self.workloads):
+                if w.namespace not in sig.excluded_namespaces and not any(
+                        glob_matches(g, w.image) for g in sig.image_globs()):
+                    errors.append(_located(
+                        f"workloads[{i}].image",
+                        f"{w.image!r} runs in {w.namespace!r}, where signatures are verified and an image no policy "
+                        f"names is denied; add its repository's release workflow under admission.signatures.signers "
+                        f"(repository, workflow, refs, images) or its glob to admission.signatures.images"))
+        for i, ns in enumerate(self.admission.signatures.excluded_namespaces):
             if ns not in known_ns:
-                errors.append(_located(f"admission.signatures.namespaces[{i}]",
+                errors.append(_located(f"admission.signatures.excludedNamespaces[{i}]",
                                f"namespace {ns!r} is not declared; add it under namespaces or remove it here"))
         for i, target in enumerate(self.isolate):
             if target not in workloads:
@@ -334,6 +354,7 @@ class StackConfig(StrictModel):
                            "sections, or remove tokenVaultKey and set the Pulumi secret hardened-stack:splunkHecToken"))
         self._identity_checks(errors)
         errors += cross_tenant_errors(self)
+        errors += self._ledger_checks()
         if errors:
             # every cross-field problem at once (issue 17): one pass, each with its key
             raise _LocatedErrors(errors)
@@ -373,6 +394,26 @@ class StackConfig(StrictModel):
                                            f"set mesh.jwt.issuer and mesh.jwt.jwksUri (or mesh.requireJwtOnExternal "
                                            f"false to opt out)"))
 
+    def _ledger_checks(self) -> list:
+        """Issue 27.2: in prod, every setting that weakens a secure default is covered by an active
+        optOuts entry (owner, reason, expiry); entries are checked everywhere."""
+        from .ledger import opt_outs, parse_entries, uncovered
+
+        try:
+            entries = parse_entries(self.opt_outs)
+        except ValueError as e:
+            return [_located("optOuts", str(e))]
+        found = opt_outs(self)
+        missing, problems = uncovered(found, entries)
+        errors = [_located("optOuts", p) for p in problems]
+        if self.cluster.environment == "prod":
+            for o in missing:
+                errors.append(_located(o.setting, (
+                    f"weakens a secure default ({o.weakens}); a production stack needs an optOuts entry for it "
+                    f"({{id, owner: {{team, contact}}, setting: {o.setting}, reason, expires}}) or the default "
+                    f"{json.dumps(o.default, default=str)}")))
+        return errors
+
     def workload(self, key: str) -> WorkloadConfig:
         return next(w for w in self.workloads if w.key == key)
 
@@ -387,9 +428,41 @@ class StackConfig(StrictModel):
 #: comes from Vault (``secrets``), never as a literal in ``env``.
 SECRET_ENV_SUFFIXES = ("PASSWORD", "PASSWD", "SECRET", "TOKEN", "PIN", "API_KEY", "APIKEY", "PRIVATE_KEY",
                        "SECRET_KEY", "ACCESS_KEY", "CREDENTIALS")
-#: Environment variables that switch on a hardware security module the pod would need mounted.
-HSM_FLAGS = ("HSM_ENABLED",)
+#: Environment variables that configure a hardware security module the pod would need mounted:
+#: any name with ``HSM`` as one of its ``_``-separated words (HSM_ENABLED, ENABLE_HSM, HSM_SLOT,
+#: HSM_LIBRARY, Vault's pkcs11 seal VAULT_HSM_LIB / VAULT_HSM_PIN ...) or PKCS11.
+HSM_WORDS = frozenset({"HSM", "PKCS11"})
+#: Words that make an HSM variable a switch: its value decides (an explicit false is accepted).
+FLAG_WORDS = frozenset({"ENABLED", "ENABLE", "USE", "ON", "ACTIVE"})
 TRUTHY = {"1", "true", "yes", "on", "y"}
+FALSY = {"0", "false", "no", "off", "n", ""}
+
+
+def hsm_env_problem(name: str, value: Any) -> Optional[str]:
+    """Why *name*=*value* asks for an HSM the stack does not provide, or None."""
+    words = set(str(name).upper().replace("-", "_").split("_"))
+    if not words & HSM_WORDS:
+        return None
+    if words & FLAG_WORDS and str(value).strip().lower() in FALSY:
+        return None
+    return ("the workload would look for an HSM that nothing mounts: the stack provides no HSM to pods (a "
+            "hostPath socket is refused by Pod Security and the pack, and no HSM device plugin or CSI driver "
+            "is deployed); remove the variable (docs/secrets.md, 'HSM')")
+
+
+def _env_items(env: Any) -> list[tuple[str, Any]]:
+    """``(name, value)`` of an env given as a map or as a Kubernetes ``[{name, value}]`` list."""
+    if isinstance(env, dict):
+        return [(str(k), v) for k, v in env.items()]
+    if isinstance(env, list):
+        return [(str(e.get("name")), e.get("value")) for e in env if isinstance(e, dict) and e.get("name")]
+    return []
+
+
+#: Where an escape hatch hands environment variables to Vault's server (hashicorp/vault chart):
+#: an HSM seal (``seal "pkcs11"``) is configured through them.
+VAULT_ENV_VALUES = (("server", "extraEnvironmentVars"), ("server", "extraSecretEnvironmentVars"),
+                    ("server", "extraEnv"))
 
 
 def cross_tenant_errors(cfg: "StackConfig") -> list[_LocatedError]:
@@ -412,12 +485,21 @@ def cross_tenant_errors(cfg: "StackConfig") -> list[_LocatedError]:
                     f"{name} looks like a secret and is given in clear text (it would sit in git, in Pulumi state "
                     f"and in the Deployment); store it in Vault under {prefix} and list it under "
                     f"workloads[{i}].secrets as {{env: {name}, vaultKey: '{prefix}<path>#<property>'}}"))
-            if upper in HSM_FLAGS and str(value).strip().lower() in TRUTHY:
-                errors.append(_located(
-                    f"workloads[{i}].env.{name}",
-                    "the workload would look for an HSM that nothing mounts: the stack provides no HSM to pods (a "
-                    "hostPath socket is refused by Pod Security and the pack, and no HSM device plugin or CSI driver "
-                    "is deployed); remove the flag (docs/secrets.md, 'HSM')"))
+            problem = hsm_env_problem(name, value)
+            if problem:
+                errors.append(_located(f"workloads[{i}].env.{name}", problem))
+    values: Any = cfg.vault.extra_values
+    for path in VAULT_ENV_VALUES:
+        env = values
+        for part in path:
+            env = env.get(part) if isinstance(env, dict) else None
+        for name, value in _env_items(env):
+            problem = hsm_env_problem(name, value)
+            if problem:
+                where = ".".join(path)
+                errors.append(_located(f"vault.extraValues.{where}.{name}", problem.replace(
+                    "the workload would look for", "Vault would look for").replace(
+                    "remove the variable", "Vault unseals with AWS KMS (vault.kmsMode); remove the variable")))
     for i, w in enumerate(cfg.workloads):
         seen: set[str] = set()
         for j, v in enumerate(w.persistent_volumes):
@@ -485,39 +567,23 @@ def _is_cidr_key(key: str) -> bool:
     return k.endswith("cidrs") or k.endswith("cidr") or k == "egressexcept"
 
 
-#: Where a range of everything is refused: the control plane is a few ENIs, never the internet.
-NO_ANY_RANGE = {"admission.controlPlaneCidrs", "admission.control_plane_cidrs"}
-
-
 def cidr_errors(document: Any, path: str = "") -> list[tuple[str, str]]:
-    """Every CIDR in the raw config document, parsed strictly: a valid prefix length, no host bits
-    set; ``0.0.0.0/0`` (or ``::/0``) refused for the control-plane range."""
-    import ipaddress
-
+    """Every CIDR in the raw config document (any key named ``*cidr``/``*cidrs``, escape hatches
+    included), judged by the one rule of :func:`components.base.cidr_problem`: parsed strictly,
+    and never "the world" (0.0.0.0/0, ::/0 or anything broader than the largest private block)
+    except in ``egressExcept``, whose ranges only narrow an egress rule. The typed fields
+    (:data:`components.base.Cidr`) apply the same rule when a component is built directly."""
     out: list[tuple[str, str]] = []
     if isinstance(document, dict):
         for key, value in document.items():
             sub = f"{path}.{key}" if path else str(key)
             if _is_cidr_key(str(key)) and isinstance(value, (list, str)):
+                place = str(key).lower().replace("_", "") != "egressexcept"
                 for i, entry in enumerate([value] if isinstance(value, str) else value):
                     loc = sub if isinstance(value, str) else f"{sub}[{i}]"
-                    if not isinstance(entry, str):
-                        out.append((loc, f"{entry!r} is not a CIDR string such as '10.0.0.0/16'"))
-                        continue
-                    try:
-                        net = ipaddress.ip_network(entry.strip(), strict=True)
-                    except ValueError as e:
-                        reason = str(e)
-                        if "has host bits set" in reason:
-                            base = ipaddress.ip_network(entry.strip(), strict=False)
-                            reason = f"host bits are set; did you mean '{base}'?"
-                        out.append((loc, f"{entry!r} is not a valid CIDR range ({reason})"))
-                        continue
-                    if entry != entry.strip() or "/" not in entry:
-                        out.append((loc, f"{entry!r} must be written as '<address>/<prefix length>' with no spaces"))
-                    elif sub in NO_ANY_RANGE and net.prefixlen == 0:
-                        out.append((loc, f"{entry!r} is every address: the control-plane range must name the API "
-                                         "server's subnets (e.g. the VPC's private range, 10.0.0.0/16)"))
+                    problem = cidr_problem(entry, place=place)
+                    if problem:
+                        out.append((loc, problem))
             else:
                 out += cidr_errors(value, sub)
     elif isinstance(document, list):
@@ -678,7 +744,8 @@ def parse_stack_config(document: dict[str, Any]) -> StackConfig:
             lines.append(f"  {PROJECT}:{key}: is in clear text in the stack file ({SECRET_KEYS[key]}); remove it and "
                          f"run `pulumi config set --secret {PROJECT}:{key} <value>` (it is stored encrypted)")
     plain = {k: v for k, v in document.items() if k not in SECRET_KEYS and k not in unknown}
-    lines += [f"  {PROJECT}:{loc}: {msg}" for loc, msg in cidr_errors(plain)]
+    cidr_lines = [f"  {PROJECT}:{loc}: {msg}" for loc, msg in cidr_errors(plain)]
+    lines += cidr_lines
     if "cluster" not in plain:
         lines.append(f"  {PROJECT}:cluster is required: set at least `cluster: {{name: <cluster name>}}` "
                      "in Pulumi.<stack>.yaml")
@@ -686,7 +753,10 @@ def parse_stack_config(document: dict[str, Any]) -> StackConfig:
         try:
             cfg = StackConfig.model_validate(plain)
         except ValidationError as e:
-            lines += format_validation_error(e).splitlines()[1:]
+            # a CIDR the raw-document pass already named is said once (the typed field agrees)
+            said = {line.split(": ", 1)[0] for line in cidr_lines}
+            lines += [line for line in format_validation_error(e).splitlines()[1:]
+                      if line.split(": ", 1)[0] not in said]
         else:
             if not lines:
                 return cfg

@@ -35,6 +35,8 @@ import pulumi
 import pulumi_aws as aws
 from pydantic import Field, field_validator, model_validator
 
+from .base import weakens
+from .base import Cidr
 from .base import HardenedComponent, AwsResource, StrictModel, child_opts, k8s_object
 
 TOKEN = "hardened:index:EdgeProtection"
@@ -49,11 +51,11 @@ MANAGED_RULE_GROUPS = (
 
 
 class WafConfig(StrictModel):
-    enabled: bool = Field(True, description="Create the WAFv2 WebACL (default true).")
+    enabled: bool = Field(True, description="Create the WAFv2 WebACL (default true).", json_schema_extra=weakens('the WAF is off'))
     rate_limit: int = Field(
         2000, ge=10, le=2_000_000_000,
         description="Requests one client IP may send per 5-minute window before it is blocked (default 2000, "
-                    "about 7 per second sustained).")
+                    "about 7 per second sustained).", json_schema_extra=weakens('a client may send more requests before the WAF blocks it', 'raised'))
     load_balancer_arn: Optional[str] = Field(
         None, description="ARN of the ingress load balancer (ALB) to associate. Default none: the WebACL is "
                           "created and associated once the ARN is known (the gateway Service's load balancer is "
@@ -61,9 +63,9 @@ class WafConfig(StrictModel):
     managed_rule_groups: list[str] = Field(
         default_factory=lambda: list(MANAGED_RULE_GROUPS),
         description="AWS managed rule groups (default: IP reputation, common rule set, known bad inputs, SQLi; "
-                    "removing one is a visible opt-out the policy pack reports).")
+                    "removing one is a visible opt-out the policy pack reports).", json_schema_extra=weakens('an AWS managed rule group of the default set is dropped', 'drops_defaults'))
     mode: Literal["block", "count"] = Field(
-        "block", description="block (default) or count: count only observes (visible opt-out for a trial).")
+        "block", description="block (default) or count: count only observes (visible opt-out for a trial).", json_schema_extra=weakens('the WAF only counts (does not block)'))
     shield_advanced: bool = Field(
         False, description="Protect the load balancer with AWS Shield Advanced (default false: Shield Advanced is a "
                            "paid subscription, US$3,000 per month per organisation with a one-year commitment, plus "
@@ -149,10 +151,10 @@ class AlbConfig(StrictModel):
     """The layer-7 entry point the WebACL protects: an ALB in front of the ingress gateway."""
 
     vpc_id: str = Field(pattern=r"^vpc-[0-9a-f]{8,17}$", description="VPC of the cluster.")
-    vpc_cidr: str = Field(description="The VPC's CIDR: where the ALB's security group may connect to (the gateway "
+    vpc_cidr: Cidr = Field(description="The VPC's CIDR: where the ALB's security group may connect to (the gateway "
                                       "pods); the subnetCidrs lie inside it.")
     subnet_ids: list[str] = Field(min_length=2, description="Public subnets, in at least two zones.")
-    subnet_cidrs: list[str] = Field(
+    subnet_cidrs: list[Cidr] = Field(
         min_length=2,
         description="The CIDRs of those subnets, one per subnet: the ALB's nodes connect to the gateway and run "
                     "their health checks from these addresses, and the gateway admits nothing else (not the whole "
@@ -161,12 +163,12 @@ class AlbConfig(StrictModel):
     ssl_policy: str = Field(
         DEFAULT_SSL_POLICY,
         description="HTTPS listener security policy (default ELBSecurityPolicy-TLS13-1-3-PQ-2025-09: TLS 1.3 only with "
-                    "hybrid post-quantum key exchange; any ELBSecurityPolicy-TLS13-1-3-* is accepted).")
+                    "hybrid post-quantum key exchange; any ELBSecurityPolicy-TLS13-1-3-* is accepted).", json_schema_extra=weakens('an ALB TLS policy other than TLS 1.3 with post-quantum key exchange'))
     target_service: Optional[str] = Field(
         None, description="Service the ALB forwards to (default: the Service Istio creates for the Gateway, "
                           "<gatewayName>-<gatewayClass>; with controller nginx, ingress.nginxConfigmap, the chart's "
                           "ingress-nginx-controller).")
-    deletion_protection: bool = Field(True, description="ALB deletion protection (default true).")
+    deletion_protection: bool = Field(True, description="ALB deletion protection (default true).", json_schema_extra=weakens('the ALB can be deleted without a second step'))
     idle_timeout_seconds: int = Field(60, ge=1, le=4000, description="ALB idle timeout (default 60).")
 
     @field_validator("subnet_ids")

@@ -23,6 +23,8 @@ import pulumi
 import yaml
 from pydantic import Field, field_validator
 
+from .base import weakens
+from .base import Cidr
 from .base import HardenedComponent, DNS1123_LABEL, StrictModel, child_opts, k8s_object, standard_labels
 from .edge import AlbConfig, WafConfig
 from .mesh_tls import EDGE_ECDH_CURVES
@@ -37,9 +39,9 @@ HOSTNAME = r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?\.)+[a-z]{2,63}$"
 
 
 class RateLimitConfig(StrictModel):
-    enabled: bool = Field(True, description="Local rate limit on every gateway pod (default true).")
+    enabled: bool = Field(True, description="Local rate limit on every gateway pod (default true).", json_schema_extra=weakens('no rate limit at the gateway'))
     requests_per_second: int = Field(
-        100, ge=1, description="Sustained requests per second per gateway pod (default 100).")
+        100, ge=1, description="Sustained requests per second per gateway pod (default 100).", json_schema_extra=weakens('the gateway admits more requests per pod', 'raised'))
     burst: int = Field(200, ge=1, description="Token-bucket size: the burst a pod absorbs (default 200).")
 
 
@@ -64,7 +66,7 @@ class AcmeConfig(StrictModel):
 
 
 class IngressConfig(StrictModel):
-    enabled: bool = Field(True, description="Deploy this part of the stack (default true).")
+    enabled: bool = Field(True, description="Deploy this part of the stack (default true).", json_schema_extra=weakens('the TLS ingress is off'))
     controller: Literal["istio", "nginx"] = Field(
         "istio", description="istio (default: Gateway API on Istio's gateway) or nginx (legacy ingress-nginx, "
                              "retired upstream in March 2026: for clusters that still run it).")
@@ -89,9 +91,9 @@ class IngressConfig(StrictModel):
     hsts_max_age_seconds: int = Field(
         HSTS_ONE_YEAR, ge=HSTS_ONE_YEAR,
         description="HSTS max-age (default 31536000, one year: the minimum for the browsers' preload lists).")
-    hsts_include_subdomains: bool = Field(True, description="HSTS includeSubDomains (default true).")
-    hsts_preload: bool = Field(True, description="HSTS preload (default true).")
-    http_redirect: bool = Field(True, description="Port 80 answers only with a 301 to https (default true).")
+    hsts_include_subdomains: bool = Field(True, description="HSTS includeSubDomains (default true).", json_schema_extra=weakens('HSTS without includeSubDomains'))
+    hsts_preload: bool = Field(True, description="HSTS preload (default true).", json_schema_extra=weakens('HSTS without preload'))
+    http_redirect: bool = Field(True, description="Port 80 answers only with a 301 to https (default true).", json_schema_extra=weakens('plain HTTP is not redirected to HTTPS'))
     rate_limit: RateLimitConfig = Field(default_factory=RateLimitConfig, description="Gateway rate limit.")
     nginx_configmap: str = Field("ingress-nginx-controller",
                                  description="With controller nginx: the controller's ConfigMap name (default "
@@ -151,7 +153,7 @@ class ExternalService(StrictModel):
 class TlsIngressArgs(StrictModel):
     config: IngressConfig = Field(default_factory=IngressConfig, description="The ingress section.")
     services: list[ExternalService] = Field(default_factory=list, description="External workloads.")
-    control_plane_cidrs: list[str] = Field(
+    control_plane_cidrs: list[Cidr] = Field(
         default_factory=lambda: ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"],
         description="Where load-balancer health checks come from (default the private ranges).")
     cluster_name: str = Field("cluster", description="Cluster name, used in AWS names, metrics and tags.")

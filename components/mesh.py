@@ -20,6 +20,8 @@ from typing import Any, Optional
 import pulumi
 from pydantic import Field, field_validator
 
+from .base import weakens
+from .base import Cidr
 from .base import HardenedComponent, StrictModel, child_opts, deep_merge, helm_chart, k8s_object, manifest_file, standard_labels
 from .mesh_tls import with_tls13_floor
 from .spire import CSI_DRIVER, workload_spiffe_id
@@ -63,20 +65,20 @@ class JwtConfig(StrictModel):
 
 
 class MeshConfig(StrictModel):
-    enabled: bool = Field(True, description="Deploy this part of the stack (default true).")
+    enabled: bool = Field(True, description="Deploy this part of the stack (default true).", json_schema_extra=weakens('the whole mesh (mTLS, authorization, egress control) is off'))
     chart_version: str = Field("1.30.3", description="Pinned Istio chart version (base, cni and istiod; default 1.30.3).")
     istiod_replicas: int = Field(2, ge=1, description="istiod replicas (default 2, so config survives a node).")
     outbound_registry_only: bool = Field(
         True, description="Sidecars reach only services in the mesh registry (default true: no egress to "
-                          "arbitrary hosts; add a ServiceEntry for each external dependency).")
+                          "arbitrary hosts; add a ServiceEntry for each external dependency).", json_schema_extra=weakens('mesh egress ALLOW_ANY: pods reach any host, not only registered services'))
     jwt: Optional[JwtConfig] = Field(
         None, description="OIDC issuer for end-user JWTs on external entry points (default none; required when "
                           "a workload is external, unless requireJwtOnExternal is false).")
     require_jwt_on_external: bool = Field(
         True, description="External workloads reject requests without a valid JWT (default true; false is a "
-                          "visible opt-out for services that do their own authentication).")
+                          "visible opt-out for services that do their own authentication).", json_schema_extra=weakens('external workloads are served without end-user JWTs'))
     extra_values: dict[str, Any] = Field(default_factory=dict,
-                                         description="Escape hatch merged last into istiod values (default none).")
+                                         description="Escape hatch merged last into istiod values (default none).", json_schema_extra=weakens('escape hatch: raw istiod chart values past the typed, hardened ones'))
 
 
 def _extra_global(c: "MeshConfig") -> dict:
@@ -124,7 +126,7 @@ class ZeroTrustMeshArgs(StrictModel):
     tenant_namespaces: list[str] = Field(default_factory=list, description="Namespaces that get default-deny.")
     workloads: list[MeshWorkload] = Field(default_factory=list, description="Tenant workloads.")
     intents: list[MeshIntent] = Field(default_factory=list, description="Active intents (isolation applied).")
-    control_plane_cidrs: list[str] = Field(default_factory=list,
+    control_plane_cidrs: list[Cidr] = Field(default_factory=list,
                                            description="API server CIDRs (istiod's webhooks and its API access).")
     gateway_namespaces: list[str] = Field(default_factory=list,
                                           description="Namespaces of mesh gateways (they reach istiod too).")
@@ -139,8 +141,16 @@ def mesh_workloads(workloads, trust_domain: str) -> list[MeshWorkload]:
 # Pure builders (unit-tested)
 # ---------------------------------------------------------------------------------------------
 
+#: The istio-reader ServiceAccount (base chart) and its ClusterRole and binding (istiod chart) serve
+#: multicluster remote secrets only: another cluster's istiod reads this one with its token. No pod
+#: here runs as it, yet it read Secrets cluster-wide with an auto-mounted token (issue 23.7). Both
+#: charts skip them with ``global.enableReaderRBAC: false`` (base 1.30 reader-serviceaccount.yaml,
+#: istiod 1.30 reader-clusterrole.yaml / reader-clusterrolebinding.yaml).
+READER_RBAC = {"enableReaderRBAC": False}
+
+
 def _base_values(args: ZeroTrustMeshArgs) -> dict:
-    return {"global": {"istioNamespace": ROOT_NAMESPACE}}
+    return {"global": {"istioNamespace": ROOT_NAMESPACE, **READER_RBAC}}
 
 
 def _values(args: ZeroTrustMeshArgs) -> dict:
@@ -150,7 +160,7 @@ def _values(args: ZeroTrustMeshArgs) -> dict:
     # here may go under `pilot`.
     values: dict[str, Any] = {
         "global": {"istioNamespace": ROOT_NAMESPACE, "hub": ISTIO_HUB, "tag": c.chart_version, "logAsJson": True,
-                   "proxy": {"privileged": False}},
+                   "proxy": {"privileged": False}, **READER_RBAC},
         "replicaCount": c.istiod_replicas,
         "resources": ISTIOD_RESOURCES,
         "seccompProfile": RUNTIME_DEFAULT,

@@ -41,6 +41,8 @@ import pulumi
 import yaml
 from pydantic import Field, field_validator, model_validator
 
+from .base import weakens
+from .base import Cidr, CidrExcept
 from .base import HardenedComponent, StrictModel, child_opts, deep_merge, helm_chart, k8s_object, standard_labels
 from .imagelock import load as load_image_lock, locked_digest
 
@@ -193,8 +195,8 @@ class SplunkConfig(StrictModel):
     url: str = Field(description="Splunk HEC endpoint, https only (e.g. https://splunk.example.com:8088; without a "
                                  "path, /services/collector/event is used). The token comes from tokenVaultKey or "
                                  "the Pulumi secret hardened-stack:splunkHecToken.")
-    minimum_priority: str = Field("notice", description="Lowest priority forwarded (default notice).")
-    check_cert: bool = Field(True, description="Verify the HEC server certificate (default true).")
+    minimum_priority: str = Field("notice", description="Lowest priority forwarded (default notice).", json_schema_extra=weakens('fewer events reach the SIEM (priority above notice)', 'priority_raised'))
+    check_cert: bool = Field(True, description="Verify the HEC server certificate (default true).", json_schema_extra=weakens('TLS verification toward the SIEM (Splunk HEC) is off'))
     token_vault_key: Optional[str] = Field(
         None, description="Where the HEC token lives in Vault, 'path/in/kv#property' (e.g. lego-mcp/splunk#hec_token): "
                           "External Secrets syncs it into falcosidekick's Secret, so the token is never in Pulumi "
@@ -231,15 +233,16 @@ class SyslogConfig(StrictModel):
     address: str = Field(description="host:port of the syslog collector (e.g. siem.example.com:514). falcosidekick's "
                                      "syslog output has no TLS: alerts travel in clear text, so name a collector on "
                                      "a private network; Splunk HEC is the encrypted path.")
-    protocol: Literal["tcp", "udp"] = Field("tcp", description="tcp (default: delivery is acknowledged) or udp.")
+    protocol: Literal["tcp", "udp"] = Field("tcp", description="tcp (default: delivery is acknowledged) or udp.", json_schema_extra=weakens('syslog to the SIEM over UDP: delivery is not acknowledged'))
     format: Literal["json", "cef"] = Field("cef", description="Message format (default cef, the seed's Common Event "
                                                               "Format).")
-    minimum_priority: str = Field("notice", description="Lowest priority forwarded (default notice).")
+    minimum_priority: str = Field("notice", description="Lowest priority forwarded (default notice).", json_schema_extra=weakens('fewer events reach the SIEM (priority above notice)', 'priority_raised'))
     allow_cleartext: bool = Field(
         False, description="Accept that alerts cross the network in clear text (default false: refused). "
                            "falcosidekick's syslog output has no TLS (outputs/syslog.go: Go's log/syslog over tcp or "
                            "udp only); forward to the SIEM through siem.splunk (HEC over https) instead, or set this "
-                           "for a collector on the same private network, a visible opt-out.")
+                           "for a collector on the same private network, a visible opt-out.",
+        json_schema_extra=weakens("alerts cross the network to the SIEM in clear text (syslog has no TLS)"))
 
     @model_validator(mode="after")
     def _tls(self) -> "SyslogConfig":
@@ -267,14 +270,14 @@ class SyslogConfig(StrictModel):
 class SiemConfig(StrictModel):
     splunk: Optional[SplunkConfig] = Field(None, description="Splunk HEC output (default none).")
     syslog: Optional[SyslogConfig] = Field(None, description="Syslog output (default none).")
-    cidrs: list[str] = Field(
+    cidrs: list[Cidr] = Field(
         default_factory=list,
         description="The SIEM's own addresses, if known (default none: the internet minus private ranges on the "
                     "SIEM ports, since NetworkPolicy cannot name a host). Setting them narrows the egress to them.")
 
 
 class RuntimeDetectionConfig(StrictModel):
-    enabled: bool = Field(True, description="Deploy this part of the stack (default true).")
+    enabled: bool = Field(True, description="Deploy this part of the stack (default true).", json_schema_extra=weakens('runtime detection (Falco) is off'))
     chart_version: str = Field("9.1.0", description="falcosecurity/falco chart version (default 9.1.0, pinned; "
                                                     "Falco only: falcosidekick is deployed by the component).")
     driver: str = Field("modern_ebpf", description="Falco driver: modern_ebpf only (the default; CO-RE, no kernel "
@@ -293,11 +296,11 @@ class RuntimeDetectionConfig(StrictModel):
     sidekick_image_digest: Optional[str] = Field(
         None, description="sha256 digest of docker.io/falcosecurity/falcosidekick:<tag> (default none: the tag).")
     siem: SiemConfig = Field(default_factory=SiemConfig, description="Where falcosidekick forwards alerts.")
-    minimum_priority: str = Field("notice", description="Lowest rule priority Falco loads (default notice).")
+    minimum_priority: str = Field("notice", description="Lowest rule priority Falco loads (default notice).", json_schema_extra=weakens('Falco drops events below a higher priority than notice', 'priority_raised'))
     extra_rules: list[FalcoRule] = Field(default_factory=list, description="Rules added to the stack's own.")
     max_nodes: int = Field(100, ge=1, le=5000, description="Nodes Falco runs on at most (sizes the namespace "
                                                            "quota: one Falco pod per node; default 100).")
-    egress_except: list[str] = Field(default_factory=lambda: list(DEFAULT_EGRESS_EXCEPT),
+    egress_except: list[CidrExcept] = Field(default_factory=lambda: list(DEFAULT_EGRESS_EXCEPT),
                                      description="Ranges excluded from the SIEM egress (default private, CGNAT, "
                                                  "link-local).")
     extra_values: dict[str, Any] = Field(default_factory=dict, description="Extra chart values merged last.")

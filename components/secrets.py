@@ -26,6 +26,8 @@ import pulumi
 from pydantic import Field, field_validator, model_validator
 
 from .imagelock import load as load_image_lock
+from .base import weakens
+from .base import Cidr, CidrExcept
 from .base import (HardenedComponent, Resources, StrictModel, child_opts, deep_merge, helm_chart, k8s_object,
                    standard_labels)
 
@@ -176,7 +178,7 @@ class CertManagerConfig(StrictModel):
         description="Lifetime of the internal root CA (default 1825 days, five years; cert-manager renews it "
                     "one third before expiry, and issued certificates chain to the renewed root).")
     extra_values: dict[str, Any] = Field(default_factory=dict,
-                                         description="Extra chart values merged last (escape hatch).")
+                                         description="Extra chart values merged last (escape hatch).", json_schema_extra=weakens('escape hatch: raw cert-manager chart values'))
 
     @field_validator("image_digest", "webhook_image_digest", "cainjector_image_digest", "acmesolver_image_digest")
     @classmethod
@@ -220,7 +222,7 @@ class ExternalSecretsConfig(StrictModel):
                                                 "`vault:secret/data/...` references).")
     refresh_interval: str = Field("1h", description="Default ExternalSecret refresh (default 1h).")
     extra_values: dict[str, Any] = Field(default_factory=dict,
-                                         description="Extra chart values merged last (escape hatch).")
+                                         description="Extra chart values merged last (escape hatch).", json_schema_extra=weakens('escape hatch: raw External Secrets chart values'))
 
     @field_validator("image_digest")
     @classmethod
@@ -236,7 +238,7 @@ class ExternalSecretsConfig(StrictModel):
 
 
 class SecretsConfig(StrictModel):
-    enabled: bool = Field(True, description="Deploy this part of the stack (default true).")
+    enabled: bool = Field(True, description="Deploy this part of the stack (default true).", json_schema_extra=weakens('cert-manager and External Secrets are off'))
     rotation: RotationConfig = Field(default_factory=RotationConfig, description="Rotation periods (seed defaults).")
     cert_manager: CertManagerConfig = Field(default_factory=CertManagerConfig, description="cert-manager.")
     external_secrets: ExternalSecretsConfig = Field(default_factory=ExternalSecretsConfig,
@@ -254,7 +256,7 @@ class SecretsConfig(StrictModel):
 
 class SecretDeliveryArgs(StrictModel):
     config: SecretsConfig = Field(default_factory=SecretsConfig, description="The secrets section.")
-    control_plane_cidrs: list[str] = Field(
+    control_plane_cidrs: list[Cidr] = Field(
         default_factory=lambda: ["10.0.0.0/16"],
         description="Where the Kubernetes API server (webhook callers) lives (admission.controlPlaneCidrs).")
     vault_namespace: str = Field("vault", description="Namespace of Vault (for egress to 8200).")
@@ -264,7 +266,7 @@ class SecretDeliveryArgs(StrictModel):
     gateway_api: bool = Field(
         True, description="cert-manager's enableGatewayAPI (default true; HardenedStack sets it from the ingress: "
                           "true with the Gateway API controller, false otherwise).")
-    egress_except: list[str] = Field(
+    egress_except: list[CidrExcept] = Field(
         default_factory=lambda: ["10.0.0.0/8", "100.64.0.0/10", "169.254.0.0/16", "172.16.0.0/12", "192.168.0.0/16"],
         description="Ranges excluded from internet egress (default private ranges, CGNAT, link-local/IMDS).")
     platform_namespaces: list[str] = Field(
@@ -378,8 +380,29 @@ def eso_values(c: SecretsConfig) -> dict:
                            "livenessProbe": {"enabled": True},
                            **part(e.resources.cert_controller, ESO_CERT_CONTROLLER_SERVICE_ACCOUNT)},
         "serviceMonitor": {"enabled": False},
+        # The chart's external-secrets-edit aggregates create/patch on ClusterSecretStores and
+        # ClusterGenerators (cluster-scoped) into every namespace's edit and admin (issue 23.3):
+        # off; tenant_edit_role() aggregates the namespaced kinds alone. View stays (reads only).
+        "rbac": {"aggregateToEdit": False, "aggregateToAdmin": False},
     }
     return deep_merge(values, e.extra_values)
+
+
+#: Namespaced kinds of External Secrets that the built-in edit and admin roles may write (the
+#: pull-only set the stack processes: no PushSecrets, and never a Cluster* kind).
+TENANT_EDIT_RESOURCES = ("externalsecrets", "secretstores")
+
+
+def tenant_edit_role() -> dict:
+    """What namespace editors may do with External Secrets, aggregated into edit and admin: write
+    the namespaced kinds only (the chart's own edit role also writes cluster-scoped ones)."""
+    name = f"{ESO_FULLNAME}-tenant-edit"
+    meta = _meta(name, "rbac")
+    meta["labels"] = {**meta["labels"], "rbac.authorization.k8s.io/aggregate-to-edit": "true",
+                      "rbac.authorization.k8s.io/aggregate-to-admin": "true"}
+    return {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": meta,
+            "rules": [{"apiGroups": ["external-secrets.io"], "resources": list(TENANT_EDIT_RESOURCES),
+                       "verbs": ["create", "delete", "deletecollection", "patch", "update"]}]}
 
 
 def eso_service_accounts() -> list[tuple[str, dict]]:
@@ -576,6 +599,7 @@ class SecretDelivery(HardenedComponent):
             f"{name}-external-secrets", chart=ESO_CHART, version=c.external_secrets.chart_version,
             repo=ESO_REPO, namespace=ESO_NAMESPACE, values=eso_values(c),
             opts=child_opts(self, depends_on=[self.eso_namespace, *policies, *eso_accounts]))
+        k8s_object(f"{name}-eso-tenant-edit", tenant_edit_role(), child_opts(self, depends_on=[self.external_secrets]))
         # The store may exist before Vault answers: ESO marks it not-ready until Vault is up, and
         # HardenedStack makes the workloads (their ExternalSecrets) wait for both.
         self.store = k8s_object(f"{name}-vault-backend", cluster_secret_store(c, args.vault_namespace,

@@ -24,6 +24,8 @@ from typing import Any, Literal, Optional
 import pulumi
 from pydantic import Field, field_validator, model_validator
 
+from .base import weakens
+from .base import Cidr
 from .base import HardenedComponent, StrictModel, child_opts, deep_merge, helm_chart, k8s_object, standard_labels
 
 TOKEN = "hardened:index:Spire"
@@ -116,12 +118,12 @@ class DatastoreConfig(StrictModel):
                                               "namespace's own path, as every namespace reads only its own): "
                                               "External Secrets delivers it to the server's namespace, so no literal "
                                               "Secret is rendered and no password sits in the stack config or state.")
-    cidrs: list[str] = Field(default_factory=list,
+    cidrs: list[Cidr] = Field(default_factory=list,
                              description="CIDRs of the database endpoints: the only egress the server gets besides the "
                                          "API server (required for postgres/mysql; NetworkPolicy cannot name a host).")
     tls_options: Optional[list[str]] = Field(
         None, description="Connection options, each 'key=value' (default ['sslmode=verify-full'] for postgres, "
-                          "['tls=true'] for mysql: TLS with the server's certificate verified).")
+                          "['tls=true'] for mysql: TLS with the server's certificate verified).", json_schema_extra=weakens('TLS verification toward the SPIRE datastore', 'tls_unverified'))
 
     ca_bundle: Optional[str] = Field(
         None, description="PEM of the CA(s) that signed the database's certificate (e.g. the AWS RDS bundle for the "
@@ -173,7 +175,7 @@ class DatastoreConfig(StrictModel):
 
 
 class SpireConfig(StrictModel):
-    enabled: bool = Field(True, description="Deploy this part of the stack (default true).")
+    enabled: bool = Field(True, description="Deploy this part of the stack (default true).", json_schema_extra=weakens('workload identity (SPIRE) is off'))
     trust_domain: str = Field(
         "cluster.local", description="SPIFFE trust domain (default cluster.local, Istio's own default; set a DNS "
                                      "name you own, unique per organisation, e.g. lego-mcp.io, before federating).")
@@ -184,7 +186,7 @@ class SpireConfig(StrictModel):
     server_replicas: int = Field(1, ge=1, description="SPIRE server replicas (default 1 with sqlite3; prod runs 3 "
                                                       "with an external datastore).")
     datastore: DatastoreConfig = Field(default_factory=DatastoreConfig, description="SPIRE server datastore.")
-    kubelet_cidrs: list[str] = Field(
+    kubelet_cidrs: list[Cidr] = Field(
         default_factory=lambda: ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"],
         description="Node addresses: the agents' egress to the kubelet (10250) for workload attestation "
                     "(default the private ranges).")
@@ -220,7 +222,7 @@ class SpireArgs(StrictModel):
     config: SpireConfig
     cluster_name: str
     identities: list[Identity] = Field(default_factory=list)
-    control_plane_cidrs: list[str] = Field(default_factory=list)
+    control_plane_cidrs: list[Cidr] = Field(default_factory=list)
     secret_store: str = Field("vault-backend", description="The ClusterSecretStore External Secrets reads Vault "
                                                            "through (SecretDelivery).")
 

@@ -28,6 +28,7 @@ from typing import Literal, Optional
 import pulumi
 from pydantic import Field, field_validator
 
+from .base import weakens
 from .base import DNS1123_LABEL, HardenedComponent, StrictModel, child_opts, k8s_object, standard_labels
 
 TOKEN = "hardened:index:EncryptedStorage"
@@ -39,12 +40,12 @@ CSI_KEY_ACTIONS = ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:Generat
 
 
 class StorageConfig(StrictModel):
-    enabled: bool = Field(True, description="Create the encrypted StorageClass and its KMS key (default true).")
+    enabled: bool = Field(True, description="Create the encrypted StorageClass and its KMS key (default true).", json_schema_extra=weakens('the encrypted StorageClass is off'))
     class_name: str = Field(DEFAULT_CLASS, description="StorageClass name (default gp3-encrypted, the class Vault's "
                                                        "volumes and workloads' persistentVolumes use).")
     reclaim_policy: Literal["Retain", "Delete"] = Field(
         "Retain", description="What happens to a volume when its claim is deleted (default Retain: raft, audit and "
-                              "workload data are never deleted with a claim; delete released volumes deliberately).")
+                              "workload data are never deleted with a claim; delete released volumes deliberately).", json_schema_extra=weakens('volumes (and their data) are deleted with their claims'))
     default_class: bool = Field(
         True, description="Mark the class as the cluster default (default true: a claim that names no class is "
                           "encrypted too). Unmark EKS's gp2 class so it is the only default.")

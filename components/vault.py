@@ -37,6 +37,8 @@ import pulumi_aws as aws
 from pydantic import Field, field_validator, model_validator
 
 from .imagelock import locked_digest
+from .base import weakens
+from .base import Cidr, CidrExcept
 from .base import (HardenedComponent, Quantities, Resources, StrictModel, child_opts, deep_merge, helm_chart,
                    k8s_object, parse_cpu, parse_memory, standard_labels)
 from .secrets import (ESO_NAMESPACE, ESO_SERVICE_ACCOUNT, VAULT_AUDIENCE, VAULT_TLS_SECRET, RotationConfig, SecretsConfig,
@@ -79,7 +81,7 @@ class VaultStorage(StrictModel):
 
 
 class VaultConfig(StrictModel):
-    enabled: bool = Field(True, description="Deploy this part of the stack (default true).")
+    enabled: bool = Field(True, description="Deploy this part of the stack (default true).", json_schema_extra=weakens('Vault (secrets, KMS auto-unseal) is off'))
     chart_version: str = Field("0.34.1", description="hashicorp/vault chart version (default 0.34.1, pinned).")
     image_tag: str = Field("2.0.4", description="Vault server version (default 2.0.4, the chart's appVersion).")
     image_digest: Optional[str] = Field(
@@ -117,16 +119,16 @@ class VaultConfig(StrictModel):
         default_factory=list,
         description="Namespaces whose pods may call Vault on 8200 besides External Secrets (default none: "
                     "workloads get secrets through ExternalSecrets, not by talking to Vault).")
-    aws_endpoint_cidrs: list[str] = Field(
+    aws_endpoint_cidrs: list[Cidr] = Field(
         default_factory=list,
         description="Subnets of VPC interface endpoints for KMS and STS, if used (default none: the public "
                     "endpoints on 443).")
-    egress_except: list[str] = Field(
+    egress_except: list[CidrExcept] = Field(
         default_factory=lambda: list(DEFAULT_EGRESS_EXCEPT),
         description="Ranges excluded from the 443 egress to AWS (default the private ranges, CGNAT and "
                     "link-local, so Vault reaches no cluster service or the instance metadata through it).")
     extra_values: dict[str, Any] = Field(default_factory=dict,
-                                         description="Extra chart values merged last (escape hatch).")
+                                         description="Extra chart values merged last (escape hatch).", json_schema_extra=weakens('escape hatch: raw Vault chart values past the typed, hardened ones'))
 
     @field_validator("replicas")
     @classmethod
@@ -176,7 +178,7 @@ class VaultHAArgs(StrictModel):
     region: str = Field("us-east-1", description="AWS region of the KMS key.")
     oidc_issuer_url: Optional[str] = Field(None, description="cluster.oidcIssuerUrl.")
     oidc_provider_arn: Optional[str] = Field(None, description="cluster.oidcProviderArn.")
-    control_plane_cidrs: list[str] = Field(default_factory=lambda: ["10.0.0.0/16"],
+    control_plane_cidrs: list[Cidr] = Field(default_factory=lambda: ["10.0.0.0/16"],
                                            description="Where the Kubernetes API server lives.")
     license: Optional[Any] = Field(None, description="Enterprise license as a Pulumi secret Output "
                                                      "(Secrets.require('vaultLicense')); required for enterprise.")

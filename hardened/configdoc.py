@@ -21,6 +21,15 @@ TARGET = ROOT / "docs" / "config.md"
 def _type_name(annotation: Any) -> str:
     origin = typing.get_origin(annotation)
     args = typing.get_args(annotation)
+    if origin is typing.Annotated:
+        # the stack's validated string types (components.base.Cidr ...) say what they hold
+        from components import base
+
+        if annotation == base.Cidr:
+            return "CIDR (never broader than /8, IPv6 /7)"
+        if annotation == base.CidrExcept:
+            return "CIDR"
+        return _type_name(args[0])
     if origin is typing.Literal:
         return " \\| ".join(repr(a).replace("'", '"') for a in args)
     if origin in (list, tuple, set):
@@ -90,6 +99,12 @@ def render() -> str:
         f"Every top-level key lives in the `{PROJECT}:` namespace of `Pulumi.<stack>.yaml` and is validated",
         "before any resource is registered: unknown keys are rejected, and errors name the key path.",
         "",
+        "**The ledger of opt-outs.** A key marked **Opt-out (ledger)** weakens a secure default when set",
+        "away from it. `render` prints every such setting and writes `opt-outs.json`; `report` lists them.",
+        "In a prod stack each needs an entry of `optOuts`: `{id, owner: {team, contact}, setting: <the exact",
+        "key path, e.g. admission.constraints.pods-disallow-privileged.enforcementAction>, reason, expires}`,",
+        "checked like `policy_pack/exemptions.yaml` (an expired entry, or one that covers nothing, is an error).",
+        "",
     ]
     for model in _models(StackConfig):
         title = "StackConfig (top-level keys)" if model is StackConfig else model.__name__
@@ -101,6 +116,9 @@ def render() -> str:
         for name, field in model.model_fields.items():
             key = field.alias or name
             desc = " ".join((field.description or "").split()).replace("|", "\\|")
+            extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+            if "weakens" in extra:  # components.ledger: on the ledger, refused in prod without an optOuts entry
+                desc += f" **Opt-out (ledger):** weakens when set: {extra['weakens']}.".replace("|", "\\|")
             lines.append(f"| `{key}` | {_type_name(field.annotation)} | {_default(field)} | {desc} |")
         lines.append("")
     lines += ["## Secret keys", "",

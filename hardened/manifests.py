@@ -27,7 +27,8 @@ sends outputs to ``AnalyzeStack``.)
 A directory holding ``resources.json`` (the output of ``python -m hardened render``) is read
 through it: every registered resource with its type, inputs, URN and parent; the manifest files
 it names are not read a second time, other manifest files are. ``policy-config.json`` at the top
-of a directory is the stack's policy configuration (``check`` reads it as such), not a manifest.
+of a directory is the stack's policy configuration (``check`` reads it as such), not a manifest;
+``opt-outs.json`` there is render's ledger of opt-outs, not a manifest either.
 
 Every resource keeps the file and line it came from, for reports. Unreadable input raises
 :class:`ManifestError` naming the file and line (and column, for a syntax error); so does input
@@ -58,6 +59,8 @@ RESOURCES_JSON = "resources.json"
 KUBECTL_EXTENSIONS = (".json", ".yaml", ".yml")
 #: The stack policy configuration render writes next to resources.json (hardened.policyconfig.FILE_NAME).
 POLICY_CONFIG = "policy-config.json"
+#: The ledger of opt-outs render writes beside them (components.ledger): a report, not a manifest.
+OPT_OUTS = "opt-outs.json"
 #: The Pulumi engine's marker for a value unknown during preview (a string sentinel).
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 #: How ``render`` writes an unknown value.
@@ -800,7 +803,7 @@ def iter_resources(paths: Union[PathLike, Iterable[PathLike]], *, stack: str = D
             collector.problems.append(f"{os.fspath(raw)}: no such file or directory")
             continue
         if os.path.isdir(absolute):
-            skip = {os.path.join(absolute, POLICY_CONFIG)}
+            skip = {os.path.join(absolute, POLICY_CONFIG), os.path.join(absolute, OPT_OUTS)}
             render = os.path.join(absolute, RESOURCES_JSON)
             if os.path.isfile(render):
                 skip.add(render)

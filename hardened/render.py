@@ -482,6 +482,14 @@ def run(args: argparse.Namespace) -> int:
                           placeholders=placeholders)
     counts = write_output(records, out, args.stack)
     policyconfig.write(out, policyconfig.stack_policy_config(args.stack, root))
+    # The ledger of opt-outs (issue 27.2): every setting that weakens a secure default, shown always.
+    from .ledger import ledger_json, ledger_lines, stack_ledger
+
+    ledger = stack_ledger(args.stack, root)
+    (out / "opt-outs.json").write_text(ledger_json(ledger))
+    for line in ledger_lines(ledger):
+        print(f"render: opt-out: {line}", file=sys.stderr)
+    say(f"{len(ledger)} opt-out(s) of secure defaults (the ledger: {out / 'opt-outs.json'})")
     for warning in charts.warnings:
         print(f"render: warning: {warning}", file=sys.stderr)
     # Entries naming no rendered object apply to nothing: a warning while new, then an error. Only a

@@ -656,6 +656,14 @@ def run(args: argparse.Namespace) -> int:
         if e.status.startswith(("expired", "active, expires")):
             console.warn(f"exemption {e.id!r} for {e.target}: {e.status} ({e.expires})")
     documents = render_documents(args.stack, rows, checklist, analysis, header, exemptions, runs)
+    # The ledger of opt-outs (issue 27.2), in the evidence: a Markdown section before the sign-off, and JSON.
+    from .ledger import ledger_json, ledger_markdown, stack_ledger
+
+    ledger = stack_ledger(args.stack, root)
+    md = documents["compliance.md"]
+    cut = md.index("\n## Sign-off")
+    documents["compliance.md"] = md[:cut].rstrip("\n") + "\n" + ledger_markdown(ledger).rstrip("\n") + "\n" + md[cut:]
+    documents["opt-outs.json"] = ledger_json(ledger)
     documents[COMPONENT_DEFINITION] = json.dumps(
         oscal_component_definition(args.stack, rows, analysis.version or "0", controls, header), indent=2) + "\n"
     documents[ASSESSMENT_PLAN] = json.dumps(

@@ -71,3 +71,21 @@ def all_text(records, out_dir: Path) -> str:
     write_output(records, out_dir, "prod")
     return "\n".join(p.read_text() for p in out_dir.rglob("*") if p.is_file()) + json.dumps(
         [r.inputs for r in records])
+
+
+OPT_OUT_OWNER = {"team": "platform-security", "contact": "platform-security@lego-mcp.io"}
+
+
+def reviewed(overrides: dict[str, Any], stack: str = "prod", whole: bool = False) -> dict[str, Any]:
+    """*overrides* (section overrides, or with *whole* a whole config document) plus an ``optOuts``
+    entry for every opt-out they make (components.ledger): for tests whose subject is what the chart
+    or the pack does with a weakened setting, which a prod stack accepts only once reviewed."""
+    from components.config import parse_stack_config
+    from components.ledger import opt_outs
+
+    doc = copy.deepcopy(overrides if whole else {**prod_document(stack), **overrides})
+    doc["cluster"] = {**doc["cluster"], "environment": "dev"}
+    entries = [{"id": f"test-{i}", "owner": OPT_OUT_OWNER, "setting": o.setting,
+                "reason": "reviewed weakening under test", "expires": "2099-12-31"}
+               for i, o in enumerate(opt_outs(parse_stack_config(doc)))]
+    return {**overrides, "optOuts": entries}

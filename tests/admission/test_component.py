@@ -8,7 +8,7 @@ import yaml
 from components.admission import (GATEKEEPER_IGNORE_LABEL, GATEKEEPER_NAMESPACE, SIGSTORE_INCLUDE_LABEL,
                                    TEMPLATE_READY, TEMPLATES, TEMPLATES_BY_CONSTRAINT, WAIT_FOR_ANNOTATION,
                                    AdmissionConfig, AdmissionControlArgs, SignatureConfig, _policy_controller_values,
-                                   _values, check_against_schema, constraint, exempt_namespaces)
+                                   _values, check_against_schema, constraint, exempt_objects)
 from components.config import ConfigError, parse_stack_config
 from tests.admission.harness import k8s, prod_document, record, render
 
@@ -113,7 +113,7 @@ def test_registry_constraint_is_the_stacks_trusted_registries():
 
 @pytest.mark.parametrize("params,fragment", [
     ({"cpu": 4}, "parameters.cpu must be of type string"),
-    ({"cpus": "4"}, "parameters.cpus is not a parameter of this template (allowed: cpu, memory)"),
+    ({"cpus": "4"}, "parameters.cpus is not a parameter of this template (allowed: cpu, exemptions, memory)"),
     ({"memory": "eight"}, "parameters.memory 'eight' does not match"),
 ])
 def test_parameters_outside_the_template_schema_are_refused(params, fragment):
@@ -162,10 +162,11 @@ def test_unknown_constraint_name_is_refused_with_the_known_names():
         parse_stack_config(doc)
 
 
-def test_signature_namespace_must_be_a_declared_tenant():
+def test_signature_exclusion_must_name_a_declared_tenant():
     doc = prod_document()
-    doc["admission"]["signatures"]["namespaces"] = ["lego-mcp-staging"]
-    with pytest.raises(ConfigError, match=r"admission\.signatures\.namespaces\[0\]: namespace 'lego-mcp-staging'"):
+    doc["admission"]["signatures"]["excludedNamespaces"] = ["lego-mcp-staging"]
+    with pytest.raises(ConfigError,
+                       match=r"admission\.signatures\.excludedNamespaces\[0\]: namespace 'lego-mcp-staging'"):
         parse_stack_config(doc)
 
 
@@ -175,10 +176,10 @@ def test_signature_subject_that_matches_anyone_is_refused(subject):
         SignatureConfig(subject=subject)
 
 
-def test_subject_glob_becomes_an_anchored_regexp():
+def test_subject_glob_override_becomes_an_anchored_regexp():
     import re
 
-    rx = SignatureConfig().subject_regexp
+    rx = SignatureConfig(subject="https://github.com/lego-mcp/lego-mcp/*").subject_regexp
     assert rx == r"^https://github\.com/lego\-mcp/lego\-mcp/.*$"
     assert re.match(rx, "https://github.com/lego-mcp/lego-mcp/.github/workflows/release.yml@refs/tags/v1.2.0")
     assert not re.match(rx, "https://github.com/evil/lego-mcp/.github/workflows/release.yml@refs/heads/main")
@@ -188,27 +189,37 @@ def test_subject_glob_becomes_an_anchored_regexp():
 OWNER = {"team": "platform", "contact": "platform@example.com"}
 
 
-def test_exemptions_file_excludes_named_namespaces_from_named_constraints_only(tmp_path):
+def test_exemptions_file_exempts_named_objects_from_named_constraints_only(tmp_path):
+    """Issue 23.1: an entry becomes the constraint's ``exemptions`` parameter (one object and its
+    images), never an excluded namespace; an expired entry exempts nothing."""
     f = tmp_path / "exemptions.yaml"
     f.write_text(yaml.safe_dump({"exemptions": [
         {"id": "falco-driver", "owner": OWNER,
          "policies": ["pod-disallow-privileged-containers", "pod-disallow-host-path-volumes"],
          "resource": {"kind": "DaemonSet", "namespace": "falco", "name": "falco"},
+         "images": ["docker.io/falcosecurity/falco"],
          "reason": "the kernel driver needs the host", "expires": "2099-12-31"},
         {"id": "old", "owner": OWNER, "policies": ["pod-disallow-root-user"],
          "resource": {"kind": "DaemonSet", "namespace": "legacy", "name": "x"},
          "reason": "expired long ago, must not exclude", "expires": "2020-01-01"},
     ]}))
-    by_name = {t.constraint: exempt_namespaces(t, f) for t in TEMPLATES}
-    assert by_name["pods-disallow-privileged"] == ["falco"]
-    assert by_name["pods-disallow-host-path"] == ["falco"]
+    by_name = {t.constraint: exempt_objects(t, f) for t in TEMPLATES}
+    falco = [{"id": "falco-driver", "kind": "DaemonSet", "namespace": "falco", "name": "falco",
+              "images": ["docker.io/falcosecurity/falco"]}]
+    assert by_name["pods-disallow-privileged"] == by_name["pods-disallow-host-path"] == falco
     assert all(v == [] for k, v in by_name.items() if k not in ("pods-disallow-privileged", "pods-disallow-host-path"))
     c = constraint(TEMPLATES_BY_CONSTRAINT["pods-disallow-privileged"], AdmissionConfig(), REGISTRIES, f)
-    assert c["spec"]["match"]["excludedNamespaces"] == ["falco", "gatekeeper-system", "kube-system"]
+    assert c["spec"]["match"]["excludedNamespaces"] == ["gatekeeper-system", "kube-system"]
+    assert c["spec"]["parameters"]["exemptions"] == falco
+
+
+def test_exemptions_cannot_be_given_as_constraint_parameters():
+    with pytest.raises(ValueError, match="exemptions come from policy_pack/exemptions.yaml"):
+        AdmissionConfig(constraints={"pods-disallow-privileged": {"parameters": {"exemptions": []}}})
 
 
 def test_missing_exemptions_file_exempts_nothing(tmp_path):
-    assert exempt_namespaces(TEMPLATES[0], tmp_path / "absent.yaml") == []
+    assert exempt_objects(TEMPLATES[0], tmp_path / "absent.yaml") == []
 
 
 # --- the rendered stack ------------------------------------------------------------------------
@@ -246,21 +257,22 @@ def test_gatekeeper_namespace_replaces_the_label_hook(prod_render):
     assert ns["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
 
 
-def test_only_listed_tenants_opt_in_to_signature_verification(prod_render):
+def test_every_tenant_namespace_opts_in_to_signature_verification(prod_render):
     records, _ = prod_render
     labels = {n["metadata"]["name"]: n["metadata"]["labels"] for n in k8s(records, "Namespace")}
     assert labels["lego-mcp-prod"][SIGSTORE_INCLUDE_LABEL] == "true"
-    assert SIGSTORE_INCLUDE_LABEL not in labels["ltmc-production"]
+    assert labels["ltmc-production"][SIGSTORE_INCLUDE_LABEL] == "true"
 
 
 def test_cluster_image_policy_is_keyless_github_actions(prod_render):
     records, _ = prod_render
-    (cip,) = k8s(records, "ClusterImagePolicy")
+    (cip,) = [p for p in k8s(records, "ClusterImagePolicy") if p["metadata"]["name"] == "keyless-github-actions"]
     assert cip["apiVersion"] == "policy.sigstore.dev/v1beta1"
     assert cip["spec"]["mode"] == "enforce"
     (auth,) = cip["spec"]["authorities"]
-    assert auth["keyless"]["identities"] == [{"issuer": "https://token.actions.githubusercontent.com",
-                                              "subjectRegExp": r"^https://github\.com/lego\-mcp/lego\-mcp/.*$"}]
+    assert auth["keyless"]["identities"] == [{
+        "issuer": "https://token.actions.githubusercontent.com",
+        "subjectRegExp": r"^https://github\.com/lego\-mcp/lego\-mcp/\.github/workflows/release\.yml@(?:refs/tags/v)"}]
     assert cip["spec"]["images"] == [{"glob": "ghcr.io/lego-mcp/**"}]
 
 
@@ -320,8 +332,7 @@ def test_probe_constraint_is_not_created_without_tenants():
     """An empty `match.namespaces` would mean every namespace."""
     doc = prod_document()
     records, _ = render({"namespaces": [], "workloads": [], "intents": [],
-                         "admission": {**doc["admission"], "signatures": {**doc["admission"]["signatures"],
-                                                                          "namespaces": []}},
+                         "admission": {**doc["admission"]},
                          "ingress": {**doc["ingress"]}})
     assert not k8s(records, "K8sHardenedRequiredProbes")
     assert k8s(records, "ConstraintTemplate", "k8shardenedrequiredprobes")

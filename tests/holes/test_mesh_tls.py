@@ -8,7 +8,7 @@ import importlib
 import pytest
 
 from components.mesh_tls import EDGE_ECDH_CURVES, mesh_tls_values, with_tls13_floor
-from tests.harness import charts, k8s, of_type, prod_document, render_records
+from tests.harness import charts, k8s, of_type, prod_document, render_records, reviewed
 
 POLICY = importlib.import_module("policy_pack.policies.mesh_enforce_tls13_hybrid_kex").POLICY
 
@@ -50,7 +50,7 @@ def test_the_prod_render_passes_the_pack_policy(prod):
 def test_an_override_back_to_tls12_is_visible_and_caught():
     doc = prod_document()
     doc["mesh"]["extraValues"] = {"meshConfig": {"meshMTLS": {"minProtocolVersion": "TLSV1_2"}}}
-    records = render_records({"mesh": doc["mesh"]})
+    records = render_records(reviewed({"mesh": doc["mesh"]}))
     (istiod,) = charts(records, "istiod")
     assert istiod.inputs["values"]["meshConfig"]["meshMTLS"]["minProtocolVersion"] == "TLSV1_2"
     (msg,) = findings(records)
@@ -60,7 +60,7 @@ def test_an_override_back_to_tls12_is_visible_and_caught():
 def test_a_classical_alb_policy_is_caught():
     doc = prod_document()
     doc["ingress"]["alb"]["sslPolicy"] = "ELBSecurityPolicy-TLS13-1-3-2021-06"
-    records = render_records({"ingress": doc["ingress"]})
+    records = render_records(reviewed({"ingress": doc["ingress"]}))
     (msg,) = findings(records)
     assert "offers no hybrid post-quantum key exchange" in msg
 

@@ -77,9 +77,10 @@ def test_every_cidr_key_is_parsed_strictly(doc):
     assert "hardened-stack:vault.awsEndpointCidrs[0]" in msg
 
 
-def test_any_range_is_allowed_where_it_means_the_internet(doc):
-    """0.0.0.0/0 is refused for the control plane only (egress exceptions, endpoints are other keys)."""
-    doc["vault"]["awsEndpointCidrs"] = ["0.0.0.0/0"]
+def test_egress_exceptions_may_be_any_valid_range(doc):
+    """An egressExcept range only narrows an egress rule: any valid range is accepted there (every
+    range that names a place is refused when it means the world: tests/privilege/test_validation.py)."""
+    doc["vault"]["egressExcept"] = ["0.0.0.0/0"]
     parse_stack_config(doc)
 
 

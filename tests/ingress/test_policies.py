@@ -7,6 +7,7 @@ import importlib
 import pytest
 
 from tests.admission.harness import prod_document, render
+from tests.harness import reviewed
 
 MINE = ["stack_missing_gatekeeper_fail_closed", "gateway_missing_tls13_minimum", "httproute_missing_hsts",
         "configmap_configure_nginx_tls13_hsts", "ingress_missing_tls", "webacl_missing_managed_rules"]
@@ -48,19 +49,20 @@ def test_nginx_form_passes_its_policies():
 
 def test_fail_open_gatekeeper_is_caught():
     doc = prod_document()
-    records, _ = render({"admission": {**doc["admission"], "failurePolicy": "Ignore"}})
+    records, _ = render(reviewed({"admission": {**doc["admission"], "failurePolicy": "Ignore"}}))
     (msg,) = findings(records, "stack_missing_gatekeeper_fail_closed")
     assert "failurePolicy of Gatekeeper's webhook validation.gatekeeper.sh is Ignore" in msg
 
 
 def test_extra_values_cannot_silently_reopen_the_webhook():
     doc = prod_document()
-    records, _ = render({"admission": {**doc["admission"], "extraValues": {"validatingWebhookFailurePolicy": "Ignore"}}})
+    records, _ = render(reviewed({"admission": {**doc["admission"],
+                                                "extraValues": {"validatingWebhookFailurePolicy": "Ignore"}}}))
     assert findings(records, "stack_missing_gatekeeper_fail_closed")
 
 
 def test_waf_in_count_mode_is_caught():
     doc = prod_document()
-    records, _ = render({"ingress": {**doc["ingress"], "waf": {**doc["ingress"]["waf"], "mode": "count"}}})
+    records, _ = render(reviewed({"ingress": {**doc["ingress"], "waf": {**doc["ingress"]["waf"], "mode": "count"}}}))
     msgs = findings(records, "webacl_missing_managed_rules")
     assert len([m for m in msgs if "overridden to count" in m]) == 4 and any("does not block" in m for m in msgs)

@@ -53,7 +53,11 @@ and not what decides whether a pod runs): a Deployment creates a ReplicaSet, a C
 and a ReplicaSet, StatefulSet, DaemonSet or Job creates Pods from its template (the template's
 metadata and spec, in the workload's namespace, kind Pod, an ownerReference to the controller).
 Each of those is a real CREATE the webhook reviews, so each is judged; a workload whose pods
-would be refused never runs even when the workload itself is admitted. Mutating webhooks other
+would be refused never runs even when the workload itself is admitted. The requester
+(``input.review.userInfo.username``) is the deployer for what the stack deploys and, for what a
+controller creates, that controller's ServiceAccount in kube-system (kube-controller-manager runs
+each controller with its own credentials: Kubernetes' RBAC bootstrap ``controller_policy.go``);
+the constraints' named exemptions trust an owner reference only from those. Mutating webhooks other
 than LimitRanger (Istio's sidecar injector, Gatekeeper mutation) are not played: the render
 holds no Gatekeeper mutators, and the injected sidecar is judged by tests/admission/test_rego.py.
 
@@ -367,7 +371,28 @@ class Template:
         return [v if isinstance(v, dict) else {"msg": str(v)} for v in bindings["x"]]
 
 
-def admission_review(obj: Mapping[str, Any], operation: str = CREATE) -> dict:
+#: Who creates an object a controller derives from its owner: kube-controller-manager's service
+#: account for that controller (kubernetes plugin/pkg/auth/authorizer/rbac/bootstrappolicy/
+#: controller_policy.go, ``saRolePrefix + "daemon-set-controller"`` ...), keyed by the owner's kind.
+CONTROLLER_USERS = {kind: f"system:serviceaccount:kube-system:{sa}" for kind, sa in (
+    ("Deployment", "deployment-controller"), ("ReplicaSet", "replicaset-controller"),
+    ("StatefulSet", "statefulset-controller"), ("DaemonSet", "daemon-set-controller"),
+    ("Job", "job-controller"), ("CronJob", "cronjob-controller"))}
+#: Who creates what the stack deploys (the Pulumi engine's credentials).
+DEPLOYER = "system:serviceaccount:kube-system:pulumi"
+
+
+def request_user(obj: Mapping[str, Any], created_by: Optional[str] = None) -> str:
+    """The requester of a CREATE of *obj*: the controller of its owner when a controller derives
+    it (*created_by* set), else the deployer."""
+    if created_by is not None:
+        for owner in meta(obj).get("ownerReferences") or []:
+            if owner.get("controller") and owner.get("kind") in CONTROLLER_USERS:
+                return CONTROLLER_USERS[owner["kind"]]
+    return DEPLOYER
+
+
+def admission_review(obj: Mapping[str, Any], operation: str = CREATE, username: str = DEPLOYER) -> dict:
     """``input.review``: the AdmissionRequest Gatekeeper hands a template."""
     api = str(obj.get("apiVersion") or "v1")
     group, _, version = api.rpartition("/")
@@ -375,7 +400,7 @@ def admission_review(obj: Mapping[str, Any], operation: str = CREATE) -> dict:
     return {"kind": {"group": group, "version": version, "kind": obj.get("kind")},
             "name": m.get("name", ""), "namespace": m.get("namespace", ""), "operation": operation,
             "object": obj, "oldObject": None,
-            "userInfo": {"username": "system:serviceaccount:kube-system:pulumi", "groups": ["system:authenticated"]}}
+            "userInfo": {"username": username, "groups": ["system:authenticated"]}}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -597,7 +622,7 @@ class Cluster:
                                             f"Only exempt namespace can have the {IGNORE_LABEL} label "
                                             "(add --exempt-namespace for it to Gatekeeper's controller manager)",
                                             created_by))
-        results, matched = self._constraint_results(obj, namespace, source)
+        results, matched = self._constraint_results(obj, namespace, source, request_user(obj, created_by))
         v.judged += matched
         webhook_reviews = any(webhook_selects(wh, obj, namespace) for wh in self.validating)
         webhook_excluded = self.excluded_for("webhook", obj)
@@ -615,10 +640,10 @@ class Cluster:
                 v.warnings.append(denial)
         return v
 
-    def _constraint_results(self, obj, namespace, source) -> tuple[list[tuple[dict, dict]], int]:
+    def _constraint_results(self, obj, namespace, source, username: str = DEPLOYER) -> tuple[list[tuple[dict, dict]], int]:
         out = []
         matched = 0
-        review = admission_review(obj)
+        review = admission_review(obj, username=username)
         for c in self.constraints:
             template = self.templates.get(c["kind"])
             spec = c.get("spec") or {}

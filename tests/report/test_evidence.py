@@ -140,10 +140,11 @@ def test_cli_writes_all_four_documents(tmp_path):
 
     assert main(["report", "--stack", "prod", "--out", str(tmp_path), "--quiet"]) == 0
     assert {p.name for p in tmp_path.iterdir()} == {"compliance.md", "compliance.html", "component-definition.json",
-                                                     "assessment-plan.json", "assessment-results.json"}
+                                                     "assessment-plan.json", "assessment-results.json",
+                                                     "opt-outs.json"}
     md = (tmp_path / "compliance.md").read_text()
     for section in ("| Git commit |", "## Scope and limits", "## Active exemptions", "## Pre-deployment checklist",
-                    "resources judged", "## Sign-off", "| Assessor |"):
+                    "resources judged", "## Sign-off", "| Assessor |", "## Opt-outs (the ledger)"):
         assert section in md
     # per-control status first, the exemptions after it
     assert md.index("## NIST SP 800-171 Rev. 2") < md.index("## Pre-deployment checklist") < md.index(

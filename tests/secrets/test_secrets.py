@@ -10,6 +10,7 @@ from components.secrets import (CA_ISSUER, ESO_API_VERSION, ROOT_CA_SECRET, Secr
                                 network_policies, tls_certificate)
 
 from tests.vault.harness import k8s, one, prod_document, render
+from tests.harness import reviewed
 
 
 def _cfg(**update) -> SecretsConfig:
@@ -199,7 +200,7 @@ def test_extra_values_merge_last():
     doc = prod_document()
     doc["secrets"]["externalSecrets"]["extraValues"] = {"processPushSecret": True}
     doc["secrets"]["certManager"]["extraValues"] = {"webhook": {"replicaCount": 3}}
-    c = parse_stack_config(doc).secrets
+    c = parse_stack_config(reviewed(doc, whole=True)).secrets
     assert eso_values(c)["processPushSecret"] is True
     assert cert_manager_values(c)["webhook"]["replicaCount"] == 3
     assert cert_manager_values(c)["webhook"]["podDisruptionBudget"]["enabled"] is True
