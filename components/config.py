@@ -23,7 +23,7 @@ from pydantic_core import PydanticUndefined
 from policy_pack.policies._lib.registries import shared_host  # stdlib only: imports no policy
 
 from .base import weakens
-from .base import cidr_problem
+from .base import Cidr, cidr_problem
 from .base import (DNS1123_LABEL, ConfigError, Quantities, QuotaConfig, Resources, StrictModel,  # noqa: F401
                    _located, _LocatedError, _LocatedErrors, check_image_reference, is_trusted, key_in_prefix,
                    vault_prefix,
