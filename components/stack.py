@@ -5,7 +5,7 @@ The order below is the order of trust: identity and admission first, then the te
 """
 from __future__ import annotations
 
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import pulumi
 
@@ -24,6 +24,9 @@ from .storage import EncryptedStorage, EncryptedStorageArgs
 from .tenancy import TenantSecretIsolation, TenantSecretIsolationArgs
 from .vault import VaultHA, VaultHAArgs
 from .workload import HardenedWorkload, HardenedWorkloadArgs
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .cluster import HardenedCluster, HardenedClusterArgs
 
 TOKEN = "hardened:index:HardenedStack"
 
@@ -92,16 +95,49 @@ def gateway_identity(cfg: StackConfig) -> Identity:
                     pod_labels={"gateway.networking.k8s.io/gateway-name": cfg.ingress.gateway_name})
 
 
+def cluster_args(cfg: StackConfig) -> "HardenedClusterArgs":
+    """The cluster component's args from the stack config."""
+    from .cluster import ClusterFields, HardenedClusterArgs
+
+    c = cfg.cluster
+    settings = ClusterFields.model_validate({k: getattr(c, k) for k in ClusterFields.model_fields})
+    return HardenedClusterArgs(name=c.name, region=c.region, account_id=c.account_id,
+                               kubernetes_version=c.kubernetes_version, environment=c.environment,
+                               settings=settings, storage=cfg.storage)
+
+
+def build_cluster(cfg: StackConfig) -> tuple["HardenedCluster", pulumi.ProviderResource]:
+    """The cluster (created or adopted) and the Kubernetes provider built from its outputs:
+    endpoint, CA and `aws eks get-token` (never a kubeconfig file). The provider waits for what
+    makes the cluster usable (its access entries, nodes and add-ons), so every Kubernetes object of
+    the stack does too: one `pulumi up` builds everything in order."""
+    from pulumi_kubernetes import Provider
+
+    from .cluster import HardenedCluster
+
+    progress(f"cluster: {cfg.cluster.name} ({'created: EKS to the CIS EKS Benchmark' if cfg.cluster.create else 'adopted after the preflight'})")
+    cluster = HardenedCluster(f"{cfg.cluster.name}-cluster", cluster_args(cfg))
+    provider = Provider(f"{cfg.cluster.name}-k8s", kubeconfig=cluster.kubeconfig, enable_server_side_apply=True,
+                        opts=pulumi.ResourceOptions(depends_on=list(cluster.ready)))
+    return cluster, provider
+
+
 class HardenedStack(HardenedComponent):
     """Every component of the hardened platform, built from one StackConfig."""
 
     def __init__(self, name: str, config: StackConfig, secrets: Optional[Secrets] = None,
-                 opts: Optional[pulumi.ResourceOptions] = None):
+                 opts: Optional[pulumi.ResourceOptions] = None, cluster: Optional["HardenedCluster"] = None):
         super().__init__(TOKEN, name, None, opts)
         self.config = config
         self.secrets = secrets or Secrets({})
+        self.cluster = cluster
         cfg = config
         child = pulumi.ResourceOptions(parent=self)
+        created = cluster is not None and cfg.cluster.create
+        # IRSA: the created cluster's OIDC provider, else what the config names
+        oidc_provider_arn = cluster.oidc_provider_arn if created else cfg.cluster.oidc_provider_arn
+        oidc_issuer_url = None if created else cfg.cluster.oidc_issuer_url
+        key_admins = list(cfg.cluster.key_admins)
 
         # --- platform components (each area adds its block here, in dependency order) ---------
 
@@ -121,7 +157,12 @@ class HardenedStack(HardenedComponent):
         if cfg.storage.enabled:
             progress(f"storage: StorageClass {cfg.storage.class_name} (EBS gp3, KMS-encrypted)")
             self.storage = EncryptedStorage(f"{name}-storage", EncryptedStorageArgs(
-                config=cfg.storage, cluster_name=cfg.cluster.name), child)
+                # a created cluster made the volume key (node volumes use it) and the EBS CSI driver's role
+                config=cfg.storage.model_copy(update={"ebs_csi_role_name": cluster.ebs_csi_role_name})
+                if created else cfg.storage, cluster_name=cfg.cluster.name, region=cfg.cluster.region,
+                account_id=cfg.cluster.account_id, key_admins=key_admins,
+                key_arn=cluster.volume_key.arn if created else None),
+                pulumi.ResourceOptions(parent=self, depends_on=[cluster.ebs_csi_role] if created else None))
 
         # Secrets: cert-manager's internal CA and External Secrets first (Vault's TLS certificate
         # comes from the CA), then Vault; workloads wait for both (their ExternalSecrets read
@@ -142,7 +183,8 @@ class HardenedStack(HardenedComponent):
                      f"({cfg.vault.resolved_kms_mode}) through IRSA")
             self.vault = VaultHA(f"{name}-vault", VaultHAArgs(
                 config=cfg.vault, secrets=cfg.secrets, cluster_name=cfg.cluster.name, region=cfg.cluster.region,
-                oidc_issuer_url=cfg.cluster.oidc_issuer_url, oidc_provider_arn=cfg.cluster.oidc_provider_arn,
+                oidc_issuer_url=oidc_issuer_url, oidc_provider_arn=oidc_provider_arn,
+                account_id=cfg.cluster.account_id, default_key_admins=key_admins,
                 control_plane_cidrs=cfg.admission.control_plane_cidrs,
                 license=self.secrets.require("vaultLicense", "vault.edition enterprise")
                 if cfg.vault.edition == "enterprise" else None,
@@ -180,18 +222,24 @@ class HardenedStack(HardenedComponent):
             self.compliance = Compliance(f"{name}-compliance", ComplianceArgs(
                 config=cfg.compliance, cluster_name=cfg.cluster.name,
                 control_plane_cidrs=cfg.admission.control_plane_cidrs,
-                trusted_registries=cfg.trusted_registries,
+                trusted_registries=cfg.trusted_registries, region=cfg.cluster.region,
+                account_id=cfg.cluster.account_id, key_admins=key_admins, flow_logs=created,
             ), pulumi.ResourceOptions(parent=self, depends_on=waits_for(admitted)))
+            if created and getattr(self.compliance, "bucket", None) is not None:
+                # VPC flow logs into the audit trail (issue 22), once the bucket admits the delivery
+                cluster.deliver_flow_logs(self.compliance.bucket.arn, depends_on=[self.compliance])
         # Audit trails (issue 17): the API server's audit log, Vault's audit device and Falco's
         # events land in the Object Lock bucket, each source PutObject-only on its own prefix.
         self.audit_trails: Optional[AuditTrails] = None
         if self.compliance is not None and getattr(self.compliance, "bucket", None) is not None:
             progress("audit: API server audit log, Vault audit device, Falco events into the Object Lock bucket")
             self.audit_trails = AuditTrails(f"{name}-audit", AuditTrailsArgs(
-                config=cfg.compliance.audit_trails, cluster_name=cfg.cluster.name, region=cfg.cluster.region,
+                # a created cluster made its control-plane log group (before the cluster, so EKS writes into it)
+                config=cfg.compliance.audit_trails.model_copy(update={"manage_eks_log_group": False})
+                if created else cfg.compliance.audit_trails, cluster_name=cfg.cluster.name, region=cfg.cluster.region,
                 account_id=cfg.cluster.account_id, bucket_name=self.compliance.bucket.bucket,
                 bucket_arn=self.compliance.bucket.arn, key_arn=self.compliance.key.arn,
-                oidc_provider_arn=cfg.cluster.oidc_provider_arn, oidc_issuer_url=cfg.cluster.oidc_issuer_url,
+                oidc_provider_arn=oidc_provider_arn, oidc_issuer_url=oidc_issuer_url,
                 vault=self.vault is not None, falco=falco_archive(cfg),
                 known_bucket_name=cfg.compliance.audit_retention.bucket_name,
             ), pulumi.ResourceOptions(parent=self, depends_on=[self.compliance, *waits_for(
