@@ -14,4 +14,6 @@ pulumi.export("namespaces", sorted(stack.namespaces))
 pulumi.export("workloads", sorted(stack.workloads))
 pulumi.export("isolated", sorted(config.isolate))
 pulumi.export("cluster", {"name": config.cluster.name, "created": config.cluster.create,
-                          "breakGlassRoleArn": cluster.break_glass_arn})
+                          "breakGlassRoleArn": cluster.break_glass_arn, "vpcId": cluster.vpc_id,
+                          # the ALB's subnets (ingress.alb.subnetIds) when the stack created the VPC
+                          "publicSubnetIds": [s.id for s in getattr(cluster, "public_subnets", [])]})

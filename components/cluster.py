@@ -469,7 +469,8 @@ class HardenedCluster(HardenedComponent):
         else:
             self._adopt(name, args, account, aws)
         self.register_outputs({"clusterName": args.name, "created": s.create, "oidcProviderArn": self.oidc_provider_arn,
-                               "breakGlassRoleArn": self.break_glass_arn})
+                               "breakGlassRoleArn": self.break_glass_arn, "vpcId": self.vpc_id,
+                               "publicSubnetIds": [sn.id for sn in getattr(self, "public_subnets", [])]})
 
     # -- adoption -------------------------------------------------------------------------------
     def _adopt(self, name: str, args: HardenedClusterArgs, account: Any, aws: Any) -> None:
