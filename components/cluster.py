@@ -237,6 +237,10 @@ class HardenedClusterArgs(StrictModel):
     kubernetes_version: str = Field("1.33", description="cluster.kubernetesVersion.")
     environment: str = Field("prod", description="cluster.environment.")
     settings: ClusterFields = Field(default_factory=ClusterFields, description="The cluster section.")
+    alb_ports: list[int] = Field(default_factory=list,
+                                 description="Ports of the ingress gateway pods the ALB targets (ip targets; default "
+                                             "none: no ALB). The node security group admits them from the public "
+                                             "subnets only, where nothing but the ALB (and NAT) lives.")
     storage: Any = Field(None, description="The storage section (components.storage.StorageConfig): the volume key "
                                            "the cluster creates for node volumes and the gp3-encrypted class.")
 
@@ -577,6 +581,13 @@ class HardenedCluster(HardenedComponent):
              "admission webhooks and metrics on pod ports"),
             ("cp-from-nodes", self.control_plane_sg, "tcp", 443, 443, self.node_sg, "API server from nodes"),
         ]
+        for port in sorted(set(args.alb_ports)):
+            for i, cidr in enumerate(plan["public"]):
+                aws.vpc.SecurityGroupIngressRule(
+                    f"{name}-node-from-alb-{port}-{i}", security_group_id=self.node_sg.id, ip_protocol="tcp",
+                    from_port=port, to_port=port, cidr_ipv4=cidr,
+                    description=f"the ALB (public subnet {zones[i]}) to the ingress gateway pods on {port}",
+                    opts=child_opts(self))
         for suffix, sg, proto, lo, hi, source, desc in rules:
             aws.vpc.SecurityGroupIngressRule(
                 f"{name}-{suffix}", security_group_id=sg.id, ip_protocol=proto,

@@ -103,7 +103,8 @@ def cluster_args(cfg: StackConfig) -> "HardenedClusterArgs":
     settings = ClusterFields.model_validate({k: getattr(c, k) for k in ClusterFields.model_fields})
     return HardenedClusterArgs(name=c.name, region=c.region, account_id=c.account_id,
                                kubernetes_version=c.kubernetes_version, environment=c.environment,
-                               settings=settings, storage=cfg.storage)
+                               settings=settings, storage=cfg.storage,
+                               alb_ports=[443, 15021] if cfg.ingress.enabled and cfg.ingress.alb is not None else [])
 
 
 def build_cluster(cfg: StackConfig) -> tuple["HardenedCluster", pulumi.ProviderResource]:

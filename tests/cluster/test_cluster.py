@@ -282,8 +282,13 @@ def test_node_security_group_admits_only_the_control_plane_and_the_nodes(prod):
     assert not node_sg.inputs.get("ingress")
     rules = [r.inputs for r in of_type(records, "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
              if r.inputs["securityGroupId"] == f"{node_sg.name}-id"]
-    assert rules and {r["referencedSecurityGroupId"] for r in rules} == {f"{node_sg.name}-id", f"{cp_sg.name}-id"}
-    assert all("cidrIpv4" not in r and "cidrIpv6" not in r for r in rules)
+    by_group = [r for r in rules if "referencedSecurityGroupId" in r]
+    assert by_group and {r["referencedSecurityGroupId"] for r in by_group} == {f"{node_sg.name}-id", f"{cp_sg.name}-id"}
+    # the one exception: the ALB's ip targets (the gateway pods), from the public subnets only, on 443 and 15021
+    by_cidr = [r for r in rules if "referencedSecurityGroupId" not in r]
+    public = {s.inputs["cidrBlock"] for s in of_type(records, "aws:ec2/subnet:Subnet") if "-public-" in s.name}
+    assert {r["cidrIpv4"] for r in by_cidr} == public and {r["fromPort"] for r in by_cidr} == {443, 15021}
+    assert all(r["fromPort"] == r["toPort"] and "cidrIpv6" not in r for r in by_cidr)
 
 
 # --- one `pulumi up`: the provider from the cluster's outputs -----------------------------------
