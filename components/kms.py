@@ -4,8 +4,11 @@ AWS's default key policy gives the account root ``kms:*`` ("Allows access to the
 enables IAM policies", https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html):
 any principal whose IAM policy says ``kms:*`` may then use the key, disable it or schedule its
 deletion, which would crypto-shred the COMPLIANCE-locked audit archive. The policies built here
-follow AWS KMS's best practices instead (least privilege in the key policy itself,
-https://docs.aws.amazon.com/kms/latest/developerguide/least-privilege.html):
+follow AWS KMS's best practices instead ("Least Privilege / Separation of Duties",
+https://docs.aws.amazon.com/whitepapers/latest/kms-best-practices/least-privilege-separation-of-duties.html:
+separate usage from administration, no ``kms:*``, and a top-level explicit deny of the KMS operations
+to every principal but the ones that need them, so nobody can grant themselves access; services get
+"only the permissions that it requires", https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-services.html):
 
 * **administrators** (``cluster.keyAdmins``; ``vault.keyAdmins`` for the unseal key) manage the key:
   describe it, tag it, enable it, rotate it, cancel a scheduled deletion, manage its aliases,

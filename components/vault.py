@@ -99,10 +99,9 @@ class VaultConfig(StrictModel):
                           "Its key policy must allow the Vault role Encrypt/Decrypt/DescribeKey (docs/secrets.md).")
     key_admins: list[str] = Field(
         default_factory=list,
-        description="IAM principal ARNs that administer the created key (they cannot use it). The identity running "
-                    "`pulumi up` must be one of them, or AWS rejects the key policy (lockout safety check). Default "
-                    "none: the account root administers, i.e. IAM policies decide who may (AWS's default key "
-                    "policy); name the admins in prod so the key policy alone says who.")
+        description="IAM principal ARNs that administer the created unseal key besides cluster.keyAdmins (they "
+                    "cannot use it, create grants, rewrite its policy, disable or delete it: docs/cluster.md). "
+                    "Default none: cluster.keyAdmins alone; with neither, only the break-glass role manages it.")
     kms_deletion_window_days: int = Field(
         30, ge=7, le=30, description="Waiting period before a scheduled key deletion (default 30, the maximum).")
     resources: Resources = Field(default_factory=lambda: Resources(requests=Quantities(cpu="500m", memory="1Gi"),
@@ -178,7 +177,7 @@ class VaultHAArgs(StrictModel):
                                                      "ARN (an Output).")
     account_id: Any = Field(None, description="cluster.accountId (default: the caller's account).")
     default_key_admins: list[str] = Field(default_factory=list,
-                                          description="cluster.keyAdmins (when vault.keyAdmins is empty).")
+                                          description="cluster.keyAdmins (administer the unseal key too).")
     control_plane_cidrs: list[str] = Field(default_factory=lambda: ["10.0.0.0/16"],
                                            description="Where the Kubernetes API server lives.")
     license: Optional[Any] = Field(None, description="Enterprise license as a Pulumi secret Output "
@@ -501,7 +500,9 @@ class VaultHA(HardenedComponent):
         self.key = None
         self.alias = None
         if c.resolved_kms_mode == "create":
-            admins = list(c.key_admins or args.default_key_admins)
+            # the stack's key administrators (cluster.keyAdmins, the deployer among them: it creates the key
+            # and its alias) and the unseal key's own
+            admins = sorted(set(c.key_admins) | set(args.default_key_admins))
             if not admins:
                 pulumi.log.warn("vault.keyAdmins and cluster.keyAdmins are empty: only the break-glass role manages "
                                 "the unseal key; name the key administrators in prod", self)

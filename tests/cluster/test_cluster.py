@@ -313,3 +313,31 @@ def test_kubeconfig_uses_endpoint_ca_and_aws_eks_get_token():
     user = cfg["users"][0]["user"]
     assert set(user) == {"exec"} and user["exec"]["command"] == "aws"
     assert user["exec"]["args"][:2] == ["eks", "get-token"] and "--role-arn" in user["exec"]["args"]
+
+
+# --- pure pieces -----------------------------------------------------------------------------------
+
+def test_al2023_nodes_encrypt_their_single_root_volume():
+    from components.cluster import launch_template_devices
+
+    (root,) = launch_template_devices("al2023", "arn:aws:kms:us-east-1:123456789012:key/k", 80)
+    assert root["device_name"] == "/dev/xvda" and root["ebs"]["encrypted"] == "true" and root["ebs"]["volume_size"] == 80
+
+
+def test_break_glass_trust_defaults_to_the_account_and_always_needs_mfa():
+    from components.cluster import break_glass_trust
+
+    (stmt,) = break_glass_trust("123456789012", [], 900)["Statement"]
+    assert stmt["Principal"]["AWS"] == ["arn:aws:iam::123456789012:root"]
+    assert stmt["Condition"]["Bool"] == {"aws:MultiFactorAuthPresent": "true"}
+    assert stmt["Condition"]["NumericLessThan"] == {"aws:MultiFactorAuthAge": "900"}
+
+
+def test_the_break_glass_role_holds_the_key_lifeline_only_with_mfa(prod):
+    records, _ = prod
+    (policy,) = [r for r in of_type(records, "aws:iam/rolePolicy:RolePolicy") if r.name.endswith("-break-glass-kms")]
+    (stmt,) = doc(policy.inputs["policy"])["Statement"]
+    assert set(stmt["Action"]) == {"kms:DisableKey", "kms:DisableKeyRotation", "kms:PutKeyPolicy",
+                                   "kms:ScheduleKeyDeletion", "kms:DescribeKey", "kms:GetKeyPolicy"}
+    assert stmt["Condition"] == {"Bool": {"aws:MultiFactorAuthPresent": "true"}}
+    assert stmt["Resource"] == "arn:aws:kms:us-east-1:123456789012:key/*"

@@ -222,7 +222,8 @@ def test_key_policy_separates_administration_from_use(prod):
     assert {"KeyAdministrationWithoutUse", "VaultAutoUnseal", "BreakGlassOnlyWithMfa",
             "DenyAdministratorsUseAndGrants"} <= set(by_sid)
     admin = by_sid["KeyAdministrationWithoutUse"]
-    assert admin["Principal"]["AWS"] == sorted(prod_document()["vault"]["keyAdmins"])
+    doc = prod_document()
+    assert admin["Principal"]["AWS"] == sorted(set(doc["vault"]["keyAdmins"]) | set(doc["cluster"]["keyAdmins"]))
     assert not {"kms:Encrypt", "kms:Decrypt", "kms:*", "kms:GenerateDataKey*", "kms:ReEncrypt*", "kms:Create*",
                 "kms:Put*", "kms:CreateGrant", "kms:PutKeyPolicy", "kms:ScheduleKeyDeletion",
                 "kms:DisableKey"} & set(admin["Action"])
