@@ -128,6 +128,11 @@ class HardenedStack(HardenedComponent):
 
     def __init__(self, name: str, config: StackConfig, secrets: Optional[Secrets] = None,
                  opts: Optional[pulumi.ResourceOptions] = None, cluster: Optional["HardenedCluster"] = None):
+        if cluster is None and config.cluster.create:
+            # a program that builds the stack alone (tests, embedding programs) still gets the cluster
+            # its config asks for, and the provider built from it (what __main__ does explicitly)
+            cluster, provider = build_cluster(config)
+            opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(providers=[provider]))
         super().__init__(TOKEN, name, None, opts)
         self.config = config
         self.secrets = secrets or Secrets({})
