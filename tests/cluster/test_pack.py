@@ -14,7 +14,7 @@ from hardened.manifests import load_text
 
 AWS_POLICIES = {"eks-disallow-public-endpoint", "eks-enable-secrets-encryption", "eks-enable-control-plane-logging",
                 "launchtemplate-enforce-imdsv2-encrypted-volumes", "nodegroup-disallow-remote-access",
-                "addon-enforce-network-policy", "iampolicy-disallow-wildcard-actions"}
+                "addon-enforce-network-policy", "iampolicy-disallow-wildcard-actions", "kms-enforce-separation-of-duties"}
 
 
 @pytest.fixture(scope="module")
@@ -38,8 +38,8 @@ def test_the_stacks_cluster_resources_pass(pack, prod):
     records, _ = prod
     judged = [r for r in records if r.type in (
         "aws:eks/cluster:Cluster", "aws:ec2/launchTemplate:LaunchTemplate", "aws:eks/nodeGroup:NodeGroup",
-        "aws:eks/addon:Addon", "aws:iam/policy:Policy", "aws:iam/rolePolicy:RolePolicy")]
-    assert len(judged) >= 12
+        "aws:eks/addon:Addon", "aws:iam/policy:Policy", "aws:iam/rolePolicy:RolePolicy", "aws:kms/key:Key")]
+    assert len(judged) >= 16
     for r in judged:
         assert verdicts(pack, r.type, r.inputs) == set(), r.name
 
@@ -81,8 +81,13 @@ def _lt_unencrypted(lt):
     ("aws:iam/rolePolicy:RolePolicy", "-unseal-policy",
      lambda p: p.update(policy=json.dumps({"Statement": [{"Effect": "Allow", "Action": "kms:*", "Resource": "*"}]})),
      "iampolicy-disallow-wildcard-actions"),
+    ("aws:kms/key:Key", "-compliance-audit-key", lambda k: k.pop("policy"), "kms-enforce-separation-of-duties"),
+    ("aws:kms/key:Key", "-vault-unseal-key", lambda k: k.update(policy=json.dumps({"Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:role/lego-mcp-platform-admin"},
+         "Action": ["kms:Describe*", "kms:Put*"], "Resource": "*"}]})), "kms-enforce-separation-of-duties"),
 ], ids=["public-default", "public-world", "no-secrets-encryption", "no-audit-log", "hop-limit-2", "imdsv1",
-        "unencrypted-volume", "ssh-key", "remote-access", "cni-without-network-policy", "kms-star"])
+        "unencrypted-volume", "ssh-key", "remote-access", "cni-without-network-policy", "kms-star",
+        "default-key-policy", "admin-with-put"])
 def test_breaking_one_field_fails_exactly_its_policy(pack, prod, typ, suffix, mutate, policy):
     inputs = rendered(prod, typ, suffix)
     mutate(inputs)

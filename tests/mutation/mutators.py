@@ -487,6 +487,9 @@ mutator("vpc-cni-network-policy-off", "vpc-cni add-on configurationValues withou
         policies=("addon-enforce-network-policy",))(per_resource(
             lambda r: r.type == "aws:eks/addon:Addon" and r.inputs.get("addonName") == "vpc-cni",
             lambda r: r.inputs.update(configurationValues="{}")))
+mutator("kms-default-key-policy", "a KMS key's explicit policy removed (AWS's default: the account root kms:*)", core=True,
+        policies=("kms-enforce-separation-of-duties",))(per_resource(
+            lambda r: r.type == "aws:kms/key:Key", lambda r: r.inputs.pop("policy", None)))
 mutator("iam-policy-star-action", "an IAM role policy allowing kms:*", core=True,
         policies=("iampolicy-disallow-wildcard-actions",))(per_resource(
             lambda r: r.type == "aws:iam/rolePolicy:RolePolicy",
