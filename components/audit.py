@@ -118,7 +118,7 @@ class AuditTrailsArgs(StrictModel):
     bucket_name: Any = Field(description="The audit bucket's name (Output or str).")
     bucket_arn: Any = Field(description="The audit bucket's ARN.")
     key_arn: Any = Field(description="The audit key's ARN (the bucket's SSE-KMS key).")
-    oidc_provider_arn: Optional[str] = Field(None, description="cluster.oidcProviderArn.")
+    oidc_provider_arn: Any = Field(None, description="cluster.oidcProviderArn (or the created cluster's, an Output).")
     oidc_issuer_url: Optional[str] = Field(None, description="cluster.oidcIssuerUrl.")
     vault: bool = Field(False, description="Vault is part of the stack.")
     vault_role_name: Optional[str] = Field(None, description="Vault's IRSA role (components.vault.role_name): the "
@@ -130,7 +130,7 @@ class AuditTrailsArgs(StrictModel):
 
     @property
     def issuer_host(self) -> Optional[str]:
-        if self.oidc_provider_arn:
+        if isinstance(self.oidc_provider_arn, str):
             return self.oidc_provider_arn.split(":oidc-provider/", 1)[1]
         return self.oidc_issuer_url.removeprefix("https://").rstrip("/") if self.oidc_issuer_url else None
 
@@ -373,7 +373,8 @@ class AuditTrails(HardenedComponent):
                 f"{name}-{role_name}", name=fixed_name,
                 description=f"{args.cluster_name}: {namespace}/{sa} writes its audit trail (PutObject only)",
                 assume_role_policy=pulumi.Output.from_input(provider_arn).apply(
-                    lambda arn: json.dumps(irsa_trust(arn, args.issuer_host, namespace, sa), sort_keys=True)),
+                    lambda arn: json.dumps(irsa_trust(arn, args.issuer_host or arn.split(":oidc-provider/", 1)[1],
+                                                      namespace, sa), sort_keys=True)),
                 max_session_duration=3600, tags=tags, opts=child_opts(self))
 
         def firehose(kind: str, stream_name: str, prefix: str) -> Any:

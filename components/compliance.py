@@ -230,6 +230,10 @@ class ComplianceArgs(StrictModel):
     control_plane_cidrs: list[Cidr] = Field(default_factory=lambda: ["10.0.0.0/16"],
                                            description="Where the Kubernetes API server lives.")
     trusted_registries: Optional[list[str]] = Field(None, description="trustedRegistries (checked if given).")
+    region: str = Field("us-east-1", description="AWS region (the audit key policy's kms:ViaService).")
+    account_id: Any = Field(None, description="AWS account (default: the caller's).")
+    key_admins: list[str] = Field(default_factory=list, description="cluster.keyAdmins (administer, never use).")
+    flow_logs: bool = Field(False, description="VPC flow logs of the created cluster land in the bucket.")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -318,12 +322,38 @@ def network_policies(control_plane_cidrs: list[str]) -> list[tuple[str, dict]]:
                              "ports": [{"protocol": "TCP", "port": 443}, {"protocol": "TCP", "port": 6443}]}]}})]
 
 
-def tls_only_policy(bucket_arn: str) -> dict:
-    return {"Version": "2012-10-17", "Statement": [{
+def tls_only_policy(bucket_arn: str, flow_logs_account: Optional[str] = None) -> dict:
+    statements = [{
         "Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
         "Resource": [bucket_arn, f"{bucket_arn}/*"],
         "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-    }]}
+    }]
+    if flow_logs_account:
+        # VPC flow logs delivered to S3 (AWS VPC user guide, "Amazon S3 bucket permissions for flow logs")
+        source = {"aws:SourceAccount": flow_logs_account}
+        statements += [
+            {"Sid": "FlowLogDeliveryWrite", "Effect": "Allow", "Principal": {"Service": "delivery.logs.amazonaws.com"},
+             "Action": "s3:PutObject", "Resource": f"{bucket_arn}/vpc-flow-logs/AWSLogs/{flow_logs_account}/*",
+             "Condition": {"StringEquals": {**source, "s3:x-amz-acl": "bucket-owner-full-control"}}},
+            {"Sid": "FlowLogDeliveryAclCheck", "Effect": "Allow", "Principal": {"Service": "delivery.logs.amazonaws.com"},
+             "Action": ["s3:GetBucketAcl", "s3:ListBucket"], "Resource": bucket_arn,
+             "Condition": {"StringEquals": source}},
+        ]
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def audit_key_policy(account: str, region: str, cluster_name: str, admins: list[str], flow_logs: bool) -> dict:
+    """The audit key (issue 23): used only through S3 by this account's principals whose IAM policies
+    allow it (the write-only roles of components.audit), and by the flow-log delivery service;
+    administrators cannot use it; only break-glass with MFA disables or deletes it, which would
+    crypto-shred the COMPLIANCE-locked archive."""
+    from .kms import break_glass_arn, key_policy, service_use, via_service_use
+
+    users = [via_service_use("s3", region, account, ["kms:Decrypt", "kms:GenerateDataKey"], "UseThroughS3Only")]
+    if flow_logs:
+        users.append(service_use("delivery.logs.amazonaws.com", account, ["kms:GenerateDataKey*"], "FlowLogDelivery"))
+    return key_policy(account=account, admins=admins, break_glass_arn=break_glass_arn(cluster_name, account),
+                      users=users)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -359,10 +389,15 @@ class Compliance(HardenedComponent):
 
         r = args.config.audit_retention
         tags = {"hardened-stack/cluster": args.cluster_name, "hardened-stack/component": "compliance"}
+        account = (pulumi.Output.from_input(args.account_id) if args.account_id
+                   else aws.get_caller_identity_output(opts=pulumi.InvokeOptions(parent=self)).account_id)
         self.key = aws.kms.Key(
             f"{name}-audit-key", description=f"Audit-log archive encryption for {args.cluster_name}",
             key_usage="ENCRYPT_DECRYPT", customer_master_key_spec="SYMMETRIC_DEFAULT", enable_key_rotation=True,
-            deletion_window_in_days=r.kms_deletion_window_days, tags=tags, opts=child_opts(self))
+            deletion_window_in_days=r.kms_deletion_window_days, bypass_policy_lockout_safety_check=True,
+            policy=account.apply(lambda a: json.dumps(audit_key_policy(
+                a, args.region, args.cluster_name, list(args.key_admins), args.flow_logs), sort_keys=True)),
+            tags=tags, opts=child_opts(self))
         aws.kms.Alias(f"{name}-audit-alias", name=f"alias/{args.cluster_name}-audit-logs",
                       target_key_id=self.key.key_id, opts=child_opts(self))
         self.bucket = aws.s3.Bucket(
@@ -387,6 +422,7 @@ class Compliance(HardenedComponent):
             opts=child_opts(self, depends_on=[self.bucket, versioning]))
         aws.s3.BucketPolicy(
             f"{name}-audit-tls-only", bucket=self.bucket.id,
-            policy=self.bucket.arn.apply(lambda arn: json.dumps(tls_only_policy(arn), sort_keys=True)),
+            policy=pulumi.Output.all(self.bucket.arn, account).apply(lambda v: json.dumps(
+                tls_only_policy(v[0], v[1] if args.flow_logs else None), sort_keys=True)),
             opts=bucket_opts)
         return {"auditBucket": self.bucket.bucket, "auditKeyArn": self.key.arn, "retentionDays": r.retention_days}

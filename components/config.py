@@ -33,6 +33,7 @@ PROJECT = "hardened-stack"
 
 # Area sections live beside their components; imported here so StackConfig is one model.
 from .admission import AdmissionConfig  # noqa: E402
+from .cluster import ClusterFields  # noqa: E402
 from .compliance import ComplianceConfig  # noqa: E402
 from .ingress import IngressConfig  # noqa: E402
 from .mesh import MeshConfig  # noqa: E402
@@ -49,7 +50,10 @@ from .vault import VaultConfig  # noqa: E402
 # Foundation sections
 # ---------------------------------------------------------------------------------------------
 
-class ClusterConfig(StrictModel):
+class ClusterConfig(ClusterFields):
+    """The cluster: created hardened (``create: true``) or adopted after a preflight
+    (components/cluster.py, docs/cluster.md). The fields below name it; ClusterFields adds the rest."""
+
     name: str = Field(description="Cluster name, used in resource names and tags.")
     kubernetes_version: Literal["1.32", "1.33"] = Field(
         "1.33", description="Target Kubernetes minor version (default 1.33); manifests are validated against it.")
@@ -66,6 +70,17 @@ class ClusterConfig(StrictModel):
         None, pattern=r"^\d{12}$",
         description="AWS account id of the cluster (default none). Needed for role ARNs that chart values name at "
                     "preview (falcosidekick's, when compliance.auditTrails.falco archives Falco's events).")
+
+    @model_validator(mode="after")
+    def _created_cluster_owns_irsa(self) -> "ClusterConfig":
+        if self.create and (self.oidc_issuer_url or self.oidc_provider_arn):
+            raise _located("oidcIssuerUrl" if self.oidc_issuer_url else "oidcProviderArn",
+                           "the created cluster brings its own IAM OIDC provider (IRSA); remove this key, or set "
+                           "create: false to adopt the cluster it belongs to")
+        if self.create and not self.deployer_role_arn:
+            raise _located("deployerRoleArn", "required with create: true (the creator gets no standing "
+                                              "cluster-admin); name the pipeline role that runs `pulumi up`")
+        return self
 
 
 class NamespaceConfig(StrictModel):
@@ -329,9 +344,10 @@ class StackConfig(StrictModel):
             if not self.secrets.enabled:
                 errors.append(_located("secrets.enabled", "vault needs cert-manager (its TLS certificate) from the secrets "
                                                   "section; enable secrets or disable vault"))
-            if not (self.cluster.oidc_issuer_url or self.cluster.oidc_provider_arn):
+            if not (self.cluster.create or self.cluster.oidc_issuer_url or self.cluster.oidc_provider_arn):
                 errors.append(_located("cluster.oidcIssuerUrl", "vault's KMS auto-unseal uses IRSA: set the cluster's "
-                                                        "service-account issuer URL (or cluster.oidcProviderArn)"))
+                                                        "service-account issuer URL (or cluster.oidcProviderArn), or set cluster.create: true "
+                                                        "(the created cluster brings its own)"))
             for i, ns in enumerate(self.vault.client_namespaces):
                 if ns not in known_ns:
                     errors.append(_located(f"vault.clientNamespaces[{i}]",

@@ -5,7 +5,7 @@ The order below is the order of trust: identity and admission first, then the te
 """
 from __future__ import annotations
 
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import pulumi
 
@@ -25,6 +25,9 @@ from .tenancy import TenantSecretIsolation, TenantSecretIsolationArgs
 from .vault import VaultHA, VaultHAArgs
 from .vault import role_name as vault_role_name
 from .workload import HardenedWorkload, HardenedWorkloadArgs
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .cluster import HardenedCluster, HardenedClusterArgs
 
 TOKEN = "hardened:index:HardenedStack"
 
@@ -93,16 +96,55 @@ def gateway_identity(cfg: StackConfig) -> Identity:
                     pod_labels={"gateway.networking.k8s.io/gateway-name": cfg.ingress.gateway_name})
 
 
+def cluster_args(cfg: StackConfig) -> "HardenedClusterArgs":
+    """The cluster component's args from the stack config."""
+    from .cluster import ClusterFields, HardenedClusterArgs
+
+    c = cfg.cluster
+    settings = ClusterFields.model_validate({k: getattr(c, k) for k in ClusterFields.model_fields})
+    return HardenedClusterArgs(name=c.name, region=c.region, account_id=c.account_id,
+                               kubernetes_version=c.kubernetes_version, environment=c.environment,
+                               settings=settings, storage=cfg.storage,
+                               alb_ports=[443, 15021] if cfg.ingress.enabled and cfg.ingress.alb is not None else [])
+
+
+def build_cluster(cfg: StackConfig) -> tuple["HardenedCluster", pulumi.ProviderResource]:
+    """The cluster (created or adopted) and the Kubernetes provider built from its outputs:
+    endpoint, CA and `aws eks get-token` (never a kubeconfig file). The provider waits for what
+    makes the cluster usable (its access entries, nodes and add-ons), so every Kubernetes object of
+    the stack does too: one `pulumi up` builds everything in order."""
+    from pulumi_kubernetes import Provider
+
+    from .cluster import HardenedCluster
+
+    progress(f"cluster: {cfg.cluster.name} ({'created: EKS to the CIS EKS Benchmark' if cfg.cluster.create else 'adopted after the preflight'})")
+    cluster = HardenedCluster(f"{cfg.cluster.name}-cluster", cluster_args(cfg))
+    provider = Provider(f"{cfg.cluster.name}-k8s", kubeconfig=cluster.kubeconfig, enable_server_side_apply=True,
+                        opts=pulumi.ResourceOptions(depends_on=list(cluster.ready)))
+    return cluster, provider
+
+
 class HardenedStack(HardenedComponent):
     """Every component of the hardened platform, built from one StackConfig."""
 
     def __init__(self, name: str, config: StackConfig, secrets: Optional[Secrets] = None,
-                 opts: Optional[pulumi.ResourceOptions] = None):
+                 opts: Optional[pulumi.ResourceOptions] = None, cluster: Optional["HardenedCluster"] = None):
+        if cluster is None and config.cluster.create:
+            # a program that builds the stack alone (tests, embedding programs) still gets the cluster
+            # its config asks for, and the provider built from it (what __main__ does explicitly)
+            cluster, provider = build_cluster(config)
+            opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(providers=[provider]))
         super().__init__(TOKEN, name, None, opts)
         self.config = config
         self.secrets = secrets or Secrets({})
+        self.cluster = cluster
         cfg = config
         child = pulumi.ResourceOptions(parent=self)
+        created = cluster is not None and cfg.cluster.create
+        # IRSA: the created cluster's OIDC provider, else what the config names
+        oidc_provider_arn = cluster.oidc_provider_arn if created else cfg.cluster.oidc_provider_arn
+        oidc_issuer_url = None if created else cfg.cluster.oidc_issuer_url
+        key_admins = list(cfg.cluster.key_admins)
 
         # --- platform components (each area adds its block here, in dependency order) ---------
 
@@ -122,7 +164,12 @@ class HardenedStack(HardenedComponent):
         if cfg.storage.enabled:
             progress(f"storage: StorageClass {cfg.storage.class_name} (EBS gp3, KMS-encrypted)")
             self.storage = EncryptedStorage(f"{name}-storage", EncryptedStorageArgs(
-                config=cfg.storage, cluster_name=cfg.cluster.name), child)
+                # a created cluster made the volume key (node volumes use it) and the EBS CSI driver's role
+                config=cfg.storage.model_copy(update={"ebs_csi_role_name": cluster.ebs_csi_role_name})
+                if created else cfg.storage, cluster_name=cfg.cluster.name, region=cfg.cluster.region,
+                account_id=cfg.cluster.account_id, key_admins=key_admins,
+                key_arn=cluster.volume_key.arn if created else None),
+                pulumi.ResourceOptions(parent=self, depends_on=[cluster.ebs_csi_role] if created else None))
 
         # Secrets: cert-manager's internal CA and External Secrets first (Vault's TLS certificate
         # comes from the CA), then Vault; workloads wait for both (their ExternalSecrets read
@@ -143,8 +190,10 @@ class HardenedStack(HardenedComponent):
                      f"({cfg.vault.resolved_kms_mode}) through IRSA")
             self.vault = VaultHA(f"{name}-vault", VaultHAArgs(
                 config=cfg.vault if cfg.vault.aws_endpoint_cidrs or not cfg.aws_endpoint_cidrs
-                else cfg.vault.model_copy(update={"aws_endpoint_cidrs": list(cfg.aws_endpoint_cidrs)}), secrets=cfg.secrets, cluster_name=cfg.cluster.name, region=cfg.cluster.region,
-                oidc_issuer_url=cfg.cluster.oidc_issuer_url, oidc_provider_arn=cfg.cluster.oidc_provider_arn,
+                else cfg.vault.model_copy(update={"aws_endpoint_cidrs": list(cfg.aws_endpoint_cidrs)}),
+                secrets=cfg.secrets, cluster_name=cfg.cluster.name, region=cfg.cluster.region,
+                oidc_issuer_url=oidc_issuer_url, oidc_provider_arn=oidc_provider_arn,
+                account_id=cfg.cluster.account_id, default_key_admins=key_admins,
                 control_plane_cidrs=cfg.admission.control_plane_cidrs,
                 license=self.secrets.require("vaultLicense", "vault.edition enterprise")
                 if cfg.vault.edition == "enterprise" else None,
@@ -186,8 +235,12 @@ class HardenedStack(HardenedComponent):
             self.compliance = Compliance(f"{name}-compliance", ComplianceArgs(
                 config=cfg.compliance, cluster_name=cfg.cluster.name,
                 control_plane_cidrs=cfg.admission.control_plane_cidrs,
-                trusted_registries=cfg.trusted_registries,
+                trusted_registries=cfg.trusted_registries, region=cfg.cluster.region,
+                account_id=cfg.cluster.account_id, key_admins=key_admins, flow_logs=created,
             ), pulumi.ResourceOptions(parent=self, depends_on=waits_for(admitted)))
+            if created and getattr(self.compliance, "bucket", None) is not None:
+                # VPC flow logs into the audit trail (issue 22), once the bucket admits the delivery
+                cluster.deliver_flow_logs(self.compliance.bucket.arn, depends_on=[self.compliance])
         # Workload identity: SPIRE issues every workload's SVID (one ClusterSPIFFEID per workload);
         # the mesh (after the tenant namespaces, before any workload) uses it for mTLS.
         self.spire: Optional[Spire] = None
@@ -287,10 +340,12 @@ class HardenedStack(HardenedComponent):
         if self.compliance is not None and getattr(self.compliance, "bucket", None) is not None:
             progress("audit: API server audit log, Vault audit device, Falco events into the Object Lock bucket")
             self.audit_trails = AuditTrails(f"{name}-audit", AuditTrailsArgs(
-                config=cfg.compliance.audit_trails, cluster_name=cfg.cluster.name, region=cfg.cluster.region,
+                # a created cluster made its control-plane log group (before the cluster, so EKS writes into it)
+                config=cfg.compliance.audit_trails.model_copy(update={"manage_eks_log_group": False})
+                if created else cfg.compliance.audit_trails, cluster_name=cfg.cluster.name, region=cfg.cluster.region,
                 account_id=cfg.cluster.account_id, bucket_name=self.compliance.bucket.bucket,
                 bucket_arn=self.compliance.bucket.arn, key_arn=self.compliance.key.arn,
-                oidc_provider_arn=cfg.cluster.oidc_provider_arn, oidc_issuer_url=cfg.cluster.oidc_issuer_url,
+                oidc_provider_arn=oidc_provider_arn, oidc_issuer_url=oidc_issuer_url,
                 vault=self.vault is not None, falco=falco_archive(cfg),
                 vault_role_name=vault_role_name(cfg.cluster.name) if self.vault is not None else None,
                 known_bucket_name=cfg.compliance.audit_retention.bucket_name,

@@ -6,9 +6,13 @@ without that class their claims never bound, and with the cluster's default clas
 not encrypted unless the account default says so) the data sat unencrypted at rest. Now:
 
 * a customer-managed KMS key (``aws.kms.Key``, symmetric, automatic yearly rotation, a deletion
-  window) whose ARN the StorageClass names in ``parameters.kmsKeyId``; AWS's default key policy
-  (the account administers, IAM decides use) so the EBS CSI driver's IAM role can be granted its
-  use: the stack creates the IAM policy it needs (``kms:CreateGrant`` only for AWS resources,
+  window) whose ARN the StorageClass names in ``parameters.kmsKeyId``; an explicit key policy with
+  separation of duties (components.kms, issue 23): administrators cannot use it, only break-glass
+  disables or deletes it, and it is used only through EC2/EBS (``kms:ViaService``) by principals whose
+  IAM policies allow it (and, for node volumes of a created cluster, by the Auto Scaling
+  service-linked role, as AWS requires for encrypted launch-template volumes). When the stack creates
+  the cluster, the cluster creates this key (:func:`volume_key`, node volumes use it too) and the
+  StorageClass names it. The EBS CSI driver's role gets the IAM policy it needs (``kms:CreateGrant`` only for AWS resources,
   ``Encrypt``/``Decrypt``/``ReEncrypt*``/``GenerateDataKey*``/``DescribeKey``) on this key only, and
   attaches it when ``storage.ebsCsiRoleName`` names that role;
 * ``StorageClass gp3-encrypted``: provisioner ``ebs.csi.aws.com``, ``type: gp3``,
@@ -23,7 +27,7 @@ it then runs as a StatefulSet whose ``volumeClaimTemplates`` name this class.
 from __future__ import annotations
 
 import json
-from typing import Literal, Optional
+from typing import Any, Literal, Optional
 
 import pulumi
 from pydantic import Field, field_validator
@@ -71,6 +75,50 @@ class StorageConfig(StrictModel):
 class EncryptedStorageArgs(StrictModel):
     config: StorageConfig = Field(default_factory=StorageConfig, description="The storage section.")
     cluster_name: str = Field("cluster", description="Cluster name (key alias, tags).")
+    region: str = Field("us-east-1", description="AWS region (the key policy's kms:ViaService).")
+    account_id: Any = Field(None, description="AWS account (default: the caller's).")
+    key_admins: list[str] = Field(default_factory=list, description="cluster.keyAdmins.")
+    key_arn: Any = Field(None, description="The volume key when the cluster created it (default none: one is "
+                                           "created here).")
+
+
+#: What the Auto Scaling service-linked role needs to launch nodes with encrypted volumes (AWS:
+#: "Required AWS KMS key policy for use with encrypted volumes", EC2 Auto Scaling user guide).
+AUTOSCALING_ACTIONS = ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*"]
+
+
+def volume_key_policy(account: str, region: str, cluster_name: str, admins: list[str], autoscaling: bool) -> dict:
+    """The volume key's policy: EBS use through EC2 only (the CSI driver's IAM policy decides which
+    role); for a created cluster's node volumes, the Auto Scaling service-linked role."""
+    from .kms import break_glass_arn, key_policy, role_use, via_service_use
+
+    users = [via_service_use("ec2", region, account, CSI_KEY_ACTIONS + ["kms:CreateGrant"], "UseThroughEbsOnly")]
+    if autoscaling:
+        users += role_use(f"arn:aws:iam::{account}:role/aws-service-role/autoscaling.amazonaws.com/"
+                          "AWSServiceRoleForAutoScaling", AUTOSCALING_ACTIONS, "NodeVolumesByAutoScaling",
+                          grants_for_aws_resources=True)
+    return key_policy(account=account, admins=admins, break_glass_arn=break_glass_arn(cluster_name, account),
+                      users=users)
+
+
+def volume_key(name: str, cluster_name: str, c: StorageConfig, account: Any, region: str, admins: list[str],
+               autoscaling: bool, parent: pulumi.Resource) -> Any:
+    """The volume key, with its explicit policy (created by EncryptedStorage, or by the cluster)."""
+    import pulumi_aws as aws
+
+    def policy(a: str) -> str:
+        return json.dumps(volume_key_policy(a, region, cluster_name, admins, autoscaling), sort_keys=True)
+
+    tags = {"hardened-stack/cluster": cluster_name, "hardened-stack/component": "storage"}
+    key = aws.kms.Key(
+        f"{name}-volume-key", description=f"EBS volume encryption for {cluster_name} ({c.class_name})",
+        key_usage="ENCRYPT_DECRYPT", customer_master_key_spec="SYMMETRIC_DEFAULT", enable_key_rotation=True,
+        rotation_period_in_days=c.rotation_period_days, deletion_window_in_days=c.kms_deletion_window_days,
+        bypass_policy_lockout_safety_check=True, policy=pulumi.Output.from_input(account).apply(policy),
+        tags=tags, opts=child_opts(parent))
+    aws.kms.Alias(f"{name}-volume-alias", name=f"alias/{cluster_name}-volumes",
+                  target_key_id=key.key_id, opts=child_opts(parent))
+    return key
 
 
 def storage_class(c: StorageConfig, kms_key_arn: pulumi.Input[str]) -> dict:
@@ -114,22 +162,25 @@ class EncryptedStorage(HardenedComponent):
 
         c = args.config
         tags = {"hardened-stack/cluster": args.cluster_name, "hardened-stack/component": "storage"}
-        self.key = aws.kms.Key(
-            f"{name}-volume-key", description=f"EBS volume encryption for {args.cluster_name} ({c.class_name})",
-            key_usage="ENCRYPT_DECRYPT", customer_master_key_spec="SYMMETRIC_DEFAULT", enable_key_rotation=True,
-            rotation_period_in_days=c.rotation_period_days, deletion_window_in_days=c.kms_deletion_window_days,
-            tags=tags, opts=child_opts(self))
-        aws.kms.Alias(f"{name}-volume-alias", name=f"alias/{args.cluster_name}-volumes",
-                      target_key_id=self.key.key_id, opts=child_opts(self))
+        if args.key_arn is not None:
+            self.key = None
+            key_arn: Any = pulumi.Output.from_input(args.key_arn)
+        else:
+            account = (pulumi.Output.from_input(args.account_id) if args.account_id
+                       else aws.get_caller_identity_output(opts=pulumi.InvokeOptions(parent=self)).account_id)
+            self.key = volume_key(name, args.cluster_name, c, account, args.region, list(args.key_admins),
+                                  autoscaling=False, parent=self)
+            key_arn = self.key.arn
+        self.key_arn = key_arn
         self.csi_policy = aws.iam.Policy(
             f"{name}-ebs-csi-kms", description=f"EBS CSI driver use of the {args.cluster_name} volume key",
-            policy=self.key.arn.apply(lambda arn: json.dumps(csi_key_policy(arn), sort_keys=True)),
+            policy=key_arn.apply(lambda arn: json.dumps(csi_key_policy(arn), sort_keys=True)),
             tags=tags, opts=child_opts(self))
         if c.ebs_csi_role_name:
             aws.iam.RolePolicyAttachment(f"{name}-ebs-csi-kms-attach", role=c.ebs_csi_role_name,
                                          policy_arn=self.csi_policy.arn, opts=child_opts(self))
-        self.storage_class = k8s_object(f"{name}-class", storage_class(c, self.key.arn), child_opts(self))
+        self.storage_class = k8s_object(f"{name}-class", storage_class(c, key_arn), child_opts(self))
         self.class_name = c.class_name
         self.ready = [self.storage_class]
-        self.register_outputs({"storageClass": c.class_name, "volumeKeyArn": self.key.arn,
+        self.register_outputs({"storageClass": c.class_name, "volumeKeyArn": key_arn,
                                "ebsCsiPolicyArn": self.csi_policy.arn})

@@ -41,6 +41,8 @@ from .base import weakens
 from .base import Cidr, CidrExcept
 from .base import (HardenedComponent, Quantities, Resources, StrictModel, child_opts, deep_merge, helm_chart,
                    k8s_object, parse_cpu, parse_memory, standard_labels)
+from .kms import ADMIN_ACTIONS, break_glass_arn, role_use
+from .kms import key_policy as shared_key_policy
 from .secrets import (ESO_NAMESPACE, ESO_SERVICE_ACCOUNT, VAULT_AUDIENCE, VAULT_TLS_SECRET, RotationConfig, SecretsConfig,
                       tls_certificate)
 
@@ -59,12 +61,10 @@ TEMPLATES = Path(__file__).parent / "templates"
 
 KMS_KEY_ARN = re.compile(r"^arn:aws(-[a-z]+)*:kms:[a-z0-9-]+:\d{12}:key/[A-Za-z0-9-]+$")
 IAM_PRINCIPAL_ARN = re.compile(r"^arn:aws(-[a-z]+)*:(iam|sts)::\d{12}:(root|(role|user|assumed-role)/[\w+=,.@/-]+)$")
-#: What a key administrator may do: everything but use the key (no Encrypt/Decrypt/GenerateDataKey).
-KEY_ADMIN_ACTIONS = sorted([
-    "kms:CancelKeyDeletion", "kms:Create*", "kms:Delete*", "kms:Describe*", "kms:Disable*", "kms:Enable*",
-    "kms:Get*", "kms:List*", "kms:Put*", "kms:Revoke*", "kms:RotateKeyOnDemand", "kms:ScheduleKeyDeletion",
-    "kms:TagResource", "kms:UntagResource", "kms:Update*",
-])
+#: What a key administrator may do: administer without use, without rewriting the policy or
+#: creating grants (issue 23: kms:Create* and kms:Put* let an admin give themselves Decrypt), without
+#: disabling or deleting the key (break-glass only). See components.kms.
+KEY_ADMIN_ACTIONS = ADMIN_ACTIONS
 #: All Vault's awskms seal needs.
 UNSEAL_ACTIONS = ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt"]
 #: Egress on 443 goes to public AWS endpoints (KMS, STS) only: NetworkPolicy cannot name an AWS
@@ -102,10 +102,9 @@ class VaultConfig(StrictModel):
                           "Its key policy must allow the Vault role Encrypt/Decrypt/DescribeKey (docs/secrets.md).")
     key_admins: list[str] = Field(
         default_factory=list,
-        description="IAM principal ARNs that administer the created key (they cannot use it). The identity running "
-                    "`pulumi up` must be one of them, or AWS rejects the key policy (lockout safety check). Default "
-                    "none: the account root administers, i.e. IAM policies decide who may (AWS's default key "
-                    "policy); name the admins in prod so the key policy alone says who.")
+        description="IAM principal ARNs that administer the created unseal key besides cluster.keyAdmins (they "
+                    "cannot use it, create grants, rewrite its policy, disable or delete it: docs/cluster.md). "
+                    "Default none: cluster.keyAdmins alone; with neither, only the break-glass role manages it.")
     kms_deletion_window_days: int = Field(
         30, ge=7, le=30, description="Waiting period before a scheduled key deletion (default 30, the maximum).")
     resources: Resources = Field(default_factory=lambda: Resources(requests=Quantities(cpu="500m", memory="1Gi"),
@@ -177,7 +176,11 @@ class VaultHAArgs(StrictModel):
     cluster_name: str = Field("cluster", description="Cluster name (key alias, tags, raft cluster name).")
     region: str = Field("us-east-1", description="AWS region of the KMS key.")
     oidc_issuer_url: Optional[str] = Field(None, description="cluster.oidcIssuerUrl.")
-    oidc_provider_arn: Optional[str] = Field(None, description="cluster.oidcProviderArn.")
+    oidc_provider_arn: Any = Field(None, description="cluster.oidcProviderArn, or the created cluster's provider "
+                                                     "ARN (an Output).")
+    account_id: Any = Field(None, description="cluster.accountId (default: the caller's account).")
+    default_key_admins: list[str] = Field(default_factory=list,
+                                          description="cluster.keyAdmins (administer the unseal key too).")
     control_plane_cidrs: list[Cidr] = Field(default_factory=lambda: ["10.0.0.0/16"],
                                            description="Where the Kubernetes API server lives.")
     license: Optional[Any] = Field(None, description="Enterprise license as a Pulumi secret Output "
@@ -192,7 +195,7 @@ class VaultHAArgs(StrictModel):
 
     @model_validator(mode="after")
     def _irsa(self) -> "VaultHAArgs":
-        if not (self.oidc_issuer_url or self.oidc_provider_arn):
+        if not self.oidc_issuer_url and self.oidc_provider_arn is None:
             raise ValueError("Vault's KMS access uses IRSA: set cluster.oidcIssuerUrl (or cluster.oidcProviderArn)")
         return self
 
@@ -213,7 +216,7 @@ class VaultHAArgs(StrictModel):
     @property
     def oidc_issuer_host(self) -> str:
         """The issuer without scheme, as IAM condition keys spell it."""
-        if self.oidc_provider_arn:
+        if isinstance(self.oidc_provider_arn, str):
             return self.oidc_provider_arn.split(":oidc-provider/", 1)[1]
         return self.oidc_issuer_url.removeprefix("https://").rstrip("/")
 
@@ -394,15 +397,14 @@ def trust_policy(provider_arn: str, issuer_host: str) -> dict:
     }]}
 
 
-def key_policy(key_admins: list[str], vault_role_arn: str) -> dict:
-    """Least-privilege key policy: admins administer (cannot use), Vault's role uses (cannot administer).
-    No account-root statement: IAM policies alone can never widen access to this key."""
-    return {"Version": "2012-10-17", "Statement": [
-        {"Sid": "KeyAdministration", "Effect": "Allow", "Principal": {"AWS": sorted(key_admins)},
-         "Action": KEY_ADMIN_ACTIONS, "Resource": "*"},
-        {"Sid": "VaultAutoUnseal", "Effect": "Allow", "Principal": {"AWS": vault_role_arn},
-         "Action": UNSEAL_ACTIONS, "Resource": "*"},
-    ]}
+def key_policy(key_admins: list[str], vault_role_arn: str, account: str = "123456789012",
+               cluster_name: str = "cluster") -> dict:
+    """Separation of duties (components.kms): admins administer (cannot use, rewrite the policy or
+    create grants), Vault's role uses (cannot administer), break-glass alone disables or deletes.
+    The account root gets nothing but the break-glass lifeline (an aws:PrincipalArn condition)."""
+    return shared_key_policy(account=account, admins=list(key_admins),
+                             break_glass_arn=break_glass_arn(cluster_name, account),
+                             users=role_use(vault_role_arn, UNSEAL_ACTIONS, "VaultAutoUnseal"))
 
 
 def role_policy(key_arn: str) -> dict:
@@ -483,15 +485,17 @@ class VaultHA(HardenedComponent):
                     for suffix, m in network_policies(args)]
 
         # --- IRSA: the OIDC provider (unless given) and the role only vault/vault may assume ---
-        issuer = args.oidc_issuer_host
+        # a provider ARN (given, or the created cluster's) spells the issuer after ':oidc-provider/'
+        issuer = None if args.oidc_provider_arn is not None else args.oidc_issuer_host
         # The role has an explicit name, so its ARN is known before it exists (an invoke gives the
         # account): the chart values carry that ARN, known at a first preview.
         unseal_role_name = role_name(args.cluster_name)
         invoke = pulumi.InvokeOptions(parent=self)
         partition = aws.get_partition_output(opts=invoke).partition
-        account_id = aws.get_caller_identity_output(opts=invoke).account_id
+        account_id = (pulumi.Output.from_input(args.account_id) if args.account_id
+                      else aws.get_caller_identity_output(opts=invoke).account_id)
         provider_deps: list[pulumi.Resource] = []
-        if args.oidc_provider_arn:
+        if args.oidc_provider_arn is not None:
             provider_arn: pulumi.Input[str] = args.oidc_provider_arn
         else:
             provider = aws.iam.OpenIdConnectProvider(
@@ -507,28 +511,29 @@ class VaultHA(HardenedComponent):
             f"{name}-unseal-role", name=unseal_role_name,
             description=f"Vault auto-unseal for {args.cluster_name} (IRSA: {NAMESPACE}/{SERVICE_ACCOUNT} only)",
             assume_role_policy=pulumi.Output.from_input(provider_arn).apply(
-                lambda arn: json.dumps(trust_policy(arn, issuer), sort_keys=True)),
+                lambda arn: json.dumps(trust_policy(arn, issuer or arn.split(":oidc-provider/", 1)[1]),
+                                       sort_keys=True)),
             max_session_duration=3600, tags=tags, opts=child_opts(self, depends_on=provider_deps))
 
         # --- the unseal key: created with rotation and a least-privilege policy, or brought ---
         self.key = None
         self.alias = None
         if c.resolved_kms_mode == "create":
-            if c.key_admins:
-                admins: pulumi.Output = pulumi.Output.from_input(list(c.key_admins))
-            else:
-                pulumi.log.warn("vault.keyAdmins is empty: the account root administers the unseal key (IAM "
-                                "policies decide who); name the key administrators in prod", self)
-                admins = pulumi.Output.all(partition, account_id).apply(
-                    lambda pa: [f"arn:{pa[0]}:iam::{pa[1]}:root"])
+            # the stack's key administrators (cluster.keyAdmins, the deployer among them: it creates the key
+            # and its alias) and the unseal key's own
+            admins = sorted(set(c.key_admins) | set(args.default_key_admins))
+            if not admins:
+                pulumi.log.warn("vault.keyAdmins and cluster.keyAdmins are empty: only the break-glass role manages "
+                                "the unseal key; name the key administrators in prod", self)
             self.key = aws.kms.Key(
                 f"{name}-unseal-key",
                 description=f"Vault auto-unseal key for {args.cluster_name}",
                 key_usage="ENCRYPT_DECRYPT", customer_master_key_spec="SYMMETRIC_DEFAULT",
                 enable_key_rotation=True, rotation_period_in_days=args.rotation.encryption_key_days,
                 deletion_window_in_days=c.kms_deletion_window_days, multi_region=False,
-                policy=pulumi.Output.all(admins, self.role.arn).apply(
-                    lambda v: json.dumps(key_policy(v[0], v[1]), sort_keys=True)),
+                bypass_policy_lockout_safety_check=True,
+                policy=pulumi.Output.all(account_id, self.role.arn).apply(
+                    lambda v: json.dumps(key_policy(admins, v[1], v[0], args.cluster_name), sort_keys=True)),
                 tags=tags, opts=child_opts(self))
             # The seal names this alias (unseal_key_id): the chart waits for it.
             self.alias = aws.kms.Alias(f"{name}-unseal-alias", name=unseal_key_id(args),

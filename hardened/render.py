@@ -102,7 +102,34 @@ def _aws_mock_state(args) -> dict[str, Any]:
         state.setdefault("arn", f"arn:aws:{service}:{region}:{FAKE_ACCOUNT}:{resource}/{name}")
     if typ == "aws:s3/bucketV2:BucketV2" or typ == "aws:s3/bucket:Bucket":
         state.setdefault("bucket", state.get("bucket") or name)
+    if typ == "aws:iam/openIdConnectProvider:OpenIdConnectProvider" and isinstance(state.get("url"), str):
+        # IAM names the provider after its issuer host and path (oidc.eks.<region>.amazonaws.com/id/<ID>)
+        state["arn"] = f"arn:aws:iam::{FAKE_ACCOUNT}:oidc-provider/{state['url'].removeprefix('https://')}"
+    elif typ == "aws:eks/cluster:Cluster":
+        from components.cluster import mock_cluster_outputs
+
+        state.update(mock_cluster_outputs(state, MOCK_REGION, FAKE_ACCOUNT))
+    elif typ == "aws:ec2/launchTemplate:LaunchTemplate":
+        state.setdefault("latestVersion", 1)
     return state
+
+
+def offline_lookups(config: dict[str, str]) -> dict[str, dict]:
+    """What ``aws.eks.get_cluster``/``get_addon`` and Cloud Control answer offline for an adopted
+    cluster: ``cluster.offlineLookup`` of the stack config (components.cluster.offline_answers)."""
+    from components.cluster import OfflineLookup, offline_answers
+
+    try:
+        cluster = json.loads(config.get(f"{PROJECT}:cluster", "{}"))
+    except ValueError:
+        cluster = {}
+    cluster = cluster if isinstance(cluster, dict) else {}
+    try:
+        facts = OfflineLookup.model_validate(cluster.get("offlineLookup") or {})
+    except Exception:  # the program reports a bad value with its key path
+        facts = OfflineLookup()
+    return offline_answers(str(cluster.get("name") or "cluster"), str(cluster.get("region") or MOCK_REGION),
+                           str(cluster.get("accountId") or FAKE_ACCOUNT), facts)
 
 
 def plain(value: Any) -> Any:
@@ -205,7 +232,8 @@ def _children(urn: str, name: str, inputs: dict[str, Any], render: engine.ChartR
     return children
 
 
-def _make_mocks(records: list[Registered], charts: Optional[ChartContext] = None, preview: bool = False):
+def _make_mocks(records: list[Registered], charts: Optional[ChartContext] = None, preview: bool = False,
+                lookups: Optional[dict[str, dict]] = None):
     from google.protobuf import json_format
     from pulumi.runtime import mocks as m
 
@@ -248,6 +276,8 @@ def _make_mocks(records: list[Registered], charts: Optional[ChartContext] = None
                 return {"name": MOCK_REGION, "region": MOCK_REGION, "id": MOCK_REGION}
             if token == "aws:index/getPartition:getPartition":
                 return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}
+            if lookups and token in lookups:
+                return dict(lookups[token])
             return dict(args.args)
 
     mocks = Mocks()
@@ -288,7 +318,7 @@ def run_program(stack: str = "prod", root: Path = REPO_ROOT, overrides: Optional
     charts = charts or ChartContext()
     if charts.kube_version is None:
         charts.kube_version = stack_kube_version(config)
-    mocks, monitor = _make_mocks(records, charts if expand_charts else None, preview)
+    mocks, monitor = _make_mocks(records, charts if expand_charts else None, preview, offline_lookups(config))
     logger = logging.getLogger(f"hardened.render.{stack}")
     logger.propagate = False
     logger.handlers[:] = [_ProgressHandler(progress or (lambda _m: None))]

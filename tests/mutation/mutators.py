@@ -499,6 +499,44 @@ mutator("spire-psat-allow-list-from-release", "the SPIRE server's k8s_psat allow
                  _replace_in_data("server.conf", '"spire-system:spire-agent"', '"spire-system:prod-spire-chart-agent"')))
 
 
+# --- the cluster (issue 22): each mutant breaks one property of the created EKS cluster ----------
+
+def _eks(r: Res) -> bool:
+    return r.type == "aws:eks/cluster:Cluster"
+
+
+def _public_endpoint(r: Res) -> None:
+    r.inputs["vpcConfig"]["endpointPublicAccess"] = True
+    r.inputs["vpcConfig"].pop("publicAccessCidrs", None)
+
+
+mutator("eks-endpoint-public", "EKS vpcConfig.endpointPublicAccess: true with no CIDR list (0.0.0.0/0)", core=True,
+        policies=("eks-disallow-public-endpoint",))(per_resource(_eks, _public_endpoint))
+mutator("eks-secrets-unencrypted", "EKS encryptionConfig removed", core=True,
+        policies=("eks-enable-secrets-encryption",))(per_resource(_eks, lambda r: r.inputs.pop("encryptionConfig")))
+mutator("eks-audit-log-off", "EKS enabledClusterLogTypes without audit", core=True,
+        policies=("eks-enable-control-plane-logging",))(per_resource(_eks, lambda r: r.inputs.update(
+            enabledClusterLogTypes=[t for t in r.inputs["enabledClusterLogTypes"] if t != "audit"])))
+mutator("launchtemplate-imds-hop-limit-2", "node launch template httpPutResponseHopLimit: 2", core=True,
+        policies=("launchtemplate-enforce-imdsv2-encrypted-volumes",))(per_resource(
+            lambda r: r.type == "aws:ec2/launchTemplate:LaunchTemplate",
+            lambda r: r.inputs["metadataOptions"].update(httpPutResponseHopLimit=2)))
+mutator("nodegroup-ssh", "EKS node group remoteAccess with an SSH key", core=True,
+        policies=("nodegroup-disallow-remote-access",))(per_resource(
+            lambda r: r.type == "aws:eks/nodeGroup:NodeGroup", lambda r: r.inputs.update(remoteAccess={"ec2SshKey": "k"})))
+mutator("vpc-cni-network-policy-off", "vpc-cni add-on configurationValues without enableNetworkPolicy", core=True,
+        policies=("addon-enforce-network-policy",))(per_resource(
+            lambda r: r.type == "aws:eks/addon:Addon" and r.inputs.get("addonName") == "vpc-cni",
+            lambda r: r.inputs.update(configurationValues="{}")))
+mutator("kms-default-key-policy", "a KMS key's explicit policy removed (AWS's default: the account root kms:*)", core=True,
+        policies=("kms-enforce-separation-of-duties",))(per_resource(
+            lambda r: r.type == "aws:kms/key:Key", lambda r: r.inputs.pop("policy", None)))
+mutator("iam-policy-star-action", "an IAM role policy allowing kms:*", core=True,
+        policies=("iampolicy-disallow-wildcard-actions",))(per_resource(
+            lambda r: r.type == "aws:iam/rolePolicy:RolePolicy",
+            lambda r: r.inputs.update(policy='{"Statement": [{"Effect": "Allow", "Action": "kms:*", "Resource": "*"}]}')))
+
+
 def all_mutants(stack: list[Res]) -> dict[str, list[Mutant]]:
     """Mutator name -> its mutants (empty list: not applicable to this stack)."""
     return {m.name: m.mutants(stack) for m in MUTATORS}

@@ -26,7 +26,7 @@ def _args(**vault) -> VaultHAArgs:
     cfg = parse_stack_config(prod_document())
     return VaultHAArgs(config=cfg.vault.model_copy(update=vault) if vault else cfg.vault, secrets=cfg.secrets,
                        cluster_name=cfg.cluster.name, region=cfg.cluster.region,
-                       oidc_issuer_url=cfg.cluster.oidc_issuer_url,
+                       oidc_issuer_url=cfg.cluster.oidc_issuer_url or ISSUER,
                        control_plane_cidrs=cfg.admission.control_plane_cidrs)
 
 
@@ -213,30 +213,39 @@ def test_kms_key_rotates_on_the_encryption_key_period(prod):
 
 
 def test_key_policy_separates_administration_from_use(prod):
+    """Issue 23: admins administer without use, policy rewrites or grants; Vault's role uses; the
+    account root gets only the break-glass lifeline (tests/cluster/test_key_policies.py simulates it)."""
     records, _ = prod
     policy = policy_doc(one(records, "aws:kms/key:Key", "-vault-unseal-key").inputs["policy"])
     role_arn = one(records, "aws:iam/role:Role", "-unseal-role").name
     by_sid = {s["Sid"]: s for s in policy["Statement"]}
-    assert set(by_sid) == {"KeyAdministration", "VaultAutoUnseal"}
-    admin = by_sid["KeyAdministration"]
-    assert admin["Principal"]["AWS"] == sorted(prod_document()["vault"]["keyAdmins"])
-    assert not {"kms:Encrypt", "kms:Decrypt", "kms:*", "kms:GenerateDataKey*", "kms:ReEncrypt*"} & set(admin["Action"])
+    assert {"KeyAdministrationWithoutUse", "VaultAutoUnseal", "BreakGlassOnlyWithMfa",
+            "DenyAdministratorsUseAndGrants"} <= set(by_sid)
+    admin = by_sid["KeyAdministrationWithoutUse"]
+    doc = prod_document()
+    assert admin["Principal"]["AWS"] == sorted(set(doc["vault"]["keyAdmins"]) | set(doc["cluster"]["keyAdmins"]))
+    assert not {"kms:Encrypt", "kms:Decrypt", "kms:*", "kms:GenerateDataKey*", "kms:ReEncrypt*", "kms:Create*",
+                "kms:Put*", "kms:CreateGrant", "kms:PutKeyPolicy", "kms:ScheduleKeyDeletion",
+                "kms:DisableKey"} & set(admin["Action"])
     use = by_sid["VaultAutoUnseal"]
     assert sorted(use["Action"]) == ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt"]
     assert use["Principal"]["AWS"].endswith(role_arn)
-    assert ":root" not in json.dumps(policy)
+    root = [s for s in policy["Statement"] if s["Effect"] == "Allow" and ":root" in json.dumps(s["Principal"])]
+    assert [s["Sid"] for s in root] == ["BreakGlassOnlyWithMfa"]
+    assert root[0]["Condition"]["ArnEquals"]["aws:PrincipalArn"]
 
 
 def test_role_is_assumable_only_by_the_vault_service_account(prod):
     records, _ = prod
     trust = policy_doc(one(records, "aws:iam/role:Role", "-unseal-role").inputs["assumeRolePolicy"])
     (stmt,) = trust["Statement"]
-    issuer = prod_document()["cluster"]["oidcIssuerUrl"].removeprefix("https://")
+    # the created cluster's IAM OIDC provider (components.cluster), the only one in the stack
+    provider = one(records, "aws:iam/openIdConnectProvider:OpenIdConnectProvider").inputs
+    issuer = provider["url"].removeprefix("https://")
     assert stmt["Action"] == "sts:AssumeRoleWithWebIdentity"
     assert stmt["Condition"] == {"StringEquals": {
         f"{issuer}:sub": "system:serviceaccount:vault:vault", f"{issuer}:aud": "sts.amazonaws.com"}}
-    provider = one(records, "aws:iam/openIdConnectProvider:OpenIdConnectProvider").inputs
-    assert provider["url"] == prod_document()["cluster"]["oidcIssuerUrl"]
+    assert stmt["Principal"]["Federated"].endswith(f":oidc-provider/{issuer}")
     assert provider["clientIdLists"] == ["sts.amazonaws.com"]
 
 
@@ -272,7 +281,8 @@ def test_bring_your_own_key_creates_no_key_and_scopes_the_role_to_it():
     vault = {**doc["vault"], "kmsMode": "byok", "kmsKeyArn": KEY_ARN}
     vault.pop("keyAdmins")
     records, _ = render({"vault": vault, "cluster": {
-        **doc["cluster"], "oidcProviderArn": "arn:aws:iam::123456789012:oidc-provider/oidc.example.com/id/XYZ"}})
+        **doc["cluster"], "create": False,
+        "oidcProviderArn": "arn:aws:iam::123456789012:oidc-provider/oidc.example.com/id/XYZ"}})
     assert [r for r in of_type(records, "aws:kms/key:Key") if "vault" in r.name] == []
     assert [r for r in of_type(records, "aws:kms/alias:Alias") if "vault" in r.name] == []
     assert of_type(records, "aws:iam/openIdConnectProvider:OpenIdConnectProvider") == []
@@ -284,12 +294,13 @@ def test_bring_your_own_key_creates_no_key_and_scopes_the_role_to_it():
     assert f'kms_key_id = "{KEY_ARN}"' in _seal(chart.inputs["values"]["server"]["ha"]["raft"]["config"])
 
 
-def test_key_admins_default_to_the_account_root_with_a_warning():
+def test_key_admins_default_to_the_clusters_never_to_the_account_root():
     doc = prod_document()
     vault = {k: v for k, v in doc["vault"].items() if k != "keyAdmins"}
     records, _ = render({"vault": vault})
     admin = policy_doc(one(records, "aws:kms/key:Key", "-vault-unseal-key").inputs["policy"])["Statement"][0]
-    assert admin["Principal"]["AWS"] == ["arn:aws:iam::123456789012:root"]
+    assert admin["Sid"] == "KeyAdministrationWithoutUse"
+    assert admin["Principal"]["AWS"] == sorted(doc["cluster"]["keyAdmins"])
 
 
 def test_the_chart_is_pinned_and_waits_for_tls_and_kms_access(prod):
@@ -355,8 +366,10 @@ def test_vault_namespace_is_restricted_with_default_deny(prod):
     (lambda d: d["vault"].update(keyAdmins=["admin"]), "vault.keyAdmins", "IAM principal ARN"),
     (lambda d: d["vault"].update(kmsDeletionWindowDays=3), "vault.kmsDeletionWindowDays", "greater than"),
     (lambda d: d["vault"].update(clientNamespaces=["nope"]), "vault.clientNamespaces[0]", "not declared"),
-    (lambda d: d["cluster"].pop("oidcIssuerUrl"), "cluster.oidcIssuerUrl", "IRSA"),
-    (lambda d: d["cluster"].update(oidcIssuerUrl="http://oidc.example.com"), "cluster.oidcIssuerUrl", "https"),
+    # an adopted cluster (a created one brings its own OIDC provider)
+    (lambda d: d["cluster"].update(create=False), "cluster.oidcIssuerUrl", "IRSA"),
+    (lambda d: d["cluster"].update(create=False, oidcIssuerUrl="http://oidc.example.com"), "cluster.oidcIssuerUrl",
+     "https"),
     (lambda d: d["secrets"].update(enabled=False) or d["cluster"].update(environment="dev"),
      "secrets.enabled", "cert-manager"),
 ], ids=["one-replica", "two-replicas", "even-replicas", "byok-without-arn", "byok-alias", "create-with-arn",
