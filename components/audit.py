@@ -31,7 +31,7 @@ from typing import Any, Optional
 import pulumi
 from pydantic import Field, field_validator
 
-from .base import weakens
+from .base import Cidr, weakens
 from .base import (AwsResource, HardenedComponent, StrictModel, check_image_reference, child_opts, k8s_object,
                    standard_labels)
 
@@ -124,7 +124,7 @@ class AuditTrailsArgs(StrictModel):
     vault_role_name: Optional[str] = Field(None, description="Vault's IRSA role (components.vault.role_name): the "
                                                              "shipper sidecar in Vault's pods writes with it.")
     falco: bool = Field(False, description="Runtime detection (Falco) is part of the stack.")
-    aws_endpoint_cidrs: list[str] = Field(default_factory=list, description="awsEndpointCidrs (VPC endpoints).")
+    aws_endpoint_cidrs: list[Cidr] = Field(default_factory=list, description="awsEndpointCidrs (VPC endpoints).")
     web_acl_arn: Optional[Any] = Field(None, description="The WebACL whose logs are archived (ingress.waf).")
     known_bucket_name: Optional[str] = Field(None, description="compliance.auditRetention.bucketName.")
 

@@ -47,7 +47,7 @@ from typing import Any, Literal, Optional
 import pulumi
 from pydantic import Field, field_validator, model_validator
 
-from .base import ConfigError, HardenedComponent, StrictModel, child_opts
+from .base import Cidr, ConfigError, HardenedComponent, StrictModel, child_opts
 from .kms import break_glass_arn, break_glass_role_name, key_policy, role_use
 
 TOKEN = "hardened:index:HardenedCluster"
@@ -160,14 +160,14 @@ class ClusterFields(StrictModel):
     create: bool = Field(
         False, description="Create the hardened EKS cluster (true) or adopt cluster.name (default false: the stack "
                            "installs onto an existing cluster after checking it, see docs/cluster.md). Prod sets true.")
-    vpc_cidr: str = Field("10.0.0.0/16", description="VPC range when created (default 10.0.0.0/16, a /16 at most "
+    vpc_cidr: Cidr = Field("10.0.0.0/16", description="VPC range when created (default 10.0.0.0/16, a /16 at most "
                                                      "/20: three private /18s and three public /24s are cut from it).")
     availability_zones: list[str] = Field(
         default_factory=list, description="Three zones (default: <region>a, b and c).")
     nat_gateways: bool = Field(
         True, description="A NAT gateway a zone for egress to public registries (default true: the charts' images "
                           "come from ghcr.io, quay.io and docker.io). False with a pull-through cache: no internet.")
-    public_access_cidrs: list[str] = Field(
+    public_access_cidrs: list[Cidr] = Field(
         default_factory=list,
         description="CIDRs allowed to reach a public API endpoint (default none: the public endpoint is off; the "
                     "private one is always on). Never 0.0.0.0/0.")

@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from components.config import ConfigError, parse_stack_config
-from tests.harness import k8s, prod_document
+from tests.harness import k8s, prod_document, reviewed
 from tests.paths.upstream import upstream_text
 
 
@@ -79,7 +79,9 @@ def test_no_syslog_in_clear_text(prod):
         parse_stack_config(doc)
     assert "hardened-stack:runtimeDetection.siem.syslog" in str(exc.value) and "clear text" in str(exc.value)
     doc["runtimeDetection"]["siem"]["syslog"]["allowCleartext"] = True  # the visible opt-out
-    parse_stack_config(doc)
+    with pytest.raises(ConfigError, match="allowCleartext"):
+        parse_stack_config(doc)  # prod takes it only with a reviewed entry on the ledger of opt-outs
+    parse_stack_config(reviewed(doc, whole=True))
 
 
 def test_recorded_falcosidekick_tls_facts_match_its_source():

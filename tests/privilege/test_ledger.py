@@ -20,6 +20,11 @@ REG = "images-enforce-trusted-registries"
 
 #: One weakening value per marked field (config path pattern -> (document path, value, ledger setting)).
 #: A new marked field without a row fails test_every_marked_field_has_a_weakening_case.
+#: A syslog forwarder as a stack would add one: syslog has no TLS, so it is a reviewed opt-out itself.
+SYSLOG = {"address": "siem.lego-mcp.io:514", "allowCleartext": True}
+#: Opt-outs a case needs besides its own (the settings its weakening cannot be made without).
+PREREQUISITES = {"runtimeDetection.siem.syslog.protocol": ["runtimeDetection.siem.syslog.allowCleartext"],
+                 "runtimeDetection.siem.syslog.minimumPriority": ["runtimeDetection.siem.syslog.allowCleartext"]}
 CASES = {
     "mesh.enabled": (("mesh", "enabled"), False, None),
     "mesh.outboundRegistryOnly": (("mesh", "outboundRegistryOnly"), False, None),
@@ -65,9 +70,13 @@ CASES = {
     "runtimeDetection.siem.splunk.checkCert": (("runtimeDetection", "siem", "splunk", "checkCert"), False, None),
     "runtimeDetection.siem.splunk.minimumPriority": (("runtimeDetection", "siem", "splunk", "minimumPriority"),
                                                      "critical", None),
-    "runtimeDetection.siem.syslog.protocol": (("runtimeDetection", "siem", "syslog", "protocol"), "udp", None),
-    "runtimeDetection.siem.syslog.minimumPriority": (("runtimeDetection", "siem", "syslog", "minimumPriority"),
-                                                     "error", None),
+    # prod forwards no syslog (it has no TLS): each syslog case adds one, so allowCleartext comes with it
+    "runtimeDetection.siem.syslog.allowCleartext": (("runtimeDetection", "siem", "syslog"), SYSLOG, None),
+    "runtimeDetection.siem.syslog.protocol": (("runtimeDetection", "siem", "syslog"), {**SYSLOG, "protocol": "udp"},
+                                              "runtimeDetection.siem.syslog.protocol"),
+    "runtimeDetection.siem.syslog.minimumPriority": (("runtimeDetection", "siem", "syslog"),
+                                                     {**SYSLOG, "minimumPriority": "error"},
+                                                     "runtimeDetection.siem.syslog.minimumPriority"),
     "compliance.enabled": (("compliance", "enabled"), False, None),
     "compliance.auditRetention.enabled": (("compliance", "auditRetention", "enabled"), False, None),
     "compliance.auditRetention.forceDestroy": (("compliance", "auditRetention", "forceDestroy"), True, None),
@@ -127,8 +136,9 @@ def test_prod_refuses_each_opt_out_without_an_entry_and_accepts_it_with_one(patt
     with pytest.raises(ConfigError) as exc:
         parse_stack_config(doc)
     assert f"hardened-stack:{setting}: weakens a secure default" in str(exc.value)
-    doc["optOuts"] = [{"id": "reviewed", "owner": OWNER, "setting": setting,
-                       "reason": "reviewed by the platform team for this release", "expires": "2099-12-31"}]
+    doc["optOuts"] = [{"id": f"reviewed-{i}", "owner": OWNER, "setting": s,
+                       "reason": "reviewed by the platform team for this release", "expires": "2099-12-31"}
+                      for i, s in enumerate([setting, *PREREQUISITES.get(pattern, [])])]
     try:
         parse_stack_config(doc)
     except ConfigError as e:  # section switches stay dev-only whatever the ledger says
