@@ -501,3 +501,25 @@ def chart_name(obj: "Obj") -> str:
     """The chart a Helm resource installs (``oci://.../falco`` and ``repo/falco`` both give ``falco``)."""
     name = get_str(obj.props, "chart", "") or ""
     return name.rstrip("/").rsplit("/", 1)[-1]
+
+
+#: What Go's ``strconv.ParseBool`` accepts, and how it reads it. ingress-nginx reads every boolean
+#: annotation with it (internal/ingress/annotations/parser/main.go, ``ingAnnotations.parseBool``;
+#: a value it refuses is an invalid annotation and the default applies), and its ConfigMap through
+#: mapstructure with ``WeaklyTypedInput`` (internal/ingress/controller/template/configmap.go,
+#: ``ReadConfig``), which reads strings with ``strconv.ParseBool`` too and the empty string as false.
+GO_BOOLS = {"1": True, "t": True, "T": True, "TRUE": True, "true": True, "True": True,
+            "0": False, "f": False, "F": False, "FALSE": False, "false": False, "False": False}
+
+
+def go_bool(value: Any, default: Optional[bool], empty: Optional[bool] = None) -> Optional[bool]:
+    """*value* (a string from an annotation or a ConfigMap) as Go's ``strconv.ParseBool`` reads it;
+    *default* when it is absent or a spelling Go refuses (``"yes"``, ``" true"``); *empty* for ``""``
+    (mapstructure's weak decoding: false) when given."""
+    if isinstance(value, bool):
+        return value
+    if not isinstance(value, str):
+        return default
+    if value == "" and empty is not None:
+        return empty
+    return GO_BOOLS.get(value, default)
