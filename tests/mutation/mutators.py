@@ -278,7 +278,8 @@ mutator("host-path-volume", "hostPath volume (/var/run/docker.sock) mounted", co
 
 # --- namespaces and network policy ----------------------------------------------------------
 
-mutator("pss-enforce-privileged", f"label {PSS_ENFORCE}: privileged", core=True)(
+mutator("pss-enforce-privileged", f"label {PSS_ENFORCE}: privileged", core=True,
+        policies=("namespace-enforce-pod-security",))(
     per_resource(lambda r: r.kind == "Namespace",
                  lambda r: r.inputs.setdefault("metadata", {}).setdefault("labels", {}).update({PSS_ENFORCE: "privileged"})))
 
@@ -309,7 +310,8 @@ def _remove_default_deny(stack):
             yield res.label, apply
 
 
-mutator("default-deny-removed", "the namespace's default-deny NetworkPolicy deleted", core=True)(_remove_default_deny)
+mutator("default-deny-removed", "the namespace's default-deny NetworkPolicy deleted", core=True,
+        policies=("namespace-missing-default-deny",))(_remove_default_deny)
 
 
 def _allow_all(ns: str) -> dict:
@@ -318,7 +320,8 @@ def _allow_all(ns: str) -> dict:
             "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"], "ingress": [{}], "egress": [{}]}}
 
 
-mutator("allow-all-networkpolicy", "NetworkPolicy allowing all ingress and egress added", core=True)(
+mutator("allow-all-networkpolicy", "NetworkPolicy allowing all ingress and egress added", core=True,
+        policies=("networkpolicy-disallow-allow-all",))(
     per_namespace_add(_allow_all, "allow-all"))
 
 
@@ -328,7 +331,8 @@ def _literal_secret(ns: str) -> dict:
             "stringData": {"password": "hunter2-literal-in-source"}}
 
 
-mutator("secret-literal-data", "Secret with literal stringData added", core=True)(
+mutator("secret-literal-data", "Secret with literal stringData added", core=True,
+        policies=("secret-disallow-literal-data",))(
     per_namespace_add(_literal_secret, "secret"))
 
 # --- RBAC -------------------------------------------------------------------------------------
@@ -358,7 +362,8 @@ def _wildcard_role(stack):
         yield "ClusterRole/mutant-wildcard (added)", add
 
 
-mutator("rbac-wildcard", "RBAC rule granting * on * (existing roles rewritten, and one added)", core=True)(_wildcard_role)
+mutator("rbac-wildcard", "RBAC rule granting * on * (existing roles rewritten, and one added)", core=True,
+        policies=("role-disallow-wildcards",))(_wildcard_role)
 
 # --- components, as they land -----------------------------------------------------------------
 
@@ -388,8 +393,10 @@ def _weak_tls(stack):
             yield res.label, apply
 
 
-mutator("tls-minimum-1.0", "minimum TLS protocol lowered to TLS 1.0")(_weak_tls)
-mutator("peer-authentication-permissive", "PeerAuthentication mtls.mode: PERMISSIVE")(
+mutator("tls-minimum-1.0", "minimum TLS protocol lowered to TLS 1.0",
+        policies=("gateway-missing-tls13-minimum", "mesh-enforce-tls13-hybrid-kex"))(_weak_tls)
+mutator("peer-authentication-permissive", "PeerAuthentication mtls.mode: PERMISSIVE",
+        policies=("peerauthentication-disallow-permissive-mtls",))(
     per_resource(lambda r: r.kind == "PeerAuthentication",
                  lambda r: r.inputs.setdefault("spec", {}).setdefault("mtls", {}).update(mode="PERMISSIVE")))
 
@@ -411,16 +418,18 @@ def _tls_off_in_hcl(res: Res) -> None:
             res.inputs["data"][key] = text.replace("tls_disable = false", "tls_disable = true")
 
 
-mutator("vault-single-replica", "the Vault StatefulSet the chart renders at spec.replicas: 1")(
+mutator("vault-single-replica", "the Vault StatefulSet the chart renders at spec.replicas: 1",
+        policies=("vault-enforce-ha-tls",))(
     per_resource(is_vault_server, lambda r: r.inputs.setdefault("spec", {}).update(replicas=1)))
-mutator("vault-tls-disabled", "the Vault server HCL the chart renders with tls_disable = true")(
+mutator("vault-tls-disabled", "the Vault server HCL the chart renders with tls_disable = true",
+        policies=("vault-enforce-ha-tls",))(
     per_resource(lambda r: r.kind == "ConfigMap" and r.namespace == "vault"
                  and any(k.endswith(".hcl") and "tls_disable = false" in str(v)
                          for k, v in (r.inputs.get("data") or {}).items()),
                  _tls_off_in_hcl))
-mutator("kms-rotation-off", "aws:kms Key enableKeyRotation: false")(
+mutator("kms-rotation-off", "aws:kms Key enableKeyRotation: false", policies=("kms-enable-key-rotation",))(
     per_resource(lambda r: r.type == "aws:kms/key:Key", lambda r: r.inputs.update(enableKeyRotation=False)))
-mutator("waf-rules-removed", "WAFv2 WebAcl rules: []")(
+mutator("waf-rules-removed", "WAFv2 WebAcl rules: []", policies=("webacl-missing-managed-rules",))(
     per_resource(lambda r: r.type == "aws:wafv2/webAcl:WebAcl", lambda r: r.inputs.update(rules=[])))
 
 
@@ -434,7 +443,8 @@ def _remove_falco(stack):
             yield res.label, apply
 
 
-mutator("falco-removed", "the Falco chart deleted from the stack")(_remove_falco)
+mutator("falco-removed", "the Falco chart deleted from the stack",
+        policies=("stack-missing-runtime-detection",))(_remove_falco)
 
 
 def _shorten_retention(res: Res) -> None:
@@ -454,8 +464,83 @@ def _walk_retention(value: Any) -> Iterator[tuple[dict, str]]:
             yield from _walk_retention(v)
 
 
-mutator("object-lock-retention-shortened", "S3 object lock default retention: 1 day")(
+mutator("object-lock-retention-shortened", "S3 object lock default retention: 1 day",
+        policies=("bucket-enforce-object-lock-retention",))(
     per_resource(lambda r: r.type.startswith("aws:s3/bucketObjectLockConfiguration"), _shorten_retention))
+
+
+# --- one mutator per check the earlier ones leave without a mutant (issue 27, item 4) -------------
+
+mutator("proc-mount-unmasked", "securityContext.procMount: Unmasked", core=True,
+        policies=("container-disallow-unmasked-proc-mount",))(
+    per_container(lambda c: _sc(c).update(procMount="Unmasked")))
+mutator("selinux-spc-type", "securityContext.seLinuxOptions.type: spc_t (the super-privileged container type)", core=True,
+        policies=("pod-disallow-custom-selinux-options",))(
+    per_container(lambda c: _sc(c).update(seLinuxOptions={"type": "spc_t"})))
+mutator("apparmor-unconfined", "securityContext.appArmorProfile.type: Unconfined", core=True,
+        policies=("pod-disallow-unconfined-apparmor",))(
+    per_container(lambda c: _sc(c).update(appArmorProfile={"type": "Unconfined"})))
+mutator("windows-host-process", "securityContext.windowsOptions.hostProcess: true", core=True,
+        policies=("pod-disallow-windows-host-process",))(
+    per_container(lambda c: _sc(c).update(windowsOptions={"hostProcess": True})))
+mutator("probe-host-metadata", "a livenessProbe against the cloud metadata endpoint (httpGet.host 169.254.169.254)",
+        core=True, policies=("container-disallow-probe-hosts",))(
+    per_container(lambda c: c.update(livenessProbe={"httpGet": {"host": "169.254.169.254", "path": "/", "port": 80}})))
+mutator("literal-credential-env", "env AWS_SECRET_ACCESS_KEY with a literal value", core=True,
+        policies=("container-disallow-literal-credentials",))(
+    per_container(lambda c: c.update(env=(c.get("env") or []) + [{"name": "AWS_SECRET_ACCESS_KEY",
+                                                                  "value": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY"}])))
+mutator("unsafe-sysctl", "securityContext.sysctls: kernel.core_pattern (not namespaced)", core=True,
+        policies=("pod-disallow-unsafe-sysctls",))(
+    per_pod(lambda p: p.setdefault("securityContext", {}).update(sysctls=[{"name": "kernel.core_pattern",
+                                                                          "value": "|/tmp/x"}])))
+mutator("host-ipc", "hostIPC: true", core=True, policies=("pod-disallow-host-namespaces",))(
+    per_pod(lambda p: p.update(hostIPC=True)))
+mutator("default-service-account", "serviceAccountName: default", core=True,
+        policies=("pod-disallow-default-service-account",))(per_pod(lambda p: p.update(serviceAccountName="default")))
+
+
+def _add_nfs(p: dict) -> None:
+    p["volumes"] = (p.get("volumes") or []) + [{"name": "mutant-nfs", "nfs": {"server": "10.0.0.9", "path": "/"}}]
+
+
+mutator("nfs-volume", "an nfs volume (outside the restricted profile's volume types)", core=True,
+        policies=("pod-disallow-unsafe-volume-types",))(per_pod(_add_nfs))
+
+
+def _pod_annotation(key: str, value: str) -> Callable[["Res"], None]:
+    def change(res: Res) -> None:
+        template = pod_template(res.inputs)
+        template.setdefault("metadata", {}).setdefault("annotations", {})[key] = value
+    return change
+
+
+def _pods(res: Res) -> bool:
+    return res.kind in POD_KINDS and pod_template(res.inputs) is not None
+
+
+mutator("mesh-exclude-outbound", "pod annotation traffic.sidecar.istio.io/excludeOutboundIPRanges: 0.0.0.0/0",
+        policies=("pod-disallow-mesh-bypass",))(
+    per_resource(lambda r: _pods(r) and "istio-system" != r.namespace,
+                 _pod_annotation("traffic.sidecar.istio.io/excludeOutboundIPRanges", "0.0.0.0/0")))
+mutator("service-load-balancer", "Service type: LoadBalancer", policies=("service-disallow-external-exposure",))(
+    per_resource(lambda r: r.kind == "Service" and (r.inputs.get("spec") or {}).get("type", "ClusterIP") == "ClusterIP"
+                 and (r.inputs.get("spec") or {}).get("clusterIP") != "None",
+                 lambda r: r.inputs["spec"].update(type="LoadBalancer")))
+mutator("kms-rotation-period-long", "aws:kms Key rotationPeriodInDays: 3650", policies=("kms-enable-key-rotation",))(
+    per_resource(lambda r: r.type == "aws:kms/key:Key", lambda r: r.inputs.update(rotationPeriodInDays=3650)))
+
+
+def _falco_http_output_off(res: Res) -> None:
+    res.inputs["data"]["falco.yaml"] = re.sub(r"(http_output:\n\s+enabled:) true", r"\1 false",
+                                              res.inputs["data"]["falco.yaml"])
+
+
+mutator("falco-http-output-off", "the falco.yaml ConfigMap with http_output.enabled: false",
+        policies=("stack-missing-runtime-detection",))(
+    per_resource(lambda r: r.kind == "ConfigMap" and isinstance((r.inputs.get("data") or {}).get("falco.yaml"), str)
+                 and re.search(r"http_output:\n\s+enabled: true", r.inputs["data"]["falco.yaml"]) is not None,
+                 _falco_http_output_off))
 
 
 def all_mutants(stack: list[Res]) -> dict[str, list[Mutant]]:
