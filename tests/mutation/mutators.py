@@ -543,6 +543,14 @@ mutator("falco-http-output-off", "the falco.yaml ConfigMap with http_output.enab
                  _falco_http_output_off))
 
 
+mutator("credential-pattern-args", "an AWS access key id on the container's command line (args)", core=True,
+        policies=("manifest-disallow-credential-patterns",))(
+    per_container(lambda c: c.update(args=(c.get("args") or []) + ["--aws-access-key-id=AKIAZ7VRSQ5WOQJDKXMV"])))
+mutator("rbac-nodes-proxy", "get on nodes/proxy added to every ClusterRole", policies=("role-disallow-escalation-paths",))(
+    per_resource(lambda r: r.kind == "ClusterRole" and isinstance(r.inputs.get("rules"), list),
+                 lambda r: r.inputs["rules"].append({"apiGroups": [""], "resources": ["nodes/proxy"], "verbs": ["get"]})))
+
+
 def all_mutants(stack: list[Res]) -> dict[str, list[Mutant]]:
     """Mutator name -> its mutants (empty list: not applicable to this stack)."""
     return {m.name: m.mutants(stack) for m in MUTATORS}

@@ -28,8 +28,10 @@ def check(obj, config):
         if not isinstance(key, str) or "/" not in key:
             continue
         name = key.rsplit("/", 1)[1]
+        if name not in SNIPPETS:
+            continue  # read no other annotation's value (one unknown at preview is none of ours)
         value = annotations.get(key)
-        if name in SNIPPETS and not (isinstance(value, str) and not value.strip()) and value is not None:
+        if value is not None and not (isinstance(value, str) and not value.strip()):
             yield finding(name, f"metadata.annotations.{key} puts unvalidated text into the ingress controller's "
                                 "nginx.conf (ingress-nginx rates it Critical): whoever writes this Ingress configures "
                                 "the controller for every host; remove it and use the validated annotations or a "
