@@ -531,16 +531,32 @@ mutator("kms-rotation-period-long", "aws:kms Key rotationPeriodInDays: 3650", po
     per_resource(lambda r: r.type == "aws:kms/key:Key", lambda r: r.inputs.update(rotationPeriodInDays=3650)))
 
 
-def _falco_http_output_off(res: Res) -> None:
-    res.inputs["data"]["falco.yaml"] = re.sub(r"(http_output:\n\s+enabled:) true", r"\1 false",
-                                              res.inputs["data"]["falco.yaml"])
+def _falco_config(res: Res) -> Optional[dict]:
+    import yaml
+
+    text = (res.inputs.get("data") or {}).get("falco.yaml") if res.kind == "ConfigMap" else None
+    doc = yaml.safe_load(text) if isinstance(text, str) else None
+    return doc if isinstance(doc, dict) and isinstance(doc.get("http_output"), dict) else None
+
+
+def _falco_http_output(change: Callable[[dict], None]) -> Callable[[Res], None]:
+    def apply(res: Res) -> None:
+        import yaml
+
+        doc = _falco_config(res)
+        change(doc["http_output"])
+        res.inputs["data"]["falco.yaml"] = yaml.safe_dump(doc, sort_keys=True)
+    return apply
 
 
 mutator("falco-http-output-off", "the falco.yaml ConfigMap with http_output.enabled: false",
         policies=("stack-missing-runtime-detection",))(
-    per_resource(lambda r: r.kind == "ConfigMap" and isinstance((r.inputs.get("data") or {}).get("falco.yaml"), str)
-                 and re.search(r"http_output:\n\s+enabled: true", r.inputs["data"]["falco.yaml"]) is not None,
-                 _falco_http_output_off))
+    per_resource(lambda r: (_falco_config(r) or {}).get("http_output", {}).get("enabled") is True,
+                 _falco_http_output(lambda h: h.update(enabled=False))))
+mutator("falco-http-output-no-url", "the falco.yaml ConfigMap with http_output.url removed",
+        policies=("stack-missing-runtime-detection",))(
+    per_resource(lambda r: bool((_falco_config(r) or {}).get("http_output", {}).get("url")),
+                 _falco_http_output(lambda h: h.pop("url", None))))
 
 
 mutator("credential-pattern-args", "an AWS access key id on the container's command line (args)", core=True,
@@ -549,6 +565,34 @@ mutator("credential-pattern-args", "an AWS access key id on the container's comm
 mutator("rbac-nodes-proxy", "get on nodes/proxy added to every ClusterRole", policies=("role-disallow-escalation-paths",))(
     per_resource(lambda r: r.kind == "ClusterRole" and isinstance(r.inputs.get("rules"), list),
                  lambda r: r.inputs["rules"].append({"apiGroups": [""], "resources": ["nodes/proxy"], "verbs": ["get"]})))
+
+
+def _sidecar_allow_any(ns: str) -> dict:
+    return {"apiVersion": "networking.istio.io/v1", "kind": "Sidecar", "metadata": {"name": "mutant-egress", "namespace": ns},
+            "spec": {"outboundTrafficPolicy": {"mode": "ALLOW_ANY"}}}
+
+
+def _imds_service_entry(ns: str) -> dict:
+    return {"apiVersion": "networking.istio.io/v1", "kind": "ServiceEntry",
+            "metadata": {"name": "mutant-imds", "namespace": ns},
+            "spec": {"hosts": ["imds.internal"], "location": "MESH_EXTERNAL", "resolution": "STATIC",
+                     "ports": [{"number": 80, "name": "http", "protocol": "HTTP"}],
+                     "endpoints": [{"address": "169.254.169.254"}]}}
+
+
+def _plaintext_destination_rule(ns: str) -> dict:
+    return {"apiVersion": "networking.istio.io/v1", "kind": "DestinationRule",
+            "metadata": {"name": "mutant-plaintext", "namespace": ns},
+            "spec": {"host": f"*.{ns}.svc.cluster.local", "trafficPolicy": {"tls": {"mode": "DISABLE"}}}}
+
+
+mutator("sidecar-allow-any", "a Sidecar with outboundTrafficPolicy ALLOW_ANY added", core=True,
+        policies=("sidecar-disallow-allow-any-egress",))(per_namespace_add(_sidecar_allow_any, "sidecar"))
+mutator("service-entry-imds", "a ServiceEntry to the instance metadata service added", core=True,
+        policies=("serviceentry-disallow-broad-egress",))(per_namespace_add(_imds_service_entry, "imds"))
+mutator("destination-rule-plaintext", "a DestinationRule with tls mode DISABLE toward the namespace's services added",
+        core=True, policies=("destinationrule-disallow-tls-downgrade",))(
+    per_namespace_add(_plaintext_destination_rule, "plaintext"))
 
 
 def all_mutants(stack: list[Res]) -> dict[str, list[Mutant]]:

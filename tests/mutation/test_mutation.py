@@ -21,7 +21,11 @@ SUMMARY = ROOT / "build" / "mutation" / "summary.json"
 
 def _shard(mutators):
     """``HARDENED_MUTATION_SHARD=i/n`` runs the i-th of n interleaved slices of the mutators (1-based),
-    so n processes (or CI jobs) share the suite; the summary file is then per shard."""
+    so n processes (or CI jobs) share the suite; the summary file is then per shard.
+    ``HARDENED_MUTATORS=a,b`` runs only the mutators named."""
+    only = [n for n in os.environ.get("HARDENED_MUTATORS", "").split(",") if n]
+    if only:  # a named subset, while working on some mutators
+        mutators = [m for m in mutators if m.name in only]
     spec = os.environ.get("HARDENED_MUTATION_SHARD", "")
     if not spec:
         return list(mutators)
@@ -30,7 +34,9 @@ def _shard(mutators):
 
 
 SELECTED = _shard(MUTATORS)
-if os.environ.get("HARDENED_MUTATION_SHARD"):
+if os.environ.get("HARDENED_MUTATORS"):
+    SUMMARY = SUMMARY.with_name("summary-subset.json")
+elif os.environ.get("HARDENED_MUTATION_SHARD"):
     SUMMARY = SUMMARY.with_name(f"summary-{os.environ['HARDENED_MUTATION_SHARD'].replace('/', '-of-')}.json")
 CORE = sorted(m.name for m in SELECTED if m.core)
 
