@@ -595,6 +595,18 @@ mutator("destination-rule-plaintext", "a DestinationRule with tls mode DISABLE t
     per_namespace_add(_plaintext_destination_rule, "plaintext"))
 
 
+def _link_local_egress(ns: str) -> dict:
+    return {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+            "metadata": {"name": "mutant-link-local", "namespace": ns},
+            "spec": {"podSelector": {}, "policyTypes": ["Egress"],
+                     "egress": [{"to": [{"ipBlock": {"cidr": "169.254.0.0/16"}}],
+                                 "ports": [{"protocol": "TCP", "port": 80}]}]}}
+
+
+mutator("metadata-egress", "a NetworkPolicy allowing egress to 169.254.0.0/16 on TCP 80 added", core=True,
+        policies=("networkpolicy-disallow-metadata-egress",))(per_namespace_add(_link_local_egress, "link-local"))
+
+
 def all_mutants(stack: list[Res]) -> dict[str, list[Mutant]]:
     """Mutator name -> its mutants (empty list: not applicable to this stack)."""
     return {m.name: m.mutants(stack) for m in MUTATORS}
