@@ -607,6 +607,16 @@ mutator("metadata-egress", "a NetworkPolicy allowing egress to 169.254.0.0/16 on
         policies=("networkpolicy-disallow-metadata-egress",))(per_namespace_add(_link_local_egress, "link-local"))
 
 
+def _tcp_listener(res: Res) -> None:
+    res.inputs["spec"]["listeners"].append({"name": "mutant-tcp", "port": 5432, "protocol": "TCP"})
+
+
+mutator("gateway-tcp-listener", "a plaintext TCP listener added to every Gateway API Gateway",
+        policies=("gateway-disallow-plaintext-streams",))(
+    per_resource(lambda r: r.kind == "Gateway" and r.type.startswith("kubernetes:gateway.networking.k8s.io")
+                 and isinstance((r.inputs.get("spec") or {}).get("listeners"), list), _tcp_listener))
+
+
 def all_mutants(stack: list[Res]) -> dict[str, list[Mutant]]:
     """Mutator name -> its mutants (empty list: not applicable to this stack)."""
     return {m.name: m.mutants(stack) for m in MUTATORS}
