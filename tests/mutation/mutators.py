@@ -617,6 +617,34 @@ mutator("gateway-tcp-listener", "a plaintext TCP listener added to every Gateway
                  and isinstance((r.inputs.get("spec") or {}).get("listeners"), list), _tcp_listener))
 
 
+def _constraint(res: Res) -> bool:
+    return res.type.startswith("kubernetes:constraints.gatekeeper.sh/")
+
+
+mutator("constraint-dryrun", "every Gatekeeper constraint at enforcementAction: dryrun",
+        policies=("constraint-enforce-deny-action",))(
+    per_resource(_constraint, lambda r: r.inputs.setdefault("spec", {}).update(enforcementAction="dryrun")))
+
+
+def _security_webhooks(res: Res) -> bool:
+    from policy_pack.policies.webhook_disallow_admission_bypass import GATEKEEPER_VALIDATION, owner
+
+    return res.kind in ("ValidatingWebhookConfiguration", "MutatingWebhookConfiguration") and any(
+        owner(str(w.get("name"))) and w.get("name") != GATEKEEPER_VALIDATION for w in res.inputs.get("webhooks") or [])
+
+
+def _fail_open(res: Res) -> None:
+    from policy_pack.policies.webhook_disallow_admission_bypass import owner
+
+    for w in res.inputs["webhooks"]:
+        if owner(str(w.get("name"))):
+            w["failurePolicy"] = "Ignore"
+
+
+mutator("security-webhook-fails-open", "failurePolicy: Ignore on the injector's, policy-controller's and Gatekeeper's "
+        "other webhooks", policies=("webhook-disallow-admission-bypass",))(per_resource(_security_webhooks, _fail_open))
+
+
 def all_mutants(stack: list[Res]) -> dict[str, list[Mutant]]:
     """Mutator name -> its mutants (empty list: not applicable to this stack)."""
     return {m.name: m.mutants(stack) for m in MUTATORS}
