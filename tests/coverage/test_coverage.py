@@ -44,14 +44,19 @@ def status(item: dict) -> str:
 def table() -> str:
     lines = []
     counts = Counter(status(i) for _, i in rows())
-    lines.append(f"{len(rows())} catalog items: {counts['covered']} covered by a policy with a sample, "
+    allowed = sum(1 for _, i in rows() if i.get("allowed"))
+    lines.append(f"{len(rows())} catalog items: {counts['covered'] - allowed} forbidden by a policy with a sample that "
+                 f"proves it, {allowed} allowed by the catalog and proved silent by a sample, "
                  f"{counts['out of scope']} out of scope (with the reason), {counts['gap']} open gaps.")
     for name, catalog in load().items():
         lines += ["", f"#### {catalog['title']}", "", f"Source: <{catalog['url']}>", "",
                   "| Item | Source | Status | Policy / reason | Proved by |", "|---|---|---|---|---|"]
         for item in catalog["items"]:
             text = item["item"].replace("|", "\\|")
-            if "policy" in item:
+            if "policy" in item and item.get("allowed"):
+                row = (f"allowed (no finding) | [`{item['policy']}`](#{item['policy']}) | "
+                       f"`{item['policy'].replace('-', '_')}/samples/{item['sample']}`")
+            elif "policy" in item:
                 row = (f"covered | [`{item['policy']}`](#{item['policy']}) | "
                        f"`{item['policy'].replace('-', '_')}/samples/{item['sample']}`")
             elif "out_of_scope" in item:
@@ -66,6 +71,7 @@ def test_every_item_is_well_formed_and_unique():
     ids = [item["id"] for _, item in rows()]
     assert len(ids) == len(set(ids)), [i for i, n in Counter(ids).items() if n > 1]
     for _, item in rows():
+        assert set(item) <= {"id", "item", "source", "policy", "sample", "allowed", "out_of_scope", "gap"}, item["id"]
         keys = {"policy", "out_of_scope", "gap"} & set(item)
         assert len(keys) == 1, f"{item['id']}: exactly one of policy, out_of_scope, gap"
         assert item.get("item") and item.get("source"), item["id"]
@@ -78,7 +84,12 @@ def test_every_item_is_well_formed_and_unique():
 def test_a_covered_item_names_a_policy_and_a_sample_that_proves_it(item):
     assert item["policy"] in NAMES, f"{item['id']}: {item['policy']} is no policy of the pack"
     path = sample_path(item)
-    assert path.name.startswith("disallowed-") and path.is_file(), f"{item['id']}: no sample {path}"
+    assert path.is_file(), f"{item['id']}: no sample {path}"
+    if item.get("allowed"):
+        # What the catalog allows: the samples test asserts the policy reports nothing on it.
+        assert path.name.startswith("allowed-"), f"{item['id']}: an allowed row names an allowed-* sample"
+        return
+    assert path.name.startswith("disallowed-"), f"{item['id']}: a covered row names a disallowed-* sample"
     header = [line for line in path.read_text().splitlines() if line.startswith("# expect:")]
     assert any(line.split(":")[1].strip() == item["policy"] for line in header), (
         f"{item['id']}: {path.name} does not expect a finding of {item['policy']}")

@@ -645,6 +645,23 @@ mutator("security-webhook-fails-open", "failurePolicy: Ignore on the injector's,
         "other webhooks", policies=("webhook-disallow-admission-bypass",))(per_resource(_security_webhooks, _fail_open))
 
 
+mutator("cluster-secret-store-open", "a ClusterSecretStore's spec.conditions removed",
+        policies=("clustersecretstore-missing-namespace-conditions",))(
+    per_resource(lambda r: r.kind == "ClusterSecretStore" and (r.inputs.get("spec") or {}).get("conditions"),
+                 lambda r: r.inputs["spec"].pop("conditions")))
+
+
+def _tenant_envoy_filter(ns: str) -> dict:
+    return {"apiVersion": "networking.istio.io/v1alpha3", "kind": "EnvoyFilter",
+            "metadata": {"name": "mutant-no-authz", "namespace": ns},
+            "spec": {"configPatches": [{"applyTo": "HTTP_FILTER", "match": {"context": "SIDECAR_INBOUND"},
+                                        "patch": {"operation": "REMOVE"}}]}}
+
+
+mutator("envoy-filter-remove", "an EnvoyFilter removing an HTTP filter added", core=True,
+        policies=("envoyfilter-disallow-security-bypass",))(per_namespace_add(_tenant_envoy_filter, "envoyfilter"))
+
+
 def all_mutants(stack: list[Res]) -> dict[str, list[Mutant]]:
     """Mutator name -> its mutants (empty list: not applicable to this stack)."""
     return {m.name: m.mutants(stack) for m in MUTATORS}

@@ -244,10 +244,19 @@ def test_exemption_lookup_finds_an_exempted_component():
 
 def test_no_policy_judges_crds():
     """The mutation stack leaves CustomResourceDefinitions out (conftest.CRD): that is only sound
-    while no policy judges them."""
+    while no policy reports anything on one. A policy that looks at every kind (a credential
+    scanner) must stay silent on a CRD, even one whose schema text looks like a credential."""
     from policy_pack.policies import all_policies
 
     from .conftest import CRD
 
-    assert [p.name for p in all_policies() if p.applies_to(CRD)] == []
-
+    crd = {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+           "metadata": {"name": "widgets.example.io"},
+           "spec": {"group": "example.io", "names": {"kind": "Widget", "plural": "widgets"}, "scope": "Namespaced",
+                    "versions": [{"name": "v1", "served": True, "storage": True, "schema": {"openAPIV3Schema": {
+                        "type": "object", "description": "e.g. AKIAZ7VRSQ5WOQJDKXMV or -----BEGIN RSA PRIVATE KEY-----",
+                        "properties": {"spec": {"type": "object", "properties": {"containers": {
+                            "type": "array", "items": {"type": "object"}}}}}}}}]}}
+    applicable = [p for p in all_policies() if p.applies_to(CRD)]
+    assert [p.name for p in applicable if p.run(CRD, crd)] == []
+    assert {p.name for p in applicable} <= {"manifest-disallow-credential-patterns"}

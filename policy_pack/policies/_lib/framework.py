@@ -53,7 +53,7 @@ from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError
 
 from . import exemptions as ex
 from . import schema
-from .k8s import NotJudged, Obj, Unverifiable, is_list, join, parse_type, pod_spec
+from .k8s import BY_SHAPE, NotJudged, Obj, Unverifiable, is_list, join, parse_type, pod_spec, shape_candidate
 
 #: Where each policy is documented (an anchor per policy name).
 DOCS = "docs/policies.md"
@@ -420,7 +420,8 @@ _POD_PREFIXES = ("spec.jobTemplate.spec.template.spec.", "spec.jobTemplate.spec.
 def message_key(message: str) -> str:
     """The message key of a finding: its own (:func:`finding`, an internal error, a "cannot verify"),
     else derived from the first field path its text names, with list indexes and the pod template's
-    prefix dropped (``spec.template.spec.containers[0].env[3].value`` -> ``containers.env.value``),
+    prefix dropped (``spec.template.spec.containers[0].env[3].value`` -> ``containers.env.value``,
+    wherever the template is: ``spec.mpiReplicaSpecs.Launcher.template.spec.containers[0]...`` too),
     else from the first camelCase field name it names (``enableKeyRotation``), else ``violation``."""
     key = getattr(message, "key", "")
     if key:
@@ -436,6 +437,8 @@ def message_key(message: str) -> str:
         field = _FIELD.search(message)
         return field.group(1) if field else "violation"
     path = re.sub(r"\[[^\]]*\]", "", match.group(1)).rstrip(".")
+    if ".template.spec." in path:  # a pod template anywhere (a CronJob's, a custom resource's)
+        return path.rsplit(".template.spec.", 1)[1]
     for prefix in _POD_PREFIXES:
         if path.startswith(prefix) and path != prefix.rstrip("."):
             path = path[len(prefix):]
@@ -465,7 +468,8 @@ class _Meta:
         if hit is None:
             key = kind_key(type_token)
             hit = key is not None and (key in self.kinds or (key[0], "*") in self.kinds
-                                       or type_token in self.kinds or "*" in self.kinds)
+                                       or type_token in self.kinds or "*" in self.kinds
+                                       or (BY_SHAPE in self.kinds and shape_candidate(type_token)))
             self._applies[type_token] = hit
         return hit
 

@@ -13,6 +13,8 @@ from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any, Iterator, Mapping, NamedTuple, Optional, Sequence
 
+from pulumi_policy.proxy import UnknownValueError
+
 EMPTY: Mapping[str, Any] = {}
 
 
@@ -232,8 +234,63 @@ POD_SPEC_PATHS.update(WORKLOAD_CRD_POD_SPEC_PATHS)
 TEMPLATE_REFERENCES: dict[tuple[str, str], tuple[str, ...]] = {
     ("argoproj.io", "Rollout"): ("spec", "workloadRef"),
 }
-#: ``(group, kind)`` of every kind with a pod spec.
-POD_KINDS = frozenset(POD_SPEC_PATHS)
+#: The marker a policy's ``kinds`` holds to judge, beside the kinds listed, every custom resource
+#: that embeds a pod spec (found by :func:`find_pod_spec`, by its shape, not from a list of kinds).
+BY_SHAPE = ("(custom resources)", "(embedding a pod spec)")
+#: ``(group, kind)`` of every kind with a pod spec, and :data:`BY_SHAPE`: the pod policies judge any
+#: other custom resource whose shape holds a pod spec (a ``containers`` list of images).
+POD_KINDS = frozenset(POD_SPEC_PATHS) | {BY_SHAPE}
+#: How deep below the object :func:`find_pod_spec` looks (a KEDA ScaledJob's pod spec is 4 deep,
+#: a Kubeflow MPIJob's 5: ``spec.mpiReplicaSpecs.Worker.template.spec``).
+SHAPE_DEPTH = 8
+
+
+def builtin_group(group: str) -> bool:
+    """Kubernetes' own API groups (``core``, ``apps``, ``*.k8s.io``...): their kinds hold a pod spec
+    only where :data:`POD_SPEC_PATHS` says; every other group is a custom resource's."""
+    return group in ("core", "apps", "batch", "extensions", "policy", "autoscaling") or group.endswith(".k8s.io")
+
+
+def shape_candidate(type_token: str) -> bool:
+    """Whether the pod policies look for a pod spec in an object of this type by its shape: a
+    Kubernetes custom resource whose kind :data:`POD_SPEC_PATHS` does not list."""
+    info = parse_type(type_token)
+    return (info is not None and (info.group, info.kind) not in POD_SPEC_PATHS and not builtin_group(info.group)
+            and info.group != "helm.sh")  # a Helm release's values are the chart's input, not a pod spec
+
+
+def _looks_like_pod_spec(node: Any) -> bool:
+    if not isinstance(node, Mapping) or "containers" not in node:
+        return False
+    containers = node.get("containers")
+    return is_list(containers) and any(isinstance(c, Mapping) and isinstance(c.get("image"), str)
+                                       for c in containers)
+
+
+def find_pod_spec(props: Mapping) -> Optional[tuple[Mapping, str]]:
+    """The first pod spec embedded in *props* (breadth first, in document order, at most
+    :data:`SHAPE_DEPTH` deep, ``metadata`` and ``status`` skipped) and its path: a mapping with a
+    ``containers`` list holding at least one container with an ``image``, which is what a pod spec
+    is to the kubelet. A branch unknown at preview is skipped."""
+    queue: list[tuple[Any, str, int]] = [(props, "", 0)]
+    while queue:
+        node, path, depth = queue.pop(0)
+        try:
+            if depth and _looks_like_pod_spec(node):
+                return node, path
+            if depth >= SHAPE_DEPTH:
+                continue
+            if isinstance(node, Mapping):
+                for key in list(node.keys()):
+                    if depth == 0 and key in ("metadata", "status", "apiVersion", "kind"):
+                        continue
+                    queue.append((node[key], join(path, key), depth + 1))
+            elif is_list(node):
+                for i in range(len(node)):
+                    queue.append((node[i], join(path, i), depth + 1))
+        except UnknownValueError:
+            continue
+    return None
 
 
 class NotJudged(Exception):
@@ -291,7 +348,14 @@ class PodSpec:
 
     def __init__(self, obj: Obj):
         self.obj = obj
+        self._sc: Optional[Mapping] = None
         kind = (obj.info.group, obj.info.kind)
+        if kind not in POD_SPEC_PATHS:
+            found = find_pod_spec(obj.props)
+            if found is None:
+                raise NotJudged("(no pod spec)")
+            self.spec, self.path = found
+            return
         keys = POD_SPEC_PATHS[kind]
         node: Any = obj.props
         path = ""
@@ -339,8 +403,11 @@ def _present(props: Mapping, keys: Sequence[str]) -> bool:
 
 
 def pod_spec(obj: Obj) -> Optional[PodSpec]:
-    """The pod spec of *obj*, or None when its kind carries none (or it names another workload)."""
-    if obj.info is None or (obj.info.group, obj.info.kind) not in POD_SPEC_PATHS:
+    """The pod spec of *obj*, or None when its kind carries none (or it names another workload); a
+    custom resource's is found by its shape (:func:`find_pod_spec`)."""
+    if obj.info is None:
+        return None
+    if (obj.info.group, obj.info.kind) not in POD_SPEC_PATHS and not shape_candidate(obj.type):
         return None
     try:
         return PodSpec(obj)

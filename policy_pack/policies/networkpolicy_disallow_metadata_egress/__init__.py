@@ -9,8 +9,10 @@ metadata address that the block's ``except`` list does not take out, on a port t
 and ``fd00:ec2::254`` (AWS over IPv6), all served over TCP port 80. A rule's ports allow port 80
 when it lists none, or an entry with no port, port 80, or a range (``endPort``) holding it, for TCP
 (the default protocol). Named ports name ports of pods, which the metadata service is not, so they
-do not count. A rule with no ``to`` at all (every destination) is networkpolicy-disallow-allow-all's
-finding, not this one's.
+do not count. A rule that reaches everyone or the whole internet with the private ranges (a rule
+with no ``to``, ``0.0.0.0/0``, halves of it...) is networkpolicy-disallow-allow-all's finding
+(its ``_rule_reach``), not this one's: this policy judges the narrower ranges that still hold a
+metadata address (``169.254.0.0/16``, ``169.0.0.0/8``, ``fd00:ec2::/32``...).
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ from pulumi_policy import Severity
 
 from .._lib.framework import finding, nist_800_171, resource_policy
 from .._lib.k8s import get_int, get_map, get_str, maps, strings
+from ..networkpolicy_disallow_allow_all import _rule_reach
 
 METADATA = tuple(ipaddress.ip_address(a) for a in ("169.254.169.254", "169.254.170.2", "fd00:ec2::254"))
 METADATA_PORT = 80
@@ -63,7 +66,7 @@ def _port_80(rule, path) -> bool:
 def check(obj, config):
     spec = obj.spec
     for _, rule, path in maps(spec, "egress", "spec"):
-        if not _port_80(rule, path):
+        if not _port_80(rule, path) or _rule_reach(rule, "to", path)[0] is not None:
             continue
         for _, peer, ppath in maps(rule, "to", path):
             if "ipBlock" not in peer:
