@@ -165,7 +165,8 @@ def flatten(items: Iterable[Iterable[Any]]) -> list[Any]:
     return [x for group in items for x in group]
 
 
-#: A disallowed sample's header line naming a finding it must produce: ``# expect: <policy>: <message key>``.
+#: A disallowed sample's comment line naming a finding it must produce: ``# expect: <policy>: <message key>``
+#: (first lines of the file by convention; last lines where a test depends on the sample's line numbers).
 EXPECT_PREFIX = "# expect:"
 
 
