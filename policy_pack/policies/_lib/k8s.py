@@ -251,12 +251,24 @@ def builtin_group(group: str) -> bool:
     return group in ("core", "apps", "batch", "extensions", "policy", "autoscaling") or group.endswith(".k8s.io")
 
 
+#: Groups whose objects describe other objects (policy engines' patterns and patches, a Helm
+#: release's values): a ``containers`` list there is a pattern, not a workload.
+DESCRIBING_GROUPS = ("helm.sh", "kyverno.io", "gatekeeper.sh", "sigstore.dev", "kubewarden.io",
+                     "open-cluster-management.io")
+
+
 def shape_candidate(type_token: str) -> bool:
     """Whether the pod policies look for a pod spec in an object of this type by its shape: a
-    Kubernetes custom resource whose kind :data:`POD_SPEC_PATHS` does not list."""
+    Kubernetes custom resource whose kind :data:`POD_SPEC_PATHS` does not list, outside
+    :data:`DESCRIBING_GROUPS`."""
     info = parse_type(type_token)
     return (info is not None and (info.group, info.kind) not in POD_SPEC_PATHS and not builtin_group(info.group)
-            and info.group != "helm.sh")  # a Helm release's values are the chart's input, not a pod spec
+            and not any(info.group == g or info.group.endswith("." + g) for g in DESCRIBING_GROUPS))
+
+
+#: An image reference as a container runtime takes it (no pattern characters: ``!*:latest`` or
+#: ``{{ request.image }}`` in a policy engine's pattern is no image).
+_IMAGE_REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/:@-]*$")
 
 
 def _looks_like_pod_spec(node: Any) -> bool:
@@ -264,14 +276,15 @@ def _looks_like_pod_spec(node: Any) -> bool:
         return False
     containers = node.get("containers")
     return is_list(containers) and any(isinstance(c, Mapping) and isinstance(c.get("image"), str)
-                                       for c in containers)
+                                       and _IMAGE_REF.match(c.get("image")) for c in containers)
 
 
 def find_pod_spec(props: Mapping) -> Optional[tuple[Mapping, str]]:
     """The first pod spec embedded in *props* (breadth first, in document order, at most
     :data:`SHAPE_DEPTH` deep, ``metadata`` and ``status`` skipped) and its path: a mapping with a
     ``containers`` list holding at least one container with an ``image``, which is what a pod spec
-    is to the kubelet. A branch unknown at preview is skipped."""
+    is to the kubelet (an image written as a runtime takes it, not a pattern). A branch unknown at
+    preview is skipped."""
     queue: list[tuple[Any, str, int]] = [(props, "", 0)]
     while queue:
         node, path, depth = queue.pop(0)
