@@ -180,10 +180,10 @@ def expected_findings(sample: Path) -> set[tuple[str, str]]:
     return out
 
 
-def in_process_findings(policy, resources: Iterable[Resource]) -> list[str]:
+def in_process_findings(policy, resources: list[Resource]) -> list[str]:
     """The findings of *policy* on *resources* evaluated in this process (the same check code the pack
     process runs, with the default configuration), keeping each finding's message key."""
-    from policy_pack.policies._lib.framework import HardenedStackPolicy
+    from policy_pack.policies._lib.framework import WHOLE_STACK_TOKEN, HardenedStackPolicy
     from policy_pack.policies._lib.k8s import Obj, Unverifiable
 
     found: list[str] = []
@@ -193,11 +193,14 @@ def in_process_findings(policy, resources: Iterable[Resource]) -> list[str]:
         if not policy.applies_to(r.type):
             continue
         try:
-            objs.append(Obj(r.type, r.inputs, r.name))
+            objs.append(Obj(r.type, r.inputs, r.name, urn=r.urn or r.name))
         except Unverifiable as e:
             found.append(e.message)
     if isinstance(policy, HardenedStackPolicy):
-        found.extend(message for _, message in policy._findings(objs, settings))
+        # A presence policy reports an absent component only for a whole stack (framework._validate).
+        whole = not policy.presence or any(r.type == WHOLE_STACK_TOKEN for r in resources)
+        found.extend(message for obj, message in policy._findings(objs, settings)
+                     if whole or obj is None or getattr(obj, "urn", None))
     else:
         for obj in objs:
             found.extend(policy._findings(obj, settings))
