@@ -94,6 +94,12 @@ class Verdict:
     def mandatory(self) -> bool:
         return self.enforcement_level in ("mandatory", "remediate")
 
+    @property
+    def internal_error(self) -> bool:
+        """Whether the policy raised (a bug in the policy, reported fail-closed at its level) rather
+        than finding a violation (policy_pack/policies/_lib/framework.py, ``INTERNAL_ERROR_PREFIX``)."""
+        return self.message.startswith("internal error: ")
+
     def sort_key(self) -> tuple:
         r = self.resource
         return (r.file or "~" if r else "~", (r.line or 0) if r else 0, self.urn, self.policy, self.message)

@@ -1,4 +1,5 @@
-# Every container declares CPU and memory limits, no larger than the configured maxima.
+# Every container and init container requests and limits CPU and memory, with limits no larger than
+# the configured maxima (the same rule as the pack's container-missing-resource-limits).
 # NIST SP 800-171 3.13.1 (availability of shared nodes), CIS Kubernetes 5.7.
 package k8shardenedcontainerlimits
 
@@ -105,9 +106,21 @@ docker_hub(name) := name if {
 
 # --- end of shared helpers --------------------------------------------------------------------
 
+resource_containers contains c if some c in pod_spec.containers
+
+resource_containers contains c if some c in pod_spec.initContainers
+
 violation contains {"msg": msg, "details": {"container": c.name, "resource": r}} if {
 	not exempt_object
-	some c in pod_spec.containers
+	some c in resource_containers
+	some r in ["cpu", "memory"]
+	object.get(c, ["resources", "requests", r], null) == null
+	msg := sprintf("%v: container %v has no %v request; set resources.requests.%v", [object_name, c.name, r, r])
+}
+
+violation contains {"msg": msg, "details": {"container": c.name, "resource": r}} if {
+	not exempt_object
+	some c in resource_containers
 	some r in ["cpu", "memory"]
 	object.get(c, ["resources", "limits", r], null) == null
 	msg := sprintf("%v: container %v has no %v limit; set resources.limits.%v", [object_name, c.name, r, r])
@@ -115,7 +128,7 @@ violation contains {"msg": msg, "details": {"container": c.name, "resource": r}}
 
 violation contains {"msg": msg, "details": {"container": c.name, "resource": r}} if {
 	not exempt_object
-	some c in pod_spec.containers
+	some c in resource_containers
 	some r in ["cpu", "memory"]
 	limit := c.resources.limits[r]
 	maximum := input.parameters[r]

@@ -76,6 +76,9 @@ def assert_reported_properly(diagnostics) -> None:
     for d in diagnostics:
         assert d.policy, d
         assert d.message.strip(), f"{d.policy} reported an empty message"
+        # A policy that raised is reported fail-closed as an internal error: the pack survives, but it
+        # is a crash of the policy, which the fuzz tests must see.
+        assert not d.internal_error, f"{d.policy} crashed: {d.message}"
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -278,7 +278,8 @@ mutator("host-path-volume", "hostPath volume (/var/run/docker.sock) mounted", co
 
 # --- namespaces and network policy ----------------------------------------------------------
 
-mutator("pss-enforce-privileged", f"label {PSS_ENFORCE}: privileged", core=True)(
+mutator("pss-enforce-privileged", f"label {PSS_ENFORCE}: privileged", core=True,
+        policies=("namespace-enforce-pod-security",))(
     per_resource(lambda r: r.kind == "Namespace",
                  lambda r: r.inputs.setdefault("metadata", {}).setdefault("labels", {}).update({PSS_ENFORCE: "privileged"})))
 
@@ -309,7 +310,8 @@ def _remove_default_deny(stack):
             yield res.label, apply
 
 
-mutator("default-deny-removed", "the namespace's default-deny NetworkPolicy deleted", core=True)(_remove_default_deny)
+mutator("default-deny-removed", "the namespace's default-deny NetworkPolicy deleted", core=True,
+        policies=("namespace-missing-default-deny",))(_remove_default_deny)
 
 
 def _allow_all(ns: str) -> dict:
@@ -318,7 +320,8 @@ def _allow_all(ns: str) -> dict:
             "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"], "ingress": [{}], "egress": [{}]}}
 
 
-mutator("allow-all-networkpolicy", "NetworkPolicy allowing all ingress and egress added", core=True)(
+mutator("allow-all-networkpolicy", "NetworkPolicy allowing all ingress and egress added", core=True,
+        policies=("networkpolicy-disallow-allow-all",))(
     per_namespace_add(_allow_all, "allow-all"))
 
 
@@ -328,7 +331,8 @@ def _literal_secret(ns: str) -> dict:
             "stringData": {"password": "hunter2-literal-in-source"}}
 
 
-mutator("secret-literal-data", "Secret with literal stringData added", core=True)(
+mutator("secret-literal-data", "Secret with literal stringData added", core=True,
+        policies=("secret-disallow-literal-data",))(
     per_namespace_add(_literal_secret, "secret"))
 
 # --- RBAC -------------------------------------------------------------------------------------
@@ -358,7 +362,8 @@ def _wildcard_role(stack):
         yield "ClusterRole/mutant-wildcard (added)", add
 
 
-mutator("rbac-wildcard", "RBAC rule granting * on * (existing roles rewritten, and one added)", core=True)(_wildcard_role)
+mutator("rbac-wildcard", "RBAC rule granting * on * (existing roles rewritten, and one added)", core=True,
+        policies=("role-disallow-wildcards",))(_wildcard_role)
 
 # --- components, as they land -----------------------------------------------------------------
 
@@ -388,8 +393,10 @@ def _weak_tls(stack):
             yield res.label, apply
 
 
-mutator("tls-minimum-1.0", "minimum TLS protocol lowered to TLS 1.0")(_weak_tls)
-mutator("peer-authentication-permissive", "PeerAuthentication mtls.mode: PERMISSIVE")(
+mutator("tls-minimum-1.0", "minimum TLS protocol lowered to TLS 1.0",
+        policies=("gateway-missing-tls13-minimum", "mesh-enforce-tls13-hybrid-kex"))(_weak_tls)
+mutator("peer-authentication-permissive", "PeerAuthentication mtls.mode: PERMISSIVE",
+        policies=("peerauthentication-disallow-permissive-mtls",))(
     per_resource(lambda r: r.kind == "PeerAuthentication",
                  lambda r: r.inputs.setdefault("spec", {}).setdefault("mtls", {}).update(mode="PERMISSIVE")))
 
@@ -411,16 +418,18 @@ def _tls_off_in_hcl(res: Res) -> None:
             res.inputs["data"][key] = text.replace("tls_disable = false", "tls_disable = true")
 
 
-mutator("vault-single-replica", "the Vault StatefulSet the chart renders at spec.replicas: 1")(
+mutator("vault-single-replica", "the Vault StatefulSet the chart renders at spec.replicas: 1",
+        policies=("vault-enforce-ha-tls",))(
     per_resource(is_vault_server, lambda r: r.inputs.setdefault("spec", {}).update(replicas=1)))
-mutator("vault-tls-disabled", "the Vault server HCL the chart renders with tls_disable = true")(
+mutator("vault-tls-disabled", "the Vault server HCL the chart renders with tls_disable = true",
+        policies=("vault-enforce-ha-tls",))(
     per_resource(lambda r: r.kind == "ConfigMap" and r.namespace == "vault"
                  and any(k.endswith(".hcl") and "tls_disable = false" in str(v)
                          for k, v in (r.inputs.get("data") or {}).items()),
                  _tls_off_in_hcl))
-mutator("kms-rotation-off", "aws:kms Key enableKeyRotation: false")(
+mutator("kms-rotation-off", "aws:kms Key enableKeyRotation: false", policies=("kms-enable-key-rotation",))(
     per_resource(lambda r: r.type == "aws:kms/key:Key", lambda r: r.inputs.update(enableKeyRotation=False)))
-mutator("waf-rules-removed", "WAFv2 WebAcl rules: []")(
+mutator("waf-rules-removed", "WAFv2 WebAcl rules: []", policies=("webacl-missing-managed-rules",))(
     per_resource(lambda r: r.type == "aws:wafv2/webAcl:WebAcl", lambda r: r.inputs.update(rules=[])))
 
 
@@ -434,7 +443,8 @@ def _remove_falco(stack):
             yield res.label, apply
 
 
-mutator("falco-removed", "the Falco chart deleted from the stack")(_remove_falco)
+mutator("falco-removed", "the Falco chart deleted from the stack",
+        policies=("stack-missing-runtime-detection",))(_remove_falco)
 
 
 def _shorten_retention(res: Res) -> None:
@@ -454,7 +464,8 @@ def _walk_retention(value: Any) -> Iterator[tuple[dict, str]]:
             yield from _walk_retention(v)
 
 
-mutator("object-lock-retention-shortened", "S3 object lock default retention: 1 day")(
+mutator("object-lock-retention-shortened", "S3 object lock default retention: 1 day",
+        policies=("bucket-enforce-object-lock-retention",))(
     per_resource(lambda r: r.type.startswith("aws:s3/bucketObjectLockConfiguration"), _shorten_retention))
 
 
@@ -535,6 +546,199 @@ mutator("iam-policy-star-action", "an IAM role policy allowing kms:*", core=True
         policies=("iampolicy-disallow-wildcard-actions",))(per_resource(
             lambda r: r.type == "aws:iam/rolePolicy:RolePolicy",
             lambda r: r.inputs.update(policy='{"Statement": [{"Effect": "Allow", "Action": "kms:*", "Resource": "*"}]}')))
+
+
+# --- one mutator per check the earlier ones leave without a mutant (issue 27, item 4) -------------
+
+mutator("proc-mount-unmasked", "securityContext.procMount: Unmasked", core=True,
+        policies=("container-disallow-unmasked-proc-mount",))(
+    per_container(lambda c: _sc(c).update(procMount="Unmasked")))
+mutator("selinux-spc-type", "securityContext.seLinuxOptions.type: spc_t (the super-privileged container type)", core=True,
+        policies=("pod-disallow-custom-selinux-options",))(
+    per_container(lambda c: _sc(c).update(seLinuxOptions={"type": "spc_t"})))
+mutator("apparmor-unconfined", "securityContext.appArmorProfile.type: Unconfined", core=True,
+        policies=("pod-disallow-unconfined-apparmor",))(
+    per_container(lambda c: _sc(c).update(appArmorProfile={"type": "Unconfined"})))
+mutator("windows-host-process", "securityContext.windowsOptions.hostProcess: true", core=True,
+        policies=("pod-disallow-windows-host-process",))(
+    per_container(lambda c: _sc(c).update(windowsOptions={"hostProcess": True})))
+mutator("probe-host-metadata", "a livenessProbe against the cloud metadata endpoint (httpGet.host 169.254.169.254)",
+        core=True, policies=("container-disallow-probe-hosts",))(
+    per_container(lambda c: c.update(livenessProbe={"httpGet": {"host": "169.254.169.254", "path": "/", "port": 80}})))
+mutator("literal-credential-env", "env AWS_SECRET_ACCESS_KEY with a literal value", core=True,
+        policies=("container-disallow-literal-credentials",))(
+    per_container(lambda c: c.update(env=(c.get("env") or []) + [{"name": "AWS_SECRET_ACCESS_KEY",
+                                                                  "value": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY"}])))
+mutator("unsafe-sysctl", "securityContext.sysctls: kernel.core_pattern (not namespaced)", core=True,
+        policies=("pod-disallow-unsafe-sysctls",))(
+    per_pod(lambda p: p.setdefault("securityContext", {}).update(sysctls=[{"name": "kernel.core_pattern",
+                                                                          "value": "|/tmp/x"}])))
+mutator("host-ipc", "hostIPC: true", core=True, policies=("pod-disallow-host-namespaces",))(
+    per_pod(lambda p: p.update(hostIPC=True)))
+mutator("default-service-account", "serviceAccountName: default", core=True,
+        policies=("pod-disallow-default-service-account",))(per_pod(lambda p: p.update(serviceAccountName="default")))
+
+
+def _add_nfs(p: dict) -> None:
+    p["volumes"] = (p.get("volumes") or []) + [{"name": "mutant-nfs", "nfs": {"server": "10.0.0.9", "path": "/"}}]
+
+
+mutator("nfs-volume", "an nfs volume (outside the restricted profile's volume types)", core=True,
+        policies=("pod-disallow-unsafe-volume-types",))(per_pod(_add_nfs))
+
+
+def _pod_annotation(key: str, value: str) -> Callable[["Res"], None]:
+    def change(res: Res) -> None:
+        template = pod_template(res.inputs)
+        template.setdefault("metadata", {}).setdefault("annotations", {})[key] = value
+    return change
+
+
+def _pods(res: Res) -> bool:
+    return res.kind in POD_KINDS and pod_template(res.inputs) is not None
+
+
+mutator("mesh-exclude-outbound", "pod annotation traffic.sidecar.istio.io/excludeOutboundIPRanges: 0.0.0.0/0",
+        policies=("pod-disallow-mesh-bypass",))(
+    per_resource(lambda r: _pods(r) and "istio-system" != r.namespace,
+                 _pod_annotation("traffic.sidecar.istio.io/excludeOutboundIPRanges", "0.0.0.0/0")))
+mutator("service-load-balancer", "Service type: LoadBalancer", policies=("service-disallow-external-exposure",))(
+    per_resource(lambda r: r.kind == "Service" and (r.inputs.get("spec") or {}).get("type", "ClusterIP") == "ClusterIP"
+                 and (r.inputs.get("spec") or {}).get("clusterIP") != "None",
+                 lambda r: r.inputs["spec"].update(type="LoadBalancer")))
+mutator("kms-rotation-period-long", "aws:kms Key rotationPeriodInDays: 3650", policies=("kms-enable-key-rotation",))(
+    per_resource(lambda r: r.type == "aws:kms/key:Key", lambda r: r.inputs.update(rotationPeriodInDays=3650)))
+
+
+def _falco_config(res: Res) -> Optional[dict]:
+    import yaml
+
+    text = (res.inputs.get("data") or {}).get("falco.yaml") if res.kind == "ConfigMap" else None
+    doc = yaml.safe_load(text) if isinstance(text, str) else None
+    return doc if isinstance(doc, dict) and isinstance(doc.get("http_output"), dict) else None
+
+
+def _falco_http_output(change: Callable[[dict], None]) -> Callable[[Res], None]:
+    def apply(res: Res) -> None:
+        import yaml
+
+        doc = _falco_config(res)
+        change(doc["http_output"])
+        res.inputs["data"]["falco.yaml"] = yaml.safe_dump(doc, sort_keys=True)
+    return apply
+
+
+mutator("falco-http-output-off", "the falco.yaml ConfigMap with http_output.enabled: false",
+        policies=("stack-missing-runtime-detection",))(
+    per_resource(lambda r: (_falco_config(r) or {}).get("http_output", {}).get("enabled") is True,
+                 _falco_http_output(lambda h: h.update(enabled=False))))
+mutator("falco-http-output-no-url", "the falco.yaml ConfigMap with http_output.url removed",
+        policies=("stack-missing-runtime-detection",))(
+    per_resource(lambda r: bool((_falco_config(r) or {}).get("http_output", {}).get("url")),
+                 _falco_http_output(lambda h: h.pop("url", None))))
+
+
+mutator("credential-pattern-args", "an AWS access key id on the container's command line (args)", core=True,
+        policies=("manifest-disallow-credential-patterns",))(
+    per_container(lambda c: c.update(args=(c.get("args") or []) + ["--aws-access-key-id=AKIAZ7VRSQ5WOQJDKXMV"])))
+mutator("rbac-nodes-proxy", "get on nodes/proxy added to every ClusterRole", policies=("role-disallow-escalation-paths",))(
+    per_resource(lambda r: r.kind == "ClusterRole" and isinstance(r.inputs.get("rules"), list),
+                 lambda r: r.inputs["rules"].append({"apiGroups": [""], "resources": ["nodes/proxy"], "verbs": ["get"]})))
+
+
+def _sidecar_allow_any(ns: str) -> dict:
+    return {"apiVersion": "networking.istio.io/v1", "kind": "Sidecar", "metadata": {"name": "mutant-egress", "namespace": ns},
+            "spec": {"outboundTrafficPolicy": {"mode": "ALLOW_ANY"}}}
+
+
+def _imds_service_entry(ns: str) -> dict:
+    return {"apiVersion": "networking.istio.io/v1", "kind": "ServiceEntry",
+            "metadata": {"name": "mutant-imds", "namespace": ns},
+            "spec": {"hosts": ["imds.internal"], "location": "MESH_EXTERNAL", "resolution": "STATIC",
+                     "ports": [{"number": 80, "name": "http", "protocol": "HTTP"}],
+                     "endpoints": [{"address": "169.254.169.254"}]}}
+
+
+def _plaintext_destination_rule(ns: str) -> dict:
+    return {"apiVersion": "networking.istio.io/v1", "kind": "DestinationRule",
+            "metadata": {"name": "mutant-plaintext", "namespace": ns},
+            "spec": {"host": f"*.{ns}.svc.cluster.local", "trafficPolicy": {"tls": {"mode": "DISABLE"}}}}
+
+
+mutator("sidecar-allow-any", "a Sidecar with outboundTrafficPolicy ALLOW_ANY added", core=True,
+        policies=("sidecar-disallow-allow-any-egress",))(per_namespace_add(_sidecar_allow_any, "sidecar"))
+mutator("service-entry-imds", "a ServiceEntry to the instance metadata service added", core=True,
+        policies=("serviceentry-disallow-broad-egress",))(per_namespace_add(_imds_service_entry, "imds"))
+mutator("destination-rule-plaintext", "a DestinationRule with tls mode DISABLE toward the namespace's services added",
+        core=True, policies=("destinationrule-disallow-tls-downgrade",))(
+    per_namespace_add(_plaintext_destination_rule, "plaintext"))
+
+
+def _link_local_egress(ns: str) -> dict:
+    return {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+            "metadata": {"name": "mutant-link-local", "namespace": ns},
+            "spec": {"podSelector": {}, "policyTypes": ["Egress"],
+                     "egress": [{"to": [{"ipBlock": {"cidr": "169.254.0.0/16"}}],
+                                 "ports": [{"protocol": "TCP", "port": 80}]}]}}
+
+
+mutator("metadata-egress", "a NetworkPolicy allowing egress to 169.254.0.0/16 on TCP 80 added", core=True,
+        policies=("networkpolicy-disallow-metadata-egress",))(per_namespace_add(_link_local_egress, "link-local"))
+
+
+def _tcp_listener(res: Res) -> None:
+    res.inputs["spec"]["listeners"].append({"name": "mutant-tcp", "port": 5432, "protocol": "TCP"})
+
+
+mutator("gateway-tcp-listener", "a plaintext TCP listener added to every Gateway API Gateway",
+        policies=("gateway-disallow-plaintext-streams",))(
+    per_resource(lambda r: r.kind == "Gateway" and r.type.startswith("kubernetes:gateway.networking.k8s.io")
+                 and isinstance((r.inputs.get("spec") or {}).get("listeners"), list), _tcp_listener))
+
+
+def _constraint(res: Res) -> bool:
+    return res.type.startswith("kubernetes:constraints.gatekeeper.sh/")
+
+
+mutator("constraint-dryrun", "every Gatekeeper constraint at enforcementAction: dryrun",
+        policies=("constraint-enforce-deny-action",))(
+    per_resource(_constraint, lambda r: r.inputs.setdefault("spec", {}).update(enforcementAction="dryrun")))
+
+
+def _security_webhooks(res: Res) -> bool:
+    from policy_pack.policies.webhook_disallow_admission_bypass import GATEKEEPER_VALIDATION, owner
+
+    return res.kind in ("ValidatingWebhookConfiguration", "MutatingWebhookConfiguration") and any(
+        owner(str(w.get("name"))) and w.get("name") != GATEKEEPER_VALIDATION for w in res.inputs.get("webhooks") or [])
+
+
+def _fail_open(res: Res) -> None:
+    from policy_pack.policies.webhook_disallow_admission_bypass import owner
+
+    for w in res.inputs["webhooks"]:
+        if owner(str(w.get("name"))):
+            w["failurePolicy"] = "Ignore"
+
+
+mutator("security-webhook-fails-open", "failurePolicy: Ignore on the injector's, policy-controller's and Gatekeeper's "
+        "other webhooks", policies=("webhook-disallow-admission-bypass",))(per_resource(_security_webhooks, _fail_open))
+
+
+mutator("cluster-secret-store-open", "a ClusterSecretStore's spec.conditions removed",
+        policies=("clustersecretstore-missing-namespace-conditions",))(
+    per_resource(lambda r: r.kind == "ClusterSecretStore" and (r.inputs.get("spec") or {}).get("conditions"),
+                 lambda r: r.inputs["spec"].pop("conditions")))
+
+
+def _tenant_envoy_filter(ns: str) -> dict:
+    return {"apiVersion": "networking.istio.io/v1alpha3", "kind": "EnvoyFilter",
+            "metadata": {"name": "mutant-no-authz", "namespace": ns},
+            "spec": {"configPatches": [{"applyTo": "HTTP_FILTER", "match": {"context": "SIDECAR_INBOUND"},
+                                        "patch": {"operation": "REMOVE"}}]}}
+
+
+mutator("envoy-filter-remove", "an EnvoyFilter removing an HTTP filter added", core=True,
+        policies=("envoyfilter-disallow-security-bypass",))(per_namespace_add(_tenant_envoy_filter, "envoyfilter"))
 
 
 def all_mutants(stack: list[Res]) -> dict[str, list[Mutant]]:

@@ -18,6 +18,7 @@ class Diagnostic(NamedTuple):
     message: str
     mandatory: bool
     urn: str
+    internal_error: bool = False
 
 
 class Resource(NamedTuple):
@@ -40,7 +41,7 @@ class PackClient:
 
     @staticmethod
     def _diagnostics(analysis) -> list[Diagnostic]:
-        return [Diagnostic(v.policy, v.message, v.mandatory, v.urn) for v in analysis.verdicts]
+        return [Diagnostic(v.policy, v.message, v.mandatory, v.urn, v.internal_error) for v in analysis.verdicts]
 
     def policies(self) -> list[str]:
         return sorted(self.process.policies)

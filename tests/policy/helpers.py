@@ -163,3 +163,55 @@ def samples(policy_name: str) -> list[Path]:
 
 def flatten(items: Iterable[Iterable[Any]]) -> list[Any]:
     return [x for group in items for x in group]
+
+
+#: A disallowed sample's comment line naming a finding it must produce: ``# expect: <policy>: <message key>``
+#: (first lines of the file by convention; last lines where a test depends on the sample's line numbers).
+EXPECT_PREFIX = "# expect:"
+
+
+def expected_findings(sample: Path) -> set[tuple[str, str]]:
+    """The ``(policy, message key)`` pairs a sample's ``# expect:`` header lines name."""
+    out = set()
+    for line in sample.read_text(encoding="utf-8").splitlines():
+        if line.startswith(EXPECT_PREFIX):
+            policy, _, key = line[len(EXPECT_PREFIX):].strip().partition(":")
+            out.add((policy.strip(), key.strip()))
+    return out
+
+
+def in_process_findings(policy, resources: list[Resource]) -> list[str]:
+    """The findings of *policy* on *resources* evaluated in this process (the same check code the pack
+    process runs, with the default configuration), keeping each finding's message key."""
+    from policy_pack.policies._lib.framework import WHOLE_STACK_TOKEN, HardenedStackPolicy
+    from policy_pack.policies._lib.k8s import Obj, Unverifiable
+
+    found: list[str] = []
+    settings = policy.configuration.default_settings
+    objs = []
+    for r in resources:
+        if not policy.applies_to(r.type):
+            continue
+        try:
+            objs.append(Obj(r.type, r.inputs, r.name, urn=r.urn or r.name))
+        except Unverifiable as e:
+            found.append(e.message)
+    if isinstance(policy, HardenedStackPolicy):
+        # A presence policy reports an absent component only for a whole stack (framework._validate).
+        whole = not policy.presence or any(r.type == WHOLE_STACK_TOKEN for r in resources)
+        found.extend(message for obj, message in policy._findings(objs, settings)
+                     if whole or obj is None or getattr(obj, "urn", None))
+    else:
+        for obj in objs:
+            found.extend(policy._findings(obj, settings))
+    return found
+
+
+def finding_keys(policy, resources: list[Resource], wire_messages: Iterable[str]) -> set[str]:
+    """The message keys of the findings the pack process reported (*wire_messages*): a finding's key
+    travels in this process only, so each message is matched to the in-process finding of the same
+    text (its explicit key), else its key is derived from its text."""
+    from policy_pack.policies._lib.framework import message_key
+
+    local = {str(m): message_key(m) for m in in_process_findings(policy, resources)}
+    return {local.get(m) or message_key(m) for m in wire_messages}

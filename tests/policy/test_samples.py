@@ -11,21 +11,37 @@ from policy_pack.policies import all_policies
 from policy_pack.policies._lib.exemptions import load_exemptions
 from policy_pack.policies._lib.framework import NAME_RULE, VERBS
 
-from .helpers import POLICIES_DIR, ROOT, messages, samples
+from .helpers import EXPECT_PREFIX, POLICIES_DIR, ROOT, expected_findings, finding_keys, messages, samples
 
 POLICIES = all_policies()
 NAMES = [p.name for p in POLICIES]
 CASES = [(p.name, path) for p in POLICIES for path in samples(p.name)]
 
 
+BY_NAME = {p.name: p for p in POLICIES}
+
+
 @pytest.mark.parametrize("policy,sample", CASES, ids=[f"{n}/{p.stem}" for n, p in CASES])
 def test_sample_verdict(pack, policy, sample):
-    analysis = pack.analyze(load_path(sample))
+    """An allowed sample draws nothing from its policy; a disallowed one breaks ONE rule of it and
+    draws exactly the findings its ``# expect: <policy>: <message key>`` header names (the message
+    keys of the findings, not merely "some finding"): a sample that breaks two rules, or a check
+    that reports the wrong rule, fails here."""
+    resources = load_path(sample)
+    analysis = pack.analyze(resources)
     found = messages(analysis, policy)
+    expected = expected_findings(sample)
     if sample.name.startswith("allowed-"):
         assert not found, f"{sample.name} should pass {policy}, got: {found}"
-    else:
-        assert found, f"{sample.name} should violate {policy}; all verdicts: {messages(analysis)}"
+        assert not expected, f"{sample.name}: an allowed sample expects no finding"
+        return
+    assert found, f"{sample.name} should violate {policy}; all verdicts: {messages(analysis)}"
+    assert expected, f"{sample.name}: no '{EXPECT_PREFIX} {policy}: <message key>' header"
+    assert {p for p, _ in expected} == {policy}, f"{sample.name} names findings of other policies: {expected}"
+    assert len(expected) == 1, f"{sample.name} breaks several rules of {policy}: {sorted(expected)}; split it"
+    wire = [v.message for v in analysis.verdicts if v.policy == policy]
+    keys = {(policy, k) for k in finding_keys(BY_NAME[policy], resources, wire)}
+    assert keys == expected, f"{sample.name}: expected {sorted(expected)}, the pack reported {sorted(keys)}: {wire}"
 
 
 @pytest.mark.parametrize("policy", POLICIES, ids=NAMES)

@@ -23,7 +23,14 @@ that yields one message per violation; a stack policy with :func:`stack_policy` 
   marks the policy not applicable to the object, with the exemption's id, owner, expiry and
   reason; an expired one is reported next to the finding it no longer lifts;
 - turns a field of the wrong type into a violation naming the field (fail closed), and any
-  unexpected error into a violation too: a policy never crashes the pack.
+  unexpected error into an *internal error* (:class:`InternalError`, its text starting with
+  :data:`INTERNAL_ERROR_PREFIX`): still a finding at the policy's level, so the pack fails closed and
+  never crashes, but distinct from a violation, so that tests (the fuzz tests first) see a crash.
+
+Every finding has a *message key*, a short stable name of the rule it reports (``hsts-max-age``),
+that the samples and the mutation tests assert on while the user-facing text stays free to change:
+a check yields :func:`finding` ``(key, text)`` (a ``str`` whose text is exactly *text*), or a plain
+string whose key :func:`message_key` derives from the field path the text names.
 """
 from __future__ import annotations
 
@@ -46,7 +53,7 @@ from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError
 
 from . import exemptions as ex
 from . import schema
-from .k8s import NotJudged, Obj, Unverifiable, is_list, join, parse_type, pod_spec
+from .k8s import BY_SHAPE, NotJudged, Obj, Unverifiable, is_list, join, parse_type, pod_spec, shape_candidate
 
 #: Where each policy is documented (an anchor per policy name).
 DOCS = "docs/policies.md"
@@ -370,9 +377,73 @@ def _holds_unknown(root: Any, keys: Sequence[Any]) -> bool:
     return False
 
 
-def _internal(e: Exception) -> str:
-    return (f"the policy could not evaluate this resource ({type(e).__name__}: {e}), so it fails closed; "
-            "check the resource's shape, and report a bug if it is valid Kubernetes")
+#: How every internal error's text begins (the analyzer's ``Verdict.internal_error`` reads it).
+INTERNAL_ERROR_PREFIX = "internal error: "
+
+
+class InternalError(str):
+    """A policy raised: reported as a finding (fail closed) that is not a violation of its rule."""
+
+    key = "internal-error"
+
+
+def _internal(e: Exception) -> InternalError:
+    return InternalError(f"{INTERNAL_ERROR_PREFIX}the policy could not evaluate this resource ({type(e).__name__}: "
+                         f"{e}), so it fails closed; check the resource's shape, and report a bug if it is valid "
+                         "Kubernetes")
+
+
+# ---------------------------------------------------------------------------------------------
+# Message keys
+# ---------------------------------------------------------------------------------------------
+
+class Finding(str):
+    """A finding whose text is the ``str`` itself and whose rule is ``key``."""
+
+    key: str = ""
+
+
+def finding(key: str, message: str) -> Finding:
+    """The finding *message* under the message key *key* (kebab-case, stable across rewording)."""
+    out = Finding(message)
+    out.key = key
+    return out
+
+
+_PATH = re.compile(r"(?<![\w/.'\"-])((?:[A-Za-z_][\w-]*(?:\[[^\]\s]*\])*)(?:\.[A-Za-z_][\w./-]*?(?:\[[^\]\s]*\])*)+)"
+                   r"(?=[\s,;:)'\"]|$)")
+_FIELD = re.compile(r"(?<![\w/.'\"-])([a-z]+[A-Z][A-Za-z0-9]*)(?![\w/.-])")
+_POD_PREFIXES = ("spec.jobTemplate.spec.template.spec.", "spec.jobTemplate.spec.template.", "spec.template.spec.",
+                 "spec.template.", "spec.")
+
+
+def message_key(message: str) -> str:
+    """The message key of a finding: its own (:func:`finding`, an internal error, a "cannot verify"),
+    else derived from the first field path its text names, with list indexes and the pod template's
+    prefix dropped (``spec.template.spec.containers[0].env[3].value`` -> ``containers.env.value``,
+    wherever the template is: ``spec.mpiReplicaSpecs.Launcher.template.spec.containers[0]...`` too),
+    else from the first camelCase field name it names (``enableKeyRotation``), else ``violation``."""
+    key = getattr(message, "key", "")
+    if key:
+        return key
+    if isinstance(message, CannotVerify) or message.startswith("cannot verify"):
+        return "cannot-verify"
+    if message.startswith(INTERNAL_ERROR_PREFIX):
+        return "internal-error"
+    if message.startswith("policy configuration:"):
+        return "configuration"
+    match = _PATH.search(message)
+    if not match:
+        field = _FIELD.search(message)
+        return field.group(1) if field else "violation"
+    path = re.sub(r"\[[^\]]*\]", "", match.group(1)).rstrip(".")
+    if ".template.spec." in path:  # a pod template anywhere (a CronJob's, a custom resource's)
+        return path.rsplit(".template.spec.", 1)[1]
+    for prefix in _POD_PREFIXES:
+        if path.startswith(prefix) and path != prefix.rstrip("."):
+            path = path[len(prefix):]
+            break
+    return path
 
 
 # ---------------------------------------------------------------------------------------------
@@ -397,7 +468,8 @@ class _Meta:
         if hit is None:
             key = kind_key(type_token)
             hit = key is not None and (key in self.kinds or (key[0], "*") in self.kinds
-                                       or type_token in self.kinds or "*" in self.kinds)
+                                       or type_token in self.kinds or "*" in self.kinds
+                                       or (BY_SHAPE in self.kinds and shape_candidate(type_token)))
             self._applies[type_token] = hit
         return hit
 

@@ -13,6 +13,8 @@ from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any, Iterator, Mapping, NamedTuple, Optional, Sequence
 
+from pulumi_policy.proxy import UnknownValueError
+
 EMPTY: Mapping[str, Any] = {}
 
 
@@ -232,8 +234,76 @@ POD_SPEC_PATHS.update(WORKLOAD_CRD_POD_SPEC_PATHS)
 TEMPLATE_REFERENCES: dict[tuple[str, str], tuple[str, ...]] = {
     ("argoproj.io", "Rollout"): ("spec", "workloadRef"),
 }
-#: ``(group, kind)`` of every kind with a pod spec.
-POD_KINDS = frozenset(POD_SPEC_PATHS)
+#: The marker a policy's ``kinds`` holds to judge, beside the kinds listed, every custom resource
+#: that embeds a pod spec (found by :func:`find_pod_spec`, by its shape, not from a list of kinds).
+BY_SHAPE = ("(custom resources)", "(embedding a pod spec)")
+#: ``(group, kind)`` of every kind with a pod spec, and :data:`BY_SHAPE`: the pod policies judge any
+#: other custom resource whose shape holds a pod spec (a ``containers`` list of images).
+POD_KINDS = frozenset(POD_SPEC_PATHS) | {BY_SHAPE}
+#: How deep below the object :func:`find_pod_spec` looks (a KEDA ScaledJob's pod spec is 4 deep,
+#: a Kubeflow MPIJob's 5: ``spec.mpiReplicaSpecs.Worker.template.spec``).
+SHAPE_DEPTH = 8
+
+
+def builtin_group(group: str) -> bool:
+    """Kubernetes' own API groups (``core``, ``apps``, ``*.k8s.io``...): their kinds hold a pod spec
+    only where :data:`POD_SPEC_PATHS` says; every other group is a custom resource's."""
+    return group in ("core", "apps", "batch", "extensions", "policy", "autoscaling") or group.endswith(".k8s.io")
+
+
+#: Groups whose objects describe other objects (policy engines' patterns and patches, a Helm
+#: release's values): a ``containers`` list there is a pattern, not a workload.
+DESCRIBING_GROUPS = ("helm.sh", "kyverno.io", "gatekeeper.sh", "sigstore.dev", "kubewarden.io",
+                     "open-cluster-management.io")
+
+
+def shape_candidate(type_token: str) -> bool:
+    """Whether the pod policies look for a pod spec in an object of this type by its shape: a
+    Kubernetes custom resource whose kind :data:`POD_SPEC_PATHS` does not list, outside
+    :data:`DESCRIBING_GROUPS`."""
+    info = parse_type(type_token)
+    return (info is not None and (info.group, info.kind) not in POD_SPEC_PATHS and not builtin_group(info.group)
+            and not any(info.group == g or info.group.endswith("." + g) for g in DESCRIBING_GROUPS))
+
+
+#: An image reference as a container runtime takes it (no pattern characters: ``!*:latest`` or
+#: ``{{ request.image }}`` in a policy engine's pattern is no image).
+_IMAGE_REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/:@-]*$")
+
+
+def _looks_like_pod_spec(node: Any) -> bool:
+    if not isinstance(node, Mapping) or "containers" not in node:
+        return False
+    containers = node.get("containers")
+    return is_list(containers) and any(isinstance(c, Mapping) and isinstance(c.get("image"), str)
+                                       and _IMAGE_REF.match(c.get("image")) for c in containers)
+
+
+def find_pod_spec(props: Mapping) -> Optional[tuple[Mapping, str]]:
+    """The first pod spec embedded in *props* (breadth first, in document order, at most
+    :data:`SHAPE_DEPTH` deep, ``metadata`` and ``status`` skipped) and its path: a mapping with a
+    ``containers`` list holding at least one container with an ``image``, which is what a pod spec
+    is to the kubelet (an image written as a runtime takes it, not a pattern). A branch unknown at
+    preview is skipped."""
+    queue: list[tuple[Any, str, int]] = [(props, "", 0)]
+    while queue:
+        node, path, depth = queue.pop(0)
+        try:
+            if depth and _looks_like_pod_spec(node):
+                return node, path
+            if depth >= SHAPE_DEPTH:
+                continue
+            if isinstance(node, Mapping):
+                for key in list(node.keys()):
+                    if depth == 0 and key in ("metadata", "status", "apiVersion", "kind"):
+                        continue
+                    queue.append((node[key], join(path, key), depth + 1))
+            elif is_list(node):
+                for i in range(len(node)):
+                    queue.append((node[i], join(path, i), depth + 1))
+        except UnknownValueError:
+            continue
+    return None
 
 
 class NotJudged(Exception):
@@ -291,7 +361,14 @@ class PodSpec:
 
     def __init__(self, obj: Obj):
         self.obj = obj
+        self._sc: Optional[Mapping] = None
         kind = (obj.info.group, obj.info.kind)
+        if kind not in POD_SPEC_PATHS:
+            found = find_pod_spec(obj.props)
+            if found is None:
+                raise NotJudged("(no pod spec)")
+            self.spec, self.path = found
+            return
         keys = POD_SPEC_PATHS[kind]
         node: Any = obj.props
         path = ""
@@ -339,8 +416,11 @@ def _present(props: Mapping, keys: Sequence[str]) -> bool:
 
 
 def pod_spec(obj: Obj) -> Optional[PodSpec]:
-    """The pod spec of *obj*, or None when its kind carries none (or it names another workload)."""
-    if obj.info is None or (obj.info.group, obj.info.kind) not in POD_SPEC_PATHS:
+    """The pod spec of *obj*, or None when its kind carries none (or it names another workload); a
+    custom resource's is found by its shape (:func:`find_pod_spec`)."""
+    if obj.info is None:
+        return None
+    if (obj.info.group, obj.info.kind) not in POD_SPEC_PATHS and not shape_candidate(obj.type):
         return None
     try:
         return PodSpec(obj)
@@ -501,3 +581,25 @@ def chart_name(obj: "Obj") -> str:
     """The chart a Helm resource installs (``oci://.../falco`` and ``repo/falco`` both give ``falco``)."""
     name = get_str(obj.props, "chart", "") or ""
     return name.rstrip("/").rsplit("/", 1)[-1]
+
+
+#: What Go's ``strconv.ParseBool`` accepts, and how it reads it. ingress-nginx reads every boolean
+#: annotation with it (internal/ingress/annotations/parser/main.go, ``ingAnnotations.parseBool``;
+#: a value it refuses is an invalid annotation and the default applies), and its ConfigMap through
+#: mapstructure with ``WeaklyTypedInput`` (internal/ingress/controller/template/configmap.go,
+#: ``ReadConfig``), which reads strings with ``strconv.ParseBool`` too and the empty string as false.
+GO_BOOLS = {"1": True, "t": True, "T": True, "TRUE": True, "true": True, "True": True,
+            "0": False, "f": False, "F": False, "FALSE": False, "false": False, "False": False}
+
+
+def go_bool(value: Any, default: Optional[bool], empty: Optional[bool] = None) -> Optional[bool]:
+    """*value* (a string from an annotation or a ConfigMap) as Go's ``strconv.ParseBool`` reads it;
+    *default* when it is absent or a spelling Go refuses (``"yes"``, ``" true"``); *empty* for ``""``
+    (mapstructure's weak decoding: false) when given."""
+    if isinstance(value, bool):
+        return value
+    if not isinstance(value, str):
+        return default
+    if value == "" and empty is not None:
+        return empty
+    return GO_BOOLS.get(value, default)

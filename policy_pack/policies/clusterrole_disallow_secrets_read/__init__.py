@@ -21,7 +21,7 @@ from __future__ import annotations
 from pulumi_policy import Severity
 from pulumi_policy.proxy import UnknownValueError
 
-from .._lib.framework import nist_800_171, stack_policy
+from .._lib.framework import finding, nist_800_171, stack_policy
 from .._lib.k8s import Unverifiable, get_map, get_str
 from ..role_disallow_privilege_escalation import READ_VERBS, judged_rules
 
@@ -71,11 +71,11 @@ def check(objects, config):
         bindings = bound.get(name, [])
         cluster_wide = sorted(b.name for b in bindings if b.kind == "ClusterRoleBinding")
         if cluster_wide:
-            yield role, (f"ClusterRole {name} reads Secrets ({'; '.join(found)}) and ClusterRoleBinding "
+            yield role, finding("reader-bound-cluster-wide", f"ClusterRole {name} reads Secrets ({'; '.join(found)}) and ClusterRoleBinding "
                          f"{', '.join(cluster_wide)} binds it cluster-wide, so its subjects read every Secret of "
                          "every namespace; bind it per namespace with RoleBindings, or use a Role with resourceNames")
         elif not bindings:
-            yield role, (f"ClusterRole {name} reads Secrets ({'; '.join(found)}) and no RoleBinding limits it to a "
+            yield role, finding("reader-not-namespaced", f"ClusterRole {name} reads Secrets ({'; '.join(found)}) and no RoleBinding limits it to a "
                          "namespace; a ClusterRoleBinding would give it every Secret of every namespace. Use a Role "
                          "in the namespace (with resourceNames), or bind it only with RoleBindings")
     for name in BUILT_IN_SECRET_READERS:
@@ -83,7 +83,7 @@ def check(objects, config):
             continue
         for b in bound.get(name, []):
             if b.kind == "ClusterRoleBinding":
-                yield b, (f"ClusterRoleBinding {b.name} binds the built-in ClusterRole {name} cluster-wide (roleRef.name), "
+                yield b, finding("built-in-bound-cluster-wide", f"ClusterRoleBinding {b.name} binds the built-in ClusterRole {name} cluster-wide (roleRef.name), "
                           "which reads and writes every Secret of every namespace; bind it per namespace with "
                           "RoleBindings, or bind a role with only the permissions needed")
     if pending is not None:

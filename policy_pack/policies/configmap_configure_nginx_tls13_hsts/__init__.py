@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from pulumi_policy import Severity
 
-from .._lib.framework import nist_800_171, resource_policy
-from .._lib.k8s import get_map
+from .._lib.framework import finding, nist_800_171, resource_policy
+from .._lib.k8s import get_map, go_bool
 
 AEAD_SUITES = ("TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256", "TLS_AES_128_GCM_SHA256")
 CONTROLLER_NAMES = ("ingress-nginx-controller", "nginx-configuration", "nginx-config")
@@ -50,25 +50,31 @@ def check(obj, config):
 
     protocols = (value("ssl-protocols") or "").split()
     if protocols != ["TLSv1.3"]:
-        yield (f"data.ssl-protocols is {value('ssl-protocols') or 'unset (ingress-nginx default TLSv1.2 TLSv1.3)'!s}; "
+        yield finding("ssl-protocols", f"data.ssl-protocols is {value('ssl-protocols') or 'unset (ingress-nginx default TLSv1.2 TLSv1.3)'!s}; "
                "set it to 'TLSv1.3'")
     ciphers = value("ssl-ciphers")
     if ciphers:
         bad = [c for c in ciphers.split(":") if c and c not in AEAD_SUITES]
         if bad:
-            yield f"data.ssl-ciphers allows {', '.join(bad)}; use only {':'.join(AEAD_SUITES)}"
-    if value("hsts") not in (None, "true"):
-        yield f"data.hsts is {value('hsts')!r}; set it to 'true'"
+            yield finding("ssl-ciphers", f"data.ssl-ciphers allows {', '.join(bad)}; use only {':'.join(AEAD_SUITES)}")
+    # The controller reads these with Go's strconv.ParseBool (k8s.go_bool): "True" and "1" are true,
+    # "False", "0" and "" false; a spelling it refuses leaves its default (hsts on, preload off,
+    # ssl-redirect on, force-ssl-redirect off).
+    if go_bool(value("hsts"), True, empty=False) is not True:
+        yield finding("hsts", f"data.hsts is {value('hsts')!r}; set it to 'true'")
     age = value("hsts-max-age")
     if age is None or not str(age).isdigit() or int(age) < ONE_YEAR:
-        yield f"data.hsts-max-age is {age!r}; set it to '{ONE_YEAR}' (one year) or more"
-    if value("hsts-include-subdomains") not in (None, "true"):
-        yield f"data.hsts-include-subdomains is {value('hsts-include-subdomains')!r}; set it to 'true'"
-    if value("hsts-preload") != "true":
-        yield f"data.hsts-preload is {value('hsts-preload')!r}; set it to 'true'"
-    if value("ssl-redirect") == "false" and value("force-ssl-redirect") != "true":
-        yield ("data.ssl-redirect is 'false': every Ingress with TLS also serves its hosts over plain HTTP; remove it "
-               "(the default redirects to HTTPS) or set force-ssl-redirect: 'true'")
+        yield finding("hsts-max-age", f"data.hsts-max-age is {age!r}; set it to '{ONE_YEAR}' (one year) or more")
+    if go_bool(value("hsts-include-subdomains"), True, empty=False) is not True:
+        yield finding("hsts-include-subdomains",
+                      f"data.hsts-include-subdomains is {value('hsts-include-subdomains')!r}; set it to 'true'")
+    if go_bool(value("hsts-preload"), False, empty=False) is not True:
+        yield finding("hsts-preload", f"data.hsts-preload is {value('hsts-preload')!r}; set it to 'true'")
+    if (go_bool(value("ssl-redirect"), True, empty=False) is False
+            and go_bool(value("force-ssl-redirect"), False, empty=False) is not True):
+        yield finding("ssl-redirect",
+                      f"data.ssl-redirect is {value('ssl-redirect')!r}: every Ingress with TLS also serves its hosts "
+                      "over plain HTTP; remove it (the default redirects to HTTPS) or set force-ssl-redirect: 'true'")
 
 
 POLICY = resource_policy(

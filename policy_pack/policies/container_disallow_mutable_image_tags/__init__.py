@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pulumi_policy import Severity
 
-from .._lib.framework import nist_800_171, resource_policy
+from .._lib.framework import finding, nist_800_171, resource_policy
 from .._lib.k8s import DIGEST, POD_KINDS, PodSpec, container_findings, get_str, parse_image
 
 
@@ -17,19 +17,19 @@ def check(obj, config):
     def _container(c):
         image = get_str(c.obj, "image", c.path)
         if not image:
-            yield f"{c.label} names no image ({c.path}.image); name one pinned by digest"
+            yield finding("no-image", f"{c.label} names no image ({c.path}.image); name one pinned by digest")
             return
         ref = parse_image(image)
         if ref.digest:
             if not DIGEST.match(ref.digest):
-                yield (f"{c.label} image {image} has a malformed digest; use <image>@sha256:<64 hex digits> "
+                yield finding("malformed-digest", f"{c.label} image {image} has a malformed digest; use <image>@sha256:<64 hex digits> "
                        f"({c.path}.image)")
             return
         if ref.tag in (None, "latest"):
             what = "the mutable :latest tag" if ref.tag else "no tag (which means :latest)"
-            yield f"{c.label} image {image} uses {what}; pin it by digest: <image>@sha256:<digest> ({c.path}.image)"
+            yield finding("mutable-tag", f"{c.label} image {image} uses {what}; pin it by digest: <image>@sha256:<digest> ({c.path}.image)")
         elif require_digest:
-            yield (f"{c.label} image {image} is pinned by tag only, and tags can move; pin it by digest: "
+            yield finding("tag-only", f"{c.label} image {image} is pinned by tag only, and tags can move; pin it by digest: "
                    f"{ref.full_name}:{ref.tag}@sha256:<digest> ({c.path}.image)")
 
     yield from container_findings(PodSpec(obj), _container)

@@ -18,7 +18,7 @@ import fnmatch
 from pulumi_policy import Severity
 
 from .._lib.framework import nist_800_171, resource_policy
-from .._lib.k8s import get_str, maps, strings
+from .._lib.k8s import go_bool, get_str, maps, strings
 
 
 ALLOW_HTTP = "kubernetes.io/ingress.allow-http"
@@ -28,10 +28,12 @@ GCE_CLASSES = ("gce", "gce-internal")
 
 def _plaintext_annotation(obj):
     annotations = obj.annotations()
+    # ingress-nginx reads both with Go's strconv.ParseBool ("False", "0" and "f" are false too; a
+    # spelling it refuses leaves the default: redirect on, force off).
     off = [k for k in sorted(annotations, key=str) if isinstance(k, str) and k.endswith("/ssl-redirect")
-           and str(annotations.get(k)).strip().lower() == "false"]
+           and go_bool(annotations.get(k), True) is False]
     forced = any(isinstance(k, str) and k.endswith("/force-ssl-redirect")
-                 and str(annotations.get(k)).strip().lower() == "true" for k in annotations)
+                 and go_bool(annotations.get(k), False) is True for k in annotations)
     if off and not forced:
         return off[0]
     allow_http = str(annotations.get(ALLOW_HTTP, "")).strip().lower()

@@ -6,7 +6,7 @@ from typing import Any, Iterator, Mapping
 
 from pulumi_policy import Severity
 
-from .._lib.framework import nist_800_171, resource_policy
+from .._lib.framework import finding, nist_800_171, resource_policy
 from .._lib.k8s import Obj, get_bool, get_int, get_str
 
 #: Key specs AWS can rotate automatically (asymmetric and HMAC keys cannot be).
@@ -22,13 +22,13 @@ def check(obj: Obj, config: Mapping[str, Any]) -> Iterator[str]:
     if get_str(props, "keyUsage", "") not in (None, "ENCRYPT_DECRYPT"):
         return
     if get_bool(props, "enableKeyRotation", "") is not True:
-        yield ("enableKeyRotation is not true: the key material never changes, so one leaked or broken key "
+        yield finding("rotation-off", "enableKeyRotation is not true: the key material never changes, so one leaked or broken key "
                "exposes every ciphertext it ever protected")
         return
     days = get_int(props, "rotationPeriodInDays", "")
     maximum = config["maxRotationDays"]
     if days is not None and not KMS_MIN_DAYS <= days <= maximum:
-        yield (f"rotationPeriodInDays is {days}: the rotation policy allows {KMS_MIN_DAYS} to {maximum} days "
+        yield finding("rotation-period", f"rotationPeriodInDays is {days}: the rotation policy allows {KMS_MIN_DAYS} to {maximum} days "
                "(secrets.rotation.encryptionKeyDays)")
 
 

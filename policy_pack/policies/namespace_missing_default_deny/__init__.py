@@ -10,7 +10,7 @@ from __future__ import annotations
 from pulumi_policy import Severity
 from pulumi_policy.proxy import UnknownValueError
 
-from .._lib.framework import MAKE_IT_KNOWN, CannotVerify, cannot_verify, field_path, nist_800_171, stack_policy
+from .._lib.framework import finding, MAKE_IT_KNOWN, CannotVerify, cannot_verify, field_path, nist_800_171, stack_policy
 from .._lib.k8s import Unverifiable, get_list, get_map, selector_is_empty, strings
 
 NETWORKING = "networking.k8s.io"
@@ -85,7 +85,7 @@ def check(objects, config):
             message.path = "metadata.namespace"
             yield ns, message
             continue
-        yield ns, (f"Namespace {name} has no default-deny NetworkPolicy: add one in it with podSelector: {{}}, "
+        yield ns, finding("missing-default-deny", f"Namespace {name} has no default-deny NetworkPolicy: add one in it with podSelector: {{}}, "
                    "policyTypes: [Ingress, Egress] and no rules, then allow each needed flow explicitly")
 
 

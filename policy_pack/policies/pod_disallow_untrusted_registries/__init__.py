@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from pulumi_policy import Severity
 
-from .._lib.framework import nist_800_171, resource_policy
+from .._lib.framework import finding, nist_800_171, resource_policy
 from .._lib.k8s import POD_KINDS, PodSpec, container_findings, get_str, parse_image, registry_prefix, trusted
 from .._lib.registries import shared_host
 
@@ -45,7 +45,7 @@ def check(obj, config):
     def _container(c):
         image = get_str(c.obj, "image", c.path)
         if not image:
-            yield f"{c.label} names no image ({c.path}.image); name one from a trusted registry"
+            yield finding("no-image", f"{c.label} names no image ({c.path}.image); name one from a trusted registry")
             return
         ref = parse_image(image)
         if not trusted(ref, prefixes):
@@ -53,7 +53,7 @@ def check(obj, config):
             why = (f"; the entry {shared[0]!r} trusts nothing, because {ref.registry} is a shared registry where "
                    f"anyone can publish: trust the owner's prefix ({ref.registry}/{ref.repository.split('/')[0]}) "
                    "after review") if shared else ""
-            yield (f"{c.label} image {image} comes from {ref.full_name}, which no trusted registry covers "
+            yield finding("untrusted-registry", f"{c.label} image {image} comes from {ref.full_name}, which no trusted registry covers "
                    f"({c.path}.image); use a mirror in one of: {', '.join(registries)}{why}")
 
     yield from container_findings(PodSpec(obj), _container)

@@ -25,7 +25,7 @@ from typing import Iterator, Mapping, Optional
 
 from pulumi_policy import Severity
 
-from .._lib.framework import nist_800_171, resource_policy
+from .._lib.framework import finding, nist_800_171, resource_policy
 from .._lib.k8s import get_map, maps, strings
 
 RBAC = "rbac.authorization.k8s.io"
@@ -83,15 +83,16 @@ def rules(obj) -> Iterator[Rule]:
         yield Rule(rule, path)
 
 
-def escalations(rule: Rule) -> Iterator[str]:
+def escalations(rule: Rule) -> Iterator[tuple[str, str]]:
+    """``(verb, what the rule grants)`` for every escalating verb the rule grants."""
     for verb, group, resources in ESCALATIONS:
         verbs, res = rule.grants((verb,), group, resources)
         if not verbs:
             continue
         if verb == "bind" and rule.names and "*" not in verbs:
             continue  # bind on named roles only: the documented delegation
-        yield (f"{rule.path} grants {verb!r} on {', '.join(res)}"
-               + (f" (verbs {', '.join(verbs)})" if verbs != [verb] else ""))
+        yield verb, (f"{rule.path} grants {verb!r} on {', '.join(res)}"
+                     + (f" (verbs {', '.join(verbs)})" if verbs != [verb] else ""))
 
 
 #: Sensitive permissions a ClusterRole must not aggregate into a built-in role:
@@ -164,10 +165,10 @@ def judged_rules(obj) -> Iterator[Rule]:
 
 def check(obj, config):
     for rule in judged_rules(obj):
-        for found in escalations(rule):
-            yield (f"the {obj.kind} lets its subjects escalate: {found}; RBAC's own check stops a subject from "
-                   "granting what it does not hold, except through escalate, bind and impersonate. Remove the verb "
-                   "(bind only named roles with resourceNames)")
+        for verb, found in escalations(rule):
+            yield finding(f"grants-{verb}", f"the {obj.kind} lets its subjects escalate: {found}; RBAC's own check "
+                          "stops a subject from granting what it does not hold, except through escalate, bind and "
+                          "impersonate. Remove the verb (bind only named roles with resourceNames)")
     if obj.kind != "ClusterRole":
         return
     targets = aggregation_targets(obj)
@@ -176,9 +177,10 @@ def check(obj, config):
     found = [f for rule in judged_rules(obj) for f in sensitive(rule)]
     if found:
         into = ", ".join(targets)
-        yield (f"the ClusterRole aggregates into the built-in role(s) {into} (label {AGGREGATE_PREFIX}<role>) while "
-               f"granting {'; '.join(found)}; every subject bound to {into} would get it. Aggregate only the "
-               "resources of your own API group, or bind a dedicated role")
+        yield finding("aggregates-sensitive-into-built-in",
+                      f"the ClusterRole aggregates into the built-in role(s) {into} (label {AGGREGATE_PREFIX}<role>) "
+                      f"while granting {'; '.join(found)}; every subject bound to {into} would get it. Aggregate only "
+                      "the resources of your own API group, or bind a dedicated role")
 
 
 POLICY = resource_policy(

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from pulumi_policy import Severity
 
-from .._lib.framework import nist_800_171, resource_policy
+from .._lib.framework import finding, nist_800_171, resource_policy
 from .._lib.k8s import get_map, get_str, maps
 
 RBAC = "rbac.authorization.k8s.io"
@@ -50,7 +50,7 @@ def check(obj, config):
         if who is None:
             continue
         scope = "across the cluster" if obj.kind == "ClusterRoleBinding" else f"in namespace {obj.namespace or 'default'}"
-        yield (f"the {obj.kind} grants {role_kind} {role} to {key[0]} {key[1]} ({path}), that is to {who}, "
+        yield finding("broad-subject", f"the {obj.kind} grants {role_kind} {role} to {key[0]} {key[1]} ({path}), that is to {who}, "
                f"{scope}; bind the ServiceAccounts, users or groups that need it by name")
 
 

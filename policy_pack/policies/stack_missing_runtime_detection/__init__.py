@@ -20,7 +20,7 @@ from typing import Any, Iterator, Mapping, Optional
 import yaml
 from pulumi_policy import Severity
 
-from .._lib.framework import nist_800_171, stack_policy
+from .._lib.framework import finding, nist_800_171, stack_policy
 from .._lib.k8s import Obj, chart_name, get_bool, get_map, get_str, maps, parse_image, pod_spec, strings
 
 KINDS = (("apps", "DaemonSet"), ("core", "ConfigMap"), ("helm.sh", "Release"))
@@ -73,11 +73,11 @@ def _daemonset(o: Obj, containers, config_maps) -> Iterator[str]:
         kind = engine.get("kind") if isinstance(engine.get("kind"), str) else None
         where = f"{where} engine.kind"
     if found is None and kind is None:
-        yield (f"Falco DaemonSet {o.name!r} mounts no falco.yaml from a ConfigMap of its namespace that this "
+        yield finding("config-not-found", f"Falco DaemonSet {o.name!r} mounts no falco.yaml from a ConfigMap of its namespace that this "
                "input contains, so its driver and outputs cannot be verified; deploy the configuration with it")
         return
     if kind != "modern_ebpf":
-        yield (f"Falco DaemonSet {o.name!r} runs driver {kind or 'unset (the image default)'} ({where}): use "
+        yield finding("driver", f"Falco DaemonSet {o.name!r} runs driver {kind or 'unset (the image default)'} ({where}): use "
                "engine.kind: modern_ebpf (kmod and the classic ebpf probe are built per kernel by a privileged "
                "loader)")
     doc = found[0] if found is not None else {}
@@ -85,7 +85,7 @@ def _daemonset(o: Obj, containers, config_maps) -> Iterator[str]:
     enabled = _override(args, "http_output.enabled")
     on = (enabled == "true") if enabled is not None else http.get("enabled") is True
     if not (on and isinstance(http.get("url"), str) and http.get("url")):
-        yield (f"Falco DaemonSet {o.name!r} forwards no alert off the node (http_output is not enabled with a url): "
+        yield finding("http-output", f"Falco DaemonSet {o.name!r} forwards no alert off the node (http_output is not enabled with a url): "
                "alerts stay in the pod's log on the node an attacker controls; enable falcosidekick "
                "(runtimeDetection) or point http_output at a collector")
 
@@ -95,14 +95,14 @@ def _release(o: Obj) -> Iterator[str]:
     driver = get_map(values, "driver", "values")
     kind = get_str(driver, "kind", "values.driver")
     if get_bool(driver, "enabled", "values.driver") is False:
-        yield (f"Falco release {o.name!r} sets values.driver.enabled: false: Falco sees no system call; "
+        yield finding("driver-disabled", f"Falco release {o.name!r} sets values.driver.enabled: false: Falco sees no system call; "
                "remove it and set driver.kind: modern_ebpf")
     elif kind != "modern_ebpf":
-        yield (f"Falco release {o.name!r} has values.driver.kind {kind or 'unset (the chart default)'}: use "
+        yield finding("driver", f"Falco release {o.name!r} has values.driver.kind {kind or 'unset (the chart default)'}: use "
                "modern_ebpf (kmod and the classic ebpf probe are built per kernel by a privileged loader)")
     sidekick = get_map(values, "falcosidekick", "values")
     if get_bool(sidekick, "enabled", "values.falcosidekick") is not True:
-        yield (f"Falco release {o.name!r} does not enable falcosidekick: alerts stay in the pod's log on the "
+        yield finding("sidekick-disabled", f"Falco release {o.name!r} does not enable falcosidekick: alerts stay in the pod's log on the "
                "node an attacker controls; set falcosidekick.enabled: true with a SIEM output")
 
 
@@ -122,7 +122,7 @@ def check(objects, config):
                 yield o, message
     if not present:
         missing = Obj("kubernetes:apps/v1:DaemonSet", {"metadata": {"name": "falco"}}, "falco")
-        yield missing, ("the stack deploys no Falco DaemonSet: nothing watches system calls for a shell in a container "
+        yield missing, finding("falco-missing", "the stack deploys no Falco DaemonSet: nothing watches system calls for a shell in a container "
                         "or a crypto miner; enable the runtimeDetection section (RuntimeDetection)")
 
 

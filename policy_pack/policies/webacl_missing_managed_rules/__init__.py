@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pulumi_policy import Severity
 
-from .._lib.framework import nist_800_171, resource_policy
+from .._lib.framework import finding, nist_800_171, resource_policy
 from .._lib.k8s import get_bool, get_int, get_map, get_str, maps
 
 REQUIRED_GROUPS = ("AWSManagedRulesCommonRuleSet", "AWSManagedRulesKnownBadInputsRuleSet",
@@ -24,7 +24,7 @@ def _metrics_on(visibility) -> bool:
 def check(obj, config):
     props = obj.props
     if not _metrics_on(get_map(props, "visibilityConfig", "")):
-        yield "visibilityConfig.cloudwatchMetricsEnabled is not true; turn on metrics for the WebACL"
+        yield finding("metrics-off", "visibilityConfig.cloudwatchMetricsEnabled is not true; turn on metrics for the WebACL")
     groups: dict[str, str] = {}
     rate_rule = False
     for _, rule, path in maps(props, "rules", ""):
@@ -42,17 +42,17 @@ def check(obj, config):
             if "block" in action and limit:
                 rate_rule = True
             else:
-                yield f"{path} ({name}) is a rate-based rule that does not block; set action: {{block: {{}}}}"
+                yield finding("rate-rule-not-blocking", f"{path} ({name}) is a rate-based rule that does not block; set action: {{block: {{}}}}")
         if not _metrics_on(get_map(rule, "visibilityConfig", path)):
-            yield f"{path} ({name}) has no CloudWatch metrics; set visibilityConfig.cloudwatchMetricsEnabled: true"
+            yield finding("rule-metrics-off", f"{path} ({name}) has no CloudWatch metrics; set visibilityConfig.cloudwatchMetricsEnabled: true")
     for group in REQUIRED_GROUPS:
         state = groups.get(group)
         if state is None:
-            yield f"the AWS managed rule group {group} is missing; add it with overrideAction: {{none: {{}}}}"
+            yield finding("managed-group-missing", f"the AWS managed rule group {group} is missing; add it with overrideAction: {{none: {{}}}}")
         elif state == "count":
-            yield f"the AWS managed rule group {group} is overridden to count, so it blocks nothing; use none"
+            yield finding("managed-group-count-only", f"the AWS managed rule group {group} is overridden to count, so it blocks nothing; use none")
     if not rate_rule:
-        yield "no rate-based rule blocks a flooding client; add one (rateBasedStatement, aggregateKeyType: IP)"
+        yield finding("rate-rule-missing", "no rate-based rule blocks a flooding client; add one (rateBasedStatement, aggregateKeyType: IP)")
 
 
 POLICY = resource_policy(
