@@ -484,11 +484,11 @@ class PolicyPackProcess:
         for resource in resources:
             all_resources.append(resource)
             by_urn.setdefault(resource.urn, resource)
-            # what the engine sends (hardened.engine): a remote component (a Helm Chart) is analysed
-            # with no properties, and AnalyzeStack sees its outputs (the Chart's children)
+            # what the engine sends (hardened.engine): a remote component (a Helm Chart) has no
+            # properties in Analyze nor in AnalyzeStack; its children name it as their parent
             struct = to_struct(engine.analyze_properties(resource.type, resource.inputs))
-            stack_props = engine.stack_properties(resource.type, resource.inputs, resource.outputs)
-            structs.append(struct if stack_props is resource.inputs else to_struct(stack_props))
+            stack_props = engine.stack_properties(resource.type, resource.inputs)
+            structs.append(struct if stack_props is resource.inputs or not stack_props else to_struct(stack_props))
             if not resource.analyzed:
                 continue
             request = pb.AnalyzeRequest(type=resource.type, properties=struct, urn=resource.urn, name=resource.name,

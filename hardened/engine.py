@@ -21,14 +21,18 @@ an ordinary child resource. The facts this module reproduces, each read from the
 - pulumi-kubernetes ``provider/pkg/clients/unstructured.go`` ``Normalize`` (the provider's
   ``Check``): Secret ``stringData`` is merged into ``data`` base64-encoded, CRD ``status`` and a
   false ``preserveUnknownFields`` are removed. The engine analyses the *checked* inputs
-  (pulumi ``pkg/resource/deploy/step_generator.go`` ``continueStepsFromRefresh``: ``prov.Check``,
-  then ``analyzeAll`` with those inputs).
+  (pulumi ``pkg/resource/deploy/step_generator.go`` ``continueStepsFromImport``, the step every
+  registration continues through: ``prov.Check``, then the ``Remediate`` pass, then
+  ``analyzeAll`` with those inputs).
 - pulumi ``step_generator.go``: every registration is analysed, components included; a component
-  has no provider, so no ``Check``. The Chart component the provider registers inside
-  ``Construct`` carries no input properties, so ``Analyze`` sees it with ``{}``.
-  ``AnalyzeStack`` (``AnalyzeResources``) sends each resource's *outputs*; the Chart's output is
-  ``resources``, the list of its children, marshalled without resource references
-  (``analyzer_plugin.go``: ``KeepResources`` unset, so a reference becomes its ID).
+  has no provider, so no ``Check``. A remote component (the Chart, the yaml/v2 ConfigFile) is
+  registered by the provider inside ``Construct`` with no input properties, and nothing ever
+  calls ``RegisterResourceOutputs`` for it (``Construct`` returns its state to the program
+  only), so its state has no outputs either: ``Analyze`` sees ``{}`` and so does
+  ``AnalyzeStack`` (``AnalyzeResources`` sends each resource's *outputs*). What a Chart
+  deployed is known from its children, whose ``parent`` is the Chart's URN.
+
+Where this model still differs from the real engine, and why, is the table of docs/engine.md.
 
 Helm charts come from a local cache folder (``<cache>/<chart>-<version>/``, as ``helm pull
 --untar`` lays them out): ``$HARDENED_CHART_CACHE``, else ``~/.cache/hardened-stack/charts``.
@@ -122,8 +126,6 @@ class Registered:
     inputs: dict[str, Any]
     secret_paths: list[str] = field(default_factory=list)
     dependencies: list[str] = field(default_factory=list)
-    #: a remote component's outputs (a Chart's ``resources``), as AnalyzeStack sees them
-    outputs: Optional[dict[str, Any]] = None
 
     @property
     def is_kubernetes_object(self) -> bool:
@@ -138,13 +140,10 @@ def analyze_properties(type_token: str, inputs: Mapping[str, Any]) -> Mapping[st
     return {} if type_token in REMOTE_COMPONENTS else inputs
 
 
-def stack_properties(type_token: str, inputs: Mapping[str, Any],
-                     outputs: Optional[Mapping[str, Any]] = None) -> Mapping[str, Any]:
+def stack_properties(type_token: str, inputs: Mapping[str, Any]) -> Mapping[str, Any]:
     """The properties ``AnalyzeStack`` receives: outputs. For a Kubernetes object the live
-    object, which offline is its inputs; for a remote component its registered outputs."""
-    if type_token in REMOTE_COMPONENTS:
-        return dict(outputs) if outputs is not None else {}
-    return inputs
+    object, which offline is its inputs; a remote component has none (nothing registers them)."""
+    return {} if type_token in REMOTE_COMPONENTS else inputs
 
 
 def child_name(prefix: str, obj: Mapping[str, Any]) -> str:

@@ -21,8 +21,9 @@ An object defined more than once (same API group, kind, namespace and name, as w
 applied by kubectl once per definition, so the last one is what the cluster keeps: only that one
 is returned, and every such object is reported as a :class:`Duplicate`.
 
-(``outputs`` may give a component's registered outputs, e.g. a Chart's ``resources``: the engine
-sends outputs to ``AnalyzeStack``.)
+(``parent`` may name the URN of the component the resource belongs to, as the engine records a
+Helm Chart's children: ``urn:pulumi:<stack>::hardened-stack::kubernetes:helm.sh/v4:Chart::<name>``.
+A remote component itself carries no ``outputs``: the engine never records any for it.)
 
 A directory holding ``resources.json`` (the output of ``python -m hardened render``) is read
 through it: every registered resource with its type, inputs, URN and parent; the manifest files
@@ -131,8 +132,6 @@ class Resource:
     custom: bool = True
     file: Optional[str] = None
     line: Optional[int] = None
-    #: a remote component's registered outputs (a Chart's ``resources``), from a render
-    outputs: Optional[dict[str, Any]] = None
 
     @property
     def is_kubernetes(self) -> bool:
@@ -589,18 +588,13 @@ class _Collector:
         if not isinstance(inputs, dict):
             self.problems.append(f"{file}:{line}: inputs of {token} {name} must be a mapping")
             return
-        unknown = sorted(set(doc) - {"pulumiType", "name", "inputs", "outputs", "custom", "parent"})
+        unknown = sorted(set(doc) - {"pulumiType", "name", "inputs", "custom", "parent"})
         if unknown:
             self.problems.append(f"{file}:{line}: unknown key(s) {', '.join(unknown)} in a pulumiType document "
-                                 "(allowed: pulumiType, name, inputs, outputs, custom, parent)")
-            return
-        outputs = doc.get("outputs")
-        if outputs is not None and not isinstance(outputs, dict):
-            self.problems.append(f"{file}:{line}: outputs of {token} {name} must be a mapping")
+                                 "(allowed: pulumiType, name, inputs, custom, parent)")
             return
         self.resources.append(Resource(token, name, inputs, make_urn(self.stack, token, name, self.project),
-                                       str(doc.get("parent") or ""), bool(doc.get("custom", True)), file, line,
-                                       outputs))
+                                       str(doc.get("parent") or ""), bool(doc.get("custom", True)), file, line))
 
     def read_file(self, path: PathLike) -> None:
         file = display_path(path, self.cwd)
@@ -713,9 +707,8 @@ class _Collector:
                 target = os.path.normpath(os.path.join(base, manifest))
                 covered.add(target)
                 res_file, res_line = display_path(target, self.cwd), 1
-            outputs = entry.get("outputs") if isinstance(entry.get("outputs"), dict) else None
             self.resources.append(Resource(token, name, inputs, urn, str(entry.get("parent") or ""),
-                                           bool(entry.get("custom", True)), res_file, res_line, outputs))
+                                           bool(entry.get("custom", True)), res_file, res_line))
         return covered
 
 

@@ -205,9 +205,8 @@ def _make_mocks(records: list[Registered], charts: Optional[ChartContext] = None
                 except ChartError as e:
                     charts.errors.append(str(e))
                     children = []
-                # with an unknown input Construct returns before setting `resources`: unknown
-                record.outputs = {"resources": UNKNOWN if engine.contains_unknown(raw) else
-                                  [engine.resource_id(c.inputs) for c in children]}
+                # the Chart's state gets no outputs (nothing registers them): its children, each
+                # naming the Chart as parent, are what the engine knows it deployed
                 records.extend(children)
             return response
 
@@ -359,8 +358,6 @@ def write_output(records: list[Registered], out: Path, stack: str) -> dict[str, 
                                  "custom": rec.custom, "inputs": rec.inputs}
         if rec.secret_paths:
             entry["secretPaths"] = sorted(rec.secret_paths)
-        if rec.outputs is not None:
-            entry["outputs"] = rec.outputs
         if rec.is_kubernetes_object:
             rel = manifest_path(rec.inputs)
             if rel in written:

@@ -8,7 +8,7 @@ comes from.
   namespace defaulting by scope, child name `<prefix>:<ns>/<name>`, Secret data marked secret.
 - pulumi-kubernetes provider/pkg/clients/unstructured.go, Normalize: stringData -> base64 data.
 - pulumi pkg/resource/deploy/step_generator.go: every registration is analysed (components too,
-  with no Check), AnalyzeStack gets outputs.
+  with no Check), AnalyzeStack gets outputs, and a remote component has none.
 """
 from __future__ import annotations
 
@@ -197,31 +197,101 @@ def test_a_template_error_names_the_chart(cache, tmp_path):
 
 
 def test_what_analyze_and_analyze_stack_receive_for_a_remote_component():
+    """Construct registers the Chart with no inputs and nothing registers outputs for it
+    (pulumi-kubernetes provider/pkg/provider/helm/v4/chart.go, ChartProvider.Construct: the state
+    goes back to the program only); AnalyzeResources sends outputs (step_generator.go)."""
     inputs = {"chart": "vault", "values": {"server": {"ha": {"enabled": True}}}}
     assert engine.analyze_properties(engine.CHART_TOKEN, inputs) == {}
-    assert engine.stack_properties(engine.CHART_TOKEN, inputs, {"resources": ["vault/vault"]}) == {
-        "resources": ["vault/vault"]}
+    assert engine.stack_properties(engine.CHART_TOKEN, inputs) == {}
+    assert engine.stack_properties(engine.CONFIG_FILE_TOKEN, {"file": "x.yaml"}) == {}
     pod = {"apiVersion": "v1", "kind": "Pod"}
     assert engine.analyze_properties("kubernetes:core/v1:Pod", pod) is pod
+    assert not hasattr(engine.Registered("u", "t", "n", "", False, {}), "outputs")
 
 
-def test_the_check_of_a_render_sends_the_chart_empty_and_its_children_as_resources(tmp_path, monkeypatch):
-    """Through the real protocol: a render's Chart reaches Analyze with {} (a policy reading chart
-    values sees nothing), its outputs reach AnalyzeStack, its objects are judged."""
-    from hardened.analyzer import PolicyPackProcess, to_struct
+def _chart_render(tmp_path, children: bool) -> Path:
+    chart = "urn:pulumi:prod::hardened-stack::kubernetes:helm.sh/v4:Chart::vault"
+    resources = [{"urn": chart, "type": engine.CHART_TOKEN, "name": "vault", "parent": "", "custom": False,
+                  "inputs": {"chart": "vault", "values": {"x": 1}}}]
+    if children:
+        resources.append({"urn": chart + "$kubernetes:core/v1:ConfigMap::vault:vault/c",
+                          "type": "kubernetes:core/v1:ConfigMap", "name": "vault:vault/c", "parent": chart,
+                          "custom": True, "inputs": {"apiVersion": "v1", "kind": "ConfigMap",
+                                                     "metadata": {"name": "c", "namespace": "vault"}}})
+    (tmp_path / "resources.json").write_text(json.dumps({"project": "hardened-stack", "stack": "prod",
+                                                         "resources": resources}))
+    return tmp_path
+
+
+@pytest.mark.parametrize("children", [True, False], ids=["with-children", "without-children"])
+def test_the_check_of_a_render_sends_the_chart_empty_and_judges_it_by_its_children(tmp_path, monkeypatch, children):
+    """Through the real protocol: a render's Chart reaches Analyze and AnalyzeStack with {} (a
+    policy reading chart values or outputs sees nothing); chart-missing-rendered-resources judges it
+    by the resources AnalyzeStack sends with the Chart as parent."""
+    from hardened.analyzer import PolicyPackProcess
     from hardened.manifests import load_path
 
-    sent = []
-    real = to_struct
-    monkeypatch.setattr("hardened.analyzer.to_struct", lambda value: (sent.append(dict(value)), real(value))[1])
-    (tmp_path / "resources.json").write_text(json.dumps({"project": "hardened-stack", "stack": "prod", "resources": [
-        {"urn": "urn:pulumi:prod::hardened-stack::kubernetes:helm.sh/v4:Chart::vault", "type": engine.CHART_TOKEN,
-         "name": "vault", "parent": "", "custom": False, "inputs": {"chart": "vault", "values": {"x": 1}},
-         "outputs": {"resources": []}}]}))
+    sent = {"Analyze": [], "AnalyzeStack": []}
     with PolicyPackProcess() as pack:
-        analysis = pack.analyze(load_path(tmp_path))
-    assert {} in sent and {"resources": []} in sent and not any("values" in s for s in sent)
-    assert [v.policy for v in analysis.verdicts] == ["chart-missing-rendered-resources"]
+        stub = pack._stub
+
+        class Spy:
+            def __getattr__(self, name):
+                return getattr(stub, name)
+
+        analyze, analyze_stack = stub.Analyze, stub.AnalyzeStack
+
+        class Calls:
+            @staticmethod
+            def future(request, **kw):
+                sent["Analyze"].append(request)
+                return analyze.future(request, **kw)
+
+        class StackCalls:
+            @staticmethod
+            def future(request, **kw):
+                sent["AnalyzeStack"].append(request)
+                return analyze_stack.future(request, **kw)
+
+        spy = Spy()
+        spy.Analyze, spy.AnalyzeStack = Calls, StackCalls
+        pack._stub = spy
+        analysis = pack.analyze(load_path(_chart_render(tmp_path, children)))
+    from google.protobuf import json_format
+
+    [chart_analyze] = [r for r in sent["Analyze"] if r.type == engine.CHART_TOKEN]
+    [stack_request] = sent["AnalyzeStack"]
+    [chart_stack] = [r for r in stack_request.resources if r.type == engine.CHART_TOKEN]
+    assert json_format.MessageToDict(chart_analyze.properties) == {} == json_format.MessageToDict(chart_stack.properties)
+    if children:
+        [child] = [r for r in stack_request.resources if r.type != engine.CHART_TOKEN]
+        assert child.parent == chart_stack.urn
+        assert not analysis.by_policy("chart-missing-rendered-resources")
+    else:
+        [verdict] = analysis.by_policy("chart-missing-rendered-resources")
+        assert verdict.mandatory and "'vault' registered no objects" in verdict.message
+
+
+def test_children_count_for_their_own_chart_only():
+    from hardened.manifests import load_path
+    from hardened.analyzer import PolicyPackProcess
+
+    sample = (Path(__file__).resolve().parents[2] / "policy_pack" / "policies" / "chart_missing_rendered_resources"
+              / "samples" / "disallowed-other-charts-children-only.yaml")
+    with PolicyPackProcess() as pack:
+        verdicts = pack.analyze(load_path(sample)).by_policy("chart-missing-rendered-resources")
+    assert [v.urn.rsplit("::", 1)[1] for v in verdicts] == ["vault"]
+
+
+def test_a_render_records_no_outputs_for_a_chart(cache):
+    """render's resources.json: a Chart entry has no outputs; each child names it as parent."""
+    from hardened.render import Registered, write_output  # noqa: F401
+
+    ctx = ChartContext(cache=str(cache))
+    urn = "urn:pulumi:prod::hardened-stack::kubernetes:helm.sh/v4:Chart::rel"
+    children = expand_chart(urn, engine.CHART_TOKEN, "rel", {"chart": "demo", "version": "1.2.3",
+                                                            "namespace": "apps"}, ctx)
+    assert children and all(c.parent == urn for c in children)
 
 
 def test_gateway_api_release_url_resolves_to_the_manifest_cache(tmp_path):

@@ -22,12 +22,12 @@ def analyzable(records) -> list[Res]:
     """What the engine sends the analyzer: every resource but the root stack (and the CRDs, see
     :data:`CRD`). Every registration goes through ``Analyze`` (a Chart with no properties) and
     ``AnalyzeStack``, where the composition root marks the set as a whole stack."""
-    return [Res(r.type, r.name, r.inputs, r.urn, r.custom, r.outputs) for r in records
+    return [Res(r.type, r.name, r.inputs, r.urn, r.custom, r.parent) for r in records
             if not r.type.startswith("pulumi:") and r.type != CRD]
 
 
 def as_resource(res: Res) -> Resource:
-    return Resource(res.type, res.name, res.urn, res.inputs, res.custom, res.outputs)
+    return Resource(res.type, res.name, res.urn, res.inputs, res.custom, res.parent)
 
 
 @pytest.fixture(scope="session")

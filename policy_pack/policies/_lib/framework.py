@@ -511,13 +511,15 @@ class HardenedStackPolicy(StackValidationPolicy, _Meta):
     check: StackCheck
 
     def __init__(self, *, check: StackCheck, kinds: Kinds, control: Control,
-                 config: Mapping[str, Mapping[str, Any]], presence: bool = False, **common: Any):
+                 config: Mapping[str, Mapping[str, Any]], presence: bool = False, children: bool = False,
+                 **common: Any):
         if presence:
             config = {**config, "requirePresence": REQUIRE_PRESENCE_PROPERTY}
         configuration = _Configuration(common["name"], config)
         self._init_meta(kinds, control, configuration)
         self.check = check
         self.presence = presence
+        self.children = children
         super().__init__(validate=self._validate, **_common(configuration=configuration, control=control, **common))
 
     def _validate(self, args: StackValidationArgs, report: Callable[..., None]) -> None:
@@ -525,6 +527,13 @@ class HardenedStackPolicy(StackValidationPolicy, _Meta):
         for problem in settings.problems:
             report(problem, None)
         objects: list[Obj] = []
+        children: dict[str, list[str]] = {}
+        if self.children:
+            # pulumi_policy links each resource to its parent (``PolicyResource.parent``) when the
+            # parent is in the set (policy.py, ``_PolicyAnalyzerServicer.AnalyzeStack``)
+            for r in args.resources:
+                if r.parent is not None:
+                    children.setdefault(r.parent.urn, []).append(r.urn)
         for r in args.resources:
             if not self.applies_to(r.resource_type):
                 continue
@@ -534,6 +543,7 @@ class HardenedStackPolicy(StackValidationPolicy, _Meta):
                 report(e.message, r.urn)
                 continue
             obj.urn = r.urn
+            obj.children = tuple(children.get(r.urn, ()))
             objects.append(obj)
         # A presence policy reports an absent component (a finding on no real resource) only for a
         # whole stack: `check` over one application's manifests must not demand the whole platform.
@@ -625,17 +635,22 @@ def stack_policy(*, name: str, description: str, kinds: Kinds, severity: Severit
                  tags: Sequence[str], remediation: str, check: StackCheck,
                  config: Optional[Mapping[str, Mapping[str, Any]]] = None,
                  enforcement_level: EnforcementLevel = EnforcementLevel.MANDATORY,
-                 presence: bool = False) -> HardenedStackPolicy:
+                 presence: bool = False, children: bool = False) -> HardenedStackPolicy:
     """A stack policy: *check* sees every resource of *kinds* and yields ``(obj, message)``.
 
     A *presence* policy demands that a component exists; its findings on an absent component (an
     ``obj`` that is no analysed resource) are reported only for a whole stack, one that contains
     the ``hardened:index:HardenedStack`` component (``pulumi preview``, or ``check`` over a render's
     resources.json), or when its ``requirePresence`` setting is true.
+
+    With *children*, each object's ``children`` holds the URNs of the resources (of any kind)
+    whose parent it is: how a component such as a Helm Chart, which the engine sends with no
+    properties, is judged by what it registered.
     """
     return HardenedStackPolicy(name=name, description=description, kinds=kinds, severity=severity,
                                control=control, tags=tags, remediation=remediation, check=check,
-                               config=config or {}, enforcement_level=enforcement_level, presence=presence)
+                               config=config or {}, enforcement_level=enforcement_level, presence=presence,
+                               children=children)
 
 
 # ---------------------------------------------------------------------------------------------
