@@ -219,11 +219,17 @@ def _project_version(pack_dir: Path) -> Optional[str]:
 
 def resolve_config(document: Mapping[str, Any], policies: Mapping[str, PolicyInfo],
                    source: str = "policy configuration") -> dict[str, tuple[str, dict]]:
-    """``{policy: (enforcement level, properties)}`` for every policy the document configures.
+    """``{policy: (enforcement level, properties)}`` as the Pulumi CLI sends it to ``Configure``.
 
     The format is Pulumi's: ``{"all": "<level>", "<policy>": "<level>" | {"enforcementLevel":
-    "<level>", "<property>": ...}}``. Unknown policies, unknown levels and properties that break
-    a policy's schema raise :class:`ConfigError` listing every problem, as the CLI refuses them.
+    "<level>", "<property>": ...}}``. As the CLI does (pulumi ``pkg/resource/analyzer/config.go``:
+    ``parsePolicyPackConfig``, ``ReconcilePolicyPackConfig``, ``applyConfig``,
+    ``validatePolicyPackConfig``): every policy starts from its own level and the defaults of its
+    schema, ``all`` sets every level, each entry then overrides; an entry naming no policy is passed
+    on as it is, and a property no schema declares is accepted (the pack reports both: a mandatory
+    finding naming the setting). What the CLI refuses raises :class:`ConfigError` listing every
+    problem: a level that is not one, an entry that is neither a level nor an object, a value that
+    breaks its property's schema.
     """
     from policy_pack.policies._lib import schema
 
@@ -239,44 +245,34 @@ def resolve_config(document: Mapping[str, Any], policies: Mapping[str, PolicyInf
             return None
         return value
 
-    all_level = None
-    entry = document.get("all")
-    if entry is not None:
-        if isinstance(entry, Mapping):
-            extra = sorted(set(entry) - {"enforcementLevel"})
-            if extra:
-                problems.append(f"all: only enforcementLevel can be set for every policy, not {', '.join(extra)}")
-            all_level = level_of(entry.get("enforcementLevel"), "all")
-        else:
-            all_level = level_of(entry, "all")
     resolved: dict[str, tuple[str, dict]] = {}
+    for name, info in policies.items():
+        defaults = {k: v["default"] for k, v in (info.config_schema.get("properties") or {}).items()
+                    if isinstance(v, Mapping) and "default" in v}
+        resolved[name] = (info.enforcement_level, defaults)
+    entries: dict[str, tuple[Optional[str], dict]] = {}
     for name in sorted(document):
-        if name == "all":
-            continue
-        info = policies.get(name)
-        if info is None:
-            import difflib
-
-            close = difflib.get_close_matches(name, list(policies), n=1)
-            problems.append(f"{name}: no such policy in the pack" + (f"; did you mean {close[0]}?" if close else
-                                                                     f" (known: {', '.join(sorted(policies))})"))
+        if name == "environments":  # ESC environment references, not a policy (parsePolicyPackConfig)
             continue
         value = document[name]
-        props: dict = {}
         if isinstance(value, Mapping):
-            level = level_of(value.get("enforcementLevel"), name)
-            props = {k: v for k, v in value.items() if k != "enforcementLevel"}
-            object_schema = {"type": "object", "additionalProperties": False,
-                             "properties": info.config_schema.get("properties", {}),
-                             "required": info.config_schema.get("required", [])}
-            problems.extend(f"{name}.{e}" if not e.startswith("(value)") else f"{name}{e[7:]}"
-                            for e in schema.errors(props, object_schema))
+            entries[name] = (level_of(value.get("enforcementLevel"), name),
+                             {k: v for k, v in value.items() if k != "enforcementLevel"})
+        elif isinstance(value, str):
+            entries[name] = (level_of(value, name), {})
         else:
-            level = level_of(value, name)
-        resolved[name] = (level or all_level or info.enforcement_level, props)
+            problems.append(f"{name}: {value!r} is not a valid value; must be an enforcement level or an object")
+    all_level = entries.get("all", (None, {}))[0]
     if all_level is not None:
-        for name, info in policies.items():
-            resolved.setdefault(name, (all_level, {}))
+        resolved = {n: (all_level, props) for n, (_, props) in resolved.items()}
+    for name, (level, props) in entries.items():
+        current_level, current = resolved.get(name, ("", {}))
+        resolved[name] = (level or current_level, {**current, **props})
+    for name, info in policies.items():
+        object_schema = {"type": "object", "properties": info.config_schema.get("properties", {}),
+                         "required": info.config_schema.get("required", [])}
+        problems.extend(f"{name}.{e}" if not e.startswith("(value)") else f"{name}{e[7:]}"
+                        for e in schema.errors(resolved[name][1], object_schema))
     if problems:
         raise ConfigError(problems, source)
     return resolved
@@ -381,8 +377,9 @@ class PolicyPackProcess:
         # Like the Pulumi CLI, take the pack's version from PulumiPolicy.yaml (the Python SDK reports 0.0.1).
         self.name, self.version = info.name, _project_version(self.pack_dir) or info.version
         self.policies = {p.name: _policy_info(p) for p in info.policies}
-        if self.config is not None:
-            self.configure(self.config, self.config_source)
+        # The CLI always configures the pack: every policy's level and schema defaults, and the
+        # document's entries over them (resolve_config).
+        self.configure(self.config or {}, self.config_source)
         return self
 
     def close(self) -> None:
@@ -422,7 +419,7 @@ class PolicyPackProcess:
         resolved = resolve_config(document, self.policies, source)
         request = pb.ConfigureAnalyzerRequest()
         for name, (level, props) in resolved.items():
-            request.policyConfig[name].enforcementLevel = _level_value(level)
+            request.policyConfig[name].enforcementLevel = _level_value(level) if level else pb.ADVISORY
             if props:
                 request.policyConfig[name].properties.update(props)
         self._call("Configure", request)

@@ -163,13 +163,6 @@ def child_urn(parent_urn: str, token: str, name: str) -> str:
     return f"{head}::{project}::{parent_types}${token}::{name}"
 
 
-def resource_id(obj: Mapping[str, Any]) -> str:
-    """The provider's ID of a Kubernetes object: ``<namespace>/<name>`` or ``<name>``."""
-    meta = obj.get("metadata") or {}
-    ns, name = meta.get("namespace"), meta.get("name")
-    return f"{ns}/{name}" if ns else str(name)
-
-
 # ---------------------------------------------------------------------------------------------
 # The provider's normalisation (Parse, Normalize, Check)
 # ---------------------------------------------------------------------------------------------

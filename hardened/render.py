@@ -186,6 +186,14 @@ def _children(urn: str, name: str, inputs: dict[str, Any], render: engine.ChartR
     return children
 
 
+def preview_id(name: str) -> str:
+    """The ID of a resource created at preview: empty. The engine calls the provider's ``Create``
+    with ``Preview`` set and accepts an empty ID then only (pulumi ``pkg/resource/plugin/
+    provider_plugin.go``, ``provider.Create``); the SDK resolves an empty ID as unknown (pulumi
+    ``sdk/python/lib/pulumi/runtime/resource.py``, ``register_resource``: ``is_known = bool(resp.id)``)."""
+    return ""
+
+
 def _make_mocks(records: list[Registered], charts: Optional[ChartContext] = None, preview: bool = False):
     from google.protobuf import json_format
     from pulumi.runtime import mocks as m
@@ -212,12 +220,14 @@ def _make_mocks(records: list[Registered], charts: Optional[ChartContext] = None
 
     class Mocks(m.Mocks):
         def new_resource(self, args):
+            # a create at preview has an empty ID, which the SDK treats as unknown (preview_id)
+            resource_id = preview_id(args.name) if preview else f"{args.name}-id"
             if args.typ.startswith("aws:"):
                 if preview:  # a first preview: what the provider computes is not known yet
                     state = _aws_mock_state(args)
-                    return [f"{args.name}-id", {k: v if k in args.inputs else UNKNOWN for k, v in state.items()}]
-                return [f"{args.name}-id", _aws_mock_state(args)]
-            return [f"{args.name}-id", dict(args.inputs)]
+                    return [resource_id, {k: v if k in args.inputs else UNKNOWN for k, v in state.items()}]
+                return [resource_id, _aws_mock_state(args)]
+            return [resource_id, dict(args.inputs)]
 
         def call(self, args):
             token = args.token

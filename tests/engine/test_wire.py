@@ -1,0 +1,126 @@
+"""What the offline engine puts on the wire, against what the real engine does (issue 24, see
+docs/engine.md): preview IDs, the policy configuration the CLI sends, the pack's version guard.
+Each test names the upstream file and function it pins."""
+from __future__ import annotations
+
+import pytest
+
+from hardened import engine
+from hardened.analyzer import PolicyPackProcess, resolve_config
+from hardened.manifests import load_text
+
+
+# --- item 8: a create at preview has an empty ID, which the SDK treats as unknown -------------------
+
+def _program():
+    import pulumi
+
+    class Thing(pulumi.CustomResource):
+        def __init__(self, name, props, opts=None):
+            super().__init__("test:index:Thing", name, props, opts)
+
+    first = Thing("first", {"value": "a"})
+    Thing("second", {"ref": first.id})
+
+
+@pytest.mark.parametrize("preview", [True, False], ids=["preview", "update"])
+def test_an_id_is_unknown_at_preview_and_known_at_update(preview):
+    """pulumi pkg/resource/plugin/provider_plugin.go, provider.Create: an empty ID is accepted only
+    with Preview; sdk/python/lib/pulumi/runtime/resource.py, register_resource: is_known = bool(resp.id)."""
+    from hardened.render import run_program
+
+    records = run_program("prod", program=_program, preview=preview)
+    [second] = [r for r in records if r.name == "second"]
+    assert (second.inputs.get("ref") == "[unknown]") is preview, second.inputs
+    if not preview:
+        assert second.inputs["ref"] == "first-id"
+
+
+# --- item 11: the CLI passes unknown names and settings on; the pack reports them --------------------
+
+def test_the_cli_model_sends_every_policy_its_defaults_and_passes_unknown_entries_on(pack_policies):
+    """pulumi pkg/resource/analyzer/config.go: ReconcilePolicyPackConfig (createConfigWithDefaults,
+    then applyConfig, which adds an entry naming no policy), validatePolicyPackConfig (the pack's
+    policies only; convertSchema sets no additionalProperties)."""
+    resolved = resolve_config({"no-such-policy": "advisory",
+                               "container-missing-resource-limits": {"maxCPU": "4"}}, pack_policies)
+    assert resolved["no-such-policy"] == ("advisory", {})
+    level, props = resolved["container-missing-resource-limits"]
+    assert props["maxCPU"] == "4" and props["unknowns"] == "mandatory"      # the schema default is sent too
+    assert set(pack_policies) <= set(resolved)
+    assert resolve_config({}, pack_policies)["pod-disallow-host-ports"][0] == pack_policies[
+        "pod-disallow-host-ports"].enforcement_level
+    everything = resolve_config({"all": "advisory", "pod-disallow-host-ports": "mandatory"}, pack_policies)
+    assert everything["pod-disallow-host-ports"][0] == "mandatory"
+    assert everything["container-missing-probes"][0] == "advisory"
+
+
+@pytest.fixture(scope="module")
+def pack():
+    with PolicyPackProcess() as process:
+        yield process
+
+
+@pytest.fixture(scope="module")
+def pack_policies(pack):
+    return pack.policies
+
+
+CONFIG_MAP = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: default}\ndata: {k: v}\n"
+
+
+@pytest.mark.parametrize("document,policy,needle", [
+    ({"pod-disallow-privileged-container": "disabled"}, "pod-disallow-privileged-container",
+     "did you mean 'pod-disallow-privileged-containers'"),
+    ({"container-missing-resource-limits": {"maxCPU": "4"}}, "container-missing-resource-limits",
+     "no setting 'maxCPU', so it is ignored; did you mean 'maxCpu'"),
+    ({"container-missing-resource-limits": {"enforcementLevel": "disabled", "maxCPU": "4"}},
+     "container-missing-resource-limits", "no setting 'maxCPU'"),
+], ids=["unknown-policy", "unknown-setting", "unknown-setting-of-a-disabled-policy"])
+def test_a_configuration_mistake_is_one_mandatory_finding_naming_the_setting(pack, document, policy, needle):
+    pack.configure(document)
+    try:
+        analysis = pack.analyze(load_text(CONFIG_MAP, "cm.yaml"))
+    finally:
+        pack.configure({})
+    found = [v for v in analysis.verdicts if v.policy == policy]
+    assert len(found) == 1 and found[0].mandatory and found[0].stage == "stack" and needle in found[0].message, found
+
+
+def test_a_correct_configuration_reports_nothing(pack):
+    pack.configure({"container-missing-resource-limits": {"maxCpu": "4"}, "all": "mandatory"})
+    try:
+        analysis = pack.analyze(load_text(CONFIG_MAP, "cm.yaml"))
+    finally:
+        pack.configure({})
+    assert not analysis.verdicts, analysis.verdicts
+
+
+# --- item 13: serve_version and the configuration guard touch the private servicer only where known --
+
+def test_the_servicer_patches_apply_only_to_the_supported_sdk(monkeypatch):
+    from pulumi_policy import policy as sdk
+    from pulumi_policy import version
+
+    from policy_pack.policies._lib import framework
+
+    saved = sdk._PolicyAnalyzerServicer
+    try:
+        monkeypatch.setattr(version, "VERSION", "9.0.0")
+        assert framework.serve_version("1.2.3") is False and framework.guard_configuration() is False
+        assert sdk._PolicyAnalyzerServicer is saved
+        monkeypatch.undo()
+
+        class Changed(saved):  # a future servicer whose constructor no longer starts (name, version)
+            def __init__(self, policies, name, version, *args, **kwargs):
+                super().__init__(name, version, policies, *args, **kwargs)
+
+        Changed.__module__ = sdk.__name__
+        sdk._PolicyAnalyzerServicer = Changed
+        assert framework.serve_version("1.2.3") is False
+        assert sdk._PolicyAnalyzerServicer is Changed
+        sdk._PolicyAnalyzerServicer = saved
+        assert framework.serve_version("1.2.3") is True
+        assert sdk._PolicyAnalyzerServicer("p", "0.0.1", [object()], sdk.EnforcementLevel.MANDATORY) is not None
+    finally:
+        sdk._PolicyAnalyzerServicer = saved
