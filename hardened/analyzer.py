@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import collections
+import copy
 import datetime as _dt
 import gc
 import os
@@ -158,6 +159,29 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, (_dt.date, _dt.datetime, _dt.time)):
         return value.isoformat()
     return str(value)
+
+
+SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d"
+SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
+
+
+def wrap_secrets(props: Mapping[str, Any], paths: Iterable[str]) -> Mapping[str, Any]:
+    """*props* with the value at each path (``/data/password``) marked secret, as the engine sends
+    it (pulumi ``analyzer_plugin.go``, ``Analyze``: ``MarshalProperties`` with ``KeepSecrets``);
+    pulumi-policy unwraps it again before a policy reads it. A path that is not there is skipped."""
+    out = copy.deepcopy(dict(props))
+    for path in paths:
+        keys = [k for k in path.split("/") if k]
+        node: Any = out
+        for key in keys[:-1]:
+            node = node.get(key) if isinstance(node, dict) else (
+                node[int(key)] if isinstance(node, list) and key.isdigit() and int(key) < len(node) else None)
+        last = keys[-1] if keys else None
+        if isinstance(node, dict) and last in node:
+            node[last] = {SECRET_SIG_KEY: SECRET_SIG, "value": node[last]}
+        elif isinstance(node, list) and last is not None and last.isdigit() and int(last) < len(node):
+            node[int(last)] = {SECRET_SIG_KEY: SECRET_SIG, "value": node[int(last)]}
+    return out
 
 
 def to_struct(value: Mapping[str, Any]):
@@ -483,7 +507,10 @@ class PolicyPackProcess:
             by_urn.setdefault(resource.urn, resource)
             # what the engine sends (hardened.engine): a remote component (a Helm Chart) has no
             # properties in Analyze nor in AnalyzeStack; its children name it as their parent
-            struct = to_struct(engine.analyze_properties(resource.type, resource.inputs))
+            props = engine.analyze_properties(resource.type, resource.inputs)
+            if resource.secret_paths and props:
+                props = wrap_secrets(props, resource.secret_paths)
+            struct = to_struct(props)
             stack_props = engine.stack_properties(resource.type, resource.inputs)
             structs.append(struct if stack_props is resource.inputs or not stack_props else to_struct(stack_props))
             if not resource.analyzed:

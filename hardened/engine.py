@@ -126,6 +126,9 @@ class Registered:
     inputs: dict[str, Any]
     secret_paths: list[str] = field(default_factory=list)
     dependencies: list[str] = field(default_factory=list)
+    #: the inputs as the engine sends them when they differ from ``inputs`` (which are redacted for
+    #: disk): secret values in the clear, kept in memory only
+    wire: Optional[dict[str, Any]] = None
 
     @property
     def is_kubernetes_object(self) -> bool:

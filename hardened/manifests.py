@@ -132,6 +132,8 @@ class Resource:
     custom: bool = True
     file: Optional[str] = None
     line: Optional[int] = None
+    #: paths (``/data/password``) of values the engine holds as secrets (a render's ``secretPaths``)
+    secret_paths: tuple[str, ...] = ()
 
     @property
     def is_kubernetes(self) -> bool:
@@ -707,8 +709,10 @@ class _Collector:
                 target = os.path.normpath(os.path.join(base, manifest))
                 covered.add(target)
                 res_file, res_line = display_path(target, self.cwd), 1
+            paths = entry.get("secretPaths")
+            paths = tuple(p for p in paths if isinstance(p, str)) if isinstance(paths, list) else ()
             self.resources.append(Resource(token, name, inputs, urn, str(entry.get("parent") or ""),
-                                           bool(entry.get("custom", True)), res_file, res_line))
+                                           bool(entry.get("custom", True)), res_file, res_line, paths))
         return covered
 
 

@@ -50,14 +50,27 @@ MOCK_REGION = "us-east-1"
 # Wire-format clean-up
 # ---------------------------------------------------------------------------------------------
 
+def _redact(value: Any) -> Any:
+    """A secret's value as written to disk: every known leaf ``"[secret]"``; an unknown stays
+    ``"[unknown]"`` (it holds no secret, and a policy must still see that it is unknown)."""
+    if isinstance(value, dict):
+        if value.get(SIG_KEY) == SECRET_SIG:
+            return _redact(value.get("value"))
+        return {k: _redact(v) for k, v in value.items()} if engine.contains_unknown(value) else REDACTED
+    if isinstance(value, list):
+        return [_redact(v) for v in value] if engine.contains_unknown(value) else REDACTED
+    return "[unknown]" if value == UNKNOWN else REDACTED
+
+
 def normalize(value: Any, path: str = "", secrets: Optional[list[str]] = None) -> Any:
     """Turn a recorded wire value into plain data: whole floats become ints, secrets are redacted
-    (their paths collected in *secrets*), unknowns become ``"[unknown]"``."""
+    (their paths collected in *secrets*; an unknown inside one stays unknown), unknowns become
+    ``"[unknown]"``."""
     if isinstance(value, dict):
         if value.get(SIG_KEY) == SECRET_SIG:
             if secrets is not None:
                 secrets.append(path or "/")
-            return REDACTED
+            return _redact(value.get("value"))
         return {k: normalize(v, f"{path}/{k}", secrets) for k, v in value.items()}
     if isinstance(value, list):
         return [normalize(v, f"{path}/{i}", secrets) for i, v in enumerate(value)]
@@ -182,7 +195,8 @@ def _children(urn: str, name: str, inputs: dict[str, Any], render: engine.ChartR
                 if isinstance(obj.get(key), dict):
                     obj[key] = {k: {SIG_KEY: SECRET_SIG, "value": v} for k, v in obj[key].items()}
         children.append(Registered(engine.child_urn(urn, token, child), token, child, urn, True,
-                                   normalize(obj, "", secrets), secrets, []))
+                                   normalize(obj, "", secrets), secrets, [],
+                                   wire=plain(obj) if secrets else None))
     return children
 
 
@@ -205,7 +219,8 @@ def _make_mocks(records: list[Registered], charts: Optional[ChartContext] = None
             inputs = normalize(raw, "", secrets)
             response = super().RegisterResource(request)
             record = Registered(response.urn, request.type, request.name, request.parent,
-                                bool(request.custom), inputs, secrets, sorted(request.dependencies))
+                                bool(request.custom), inputs, secrets, sorted(request.dependencies),
+                                wire=plain(raw) if secrets else None)
             records.append(record)
             if request.type in engine.REMOTE_COMPONENTS and charts is not None:
                 try:
@@ -319,6 +334,24 @@ def run_program(stack: str = "prod", root: Path = REPO_ROOT, overrides: Optional
     if charts.errors:
         raise RenderError("\n".join(charts.errors))
     return records
+
+
+def to_resources(records: list[Registered]) -> "list[Resource]":
+    """The registrations as the engine sends them to a policy pack, in memory: secret values as
+    they are (the engine sends them marked secret and pulumi-policy unwraps them before any policy
+    reads them: pulumi-policy ``deserialize.py``, ``_deserialize_property``), unknowns as the
+    engine's marker. What ``write_output`` puts on disk stays redacted."""
+    from .manifests import RENDERED_UNKNOWN, UNKNOWN as WIRE_UNKNOWN, Resource
+
+    def restore(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: restore(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [restore(v) for v in value]
+        return WIRE_UNKNOWN if value == RENDERED_UNKNOWN else value
+
+    return [Resource(r.type, r.name, r.wire if r.wire is not None else restore(r.inputs), r.urn, r.parent, r.custom)
+            for r in records]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -124,3 +124,66 @@ def test_the_servicer_patches_apply_only_to_the_supported_sdk(monkeypatch):
         assert sdk._PolicyAnalyzerServicer("p", "0.0.1", [object()], sdk.EnforcementLevel.MANDATORY) is not None
     finally:
         sdk._PolicyAnalyzerServicer = saved
+
+
+# --- item 7: secrets reach the policies as values; what render writes stays redacted ---------------
+
+def _pod(value) -> dict:
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "apps"},
+            "spec": {"containers": [{"name": "c", "image": "example.com/c@sha256:" + "a" * 64,
+                                     "env": [{"name": "DB_PASSWORD", "value": value}]}]}}
+
+
+def _secret_program(value_of):
+    def program():
+        import pulumi
+
+        pulumi.CustomResource("kubernetes:core/v1:Pod", "p", _pod(pulumi.Output.secret(value_of())))
+
+    return program
+
+
+def test_pulumi_policy_unwraps_a_secret_before_a_policy_reads_it(pack):
+    """pulumi-policy deserialize.py, _deserialize_property: a secret-signed value is replaced by its
+    value (proxy_secrets is False for Analyze and AnalyzeStack, policy.py); so a credential policy
+    matches inside a secret, and an unknown inside a secret is still unknown."""
+    from hardened.analyzer import wrap_secrets
+    from hardened.manifests import Resource
+
+    def verdicts(value):
+        props = wrap_secrets(_pod(value), ["/spec/containers/0/env/0/value"])
+        assert props["spec"]["containers"][0]["env"][0]["value"]["value"] == value
+        resource = Resource("kubernetes:core/v1:Pod", "p", props, "urn:pulumi:s::p::kubernetes:core/v1:Pod::p")
+        return pack.analyze([resource], stack=False).by_policy("container-disallow-literal-credentials")
+
+    assert any("DB_PASSWORD" in v.message for v in verdicts("hunter2"))
+    assert any("cannot verify" in v.message for v in verdicts(engine.UNKNOWN))
+
+
+@pytest.mark.parametrize("preview", [False, True], ids=["update", "preview"])
+def test_render_redacts_on_disk_and_the_pack_sees_the_value_in_memory(tmp_path, pack, preview):
+    from hardened.manifests import load_path
+    from hardened.render import run_program, to_resources, write_output
+
+    records = run_program("prod", program=_secret_program(lambda: "hunter2"), preview=preview)
+    [pod] = [r for r in records if r.name == "p"]
+    assert pod.secret_paths == ["/spec/containers/0/env/0/value"]
+    assert pod.inputs["spec"]["containers"][0]["env"][0]["value"] == "[secret]"
+    write_output(records, tmp_path, "prod")
+    assert "hunter2" not in (tmp_path / "resources.json").read_text()
+    assert "hunter2" not in "".join(p.read_text() for p in (tmp_path / "manifests").rglob("*.yaml"))
+    in_memory = pack.analyze(to_resources([pod]), stack=False).by_policy("container-disallow-literal-credentials")
+    assert any("DB_PASSWORD" in v.message for v in in_memory)
+    # from disk the value is the redaction marker, still sent marked secret: judged on "[secret]"
+    from_disk = [r for r in load_path(tmp_path) if r.name == "p"]
+    assert from_disk[0].secret_paths == ("/spec/containers/0/env/0/value",)
+
+
+def test_an_unknown_inside_a_secret_stays_unknown_on_disk(tmp_path):
+    from hardened.render import normalize, SECRET_SIG, SIG_KEY
+
+    paths: list = []
+    value = {SIG_KEY: SECRET_SIG, "value": {"user": "admin", "password": engine.UNKNOWN}}
+    assert normalize({"auth": value}, "", paths) == {"auth": {"user": "[secret]", "password": "[unknown]"}}
+    assert paths == ["/auth"]
+    assert normalize({SIG_KEY: SECRET_SIG, "value": "x"}, "/a", []) == "[secret]"
