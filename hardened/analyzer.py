@@ -184,6 +184,37 @@ def wrap_secrets(props: Mapping[str, Any], paths: Iterable[str]) -> Mapping[str,
     return out
 
 
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
+_SECONDS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def duration_seconds(text: str) -> float:
+    """A Go duration (``"5m"``, ``"1h30m"``) in seconds, as the engine converts a custom timeout
+    for the analyzer (0 when it is not one)."""
+    parts = _DURATION.findall(str(text or ""))
+    return sum(float(n) * _SECONDS[u] for n, u in parts) if parts and "".join(n + u for n, u in parts) == text else 0.0
+
+
+def resource_options(pb: Any, resource: Resource) -> Any:
+    """``AnalyzerResourceOptions`` as the engine fills it (pulumi ``step_generator.go``,
+    ``analyzeAll`` and ``AnalyzeResources``): the parent, and the options the program set."""
+    o = resource.options or {}
+    kwargs: dict[str, Any] = {"parent": resource.parent}
+    if o.get("protect"):
+        kwargs["protect"] = True
+    if o.get("ignoreChanges"):
+        kwargs["ignoreChanges"] = [str(x) for x in o["ignoreChanges"]]
+    if "deleteBeforeReplace" in o:
+        kwargs.update(deleteBeforeReplace=bool(o["deleteBeforeReplace"]), deleteBeforeReplaceDefined=True)
+    if o.get("additionalSecretOutputs"):
+        kwargs["additionalSecretOutputs"] = [str(x) for x in o["additionalSecretOutputs"]]
+    timeouts = o.get("customTimeouts")
+    if isinstance(timeouts, Mapping) and timeouts:
+        kwargs["customTimeouts"] = pb.AnalyzerResourceOptions.CustomTimeouts(
+            **{k: duration_seconds(v) for k, v in timeouts.items() if k in ("create", "update", "delete")})
+    return pb.AnalyzerResourceOptions(**kwargs)
+
+
 def to_struct(value: Mapping[str, Any]):
     """A resource's inputs as the ``google.protobuf.Struct`` the engine sends."""
     from google.protobuf import struct_pb2
@@ -457,9 +488,15 @@ class PolicyPackProcess:
             raise PackError(f"{method} failed: {e.details() if hasattr(e, 'details') else e}\n"
                             f"{self._stderr_text()}") from None
 
-    def analyze(self, resources: Iterable[Resource], *, stack: bool = True) -> Analysis:
-        """Every resource through ``Analyze`` (custom resources and Helm charts), then the whole
-        set through ``AnalyzeStack``; verdicts sorted by file, line, URN and policy.
+    def analyze(self, resources: Iterable[Resource], *, stack: bool = True, dry_run: bool = True) -> Analysis:
+        """Every resource through ``Analyze`` (every registration: custom resources, components,
+        Helm charts, the stack root, providers), then the whole set through ``AnalyzeStack``;
+        verdicts sorted by file, line, URN and policy.
+
+        *dry_run* False plays ``pulumi up``: a mandatory ``Analyze`` verdict makes the resource
+        invalid and the deployment stops before ``AnalyzeStack`` (pulumi ``step_generator.go``:
+        ``analyzeAll`` reports invalid only outside a dry run, and ``continueStepsFromImport``
+        bails on an invalid resource); a preview (the default) always runs ``AnalyzeStack``.
 
         *resources* may be a generator (``iter_resources``): requests are built and sent while it
         is read, and while the pack is still starting they are queued until its port appears.
@@ -470,13 +507,18 @@ class PolicyPackProcess:
         gc_was_enabled = gc.isenabled()
         gc.disable()  # thousands of live requests: the cyclic collector would rescan them again and again
         try:
-            return self._analyze(pb, resources, stack, started)
+            return self._analyze(pb, resources, stack, started, dry_run)
         finally:
             if gc_was_enabled:
                 gc.enable()
 
-    def _analyze(self, pb: Any, resources: Iterable[Resource], stack: bool, started: float) -> Analysis:
+    def _analyze(self, pb: Any, resources: Iterable[Resource], stack: bool, started: float,
+                 dry_run: bool = True) -> Analysis:
         all_resources: list[Resource] = []
+        providers: dict[str, Any] = {}   # provider URN -> AnalyzerProviderResource
+
+        def provider_of(resource: Resource) -> Any:
+            return providers.get(resource.provider) if resource.provider else None
         structs: list[Any] = []
         verdicts: list[Verdict] = []
         exempted: list[Exempted] = []
@@ -513,10 +555,14 @@ class PolicyPackProcess:
             struct = to_struct(props)
             stack_props = engine.stack_properties(resource.type, resource.inputs)
             structs.append(struct if stack_props is resource.inputs or not stack_props else to_struct(stack_props))
+            if resource.type.startswith("pulumi:providers:"):
+                # the provider a resource names, with its inputs (a render lists providers first)
+                providers[resource.urn] = pb.AnalyzerProviderResource(
+                    type=resource.type, properties=struct, urn=resource.urn, name=resource.name)
             if not resource.analyzed:
                 continue
             request = pb.AnalyzeRequest(type=resource.type, properties=struct, urn=resource.urn, name=resource.name,
-                                        options=pb.AnalyzerResourceOptions(parent=resource.parent))
+                                        options=resource_options(pb, resource), provider=provider_of(resource))
             if ready():
                 send(resource, request)
             else:
@@ -524,10 +570,17 @@ class PolicyPackProcess:
         self.wait_ready()
         ready()
         stack_future = None
+        if stack and not dry_run:
+            while pending:  # at `up` the resource verdicts come first: a mandatory one stops the run
+                drain_one()
+            stack = not any(v.mandatory for v in verdicts)
         if stack:
             request = pb.AnalyzeStackRequest(resources=[
-                pb.AnalyzerResource(type=r.type, properties=st, urn=r.urn, name=r.name, parent=r.parent,
-                                    options=pb.AnalyzerResourceOptions(parent=r.parent))
+                pb.AnalyzerResource(
+                    type=r.type, properties=st, urn=r.urn, name=r.name, parent=r.parent,
+                    options=resource_options(pb, r), provider=provider_of(r), dependencies=list(r.dependencies),
+                    propertyDependencies={k: pb.AnalyzerPropertyDependencies(urns=list(v))
+                                          for k, v in (r.property_dependencies or {}).items()})
                 for r, st in zip(all_resources, structs)])
             stack_future = self._stub.AnalyzeStack.future(request, timeout=self.call_timeout)
         while pending:

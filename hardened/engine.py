@@ -129,12 +129,50 @@ class Registered:
     #: the inputs as the engine sends them when they differ from ``inputs`` (which are redacted for
     #: disk): secret values in the clear, kept in memory only
     wire: Optional[dict[str, Any]] = None
+    #: the URN of the provider resource (a default provider: :func:`default_provider`)
+    provider: str = ""
+    #: the inputs each dependency flows into: ``{property: [urn, ...]}``
+    property_dependencies: dict[str, list[str]] = field(default_factory=dict)
+    #: the resource options the engine sends (``AnalyzerResourceOptions`` without the parent)
+    options: dict[str, Any] = field(default_factory=dict)
 
     @property
     def is_kubernetes_object(self) -> bool:
         return (self.custom and self.type.startswith("kubernetes:")
                 and not self.type.startswith("pulumi:providers:")
                 and "apiVersion" in self.inputs and "kind" in self.inputs)
+
+
+def default_provider_name(version: str) -> str:
+    """``default_4_34_2`` for ``4.34.2`` (pulumi ``pkg/resource/deploy/providers/provider.go``,
+    ``ProviderRequest.DefaultName``: prerelease and build parts each appended after ``_``)."""
+    match = re.match(r"^v?(\d+)\.(\d+)\.(\d+)(?:-([0-9A-Za-z.-]+))?(?:\+([0-9A-Za-z.-]+))?$", version or "")
+    if not match:
+        return "default"
+    name = "default_{}_{}_{}".format(*match.groups()[:3])
+    for part in (match.group(4), match.group(5)):
+        if part:
+            name += "".join(f"_{p}" for p in part.split("."))
+    return name
+
+
+def default_provider(stack: str, project: str, package: str, version: str,
+                     config: Mapping[str, str], secret_keys: Iterable[str] = ()) -> Registered:
+    """The default provider the engine registers for *package* before the first resource that
+    needs one (pulumi ``pkg/resource/deploy/default_providers.go``,
+    ``newRegisterDefaultProviderEvent``): type ``pulumi:providers:<package>``, the package's
+    stack configuration plus ``version`` as its inputs, no parent; it is analysed like any
+    registration."""
+    token = f"pulumi:providers:{package}"
+    name = default_provider_name(version)
+    inputs = {key.split(":", 1)[1]: value for key, value in sorted(config.items())
+              if key.startswith(f"{package}:")}
+    secrets = sorted(f"/{key.split(':', 1)[1]}" for key in secret_keys if key.startswith(f"{package}:"))
+    for path in secrets:  # a secret setting is never written out (render redacts it)
+        inputs[path[1:]] = "[secret]"
+    if version:
+        inputs["version"] = version
+    return Registered(f"urn:pulumi:{stack}::{project}::{token}::{name}", token, name, "", True, inputs, secrets)
 
 
 def analyze_properties(type_token: str, inputs: Mapping[str, Any]) -> Mapping[str, Any]:

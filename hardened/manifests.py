@@ -134,6 +134,12 @@ class Resource:
     line: Optional[int] = None
     #: paths (``/data/password``) of values the engine holds as secrets (a render's ``secretPaths``)
     secret_paths: tuple[str, ...] = ()
+    #: what else a render records and the engine sends the analyzer: the provider's URN, the
+    #: dependencies (all, and per input property) and the resource options
+    provider: str = ""
+    dependencies: tuple[str, ...] = ()
+    property_dependencies: Optional[dict[str, list[str]]] = None
+    options: Optional[dict[str, Any]] = None
 
     @property
     def is_kubernetes(self) -> bool:
@@ -141,9 +147,9 @@ class Resource:
 
     @property
     def analyzed(self) -> bool:
-        """Whether the engine sends it to ``Analyze``: every registration, components included
-        (see hardened.engine); the stack resource itself is not registered through a provider."""
-        return self.type != "pulumi:pulumi:Stack"
+        """Whether the engine sends it to ``Analyze``: every registration, components, the
+        ``pulumi:pulumi:Stack`` root and default providers included (see hardened.engine)."""
+        return True
 
     @property
     def kind(self) -> str:
@@ -711,8 +717,16 @@ class _Collector:
                 res_file, res_line = display_path(target, self.cwd), 1
             paths = entry.get("secretPaths")
             paths = tuple(p for p in paths if isinstance(p, str)) if isinstance(paths, list) else ()
+            deps = entry.get("dependencies")
+            deps = tuple(d for d in deps if isinstance(d, str)) if isinstance(deps, list) else ()
+            prop_deps = entry.get("propertyDependencies")
+            prop_deps = ({k: [u for u in v if isinstance(u, str)] for k, v in prop_deps.items() if isinstance(v, list)}
+                         if isinstance(prop_deps, dict) else None)
+            options = entry.get("options") if isinstance(entry.get("options"), dict) else None
+            provider = entry.get("provider") if isinstance(entry.get("provider"), str) else ""
             self.resources.append(Resource(token, name, inputs, urn, str(entry.get("parent") or ""),
-                                           bool(entry.get("custom", True)), res_file, res_line, paths))
+                                           bool(entry.get("custom", True)), res_file, res_line, paths,
+                                           provider, deps, prop_deps, options))
         return covered
 
 

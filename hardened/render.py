@@ -208,19 +208,59 @@ def preview_id(name: str) -> str:
     return ""
 
 
-def _make_mocks(records: list[Registered], charts: Optional[ChartContext] = None, preview: bool = False):
+def _options(request) -> dict[str, Any]:
+    """The resource options of a registration that the engine sends the analyzer
+    (``AnalyzerResourceOptions``, without the parent), only those that are set."""
+    options: dict[str, Any] = {}
+    if request.protect:
+        options["protect"] = True
+    if request.ignoreChanges:
+        options["ignoreChanges"] = sorted(request.ignoreChanges)
+    if request.deleteBeforeReplaceDefined:
+        options["deleteBeforeReplace"] = bool(request.deleteBeforeReplace)
+    if request.additionalSecretOutputs:
+        options["additionalSecretOutputs"] = sorted(request.additionalSecretOutputs)
+    timeouts = {k: getattr(request.customTimeouts, k) for k in ("create", "update", "delete")
+                if getattr(request.customTimeouts, k)}
+    if timeouts:
+        options["customTimeouts"] = timeouts
+    return options
+
+
+def _make_mocks(records: list[Registered], charts: Optional[ChartContext] = None, preview: bool = False,
+                stack: str = "", config: Optional[dict[str, str]] = None, secret_keys: Any = ()):
     from google.protobuf import json_format
     from pulumi.runtime import mocks as m
+
+    providers: dict[tuple[str, str], str] = {}
+
+    def provider_for(package: str, version: str, reference: str = "") -> str:
+        """The URN of a custom resource's provider: its explicit one (a reference is
+        ``<urn>::<id>``), else its package's default provider, registered (and recorded) before
+        it, as the engine does."""
+        if reference:
+            return reference.rsplit("::", 1)[0] if reference.count("::") > 3 else reference
+        key = (package, version)
+        if key not in providers:
+            record = engine.default_provider(stack, PROJECT, package, version, config or {}, secret_keys or ())
+            providers[key] = record.urn
+            records.append(record)
+        return providers[key]
 
     class Monitor(m.MockMonitor):
         def RegisterResource(self, request):  # noqa: N802 (gRPC name)
             secrets: list[str] = []
             raw = json_format.MessageToDict(request.object)
             inputs = normalize(raw, "", secrets)
+            provider = (provider_for(request.type.split(":", 1)[0], request.version, request.provider)
+                        if request.custom and not request.type.startswith("pulumi:") else "")
             response = super().RegisterResource(request)
             record = Registered(response.urn, request.type, request.name, request.parent,
                                 bool(request.custom), inputs, secrets, sorted(request.dependencies),
-                                wire=plain(raw) if secrets else None)
+                                wire=plain(raw) if secrets else None, provider=provider,
+                                property_dependencies={k: sorted(v.urns) for k, v in
+                                                       sorted(request.propertyDependencies.items()) if v.urns},
+                                options=_options(request))
             records.append(record)
             if request.type in engine.REMOTE_COMPONENTS and charts is not None:
                 try:
@@ -230,6 +270,10 @@ def _make_mocks(records: list[Registered], charts: Optional[ChartContext] = None
                     children = []
                 # the Chart's state gets no outputs (nothing registers them): its children, each
                 # naming the Chart as parent, are what the engine knows it deployed
+                if children:  # the provider's own registrations inside Construct use it as provider
+                    kubernetes = provider_for("kubernetes", request.version)
+                    for child in children:
+                        child.provider = kubernetes
                 records.extend(children)
             return response
 
@@ -293,7 +337,7 @@ def run_program(stack: str = "prod", root: Path = REPO_ROOT, overrides: Optional
     charts = charts or ChartContext()
     if charts.kube_version is None:
         charts.kube_version = stack_kube_version(config)
-    mocks, monitor = _make_mocks(records, charts if expand_charts else None, preview)
+    mocks, monitor = _make_mocks(records, charts if expand_charts else None, preview, stack, config, secret_keys)
     logger = logging.getLogger(f"hardened.render.{stack}")
     logger.propagate = False
     logger.handlers[:] = [_ProgressHandler(progress or (lambda _m: None))]
@@ -350,7 +394,9 @@ def to_resources(records: list[Registered]) -> "list[Resource]":
             return [restore(v) for v in value]
         return WIRE_UNKNOWN if value == RENDERED_UNKNOWN else value
 
-    return [Resource(r.type, r.name, r.wire if r.wire is not None else restore(r.inputs), r.urn, r.parent, r.custom)
+    return [Resource(r.type, r.name, r.wire if r.wire is not None else restore(r.inputs), r.urn, r.parent, r.custom,
+                     provider=r.provider, dependencies=tuple(r.dependencies),
+                     property_dependencies=dict(r.property_dependencies), options=dict(r.options))
             for r in records]
 
 
@@ -396,11 +442,20 @@ def write_output(records: list[Registered], out: Path, stack: str) -> dict[str, 
     out.mkdir(parents=True, exist_ok=True)
     entries = []
     written: dict[str, str] = {}
-    for rec in sorted(records, key=lambda r: r.urn):
+    # providers first: the engine registers a default provider before the resources that use it
+    for rec in sorted(records, key=lambda r: (not r.type.startswith("pulumi:providers:"), r.urn)):
         entry: dict[str, Any] = {"urn": rec.urn, "type": rec.type, "name": rec.name, "parent": rec.parent,
                                  "custom": rec.custom, "inputs": rec.inputs}
         if rec.secret_paths:
             entry["secretPaths"] = sorted(rec.secret_paths)
+        if rec.provider:
+            entry["provider"] = rec.provider
+        if rec.dependencies:
+            entry["dependencies"] = sorted(rec.dependencies)
+        if rec.property_dependencies:
+            entry["propertyDependencies"] = rec.property_dependencies
+        if rec.options:
+            entry["options"] = rec.options
         if rec.is_kubernetes_object:
             rel = manifest_path(rec.inputs)
             if rel in written:

@@ -187,3 +187,117 @@ def test_an_unknown_inside_a_secret_stays_unknown_on_disk(tmp_path):
     assert normalize({"auth": value}, "", paths) == {"auth": {"user": "[secret]", "password": "[unknown]"}}
     assert paths == ["/auth"]
     assert normalize({SIG_KEY: SECRET_SIG, "value": "x"}, "/a", []) == "[secret]"
+
+
+# --- items 9 and 10: what each request carries, and which resources are analysed ------------------
+
+class Spy:
+    """Records every Analyze and AnalyzeStack request a PolicyPackProcess sends."""
+
+    def __init__(self, pack: PolicyPackProcess):
+        self.sent: dict[str, list] = {"Analyze": [], "AnalyzeStack": []}
+        self.stub = pack._stub
+        spy = self
+
+        class Method:
+            def __init__(self, name):
+                self.name, self.real = name, getattr(spy.stub, name)
+
+            def future(self, request, **kw):
+                spy.sent[self.name].append(request)
+                return self.real.future(request, **kw)
+
+        self.Analyze, self.AnalyzeStack = Method("Analyze"), Method("AnalyzeStack")
+
+    def __getattr__(self, name):
+        return getattr(self.stub, name)
+
+
+@pytest.fixture
+def spy(pack):
+    real = pack._stub
+    pack._stub = watcher = Spy(pack)
+    yield watcher
+    pack._stub = real
+
+
+def _wired_program():
+    import pulumi
+    import pulumi_kubernetes as k8s
+
+    ns = k8s.core.v1.Namespace("ns", metadata={"name": "apps"})
+    k8s.core.v1.ConfigMap("cm", metadata={"name": "cm", "namespace": ns.metadata["name"]}, data={"k": "v"},
+                          opts=pulumi.ResourceOptions(protect=True, ignore_changes=["data"],
+                                                      delete_before_replace=True,
+                                                      custom_timeouts=pulumi.CustomTimeouts(create="5m")))
+
+
+@pytest.fixture(scope="module")
+def wired():
+    from hardened.render import run_program, to_resources
+
+    return to_resources(run_program("prod", program=_wired_program))
+
+
+def test_default_providers_are_registered_as_the_engine_registers_them(wired):
+    """pulumi pkg/resource/deploy/default_providers.go, newRegisterDefaultProviderEvent (the
+    package's config plus version, no parent); providers/provider.go, ProviderRequest.DefaultName."""
+    import pulumi_kubernetes
+
+    from hardened.render import to_resources  # noqa: F401
+
+    version = pulumi_kubernetes._utilities.get_version()
+    name = engine.default_provider_name(version)
+    [provider] = [r for r in wired if r.type == "pulumi:providers:kubernetes"]
+    assert provider.urn == f"urn:pulumi:prod::hardened-stack::pulumi:providers:kubernetes::{name}"
+    assert provider.inputs == {"version": version} and provider.parent == ""
+    assert {r.provider for r in wired if r.type.startswith("kubernetes:")} == {provider.urn}
+    assert engine.default_provider_name("1.2.3-alpha.1+b5") == "default_1_2_3_alpha_1_b5"
+    aws = engine.default_provider("prod", "p", "aws", "7.51.1", {"aws:region": "us-east-1", "x:y": "z"})
+    assert aws.name == "default_7_51_1" and aws.inputs == {"region": "us-east-1", "version": "7.51.1"}
+
+
+def test_every_registration_is_analysed_with_its_options_and_provider(pack, spy, wired):
+    """pulumi step_generator.go: analyzeAll (options with the parent, the provider with its inputs;
+    no dependencies in Analyze) and AnalyzeResources (also parent, dependencies and property
+    dependencies); the stack root and the providers are registrations like any other."""
+    pack.analyze(wired)
+    analysed = {r.type for r in spy.sent["Analyze"]}
+    assert {"pulumi:pulumi:Stack", "pulumi:providers:kubernetes", "kubernetes:core/v1:ConfigMap"} <= analysed
+    [cm] = [r for r in spy.sent["Analyze"] if r.type == "kubernetes:core/v1:ConfigMap"]
+    assert cm.provider.type == "pulumi:providers:kubernetes" and cm.provider.urn.endswith(cm.provider.name)
+    assert dict(cm.provider.properties)["version"]
+    assert cm.options.protect and list(cm.options.ignoreChanges) == ["data"]
+    assert cm.options.deleteBeforeReplace and cm.options.deleteBeforeReplaceDefined
+    assert cm.options.customTimeouts.create == 300.0
+    [stack_request] = spy.sent["AnalyzeStack"]
+    [cm_stack] = [r for r in stack_request.resources if r.type == "kubernetes:core/v1:ConfigMap"]
+    [ns] = [r for r in wired if r.type == "kubernetes:core/v1:Namespace"]
+    assert ns.urn in cm_stack.dependencies
+    assert list(cm_stack.propertyDependencies["metadata"].urns) == [ns.urn]
+    assert cm_stack.provider.urn == cm.provider.urn and cm_stack.options.protect
+
+
+def _privileged_pod() -> dict:
+    pod = _pod("x")
+    pod["spec"]["containers"][0]["securityContext"] = {"privileged": True}
+    return pod
+
+
+@pytest.mark.parametrize("dry_run", [True, False], ids=["preview", "up"])
+def test_at_up_a_mandatory_resource_verdict_stops_before_analyze_stack(pack, spy, dry_run):
+    """pulumi step_generator.go, analyzeAll: a mandatory violation makes the resource invalid only
+    outside a dry run, and continueStepsFromImport bails on it: no AnalyzeStack at `up`."""
+    from hardened.manifests import Resource
+
+    pod = Resource("kubernetes:core/v1:Pod", "p", _privileged_pod(), "urn:pulumi:s::p::kubernetes:core/v1:Pod::p")
+    analysis = pack.analyze([pod], dry_run=dry_run)
+    assert analysis.mandatory
+    assert len(spy.sent["AnalyzeStack"]) == (1 if dry_run else 0)
+
+
+def test_go_durations_become_seconds():
+    from hardened.analyzer import duration_seconds
+
+    assert duration_seconds("1h30m") == 5400.0 and duration_seconds("250ms") == 0.25
+    assert duration_seconds("soon") == 0.0
