@@ -250,10 +250,23 @@ def expand_lists(objs: Iterable[dict]) -> list[dict]:
     return out
 
 
-def normalize_objects(objs: Iterable[dict], default_namespace: str) -> tuple[list[dict], list[str]]:
+#: The namespace the provider's ``Check`` gives a namespaced object without one: the kubeconfig
+#: context's namespace, which client-go reports as ``default`` when the context names none.
+PROVIDER_DEFAULT_NAMESPACE = "default"
+
+
+def normalize_objects(objs: Iterable[dict], default_namespace: str,
+                      provider_namespace: str = PROVIDER_DEFAULT_NAMESPACE) -> tuple[list[dict], list[str]]:
     """yaml/v2 ``Normalize`` plus the provider's ``Check`` normalisation, in place (the objects
     are freshly decoded). Returns the objects and the kinds whose scope could not be resolved
-    (the provider warns about those)."""
+    (the provider warns about those).
+
+    A kind whose scope ``Normalize`` cannot resolve (neither built in nor declared by a CRD among
+    the objects; offline, discovery answers nothing) keeps no namespace there
+    (pulumi-kubernetes ``provider/pkg/provider/yaml/v2/yaml.go``, ``Normalize``), but the
+    provider's ``Check`` then assumes it is namespaced and sets the provider's default namespace,
+    *provider_namespace*, not the chart's (``provider/pkg/provider/provider.go``, ``Check``: "assume
+    it is namespaced, and correct if required during the Create step")."""
     objs = expand_lists(objs)
     scopes = _crd_scopes(objs)
     unresolved: list[str] = []
@@ -268,6 +281,8 @@ def normalize_objects(objs: Iterable[dict], default_namespace: str) -> tuple[lis
                 gk = "/".join(x for x in _group_kind(o) if x)
                 if gk not in unresolved:
                     unresolved.append(gk)
+                if provider_namespace:
+                    meta["namespace"] = provider_namespace
             elif namespaced:
                 meta["namespace"] = default_namespace
             else:
@@ -501,8 +516,8 @@ def _render_chart(directory: Path, chart: str, version: str, *, release: str, na
         objects.extend(_documents(crd.get("data") or "", path))
     hooks: list[str] = []
     for path in sorted(rendered):
-        if not path.endswith((".yaml", ".yml", ".json")):
-            continue  # NOTES.txt and other text is not installed
+        if not is_manifest_template(path):
+            continue
         for doc in _documents(rendered[path], path):
             annotations = (doc.get("metadata") or {}).get("annotations") or {}
             if HOOK_ANNOTATION in annotations:
@@ -512,6 +527,19 @@ def _render_chart(directory: Path, chart: str, version: str, *, release: str, na
             objects.append(doc)
     normalized, unresolved = normalize_objects(objects, namespace)
     return ChartRender(chart, version, release, namespace, normalized, hooks, unresolved, _helm_warnings(helm_log))
+
+
+#: The notes file Helm shows after an install instead of applying it.
+NOTES_SUFFIX = "NOTES.txt"
+
+
+def is_manifest_template(path: str) -> bool:
+    """Whether Helm applies what the template at *path* renders: every template but the notes
+    (helm v3 ``pkg/action/action.go``, ``renderResources``: a path ending in ``NOTES.txt`` is
+    taken out) and partials (``pkg/releaseutil/manifest_sorter.go``, ``SortManifests``: a base
+    name starting with ``_`` is skipped), whatever its extension (a ``.tpl`` or ``.txt`` that
+    renders an object is installed)."""
+    return not path.endswith(NOTES_SUFFIX) and not path.rsplit("/", 1)[-1].startswith("_")
 
 
 def kube_semver(kube_version: str) -> str:

@@ -84,6 +84,9 @@ metadata:
 spec: {template: {spec: {restartPolicy: Never, containers: [{name: m, image: x}]}}}
 """,
     "templates/NOTES.txt": "Thanks for installing {{ .Release.Name }}",
+    "templates/extra.tpl": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: from-tpl}\n",
+    "templates/_partial.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: from-partial}\n",
+    "templates/sub/NOTES.txt": "more notes",
     "charts/sub/Chart.yaml": "apiVersion: v2\nname: sub\nversion: 0.1.0\n",
     "charts/sub/crds/gizmos.yaml": """apiVersion: apiextensions.k8s.io/v1
 kind: CustomResourceDefinition
@@ -123,6 +126,17 @@ def test_hooks_are_dropped_and_listed_and_notes_are_not_objects(cache):
     assert not [o for o in render.objects if o["kind"] == "Job"]
 
 
+def test_every_rendered_template_is_applied_but_partials_and_notes(cache):
+    """helm v3.20.2 pkg/action/action.go renderResources (NOTES.txt out), pkg/releaseutil/
+    manifest_sorter.go SortManifests (a base name starting with _ skipped): the extension does not
+    matter."""
+    names = {o["metadata"]["name"] for o in _render(cache).objects}
+    assert "from-tpl" in names and "from-partial" not in names
+    assert engine.is_manifest_template("demo/templates/x.txt")
+    assert not engine.is_manifest_template("demo/templates/NOTES.txt")
+    assert not engine.is_manifest_template("demo/charts/sub/templates/_helpers.tpl")
+
+
 def test_release_name_namespace_and_kube_version_reach_the_templates(cache):
     objs = _by_kind(_render(cache, kube_version="1.32"))
     web = objs[("Deployment", "rel-web")]
@@ -139,8 +153,9 @@ def test_crds_of_enabled_charts_only_and_their_scope_decides_the_namespace(cache
     assert "status" not in objs[("CustomResourceDefinition", "widgets.example.com")]
     assert objs[("Widget", "w")]["metadata"]["namespace"] == "apps"   # Namespaced per its CRD
     assert "namespace" not in objs[("ClusterRole", "reader")]["metadata"]
-    assert "namespace" not in objs[("Gadget", "g")]["metadata"]       # unknown scope: left unset...
-    assert render.unresolved_scopes == ["other.io/Gadget"]            # ...and reported, as the provider warns
+    # unknown scope: Normalize leaves it unset and warns; Check assumes namespaced, provider's namespace
+    assert objs[("Gadget", "g")]["metadata"]["namespace"] == engine.PROVIDER_DEFAULT_NAMESPACE == "default"
+    assert render.unresolved_scopes == ["other.io/Gadget"]
     enabled = _by_kind(_render(cache, {"sub": {"enabled": True}}))
     assert ("CustomResourceDefinition", "gizmos.example.com") in enabled and ("ConfigMap", "sub") in enabled
 
