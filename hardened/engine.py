@@ -456,19 +456,20 @@ _RENDERS_MAX = 64
 
 def render_chart(chart: str, version: str, *, release: str, namespace: str, values: Mapping[str, Any],
                  kube_version: str, repo: str = "", skip_crds: bool = False,
-                 cache: Optional[os.PathLike | str] = None) -> ChartRender:
+                 cache: Optional[os.PathLike | str] = None, extra_api_versions: Iterable[str] = ()) -> ChartRender:
     """Render *chart* at *version* from the cache exactly as ``helm.v4.Chart`` does: release name,
     namespace, install semantics, the stack's kube version, CRDs of the enabled (sub)charts
     unless *skip_crds*, hooks dropped (and listed), then the provider's normalisation."""
     directory = chart_dir(chart, version, cache)
     if not (directory / "Chart.yaml").is_file():
         raise ChartError(missing_chart_message(chart, version, repo, chart_cache(cache)))
-    key = (str(directory.resolve()), version, release, namespace, kube_version, skip_crds,
+    extra = tuple(sorted(set(extra_api_versions)))
+    key = (str(directory.resolve()), version, release, namespace, kube_version, skip_crds, extra,
            json.dumps(values, sort_keys=True, default=str))
     hit = _RENDERS.get(key)
     if hit is None:
         render = _render_chart(directory, chart, version, release=release, namespace=namespace, values=values,
-                               kube_version=kube_version, skip_crds=skip_crds)
+                               kube_version=kube_version, skip_crds=skip_crds, extra_api_versions=extra)
         if len(_RENDERS) >= _RENDERS_MAX:
             _RENDERS.clear()
         _RENDERS[key] = hit = (json.dumps(render.objects), render.hooks, render.unresolved_scopes,
@@ -479,13 +480,15 @@ def render_chart(chart: str, version: str, *, release: str, namespace: str, valu
 
 
 def _render_chart(directory: Path, chart: str, version: str, *, release: str, namespace: str,
-                  values: Mapping[str, Any], kube_version: str, skip_crds: bool) -> ChartRender:
+                  values: Mapping[str, Any], kube_version: str, skip_crds: bool,
+                  extra_api_versions: Iterable[str] = ()) -> ChartRender:
     try:
         import helm_python
     except ImportError:  # pragma: no cover - pinned in requirements.txt
         raise ChartError("the Helm SDK is not installed: pip install -r requirements.txt (helm-python-sdk)") from None
     options = {"name": release, "namespace": namespace, "is_install": True,
-               "kube_version": kube_semver(kube_version), "api_versions": api_versions(kube_version)}
+               "kube_version": kube_semver(kube_version),
+               "api_versions": sorted(set(api_versions(kube_version)) | set(extra_api_versions))}
     with _HELM_LOCK, _captured_stderr() as helm_log:
         try:
             from helm_python import _native
@@ -543,9 +546,31 @@ def is_manifest_template(path: str) -> bool:
 
 
 def kube_semver(kube_version: str) -> str:
-    """``1.33`` -> ``v1.33.0`` (Helm's ``.Capabilities.KubeVersion``)."""
+    """``1.33`` -> ``v1.33.0`` (Helm's ``.Capabilities.KubeVersion``); a server's own version
+    string, such as EKS's ``v1.33.5-eks-3025e55``, is kept whole, as discovery reports it."""
     v = kube_version if kube_version.startswith("v") else f"v{kube_version}"
     return v + ".0" if v.count(".") == 1 else v
+
+
+def kube_release(kube_version: str) -> str:
+    """``v1.33.5-eks-3025e55`` -> ``v1.33.0``: the release whose built-in APIs the server serves."""
+    match = re.match(r"^v?(\d+)\.(\d+)", kube_version)
+    return f"v{match.group(1)}.{match.group(2)}.0" if match else kube_semver(kube_version)
+
+
+def crd_api_versions(objects: Iterable[Mapping[str, Any]]) -> list[str]:
+    """What discovery reports for the CRDs among *objects* once installed: ``group/version`` and
+    ``group/version/Kind`` of every served version."""
+    found: set[str] = set()
+    for o in objects:
+        if _group_kind(o) != ("apiextensions.k8s.io", "CustomResourceDefinition"):
+            continue
+        spec = o.get("spec") or {}
+        group, kind = spec.get("group"), (spec.get("names") or {}).get("kind")
+        for v in spec.get("versions") or []:
+            if isinstance(v, Mapping) and v.get("served", True) and group and kind and v.get("name"):
+                found.update((f"{group}/{v['name']}", f"{group}/{v['name']}/{kind}"))
+    return sorted(found)
 
 
 _API_VERSIONS: dict[str, list[str]] = {}
@@ -556,7 +581,7 @@ def api_versions(kube_version: str) -> list[str]:
     ``group/version`` and ``group/version/Kind``. Offline: the generally available built-in APIs
     of that Kubernetes version, read from the schemas kubernetes-validate ships (alpha and beta
     APIs are off by default in a cluster, custom resources are not installed yet)."""
-    key = kube_semver(kube_version)
+    key = kube_release(kube_version)
     hit = _API_VERSIONS.get(key)
     if hit is not None:
         return hit

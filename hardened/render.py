@@ -141,6 +141,10 @@ class ChartContext:
     warnings: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     renders: dict[str, engine.ChartRender] = field(default_factory=dict)
+    #: the APIs of the CRDs the stack installs, as discovery reports them once installed: each
+    #: chart sees those of the charts and manifest files registered before it (a cluster the stack
+    #: was deployed to; at a first install the provider's discovery sees none of them)
+    installed_apis: set[str] = field(default_factory=set)
 
 
 #: The config model's default of cluster.kubernetesVersion.
@@ -171,6 +175,7 @@ def expand_chart(urn: str, token: str, name: str, inputs: dict[str, Any], ctx: C
     else:
         render = _render_chart(inputs, name, ctx)
     ctx.renders[urn] = render
+    ctx.installed_apis.update(engine.crd_api_versions(render.objects))
     return _children(urn, name, inputs, render)
 
 
@@ -179,7 +184,8 @@ def _render_chart(inputs: dict[str, Any], name: str, ctx: ChartContext) -> engin
     return engine.render_chart(
         str(inputs.get("chart", "")), str(inputs.get("version", "")), release=str(inputs.get("name") or name),
         namespace=str(inputs.get("namespace") or "default"), values=inputs.get("values") or {},
-        kube_version=ctx.kube_version or DEFAULT_KUBE_VERSION, repo=repo, skip_crds=bool(inputs.get("skipCrds")), cache=ctx.cache)
+        kube_version=ctx.kube_version or DEFAULT_KUBE_VERSION, repo=repo, skip_crds=bool(inputs.get("skipCrds")),
+        cache=ctx.cache, extra_api_versions=ctx.installed_apis)
 
 
 def _children(urn: str, name: str, inputs: dict[str, Any], render: engine.ChartRender) -> list[Registered]:
@@ -483,6 +489,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--chart-cache", metavar="DIR", default=None,
                         help=f"folder of unpacked Helm charts, <chart>-<version>/ (default ${engine.CACHE_ENV}, "
                              f"else {engine.DEFAULT_CACHE})")
+    parser.add_argument("--kube-version", metavar="VERSION", default=None,
+                        help="the version string the cluster reports to Helm charts (default: the stack's "
+                             "cluster.kubernetesVersion, as v1.33.0); e.g. an EKS server's v1.33.5-eks-3025e55")
     parser.add_argument("--no-charts", action="store_true", help=argparse.SUPPRESS)  # benchmarks' baseline
     parser.add_argument("--preview", action="store_true",
                         help="render as a first `pulumi preview` does: every output a cloud provider computes "
@@ -510,7 +519,7 @@ def run(args: argparse.Namespace) -> int:
     if not preflight("render", fail_on_expired=True):
         return 2
     placeholders: dict[str, str] = {}
-    charts = ChartContext(cache=getattr(args, "chart_cache", None))
+    charts = ChartContext(cache=getattr(args, "chart_cache", None), kube_version=getattr(args, "kube_version", None))
     # Errors (RenderError, a chart that cannot be rendered, a config error naming the key, an
     # unwritable --out) reach the CLI's one handler: `render: error: ...`, exit 2.
     records = run_program(args.stack, root, progress=say, preview=getattr(args, "preview", False),

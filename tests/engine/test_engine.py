@@ -84,6 +84,12 @@ metadata:
 spec: {template: {spec: {restartPolicy: Never, containers: [{name: m, image: x}]}}}
 """,
     "templates/NOTES.txt": "Thanks for installing {{ .Release.Name }}",
+    "templates/capabilities.yaml": """{{- if .Capabilities.APIVersions.Has "example.com/v1/Widget" }}
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: widgets-served}
+{{- end }}
+""",
     "templates/extra.tpl": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: from-tpl}\n",
     "templates/_partial.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: from-partial}\n",
     "templates/sub/NOTES.txt": "more notes",
@@ -318,3 +324,49 @@ def test_gateway_api_release_url_resolves_to_the_manifest_cache(tmp_path):
     assert [o["metadata"]["name"] for o in objects] == ["widgets.example.com"]
     with pytest.raises(engine.ChartError, match="no offline copy"):
         engine.read_config_file("https://example.com/x.yaml", cache=tmp_path)
+
+
+def test_a_chart_sees_the_apis_of_the_crds_installed_before_it(cache):
+    """What discovery reports once the stack's CRDs are installed (the provider hands Helm the
+    server's API versions: pulumi-kubernetes provider/pkg/provider/helm/v4/chart.go, Construct,
+    through helm's action configuration); offline each chart sees the CRDs registered before it."""
+    ctx = ChartContext(cache=str(cache))
+    inputs = {"chart": "demo", "version": "1.2.3", "namespace": "apps", "values": {}}
+    first = expand_chart("urn:pulumi:s::p::kubernetes:helm.sh/v4:Chart::a", engine.CHART_TOKEN, "a", inputs, ctx)
+    assert "example.com/v1/Widget" in ctx.installed_apis and "example.com/v1" in ctx.installed_apis
+    second = expand_chart("urn:pulumi:s::p::kubernetes:helm.sh/v4:Chart::b", engine.CHART_TOKEN, "b", inputs, ctx)
+    assert not [c for c in first if c.name.endswith("/widgets-served")]
+    assert [c for c in second if c.name.endswith("/widgets-served")]
+
+
+def test_an_eks_version_string_reaches_the_templates_whole(cache):
+    """An EKS server reports v1.33.5-eks-<hash>; Helm compares it as a prerelease, so a constraint
+    without -0 fails (Masterminds semver), and the built-in APIs are those of 1.33."""
+    eks = "v1.33.5-eks-3025e55"
+    assert engine.kube_semver(eks) == eks and engine.kube_release(eks) == "v1.33.0"
+    assert engine.api_versions(eks) == engine.api_versions("1.33") and "apps/v1/Deployment" in engine.api_versions(eks)
+    web = _by_kind(_render(cache, kube_version=eks))[("Deployment", "rel-web")]
+    assert web["spec"]["template"]["spec"]["containers"][0]["image"] == "example.com/web:33"
+
+
+def test_the_stack_charts_compare_kube_versions_so_that_an_eks_string_changes_nothing():
+    """Every semverCompare of the cluster version in the cached charts allows prereleases (-0), so
+    v1.33.5-eks-x compares as 1.33.5; the one `int .Capabilities.KubeVersion.Minor` (Gatekeeper:
+    EKS reports a minor such as "33+", which sprig's int reads as 0) guards matchConditions that our
+    values leave empty (components/admission.py)."""
+    import re
+
+    cache = engine.chart_cache()
+    templates = [p for p in cache.rglob("templates/*") if p.is_file()]
+    assert templates, f"no chart cache at {cache}"
+    text = {p: p.read_text(errors="replace") for p in templates}
+    constraints = {m for t in text.values()
+                   for m in re.findall(r'semverCompare "([^"]*)" [^)}]*KubeVersion', t)}
+    assert constraints and all(c.endswith("-0") for c in constraints), constraints
+    minor = sorted(str(p.relative_to(cache)) for p, t in text.items() if re.search(r"int[^}]*KubeVersion\.Minor", t))
+    assert all(m.startswith("gatekeeper-") and "webhook-configuration" in m for m in minor), minor
+    for m in minor:
+        assert re.search(r"if \.Values\.(validating|mutating)WebhookMatchConditions }}\s*\{\{- if ge \(int",
+                         text[cache / m]), m
+    components = Path(__file__).resolve().parents[2] / "components"
+    assert not [p.name for p in components.glob("*.py") if "MatchConditions" in p.read_text()]
