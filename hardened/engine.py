@@ -238,12 +238,14 @@ def is_namespaced(group_kind: tuple[str, str], crd_scopes: Mapping[tuple[str, st
 
 
 def expand_lists(objs: Iterable[dict]) -> list[dict]:
+    """Every object with an ``items`` array is a list whose items are registered instead, whatever
+    its kind (pulumi-kubernetes ``yaml/v2/yaml.go``, ``expand``: ``obj.IsList()``, which
+    apimachinery's ``Unstructured.IsList`` answers from an ``items`` array alone)."""
     out: list[dict] = []
     stack = list(objs)[::-1]
     while stack:
         o = stack.pop()
-        kind = o.get("kind")
-        if isinstance(kind, str) and kind.endswith("List") and isinstance(o.get("items"), list):
+        if isinstance(o.get("items"), list):
             stack.extend(reversed([i for i in o["items"] if isinstance(i, dict)]))
             continue
         out.append(o)
@@ -289,6 +291,41 @@ def normalize_objects(objs: Iterable[dict], default_namespace: str,
                 meta.pop("namespace", None)
         out.append(check_normalize(o))
     return out, unresolved
+
+
+#: The annotation ``skipAwait`` sets on every object, and the label a client-side apply sets.
+SKIP_AWAIT_ANNOTATION = "pulumi.com/skipAwait"
+MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
+
+
+def register_normalize(obj: dict, *, skip_await: bool = False, server_side_apply: bool = True) -> dict:
+    """What registration and ``Check`` add to a chart's object, in place: with ``skipAwait`` the
+    annotation ``pulumi.com/skipAwait: "true"`` (pulumi-kubernetes ``yaml/v2/yaml.go``,
+    ``register``); with ``enableServerSideApply: false`` the label
+    ``app.kubernetes.io/managed-by: pulumi`` on a create (``provider/pkg/provider/provider.go``,
+    ``Check``: ``metadata.TrySetManagedByLabel`` unless in server-side apply mode)."""
+    meta = obj.setdefault("metadata", {})
+    if skip_await:
+        if not isinstance(meta.get("annotations"), dict):
+            meta["annotations"] = {}
+        meta["annotations"][SKIP_AWAIT_ANNOTATION] = "true"
+    if not server_side_apply:
+        if not isinstance(meta.get("labels"), dict):
+            meta["labels"] = {}
+        meta["labels"][MANAGED_BY_LABEL] = "pulumi"
+    return obj
+
+
+def merge_values(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """Helm's merge of values files (``pkg/cli/values/options.go``, ``mergeMaps``): maps merge
+    key by key, anything else in *override* replaces."""
+    out = dict(base)
+    for k, v in override.items():
+        if isinstance(v, Mapping) and isinstance(out.get(k), Mapping):
+            out[k] = merge_values(out[k], v)
+        else:
+            out[k] = v
+    return out
 
 
 def _drop_nulls(value: Any) -> Any:
@@ -456,7 +493,8 @@ _RENDERS_MAX = 64
 
 def render_chart(chart: str, version: str, *, release: str, namespace: str, values: Mapping[str, Any],
                  kube_version: str, repo: str = "", skip_crds: bool = False,
-                 cache: Optional[os.PathLike | str] = None, extra_api_versions: Iterable[str] = ()) -> ChartRender:
+                 cache: Optional[os.PathLike | str] = None, extra_api_versions: Iterable[str] = (),
+                 provider_namespace: str = PROVIDER_DEFAULT_NAMESPACE) -> ChartRender:
     """Render *chart* at *version* from the cache exactly as ``helm.v4.Chart`` does: release name,
     namespace, install semantics, the stack's kube version, CRDs of the enabled (sub)charts
     unless *skip_crds*, hooks dropped (and listed), then the provider's normalisation."""
@@ -464,12 +502,13 @@ def render_chart(chart: str, version: str, *, release: str, namespace: str, valu
     if not (directory / "Chart.yaml").is_file():
         raise ChartError(missing_chart_message(chart, version, repo, chart_cache(cache)))
     extra = tuple(sorted(set(extra_api_versions)))
-    key = (str(directory.resolve()), version, release, namespace, kube_version, skip_crds, extra,
+    key = (str(directory.resolve()), version, release, namespace, kube_version, skip_crds, extra, provider_namespace,
            json.dumps(values, sort_keys=True, default=str))
     hit = _RENDERS.get(key)
     if hit is None:
         render = _render_chart(directory, chart, version, release=release, namespace=namespace, values=values,
-                               kube_version=kube_version, skip_crds=skip_crds, extra_api_versions=extra)
+                               kube_version=kube_version, skip_crds=skip_crds, extra_api_versions=extra,
+                               provider_namespace=provider_namespace)
         if len(_RENDERS) >= _RENDERS_MAX:
             _RENDERS.clear()
         _RENDERS[key] = hit = (json.dumps(render.objects), render.hooks, render.unresolved_scopes,
@@ -481,7 +520,8 @@ def render_chart(chart: str, version: str, *, release: str, namespace: str, valu
 
 def _render_chart(directory: Path, chart: str, version: str, *, release: str, namespace: str,
                   values: Mapping[str, Any], kube_version: str, skip_crds: bool,
-                  extra_api_versions: Iterable[str] = ()) -> ChartRender:
+                  extra_api_versions: Iterable[str] = (),
+                  provider_namespace: str = PROVIDER_DEFAULT_NAMESPACE) -> ChartRender:
     try:
         import helm_python
     except ImportError:  # pragma: no cover - pinned in requirements.txt
@@ -528,7 +568,7 @@ def _render_chart(directory: Path, chart: str, version: str, *, release: str, na
                              f"({annotations[HOOK_ANNOTATION]})")
                 continue
             objects.append(doc)
-    normalized, unresolved = normalize_objects(objects, namespace)
+    normalized, unresolved = normalize_objects(objects, namespace, provider_namespace)
     return ChartRender(chart, version, release, namespace, normalized, hooks, unresolved, _helm_warnings(helm_log))
 
 
@@ -613,7 +653,8 @@ def manifest_cache(override: Optional[os.PathLike | str] = None) -> Path:
 
 
 def read_config_file(file: str, namespace: str = "default",
-                     cache: Optional[os.PathLike | str] = None) -> tuple[list[dict], list[str]]:
+                     cache: Optional[os.PathLike | str] = None,
+                     provider_namespace: str = PROVIDER_DEFAULT_NAMESPACE) -> tuple[list[dict], list[str]]:
     """The objects of a ``yaml/v2:ConfigFile`` (``Parse`` then ``Normalize``): a local path as
     it is, a release URL from the manifest cache (no network here)."""
     files: list[Path]
@@ -637,7 +678,7 @@ def read_config_file(file: str, namespace: str = "default",
             objects.extend(_documents(path.read_text(encoding="utf-8"), str(path)))
         except OSError as e:
             raise ChartError(f"{file}: cannot read {path}: {e.strerror or e}") from None
-    return normalize_objects(objects, namespace)
+    return normalize_objects(objects, namespace, provider_namespace)
 
 
 def contains_unknown(value: Any) -> bool:

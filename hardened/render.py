@@ -145,6 +145,10 @@ class ChartContext:
     #: chart sees those of the charts and manifest files registered before it (a cluster the stack
     #: was deployed to; at a first install the provider's discovery sees none of them)
     installed_apis: set[str] = field(default_factory=set)
+    #: the Kubernetes provider's configuration: its default namespace (``kubernetes:namespace``,
+    #: else the kubeconfig context's, ``default``) and whether it applies server-side
+    provider_namespace: str = engine.PROVIDER_DEFAULT_NAMESPACE
+    server_side_apply: bool = True
 
 
 #: The config model's default of cluster.kubernetesVersion.
@@ -170,22 +174,56 @@ def expand_chart(urn: str, token: str, name: str, inputs: dict[str, Any], ctx: C
                             "value known at preview)")
         return []
     if token == engine.CONFIG_FILE_TOKEN:
-        objects, unresolved = engine.read_config_file(str(inputs.get("file", "")))
+        objects, unresolved = engine.read_config_file(str(inputs.get("file", "")), ctx.provider_namespace,
+                                                      provider_namespace=ctx.provider_namespace)
         render = engine.ChartRender(str(inputs.get("file", "")), "", name, "", objects, [], unresolved)
     else:
+        if inputs.get("postRenderer"):
+            raise ChartError(f"{name}: postRenderer runs a command over the rendered manifests, which the offline "
+                             "engine does not run; apply the change in the chart values instead")
+        if inputs.get("includeHooks"):
+            # chart.go, Construct: outside renderYamlToDirectory the provider ignores it and warns
+            ctx.warnings.append(f"{name}: includeHooks is only supported when the provider is configured with "
+                                "renderYamlToDirectory; Helm hooks will be ignored")
         render = _render_chart(inputs, name, ctx)
+    for obj in render.objects:
+        engine.register_normalize(obj, skip_await=bool(inputs.get("skipAwait")),
+                                  server_side_apply=ctx.server_side_apply)
     ctx.renders[urn] = render
     ctx.installed_apis.update(engine.crd_api_versions(render.objects))
     return _children(urn, name, inputs, render)
+
+
+def _asset_text(asset: Any) -> str:
+    """The text of a Pulumi asset as the SDK sends it (``{sig, path|text}``)."""
+    if isinstance(asset, dict):
+        if isinstance(asset.get("text"), str):
+            return asset["text"]
+        if isinstance(asset.get("path"), str):
+            return Path(asset["path"]).read_text(encoding="utf-8")
+    raise ChartError(f"valueYamlFiles: {asset!r} is neither a file nor a string asset")
+
+
+def chart_values(inputs: dict[str, Any]) -> dict[str, Any]:
+    """The values a Chart renders with: every ``valueYamlFiles`` document merged in order, then
+    ``values`` over them (Helm's ``values.Options.MergeValues``, which pulumi-kubernetes'
+    ``ChartProvider.Construct`` fills with ``ValuesFiles`` and ``Values``)."""
+    merged: dict[str, Any] = {}
+    for asset in inputs.get("valueYamlFiles") or []:
+        document = yaml.safe_load(_asset_text(asset)) or {}
+        if not isinstance(document, dict):
+            raise ChartError(f"valueYamlFiles: a values file must hold a mapping, got {type(document).__name__}")
+        merged = engine.merge_values(merged, document)
+    return engine.merge_values(merged, inputs.get("values") or {})
 
 
 def _render_chart(inputs: dict[str, Any], name: str, ctx: ChartContext) -> engine.ChartRender:
     repo = (inputs.get("repositoryOpts") or {}).get("repo", "")
     return engine.render_chart(
         str(inputs.get("chart", "")), str(inputs.get("version", "")), release=str(inputs.get("name") or name),
-        namespace=str(inputs.get("namespace") or "default"), values=inputs.get("values") or {},
+        namespace=str(inputs.get("namespace") or ctx.provider_namespace), values=chart_values(inputs),
         kube_version=ctx.kube_version or DEFAULT_KUBE_VERSION, repo=repo, skip_crds=bool(inputs.get("skipCrds")),
-        cache=ctx.cache, extra_api_versions=ctx.installed_apis)
+        cache=ctx.cache, extra_api_versions=ctx.installed_apis, provider_namespace=ctx.provider_namespace)
 
 
 def _children(urn: str, name: str, inputs: dict[str, Any], render: engine.ChartRender) -> list[Registered]:
@@ -343,6 +381,10 @@ def run_program(stack: str = "prod", root: Path = REPO_ROOT, overrides: Optional
     charts = charts or ChartContext()
     if charts.kube_version is None:
         charts.kube_version = stack_kube_version(config)
+    if config.get("kubernetes:namespace"):
+        charts.provider_namespace = config["kubernetes:namespace"]
+    if str(config.get("kubernetes:enableServerSideApply", "true")).lower() == "false":
+        charts.server_side_apply = False
     mocks, monitor = _make_mocks(records, charts if expand_charts else None, preview, stack, config, secret_keys)
     logger = logging.getLogger(f"hardened.render.{stack}")
     logger.propagate = False

@@ -370,3 +370,77 @@ def test_the_stack_charts_compare_kube_versions_so_that_an_eks_string_changes_no
                          text[cache / m]), m
     components = Path(__file__).resolve().parents[2] / "components"
     assert not [p.name for p in components.glob("*.py") if "MatchConditions" in p.read_text()]
+
+
+# --- item 12: the Chart options and provider settings the offline engine honours -------------------
+
+def _expand(cache, ctx=None, **inputs):
+    ctx = ctx or ChartContext(cache=str(cache))
+    args = {"chart": "demo", "version": "1.2.3", "namespace": "apps", "values": {}, **inputs}
+    return {c.name: c for c in expand_chart("urn:pulumi:s::p::kubernetes:helm.sh/v4:Chart::rel", engine.CHART_TOKEN,
+                                            "rel", args, ctx)}, ctx
+
+
+def test_value_yaml_files_merge_before_values(cache, tmp_path):
+    """pulumi-kubernetes helm/v4/chart.go, Construct: cmd.Values.ValuesFiles then cmd.Values.Values
+    (helm pkg/cli/values/options.go, MergeValues: files in order, then the values over them)."""
+    from hardened.render import chart_values
+
+    first = tmp_path / "a.yaml"
+    first.write_text("replicas: 2\nnested: {a: 1, b: 1}\n")
+    sig = "4dabf18193072939515e22adb298388d"
+    files = [{sig: "c44067f5952c0a294b673a41bacd8c17", "path": str(first)},
+             {sig: "c44067f5952c0a294b673a41bacd8c17", "text": "replicas: 3\nnested: {b: 2}\n"}]
+    assert chart_values({"valueYamlFiles": files, "values": {"nested": {"c": 3}}}) == {
+        "replicas": 3, "nested": {"a": 1, "b": 2, "c": 3}}
+    children, _ = _expand(cache, valueYamlFiles=files[1:])
+    assert children["rel:apps/rel-web"].inputs["spec"]["replicas"] == 3
+
+
+def test_skip_await_annotates_every_object_and_client_side_apply_labels_it(cache):
+    """yaml/v2/yaml.go, register (pulumi.com/skipAwait); provider.go, Check (managed-by: pulumi
+    unless server-side apply)."""
+    children, _ = _expand(cache, skipAwait=True)
+    web = children["rel:apps/rel-web"].inputs["metadata"]
+    assert web["annotations"] == {"pulumi.com/skipAwait": "true"} and "labels" not in web
+    ctx = ChartContext(cache=str(cache), server_side_apply=False)
+    children, _ = _expand(cache, ctx)
+    assert children["rel:apps/rel-web"].inputs["metadata"]["labels"] == {"app.kubernetes.io/managed-by": "pulumi"}
+
+
+def test_the_provider_namespace_is_the_default_of_a_chart_and_of_an_unresolved_kind(cache):
+    """helm/v4/chart.go, Construct: no namespace -> the provider's default namespace, which is
+    kubernetes:namespace or the kubeconfig context's (provider.go, Configure)."""
+    ctx = ChartContext(cache=str(cache), provider_namespace="platform")
+    children, _ = _expand(cache, ctx, namespace=None)
+    assert "rel:platform/rel-web" in children and "rel:platform/g" in children
+    children, _ = _expand(cache, ChartContext(cache=str(cache), provider_namespace="platform"))
+    assert "rel:apps/rel-web" in children and "rel:platform/g" in children      # Check's default, not the chart's
+
+
+def test_a_post_renderer_is_refused_and_include_hooks_is_ignored_with_the_providers_warning(cache):
+    with pytest.raises(engine.ChartError, match="postRenderer"):
+        _expand(cache, postRenderer={"command": "kustomize"})
+    children, ctx = _expand(cache, includeHooks=True)
+    assert not [c for c in children.values() if c.inputs["kind"] == "Job"]
+    assert any("includeHooks is only supported" in w for w in ctx.warnings)
+
+
+def test_any_object_with_an_items_array_is_a_list():
+    """yaml/v2/yaml.go, expand: obj.IsList() (apimachinery Unstructured.IsList: an items array)."""
+    listed = engine.expand_lists([{"apiVersion": "example.com/v1", "kind": "Bundle",
+                                   "items": [{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}}]}])
+    assert [o["kind"] for o in listed] == ["ConfigMap"]
+
+
+def test_the_stack_sets_no_option_the_offline_engine_cannot_play():
+    """ignoreChanges only matters for an update (a render is a first create), and transforms run
+    in the engine's callback server, which the SDK's mocks do not provide: no component uses
+    either, so the render cannot differ by them."""
+    import re
+
+    root = Path(__file__).resolve().parents[2]
+    sources = {p.name: p.read_text() for p in [*(root / "components").glob("*.py"), root / "__main__.py"]}
+    used = {n: re.findall(r"\b(ignore_changes|transforms|transformations|post_renderer)\s*=", t)
+            for n, t in sources.items()}
+    assert not {n: u for n, u in used.items() if u}
