@@ -336,19 +336,156 @@ def _drop_nulls(value: Any) -> Any:
     return value
 
 
+# Quantities: k8s.io/apimachinery pkg/api/resource/quantity.go (ParseQuantity, CanonicalizeBytes)
+_QUANTITY = re.compile(r"^([+-]?(?:\d+\.?\d*|\.\d+))(?:(Ki|Mi|Gi|Ti|Pi|Ei)|(n|u|m|k|M|G|T|P|E)|[eE]([+-]?\d+))?$")
+_DECIMAL_EXPONENTS = {"n": -9, "u": -6, "m": -3, "": 0, "k": 3, "M": 6, "G": 9, "T": 12, "P": 15, "E": 18}
+_DECIMAL_SUFFIXES = {v: k for k, v in _DECIMAL_EXPONENTS.items()}
+_BINARY_SUFFIXES = ["", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei"]
+
+
+def canonical_quantity(value: Any) -> Any:
+    """A Kubernetes quantity as the API types write it back (``Quantity.String``, which
+    ``CanonicalizeBytes``): ``1000m`` -> ``1``, ``0.5`` -> ``500m``, ``2048Mi`` -> ``2Gi``,
+    ``1.5Gi`` -> ``1536Mi``, ``1e3`` stays ``1e3``; a number becomes its string. Anything that is
+    no quantity is returned unchanged (the provider's Check would reject it)."""
+    from decimal import ROUND_CEILING, Decimal, InvalidOperation
+
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        return value
+    text = str(value) if not isinstance(value, float) else repr(value)
+    match = _QUANTITY.match(text.strip()) if isinstance(value, str) else _QUANTITY.match(text)
+    if not match:
+        return value
+    number, binary, decimal_suffix, exponent = match.groups()
+    try:
+        amount = Decimal(number)
+    except InvalidOperation:
+        return value
+    if binary:
+        fmt, amount = "binary", amount * (1024 ** _BINARY_SUFFIXES.index(binary))
+    elif exponent is not None:
+        fmt, amount = "exponent", amount.scaleb(int(exponent))
+    else:
+        fmt, amount = "decimal", amount.scaleb(_DECIMAL_EXPONENTS[decimal_suffix or ""])
+    # values are kept to nano precision, rounded up (quantity.go: ParseQuantity, "round up")
+    amount = amount.quantize(Decimal("1e-9"), rounding=ROUND_CEILING) if amount.as_tuple().exponent < -9 else amount
+    if amount == 0:
+        return "0"
+    if fmt == "binary":
+        if -1024 < amount < 1024 or amount != amount.to_integral_value():
+            fmt = "decimal"
+        else:
+            whole, power = int(amount), 0
+            while whole % 1024 == 0 and power < len(_BINARY_SUFFIXES) - 1:
+                whole //= 1024
+                power += 1
+            return f"{whole}{_BINARY_SUFFIXES[power]}"
+    # AsCanonicalBytes: an integer mantissa and an exponent that is a multiple of 3, the largest such
+    sign, digits, exp = amount.normalize().as_tuple()
+    mantissa = int("".join(map(str, digits)) or "0")
+    while exp % 3:
+        mantissa, exp = mantissa * 10, exp - 1
+    while mantissa % 1000 == 0 and mantissa and exp < 18:
+        mantissa, exp = mantissa // 1000, exp + 3
+    mantissa_text = ("-" if sign else "") + str(mantissa)
+    if fmt == "exponent":
+        return mantissa_text + (f"e{exp}" if exp else "")
+    if exp > 18:
+        mantissa_text, exp = mantissa_text + "0" * (exp - 18), 18
+    return mantissa_text + _DECIMAL_SUFFIXES[exp]
+
+
+def _canonical_map(value: Any) -> Any:
+    return {k: canonical_quantity(v) for k, v in value.items()} if isinstance(value, dict) else value
+
+
+def _canonical_resources(resources: Any) -> None:
+    if isinstance(resources, dict):
+        for key in ("limits", "requests"):
+            if key in resources:
+                resources[key] = _canonical_map(resources[key])
+
+
+def _canonical_pod_spec(spec: Any) -> None:
+    if not isinstance(spec, dict):
+        return
+    for key in ("containers", "initContainers", "ephemeralContainers"):
+        for c in spec.get(key) or []:
+            if isinstance(c, dict):
+                _canonical_resources(c.get("resources"))
+    _canonical_resources(spec.get("resources"))
+    if "overhead" in spec:
+        spec["overhead"] = _canonical_map(spec["overhead"])
+    for volume in spec.get("volumes") or []:
+        if isinstance(volume, dict):
+            if isinstance(volume.get("emptyDir"), dict) and "sizeLimit" in volume["emptyDir"]:
+                volume["emptyDir"]["sizeLimit"] = canonical_quantity(volume["emptyDir"]["sizeLimit"])
+            template = ((volume.get("ephemeral") or {}).get("volumeClaimTemplate") or {}).get("spec")
+            if isinstance(template, dict):
+                _canonical_resources(template.get("resources"))
+
+
+def canonicalize_quantities(obj: dict) -> dict:
+    """The quantities of a built-in object as its typed round trip writes them (in place): the
+    resources of every container and pod, emptyDir size limits, claim templates, PVC requests,
+    PV capacity, ResourceQuota and LimitRange values."""
+    group, kind = _group_kind(obj)
+    spec = obj.get("spec")
+    if not isinstance(spec, dict):
+        return obj
+    if kind == "Pod":
+        _canonical_pod_spec(spec)
+    template = (spec.get("jobTemplate") or {}).get("spec", {}).get("template") if kind == "CronJob" else spec.get("template")
+    if isinstance(template, dict):
+        _canonical_pod_spec(template.get("spec"))
+    for claim in spec.get("volumeClaimTemplates") or []:
+        if isinstance(claim, dict):
+            _canonical_resources((claim.get("spec") or {}).get("resources"))
+    if kind == "PersistentVolumeClaim":
+        _canonical_resources(spec.get("resources"))
+    elif kind == "PersistentVolume" and "capacity" in spec:
+        spec["capacity"] = _canonical_map(spec["capacity"])
+    elif kind == "ResourceQuota" and "hard" in spec:
+        spec["hard"] = _canonical_map(spec["hard"])
+    elif kind == "LimitRange":
+        for limit in spec.get("limits") or []:
+            if isinstance(limit, dict):
+                for key in ("max", "min", "default", "defaultRequest", "maxLimitRequestRatio"):
+                    if key in limit:
+                        limit[key] = _canonical_map(limit[key])
+    return obj
+
+
+def check_registered(raw: dict) -> dict:
+    """The provider's ``Check`` of an object the program registers itself (a wire value: secrets
+    still marked). Built-in kinds lose null fields and get canonical quantities; a Secret's
+    ``stringData`` becomes base64 ``data``, every value marked secret as the provider marks it
+    (``provider.go``, ``Check``: ``annotateSecrets``)."""
+    group, kind = _group_kind(raw)
+    if group not in BUILTIN_GROUPS or kind == "CustomResourceDefinition":
+        return raw
+    if (group, kind) == ("", "Secret") and isinstance(raw.get("stringData"), Mapping):
+        from .render import SECRET_SIG, SIG_KEY, plain
+
+        checked = check_normalize(plain(raw))
+        checked["data"] = {k: {SIG_KEY: SECRET_SIG, "value": v} for k, v in (checked.get("data") or {}).items()}
+        return checked
+    return canonicalize_quantities(_drop_nulls(raw))
+
+
 def check_normalize(obj: dict) -> dict:
     """The provider's ``Check`` normalisation that changes what a policy reads. A built-in kind
     goes through its typed Go struct and back (``clients.Normalize``), which drops null fields
     (``initContainers: null`` as some templates render it); custom resources keep theirs."""
     group, kind = _group_kind(obj)
     if group in BUILTIN_GROUPS and kind != "CustomResourceDefinition":
-        obj = _drop_nulls(obj)
+        obj = canonicalize_quantities(_drop_nulls(obj))
     if (group, kind) == ("", "Secret"):
         string_data = obj.pop("stringData", None)
         if isinstance(string_data, Mapping) and string_data:
             data = dict(obj.get("data") or {})
             for k, v in string_data.items():
-                data[k] = base64.b64encode(str(v).encode()).decode("ascii")
+                data[k] = UNKNOWN if v == UNKNOWN else base64.b64encode(str(v).encode()).decode("ascii")
             obj["data"] = data
         elif isinstance(obj.get("data"), Mapping):
             obj["data"] = {k: v.strip() if isinstance(v, str) else v for k, v in obj["data"].items()}

@@ -295,6 +295,8 @@ def _make_mocks(records: list[Registered], charts: Optional[ChartContext] = None
         def RegisterResource(self, request):  # noqa: N802 (gRPC name)
             secrets: list[str] = []
             raw = json_format.MessageToDict(request.object)
+            if request.custom and request.type.startswith("kubernetes:") and "kind" in raw and "apiVersion" in raw:
+                raw = engine.check_registered(raw)   # the provider's Check, as for a chart's objects
             inputs = normalize(raw, "", secrets)
             provider = (provider_for(request.type.split(":", 1)[0], request.version, request.provider)
                         if request.custom and not request.type.startswith("pulumi:") else "")

@@ -444,3 +444,62 @@ def test_the_stack_sets_no_option_the_offline_engine_cannot_play():
     used = {n: re.findall(r"\b(ignore_changes|transforms|transformations|post_renderer)\s*=", t)
             for n, t in sources.items()}
     assert not {n: u for n, u in used.items() if u}
+
+
+# --- item 6: the provider's Check of built-in kinds ---------------------------------------------------
+
+@pytest.mark.parametrize("given,canonical", [
+    ("1000m", "1"), ("0.5", "500m"), ("0.1", "100m"), ("1.5", "1500m"), ("250m", "250m"), ("1000", "1k"),
+    ("1500", "1500"), ("12000", "12k"), ("1000k", "1M"), ("2048Mi", "2Gi"), ("1.5Gi", "1536Mi"),
+    ("0.5Gi", "512Mi"), ("1024Ki", "1Mi"), ("1023Ki", "1023Ki"), ("1Ki", "1Ki"), ("1e3", "1e3"),
+    ("5e6", "5e6"), ("1500e-3", "1500e-3"), ("0", "0"), (2, "2"), (0.5, "500m"), ("512", "512"),
+    ("1024", "1024"), ("two", "two"),
+])
+def test_quantities_are_written_back_as_the_api_types_write_them(given, canonical):
+    """k8s.io/apimachinery pkg/api/resource/quantity.go: ParseQuantity, then String (CanonicalizeBytes:
+    BinarySI below 1024 or not whole bytes falls back to DecimalSI; AsCanonicalBytes: an integer
+    mantissa with an exponent that is a multiple of 3; AsCanonicalBase1024Bytes)."""
+    assert engine.canonical_quantity(given) == canonical
+
+
+def test_check_canonicalises_the_quantities_of_built_in_kinds_only():
+    pod = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"},
+           "spec": {"template": {"spec": {"containers": [{"name": "c", "resources": {"limits": {"cpu": "1000m",
+                                                                                        "memory": "1024Mi"}}}],
+                                          "volumes": [{"name": "t", "emptyDir": {"sizeLimit": "0.5Gi"}}]}}}}
+    checked = engine.check_normalize(pod)
+    spec = checked["spec"]["template"]["spec"]
+    assert spec["containers"][0]["resources"]["limits"] == {"cpu": "1", "memory": "1Gi"}
+    assert spec["volumes"][0]["emptyDir"]["sizeLimit"] == "512Mi"
+    custom = {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"},
+              "spec": {"template": {"spec": {"containers": [{"resources": {"limits": {"cpu": "1000m"}}}]}}}}
+    assert engine.check_normalize(custom)["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"] == {
+        "cpu": "1000m"}
+    quota = engine.check_normalize({"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "q"},
+                                    "spec": {"hard": {"pods": 100}}})
+    assert quota["spec"]["hard"] == {"pods": "100"}
+
+
+def test_an_object_the_program_registers_goes_through_check_too():
+    """pulumi step_generator.go, continueStepsFromImport: prov.Check for every custom resource, the
+    program's own objects included: a Secret's stringData reaches the pack as base64 data, marked
+    secret; quantities are canonical."""
+    from hardened.render import run_program, to_resources
+
+    def program():
+        import pulumi
+
+        pulumi.CustomResource("kubernetes:core/v1:Secret", "s", {
+            "apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "namespace": "apps"},
+            "stringData": {"token": pulumi.Output.secret("hunter2")}})
+        pulumi.CustomResource("kubernetes:core/v1:Pod", "p", {
+            "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "apps"},
+            "spec": {"containers": [{"name": "c", "image": "i", "resources": {"requests": {"cpu": 0.5}}}]}})
+
+    records = {r.name: r for r in run_program("prod", program=program)}
+    secret = records["s"]
+    assert "stringData" not in secret.inputs and secret.inputs["data"] == {"token": "[secret]"}
+    assert secret.secret_paths == ["/data/token"]
+    [wire] = [r for r in to_resources([secret])]
+    assert base64.b64decode(wire.inputs["data"]["token"]) == b"hunter2"
+    assert records["p"].inputs["spec"]["containers"][0]["resources"]["requests"] == {"cpu": "500m"}
