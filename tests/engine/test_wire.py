@@ -301,3 +301,27 @@ def test_go_durations_become_seconds():
 
     assert duration_seconds("1h30m") == 5400.0 and duration_seconds("250ms") == 0.25
     assert duration_seconds("soon") == 0.0
+
+
+def test_remediate_before_analyze_changes_nothing_for_this_pack(pack):
+    """pulumi step_generator.go, continueStepsFromImport: Remediate runs first and Analyze sees the
+    properties it returns. No policy of this pack remediates (pulumi-policy policy.py, Remediate: a
+    policy without remediation is reported not applicable), so check, which does not call Remediate,
+    sends Analyze what the engine would; even with every policy at the remediate level."""
+    from pulumi.runtime.proto import analyzer_pb2 as pb
+
+    from hardened.analyzer import to_struct
+
+    pack.configure({"all": "remediate"})
+    try:
+        props = _privileged_pod()
+        response = pack._call("Remediate", pb.AnalyzeRequest(
+            type="kubernetes:core/v1:Pod", properties=to_struct(props), urn="urn:pulumi:s::p::kubernetes:core/v1:Pod::p",
+            name="p"))
+        assert not response.remediations
+        assert {n.reason for n in response.not_applicable} == {"Policy does not implement remediate"}
+    finally:
+        pack.configure({})
+    from policy_pack.policies import all_policies
+
+    assert not [p.name for p in all_policies() if hasattr(p, "has_remediation") and p.has_remediation()]
