@@ -11,16 +11,18 @@ an ordinary child resource. The facts this module reproduces, each read from the
   version where a cluster is reachable; when any input is unknown (an Output not yet known at
   preview) it only warns "Input properties have unknown values. Preview is incomplete." and
   registers **no children**.
-- pulumi-kubernetes ``provider/pkg/provider/yaml/v2/yaml.go`` ``Normalize``: ``*List`` kinds are
-  expanded, the ``core`` group is dropped, a namespaced kind without a namespace gets the
-  chart's namespace (scope known from built-in kinds and the CRDs among the same objects; an
-  unresolvable kind keeps no namespace and the provider warns); ``register``: the child's name
+- pulumi-kubernetes ``provider/pkg/provider/yaml/v2/yaml.go`` ``Normalize``: lists (any object
+  with an ``items`` array) are expanded, the ``core`` group is dropped, a namespaced kind without
+  a namespace gets the chart's namespace (scope known from built-in kinds and the CRDs among the
+  same objects; an unresolvable kind keeps none there and the provider warns, then ``Check``
+  gives it the provider's default namespace); ``register``: the child's name
   is ``<resourcePrefix>:<namespace>/<name>`` (``<resourcePrefix>:<name>`` when cluster-scoped),
   its type ``kubernetes:<apiVersion>:<Kind>`` and its parent the Chart; Secret ``data`` and
   ``stringData`` are marked secret.
 - pulumi-kubernetes ``provider/pkg/clients/unstructured.go`` ``Normalize`` (the provider's
   ``Check``): Secret ``stringData`` is merged into ``data`` base64-encoded, CRD ``status`` and a
-  false ``preserveUnknownFields`` are removed. The engine analyses the *checked* inputs
+  false ``preserveUnknownFields`` are removed, built-in kinds lose null fields and get canonical
+  quantities (the typed round trip). The engine analyses the *checked* inputs
   (pulumi ``pkg/resource/deploy/step_generator.go`` ``continueStepsFromImport``, the step every
   registration continues through: ``prov.Check``, then the ``Remediate`` pass, then
   ``analyzeAll`` with those inputs).
