@@ -458,6 +458,21 @@ def canonicalize_quantities(obj: dict) -> dict:
     return obj
 
 
+#: The wire form of a secret value: ``{SIG_KEY: SECRET_SIG, "value": ...}`` (pulumi ``properties.go``).
+SIG_KEY = "4dabf18193072939515e22adb298388d"
+SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
+
+
+def _unwrap_secrets(value: Any) -> Any:
+    if isinstance(value, dict):
+        if value.get(SIG_KEY) == SECRET_SIG:
+            return _unwrap_secrets(value.get("value"))
+        return {k: _unwrap_secrets(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_unwrap_secrets(v) for v in value]
+    return value
+
+
 def check_registered(raw: dict) -> dict:
     """The provider's ``Check`` of an object the program registers itself (a wire value: secrets
     still marked). Built-in kinds lose null fields and get canonical quantities; a Secret's
@@ -467,9 +482,7 @@ def check_registered(raw: dict) -> dict:
     if group not in BUILTIN_GROUPS or kind == "CustomResourceDefinition":
         return raw
     if (group, kind) == ("", "Secret") and isinstance(raw.get("stringData"), Mapping):
-        from .render import SECRET_SIG, SIG_KEY, plain
-
-        checked = check_normalize(plain(raw))
+        checked = check_normalize(_unwrap_secrets(raw))
         checked["data"] = {k: {SIG_KEY: SECRET_SIG, "value": v} for k, v in (checked.get("data") or {}).items()}
         return checked
     return canonicalize_quantities(_drop_nulls(raw))

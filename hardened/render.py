@@ -39,8 +39,8 @@ from .engine import ChartError, Registered
 from .stackfile import OFFLINE_SECRET_PLACEHOLDER, PROJECT, REPO_ROOT, RenderError, read_stack_config, stack_file
 
 REDACTED = "[secret]"
-SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
-SIG_KEY = "4dabf18193072939515e22adb298388d"
+SECRET_SIG = engine.SECRET_SIG
+SIG_KEY = engine.SIG_KEY
 UNKNOWN = engine.UNKNOWN
 FAKE_ACCOUNT = "123456789012"
 MOCK_REGION = "us-east-1"
