@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import collections
+import copy
 import datetime as _dt
 import gc
 import os
@@ -166,6 +167,60 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
+SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d"
+SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
+
+
+def wrap_secrets(props: Mapping[str, Any], paths: Iterable[str]) -> Mapping[str, Any]:
+    """*props* with the value at each path (``/data/password``) marked secret, as the engine sends
+    it (pulumi ``analyzer_plugin.go``, ``Analyze``: ``MarshalProperties`` with ``KeepSecrets``);
+    pulumi-policy unwraps it again before a policy reads it. A path that is not there is skipped."""
+    out = copy.deepcopy(dict(props))
+    for path in paths:
+        keys = [k for k in path.split("/") if k]
+        node: Any = out
+        for key in keys[:-1]:
+            node = node.get(key) if isinstance(node, dict) else (
+                node[int(key)] if isinstance(node, list) and key.isdigit() and int(key) < len(node) else None)
+        last = keys[-1] if keys else None
+        if isinstance(node, dict) and last in node:
+            node[last] = {SECRET_SIG_KEY: SECRET_SIG, "value": node[last]}
+        elif isinstance(node, list) and last is not None and last.isdigit() and int(last) < len(node):
+            node[int(last)] = {SECRET_SIG_KEY: SECRET_SIG, "value": node[int(last)]}
+    return out
+
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
+_SECONDS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def duration_seconds(text: str) -> float:
+    """A Go duration (``"5m"``, ``"1h30m"``) in seconds, as the engine converts a custom timeout
+    for the analyzer (0 when it is not one)."""
+    parts = _DURATION.findall(str(text or ""))
+    return sum(float(n) * _SECONDS[u] for n, u in parts) if parts and "".join(n + u for n, u in parts) == text else 0.0
+
+
+def resource_options(pb: Any, resource: Resource) -> Any:
+    """``AnalyzerResourceOptions`` as the engine fills it (pulumi ``step_generator.go``,
+    ``analyzeAll`` and ``AnalyzeResources``): the parent, and the options the program set."""
+    o = resource.options or {}
+    kwargs: dict[str, Any] = {"parent": resource.parent}
+    if o.get("protect"):
+        kwargs["protect"] = True
+    if o.get("ignoreChanges"):
+        kwargs["ignoreChanges"] = [str(x) for x in o["ignoreChanges"]]
+    if "deleteBeforeReplace" in o:
+        kwargs.update(deleteBeforeReplace=bool(o["deleteBeforeReplace"]), deleteBeforeReplaceDefined=True)
+    if o.get("additionalSecretOutputs"):
+        kwargs["additionalSecretOutputs"] = [str(x) for x in o["additionalSecretOutputs"]]
+    timeouts = o.get("customTimeouts")
+    if isinstance(timeouts, Mapping) and timeouts:
+        kwargs["customTimeouts"] = pb.AnalyzerResourceOptions.CustomTimeouts(
+            **{k: duration_seconds(v) for k, v in timeouts.items() if k in ("create", "update", "delete")})
+    return pb.AnalyzerResourceOptions(**kwargs)
+
+
 def to_struct(value: Mapping[str, Any]):
     """A resource's inputs as the ``google.protobuf.Struct`` the engine sends."""
     from google.protobuf import struct_pb2
@@ -225,11 +280,17 @@ def _project_version(pack_dir: Path) -> Optional[str]:
 
 def resolve_config(document: Mapping[str, Any], policies: Mapping[str, PolicyInfo],
                    source: str = "policy configuration") -> dict[str, tuple[str, dict]]:
-    """``{policy: (enforcement level, properties)}`` for every policy the document configures.
+    """``{policy: (enforcement level, properties)}`` as the Pulumi CLI sends it to ``Configure``.
 
     The format is Pulumi's: ``{"all": "<level>", "<policy>": "<level>" | {"enforcementLevel":
-    "<level>", "<property>": ...}}``. Unknown policies, unknown levels and properties that break
-    a policy's schema raise :class:`ConfigError` listing every problem, as the CLI refuses them.
+    "<level>", "<property>": ...}}``. As the CLI does (pulumi ``pkg/resource/analyzer/config.go``:
+    ``parsePolicyPackConfig``, ``ReconcilePolicyPackConfig``, ``applyConfig``,
+    ``validatePolicyPackConfig``): every policy starts from its own level and the defaults of its
+    schema, ``all`` sets every level, each entry then overrides; an entry naming no policy is passed
+    on as it is, and a property no schema declares is accepted (the pack reports both: a mandatory
+    finding naming the setting). What the CLI refuses raises :class:`ConfigError` listing every
+    problem: a level that is not one, an entry that is neither a level nor an object, a value that
+    breaks its property's schema.
     """
     from policy_pack.policies._lib import schema
 
@@ -245,44 +306,34 @@ def resolve_config(document: Mapping[str, Any], policies: Mapping[str, PolicyInf
             return None
         return value
 
-    all_level = None
-    entry = document.get("all")
-    if entry is not None:
-        if isinstance(entry, Mapping):
-            extra = sorted(set(entry) - {"enforcementLevel"})
-            if extra:
-                problems.append(f"all: only enforcementLevel can be set for every policy, not {', '.join(extra)}")
-            all_level = level_of(entry.get("enforcementLevel"), "all")
-        else:
-            all_level = level_of(entry, "all")
     resolved: dict[str, tuple[str, dict]] = {}
+    for name, info in policies.items():
+        defaults = {k: v["default"] for k, v in (info.config_schema.get("properties") or {}).items()
+                    if isinstance(v, Mapping) and "default" in v}
+        resolved[name] = (info.enforcement_level, defaults)
+    entries: dict[str, tuple[Optional[str], dict]] = {}
     for name in sorted(document):
-        if name == "all":
-            continue
-        info = policies.get(name)
-        if info is None:
-            import difflib
-
-            close = difflib.get_close_matches(name, list(policies), n=1)
-            problems.append(f"{name}: no such policy in the pack" + (f"; did you mean {close[0]}?" if close else
-                                                                     f" (known: {', '.join(sorted(policies))})"))
+        if name == "environments":  # ESC environment references, not a policy (parsePolicyPackConfig)
             continue
         value = document[name]
-        props: dict = {}
         if isinstance(value, Mapping):
-            level = level_of(value.get("enforcementLevel"), name)
-            props = {k: v for k, v in value.items() if k != "enforcementLevel"}
-            object_schema = {"type": "object", "additionalProperties": False,
-                             "properties": info.config_schema.get("properties", {}),
-                             "required": info.config_schema.get("required", [])}
-            problems.extend(f"{name}.{e}" if not e.startswith("(value)") else f"{name}{e[7:]}"
-                            for e in schema.errors(props, object_schema))
+            entries[name] = (level_of(value.get("enforcementLevel"), name),
+                             {k: v for k, v in value.items() if k != "enforcementLevel"})
+        elif isinstance(value, str):
+            entries[name] = (level_of(value, name), {})
         else:
-            level = level_of(value, name)
-        resolved[name] = (level or all_level or info.enforcement_level, props)
+            problems.append(f"{name}: {value!r} is not a valid value; must be an enforcement level or an object")
+    all_level = entries.get("all", (None, {}))[0]
     if all_level is not None:
-        for name, info in policies.items():
-            resolved.setdefault(name, (all_level, {}))
+        resolved = {n: (all_level, props) for n, (_, props) in resolved.items()}
+    for name, (level, props) in entries.items():
+        current_level, current = resolved.get(name, ("", {}))
+        resolved[name] = (level or current_level, {**current, **props})
+    for name, info in policies.items():
+        object_schema = {"type": "object", "properties": info.config_schema.get("properties", {}),
+                         "required": info.config_schema.get("required", [])}
+        problems.extend(f"{name}.{e}" if not e.startswith("(value)") else f"{name}{e[7:]}"
+                        for e in schema.errors(resolved[name][1], object_schema))
     if problems:
         raise ConfigError(problems, source)
     return resolved
@@ -387,8 +438,9 @@ class PolicyPackProcess:
         # Like the Pulumi CLI, take the pack's version from PulumiPolicy.yaml (the Python SDK reports 0.0.1).
         self.name, self.version = info.name, _project_version(self.pack_dir) or info.version
         self.policies = {p.name: _policy_info(p) for p in info.policies}
-        if self.config is not None:
-            self.configure(self.config, self.config_source)
+        # The CLI always configures the pack: every policy's level and schema defaults, and the
+        # document's entries over them (resolve_config).
+        self.configure(self.config or {}, self.config_source)
         return self
 
     def close(self) -> None:
@@ -428,7 +480,7 @@ class PolicyPackProcess:
         resolved = resolve_config(document, self.policies, source)
         request = pb.ConfigureAnalyzerRequest()
         for name, (level, props) in resolved.items():
-            request.policyConfig[name].enforcementLevel = _level_value(level)
+            request.policyConfig[name].enforcementLevel = _level_value(level) if level else pb.ADVISORY
             if props:
                 request.policyConfig[name].properties.update(props)
         self._call("Configure", request)
@@ -442,9 +494,15 @@ class PolicyPackProcess:
             raise PackError(f"{method} failed: {e.details() if hasattr(e, 'details') else e}\n"
                             f"{self._stderr_text()}") from None
 
-    def analyze(self, resources: Iterable[Resource], *, stack: bool = True) -> Analysis:
-        """Every resource through ``Analyze`` (custom resources and Helm charts), then the whole
-        set through ``AnalyzeStack``; verdicts sorted by file, line, URN and policy.
+    def analyze(self, resources: Iterable[Resource], *, stack: bool = True, dry_run: bool = True) -> Analysis:
+        """Every resource through ``Analyze`` (every registration: custom resources, components,
+        Helm charts, the stack root, providers), then the whole set through ``AnalyzeStack``;
+        verdicts sorted by file, line, URN and policy.
+
+        *dry_run* False plays ``pulumi up``: a mandatory ``Analyze`` verdict makes the resource
+        invalid and the deployment stops before ``AnalyzeStack`` (pulumi ``step_generator.go``:
+        ``analyzeAll`` reports invalid only outside a dry run, and ``continueStepsFromImport``
+        bails on an invalid resource); a preview (the default) always runs ``AnalyzeStack``.
 
         *resources* may be a generator (``iter_resources``): requests are built and sent while it
         is read, and while the pack is still starting they are queued until its port appears.
@@ -455,13 +513,18 @@ class PolicyPackProcess:
         gc_was_enabled = gc.isenabled()
         gc.disable()  # thousands of live requests: the cyclic collector would rescan them again and again
         try:
-            return self._analyze(pb, resources, stack, started)
+            return self._analyze(pb, resources, stack, started, dry_run)
         finally:
             if gc_was_enabled:
                 gc.enable()
 
-    def _analyze(self, pb: Any, resources: Iterable[Resource], stack: bool, started: float) -> Analysis:
+    def _analyze(self, pb: Any, resources: Iterable[Resource], stack: bool, started: float,
+                 dry_run: bool = True) -> Analysis:
         all_resources: list[Resource] = []
+        providers: dict[str, Any] = {}   # provider URN -> AnalyzerProviderResource
+
+        def provider_of(resource: Resource) -> Any:
+            return providers.get(resource.provider) if resource.provider else None
         structs: list[Any] = []
         verdicts: list[Verdict] = []
         exempted: list[Exempted] = []
@@ -490,15 +553,22 @@ class PolicyPackProcess:
         for resource in resources:
             all_resources.append(resource)
             by_urn.setdefault(resource.urn, resource)
-            # what the engine sends (hardened.engine): a remote component (a Helm Chart) is analysed
-            # with no properties, and AnalyzeStack sees its outputs (the Chart's children)
-            struct = to_struct(engine.analyze_properties(resource.type, resource.inputs))
-            stack_props = engine.stack_properties(resource.type, resource.inputs, resource.outputs)
-            structs.append(struct if stack_props is resource.inputs else to_struct(stack_props))
+            # what the engine sends (hardened.engine): a remote component (a Helm Chart) has no
+            # properties in Analyze nor in AnalyzeStack; its children name it as their parent
+            props = engine.analyze_properties(resource.type, resource.inputs)
+            if resource.secret_paths and props:
+                props = wrap_secrets(props, resource.secret_paths)
+            struct = to_struct(props)
+            stack_props = engine.stack_properties(resource.type, resource.inputs)
+            structs.append(struct if stack_props is resource.inputs or not stack_props else to_struct(stack_props))
+            if resource.type.startswith("pulumi:providers:"):
+                # the provider a resource names, with its inputs (a render lists providers first)
+                providers[resource.urn] = pb.AnalyzerProviderResource(
+                    type=resource.type, properties=struct, urn=resource.urn, name=resource.name)
             if not resource.analyzed:
                 continue
             request = pb.AnalyzeRequest(type=resource.type, properties=struct, urn=resource.urn, name=resource.name,
-                                        options=pb.AnalyzerResourceOptions(parent=resource.parent))
+                                        options=resource_options(pb, resource), provider=provider_of(resource))
             if ready():
                 send(resource, request)
             else:
@@ -506,10 +576,17 @@ class PolicyPackProcess:
         self.wait_ready()
         ready()
         stack_future = None
+        if stack and not dry_run:
+            while pending:  # at `up` the resource verdicts come first: a mandatory one stops the run
+                drain_one()
+            stack = not any(v.mandatory for v in verdicts)
         if stack:
             request = pb.AnalyzeStackRequest(resources=[
-                pb.AnalyzerResource(type=r.type, properties=st, urn=r.urn, name=r.name, parent=r.parent,
-                                    options=pb.AnalyzerResourceOptions(parent=r.parent))
+                pb.AnalyzerResource(
+                    type=r.type, properties=st, urn=r.urn, name=r.name, parent=r.parent,
+                    options=resource_options(pb, r), provider=provider_of(r), dependencies=list(r.dependencies),
+                    propertyDependencies={k: pb.AnalyzerPropertyDependencies(urns=list(v))
+                                          for k, v in (r.property_dependencies or {}).items()})
                 for r, st in zip(all_resources, structs)])
             stack_future = self._stub.AnalyzeStack.future(request, timeout=self.call_timeout)
         while pending:

@@ -11,24 +11,30 @@ an ordinary child resource. The facts this module reproduces, each read from the
   version where a cluster is reachable; when any input is unknown (an Output not yet known at
   preview) it only warns "Input properties have unknown values. Preview is incomplete." and
   registers **no children**.
-- pulumi-kubernetes ``provider/pkg/provider/yaml/v2/yaml.go`` ``Normalize``: ``*List`` kinds are
-  expanded, the ``core`` group is dropped, a namespaced kind without a namespace gets the
-  chart's namespace (scope known from built-in kinds and the CRDs among the same objects; an
-  unresolvable kind keeps no namespace and the provider warns); ``register``: the child's name
+- pulumi-kubernetes ``provider/pkg/provider/yaml/v2/yaml.go`` ``Normalize``: lists (any object
+  with an ``items`` array) are expanded, the ``core`` group is dropped, a namespaced kind without
+  a namespace gets the chart's namespace (scope known from built-in kinds and the CRDs among the
+  same objects; an unresolvable kind keeps none there and the provider warns, then ``Check``
+  gives it the provider's default namespace); ``register``: the child's name
   is ``<resourcePrefix>:<namespace>/<name>`` (``<resourcePrefix>:<name>`` when cluster-scoped),
   its type ``kubernetes:<apiVersion>:<Kind>`` and its parent the Chart; Secret ``data`` and
   ``stringData`` are marked secret.
 - pulumi-kubernetes ``provider/pkg/clients/unstructured.go`` ``Normalize`` (the provider's
   ``Check``): Secret ``stringData`` is merged into ``data`` base64-encoded, CRD ``status`` and a
-  false ``preserveUnknownFields`` are removed. The engine analyses the *checked* inputs
-  (pulumi ``pkg/resource/deploy/step_generator.go`` ``continueStepsFromRefresh``: ``prov.Check``,
-  then ``analyzeAll`` with those inputs).
+  false ``preserveUnknownFields`` are removed, built-in kinds lose null fields and get canonical
+  quantities (the typed round trip). The engine analyses the *checked* inputs
+  (pulumi ``pkg/resource/deploy/step_generator.go`` ``continueStepsFromImport``, the step every
+  registration continues through: ``prov.Check``, then the ``Remediate`` pass, then
+  ``analyzeAll`` with those inputs).
 - pulumi ``step_generator.go``: every registration is analysed, components included; a component
-  has no provider, so no ``Check``. The Chart component the provider registers inside
-  ``Construct`` carries no input properties, so ``Analyze`` sees it with ``{}``.
-  ``AnalyzeStack`` (``AnalyzeResources``) sends each resource's *outputs*; the Chart's output is
-  ``resources``, the list of its children, marshalled without resource references
-  (``analyzer_plugin.go``: ``KeepResources`` unset, so a reference becomes its ID).
+  has no provider, so no ``Check``. A remote component (the Chart, the yaml/v2 ConfigFile) is
+  registered by the provider inside ``Construct`` with no input properties, and nothing ever
+  calls ``RegisterResourceOutputs`` for it (``Construct`` returns its state to the program
+  only), so its state has no outputs either: ``Analyze`` sees ``{}`` and so does
+  ``AnalyzeStack`` (``AnalyzeResources`` sends each resource's *outputs*). What a Chart
+  deployed is known from its children, whose ``parent`` is the Chart's URN.
+
+Where this model still differs from the real engine, and why, is the table of docs/engine.md.
 
 Helm charts come from a local cache folder (``<cache>/<chart>-<version>/``, as ``helm pull
 --untar`` lays them out): ``$HARDENED_CHART_CACHE``, else ``~/.cache/hardened-stack/charts``.
@@ -122,8 +128,15 @@ class Registered:
     inputs: dict[str, Any]
     secret_paths: list[str] = field(default_factory=list)
     dependencies: list[str] = field(default_factory=list)
-    #: a remote component's outputs (a Chart's ``resources``), as AnalyzeStack sees them
-    outputs: Optional[dict[str, Any]] = None
+    #: the inputs as the engine sends them when they differ from ``inputs`` (which are redacted for
+    #: disk): secret values in the clear, kept in memory only
+    wire: Optional[dict[str, Any]] = None
+    #: the URN of the provider resource (a default provider: :func:`default_provider`)
+    provider: str = ""
+    #: the inputs each dependency flows into: ``{property: [urn, ...]}``
+    property_dependencies: dict[str, list[str]] = field(default_factory=dict)
+    #: the resource options the engine sends (``AnalyzerResourceOptions`` without the parent)
+    options: dict[str, Any] = field(default_factory=dict)
 
     @property
     def is_kubernetes_object(self) -> bool:
@@ -132,19 +145,48 @@ class Registered:
                 and "apiVersion" in self.inputs and "kind" in self.inputs)
 
 
+def default_provider_name(version: str) -> str:
+    """``default_4_34_2`` for ``4.34.2`` (pulumi ``pkg/resource/deploy/providers/provider.go``,
+    ``ProviderRequest.DefaultName``: prerelease and build parts each appended after ``_``)."""
+    match = re.match(r"^v?(\d+)\.(\d+)\.(\d+)(?:-([0-9A-Za-z.-]+))?(?:\+([0-9A-Za-z.-]+))?$", version or "")
+    if not match:
+        return "default"
+    name = "default_{}_{}_{}".format(*match.groups()[:3])
+    for part in (match.group(4), match.group(5)):
+        if part:
+            name += "".join(f"_{p}" for p in part.split("."))
+    return name
+
+
+def default_provider(stack: str, project: str, package: str, version: str,
+                     config: Mapping[str, str], secret_keys: Iterable[str] = ()) -> Registered:
+    """The default provider the engine registers for *package* before the first resource that
+    needs one (pulumi ``pkg/resource/deploy/default_providers.go``,
+    ``newRegisterDefaultProviderEvent``): type ``pulumi:providers:<package>``, the package's
+    stack configuration plus ``version`` as its inputs, no parent; it is analysed like any
+    registration."""
+    token = f"pulumi:providers:{package}"
+    name = default_provider_name(version)
+    inputs = {key.split(":", 1)[1]: value for key, value in sorted(config.items())
+              if key.startswith(f"{package}:")}
+    secrets = sorted(f"/{key.split(':', 1)[1]}" for key in secret_keys if key.startswith(f"{package}:"))
+    for path in secrets:  # a secret setting is never written out (render redacts it)
+        inputs[path[1:]] = "[secret]"
+    if version:
+        inputs["version"] = version
+    return Registered(f"urn:pulumi:{stack}::{project}::{token}::{name}", token, name, "", True, inputs, secrets)
+
+
 def analyze_properties(type_token: str, inputs: Mapping[str, Any]) -> Mapping[str, Any]:
     """The properties ``Analyze`` receives: a remote component's registration inside the
     provider's ``Construct`` carries none; everything else its (checked) inputs."""
     return {} if type_token in REMOTE_COMPONENTS else inputs
 
 
-def stack_properties(type_token: str, inputs: Mapping[str, Any],
-                     outputs: Optional[Mapping[str, Any]] = None) -> Mapping[str, Any]:
+def stack_properties(type_token: str, inputs: Mapping[str, Any]) -> Mapping[str, Any]:
     """The properties ``AnalyzeStack`` receives: outputs. For a Kubernetes object the live
-    object, which offline is its inputs; for a remote component its registered outputs."""
-    if type_token in REMOTE_COMPONENTS:
-        return dict(outputs) if outputs is not None else {}
-    return inputs
+    object, which offline is its inputs; a remote component has none (nothing registers them)."""
+    return {} if type_token in REMOTE_COMPONENTS else inputs
 
 
 def child_name(prefix: str, obj: Mapping[str, Any]) -> str:
@@ -162,13 +204,6 @@ def child_urn(parent_urn: str, token: str, name: str) -> str:
     project, _, rest = rest.partition("::")
     parent_types, _, _ = rest.partition("::")
     return f"{head}::{project}::{parent_types}${token}::{name}"
-
-
-def resource_id(obj: Mapping[str, Any]) -> str:
-    """The provider's ID of a Kubernetes object: ``<namespace>/<name>`` or ``<name>``."""
-    meta = obj.get("metadata") or {}
-    ns, name = meta.get("namespace"), meta.get("name")
-    return f"{ns}/{name}" if ns else str(name)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -205,22 +240,37 @@ def is_namespaced(group_kind: tuple[str, str], crd_scopes: Mapping[tuple[str, st
 
 
 def expand_lists(objs: Iterable[dict]) -> list[dict]:
+    """Every object with an ``items`` array is a list whose items are registered instead, whatever
+    its kind (pulumi-kubernetes ``yaml/v2/yaml.go``, ``expand``: ``obj.IsList()``, which
+    apimachinery's ``Unstructured.IsList`` answers from an ``items`` array alone)."""
     out: list[dict] = []
     stack = list(objs)[::-1]
     while stack:
         o = stack.pop()
-        kind = o.get("kind")
-        if isinstance(kind, str) and kind.endswith("List") and isinstance(o.get("items"), list):
+        if isinstance(o.get("items"), list):
             stack.extend(reversed([i for i in o["items"] if isinstance(i, dict)]))
             continue
         out.append(o)
     return out
 
 
-def normalize_objects(objs: Iterable[dict], default_namespace: str) -> tuple[list[dict], list[str]]:
+#: The namespace the provider's ``Check`` gives a namespaced object without one: the kubeconfig
+#: context's namespace, which client-go reports as ``default`` when the context names none.
+PROVIDER_DEFAULT_NAMESPACE = "default"
+
+
+def normalize_objects(objs: Iterable[dict], default_namespace: str,
+                      provider_namespace: str = PROVIDER_DEFAULT_NAMESPACE) -> tuple[list[dict], list[str]]:
     """yaml/v2 ``Normalize`` plus the provider's ``Check`` normalisation, in place (the objects
     are freshly decoded). Returns the objects and the kinds whose scope could not be resolved
-    (the provider warns about those)."""
+    (the provider warns about those).
+
+    A kind whose scope ``Normalize`` cannot resolve (neither built in nor declared by a CRD among
+    the objects; offline, discovery answers nothing) keeps no namespace there
+    (pulumi-kubernetes ``provider/pkg/provider/yaml/v2/yaml.go``, ``Normalize``), but the
+    provider's ``Check`` then assumes it is namespaced and sets the provider's default namespace,
+    *provider_namespace*, not the chart's (``provider/pkg/provider/provider.go``, ``Check``: "assume
+    it is namespaced, and correct if required during the Create step")."""
     objs = expand_lists(objs)
     scopes = _crd_scopes(objs)
     unresolved: list[str] = []
@@ -235,12 +285,49 @@ def normalize_objects(objs: Iterable[dict], default_namespace: str) -> tuple[lis
                 gk = "/".join(x for x in _group_kind(o) if x)
                 if gk not in unresolved:
                     unresolved.append(gk)
+                if provider_namespace:
+                    meta["namespace"] = provider_namespace
             elif namespaced:
                 meta["namespace"] = default_namespace
             else:
                 meta.pop("namespace", None)
         out.append(check_normalize(o))
     return out, unresolved
+
+
+#: The annotation ``skipAwait`` sets on every object, and the label a client-side apply sets.
+SKIP_AWAIT_ANNOTATION = "pulumi.com/skipAwait"
+MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
+
+
+def register_normalize(obj: dict, *, skip_await: bool = False, server_side_apply: bool = True) -> dict:
+    """What registration and ``Check`` add to a chart's object, in place: with ``skipAwait`` the
+    annotation ``pulumi.com/skipAwait: "true"`` (pulumi-kubernetes ``yaml/v2/yaml.go``,
+    ``register``); with ``enableServerSideApply: false`` the label
+    ``app.kubernetes.io/managed-by: pulumi`` on a create (``provider/pkg/provider/provider.go``,
+    ``Check``: ``metadata.TrySetManagedByLabel`` unless in server-side apply mode)."""
+    meta = obj.setdefault("metadata", {})
+    if skip_await:
+        if not isinstance(meta.get("annotations"), dict):
+            meta["annotations"] = {}
+        meta["annotations"][SKIP_AWAIT_ANNOTATION] = "true"
+    if not server_side_apply:
+        if not isinstance(meta.get("labels"), dict):
+            meta["labels"] = {}
+        meta["labels"][MANAGED_BY_LABEL] = "pulumi"
+    return obj
+
+
+def merge_values(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """Helm's merge of values files (``pkg/cli/values/options.go``, ``mergeMaps``): maps merge
+    key by key, anything else in *override* replaces."""
+    out = dict(base)
+    for k, v in override.items():
+        if isinstance(v, Mapping) and isinstance(out.get(k), Mapping):
+            out[k] = merge_values(out[k], v)
+        else:
+            out[k] = v
+    return out
 
 
 def _drop_nulls(value: Any) -> Any:
@@ -251,19 +338,169 @@ def _drop_nulls(value: Any) -> Any:
     return value
 
 
+# Quantities: k8s.io/apimachinery pkg/api/resource/quantity.go (ParseQuantity, CanonicalizeBytes)
+_QUANTITY = re.compile(r"^([+-]?(?:\d+\.?\d*|\.\d+))(?:(Ki|Mi|Gi|Ti|Pi|Ei)|(n|u|m|k|M|G|T|P|E)|[eE]([+-]?\d+))?$")
+_DECIMAL_EXPONENTS = {"n": -9, "u": -6, "m": -3, "": 0, "k": 3, "M": 6, "G": 9, "T": 12, "P": 15, "E": 18}
+_DECIMAL_SUFFIXES = {v: k for k, v in _DECIMAL_EXPONENTS.items()}
+_BINARY_SUFFIXES = ["", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei"]
+
+
+def canonical_quantity(value: Any) -> Any:
+    """A Kubernetes quantity as the API types write it back (``Quantity.String``, which
+    ``CanonicalizeBytes``): ``1000m`` -> ``1``, ``0.5`` -> ``500m``, ``2048Mi`` -> ``2Gi``,
+    ``1.5Gi`` -> ``1536Mi``, ``1e3`` stays ``1e3``; a number becomes its string. Anything that is
+    no quantity is returned unchanged (the provider's Check would reject it)."""
+    from decimal import ROUND_CEILING, Decimal, InvalidOperation
+
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        return value
+    text = str(value) if not isinstance(value, float) else repr(value)
+    match = _QUANTITY.match(text.strip()) if isinstance(value, str) else _QUANTITY.match(text)
+    if not match:
+        return value
+    number, binary, decimal_suffix, exponent = match.groups()
+    try:
+        amount = Decimal(number)
+    except InvalidOperation:
+        return value
+    if binary:
+        fmt, amount = "binary", amount * (1024 ** _BINARY_SUFFIXES.index(binary))
+    elif exponent is not None:
+        fmt, amount = "exponent", amount.scaleb(int(exponent))
+    else:
+        fmt, amount = "decimal", amount.scaleb(_DECIMAL_EXPONENTS[decimal_suffix or ""])
+    # values are kept to nano precision, rounded up (quantity.go: ParseQuantity, "round up")
+    amount = amount.quantize(Decimal("1e-9"), rounding=ROUND_CEILING) if amount.as_tuple().exponent < -9 else amount
+    if amount == 0:
+        return "0"
+    if fmt == "binary":
+        if -1024 < amount < 1024 or amount != amount.to_integral_value():
+            fmt = "decimal"
+        else:
+            whole, power = int(amount), 0
+            while whole % 1024 == 0 and power < len(_BINARY_SUFFIXES) - 1:
+                whole //= 1024
+                power += 1
+            return f"{whole}{_BINARY_SUFFIXES[power]}"
+    # AsCanonicalBytes: an integer mantissa and an exponent that is a multiple of 3, the largest such
+    sign, digits, exp = amount.normalize().as_tuple()
+    mantissa = int("".join(map(str, digits)) or "0")
+    while exp % 3:
+        mantissa, exp = mantissa * 10, exp - 1
+    while mantissa % 1000 == 0 and mantissa and exp < 18:
+        mantissa, exp = mantissa // 1000, exp + 3
+    mantissa_text = ("-" if sign else "") + str(mantissa)
+    if fmt == "exponent":
+        return mantissa_text + (f"e{exp}" if exp else "")
+    if exp > 18:
+        mantissa_text, exp = mantissa_text + "0" * (exp - 18), 18
+    return mantissa_text + _DECIMAL_SUFFIXES[exp]
+
+
+def _canonical_map(value: Any) -> Any:
+    return {k: canonical_quantity(v) for k, v in value.items()} if isinstance(value, dict) else value
+
+
+def _canonical_resources(resources: Any) -> None:
+    if isinstance(resources, dict):
+        for key in ("limits", "requests"):
+            if key in resources:
+                resources[key] = _canonical_map(resources[key])
+
+
+def _canonical_pod_spec(spec: Any) -> None:
+    if not isinstance(spec, dict):
+        return
+    for key in ("containers", "initContainers", "ephemeralContainers"):
+        for c in spec.get(key) or []:
+            if isinstance(c, dict):
+                _canonical_resources(c.get("resources"))
+    _canonical_resources(spec.get("resources"))
+    if "overhead" in spec:
+        spec["overhead"] = _canonical_map(spec["overhead"])
+    for volume in spec.get("volumes") or []:
+        if isinstance(volume, dict):
+            if isinstance(volume.get("emptyDir"), dict) and "sizeLimit" in volume["emptyDir"]:
+                volume["emptyDir"]["sizeLimit"] = canonical_quantity(volume["emptyDir"]["sizeLimit"])
+            template = ((volume.get("ephemeral") or {}).get("volumeClaimTemplate") or {}).get("spec")
+            if isinstance(template, dict):
+                _canonical_resources(template.get("resources"))
+
+
+def canonicalize_quantities(obj: dict) -> dict:
+    """The quantities of a built-in object as its typed round trip writes them (in place): the
+    resources of every container and pod, emptyDir size limits, claim templates, PVC requests,
+    PV capacity, ResourceQuota and LimitRange values."""
+    group, kind = _group_kind(obj)
+    spec = obj.get("spec")
+    if not isinstance(spec, dict):
+        return obj
+    if kind == "Pod":
+        _canonical_pod_spec(spec)
+    template = (spec.get("jobTemplate") or {}).get("spec", {}).get("template") if kind == "CronJob" else spec.get("template")
+    if isinstance(template, dict):
+        _canonical_pod_spec(template.get("spec"))
+    for claim in spec.get("volumeClaimTemplates") or []:
+        if isinstance(claim, dict):
+            _canonical_resources((claim.get("spec") or {}).get("resources"))
+    if kind == "PersistentVolumeClaim":
+        _canonical_resources(spec.get("resources"))
+    elif kind == "PersistentVolume" and "capacity" in spec:
+        spec["capacity"] = _canonical_map(spec["capacity"])
+    elif kind == "ResourceQuota" and "hard" in spec:
+        spec["hard"] = _canonical_map(spec["hard"])
+    elif kind == "LimitRange":
+        for limit in spec.get("limits") or []:
+            if isinstance(limit, dict):
+                for key in ("max", "min", "default", "defaultRequest", "maxLimitRequestRatio"):
+                    if key in limit:
+                        limit[key] = _canonical_map(limit[key])
+    return obj
+
+
+#: The wire form of a secret value: ``{SIG_KEY: SECRET_SIG, "value": ...}`` (pulumi ``properties.go``).
+SIG_KEY = "4dabf18193072939515e22adb298388d"
+SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
+
+
+def _unwrap_secrets(value: Any) -> Any:
+    if isinstance(value, dict):
+        if value.get(SIG_KEY) == SECRET_SIG:
+            return _unwrap_secrets(value.get("value"))
+        return {k: _unwrap_secrets(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_unwrap_secrets(v) for v in value]
+    return value
+
+
+def check_registered(raw: dict) -> dict:
+    """The provider's ``Check`` of an object the program registers itself (a wire value: secrets
+    still marked). Built-in kinds lose null fields and get canonical quantities; a Secret's
+    ``stringData`` becomes base64 ``data``, every value marked secret as the provider marks it
+    (``provider.go``, ``Check``: ``annotateSecrets``)."""
+    group, kind = _group_kind(raw)
+    if group not in BUILTIN_GROUPS or kind == "CustomResourceDefinition":
+        return raw
+    if (group, kind) == ("", "Secret") and isinstance(raw.get("stringData"), Mapping):
+        checked = check_normalize(_unwrap_secrets(raw))
+        checked["data"] = {k: {SIG_KEY: SECRET_SIG, "value": v} for k, v in (checked.get("data") or {}).items()}
+        return checked
+    return canonicalize_quantities(_drop_nulls(raw))
+
+
 def check_normalize(obj: dict) -> dict:
     """The provider's ``Check`` normalisation that changes what a policy reads. A built-in kind
     goes through its typed Go struct and back (``clients.Normalize``), which drops null fields
     (``initContainers: null`` as some templates render it); custom resources keep theirs."""
     group, kind = _group_kind(obj)
     if group in BUILTIN_GROUPS and kind != "CustomResourceDefinition":
-        obj = _drop_nulls(obj)
+        obj = canonicalize_quantities(_drop_nulls(obj))
     if (group, kind) == ("", "Secret"):
         string_data = obj.pop("stringData", None)
         if isinstance(string_data, Mapping) and string_data:
             data = dict(obj.get("data") or {})
             for k, v in string_data.items():
-                data[k] = base64.b64encode(str(v).encode()).decode("ascii")
+                data[k] = UNKNOWN if v == UNKNOWN else base64.b64encode(str(v).encode()).decode("ascii")
             obj["data"] = data
         elif isinstance(obj.get("data"), Mapping):
             obj["data"] = {k: v.strip() if isinstance(v, str) else v for k, v in obj["data"].items()}
@@ -411,7 +648,8 @@ _RENDERS_MAX = 64
 
 def render_chart(chart: str, version: str, *, release: str, namespace: str, values: Mapping[str, Any],
                  kube_version: str, repo: str = "", skip_crds: bool = False,
-                 cache: Optional[os.PathLike | str] = None) -> ChartRender:
+                 cache: Optional[os.PathLike | str] = None, extra_api_versions: Iterable[str] = (),
+                 provider_namespace: str = PROVIDER_DEFAULT_NAMESPACE) -> ChartRender:
     """Render *chart* at *version* from the cache exactly as ``helm.v4.Chart`` does: release name,
     namespace, install semantics, the stack's kube version, CRDs of the enabled (sub)charts
     unless *skip_crds*, hooks dropped (and listed), then the provider's normalisation."""
@@ -424,12 +662,14 @@ def render_chart(chart: str, version: str, *, release: str, namespace: str, valu
         unverified = verify_chart(chart, version, directory)
     except LockError as e:
         raise ChartError(str(e)) from None
-    key = (str(directory.resolve()), version, release, namespace, kube_version, skip_crds,
+    extra = tuple(sorted(set(extra_api_versions)))
+    key = (str(directory.resolve()), version, release, namespace, kube_version, skip_crds, extra, provider_namespace,
            json.dumps(values, sort_keys=True, default=str))
     hit = _RENDERS.get(key)
     if hit is None:
         render = _render_chart(directory, chart, version, release=release, namespace=namespace, values=values,
-                               kube_version=kube_version, skip_crds=skip_crds)
+                               kube_version=kube_version, skip_crds=skip_crds, extra_api_versions=extra,
+                               provider_namespace=provider_namespace)
         if len(_RENDERS) >= _RENDERS_MAX:
             _RENDERS.clear()
         _RENDERS[key] = hit = (json.dumps(render.objects), render.hooks, render.unresolved_scopes,
@@ -440,13 +680,16 @@ def render_chart(chart: str, version: str, *, release: str, namespace: str, valu
 
 
 def _render_chart(directory: Path, chart: str, version: str, *, release: str, namespace: str,
-                  values: Mapping[str, Any], kube_version: str, skip_crds: bool) -> ChartRender:
+                  values: Mapping[str, Any], kube_version: str, skip_crds: bool,
+                  extra_api_versions: Iterable[str] = (),
+                  provider_namespace: str = PROVIDER_DEFAULT_NAMESPACE) -> ChartRender:
     try:
         import helm_python
     except ImportError:  # pragma: no cover - pinned in requirements.txt
         raise ChartError("the Helm SDK is not installed: pip install -r requirements.txt (helm-python-sdk)") from None
     options = {"name": release, "namespace": namespace, "is_install": True,
-               "kube_version": kube_semver(kube_version), "api_versions": api_versions(kube_version)}
+               "kube_version": kube_semver(kube_version),
+               "api_versions": sorted(set(api_versions(kube_version)) | set(extra_api_versions))}
     with _HELM_LOCK, _captured_stderr() as helm_log:
         try:
             from helm_python import _native
@@ -477,8 +720,8 @@ def _render_chart(directory: Path, chart: str, version: str, *, release: str, na
         objects.extend(_documents(crd.get("data") or "", path))
     hooks: list[str] = []
     for path in sorted(rendered):
-        if not path.endswith((".yaml", ".yml", ".json")):
-            continue  # NOTES.txt and other text is not installed
+        if not is_manifest_template(path):
+            continue
         for doc in _documents(rendered[path], path):
             annotations = (doc.get("metadata") or {}).get("annotations") or {}
             if HOOK_ANNOTATION in annotations:
@@ -486,14 +729,49 @@ def _render_chart(directory: Path, chart: str, version: str, *, release: str, na
                              f"({annotations[HOOK_ANNOTATION]})")
                 continue
             objects.append(doc)
-    normalized, unresolved = normalize_objects(objects, namespace)
+    normalized, unresolved = normalize_objects(objects, namespace, provider_namespace)
     return ChartRender(chart, version, release, namespace, normalized, hooks, unresolved, _helm_warnings(helm_log))
 
 
+#: The notes file Helm shows after an install instead of applying it.
+NOTES_SUFFIX = "NOTES.txt"
+
+
+def is_manifest_template(path: str) -> bool:
+    """Whether Helm applies what the template at *path* renders: every template but the notes
+    (helm v3 ``pkg/action/action.go``, ``renderResources``: a path ending in ``NOTES.txt`` is
+    taken out) and partials (``pkg/releaseutil/manifest_sorter.go``, ``SortManifests``: a base
+    name starting with ``_`` is skipped), whatever its extension (a ``.tpl`` or ``.txt`` that
+    renders an object is installed)."""
+    return not path.endswith(NOTES_SUFFIX) and not path.rsplit("/", 1)[-1].startswith("_")
+
+
 def kube_semver(kube_version: str) -> str:
-    """``1.33`` -> ``v1.33.0`` (Helm's ``.Capabilities.KubeVersion``)."""
+    """``1.33`` -> ``v1.33.0`` (Helm's ``.Capabilities.KubeVersion``); a server's own version
+    string, such as EKS's ``v1.33.5-eks-3025e55``, is kept whole, as discovery reports it."""
     v = kube_version if kube_version.startswith("v") else f"v{kube_version}"
     return v + ".0" if v.count(".") == 1 else v
+
+
+def kube_release(kube_version: str) -> str:
+    """``v1.33.5-eks-3025e55`` -> ``v1.33.0``: the release whose built-in APIs the server serves."""
+    match = re.match(r"^v?(\d+)\.(\d+)", kube_version)
+    return f"v{match.group(1)}.{match.group(2)}.0" if match else kube_semver(kube_version)
+
+
+def crd_api_versions(objects: Iterable[Mapping[str, Any]]) -> list[str]:
+    """What discovery reports for the CRDs among *objects* once installed: ``group/version`` and
+    ``group/version/Kind`` of every served version."""
+    found: set[str] = set()
+    for o in objects:
+        if _group_kind(o) != ("apiextensions.k8s.io", "CustomResourceDefinition"):
+            continue
+        spec = o.get("spec") or {}
+        group, kind = spec.get("group"), (spec.get("names") or {}).get("kind")
+        for v in spec.get("versions") or []:
+            if isinstance(v, Mapping) and v.get("served", True) and group and kind and v.get("name"):
+                found.update((f"{group}/{v['name']}", f"{group}/{v['name']}/{kind}"))
+    return sorted(found)
 
 
 _API_VERSIONS: dict[str, list[str]] = {}
@@ -504,7 +782,7 @@ def api_versions(kube_version: str) -> list[str]:
     ``group/version`` and ``group/version/Kind``. Offline: the generally available built-in APIs
     of that Kubernetes version, read from the schemas kubernetes-validate ships (alpha and beta
     APIs are off by default in a cluster, custom resources are not installed yet)."""
-    key = kube_semver(kube_version)
+    key = kube_release(kube_version)
     hit = _API_VERSIONS.get(key)
     if hit is not None:
         return hit
@@ -540,7 +818,8 @@ def manifest_cache(override: Optional[os.PathLike | str] = None,
 
 def read_config_file(file: str, namespace: str = "default",
                      cache: Optional[os.PathLike | str] = None,
-                     unverified: Optional[list[str]] = None) -> tuple[list[dict], list[str]]:
+                     unverified: Optional[list[str]] = None,
+                     provider_namespace: str = PROVIDER_DEFAULT_NAMESPACE) -> tuple[list[dict], list[str]]:
     """The objects of a ``yaml/v2:ConfigFile`` (``Parse`` then ``Normalize``): a local path as
     it is, a release URL from the manifest cache (no network here), verified against charts.lock
     (why it could not be verified is appended to *unverified*)."""
@@ -574,7 +853,7 @@ def read_config_file(file: str, namespace: str = "default",
             objects.extend(_documents(path.read_text(encoding="utf-8"), str(path)))
         except OSError as e:
             raise ChartError(f"{file}: cannot read {path}: {e.strerror or e}") from None
-    return normalize_objects(objects, namespace)
+    return normalize_objects(objects, namespace, provider_namespace)
 
 
 def contains_unknown(value: Any) -> bool:

@@ -21,8 +21,9 @@ An object defined more than once (same API group, kind, namespace and name, as w
 applied by kubectl once per definition, so the last one is what the cluster keeps: only that one
 is returned, and every such object is reported as a :class:`Duplicate`.
 
-(``outputs`` may give a component's registered outputs, e.g. a Chart's ``resources``: the engine
-sends outputs to ``AnalyzeStack``.)
+(``parent`` may name the URN of the component the resource belongs to, as the engine records a
+Helm Chart's children: ``urn:pulumi:<stack>::hardened-stack::kubernetes:helm.sh/v4:Chart::<name>``.
+A remote component itself carries no ``outputs``: the engine never records any for it.)
 
 A directory holding ``resources.json`` (the output of ``python -m hardened render``) is read
 through it: every registered resource with its type, inputs, URN and parent; the manifest files
@@ -134,8 +135,14 @@ class Resource:
     custom: bool = True
     file: Optional[str] = None
     line: Optional[int] = None
-    #: a remote component's registered outputs (a Chart's ``resources``), from a render
-    outputs: Optional[dict[str, Any]] = None
+    #: paths (``/data/password``) of values the engine holds as secrets (a render's ``secretPaths``)
+    secret_paths: tuple[str, ...] = ()
+    #: what else a render records and the engine sends the analyzer: the provider's URN, the
+    #: dependencies (all, and per input property) and the resource options
+    provider: str = ""
+    dependencies: tuple[str, ...] = ()
+    property_dependencies: Optional[dict[str, list[str]]] = None
+    options: Optional[dict[str, Any]] = None
 
     @property
     def is_kubernetes(self) -> bool:
@@ -143,9 +150,9 @@ class Resource:
 
     @property
     def analyzed(self) -> bool:
-        """Whether the engine sends it to ``Analyze``: every registration, components included
-        (see hardened.engine); the stack resource itself is not registered through a provider."""
-        return self.type != "pulumi:pulumi:Stack"
+        """Whether the engine sends it to ``Analyze``: every registration, components, the
+        ``pulumi:pulumi:Stack`` root and default providers included (see hardened.engine)."""
+        return True
 
     @property
     def kind(self) -> str:
@@ -592,18 +599,13 @@ class _Collector:
         if not isinstance(inputs, dict):
             self.problems.append(f"{file}:{line}: inputs of {token} {name} must be a mapping")
             return
-        unknown = sorted(set(doc) - {"pulumiType", "name", "inputs", "outputs", "custom", "parent"})
+        unknown = sorted(set(doc) - {"pulumiType", "name", "inputs", "custom", "parent"})
         if unknown:
             self.problems.append(f"{file}:{line}: unknown key(s) {', '.join(unknown)} in a pulumiType document "
-                                 "(allowed: pulumiType, name, inputs, outputs, custom, parent)")
-            return
-        outputs = doc.get("outputs")
-        if outputs is not None and not isinstance(outputs, dict):
-            self.problems.append(f"{file}:{line}: outputs of {token} {name} must be a mapping")
+                                 "(allowed: pulumiType, name, inputs, custom, parent)")
             return
         self.resources.append(Resource(token, name, inputs, make_urn(self.stack, token, name, self.project),
-                                       str(doc.get("parent") or ""), bool(doc.get("custom", True)), file, line,
-                                       outputs))
+                                       str(doc.get("parent") or ""), bool(doc.get("custom", True)), file, line))
 
     def read_file(self, path: PathLike) -> None:
         file = display_path(path, self.cwd)
@@ -716,9 +718,18 @@ class _Collector:
                 target = os.path.normpath(os.path.join(base, manifest))
                 covered.add(target)
                 res_file, res_line = display_path(target, self.cwd), 1
-            outputs = entry.get("outputs") if isinstance(entry.get("outputs"), dict) else None
+            paths = entry.get("secretPaths")
+            paths = tuple(p for p in paths if isinstance(p, str)) if isinstance(paths, list) else ()
+            deps = entry.get("dependencies")
+            deps = tuple(d for d in deps if isinstance(d, str)) if isinstance(deps, list) else ()
+            prop_deps = entry.get("propertyDependencies")
+            prop_deps = ({k: [u for u in v if isinstance(u, str)] for k, v in prop_deps.items() if isinstance(v, list)}
+                         if isinstance(prop_deps, dict) else None)
+            options = entry.get("options") if isinstance(entry.get("options"), dict) else None
+            provider = entry.get("provider") if isinstance(entry.get("provider"), str) else ""
             self.resources.append(Resource(token, name, inputs, urn, str(entry.get("parent") or ""),
-                                           bool(entry.get("custom", True)), res_file, res_line, outputs))
+                                           bool(entry.get("custom", True)), res_file, res_line, paths,
+                                           provider, deps, prop_deps, options))
         return covered
 
 

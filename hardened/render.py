@@ -39,8 +39,8 @@ from .engine import ChartError, Registered
 from .stackfile import OFFLINE_SECRET_PLACEHOLDER, PROJECT, REPO_ROOT, RenderError, read_stack_config, stack_file
 
 REDACTED = "[secret]"
-SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
-SIG_KEY = "4dabf18193072939515e22adb298388d"
+SECRET_SIG = engine.SECRET_SIG
+SIG_KEY = engine.SIG_KEY
 UNKNOWN = engine.UNKNOWN
 FAKE_ACCOUNT = "123456789012"
 MOCK_REGION = "us-east-1"
@@ -50,14 +50,27 @@ MOCK_REGION = "us-east-1"
 # Wire-format clean-up
 # ---------------------------------------------------------------------------------------------
 
+def _redact(value: Any) -> Any:
+    """A secret's value as written to disk: every known leaf ``"[secret]"``; an unknown stays
+    ``"[unknown]"`` (it holds no secret, and a policy must still see that it is unknown)."""
+    if isinstance(value, dict):
+        if value.get(SIG_KEY) == SECRET_SIG:
+            return _redact(value.get("value"))
+        return {k: _redact(v) for k, v in value.items()} if engine.contains_unknown(value) else REDACTED
+    if isinstance(value, list):
+        return [_redact(v) for v in value] if engine.contains_unknown(value) else REDACTED
+    return "[unknown]" if value == UNKNOWN else REDACTED
+
+
 def normalize(value: Any, path: str = "", secrets: Optional[list[str]] = None) -> Any:
     """Turn a recorded wire value into plain data: whole floats become ints, secrets are redacted
-    (their paths collected in *secrets*), unknowns become ``"[unknown]"``."""
+    (their paths collected in *secrets*; an unknown inside one stays unknown), unknowns become
+    ``"[unknown]"``."""
     if isinstance(value, dict):
         if value.get(SIG_KEY) == SECRET_SIG:
             if secrets is not None:
                 secrets.append(path or "/")
-            return REDACTED
+            return _redact(value.get("value"))
         return {k: normalize(v, f"{path}/{k}", secrets) for k, v in value.items()}
     if isinstance(value, list):
         return [normalize(v, f"{path}/{i}", secrets) for i, v in enumerate(value)]
@@ -155,6 +168,14 @@ class ChartContext:
     warnings: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     renders: dict[str, engine.ChartRender] = field(default_factory=dict)
+    #: the APIs of the CRDs the stack installs, as discovery reports them once installed: each
+    #: chart sees those of the charts and manifest files registered before it (a cluster the stack
+    #: was deployed to; at a first install the provider's discovery sees none of them)
+    installed_apis: set[str] = field(default_factory=set)
+    #: the Kubernetes provider's configuration: its default namespace (``kubernetes:namespace``,
+    #: else the kubeconfig context's, ``default``) and whether it applies server-side
+    provider_namespace: str = engine.PROVIDER_DEFAULT_NAMESPACE
+    server_side_apply: bool = True
 
 
 #: The config model's default of cluster.kubernetesVersion.
@@ -181,24 +202,57 @@ def expand_chart(urn: str, token: str, name: str, inputs: dict[str, Any], ctx: C
         return []
     if token == engine.CONFIG_FILE_TOKEN:
         notes: list[str] = []
-        objects, unresolved = engine.read_config_file(str(inputs.get("file", "")), unverified=notes,
-                                                      cache=engine.manifest_cache(charts=ctx.cache))
+        objects, unresolved = engine.read_config_file(str(inputs.get("file", "")), ctx.provider_namespace,
+                                                      cache=engine.manifest_cache(charts=ctx.cache), unverified=notes,
+                                                      provider_namespace=ctx.provider_namespace)
         render = engine.ChartRender(str(inputs.get("file", "")), "", name, "", objects, [], unresolved,
                                     unverified=notes[0] if notes else None)
     else:
+        if inputs.get("includeHooks"):
+            # chart.go, Construct: outside renderYamlToDirectory the provider ignores it and warns
+            ctx.warnings.append(f"{name}: includeHooks is only supported when the provider is configured with "
+                                "renderYamlToDirectory; Helm hooks will be ignored")
         render = _render_chart(inputs, name, ctx)
     if render.unverified and render.unverified not in ctx.warnings:
         ctx.warnings.append(render.unverified)
+    for obj in render.objects:
+        engine.register_normalize(obj, skip_await=bool(inputs.get("skipAwait")),
+                                  server_side_apply=ctx.server_side_apply)
     ctx.renders[urn] = render
+    ctx.installed_apis.update(engine.crd_api_versions(render.objects))
     return _children(urn, name, inputs, render)
+
+
+def _asset_text(asset: Any) -> str:
+    """The text of a Pulumi asset as the SDK sends it (``{sig, path|text}``)."""
+    if isinstance(asset, dict):
+        if isinstance(asset.get("text"), str):
+            return asset["text"]
+        if isinstance(asset.get("path"), str):
+            return Path(asset["path"]).read_text(encoding="utf-8")
+    raise ChartError(f"valueYamlFiles: {asset!r} is neither a file nor a string asset")
+
+
+def chart_values(inputs: dict[str, Any]) -> dict[str, Any]:
+    """The values a Chart renders with: every ``valueYamlFiles`` document merged in order, then
+    ``values`` over them (Helm's ``values.Options.MergeValues``, which pulumi-kubernetes'
+    ``ChartProvider.Construct`` fills with ``ValuesFiles`` and ``Values``)."""
+    merged: dict[str, Any] = {}
+    for asset in inputs.get("valueYamlFiles") or []:
+        document = yaml.safe_load(_asset_text(asset)) or {}
+        if not isinstance(document, dict):
+            raise ChartError(f"valueYamlFiles: a values file must hold a mapping, got {type(document).__name__}")
+        merged = engine.merge_values(merged, document)
+    return engine.merge_values(merged, inputs.get("values") or {})
 
 
 def _render_chart(inputs: dict[str, Any], name: str, ctx: ChartContext) -> engine.ChartRender:
     repo = (inputs.get("repositoryOpts") or {}).get("repo", "")
     render = engine.render_chart(
         str(inputs.get("chart", "")), str(inputs.get("version", "")), release=str(inputs.get("name") or name),
-        namespace=str(inputs.get("namespace") or "default"), values=inputs.get("values") or {},
-        kube_version=ctx.kube_version or DEFAULT_KUBE_VERSION, repo=repo, skip_crds=bool(inputs.get("skipCrds")), cache=ctx.cache)
+        namespace=str(inputs.get("namespace") or ctx.provider_namespace), values=chart_values(inputs),
+        kube_version=ctx.kube_version or DEFAULT_KUBE_VERSION, repo=repo, skip_crds=bool(inputs.get("skipCrds")),
+        cache=ctx.cache, extra_api_versions=ctx.installed_apis, provider_namespace=ctx.provider_namespace)
     post = inputs.get("postRenderer")
     if isinstance(post, dict) and post.get("args"):
         # The provider pipes the rendered manifests through the command; the only post-renderer the
@@ -228,23 +282,75 @@ def _children(urn: str, name: str, inputs: dict[str, Any], render: engine.ChartR
                 if isinstance(obj.get(key), dict):
                     obj[key] = {k: {SIG_KEY: SECRET_SIG, "value": v} for k, v in obj[key].items()}
         children.append(Registered(engine.child_urn(urn, token, child), token, child, urn, True,
-                                   normalize(obj, "", secrets), secrets, []))
+                                   normalize(obj, "", secrets), secrets, [],
+                                   wire=plain(obj) if secrets else None))
     return children
 
 
+def preview_id(name: str) -> str:
+    """The ID of a resource created at preview: empty. The engine calls the provider's ``Create``
+    with ``Preview`` set and accepts an empty ID then only (pulumi ``pkg/resource/plugin/
+    provider_plugin.go``, ``provider.Create``); the SDK resolves an empty ID as unknown (pulumi
+    ``sdk/python/lib/pulumi/runtime/resource.py``, ``register_resource``: ``is_known = bool(resp.id)``)."""
+    return ""
+
+
+def _options(request) -> dict[str, Any]:
+    """The resource options of a registration that the engine sends the analyzer
+    (``AnalyzerResourceOptions``, without the parent), only those that are set."""
+    options: dict[str, Any] = {}
+    if request.protect:
+        options["protect"] = True
+    if request.ignoreChanges:
+        options["ignoreChanges"] = sorted(request.ignoreChanges)
+    if request.deleteBeforeReplaceDefined:
+        options["deleteBeforeReplace"] = bool(request.deleteBeforeReplace)
+    if request.additionalSecretOutputs:
+        options["additionalSecretOutputs"] = sorted(request.additionalSecretOutputs)
+    timeouts = {k: getattr(request.customTimeouts, k) for k in ("create", "update", "delete")
+                if getattr(request.customTimeouts, k)}
+    if timeouts:
+        options["customTimeouts"] = timeouts
+    return options
+
+
 def _make_mocks(records: list[Registered], charts: Optional[ChartContext] = None, preview: bool = False,
+                stack: str = "", config: Optional[dict[str, str]] = None, secret_keys: Any = (),
                 lookups: Optional[dict[str, dict]] = None):
     from google.protobuf import json_format
     from pulumi.runtime import mocks as m
+
+    providers: dict[tuple[str, str], str] = {}
+
+    def provider_for(package: str, version: str, reference: str = "") -> str:
+        """The URN of a custom resource's provider: its explicit one (a reference is
+        ``<urn>::<id>``), else its package's default provider, registered (and recorded) before
+        it, as the engine does."""
+        if reference:
+            return reference.rsplit("::", 1)[0] if reference.count("::") > 3 else reference
+        key = (package, version)
+        if key not in providers:
+            record = engine.default_provider(stack, PROJECT, package, version, config or {}, secret_keys or ())
+            providers[key] = record.urn
+            records.append(record)
+        return providers[key]
 
     class Monitor(m.MockMonitor):
         def RegisterResource(self, request):  # noqa: N802 (gRPC name)
             secrets: list[str] = []
             raw = json_format.MessageToDict(request.object)
+            if request.custom and request.type.startswith("kubernetes:") and "kind" in raw and "apiVersion" in raw:
+                raw = engine.check_registered(raw)   # the provider's Check, as for a chart's objects
             inputs = normalize(raw, "", secrets)
+            provider = (provider_for(request.type.split(":", 1)[0], request.version, request.provider)
+                        if request.custom and not request.type.startswith("pulumi:") else "")
             response = super().RegisterResource(request)
             record = Registered(response.urn, request.type, request.name, request.parent,
-                                bool(request.custom), inputs, secrets, sorted(request.dependencies))
+                                bool(request.custom), inputs, secrets, sorted(request.dependencies),
+                                wire=plain(raw) if secrets else None, provider=provider,
+                                property_dependencies={k: sorted(v.urns) for k, v in
+                                                       sorted(request.propertyDependencies.items()) if v.urns},
+                                options=_options(request))
             records.append(record)
             if request.type in engine.REMOTE_COMPONENTS and charts is not None:
                 try:
@@ -252,20 +358,25 @@ def _make_mocks(records: list[Registered], charts: Optional[ChartContext] = None
                 except ChartError as e:
                     charts.errors.append(str(e))
                     children = []
-                # with an unknown input Construct returns before setting `resources`: unknown
-                record.outputs = {"resources": UNKNOWN if engine.contains_unknown(raw) else
-                                  [engine.resource_id(c.inputs) for c in children]}
+                # the Chart's state gets no outputs (nothing registers them): its children, each
+                # naming the Chart as parent, are what the engine knows it deployed
+                if children:  # the provider's own registrations inside Construct use it as provider
+                    kubernetes = provider_for("kubernetes", request.version)
+                    for child in children:
+                        child.provider = kubernetes
                 records.extend(children)
             return response
 
     class Mocks(m.Mocks):
         def new_resource(self, args):
+            # a create at preview has an empty ID, which the SDK treats as unknown (preview_id)
+            resource_id = preview_id(args.name) if preview else f"{args.name}-id"
             if args.typ.startswith("aws:"):
                 if preview:  # a first preview: what the provider computes is not known yet
                     state = _aws_mock_state(args)
-                    return [f"{args.name}-id", {k: v if k in args.inputs else UNKNOWN for k, v in state.items()}]
-                return [f"{args.name}-id", _aws_mock_state(args)]
-            return [f"{args.name}-id", dict(args.inputs)]
+                    return [resource_id, {k: v if k in args.inputs else UNKNOWN for k, v in state.items()}]
+                return [resource_id, _aws_mock_state(args)]
+            return [resource_id, dict(args.inputs)]
 
         def call(self, args):
             token = args.token
@@ -318,7 +429,12 @@ def run_program(stack: str = "prod", root: Path = REPO_ROOT, overrides: Optional
     charts = charts or ChartContext()
     if charts.kube_version is None:
         charts.kube_version = stack_kube_version(config)
-    mocks, monitor = _make_mocks(records, charts if expand_charts else None, preview, offline_lookups(config))
+    if config.get("kubernetes:namespace"):
+        charts.provider_namespace = config["kubernetes:namespace"]
+    if str(config.get("kubernetes:enableServerSideApply", "true")).lower() == "false":
+        charts.server_side_apply = False
+    mocks, monitor = _make_mocks(records, charts if expand_charts else None, preview, stack, config, secret_keys,
+                                 lookups=offline_lookups(config))
     logger = logging.getLogger(f"hardened.render.{stack}")
     logger.propagate = False
     logger.handlers[:] = [_ProgressHandler(progress or (lambda _m: None))]
@@ -359,6 +475,26 @@ def run_program(stack: str = "prod", root: Path = REPO_ROOT, overrides: Optional
     if charts.errors:
         raise RenderError("\n".join(charts.errors))
     return records
+
+
+def to_resources(records: list[Registered]) -> "list[Resource]":
+    """The registrations as the engine sends them to a policy pack, in memory: secret values as
+    they are (the engine sends them marked secret and pulumi-policy unwraps them before any policy
+    reads them: pulumi-policy ``deserialize.py``, ``_deserialize_property``), unknowns as the
+    engine's marker. What ``write_output`` puts on disk stays redacted."""
+    from .manifests import RENDERED_UNKNOWN, UNKNOWN as WIRE_UNKNOWN, Resource
+
+    def restore(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: restore(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [restore(v) for v in value]
+        return WIRE_UNKNOWN if value == RENDERED_UNKNOWN else value
+
+    return [Resource(r.type, r.name, r.wire if r.wire is not None else restore(r.inputs), r.urn, r.parent, r.custom,
+                     provider=r.provider, dependencies=tuple(r.dependencies),
+                     property_dependencies=dict(r.property_dependencies), options=dict(r.options))
+            for r in records]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -403,13 +539,20 @@ def write_output(records: list[Registered], out: Path, stack: str) -> dict[str, 
     out.mkdir(parents=True, exist_ok=True)
     entries = []
     written: dict[str, str] = {}
-    for rec in sorted(records, key=lambda r: r.urn):
+    # providers first: the engine registers a default provider before the resources that use it
+    for rec in sorted(records, key=lambda r: (not r.type.startswith("pulumi:providers:"), r.urn)):
         entry: dict[str, Any] = {"urn": rec.urn, "type": rec.type, "name": rec.name, "parent": rec.parent,
                                  "custom": rec.custom, "inputs": rec.inputs}
         if rec.secret_paths:
             entry["secretPaths"] = sorted(rec.secret_paths)
-        if rec.outputs is not None:
-            entry["outputs"] = rec.outputs
+        if rec.provider:
+            entry["provider"] = rec.provider
+        if rec.dependencies:
+            entry["dependencies"] = sorted(rec.dependencies)
+        if rec.property_dependencies:
+            entry["propertyDependencies"] = rec.property_dependencies
+        if rec.options:
+            entry["options"] = rec.options
         if rec.is_kubernetes_object:
             rel = manifest_path(rec.inputs)
             if rel in written:
@@ -477,6 +620,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--chart-cache", metavar="DIR", default=None,
                         help=f"folder of unpacked Helm charts, <chart>-<version>/ (default ${engine.CACHE_ENV}, "
                              f"else {engine.DEFAULT_CACHE})")
+    parser.add_argument("--kube-version", metavar="VERSION", default=None,
+                        help="the version string the cluster reports to Helm charts (default: the stack's "
+                             "cluster.kubernetesVersion, as v1.33.0); e.g. an EKS server's v1.33.5-eks-3025e55")
     parser.add_argument("--no-charts", action="store_true", help=argparse.SUPPRESS)  # benchmarks' baseline
     parser.add_argument("--preview", action="store_true",
                         help="render as a first `pulumi preview` does: every output a cloud provider computes "
@@ -504,7 +650,7 @@ def run(args: argparse.Namespace) -> int:
     if not preflight("render", fail_on_expired=True):
         return 2
     placeholders: dict[str, str] = {}
-    charts = ChartContext(cache=getattr(args, "chart_cache", None))
+    charts = ChartContext(cache=getattr(args, "chart_cache", None), kube_version=getattr(args, "kube_version", None))
     # Errors (RenderError, a chart that cannot be rendered, a config error naming the key, an
     # unwritable --out) reach the CLI's one handler: `render: error: ...`, exit 2.
     records = run_program(args.stack, root, progress=say, preview=getattr(args, "preview", False),

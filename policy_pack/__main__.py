@@ -12,13 +12,16 @@ from pulumi_policy import EnforcementLevel, PolicyPack
 from policies import all_policies
 from policies._lib import fastpath
 from policies._lib.exemptions import ExemptionError
-from policies._lib.framework import pack_version, serve_version
+from policies._lib.framework import guard_configuration, pack_version, serve_version
 
 # Each request's inputs are deserialized once, not once per policy (see policies/_lib/fastpath.py).
 fastpath.install()
 # The SDK reports every Python pack as version 0.0.1 (pulumi_policy/policy.py, PolicyPack.__init__);
 # serve PulumiPolicy.yaml's version instead, as the CLI reports it.
 serve_version(pack_version())
+# The Pulumi CLI passes a configuration entry that names no policy on without a word: the pack
+# reports it as a mandatory finding (policies/_lib/framework.py, guard_configuration).
+guard_configuration()
 
 try:
     POLICIES = all_policies()

@@ -69,23 +69,30 @@ def test_many_resources_in_flight_keep_their_own_verdicts(pack, dirty_dir):
      {"container-missing-resource-limits": ("advisory", {"maxMemory": "4Gi"})}),
 ])
 def test_policy_configuration_in_pulumis_format(pack, document, expected):
-    assert resolve_config(document, pack.policies) == expected
+    """As the CLI configures the pack (pulumi pkg/resource/analyzer/config.go,
+    ReconcilePolicyPackConfig): every policy, its own level and schema defaults, the entries over them."""
+    resolved = resolve_config(document, pack.policies)
+    assert set(resolved) == set(pack.policies)
+    for name, info in pack.policies.items():
+        level, props = expected.get(name, (info.enforcement_level, {}))
+        assert resolved[name][0] == level and props.items() <= resolved[name][1].items(), name
 
 
 def test_all_sets_every_level_and_a_policy_entry_wins(pack):
     resolved = resolve_config({"all": "advisory", "pod-disallow-host-ports": "disabled"}, pack.policies)
-    assert set(resolved) == set(pack.policies)
+    # pulumi config.go applyConfig passes the "all" entry on as an entry of its own
+    assert set(resolved) == set(pack.policies) | {"all"}
     assert resolved["pod-disallow-host-ports"][0] == "disabled"
     assert resolved["pod-disallow-root-user"][0] == "advisory"
 
 
 def test_configuration_problems_are_all_listed(pack):
     with pytest.raises(ConfigError) as raised:
-        resolve_config({"all": "loud", "nope": {}, "pod-disallow-untrusted-registries": {"allowedRegistries": []}},
+        resolve_config({"all": "loud", "nope": 5, "pod-disallow-untrusted-registries": {"allowedRegistries": []}},
                        pack.policies, source="cfg.json")
     text = str(raised.value)
     assert "cfg.json: all: enforcementLevel must be one of" in text
-    assert "cfg.json: nope: no such policy" in text
+    assert "cfg.json: nope: 5 is not a valid value" in text
     assert "allowedRegistries: must have at least 1 item" in text
 
 

@@ -389,6 +389,8 @@ def test_config_errors_show_the_value_an_example_and_suggest_nested_keys(doc, ex
 def test_a_misspelt_policy_in_the_configuration_gets_a_suggestion(capsys, dirty_dir, tmp_path):
     config = tmp_path / "cfg.json"
     config.write_text(json.dumps({"secret-disallow-literal-dat": "advisory"}))
-    status, _, err = run_cli(capsys, "check", dirty_dir, "--config", config)
-    assert status == 2 and "check: error: invalid policy configuration" in err
-    assert "secret-disallow-literal-dat: no such policy in the pack; did you mean secret-disallow-literal-data?" in err
+    status, out, _ = run_cli(capsys, "check", dirty_dir, "--config", config)
+    # passed on as the Pulumi CLI passes it; the pack fails the run naming it (docs/engine.md, item 11)
+    assert status == 1
+    assert ("'secret-disallow-literal-dat' is no policy of this pack, so its setting is ignored; did you mean "
+            "'secret-disallow-literal-data'?") in out

@@ -39,7 +39,8 @@ def test_config_secret_is_redacted_everywhere(tmp_path):
     records = render({**_pulumi_secret_path(), "splunkHecToken": {"secure": "v1:AAAAciphertext"}})
     secret = _siem_secret(records)
     assert secret.inputs["metadata"]["namespace"] == "falco"
-    assert secret.secret_paths and REDACTED in str(secret.inputs["stringData"])
+    # the provider's Check writes stringData as base64 data, each value secret (docs/engine.md, item 6)
+    assert secret.secret_paths and REDACTED in str(secret.inputs["data"]) and "stringData" not in secret.inputs
     text = all_text(records, tmp_path)
     assert OFFLINE_SECRET_PLACEHOLDER not in text and "AAAAciphertext" not in text
 

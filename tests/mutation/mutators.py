@@ -27,7 +27,7 @@ class Res:
     inputs: dict[str, Any]
     urn: str = ""
     custom: bool = True
-    outputs: Optional[dict] = None
+    parent: str = ""   # the URN of the component it belongs to (a Chart's children name the Chart)
 
     @property
     def kind(self) -> Optional[str]:

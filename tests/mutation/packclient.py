@@ -27,10 +27,10 @@ class Resource(NamedTuple):
     urn: str
     props: dict
     custom: bool = True
-    outputs: "dict | None" = None   # a remote component's outputs (a Chart's resources): AnalyzeStack's
+    parent: str = ""   # the URN of the component it belongs to: a Chart is judged by its children
 
     def to_pack(self) -> PackResource:
-        return PackResource(self.type, self.name, self.props, urn=self.urn, custom=self.custom, outputs=self.outputs)
+        return PackResource(self.type, self.name, self.props, urn=self.urn, custom=self.custom, parent=self.parent)
 
 
 class PackClient:

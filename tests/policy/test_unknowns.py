@@ -33,6 +33,10 @@ NO_UNKNOWN_SAMPLE: dict[str, str] = {
     "manifest-disallow-credential-patterns": "it judges literal strings only: a value unknown at preview holds no "
                                              "literal credential, so it is skipped, not a finding (else every "
                                              "computed field of every object would fail preview)",
+    # the engine sends a Chart no properties at all (hardened/engine.py): nothing it reads can be
+    # unknown; an unknown chart value shows as a Chart without children
+    # (samples/disallowed-chart-without-children.yaml)
+    "chart-missing-rendered-resources": "judges which resources name the Chart as parent, never a value",
 }
 
 

@@ -198,6 +198,8 @@ class _Configuration:
         values = dict(self.defaults)
         for key in sorted(raw):
             if key not in self.properties:
+                if _GUARDED["active"]:
+                    continue  # reported once, at the stack level, by guard_configuration
                 problems.append(f"unknown setting '{key}' (known: {', '.join(sorted(self.properties))}); "
                                 "it is ignored")
             elif key != "exemptions":
@@ -583,13 +585,15 @@ class HardenedStackPolicy(StackValidationPolicy, _Meta):
     check: StackCheck
 
     def __init__(self, *, check: StackCheck, kinds: Kinds, control: Control,
-                 config: Mapping[str, Mapping[str, Any]], presence: bool = False, **common: Any):
+                 config: Mapping[str, Mapping[str, Any]], presence: bool = False, children: bool = False,
+                 **common: Any):
         if presence:
             config = {**config, "requirePresence": REQUIRE_PRESENCE_PROPERTY}
         configuration = _Configuration(common["name"], config)
         self._init_meta(kinds, control, configuration)
         self.check = check
         self.presence = presence
+        self.children = children
         super().__init__(validate=self._validate, **_common(configuration=configuration, control=control, **common))
 
     def _validate(self, args: StackValidationArgs, report: Callable[..., None]) -> None:
@@ -597,6 +601,13 @@ class HardenedStackPolicy(StackValidationPolicy, _Meta):
         for problem in settings.problems:
             report(problem, None)
         objects: list[Obj] = []
+        children: dict[str, list[str]] = {}
+        if self.children:
+            # pulumi_policy links each resource to its parent (``PolicyResource.parent``) when the
+            # parent is in the set (policy.py, ``_PolicyAnalyzerServicer.AnalyzeStack``)
+            for r in args.resources:
+                if r.parent is not None:
+                    children.setdefault(r.parent.urn, []).append(r.urn)
         for r in args.resources:
             if not self.applies_to(r.resource_type):
                 continue
@@ -606,6 +617,7 @@ class HardenedStackPolicy(StackValidationPolicy, _Meta):
                 report(e.message, r.urn)
                 continue
             obj.urn = r.urn
+            obj.children = tuple(children.get(r.urn, ()))
             objects.append(obj)
         # A presence policy reports an absent component (a finding on no real resource) only for a
         # whole stack: `check` over one application's manifests must not demand the whole platform.
@@ -697,17 +709,22 @@ def stack_policy(*, name: str, description: str, kinds: Kinds, severity: Severit
                  tags: Sequence[str], remediation: str, check: StackCheck,
                  config: Optional[Mapping[str, Mapping[str, Any]]] = None,
                  enforcement_level: EnforcementLevel = EnforcementLevel.MANDATORY,
-                 presence: bool = False) -> HardenedStackPolicy:
+                 presence: bool = False, children: bool = False) -> HardenedStackPolicy:
     """A stack policy: *check* sees every resource of *kinds* and yields ``(obj, message)``.
 
     A *presence* policy demands that a component exists; its findings on an absent component (an
     ``obj`` that is no analysed resource) are reported only for a whole stack, one that contains
     the ``hardened:index:HardenedStack`` component (``pulumi preview``, or ``check`` over a render's
     resources.json), or when its ``requirePresence`` setting is true.
+
+    With *children*, each object's ``children`` holds the URNs of the resources (of any kind)
+    whose parent it is: how a component such as a Helm Chart, which the engine sends with no
+    properties, is judged by what it registered.
     """
     return HardenedStackPolicy(name=name, description=description, kinds=kinds, severity=severity,
                                control=control, tags=tags, remediation=remediation, check=check,
-                               config=config or {}, enforcement_level=enforcement_level, presence=presence)
+                               config=config or {}, enforcement_level=enforcement_level, presence=presence,
+                               children=children)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -733,15 +750,36 @@ def pack_version(pack_dir: Optional[Any] = None) -> str:
     return str(version) if version else "0.0.1"
 
 
-def serve_version(version: str) -> None:
+def serve_version(version: str) -> bool:
     """Make the SDK's servicer report *version* (GetAnalyzerInfo, every diagnostic, and the text of
     its "can't run policy ... during preview" advisory) instead of the 0.0.1 that
-    ``PolicyPack`` hard-codes for Python packs."""
-    from pulumi_policy import policy as sdk
+    ``PolicyPack`` hard-codes for Python packs. True when applied.
 
-    base = sdk._PolicyAnalyzerServicer
+    The servicer is private to pulumi_policy: like :func:`.fastpath.install`, this applies only to
+    the versions it was written against (``fastpath.SUPPORTED_VERSIONS``) and only when the
+    servicer still takes ``(name, version, ...)``; elsewhere the pack runs unchanged and loses
+    nothing that matters, since the Pulumi CLI reports PulumiPolicy.yaml's version over the
+    pack's own (pulumi ``pkg/resource/plugin/analyzer_plugin.go``, ``GetAnalyzerInfo`` and
+    ``convertDiagnostics``)."""
+    import inspect
+
+    from pulumi_policy import policy as sdk
+    from pulumi_policy.version import VERSION
+
+    from .fastpath import SUPPORTED_VERSIONS
+
+    base = getattr(sdk, "_PolicyAnalyzerServicer", None)
+    if base is None or not str(VERSION).startswith(SUPPORTED_VERSIONS):
+        return False
     if getattr(base, "_served_version", None) == version:
-        return
+        return True
+    sdk_class = next((k for k in base.__mro__ if k.__module__ == sdk.__name__ and "__init__" in vars(k)), None)
+    try:
+        params = list(inspect.signature(sdk_class.__init__).parameters) if sdk_class else []
+    except (TypeError, ValueError):
+        return False
+    if params[1:3] != ["name", "version"]:
+        return False
 
     class Servicer(base):  # type: ignore[misc, valid-type]
         _served_version = version
@@ -751,3 +789,94 @@ def serve_version(version: str) -> None:
 
     Servicer.__name__ = Servicer.__qualname__ = base.__name__
     sdk._PolicyAnalyzerServicer = Servicer
+    return True
+
+
+# ---------------------------------------------------------------------------------------------
+# Configuration mistakes the Pulumi CLI lets through
+# ---------------------------------------------------------------------------------------------
+
+def unknown_policy_names(configured: Iterable[str], known: Iterable[str]) -> list[str]:
+    """The configured names that are no policy of the pack (``all`` sets every policy's level)."""
+    known = set(known)
+    return sorted(n for n in configured if n != "all" and n not in known)
+
+
+def unknown_policy_message(name: str, known: Iterable[str]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(name, sorted(known), n=1)
+    hint = f"; did you mean '{close[0]}'?" if close else " (the pack's policies are listed in docs/policies.md)"
+    return (f"policy configuration: '{name}' is no policy of this pack, so its setting is ignored{hint} Fix the "
+            "name in the --policy-pack-config document (the Pulumi CLI accepts unknown names without a word)")
+
+
+def unknown_setting_message(policy: str, key: str, declared: Iterable[str]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(key, sorted(declared), n=1)
+    hint = f"; did you mean '{close[0]}'?" if close else f" (known: {', '.join(sorted(declared)) or 'none'})"
+    return (f"policy configuration: {policy} has no setting '{key}', so it is ignored{hint} Fix it in the "
+            "--policy-pack-config document (the Pulumi CLI accepts unknown settings without a word)")
+
+
+#: Whether :func:`guard_configuration` reports unknown settings (then a policy does not repeat them).
+_GUARDED = {"active": False}
+
+
+def guard_configuration() -> bool:
+    """Report, as a mandatory stack-level finding, every policy name the configuration sets that
+    the pack has no policy of. The Pulumi CLI passes them on to ``Configure`` without a word: it
+    fills every policy's defaults, applies the document entry by entry (adding unknown names),
+    and validates only the pack's own policies against their schemas, which allow unknown
+    properties (pulumi ``pkg/resource/analyzer/config.go``: ``ReconcilePolicyPackConfig``,
+    ``applyConfig``, ``validatePolicyPackConfig``, ``convertSchema``). A misspelt policy name
+    would otherwise switch nothing on or off, silently; a misspelt setting would leave the
+    default in force. Both are reported once per ``AnalyzeStack``; without this guard a policy
+    reports its own unknown settings when it judges a resource (:class:`_Configuration`).
+
+    Applies to the pulumi_policy versions the fast path supports (the servicer is private);
+    True when active."""
+    from pulumi_policy import policy as sdk
+    from pulumi_policy.version import VERSION
+
+    from .fastpath import SUPPORTED_VERSIONS
+
+    base = getattr(sdk, "_PolicyAnalyzerServicer", None)
+    if base is None or not str(VERSION).startswith(SUPPORTED_VERSIONS):
+        return False
+    if getattr(base, "_guards_configuration", False):
+        return True
+    proto = sdk.proto
+
+    class Servicer(base):  # type: ignore[misc, valid-type]
+        _guards_configuration = True
+
+        def Configure(self, request, context):  # noqa: N802 (gRPC name)
+            policies = {p.name: p for p in getattr(self, "_PolicyAnalyzerServicer__policies", [])}
+            mistakes = [(n, unknown_policy_message(n, policies))
+                        for n in unknown_policy_names(request.policyConfig, policies)] if policies else []
+            for name, policy in sorted(policies.items()):
+                if name not in request.policyConfig:
+                    continue
+                schema_ = getattr(policy, "config_schema", None)
+                declared = set(getattr(schema_, "properties", None) or {})
+                for key in sorted(set(request.policyConfig[name].properties) - declared):
+                    mistakes.append((name, unknown_setting_message(name, key, declared)))
+            self._mistakes = mistakes
+            return super().Configure(request, context)
+
+        def AnalyzeStack(self, request, context):  # noqa: N802
+            response = super().AnalyzeStack(request, context)
+            for name, message in getattr(self, "_mistakes", []):
+                response.diagnostics.append(proto.AnalyzeDiagnostic(
+                    policyName=name, policyPackName=getattr(self, "_PolicyAnalyzerServicer__policy_pack_name", ""),
+                    policyPackVersion=getattr(self, "_PolicyAnalyzerServicer__policy_pack_version", ""),
+                    message=message, urn="", description="a policy configuration entry names no policy",
+                    enforcementLevel=proto.MANDATORY))
+            return response
+
+    Servicer.__name__ = Servicer.__qualname__ = base.__name__
+    sdk._PolicyAnalyzerServicer = Servicer
+    _GUARDED["active"] = True
+    return True

@@ -153,7 +153,7 @@ def parse_type(token: str) -> Optional[TypeInfo]:
 class Obj:
     """One resource under judgement: its type, inputs and identity."""
 
-    __slots__ = ("type", "info", "props", "resource_name", "urn", "_meta")
+    __slots__ = ("type", "info", "props", "resource_name", "urn", "children", "_meta")
 
     def __init__(self, type_token: str, props: Mapping, resource_name: str = "", urn: Optional[str] = None):
         self.type = type_token
@@ -163,6 +163,9 @@ class Obj:
             raise wrong("(inputs)", props, "an object")
         self.props = props
         self.resource_name = resource_name
+        #: in a stack policy built with ``children=True``: the URNs of the resources whose parent
+        #: this one is (``AnalyzeStack`` sends each resource's parent URN)
+        self.children: tuple[str, ...] = ()
         self._meta: Optional[Mapping] = None
 
     @property

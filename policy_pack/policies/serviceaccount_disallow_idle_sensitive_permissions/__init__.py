@@ -37,15 +37,40 @@ from .._lib.framework import nist_800_171, stack_policy
 DEFAULT_RUNTIME_USERS: list[str] = []
 
 
+#: The kinds whose unknown fields can change the verdict: the accounts, the grants and the bindings
+#: (a pod spec's unknown serviceAccountName is searched like a known one: see _plain_or_none).
+RBAC_KINDS = frozenset({"ServiceAccount", "Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"})
+
+
+def _plain_or_none(value):
+    """A plain copy with each unknown leaf as None: an unknown elsewhere (an ALB's target group ARN)
+    says nothing about who uses an account, and an unknown account name matches no account, so the
+    verdict errs toward a finding, never toward a silent pass."""
+    from collections.abc import Mapping, Sequence
+
+    try:
+        if isinstance(value, Mapping):
+            return {k: _plain_or_none(value[k]) for k in list(value.keys())}
+        if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
+            return [_plain_or_none(value[i]) for i in range(len(value))]
+        return value
+    except UnknownValueError:
+        return None
+
+
 def check(objects, config):
     pending = None
     documents = []
     for obj in objects:
+        if not obj.type.startswith("kubernetes:"):
+            continue  # AWS and other clouds' resources hold no account, grant or pod spec
         try:
             doc = rbac.plain(obj.props)
         except UnknownValueError as e:
-            pending = pending or e
-            continue
+            if obj.kind in RBAC_KINDS:
+                pending = pending or e
+                continue
+            doc = _plain_or_none(obj.props)
         if isinstance(doc, dict):
             doc["kind"] = obj.kind
             documents.append((obj, doc))
