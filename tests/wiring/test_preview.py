@@ -26,23 +26,28 @@ def preview_analysis(tmp_path_factory):
 
 
 def test_a_first_preview_of_prod_has_no_wiring_finding(preview_analysis):
+    """Every name is known at a first preview, except what only the cluster's creation decides: prod
+    creates its cluster (cluster.create), so the IAM OIDC provider's ARN (it carries the issuer id EKS
+    assigns) is unknown until then, and each IRSA trust policy with it. The pack says "cannot verify"
+    for exactly those, never passes them silently, and finds nothing else."""
     analysis, _ = preview_analysis
     found = [f"{name}: {v.message}" for name in CHECKS for v in analysis.by_policy(name)]
-    assert found == []
+    pending = [f for f in found if f.startswith("serviceaccount-missing-irsa-trust: cannot verify IAM role ")
+               and "'s assumeRolePolicy at preview" in f]
+    assert len(pending) == 2, found  # Vault's unseal role and falcosidekick's audit writer
+    assert [f for f in found if f not in pending] == []
 
 
 def test_the_preview_really_leaves_cloud_outputs_unknown(preview_analysis):
     """Not vacuous: the preview render holds unknown outputs (e.g. the audit bucket's ARN in the
-    writers' policies), while every IRSA role's trust policy is known."""
+    writers' policies); the IRSA trusts wait for the created cluster's OIDC provider."""
     from hardened.manifests import RENDERED_UNKNOWN as UNKNOWN  # restored to the engine's marker when read
 
     _, out = preview_analysis
     resources = json.loads((out / "resources.json").read_text())["resources"]
     assert any(UNKNOWN in json.dumps(r.get("inputs")) for r in resources)
     roles = [r for r in resources if r["type"] == "aws:iam/role:Role"]
-    trusts = [r["inputs"]["assumeRolePolicy"] for r in roles if "WebIdentity" in r["inputs"]["assumeRolePolicy"]]
-    # every IRSA role of the stack (Vault, falcosidekick, and what else takes one) is known
-    assert len(trusts) >= 2 and not any(UNKNOWN in t for t in trusts)
+    assert any(UNKNOWN in json.dumps(r["inputs"]) for r in roles)
 
 
 def test_vaults_trust_names_the_provider_the_stack_creates_and_waits_for_it(prod_records):
