@@ -18,9 +18,11 @@ demo: $(VENV)/.installed
 	$(PY) -m hardened render --stack $(STACK) --out $(OUT)
 	$(PY) -m hardened check $(OUT)
 
-## test: set up (both virtualenvs), then run the whole test suite
+## test: set up (both virtualenvs), then run the whole test suite on parallel workers
+## (pytest-xdist: one worker per core, a test file stays on one worker so its module fixtures run
+## once; the prod render is shared by every worker, tests/rendercache.py); the 30 slowest are listed
 test: setup
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n auto --dist loadfile --durations=30
 
 setup: $(VENV)/.installed $(CHECKOV_VENV)/.installed tools
 
