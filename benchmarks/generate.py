@@ -59,3 +59,49 @@ def manifest_corpus(rendered: Path, n: int, out: Path) -> int:
         kind = obj["kind"].lower()
         (out / f"{i:05d}-{kind}-{meta['name']}.yaml"[:200]).write_text(yaml.safe_dump(obj, sort_keys=True))
     return n
+
+
+def manifest_stream(rendered: Path, n: int, out: Path) -> int:
+    """One YAML stream of *n* documents (``---`` between them), cycling through the rendered prod
+    manifests with a numbered suffix on every name, as ``manifest_corpus`` does. Each template is
+    dumped once, so a 200,000-document stream is written in seconds. Returns n."""
+    try:
+        from yaml import CSafeDumper as Dumper
+    except ImportError:  # pragma: no cover
+        from yaml import SafeDumper as Dumper  # type: ignore[assignment]
+    templates = []
+    for p in sorted((rendered / "manifests").rglob("*.yaml")):
+        obj = yaml.load(p.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        if obj.get("kind") == "CustomResourceDefinition":
+            continue  # the charts' CRDs are nine tenths of the bytes and judged by no policy
+        meta = obj.setdefault("metadata", {})
+        meta["name"] = f"{meta.get('name', 'x')}-@N@"
+        templates.append(yaml.dump(obj, Dumper=Dumper, sort_keys=True))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out, "w", encoding="utf-8") as f:
+        for i in range(n):
+            f.write("---\n")
+            f.write(templates[i % len(templates)].replace("-@N@", f"-{i // len(templates)}", 1))
+    return n
+
+
+#: Small objects of the kinds a repository holds by the thousand, one after another in a stream.
+_SMALL = (
+    "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings-{i}\n  namespace: team-{ns}\n"
+    "  labels: {{app: web-{i}}}\ndata:\n  LOG_LEVEL: info\n  REPLICA: \"{i}\"\n",
+    "apiVersion: v1\nkind: Service\nmetadata:\n  name: web-{i}\n  namespace: team-{ns}\nspec:\n"
+    "  selector: {{app: web-{i}}}\n  ports:\n  - {{name: http, port: 80, targetPort: 8080, protocol: TCP}}\n",
+    "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: web-{i}\n  namespace: team-{ns}\n"
+    "automountServiceAccountToken: false\n",
+)
+
+
+def small_stream(n: int, out: Path) -> int:
+    """A YAML stream of *n* small, distinct objects (ConfigMaps, Services, ServiceAccounts in 100
+    namespaces), about 200 bytes each: the shape of a large repository's manifests. Returns n."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out, "w", encoding="utf-8") as f:
+        for i in range(n):
+            f.write("---\n")
+            f.write(_SMALL[i % len(_SMALL)].format(i=i, ns=i % 100))
+    return n

@@ -160,6 +160,40 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
+def _varint(n: int) -> bytes:
+    """Protobuf's base-128 varint."""
+    out = bytearray()
+    while True:
+        byte, n = n & 0x7F, n >> 7
+        if n:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+#: Annotations a slim resource keeps (inline suppressions, see hardened/check.py).
+KEPT_ANNOTATION_PREFIX = "hardened.io/"
+
+
+def slim_inputs(inputs: Mapping[str, Any]) -> dict[str, Any]:
+    """What reports read of a resource once it is judged: apiVersion, kind, and the metadata's
+    name, generateName, namespace and ``hardened.io/`` annotations."""
+    out: dict[str, Any] = {k: inputs[k] for k in ("apiVersion", "kind") if k in inputs}
+    meta = inputs.get("metadata")
+    if isinstance(meta, Mapping):
+        slim_meta: dict[str, Any] = {k: meta[k] for k in ("name", "generateName", "namespace") if k in meta}
+        annotations = meta.get("annotations")
+        if isinstance(annotations, Mapping):
+            kept = {k: v for k, v in annotations.items() if isinstance(k, str) and k.startswith(KEPT_ANNOTATION_PREFIX)}
+            if kept:
+                slim_meta["annotations"] = kept
+        out["metadata"] = slim_meta
+    elif "name" in inputs or "namespace" in inputs:  # a pulumiType resource's label
+        out.update({k: inputs[k] for k in ("name", "namespace") if k in inputs})
+    return out
+
+
 def to_struct(value: Mapping[str, Any]):
     """A resource's inputs as the ``google.protobuf.Struct`` the engine sends."""
     from google.protobuf import struct_pb2
@@ -167,7 +201,7 @@ def to_struct(value: Mapping[str, Any]):
     struct = struct_pb2.Struct()
     try:
         struct.update(value)
-    except (ValueError, TypeError, AttributeError):
+    except (ValueError, TypeError, AttributeError, OverflowError):
         struct = struct_pb2.Struct()
         struct.update(_jsonable(value))
     return struct
@@ -436,12 +470,18 @@ class PolicyPackProcess:
             raise PackError(f"{method} failed: {e.details() if hasattr(e, 'details') else e}\n"
                             f"{self._stderr_text()}") from None
 
-    def analyze(self, resources: Iterable[Resource], *, stack: bool = True) -> Analysis:
+    def analyze(self, resources: Iterable[Resource], *, stack: bool = True, slim: bool = False) -> Analysis:
         """Every resource through ``Analyze`` (custom resources and Helm charts), then the whole
         set through ``AnalyzeStack``; verdicts sorted by file, line, URN and policy.
 
-        *resources* may be a generator (``iter_resources``): requests are built and sent while it
-        is read, and while the pack is still starting they are queued until its port appears.
+        *resources* may be a generator (``stream_resources``): requests are built and sent while
+        it is read, and while the pack is still starting they are queued until its port appears.
+        A resource marked ``superseded`` by the end (an object defined again later) is left out
+        of the stack and of the verdicts. Each resource's ``AnalyzeStack`` entry is serialized
+        once, when it is read, into a temporary file, and the request is assembled from there
+        at the end, so that memory holds no second copy of every resource. With *slim*, a
+        resource keeps only what reports show (kind, name, namespace, hardened.io annotations)
+        once it is sent: ``check`` then holds no input in memory (issue 27, bounded memory).
         """
         started = time.perf_counter()
         self.start()
@@ -449,14 +489,16 @@ class PolicyPackProcess:
         gc_was_enabled = gc.isenabled()
         gc.disable()  # thousands of live requests: the cyclic collector would rescan them again and again
         try:
-            return self._analyze(pb, resources, stack, started)
+            return self._analyze(pb, resources, stack, started, slim)
         finally:
             if gc_was_enabled:
                 gc.enable()
 
-    def _analyze(self, pb: Any, resources: Iterable[Resource], stack: bool, started: float) -> Analysis:
+    def _analyze(self, pb: Any, resources: Iterable[Resource], stack: bool, started: float,
+                 slim: bool = False) -> Analysis:
         all_resources: list[Resource] = []
-        structs: list[Any] = []
+        spool = tempfile.TemporaryFile()   # the serialized AnalyzeStack entries, one after another
+        spans: list[int] = []              # each entry's length, in the order of all_resources
         verdicts: list[Verdict] = []
         exempted: list[Exempted] = []
         by_urn: dict[str, Resource] = {}
@@ -483,12 +525,20 @@ class PolicyPackProcess:
 
         for resource in resources:
             all_resources.append(resource)
-            by_urn.setdefault(resource.urn, resource)
+            by_urn[resource.urn] = resource  # the latest definition of an object is the one judged
             # what the engine sends (hardened.engine): a remote component (a Helm Chart) is analysed
             # with no properties, and AnalyzeStack sees its outputs (the Chart's children)
             struct = to_struct(engine.analyze_properties(resource.type, resource.inputs))
             stack_props = engine.stack_properties(resource.type, resource.inputs, resource.outputs)
-            structs.append(struct if stack_props is resource.inputs else to_struct(stack_props))
+            if stack:
+                entry = pb.AnalyzerResource(
+                    type=resource.type, properties=struct if stack_props is resource.inputs else to_struct(stack_props),
+                    urn=resource.urn, name=resource.name, parent=resource.parent,
+                    options=pb.AnalyzerResourceOptions(parent=resource.parent)).SerializeToString()
+                spool.write(entry)
+                spans.append(len(entry))
+            if slim:
+                resource.inputs = slim_inputs(resource.inputs)
             if not resource.analyzed:
                 continue
             request = pb.AnalyzeRequest(type=resource.type, properties=struct, urn=resource.urn, name=resource.name,
@@ -501,15 +551,30 @@ class PolicyPackProcess:
         ready()
         stack_future = None
         if stack:
-            request = pb.AnalyzeStackRequest(resources=[
-                pb.AnalyzerResource(type=r.type, properties=st, urn=r.urn, name=r.name, parent=r.parent,
-                                    options=pb.AnalyzerResourceOptions(parent=r.parent))
-                for r, st in zip(all_resources, structs)])
-            stack_future = self._stub.AnalyzeStack.future(request, timeout=self.call_timeout)
+            # AnalyzeStackRequest is field 1 (resources) repeated: its wire form is each entry
+            # prefixed by the field's tag and the entry's length, so it is assembled from the spool
+            # and sent as bytes (the stub's serializer would need every entry as an object).
+            body = bytearray()
+            spool.seek(0)
+            for resource, length in zip(all_resources, spans):
+                data = spool.read(length)
+                if not resource.superseded:
+                    body += b"\x0a" + _varint(length) + data
+            spool.close()
+            raw = self._channel.unary_unary("/pulumirpc.Analyzer/AnalyzeStack", request_serializer=None,
+                                            response_deserializer=pb.AnalyzeResponse.FromString)
+            stack_future = raw.future(bytes(body), timeout=self.call_timeout)
+            del body
+        else:
+            spool.close()
         while pending:
             drain_one()
         if stack_future is not None:
             self._collect(None, self._result(stack_future, "AnalyzeStack", None), by_urn, verdicts, exempted)
+        if any(r.superseded for r in all_resources):
+            all_resources = [r for r in all_resources if not r.superseded]
+            verdicts = [v for v in verdicts if v.resource is None or not v.resource.superseded]
+            exempted = [e for e in exempted if e.resource is None or not e.resource.superseded]
         verdicts.sort(key=Verdict.sort_key)
         exempted.sort(key=lambda e: (e.resource.file or "" if e.resource else "", e.urn, e.policy))
         return Analysis(self.name, self.version, dict(self.policies), all_resources, verdicts, exempted,
@@ -533,7 +598,8 @@ class PolicyPackProcess:
             if d.description and message.startswith(d.description):
                 message = message[len(d.description):].lstrip("\n") or d.description
             urn = d.urn or (resource.urn if resource is not None else "")
-            target = by_urn.get(urn, resource)
+            # an Analyze answer is about the definition sent (an object may be defined again later)
+            target = resource if resource is not None and urn == resource.urn else by_urn.get(urn, resource)
             info = self.policies.get(d.policyName)
             severity = _severity_name(d.severity) or (info.severity if info else "")
             verdicts.append(Verdict(d.policyName, _level_name(d.enforcementLevel), severity, message, urn, target,

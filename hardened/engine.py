@@ -481,6 +481,34 @@ def _render_chart(directory: Path, chart: str, version: str, *, release: str, na
     return ChartRender(chart, version, release, namespace, normalized, hooks, unresolved, _helm_warnings(helm_log))
 
 
+def render_local_chart(directory: os.PathLike | str, *, values: Optional[Mapping[str, Any]] = None,
+                       release: Optional[str] = None, namespace: str = "default",
+                       kube_version: Optional[str] = None) -> ChartRender:
+    """A chart in a folder of its own (``hardened check CHART_DIR``), rendered as ``helm template
+    CHART_DIR`` renders it: the release named after the chart, its default values merged with
+    *values*, then the same normalisation as a stack's charts (:func:`render_chart`)."""
+    from .render import DEFAULT_KUBE_VERSION
+
+    directory = Path(directory)
+    try:
+        meta = helm_chart_metadata(directory)
+    except (OSError, ValueError) as e:
+        raise ChartError(f"{directory / 'Chart.yaml'} cannot be read: {e}") from None
+    name, version = str(meta.get("name") or directory.name), str(meta.get("version") or "")
+    return _render_chart(directory, name, version, release=release or name, namespace=namespace,
+                         values=dict(values or {}), kube_version=kube_version or DEFAULT_KUBE_VERSION,
+                         skip_crds=False)
+
+
+def helm_chart_metadata(directory: Path) -> dict:
+    import yaml
+
+    doc = yaml.safe_load((Path(directory) / "Chart.yaml").read_text(encoding="utf-8"))
+    if not isinstance(doc, dict):
+        raise ValueError("not a mapping")
+    return doc
+
+
 def kube_semver(kube_version: str) -> str:
     """``1.33`` -> ``v1.33.0`` (Helm's ``.Capabilities.KubeVersion``)."""
     v = kube_version if kube_version.startswith("v") else f"v{kube_version}"

@@ -98,6 +98,14 @@ def _construct_located(loader: _Loader, node: yaml.MappingNode):
 _Loader.add_constructor("tag:yaml.org,2002:map", _construct_located)
 
 
+class _PyLoader(yaml.SafeLoader):
+    """The same loader on the pure-Python parser: only to word a syntax error."""
+
+
+_PyLoader.yaml_implicit_resolvers = _Loader.yaml_implicit_resolvers
+_PyLoader.add_constructor("tag:yaml.org,2002:map", _construct_located)
+
+
 class ExemptionError(ValueError):
     """A malformed exemption; the message names the file and line (or the configuration), the
     entry, the field and the fix."""
@@ -438,7 +446,11 @@ def _load_exemptions(file: Path, source: str, known: Optional[Iterable[str]]) ->
     except OSError as e:
         raise ExemptionError(f"{source}: cannot be read: {e.strerror or e}") from None
     try:
-        doc = yaml.load(text, Loader=_Loader)  # noqa: S506 (a safe loader)
+        try:
+            doc = yaml.load(text, Loader=_Loader)  # noqa: S506 (a safe loader)
+        except yaml.YAMLError:
+            # the pure-Python parser marks the line a person looks at (libyaml marks where it gave up)
+            doc = yaml.load(text, Loader=_PyLoader)  # noqa: S506
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
         at = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
