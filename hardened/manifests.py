@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import bisect
 import fnmatch
+import hashlib
 import io
 import itertools
 import json
@@ -594,6 +595,7 @@ class _Collector:
         self.resources: list[Resource] = []   # read since the last drain()
         self.problems: list[str] = []
         self.notes: list[str] = []           # inputs skipped, with why (not errors)
+        self.warnings: list[str] = []        # inputs read, but not as a person may expect
         self.duplicates: list[Duplicate] = []
         self.cwd = os.getcwd()
         self._urns: dict[str, int] = {}
@@ -845,6 +847,21 @@ class _Collector:
             del self.resources[before:]
             raise ManifestError([json_problem]) from None
 
+    def _compare_manifest(self, target: str, digest: Any, render_file: str) -> None:
+        """A render's manifest edited (or deleted) after render: check judges resources.json's
+        object, so it says the edit is not what it judged."""
+        if not isinstance(digest, str):
+            return
+        actual = _manifest_digest(target)
+        shown = display_path(target, self.cwd)
+        if actual is None:
+            self.warnings.append(f"{shown} is gone, but {render_file} still registers its object: check judges the "
+                                 "rendered object; render again to make them agree")
+        elif actual != digest:
+            self.warnings.append(f"{shown} was edited after render (it differs from what {render_file} records): "
+                                 f"check judges the rendered object, not the edit; render again, or check the edited "
+                                 f"file itself (hardened check {shown})")
+
     def read_render(self, path: PathLike) -> set[str]:
         """Read a render's resources.json; returns the (absolute) manifest files it covers."""
         file = display_path(path, self.cwd)
@@ -886,10 +903,19 @@ class _Collector:
                 target = os.path.normpath(os.path.join(base, manifest))
                 covered.add(target)
                 res_file, res_line = display_path(target, self.cwd), 1
+                self._compare_manifest(target, entry.get("manifestSha256"), file)
             outputs = entry.get("outputs") if isinstance(entry.get("outputs"), dict) else None
             self.resources.append(Resource(token, name, inputs, urn, str(entry.get("parent") or ""),
                                            bool(entry.get("custom", True)), res_file, res_line, outputs))
         return covered
+
+
+def _manifest_digest(path: str) -> Optional[str]:
+    try:
+        with open(path, "rb") as f:
+            return hashlib.sha256(f.read()).hexdigest()
+    except OSError:
+        return None
 
 
 def _urn_lines(text: str) -> dict[str, int]:
@@ -1006,7 +1032,7 @@ def stream_resources(paths: Union[PathLike, Iterable[PathLike]], *, stack: str =
                      project: str = PROJECT, duplicates: Optional[list[Duplicate]] = None,
                      notes: Optional[list[str]] = None, skip: Iterable[str] = (),
                      chart_values: Optional[dict] = None, stdin: Optional[TextIO] = None,
-                     stdin_name: str = "<stdin>") -> Iterator[Resource]:
+                     stdin_name: str = "<stdin>", warnings: Optional[list[str]] = None) -> Iterator[Resource]:
     """The resources of *paths* as they are read (``-`` is *stdin*), in kubectl's order, memory
     holding one document at a time; every definition of an object is yielded, and an earlier one
     is marked ``superseded`` once a later one is read (the caller drops superseded resources at
@@ -1064,6 +1090,8 @@ def stream_resources(paths: Union[PathLike, Iterable[PathLike]], *, stack: str =
         duplicates.extend(collector.duplicates)
     if notes is not None:
         notes.extend(collector.notes)
+    if warnings is not None:
+        warnings.extend(collector.warnings)
     if collector.problems:
         raise ManifestError(collector.problems)
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import hashlib
 import json
 import logging
 import os
@@ -440,8 +441,11 @@ def write_output(records: list[Registered], out: Path, stack: str) -> dict[str, 
             written[rel] = rec.urn
             target = out / rel
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(dump_yaml(rec.inputs))
+            text = dump_yaml(rec.inputs)
+            target.write_text(text)
             entry["manifest"] = rel
+            # check compares it with the file, and says so when the manifest was edited after render
+            entry["manifestSha256"] = hashlib.sha256(text.encode("utf-8")).hexdigest()
         entries.append(entry)
     document = {"project": PROJECT, "stack": stack, "resources": entries}
     (out / "resources.json").write_text(resources_json(document))
