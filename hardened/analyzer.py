@@ -31,7 +31,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Optional, Sequence
+from typing import Any, Callable, Iterable, Mapping, Optional, Sequence
 
 from . import engine
 from .manifests import Resource
@@ -460,6 +460,7 @@ class PolicyPackProcess:
             if props:
                 request.policyConfig[name].properties.update(props)
         self._call("Configure", request)
+        self._last_config = request  # callers that remember verdicts start afresh (tests/mutation/packclient.py)
 
     def _call(self, method: str, request: Any) -> Any:
         import grpc
@@ -470,7 +471,8 @@ class PolicyPackProcess:
             raise PackError(f"{method} failed: {e.details() if hasattr(e, 'details') else e}\n"
                             f"{self._stderr_text()}") from None
 
-    def analyze(self, resources: Iterable[Resource], *, stack: bool = True, slim: bool = False) -> Analysis:
+    def analyze(self, resources: Iterable[Resource], *, stack: bool = True, slim: bool = False,
+                send_analyze: Optional[Callable[[Resource], bool]] = None) -> Analysis:
         """Every resource through ``Analyze`` (custom resources and Helm charts), then the whole
         set through ``AnalyzeStack``; verdicts sorted by file, line, URN and policy.
 
@@ -482,6 +484,8 @@ class PolicyPackProcess:
         at the end, so that memory holds no second copy of every resource. With *slim*, a
         resource keeps only what reports show (kind, name, namespace, hardened.io annotations)
         once it is sent: ``check`` then holds no input in memory (issue 27, bounded memory).
+        *send_analyze* (default: every resource) chooses the resources sent to ``Analyze``; the
+        others are in ``AnalyzeStack`` only (a caller that already has their verdicts).
         """
         started = time.perf_counter()
         self.start()
@@ -489,13 +493,13 @@ class PolicyPackProcess:
         gc_was_enabled = gc.isenabled()
         gc.disable()  # thousands of live requests: the cyclic collector would rescan them again and again
         try:
-            return self._analyze(pb, resources, stack, started, slim)
+            return self._analyze(pb, resources, stack, started, slim, send_analyze)
         finally:
             if gc_was_enabled:
                 gc.enable()
 
     def _analyze(self, pb: Any, resources: Iterable[Resource], stack: bool, started: float,
-                 slim: bool = False) -> Analysis:
+                 slim: bool = False, send_analyze: Optional[Callable[[Resource], bool]] = None) -> Analysis:
         all_resources: list[Resource] = []
         spool = tempfile.TemporaryFile()   # the serialized AnalyzeStack entries, one after another
         spans: list[int] = []              # each entry's length, in the order of all_resources
@@ -539,7 +543,7 @@ class PolicyPackProcess:
                 spans.append(len(entry))
             if slim:
                 resource.inputs = slim_inputs(resource.inputs)
-            if not resource.analyzed:
+            if not resource.analyzed or (send_analyze is not None and not send_analyze(resource)):
                 continue
             request = pb.AnalyzeRequest(type=resource.type, properties=struct, urn=resource.urn, name=resource.name,
                                         options=pb.AnalyzerResourceOptions(parent=resource.parent))
