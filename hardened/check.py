@@ -633,14 +633,16 @@ def _fallback_file(paths: list[str], resources: list[Resource]) -> Optional[str]
 
 def read_inputs(paths: list[str], *, stack: str, stdin: TextIO, stdin_name: str,
                 duplicates: Optional[list] = None, notes: Optional[list] = None, skip: Iterable[str] = (),
-                chart_values: Optional[dict] = None, warnings: Optional[list] = None) -> Iterator[Resource]:
+                chart_values: Optional[dict] = None, warnings: Optional[list] = None,
+                texts: Optional[dict] = None) -> Iterator[Resource]:
     """The resources of *paths* as they are read (``-`` is standard input, read once):
     hardened.manifests.stream_resources. An object defined more than once is yielded at each
     definition and the earlier ones are marked ``superseded`` (the analysis drops them; the
     objects defined more than once go to *duplicates*); inputs skipped are described in *notes*.
     Every unreadable file or document is reported together at the end (ManifestError)."""
     return stream_resources(paths, stack=stack, duplicates=duplicates, notes=notes, skip=skip,
-                            chart_values=chart_values, stdin=stdin, stdin_name=stdin_name, warnings=warnings)
+                            chart_values=chart_values, stdin=stdin, stdin_name=stdin_name, warnings=warnings,
+                            texts=texts)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -998,6 +1000,7 @@ def run(args: argparse.Namespace, out: Optional[TextIO] = None, err: Optional[Te
     duplicates: list = []  # objects defined more than once: only the last definition is judged
     notes: list[str] = []   # inputs skipped (not Kubernetes objects, FIFOs, ...), with why
     warnings: list[str] = []  # inputs read, but not as a person may expect (an edited rendered manifest)
+    texts: dict[str, str] = {}  # standard input's text: its findings point at the field's line too
     try:
         pack.start()
         enabled = None
@@ -1008,7 +1011,7 @@ def run(args: argparse.Namespace, out: Optional[TextIO] = None, err: Optional[Te
         resources = read_inputs(args.paths, stack=args.stack, stdin=stdin or sys.stdin,
                                 stdin_name=getattr(args, "stdin_name", "<stdin>"), duplicates=duplicates,
                                 notes=notes, skip=getattr(args, "skip_path", None) or (), chart_values=chart_values,
-                                warnings=warnings)
+                                warnings=warnings, texts=texts)
         try:
             analysis = pack.analyze(progress.iterate(resources), slim=True)
         except ManifestError:
@@ -1044,7 +1047,7 @@ def run(args: argparse.Namespace, out: Optional[TextIO] = None, err: Optional[Te
 
     root = source_root()
     locator = Locator(analysis.resources, stack_file=getattr(args, "stack_file", None),
-                      search=[os.getcwd(), root, str(Path(__file__).resolve().parent.parent)])
+                      search=[os.getcwd(), root, str(Path(__file__).resolve().parent.parent)], texts=texts)
     findings = Findings(analysis, locator, _fallback_file(args.paths, analysis.resources))
     failing = failing_verdicts(analysis, getattr(args, "fail_on", None))
     for fmt, path in plan:

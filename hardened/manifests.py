@@ -596,6 +596,7 @@ class _Collector:
         self.problems: list[str] = []
         self.notes: list[str] = []           # inputs skipped, with why (not errors)
         self.warnings: list[str] = []        # inputs read, but not as a person may expect
+        self.texts: dict[str, str] = {}      # standard input's text (up to STREAM_BYTES), by its name
         self.duplicates: list[Duplicate] = []
         self.cwd = os.getcwd()
         self._urns: dict[str, int] = {}
@@ -756,6 +757,7 @@ class _Collector:
         head = stream.read(STREAM_BYTES)
         rest = stream.read(1)
         if not rest:
+            self.texts[file] = head  # a stream has no file to re-read: reports locate fields in this copy
             self.read_stream(head, file)
             yield None
             return
@@ -769,7 +771,13 @@ class _Collector:
         lines = itertools.chain(io.StringIO(head + rest + stream.readline()), stream)
         for line in lines:
             number += 1
-            if _DOCUMENT_BOUNDARY.match(line) and chunk:
+            if line.startswith("...") and _DOCUMENT_BOUNDARY.match(line):  # ends the document it follows
+                chunk.append(line)
+                self._read_chunk("".join(chunk), file, start)
+                chunk, start = [], number + 1
+                yield None
+                continue
+            if _DOCUMENT_BOUNDARY.match(line) and chunk:  # "---" starts the next document
                 self._read_chunk("".join(chunk), file, start)
                 chunk, start = [], number
                 yield None
@@ -1032,7 +1040,8 @@ def stream_resources(paths: Union[PathLike, Iterable[PathLike]], *, stack: str =
                      project: str = PROJECT, duplicates: Optional[list[Duplicate]] = None,
                      notes: Optional[list[str]] = None, skip: Iterable[str] = (),
                      chart_values: Optional[dict] = None, stdin: Optional[TextIO] = None,
-                     stdin_name: str = "<stdin>", warnings: Optional[list[str]] = None) -> Iterator[Resource]:
+                     stdin_name: str = "<stdin>", warnings: Optional[list[str]] = None,
+                     texts: Optional[dict[str, str]] = None) -> Iterator[Resource]:
     """The resources of *paths* as they are read (``-`` is *stdin*), in kubectl's order, memory
     holding one document at a time; every definition of an object is yielded, and an earlier one
     is marked ``superseded`` once a later one is read (the caller drops superseded resources at
@@ -1050,6 +1059,8 @@ def stream_resources(paths: Union[PathLike, Iterable[PathLike]], *, stack: str =
         if os.fspath(raw) == "-" and stdin is not None:
             for _ in collector.read_io_parts(stdin, stdin_name):
                 yield from collector.drain()
+            if texts is not None:
+                texts.update(collector.texts)
             continue
         absolute = os.path.abspath(raw)
         if not os.path.exists(absolute):

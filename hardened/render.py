@@ -460,7 +460,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stack", default="prod", help="stack name: reads Pulumi.<stack>.yaml (default prod)")
     parser.add_argument("--out", default=None, help="output directory (default build/<stack>)")
     parser.add_argument("--root", default=str(REPO_ROOT), help=argparse.SUPPRESS)
-    parser.add_argument("--quiet", action="store_true", help="no progress lines")
+    parser.add_argument("--quiet", "-q", action="store_true", help="no progress lines (warnings are still shown)")
     parser.add_argument("--chart-cache", metavar="DIR", default=None,
                         help=f"folder of unpacked Helm charts, <chart>-<version>/ (default ${engine.CACHE_ENV}, "
                              f"else {engine.DEFAULT_CACHE})")
