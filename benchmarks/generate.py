@@ -46,18 +46,29 @@ def project_root(tmp: Path, stacks: dict[str, dict]) -> Path:
     return tmp
 
 
-def manifest_corpus(rendered: Path, n: int, out: Path) -> int:
+def manifest_corpus(rendered: Path, n: int, out: Path, crds: bool = True) -> int:
     """*n* manifests, one per file, cycling through the rendered prod manifests with a numbered
-    suffix on every name (so both tools see n distinct, realistic objects). Returns n."""
-    templates = [yaml.safe_load(p.read_text()) for p in sorted((rendered / "manifests").rglob("*.yaml"))]
-    out.mkdir(parents=True, exist_ok=True)
-    for i in range(n):
-        obj = copy.deepcopy(templates[i % len(templates)])
-        copy_no = i // len(templates)
+    suffix on every name (so both tools see n distinct, realistic objects). Without *crds*, the
+    charts' CustomResourceDefinitions (nine tenths of the bytes, judged by no policy) are left
+    out. Each template is dumped once (libyaml), so 100,000 files are written in seconds. Returns n."""
+    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    templates = []
+    for p in sorted((rendered / "manifests").rglob("*.yaml")):
+        obj = yaml.load(p.read_text(), Loader=loader)
+        if not crds and obj.get("kind") == "CustomResourceDefinition":
+            continue
         meta = obj.setdefault("metadata", {})
-        meta["name"] = f"{meta.get('name', 'x')}-{copy_no}"
-        kind = obj["kind"].lower()
-        (out / f"{i:05d}-{kind}-{meta['name']}.yaml"[:200]).write_text(yaml.safe_dump(obj, sort_keys=True))
+        name = meta.get("name", "x")
+        meta["name"] = f"{name}-@N@"
+        templates.append((obj["kind"].lower(), name, yaml.dump(obj, Dumper=dumper, sort_keys=True)))
+    out.mkdir(parents=True, exist_ok=True)
+    width = max(5, len(str(n)))
+    for i in range(n):
+        kind, name, text = templates[i % len(templates)]
+        copy_no = i // len(templates)
+        (out / f"{i:0{width}d}-{kind}-{name}-{copy_no}.yaml"[:200]).write_text(
+            text.replace("-@N@", f"-{copy_no}", 1))
     return n
 
 

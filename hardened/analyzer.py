@@ -539,8 +539,12 @@ class PolicyPackProcess:
                     type=resource.type, properties=struct if stack_props is resource.inputs else to_struct(stack_props),
                     urn=resource.urn, name=resource.name, parent=resource.parent,
                     options=pb.AnalyzerResourceOptions(parent=resource.parent)).SerializeToString()
+                # AnalyzeStackRequest field 1 (resources), length-delimited: the request is these
+                # records one after another, so it is assembled by reading the spool back
+                prefix = b"\x0a" + _varint(len(entry))
+                spool.write(prefix)
                 spool.write(entry)
-                spans.append(len(entry))
+                spans.append(len(prefix) + len(entry))
             if slim:
                 resource.inputs = slim_inputs(resource.inputs)
             if not resource.analyzed or (send_analyze is not None and not send_analyze(resource)):
@@ -558,16 +562,16 @@ class PolicyPackProcess:
             # AnalyzeStackRequest is field 1 (resources) repeated: its wire form is each entry
             # prefixed by the field's tag and the entry's length, so it is assembled from the spool
             # and sent as bytes (the stub's serializer would need every entry as an object).
-            body = bytearray()
             spool.seek(0)
-            for resource, length in zip(all_resources, spans):
-                data = spool.read(length)
-                if not resource.superseded:
-                    body += b"\x0a" + _varint(length) + data
+            if any(r.superseded for r in all_resources):
+                body = b"".join(data for data, r in ((spool.read(n), r) for r, n in zip(all_resources, spans))
+                                if not r.superseded)
+            else:
+                body = spool.read()  # one copy of the request, no more
             spool.close()
             raw = self._channel.unary_unary("/pulumirpc.Analyzer/AnalyzeStack", request_serializer=None,
                                             response_deserializer=pb.AnalyzeResponse.FromString)
-            stack_future = raw.future(bytes(body), timeout=self.call_timeout)
+            stack_future = raw.future(body, timeout=self.call_timeout)
             del body
         else:
             spool.close()

@@ -169,9 +169,10 @@ _Loader.add_constructor("tag:yaml.org,2002:float", _construct_float)
 _Loader.add_constructor("tag:yaml.org,2002:int", _construct_int)
 
 
-@dataclass
+@dataclass(slots=True)
 class Resource:
-    """One resource as the engine would register it, plus where it came from."""
+    """One resource as the engine would register it, plus where it came from (slots: ``check``
+    holds one per document of a stream)."""
 
     type: str
     name: str
@@ -601,8 +602,10 @@ class _Collector:
         self.cwd = os.getcwd()
         self._urns: dict[str, int] = {}
         self._identities: dict[int, tuple[str, str, str, str]] = {}
-        #: identity -> (its latest definition, the locations of every definition)
-        self._seen: dict[tuple[str, str, str, str], tuple[Resource, list[str]]] = {}
+        #: identity -> its latest definition; the locations of every definition of an object
+        #: defined more than once (the rest need none: memory holds one entry per object)
+        self._seen: dict[tuple[str, str, str, str], Resource] = {}
+        self._repeated: dict[tuple[str, str, str, str], list[str]] = {}
         self._skipped: dict[str, list[int]] = {}  # file -> lines of documents that are no objects
 
     def drain(self) -> list[Resource]:
@@ -616,20 +619,17 @@ class _Collector:
                 resource.urn = self.unique_urn(resource.urn)
                 continue
             earlier = self._seen.get(identity)
-            if earlier is None:
-                self._seen[identity] = (resource, [resource.location])
-            else:
-                earlier[0].superseded = True
-                earlier[1].append(resource.location)
-                self._seen[identity] = (resource, earlier[1])
+            if earlier is not None:
+                earlier.superseded = True
+                self._repeated.setdefault(identity, [earlier.location]).append(resource.location)
+            self._seen[identity] = resource
         return out
 
     def finish_stream(self) -> None:
         """After the last drain: duplicates recorded, notes for skipped documents written."""
-        for latest, locations in self._seen.values():
-            if len(locations) > 1:
-                self.duplicates.append(Duplicate(latest.label, tuple(locations)))
-        self._seen = {}
+        for identity, locations in self._repeated.items():
+            self.duplicates.append(Duplicate(self._seen[identity].label, tuple(locations)))
+        self._seen, self._repeated = {}, {}
         for file, lines in self._skipped.items():
             what = (f"line {lines[0]}" if len(lines) == 1 else
                     f"{plural_documents(len(lines))} (lines {', '.join(map(str, lines[:5]))}"

@@ -32,3 +32,52 @@ def pytest_unconfigure(config):
 
     if not hasattr(config, "workerinput"):
         rendercache.cleanup()
+
+
+#: Tests slower than 20 s, and why (issue 26: none without a stated reason). A test may also carry
+#: ``@pytest.mark.slow(reason=...)`` itself; this table names the ones whose files other work owns.
+SLOW = {
+    "tests/mutation/test_mutation.py": "hundreds of mutated whole stacks, each judged by the pack over gRPC "
+                                       "(AnalyzeStack per mutant)",
+    "tests/judges/test_value_keys.py::test_every_chart_value_changes_the_render_or_is_listed_inert":
+        "renders every chart once per top-level value key",
+    "tests/judges/test_kubernetes_validate.py": "validates every built-in object against the OpenAPI schemas of "
+                                                "two Kubernetes versions",
+    "tests/judges/test_checkov.py": "checkov (its own virtualenv) scans the whole rendered stack",
+    "tests/fuzz/test_config_fuzz.py::test_whole_program_with_a_mutated_config_runs_or_fails_naming_the_field":
+        "hypothesis runs the whole program under mocks for each generated config",
+    "tests/fuzz/test_render_determinism.py": "renders each stack twice to compare the bytes",
+    "tests/foundation/test_render.py::test_render_is_byte_identical_across_runs": "two full renders",
+    "tests/judges/test_strict_schemas.py": "validates every chart object against its CRD's schema",
+}
+SLOW_SECONDS = 20.0
+
+
+def pytest_collection_modifyitems(config, items):
+    import pytest
+
+    for item in items:
+        reason = next((why for prefix, why in SLOW.items()
+                       if item.nodeid == prefix or item.nodeid.startswith(prefix + "::")
+                       or (prefix.endswith(".py") and item.nodeid.startswith(prefix))), None)
+        if reason and item.get_closest_marker("slow") is None:
+            item.add_marker(pytest.mark.slow(reason=reason))
+
+
+_DURATIONS: dict[str, float] = {}
+
+
+def pytest_runtest_logreport(report):
+    """Setup, call and teardown of each test (pytest-xdist sends its workers' reports here too)."""
+    _DURATIONS[report.nodeid] = _DURATIONS.get(report.nodeid, 0.0) + report.duration
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """Tests over SLOW_SECONDS that state no reason (setup, call and teardown together)."""
+    slow = _DURATIONS
+    unmarked = sorted((d, n) for n, d in slow.items() if d > SLOW_SECONDS and not any(
+        n == p or n.startswith(p + "::") or (p.endswith(".py") and n.startswith(p)) for p in SLOW))
+    if unmarked:
+        terminalreporter.section(f"slower than {SLOW_SECONDS:.0f} s without a stated reason (tests/conftest.py SLOW)")
+        for d, n in reversed(unmarked):
+            terminalreporter.write_line(f"{d:7.1f}s {n}")

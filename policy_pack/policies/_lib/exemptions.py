@@ -415,7 +415,7 @@ def load_exemptions(path: Optional[Path | str] = None, *, known: Optional[Iterab
     file = Path(path) if path is not None else DEFAULT_PATH
     if path is None and not file.exists():
         return []
-    source = DEFAULT_SOURCE if path is None else str(file)
+    source = DEFAULT_SOURCE if path is None or _same_file(file, DEFAULT_PATH) else str(file)
     if known is None:
         known = known_policies() or None
     try:
@@ -438,6 +438,13 @@ def load_exemptions(path: Optional[Path | str] = None, *, known: Optional[Iterab
     if key is not None:
         _CACHE[key] = (entries, None)
     return list(entries)
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve()
+    except OSError:
+        return False
 
 
 def _load_exemptions(file: Path, source: str, known: Optional[Iterable[str]]) -> list[Exemption]:
