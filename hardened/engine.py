@@ -66,6 +66,8 @@ MANIFEST_SOURCES = (
 )
 #: The Pulumi engine's marker for a value unknown during preview (a string sentinel).
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+#: The config model's default of cluster.kubernetesVersion (hardened.render uses this one).
+DEFAULT_KUBE_VERSION = "1.33"
 #: Environment variable naming the chart cache folder.
 CACHE_ENV = "HARDENED_CHART_CACHE"
 DEFAULT_CACHE = Path.home() / ".cache" / "hardened-stack" / "charts"
@@ -487,8 +489,6 @@ def render_local_chart(directory: os.PathLike | str, *, values: Optional[Mapping
     """A chart in a folder of its own (``hardened check CHART_DIR``), rendered as ``helm template
     CHART_DIR`` renders it: the release named after the chart, its default values merged with
     *values*, then the same normalisation as a stack's charts (:func:`render_chart`)."""
-    from .render import DEFAULT_KUBE_VERSION
-
     directory = Path(directory)
     try:
         meta = helm_chart_metadata(directory)

@@ -131,8 +131,8 @@ class ChartContext:
     renders: dict[str, engine.ChartRender] = field(default_factory=dict)
 
 
-#: The config model's default of cluster.kubernetesVersion.
-DEFAULT_KUBE_VERSION = "1.33"
+#: The config model's default of cluster.kubernetesVersion (one constant, in hardened.engine).
+DEFAULT_KUBE_VERSION = engine.DEFAULT_KUBE_VERSION
 
 
 def stack_kube_version(config: dict[str, str]) -> str:

@@ -49,6 +49,12 @@ SLOW = {
     "tests/fuzz/test_render_determinism.py": "renders each stack twice to compare the bytes",
     "tests/foundation/test_render.py::test_render_is_byte_identical_across_runs": "two full renders",
     "tests/judges/test_strict_schemas.py": "validates every chart object against its CRD's schema",
+    "tests/judges/test_self_admission.py": "admits every rendered object through the stack's own constraints",
+    "tests/judges/test_custom_resources.py": "renders prod and validates every custom resource",
+    "tests/check/test_cli_conventions.py::test_render_and_report_label_the_programs_warnings_and_quiet_keeps_them":
+        "runs render and report as subprocesses (two whole renders)",
+    "tests/foundation/test_render.py": "whole renders of the program (each ~10 s on an idle 2-core machine)",
+    "tests/check/test_cli.py::test_the_rendered_prod_stack_passes_its_own_pack": "a whole render, then check",
 }
 SLOW_SECONDS = 20.0
 
@@ -67,15 +73,20 @@ def pytest_collection_modifyitems(config, items):
 _DURATIONS: dict[str, float] = {}
 
 
+_MARKED_SLOW: set[str] = set()
+
+
 def pytest_runtest_logreport(report):
     """Setup, call and teardown of each test (pytest-xdist sends its workers' reports here too)."""
     _DURATIONS[report.nodeid] = _DURATIONS.get(report.nodeid, 0.0) + report.duration
+    if "slow" in getattr(report, "keywords", {}):
+        _MARKED_SLOW.add(report.nodeid)
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     """Tests over SLOW_SECONDS that state no reason (setup, call and teardown together)."""
     slow = _DURATIONS
-    unmarked = sorted((d, n) for n, d in slow.items() if d > SLOW_SECONDS and not any(
+    unmarked = sorted((d, n) for n, d in slow.items() if d > SLOW_SECONDS and n not in _MARKED_SLOW and not any(
         n == p or n.startswith(p + "::") or (p.endswith(".py") and n.startswith(p)) for p in SLOW))
     if unmarked:
         terminalreporter.section(f"slower than {SLOW_SECONDS:.0f} s without a stated reason (tests/conftest.py SLOW)")
