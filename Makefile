@@ -27,9 +27,11 @@ demo: $(VENV)/.installed charts
 charts: $(VENV)/.installed
 	$(PY) -m hardened charts pull --quiet
 
-## test: set up (both virtualenvs), fetch the charts it lacks, then run the whole test suite
+## test: set up (both virtualenvs), fetch the charts it lacks, then run the whole test suite on parallel
+## workers (pytest-xdist: one worker per core, a test file stays on one worker so its module fixtures run
+## once; the prod render is shared by every worker, tests/rendercache.py); the 30 slowest are listed
 test: setup charts
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n auto --dist loadfile --durations=30
 
 setup: $(VENV)/.installed $(CHECKOV_VENV)/.installed tools
 

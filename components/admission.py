@@ -478,6 +478,9 @@ def _exemptions_module():
     import importlib.util
     import sys
 
+    loaded = sys.modules.get("policy_pack.policies._lib.exemptions")
+    if loaded is not None:  # render's preflight imported it: one module, one parse of the file (issue 26)
+        return loaded
     name = "hardened_pack_exemptions"
     if name not in sys.modules:
         spec = importlib.util.spec_from_file_location(
@@ -785,6 +788,23 @@ def network_policies(cfg: AdmissionConfig) -> list[tuple[str, dict]]:
 # The component
 # ---------------------------------------------------------------------------------------------
 
+def fail_open_settings(cfg: "AdmissionConfig") -> list[str]:
+    """One warning per setting that lets objects in when admission cannot or does not judge them
+    (fail open): render and ``pulumi up`` print them, so the opt-out is seen where it is made."""
+    out = []
+    if cfg.failure_policy == "Ignore":
+        out.append("admission.failurePolicy is Ignore: while the Gatekeeper webhook is down or slow, the API server "
+                   "admits every object unchecked (fail open); the default Fail refuses them instead")
+    for constraint, settings in sorted(cfg.constraints.items()):
+        if settings.enforcement_action != "deny":
+            out.append(f"admission.constraints.{constraint}.enforcementAction is {settings.enforcement_action}: "
+                       "the constraint reports violations but admits them (fail open); the default deny refuses them")
+    if cfg.signatures.enabled and cfg.signatures.mode == "warn":
+        out.append("admission.signatures.mode is warn: unsigned images are admitted with a warning (fail open); "
+                   "the default enforce refuses them")
+    return out
+
+
 class AdmissionControl(HardenedComponent):
     """Gatekeeper (fail closed, Rego v1 templates, constraints) and keyless image signatures."""
 
@@ -794,6 +814,8 @@ class AdmissionControl(HardenedComponent):
 
         cfg = args.config
         exemptions = Path(args.exemptions_file) if args.exemptions_file else EXEMPTIONS_FILE
+        for warning in fail_open_settings(cfg):
+            pulumi.log.warn(warning, self)
         self.namespace = HardenedNamespace(f"{name}-ns", HardenedNamespaceArgs(
             name=GATEKEEPER_NAMESPACE,
             # Replaces the chart's post-install hook that labels the namespace.

@@ -339,6 +339,9 @@ class EdgeProtection(HardenedComponent):
                             "ARN of your ALB in ingress.waf.loadBalancerArn and run `pulumi up` again"
                             + (" (Shield Advanced protection is created then too)" if cfg.shield_advanced else ""),
                             self)
+        if cfg.mode == "count":  # fail open: every request passes, a rule match is only counted
+            pulumi.log.warn("ingress.waf.mode is count: the WAF counts rule matches and lets every request through "
+                            "(fail open); the default block refuses them", self)
         self.web_acl_arn = self.web_acl.arn
         self.register_outputs({
             "webAclArn": self.web_acl.arn,

@@ -6,5 +6,6 @@
 - :mod:`hardened.report`: the compliance evidence report.
 """
 
-#: The tool's version: the only place it is written (pyproject.toml reads it from here).
-__version__ = "0.9.0"
+#: The tool's version: the only place it is written (pyproject.toml reads it from here), and the
+#: policy pack's too (policy_pack/PulumiPolicy.yaml carries the same; tests/check/test_consistency.py).
+__version__ = "1.0.0"

@@ -32,7 +32,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Optional, Sequence
+from typing import Any, Callable, Iterable, Mapping, Optional, Sequence
 
 from . import engine
 from .manifests import Resource
@@ -221,6 +221,40 @@ def resource_options(pb: Any, resource: Resource) -> Any:
     return pb.AnalyzerResourceOptions(**kwargs)
 
 
+def _varint(n: int) -> bytes:
+    """Protobuf's base-128 varint."""
+    out = bytearray()
+    while True:
+        byte, n = n & 0x7F, n >> 7
+        if n:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+#: Annotations a slim resource keeps (inline suppressions, see hardened/check.py).
+KEPT_ANNOTATION_PREFIX = "hardened.io/"
+
+
+def slim_inputs(inputs: Mapping[str, Any]) -> dict[str, Any]:
+    """What reports read of a resource once it is judged: apiVersion, kind, and the metadata's
+    name, generateName, namespace and ``hardened.io/`` annotations."""
+    out: dict[str, Any] = {k: inputs[k] for k in ("apiVersion", "kind") if k in inputs}
+    meta = inputs.get("metadata")
+    if isinstance(meta, Mapping):
+        slim_meta: dict[str, Any] = {k: meta[k] for k in ("name", "generateName", "namespace") if k in meta}
+        annotations = meta.get("annotations")
+        if isinstance(annotations, Mapping):
+            kept = {k: v for k, v in annotations.items() if isinstance(k, str) and k.startswith(KEPT_ANNOTATION_PREFIX)}
+            if kept:
+                slim_meta["annotations"] = kept
+        out["metadata"] = slim_meta
+    elif "name" in inputs or "namespace" in inputs:  # a pulumiType resource's label
+        out.update({k: inputs[k] for k in ("name", "namespace") if k in inputs})
+    return out
+
+
 def to_struct(value: Mapping[str, Any]):
     """A resource's inputs as the ``google.protobuf.Struct`` the engine sends."""
     from google.protobuf import struct_pb2
@@ -228,7 +262,7 @@ def to_struct(value: Mapping[str, Any]):
     struct = struct_pb2.Struct()
     try:
         struct.update(value)
-    except (ValueError, TypeError, AttributeError):
+    except (ValueError, TypeError, AttributeError, OverflowError):
         struct = struct_pb2.Struct()
         struct.update(_jsonable(value))
     return struct
@@ -484,6 +518,7 @@ class PolicyPackProcess:
             if props:
                 request.policyConfig[name].properties.update(props)
         self._call("Configure", request)
+        self._last_config = request  # callers that remember verdicts start afresh (tests/mutation/packclient.py)
 
     def _call(self, method: str, request: Any) -> Any:
         import grpc
@@ -494,7 +529,8 @@ class PolicyPackProcess:
             raise PackError(f"{method} failed: {e.details() if hasattr(e, 'details') else e}\n"
                             f"{self._stderr_text()}") from None
 
-    def analyze(self, resources: Iterable[Resource], *, stack: bool = True, dry_run: bool = True) -> Analysis:
+    def analyze(self, resources: Iterable[Resource], *, stack: bool = True, dry_run: bool = True,
+                slim: bool = False, send_analyze: Optional[Callable[[Resource], bool]] = None) -> Analysis:
         """Every resource through ``Analyze`` (every registration: custom resources, components,
         Helm charts, the stack root, providers), then the whole set through ``AnalyzeStack``;
         verdicts sorted by file, line, URN and policy.
@@ -504,8 +540,16 @@ class PolicyPackProcess:
         ``analyzeAll`` reports invalid only outside a dry run, and ``continueStepsFromImport``
         bails on an invalid resource); a preview (the default) always runs ``AnalyzeStack``.
 
-        *resources* may be a generator (``iter_resources``): requests are built and sent while it
-        is read, and while the pack is still starting they are queued until its port appears.
+        *resources* may be a generator (``stream_resources``): requests are built and sent while
+        it is read, and while the pack is still starting they are queued until its port appears.
+        A resource marked ``superseded`` by the end (an object defined again later) is left out
+        of the stack and of the verdicts. Each resource's ``AnalyzeStack`` entry is serialized
+        once, when it is read, into a temporary file, and the request is assembled from there
+        at the end, so that memory holds no second copy of every resource. With *slim*, a
+        resource keeps only what reports show (kind, name, namespace, hardened.io annotations)
+        once it is sent: ``check`` then holds no input in memory (issue 27, bounded memory).
+        *send_analyze* (default: every resource) chooses the resources sent to ``Analyze``; the
+        others are in ``AnalyzeStack`` only (a caller that already has their verdicts).
         """
         started = time.perf_counter()
         self.start()
@@ -513,19 +557,21 @@ class PolicyPackProcess:
         gc_was_enabled = gc.isenabled()
         gc.disable()  # thousands of live requests: the cyclic collector would rescan them again and again
         try:
-            return self._analyze(pb, resources, stack, started, dry_run)
+            return self._analyze(pb, resources, stack, started, dry_run, slim, send_analyze)
         finally:
             if gc_was_enabled:
                 gc.enable()
 
     def _analyze(self, pb: Any, resources: Iterable[Resource], stack: bool, started: float,
-                 dry_run: bool = True) -> Analysis:
+                 dry_run: bool = True, slim: bool = False,
+                 send_analyze: Optional[Callable[[Resource], bool]] = None) -> Analysis:
         all_resources: list[Resource] = []
         providers: dict[str, Any] = {}   # provider URN -> AnalyzerProviderResource
 
         def provider_of(resource: Resource) -> Any:
             return providers.get(resource.provider) if resource.provider else None
-        structs: list[Any] = []
+        spool = tempfile.TemporaryFile()   # the serialized AnalyzeStack entries, one after another
+        spans: list[int] = []              # each entry's length, in the order of all_resources
         verdicts: list[Verdict] = []
         exempted: list[Exempted] = []
         by_urn: dict[str, Resource] = {}
@@ -552,20 +598,37 @@ class PolicyPackProcess:
 
         for resource in resources:
             all_resources.append(resource)
-            by_urn.setdefault(resource.urn, resource)
+            by_urn[resource.urn] = resource  # the latest definition of an object is the one judged
             # what the engine sends (hardened.engine): a remote component (a Helm Chart) has no
             # properties in Analyze nor in AnalyzeStack; its children name it as their parent
             props = engine.analyze_properties(resource.type, resource.inputs)
             if resource.secret_paths and props:
                 props = wrap_secrets(props, resource.secret_paths)
             struct = to_struct(props)
-            stack_props = engine.stack_properties(resource.type, resource.inputs)
-            structs.append(struct if stack_props is resource.inputs or not stack_props else to_struct(stack_props))
             if resource.type.startswith("pulumi:providers:"):
                 # the provider a resource names, with its inputs (a render lists providers first)
                 providers[resource.urn] = pb.AnalyzerProviderResource(
                     type=resource.type, properties=struct, urn=resource.urn, name=resource.name)
-            if not resource.analyzed:
+            if stack:
+                stack_props = engine.stack_properties(resource.type, resource.inputs)
+                entry = pb.AnalyzerResource(
+                    type=resource.type,
+                    properties=struct if stack_props is resource.inputs or not stack_props else to_struct(stack_props),
+                    urn=resource.urn, name=resource.name, parent=resource.parent,
+                    options=resource_options(pb, resource), provider=provider_of(resource),
+                    dependencies=list(resource.dependencies),
+                    propertyDependencies={k: pb.AnalyzerPropertyDependencies(urns=list(v))
+                                          for k, v in (resource.property_dependencies or {}).items()},
+                ).SerializeToString()
+                # AnalyzeStackRequest field 1 (resources), length-delimited: the request is these
+                # records one after another, so it is assembled by reading the spool back
+                prefix = b"\x0a" + _varint(len(entry))
+                spool.write(prefix)
+                spool.write(entry)
+                spans.append(len(prefix) + len(entry))
+            if slim:
+                resource.inputs = slim_inputs(resource.inputs)
+            if not resource.analyzed or (send_analyze is not None and not send_analyze(resource)):
                 continue
             request = pb.AnalyzeRequest(type=resource.type, properties=struct, urn=resource.urn, name=resource.name,
                                         options=resource_options(pb, resource), provider=provider_of(resource))
@@ -581,18 +644,30 @@ class PolicyPackProcess:
                 drain_one()
             stack = not any(v.mandatory for v in verdicts)
         if stack:
-            request = pb.AnalyzeStackRequest(resources=[
-                pb.AnalyzerResource(
-                    type=r.type, properties=st, urn=r.urn, name=r.name, parent=r.parent,
-                    options=resource_options(pb, r), provider=provider_of(r), dependencies=list(r.dependencies),
-                    propertyDependencies={k: pb.AnalyzerPropertyDependencies(urns=list(v))
-                                          for k, v in (r.property_dependencies or {}).items()})
-                for r, st in zip(all_resources, structs)])
-            stack_future = self._stub.AnalyzeStack.future(request, timeout=self.call_timeout)
+            # AnalyzeStackRequest is field 1 (resources) repeated: its wire form is each entry
+            # prefixed by the field's tag and the entry's length, so it is assembled from the spool
+            # and sent as bytes (the stub's serializer would need every entry as an object).
+            spool.seek(0)
+            if any(r.superseded for r in all_resources):
+                body = b"".join(data for data, r in ((spool.read(n), r) for r, n in zip(all_resources, spans))
+                                if not r.superseded)
+            else:
+                body = spool.read()  # one copy of the request, no more
+            spool.close()
+            raw = self._channel.unary_unary("/pulumirpc.Analyzer/AnalyzeStack", request_serializer=None,
+                                            response_deserializer=pb.AnalyzeResponse.FromString)
+            stack_future = raw.future(body, timeout=self.call_timeout)
+            del body
+        else:
+            spool.close()
         while pending:
             drain_one()
         if stack_future is not None:
             self._collect(None, self._result(stack_future, "AnalyzeStack", None), by_urn, verdicts, exempted)
+        if any(r.superseded for r in all_resources):
+            all_resources = [r for r in all_resources if not r.superseded]
+            verdicts = [v for v in verdicts if v.resource is None or not v.resource.superseded]
+            exempted = [e for e in exempted if e.resource is None or not e.resource.superseded]
         verdicts.sort(key=Verdict.sort_key)
         exempted.sort(key=lambda e: (e.resource.file or "" if e.resource else "", e.urn, e.policy))
         return Analysis(self.name, self.version, dict(self.policies), all_resources, verdicts, exempted,
@@ -616,7 +691,8 @@ class PolicyPackProcess:
             if d.description and message.startswith(d.description):
                 message = message[len(d.description):].lstrip("\n") or d.description
             urn = d.urn or (resource.urn if resource is not None else "")
-            target = by_urn.get(urn, resource)
+            # an Analyze answer is about the definition sent (an object may be defined again later)
+            target = resource if resource is not None and urn == resource.urn else by_urn.get(urn, resource)
             info = self.policies.get(d.policyName)
             severity = _severity_name(d.severity) or (info.severity if info else "")
             verdicts.append(Verdict(d.policyName, _level_name(d.enforcementLevel), severity, message, urn, target,

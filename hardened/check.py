@@ -33,10 +33,11 @@ from xml.etree import ElementTree as ET
 
 from .analyzer import DEFAULT_PACK, Analysis, PolicyInfo, PolicyPackProcess, Verdict
 from .console import Console, UserError, did_you_mean, paint, plural, use_color
-from .manifests import DEFAULT_STACK, RESOURCES_JSON, ManifestError, Resource, display_path, load_path, load_text
+from .formats import FORMATS, Report, Suppression
+from .manifests import (DEFAULT_STACK, RESOURCES_JSON, ManifestError, Resource, display_path, load_path,  # noqa: F401
+                        load_text, stream_resources)
 from .origin import Locator, Origin
 
-FORMATS = ("text", "json", "sarif", "junit", "github")
 SEVERITIES = ("low", "medium", "high", "critical")
 SEVERITY_RANK = {"critical": 0, "high": 1, "medium": 2, "low": 3, "": 4}
 #: GitHub code scanning ranks security alerts by this score (its documented bands).
@@ -44,7 +45,17 @@ SECURITY_SEVERITY = {"critical": "9.5", "high": "8.0", "medium": "5.5", "low": "
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 #: The JSON format's version (docs/schema/check-result.v<N>.json; see docs/cli.md for the promise).
 JSON_FORMAT_VERSION = 1
-JSON_SCHEMA_ID = "https://hardened-stack.invalid/schema/check-result.v1.json"
+#: The schema's path in the repository, and its URL (``$schema`` of every report and ``$id`` of the
+#: schema): the file itself on the repository's default branch (pyproject.toml [project.urls]
+#: Repository), which a validator can fetch (tests/check/test_consistency.py holds them together).
+JSON_SCHEMA_PATH = "docs/schema/check-result.v1.json"
+JSON_SCHEMA_ID = f"https://raw.githubusercontent.com/lego-mcp/hardened-stack/main/{JSON_SCHEMA_PATH}"
+#: The repository configuration file: flags for ``check`` (see :func:`apply_repo_config`).
+REPO_CONFIG = ".hardened.yaml"
+#: The inline suppression annotation: ``hardened.io/skip-<policy>: <reason>``.
+SKIP_ANNOTATION = "hardened.io/skip-"
+#: The baseline file's format version.
+BASELINE_VERSION = 1
 #: An exemption that expires within this many days is announced with a warning.
 EXPIRY_WARNING_DAYS = 30
 
@@ -90,7 +101,14 @@ def resource_json(r: Optional[Resource]) -> Optional[dict]:
 def policy_json(p: PolicyInfo) -> dict:
     return {"name": p.name, "description": p.description, "type": p.type, "enforcementLevel": p.enforcement_level,
             "severity": p.severity, "framework": dict(p.framework), "tags": list(p.tags),
-            "remediation": p.remediation, "url": p.url}
+            "remediation": p.remediation, "url": _absolute(p.url)}
+
+
+def _absolute(url: str) -> str:
+    """A policy's docs link (``docs/policies.md#<name>``) as a URL into the repository."""
+    from .project import docs_url
+
+    return docs_url(url) if url else ""
 
 
 def violation_json(v: Verdict, policies: dict[str, PolicyInfo], origin: Optional[Origin] = None) -> dict:
@@ -104,7 +122,7 @@ def violation_json(v: Verdict, policies: dict[str, PolicyInfo], origin: Optional
         "framework": dict(p.framework) if p else {},
         "tags": list(p.tags) if p else [],
         "remediation": p.remediation if p else "",
-        "url": p.url if p else "",
+        "url": _absolute(p.url) if p else "",
     }
     if origin is not None:
         out["location"] = _place_json(origin)
@@ -149,8 +167,12 @@ def summary_line(analysis: Analysis, failing: Optional[list[Verdict]] = None) ->
     affected = len({v.urn for v in analysis.verdicts if v.urn})
     stack_level = any(not v.urn for v in analysis.verdicts)
     where = (plural(affected, "resource") + (" and the stack" if stack_level else "")) if affected else "the stack"
+    from . import __version__
+
+    pack = f"{analysis.pack} {analysis.version}" if analysis.version == __version__ else \
+        f"{analysis.pack} {analysis.version}, hardened {__version__}"
     summary = (f"{plural(len(analysis.resources), 'resource')}, {plural(len(analysis.policies), 'policy')} "
-               f"({analysis.pack} {analysis.version}), {analysis.seconds:.2f}s: ")
+               f"({pack}), {analysis.seconds:.2f}s: ")
     mandatory, advisory = len(analysis.mandatory), len(analysis.advisory)
     failing = analysis.mandatory if failing is None else failing
     if mandatory:
@@ -463,12 +485,13 @@ class _Ordered(argparse.Action):
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("paths", nargs="+", metavar="PATH",
+    parser.add_argument("paths", nargs="*", metavar="PATH",
                         help="Kubernetes YAML files or directories (a render directory is read through "
-                             "resources.json); - reads standard input")
+                             "resources.json; a Helm chart directory is rendered with its default values); "
+                             "- reads standard input")
     out = parser.add_argument_group("output")
     out.add_argument("--format", "-f", action=_Ordered, choices=FORMATS, default="text",
-                     help="text (default), json, sarif, junit or github; repeatable, each with its own --output")
+                     help=f"{', '.join(FORMATS)} (default text); repeatable, each with its own --output")
     out.add_argument("--output", "-o", action=_Ordered, metavar="FILE",
                      help="write the preceding --format here (- for standard output)")
     out.add_argument("--color", choices=("auto", "always", "never"), default="auto",
@@ -482,6 +505,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                           "(default: one summary line)")
     out.add_argument("--stdin-name", metavar="NAME", default="<stdin>",
                      help="the file name reports give to standard input (default <stdin>)")
+    out.add_argument("--list-policies", action="store_true",
+                     help="list the pack's policies (id, severity, controls, docs URL) and exit; "
+                          "--format json for JSON")
+    inp = parser.add_argument_group("inputs")
+    inp.add_argument("--skip-path", action="append", default=[], metavar="GLOB",
+                     help="leave out files and folders matching GLOB (its path under the PATH given, its "
+                          "path or its name: 'values*.yaml', '.github/*'); repeatable")
+    inp.add_argument("--values", metavar="FILE",
+                     help="values for every Helm chart directory given (default: the chart's own values.yaml)")
+    inp.add_argument("--repo-config", metavar="FILE",
+                     help=f"flags from this file (default: {REPO_CONFIG} in the working directory or the git "
+                          "top level, when present); flags on the command line win")
     sel = parser.add_argument_group("policies and exit status")
     sel.add_argument("--policy", action="append", default=[], metavar="NAME",
                      help="run only this policy (repeatable)")
@@ -492,6 +527,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                           f"({', '.join(SEVERITIES)}; default: any mandatory violation)")
     sel.add_argument("--soft-fail", action="store_true",
                      help="exit 0 even with mandatory violations (errors still exit 2)")
+    sel.add_argument("--baseline", metavar="FILE",
+                     help="accept the findings listed in FILE (written by --write-baseline): only new ones "
+                          "are reported and fail the run (the accepted ones are suppressions in json/sarif)")
+    sel.add_argument("--write-baseline", metavar="FILE",
+                     help="write today's findings to FILE as the baseline, and accept them in this run")
     cfg = parser.add_argument_group("configuration")
     cfg.add_argument("--config", metavar="FILE",
                      help="policy configuration, the JSON document `pulumi preview --policy-pack-config` takes")
@@ -603,35 +643,239 @@ def _fallback_file(paths: list[str], resources: list[Resource]) -> Optional[str]
 
 
 def read_inputs(paths: list[str], *, stack: str, stdin: TextIO, stdin_name: str,
-                duplicates: Optional[list] = None) -> Iterator[Resource]:
-    """The resources of *paths*; ``-`` is standard input (read once). Files are read whole (an
-    object's last definition, the one judged, is known only at the end; *duplicates* collects the
-    objects defined more than once). Every unreadable file or document is reported together at the
-    end (ManifestError)."""
-    problems: list[str] = []
-    group: list[str] = []
+                duplicates: Optional[list] = None, notes: Optional[list] = None, skip: Iterable[str] = (),
+                chart_values: Optional[dict] = None, warnings: Optional[list] = None,
+                texts: Optional[dict] = None) -> Iterator[Resource]:
+    """The resources of *paths* as they are read (``-`` is standard input, read once):
+    hardened.manifests.stream_resources. An object defined more than once is yielded at each
+    definition and the earlier ones are marked ``superseded`` (the analysis drops them; the
+    objects defined more than once go to *duplicates*); inputs skipped are described in *notes*.
+    Every unreadable file or document is reported together at the end (ManifestError)."""
+    return stream_resources(paths, stack=stack, duplicates=duplicates, notes=notes, skip=skip,
+                            chart_values=chart_values, stdin=stdin, stdin_name=stdin_name, warnings=warnings,
+                            texts=texts)
 
-    def files() -> Iterator[Resource]:
-        batch = list(group)
-        group.clear()
-        if batch:
-            try:
-                yield from load_path(batch, stack=stack, duplicates=duplicates)
-            except ManifestError as e:
-                problems.extend(e.problems)
 
-    for raw in paths:
-        if raw != "-":
-            group.append(raw)
+# ---------------------------------------------------------------------------------------------
+# The repository configuration file, inline suppressions, the baseline, the policy list
+# ---------------------------------------------------------------------------------------------
+
+#: Keys of .hardened.yaml -> (argparse destination, kind): "list" keys add to the command line's.
+REPO_CONFIG_KEYS: dict[str, tuple[str, str]] = {
+    "skip-path": ("skip_path", "list"), "skip-policy": ("skip_policy", "list"), "policy": ("policy", "list"),
+    "fail-on": ("fail_on", "str"), "soft-fail": ("soft_fail", "bool"), "config": ("config", "str"),
+    "stack": ("stack", "str"), "stack-file": ("stack_file", "str"), "policy-pack": ("policy_pack", "str"),
+    "baseline": ("baseline", "str"), "values": ("values", "str"), "format": ("format", "str"),
+    "output": ("output", "str"), "quiet": ("quiet", "bool"), "color": ("color", "str"),
+    "stdin-name": ("stdin_name", "str"),
+}
+
+
+def find_repo_config(cwd: Optional[str] = None) -> Optional[Path]:
+    """``.hardened.yaml`` in the working directory, else at the git top level."""
+    cwd = cwd or os.getcwd()
+    for folder in (Path(cwd), Path(source_root(cwd))):
+        candidate = folder / REPO_CONFIG
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def apply_repo_config(args: argparse.Namespace, console: Optional[Console] = None) -> Optional[Path]:
+    """Fill *args* from the repository configuration file (``--repo-config`` or
+    :func:`find_repo_config`): a mapping of long flag names (without ``--``) to values, under a
+    ``check:`` key or at the top, e.g.::
+
+        check:
+          skip-path: [charts/*/ci/*, .github/*]
+          fail-on: high
+          baseline: .hardened-baseline.json
+
+    A flag given on the command line wins; list flags (skip-path, skip-policy, policy) add to
+    the command line's. Relative paths are relative to the file. Unknown keys are an error."""
+    explicit = getattr(args, "repo_config", None)
+    path = Path(explicit) if explicit else find_repo_config()
+    if path is None:
+        return None
+    import yaml
+
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise UserError(f"{path}: cannot read: {e.strerror or e}") from None
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        raise UserError(f"{path}:{mark.line + 1 if mark else 1}: not valid YAML: "
+                        f"{getattr(e, 'problem', None) or e}") from None
+    if doc is None:
+        return path
+    if isinstance(doc, dict) and isinstance(doc.get("check"), dict) and set(doc) <= {"check", "render"}:
+        doc = doc["check"]
+    if not isinstance(doc, dict):
+        raise UserError(f"{path}: expected a mapping of check's flags (skip-path, fail-on, baseline, ...)")
+    base = path.resolve().parent
+    defaults = {"stack": DEFAULT_STACK, "policy_pack": str(DEFAULT_PACK), "color": "auto",
+                "stdin_name": "<stdin>", "format": "text"}
+    for key, value in doc.items():
+        spec = REPO_CONFIG_KEYS.get(str(key))
+        if spec is None:
+            raise UserError(f"{path}: unknown key {key!r}{did_you_mean(str(key), REPO_CONFIG_KEYS)}; the keys are "
+                            f"check's long flags: {', '.join(REPO_CONFIG_KEYS)}")
+        dest, kind = spec
+        if kind == "list":
+            items = value if isinstance(value, list) else [value]
+            if not all(isinstance(v, str) and v for v in items):
+                raise UserError(f"{path}: {key} takes a string or a list of strings")
+            setattr(args, dest, list(items) + list(getattr(args, dest, None) or []))
             continue
-        yield from files()
-        try:
-            yield from load_text(stdin.read(), stdin_name, stack=stack)
-        except ManifestError as e:
-            problems.extend(e.problems)
-    yield from files()
-    if problems:
-        raise ManifestError(problems)
+        if kind == "bool":
+            if not isinstance(value, bool):
+                raise UserError(f"{path}: {key} takes true or false, not {value!r}")
+            setattr(args, dest, bool(getattr(args, dest, False)) or value)
+            continue
+        if not isinstance(value, str) or not value:
+            raise UserError(f"{path}: {key} takes a string, not {value!r}")
+        if key == "fail-on" and value not in SEVERITIES:
+            raise UserError(f"{path}: fail-on must be one of {', '.join(SEVERITIES)}{did_you_mean(value, SEVERITIES)}")
+        if key == "format" and value not in FORMATS:
+            raise UserError(f"{path}: format must be one of {', '.join(FORMATS)}"
+                            f"{did_you_mean(value, FORMATS)}")
+        if key in ("format", "output"):
+            if not getattr(args, "outputs_in_order", None) or all(k == key for k, _ in args.outputs_in_order):
+                items = [i for i in (getattr(args, "_repo_outputs", None) or []) if i[0] != key]
+                items.append((key, value if key == "format" else str(base / value)))
+                args._repo_outputs = sorted(items, key=lambda i: i[0] != "format")
+            continue
+        current = getattr(args, dest, None)
+        if current not in (None, defaults.get(dest)):
+            continue  # the command line's
+        if key in ("config", "stack-file", "policy-pack", "baseline", "values"):
+            value = str(base / value)
+        setattr(args, dest, value)
+    if getattr(args, "_repo_outputs", None) and not getattr(args, "outputs_in_order", None):
+        args.outputs_in_order = list(args._repo_outputs)
+    if console is not None:
+        console.info(f"flags from {display_path(path)}")
+    return path
+
+
+def suppress_annotated(analysis: Analysis, console: Optional[Console] = None) -> list[Suppression]:
+    """Findings on an object annotated ``hardened.io/skip-<policy>: <reason>`` move from the
+    verdicts to the returned suppressions (kind ``inSource``). An annotation without a reason,
+    or naming no policy of the pack, suppresses nothing and is warned about."""
+    suppressed: list[Suppression] = []
+    kept: list[Verdict] = []
+    warned: set[tuple[str, str]] = set()
+    for r in analysis.resources:
+        annotations = r.metadata.get("annotations") if r.is_kubernetes else None
+        if not isinstance(annotations, dict):
+            continue
+        for key in annotations:
+            if isinstance(key, str) and key.startswith(SKIP_ANNOTATION):
+                policy = key[len(SKIP_ANNOTATION):]
+                if policy not in analysis.policies and console is not None and (r.urn, key) not in warned:
+                    warned.add((r.urn, key))
+                    console.warn(f"{r.label} ({r.location}): annotation {key} names no policy of the pack"
+                                 f"{did_you_mean(policy, analysis.policies)}; it suppresses nothing")
+    for v in analysis.verdicts:
+        r = v.resource
+        annotations = r.metadata.get("annotations") if r is not None and r.is_kubernetes else None
+        key = SKIP_ANNOTATION + v.policy
+        reason = annotations.get(key) if isinstance(annotations, dict) else None
+        if reason is None:
+            kept.append(v)
+            continue
+        if not isinstance(reason, str) or len(reason.strip()) < 5:
+            if console is not None and (v.urn, key) not in warned:
+                warned.add((v.urn, key))
+                console.warn(f"{r.label} ({r.location}): annotation {key} gives no reason ({reason!r}); a skip "
+                             "needs one, so the finding stands: write why, e.g. "
+                             f"'{key}: \"reviewed by security, ticket SEC-123\"'")
+            kept.append(v)
+            continue
+        suppressed.append(Suppression(v, "inSource", reason.strip(), f"annotation {key}"))
+    analysis.verdicts = kept
+    return suppressed
+
+
+def baseline_key(v: Verdict) -> tuple[str, str, str, str, str]:
+    """What identifies a finding across runs: the policy, the object (kind, namespace, name, not
+    the file or the line, which move) and the message."""
+    r = v.resource
+    if r is None:
+        return v.policy, "", "", "stack", v.message
+    return v.policy, r.kind, r.namespace or "", r.object_name, v.message
+
+
+def write_baseline(path: str, verdicts: Iterable[Verdict]) -> int:
+    from . import __version__
+
+    keys = sorted({baseline_key(v) for v in verdicts})
+    document = {"version": BASELINE_VERSION, "tool": f"hardened check {__version__}",
+                "comment": "Findings accepted on the day this file was written; `hardened check --baseline "
+                           "FILE` fails only on findings not listed here. Regenerate with --write-baseline.",
+                "findings": [dict(zip(("policy", "kind", "namespace", "name", "message"), k)) for k in keys]}
+    _write(path, json.dumps(document, indent=2, sort_keys=True) + "\n")
+    return len(keys)
+
+
+def read_baseline(path: str) -> set[tuple[str, str, str, str, str]]:
+    document = _read_config(path)
+    findings = document.get("findings") if isinstance(document, dict) else None
+    if not isinstance(findings, list) or document.get("version") != BASELINE_VERSION:
+        raise UserError(f"{path}: not a baseline file (version {BASELINE_VERSION}, findings: [...]); write one with "
+                        "--write-baseline FILE")
+    out = set()
+    for i, f in enumerate(findings):
+        if not isinstance(f, dict) or not all(isinstance(f.get(k), str) for k in
+                                               ("policy", "kind", "namespace", "name", "message")):
+            raise UserError(f"{path}: findings[{i}] needs policy, kind, namespace, name and message strings")
+        out.add((f["policy"], f["kind"], f["namespace"], f["name"], f["message"]))
+    return out
+
+
+def apply_baseline(analysis: Analysis, accepted: set, source: str) -> list[Suppression]:
+    """Findings listed in the baseline move from the verdicts to suppressions (``external``)."""
+    kept, suppressed = [], []
+    for v in analysis.verdicts:
+        if baseline_key(v) in accepted:
+            suppressed.append(Suppression(v, "external", f"accepted in the baseline {source}", f"baseline {source}"))
+        else:
+            kept.append(v)
+    analysis.verdicts = kept
+    return suppressed
+
+
+def list_policies(args: argparse.Namespace, out: TextIO, plan: list) -> int:
+    """``--list-policies``: every policy of the pack with its severity, controls and docs URL."""
+    from .project import docs_url
+
+    with PolicyPackProcess(args.policy_pack) as pack:
+        policies = [pack.policies[n] for n in sorted(pack.policies)]
+        name, version = pack.name, pack.version
+    fmt = next((f for f, _ in plan), "text")
+    if fmt == "json":
+        text = json.dumps({"pack": {"name": name, "version": version},
+                           "policies": [dict(policy_json(p), id=p.name, control=p.control,
+                                             docs=docs_url(p.url) if p.url else "") for p in policies]},
+                          indent=2, sort_keys=True) + "\n"
+    elif fmt == "text":
+        width = max((len(p.name) for p in policies), default=10)
+        rows = [f"{'POLICY':<{width}}  {'SEVERITY':<8}  {'LEVEL':<9}  CONTROLS  (docs)"]
+        for p in policies:
+            controls = ", ".join(x for x in (p.control, *p.tags) if x)
+            rows.append(f"{p.name:<{width}}  {p.severity or '-':<8}  {p.enforcement_level:<9}  {controls}"
+                        f"  ({docs_url(p.url) if p.url else '-'})")
+        rows.append(f"{plural(len(policies), 'policy')} in {name} {version}")
+        text = "\n".join(rows) + "\n"
+    else:
+        raise UserError(f"--list-policies writes text or json, not {fmt}")
+    path = next((p for _, p in plan if p), None)
+    if path:
+        _write(path, text)
+    else:
+        out.write(text)
+    return 0
 
 
 def select_policies(document: Optional[dict], policies: dict[str, PolicyInfo], only: list[str],
@@ -700,18 +944,16 @@ def failing_verdicts(analysis: Analysis, fail_on: Optional[str]) -> list[Verdict
 
 
 def render_format(fmt: str, analysis: Analysis, findings: Findings, *, color: bool,
-                  failing: list[Verdict], duplicates: Optional[list] = None, show_exemptions: bool = False) -> str:
-    if fmt == "json":
-        document = to_json(analysis, findings, failed=bool(failing))
-        document["duplicates"] = [d.as_json() for d in duplicates or []]
-        return json.dumps(document, indent=2, sort_keys=True) + "\n"
-    if fmt == "sarif":
-        return json.dumps(to_sarif(analysis, findings=findings), indent=2, sort_keys=True) + "\n"
-    if fmt == "junit":
-        return to_junit(analysis, findings)
-    if fmt == "github":
-        return to_github(analysis, findings)
-    return format_text(analysis, findings, color=color, failing=failing, show_exemptions=show_exemptions)
+                  failing: list[Verdict], duplicates: Optional[list] = None,
+                  suppressed: Optional[list] = None, notes: Optional[list] = None,
+                  show_exemptions: bool = False) -> str:
+    """The text of one format (its module in hardened/formats)."""
+    from .formats import render
+
+    report = Report(analysis, findings, failing=failing, duplicates=list(duplicates or []),
+                    suppressed=list(suppressed or []), notes=list(notes or []), color=color,
+                    show_exemptions=show_exemptions)
+    return render(fmt, report)
 
 
 def run(args: argparse.Namespace, out: Optional[TextIO] = None, err: Optional[TextIO] = None,
@@ -719,15 +961,33 @@ def run(args: argparse.Namespace, out: Optional[TextIO] = None, err: Optional[Te
     out = out or sys.stdout
     console = Console("check", quiet=getattr(args, "quiet", False), progress=getattr(args, "progress", None),
                       color=getattr(args, "color", "auto"), err=err or sys.stderr)
+    apply_repo_config(args, console)
+    console.quiet = bool(getattr(args, "quiet", False))
     plan = plan_outputs(args)
     for _, path in plan:
         if path:
             _check_writable(path)
+    if getattr(args, "list_policies", False):
+        return list_policies(args, out, plan)
+    if not args.paths:
+        raise UserError("no PATH to check: give files or directories of Kubernetes YAML (- for standard input), "
+                        "or --list-policies")
     if args.paths.count("-") > 1:
         raise UserError("- (standard input) can be given once")
     if not _exemptions_preflight(args.policy_pack, console.err):
         return 2
     only, skip = list(getattr(args, "policy", []) or []), list(getattr(args, "skip_policy", []) or [])
+    chart_values = None
+    if getattr(args, "values", None):
+        import yaml
+
+        try:
+            chart_values = yaml.safe_load(Path(args.values).read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError) as e:
+            raise UserError(f"--values {args.values}: cannot be read as YAML: {e}") from None
+        if not isinstance(chart_values, dict):
+            raise UserError(f"--values {args.values}: expected a mapping of chart values")
+    accepted = read_baseline(args.baseline) if getattr(args, "baseline", None) else None
 
     config = None
     config_file = args.config
@@ -750,6 +1010,10 @@ def run(args: argparse.Namespace, out: Optional[TextIO] = None, err: Optional[Te
     selecting = bool(only or skip)
     pack = PolicyPackProcess(args.policy_pack, config=None if selecting else config,
                              config_source=config_file or "policy configuration")
+    duplicates: list = []  # objects defined more than once: only the last definition is judged
+    notes: list[str] = []   # inputs skipped (not Kubernetes objects, FIFOs, ...), with why
+    warnings: list[str] = []  # inputs read, but not as a person may expect (an edited rendered manifest)
+    texts: dict[str, str] = {}  # standard input's text: its findings point at the field's line too
     try:
         pack.start()
         enabled = None
@@ -757,28 +1021,52 @@ def run(args: argparse.Namespace, out: Optional[TextIO] = None, err: Optional[Te
             pack.wait_ready()
             document, enabled = select_policies(config, pack.policies, only, skip)
             pack.configure(document, config_file or "policy configuration")
-        duplicates: list = []  # objects defined more than once: only the last definition is judged
         resources = read_inputs(args.paths, stack=args.stack, stdin=stdin or sys.stdin,
-                                stdin_name=getattr(args, "stdin_name", "<stdin>"), duplicates=duplicates)
-        analysis = pack.analyze(progress.iterate(resources))
+                                stdin_name=getattr(args, "stdin_name", "<stdin>"), duplicates=duplicates,
+                                notes=notes, skip=getattr(args, "skip_path", None) or (), chart_values=chart_values,
+                                warnings=warnings, texts=texts)
+        try:
+            analysis = pack.analyze(progress.iterate(resources), slim=True)
+        except ManifestError:
+            for note in notes:
+                console.info(note)
+            raise
     finally:
         progress.done()
         pack.close()
+    for note in notes:
+        console.info(note)
     if enabled is not None:
         analysis.policies = {n: p for n, p in analysis.policies.items() if n in enabled}
     if not analysis.resources:
-        raise UserError(f"no Kubernetes objects found in {', '.join(args.paths)}")
+        raise UserError(f"no Kubernetes objects found in {', '.join(args.paths)}"
+                        + ("" if not notes else f" ({plural(len(notes), 'input')} skipped, see above)"))
     for duplicate in duplicates:
         console.warn(duplicate.message)
+    for warning in warnings:
+        console.warn(warning)
+
+    suppressed = suppress_annotated(analysis, console)
+    if getattr(args, "write_baseline", None):
+        n = write_baseline(args.write_baseline, analysis.verdicts)
+        console.info(f"wrote {plural(n, 'finding')} to the baseline {args.write_baseline}; "
+                     f"`--baseline {args.write_baseline}` fails only on findings not listed there")
+        accepted = (accepted or set()) | {baseline_key(v) for v in analysis.verdicts}
+        baseline_source = args.write_baseline
+    else:
+        baseline_source = getattr(args, "baseline", None) or ""
+    if accepted is not None:
+        suppressed += apply_baseline(analysis, accepted, display_path(baseline_source))
 
     root = source_root()
     locator = Locator(analysis.resources, stack_file=getattr(args, "stack_file", None),
-                      search=[os.getcwd(), root, str(Path(__file__).resolve().parent.parent)])
+                      search=[os.getcwd(), root, str(Path(__file__).resolve().parent.parent)], texts=texts)
     findings = Findings(analysis, locator, _fallback_file(args.paths, analysis.resources))
     failing = failing_verdicts(analysis, getattr(args, "fail_on", None))
     for fmt, path in plan:
         color = fmt == "text" and path is None and use_color(out, getattr(args, "color", "auto"))
         text = render_format(fmt, analysis, findings, color=color, failing=failing, duplicates=duplicates,
+                             suppressed=suppressed, notes=notes,
                              show_exemptions=getattr(args, "show_exemptions", False))
         if path is None:
             out.write(text)

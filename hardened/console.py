@@ -28,8 +28,13 @@ class UserError(Exception):
 
 
 def did_you_mean(word: str, choices: Iterable[str], cutoff: float = 0.6) -> str:
-    """`` (did you mean --stack?)`` or ``""``."""
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=cutoff)
+    """`` (did you mean --stack?)`` or ``""``; a choice that differs only in case is the answer
+    (``--format JSON`` -> ``json``)."""
+    choices = list(choices)
+    same = [c for c in choices if c.lower() == word.lower() and c != word]
+    if same:
+        return f" (did you mean {same[0]}?)"
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=cutoff)
     return f" (did you mean {close[0]}?)" if close else ""
 
 

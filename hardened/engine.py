@@ -72,6 +72,8 @@ MANIFEST_SOURCES = (
 )
 #: The Pulumi engine's marker for a value unknown during preview (a string sentinel).
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+#: The config model's default of cluster.kubernetesVersion (hardened.render uses this one).
+DEFAULT_KUBE_VERSION = "1.33"
 #: Environment variable naming the chart cache folder.
 CACHE_ENV = "HARDENED_CHART_CACHE"
 DEFAULT_CACHE = Path.home() / ".cache" / "hardened-stack" / "charts"
@@ -744,6 +746,32 @@ def is_manifest_template(path: str) -> bool:
     name starting with ``_`` is skipped), whatever its extension (a ``.tpl`` or ``.txt`` that
     renders an object is installed)."""
     return not path.endswith(NOTES_SUFFIX) and not path.rsplit("/", 1)[-1].startswith("_")
+
+
+def render_local_chart(directory: os.PathLike | str, *, values: Optional[Mapping[str, Any]] = None,
+                       release: Optional[str] = None, namespace: str = "default",
+                       kube_version: Optional[str] = None) -> ChartRender:
+    """A chart in a folder of its own (``hardened check CHART_DIR``), rendered as ``helm template
+    CHART_DIR`` renders it: the release named after the chart, its default values merged with
+    *values*, then the same normalisation as a stack's charts (:func:`render_chart`)."""
+    directory = Path(directory)
+    try:
+        meta = helm_chart_metadata(directory)
+    except (OSError, ValueError) as e:
+        raise ChartError(f"{directory / 'Chart.yaml'} cannot be read: {e}") from None
+    name, version = str(meta.get("name") or directory.name), str(meta.get("version") or "")
+    return _render_chart(directory, name, version, release=release or name, namespace=namespace,
+                         values=dict(values or {}), kube_version=kube_version or DEFAULT_KUBE_VERSION,
+                         skip_crds=False)
+
+
+def helm_chart_metadata(directory: Path) -> dict:
+    import yaml
+
+    doc = yaml.safe_load((Path(directory) / "Chart.yaml").read_text(encoding="utf-8"))
+    if not isinstance(doc, dict):
+        raise ValueError("not a mapping")
+    return doc
 
 
 def kube_semver(kube_version: str) -> str:

@@ -39,12 +39,17 @@ expand a document far beyond what is written (a "billion laughs").
 from __future__ import annotations
 
 import bisect
+import fnmatch
+import hashlib
+import io
+import itertools
 import json
 import os
 import re
+import stat
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Iterable, Iterator, Optional, Union
+from typing import Any, Iterable, Iterator, Optional, TextIO, Union
 
 import yaml
 
@@ -68,6 +73,12 @@ UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 RENDERED_UNKNOWN = "[unknown]"
 
 PathLike = Union[str, os.PathLike]
+#: Files and streams up to this size are read whole; larger YAML streams document by document.
+STREAM_BYTES = 8 * 1024 * 1024
+_DOCUMENT_BOUNDARY = re.compile(r"^(?:---|\.\.\.)(?:[ \t\r\n]|$)")
+_DIRECTIVE = re.compile(r"^%", re.M)
+#: The file that makes a directory a Helm chart.
+CHART_FILE = "Chart.yaml"
 
 
 class ManifestError(Exception):
@@ -123,9 +134,49 @@ _Loader.yaml_implicit_resolvers = {
 }
 
 
-@dataclass
+class NumberProblem(ValueError):
+    """A number YAML allows but JSON and protobuf cannot carry; ``line`` is 0-based in its text."""
+
+    def __init__(self, message: str, line: int):
+        super().__init__(message)
+        self.line = line
+
+
+#: The largest magnitude a protobuf double (google.protobuf.Value.number_value) holds.
+_MAX_DOUBLE = 1.7976931348623157e308
+
+
+def _construct_float(loader: _Loader, node: yaml.ScalarNode) -> float:
+    value = yaml.constructor.SafeConstructor.construct_yaml_float(loader, node)
+    if value != value or value in (float("inf"), float("-inf")):
+        raise NumberProblem(f"{node.value!r} is {'NaN' if value != value else 'an infinity'}, which YAML allows but "
+                            "JSON cannot carry (Kubernetes reads manifests as JSON, and the API server refuses it): "
+                            "write a finite number, or quote it to make it a string", node.start_mark.line)
+    return value
+
+
+def _construct_int(loader: _Loader, node: yaml.ScalarNode) -> int:
+    try:
+        value = yaml.constructor.SafeConstructor.construct_yaml_int(loader, node)
+    except ValueError:  # Python's int-str conversion limit (sys.get_int_max_str_digits)
+        raise NumberProblem(f"an integer of {len(node.value):,} characters is beyond what any Kubernetes field "
+                            "holds (and beyond Python's integer conversion limit): write the intended value, or "
+                            "quote it to make it a string", node.start_mark.line) from None
+    if abs(value) > _MAX_DOUBLE:
+        raise NumberProblem(f"the integer {node.value[:20]}... ({len(node.value):,} digits) is too large for a JSON "
+                            "number or a protobuf double: write the intended value, or quote it to make it a "
+                            "string", node.start_mark.line)
+    return value
+
+
+_Loader.add_constructor("tag:yaml.org,2002:float", _construct_float)
+_Loader.add_constructor("tag:yaml.org,2002:int", _construct_int)
+
+
+@dataclass(slots=True)
 class Resource:
-    """One resource as the engine would register it, plus where it came from."""
+    """One resource as the engine would register it, plus where it came from (slots: ``check``
+    holds one per document of a stream)."""
 
     type: str
     name: str
@@ -143,6 +194,11 @@ class Resource:
     dependencies: tuple[str, ...] = ()
     property_dependencies: Optional[dict[str, list[str]]] = None
     options: Optional[dict[str, Any]] = None
+    #: a remote component's registered outputs (a Chart's ``resources``), from a render
+    outputs: Optional[dict[str, Any]] = None
+    #: set once a later definition of the same object is read (:func:`stream_resources`): that
+    #: later one is what kubectl leaves in the cluster, and this one is not judged
+    superseded: bool = False
 
     @property
     def is_kubernetes(self) -> bool:
@@ -416,6 +472,8 @@ def iter_documents(text: str, file: str, line_offset: int = 0) -> Iterable[tuple
                 _check_aliases(node, file, line)
             try:
                 data = loader.build(node)
+            except NumberProblem as e:
+                raise ManifestError([f"{file}:{e.line + 1 + line_offset}: {e}"]) from None
             except yaml.YAMLError as e:
                 raise ManifestError([_yaml_problem(file, e, line, line_offset)]) from None
             except RecursionError:  # merge keys and tags recurse deeper per level than plain nodes
@@ -444,7 +502,27 @@ def _yaml_problem(file: str, error: yaml.YAMLError, fallback_line: Optional[int]
 
 
 _JSON_SPACE = re.compile(r"[ \t\n\r]*")
-_JSON = json.JSONDecoder()
+
+
+def _json_constant(name: str) -> Any:
+    raise NumberProblem(f"{name} is not JSON (Python's reader accepts it; Go's, kubectl's, does not) and no "
+                        "Kubernetes field can hold it: write a finite number, or quote it to make it a string", -1)
+
+
+def _json_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise NumberProblem(f"an integer of {len(text):,} digits is beyond what any Kubernetes field holds (and "
+                            "beyond Python's integer conversion limit): write the intended value", -1) from None
+    if abs(value) > _MAX_DOUBLE:
+        raise NumberProblem(f"the integer {text[:20]}... ({len(text):,} digits) is too large for a JSON number or "
+                            "a protobuf double: write the intended value", -1)
+    return value
+
+
+_JSON = json.JSONDecoder(parse_constant=_json_constant, parse_int=_json_int)
+_JSON_BAD_NUMBER = re.compile(r"(?<![\w.\"])(?:-?Infinity|NaN|-?\d{300,})(?![\w\"])")
 
 
 def _json_items_offsets(text: str, start: int) -> list[int]:
@@ -519,39 +597,65 @@ def _identity(doc: dict, api_version: str, kind: str) -> Optional[tuple[str, str
     return group, kind, namespace if isinstance(namespace, str) else "", name
 
 
+#: Kinds that are build inputs, not cluster objects (kustomize's own files).
+_BUILD_INPUT_GROUPS = ("kustomize.config.k8s.io",)
+
+
 class _Collector:
     def __init__(self, stack: str, project: str):
         self.stack = stack
         self.project = project
-        self.resources: list[Resource] = []
+        self.resources: list[Resource] = []   # read since the last drain()
         self.problems: list[str] = []
+        self.notes: list[str] = []           # inputs skipped, with why (not errors)
+        self.warnings: list[str] = []        # inputs read, but not as a person may expect
+        self.texts: dict[str, str] = {}      # standard input's text (up to STREAM_BYTES), by its name
         self.duplicates: list[Duplicate] = []
         self.cwd = os.getcwd()
         self._urns: dict[str, int] = {}
         self._identities: dict[int, tuple[str, str, str, str]] = {}
+        #: identity -> its latest definition; the locations of every definition of an object
+        #: defined more than once (the rest need none: memory holds one entry per object)
+        self._seen: dict[tuple[str, str, str, str], Resource] = {}
+        self._repeated: dict[tuple[str, str, str, str], list[str]] = {}
+        self._skipped: dict[str, list[int]] = {}  # file -> lines of documents that are no objects
+
+    def drain(self) -> list[Resource]:
+        """The resources read since the last call, in order. An object defined again marks its
+        earlier definition ``superseded`` (already handed out: the caller drops it at the end);
+        objects without a literal name get a URN unique in the set."""
+        out, self.resources = self.resources, []
+        for resource in out:
+            identity = self._identities.pop(id(resource), None)
+            if identity is None:
+                resource.urn = self.unique_urn(resource.urn)
+                continue
+            earlier = self._seen.get(identity)
+            if earlier is not None:
+                earlier.superseded = True
+                self._repeated.setdefault(identity, [earlier.location]).append(resource.location)
+            self._seen[identity] = resource
+        return out
+
+    def finish_stream(self) -> None:
+        """After the last drain: duplicates recorded, notes for skipped documents written."""
+        for identity, locations in self._repeated.items():
+            self.duplicates.append(Duplicate(self._seen[identity].label, tuple(locations)))
+        self._seen, self._repeated = {}, {}
+        for file, lines in self._skipped.items():
+            what = (f"line {lines[0]}" if len(lines) == 1 else
+                    f"{plural_documents(len(lines))} (lines {', '.join(map(str, lines[:5]))}"
+                    f"{', ...' if len(lines) > 5 else ''})")
+            self.notes.append(f"{file}: skipped {what}: not a Kubernetes object (no apiVersion and kind: a Helm "
+                              "values file, a kustomization, a CI workflow, ...); --skip-path GLOB silences this")
+        self._skipped = {}
 
     def finish(self) -> list[Resource]:
         """Every resource read, the earlier definitions of a duplicated object dropped (and
         recorded in ``duplicates``), each with a URN unique in the set."""
-        definitions: dict[tuple[str, str, str, str], list[int]] = {}
-        for index, resource in enumerate(self.resources):
-            identity = self._identities.get(id(resource))
-            if identity is not None:
-                definitions.setdefault(identity, []).append(index)
-        superseded: set[int] = set()
-        for indexes in definitions.values():
-            if len(indexes) > 1:
-                superseded.update(indexes[:-1])
-                self.duplicates.append(Duplicate(self.resources[indexes[-1]].label,
-                                                 tuple(self.resources[i].location for i in indexes)))
-        out = []
-        for index, resource in enumerate(self.resources):
-            if index not in superseded:
-                resource.urn = self.unique_urn(resource.urn)
-                out.append(resource)
-        self.resources = []
-        self._identities = {}
-        return out
+        out = [r for r in self.drain()]
+        self.finish_stream()
+        return [r for r in out if not r.superseded]
 
     def unique_urn(self, urn: str) -> str:
         n = self._urns.get(urn, 0) + 1
@@ -560,6 +664,9 @@ class _Collector:
 
     def add_object(self, doc: Any, file: str, line: int) -> None:
         if not isinstance(doc, dict):
+            if isinstance(doc, list):  # an Ansible play, a list of values: YAML, but no object
+                self._skipped.setdefault(file, []).append(line)
+                return
             self.problems.append(f"{file}:{line}: expected a Kubernetes object (a mapping with apiVersion and kind), "
                                  f"got {_kind_of(doc)}")
             return
@@ -567,6 +674,14 @@ class _Collector:
             self._add_pulumi(doc, file, line)
             return
         api_version, kind = doc.get("apiVersion"), doc.get("kind")
+        if kind is None and "metadata" not in doc:
+            # values.yaml, a workflow, Chart.yaml (apiVersion but no kind): not an object kubectl applies
+            self._skipped.setdefault(file, []).append(line)
+            return
+        if isinstance(api_version, str) and api_version.partition("/")[0] in _BUILD_INPUT_GROUPS:
+            self.notes.append(f"{file}:{line}: skipped {kind or 'a'} {api_version} file: kustomize reads it, the "
+                              "cluster never sees it (check the output of `kustomize build` instead)")
+            return
         missing = [k for k, v in (("apiVersion", api_version), ("kind", kind)) if not isinstance(v, str) or not v]
         if missing:
             self.problems.append(f"{file}:{line}: document has no {' and no '.join(missing)}; every Kubernetes object "
@@ -608,14 +723,81 @@ class _Collector:
                                        str(doc.get("parent") or ""), bool(doc.get("custom", True)), file, line))
 
     def read_file(self, path: PathLike) -> None:
+        for _ in self.read_file_parts(path):
+            pass
+
+    def read_file_parts(self, path: PathLike) -> Iterator[None]:
+        """Read *path*, pausing (yielding) after each part: a file up to :data:`STREAM_BYTES` is
+        one part; a larger YAML stream is read document by document (:meth:`read_io_parts`), so
+        memory holds one document's text at a time, not the file's."""
         file = display_path(path, self.cwd)
         try:
-            with open(path, "rb") as f:
-                data = f.read()
+            f = open(path, "rb")
         except OSError as e:
             self.problems.append(f"{file}: cannot read: {e.strerror or e}")
             return
-        self.read_stream(decode(data), file)
+        with f:
+            try:
+                head = f.read(STREAM_BYTES + 1)
+            except OSError as e:
+                self.problems.append(f"{file}: cannot read: {e.strerror or e}")
+                return
+            if len(head) <= STREAM_BYTES:
+                self.read_stream(decode(head), file)
+                yield None
+                return
+            encoding, skip = "utf-8", 0
+            for bom, name in _BOMS:
+                if head.startswith(bom):
+                    encoding, skip = name, len(bom)
+                    break
+            f.seek(skip)
+            text = io.TextIOWrapper(f, encoding=encoding, errors="replace", newline="")
+            yield from self.read_io_parts(text, file)
+
+    def read_io_parts(self, stream: TextIO, file: str) -> Iterator[None]:
+        """A YAML or JSON stream read from a file object, pausing after each part. Up to
+        :data:`STREAM_BYTES` it is read whole (:meth:`read_stream`); beyond, a YAML stream is cut
+        into its documents at the lines that start with ``---`` or ``...`` (YAML 1.2 section 9.1:
+        such a line always ends the document before it, whatever it holds) and each document is
+        read with its own line numbers; a JSON stream is read whole."""
+        head = stream.read(STREAM_BYTES)
+        rest = stream.read(1)
+        if not rest:
+            self.texts[file] = head  # a stream has no file to re-read: reports locate fields in this copy
+            self.read_stream(head, file)
+            yield None
+            return
+        if head.lstrip().startswith("{") or _DIRECTIVE.search(head):
+            self.read_stream(head + rest + stream.read(), file)  # JSON, or YAML directives: whole
+            yield None
+            return
+        chunk: list[str] = []
+        start = 1          # the line the current chunk starts at
+        number = 0
+        lines = itertools.chain(io.StringIO(head + rest + stream.readline()), stream)
+        for line in lines:
+            number += 1
+            if line.startswith("...") and _DOCUMENT_BOUNDARY.match(line):  # ends the document it follows
+                chunk.append(line)
+                self._read_chunk("".join(chunk), file, start)
+                chunk, start = [], number + 1
+                yield None
+                continue
+            if _DOCUMENT_BOUNDARY.match(line) and chunk:  # "---" starts the next document
+                self._read_chunk("".join(chunk), file, start)
+                chunk, start = [], number
+                yield None
+            chunk.append(line)
+        if chunk:
+            self._read_chunk("".join(chunk), file, start)
+        yield None
+
+    def _read_chunk(self, text: str, file: str, start: int) -> None:
+        try:
+            self._read_yaml(text, file, start - 1)
+        except ManifestError as e:
+            self.problems.extend(e.problems)
 
     def read_stream(self, text: str, file: str) -> None:
         """A YAML or JSON stream, told apart as kubectl's YAMLOrJSONDecoder does (k8s.io/apimachinery
@@ -653,6 +835,9 @@ class _Collector:
                 return
             except RecursionError:
                 raise ManifestError([_too_deep(file, lines(i))]) from None
+            except NumberProblem as e:
+                bad = _JSON_BAD_NUMBER.search(text, i)
+                raise ManifestError([f"{file}:{lines(bad.start() if bad else i)}: {e}"]) from None
             if _depth_of(doc) > MAX_DEPTH:
                 raise ManifestError([_too_deep(file, lines(i))])
             count += 1
@@ -676,6 +861,21 @@ class _Collector:
                 raise
             del self.resources[before:]
             raise ManifestError([json_problem]) from None
+
+    def _compare_manifest(self, target: str, digest: Any, render_file: str) -> None:
+        """A render's manifest edited (or deleted) after render: check judges resources.json's
+        object, so it says the edit is not what it judged."""
+        if not isinstance(digest, str):
+            return
+        actual = _manifest_digest(target)
+        shown = display_path(target, self.cwd)
+        if actual is None:
+            self.warnings.append(f"{shown} is gone, but {render_file} still registers its object: check judges the "
+                                 "rendered object; render again to make them agree")
+        elif actual != digest:
+            self.warnings.append(f"{shown} was edited after render (it differs from what {render_file} records): "
+                                 f"check judges the rendered object, not the edit; render again, or check the edited "
+                                 f"file itself (hardened check {shown})")
 
     def read_render(self, path: PathLike) -> set[str]:
         """Read a render's resources.json; returns the (absolute) manifest files it covers."""
@@ -718,6 +918,7 @@ class _Collector:
                 target = os.path.normpath(os.path.join(base, manifest))
                 covered.add(target)
                 res_file, res_line = display_path(target, self.cwd), 1
+                self._compare_manifest(target, entry.get("manifestSha256"), file)
             paths = entry.get("secretPaths")
             paths = tuple(p for p in paths if isinstance(p, str)) if isinstance(paths, list) else ()
             deps = entry.get("dependencies")
@@ -731,6 +932,14 @@ class _Collector:
                                            bool(entry.get("custom", True)), res_file, res_line, paths,
                                            provider, deps, prop_deps, options))
         return covered
+
+
+def _manifest_digest(path: str) -> Optional[str]:
+    try:
+        with open(path, "rb") as f:
+            return hashlib.sha256(f.read()).hexdigest()
+    except OSError:
+        return None
 
 
 def _urn_lines(text: str) -> dict[str, int]:
@@ -750,6 +959,10 @@ def _restore_unknowns(value: Any) -> Any:
     return UNKNOWN if value == RENDERED_UNKNOWN else value
 
 
+def plural_documents(n: int) -> str:
+    return "1 document" if n == 1 else f"{n:,} documents"
+
+
 def _kind_of(value: Any) -> str:
     if isinstance(value, list):
         return "a list"
@@ -764,13 +977,34 @@ def _extension(name: str) -> str:
     return name[dot:] if dot >= 0 else ""
 
 
-def walk(directory: str, problems: Optional[list[str]] = None) -> Iterator[str]:
+def skipped_by(path: str, globs: Iterable[str], base: Optional[str] = None) -> Optional[str]:
+    """The first of *globs* (``--skip-path``) that matches *path*: its path relative to *base*
+    (the directory given on the command line), its display path or its name, in ``fnmatch``'s
+    syntax (``*`` also crosses ``/``): ``values*.yaml``, ``.github/*``, ``charts/*/ci/*``."""
+    candidates = {os.path.basename(path.rstrip("/")), display_path(path)}
+    if base is not None:
+        candidates.add(os.path.relpath(path, base).replace(os.sep, "/"))
+    for glob in globs:
+        pattern = glob.rstrip("/")
+        if any(fnmatch.fnmatchcase(c, pattern) for c in candidates):
+            return glob
+    return None
+
+
+def walk(directory: str, problems: Optional[list[str]] = None, *, skip: Iterable[str] = (),
+         notes: Optional[list[str]] = None, charts: bool = False) -> Iterator[str]:
     """The files ``kubectl apply -R -f DIRECTORY`` reads, in its order: ExpandPathsToFileVisitors
     (k8s.io/cli-runtime pkg/resource/visitor.go) walks with ``filepath.Walk``, which visits the
     entries of a directory in lexical order, descending into a subdirectory where its name sorts,
     does not follow symbolic links, and skips no hidden name; a file is read when its extension is
-    one of ``FileExtensions`` (pkg/resource/builder.go: .json, .yaml, .yml, matched exactly)."""
+    one of ``FileExtensions`` (pkg/resource/builder.go: .json, .yaml, .yml, matched exactly).
+
+    Unlike kubectl, an entry that is no regular file (a FIFO, a socket, a device) is skipped with
+    a note instead of opened (opening a FIFO would wait for a writer forever); paths matching a
+    *skip* glob are left out (a directory with all it holds); with *charts*, a directory holding
+    ``Chart.yaml`` is yielded itself (with a trailing ``/``), for its chart to be rendered."""
     pending: list[Iterator[os.DirEntry]] = []
+    skip = list(skip)
 
     def enter(path: str) -> None:
         try:
@@ -782,20 +1016,131 @@ def walk(directory: str, problems: Optional[list[str]] = None) -> Iterator[str]:
             return
         pending.append(iter(entries))
 
+    if charts and os.path.isfile(os.path.join(directory, CHART_FILE)):
+        yield directory.rstrip("/") + "/"
+        return
     enter(directory)
     while pending:
         entry = next(pending[-1], None)
         if entry is None:
             pending.pop()
             continue
+        if skip and skipped_by(entry.path, skip, directory):
+            continue
         try:
             is_dir = entry.is_dir(follow_symlinks=False)
         except OSError:
             is_dir = False
         if is_dir:
+            if charts and os.path.isfile(os.path.join(entry.path, CHART_FILE)):
+                yield entry.path.rstrip("/") + "/"
+                continue
             enter(entry.path)
         elif _extension(entry.name) in KUBECTL_EXTENSIONS:
+            try:
+                mode = os.stat(entry.path).st_mode
+            except OSError:
+                yield entry.path  # a dangling link: reading it reports why
+                continue
+            if not stat.S_ISREG(mode):
+                if notes is not None:
+                    what = ("a FIFO" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode) else
+                            "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "not a regular file")
+                    notes.append(f"{display_path(entry.path)}: skipped: {what}, not a file (reading it could wait "
+                                 "forever); name it on the command line to read it")
+                continue
             yield entry.path
+
+
+def stream_resources(paths: Union[PathLike, Iterable[PathLike]], *, stack: str = DEFAULT_STACK,
+                     project: str = PROJECT, duplicates: Optional[list[Duplicate]] = None,
+                     notes: Optional[list[str]] = None, skip: Iterable[str] = (),
+                     chart_values: Optional[dict] = None, stdin: Optional[TextIO] = None,
+                     stdin_name: str = "<stdin>", warnings: Optional[list[str]] = None,
+                     texts: Optional[dict[str, str]] = None) -> Iterator[Resource]:
+    """The resources of *paths* as they are read (``-`` is *stdin*), in kubectl's order, memory
+    holding one document at a time; every definition of an object is yielded, and an earlier one
+    is marked ``superseded`` once a later one is read (the caller drops superseded resources at
+    the end; :func:`iter_resources` does it for you). A directory holding ``Chart.yaml`` is a Helm
+    chart: rendered with its default values (merged with *chart_values*, ``--values``), as
+    ``helm template`` would, by the engine ``render`` uses (hardened/engine.py). After the last
+    resource, *duplicates* and *notes* (inputs skipped, with why) are filled and
+    :class:`ManifestError` lists every unreadable file or document (``file:line: why``)."""
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    collector = _Collector(stack, project)
+    seen: set[str] = set()
+    skip = list(skip)
+    for raw in paths:
+        if os.fspath(raw) == "-" and stdin is not None:
+            for _ in collector.read_io_parts(stdin, stdin_name):
+                yield from collector.drain()
+            if texts is not None:
+                texts.update(collector.texts)
+            continue
+        absolute = os.path.abspath(raw)
+        if not os.path.exists(absolute):
+            collector.problems.append(f"{os.fspath(raw)}: no such file or directory")
+            continue
+        if skip and skipped_by(absolute, skip):
+            continue
+        if os.path.isdir(absolute):
+            skip_files = {os.path.join(absolute, POLICY_CONFIG), os.path.join(absolute, OPT_OUTS)}
+            render = os.path.join(absolute, RESOURCES_JSON)
+            if os.path.isfile(render):
+                skip_files.add(render)
+                if render not in seen:
+                    seen.add(render)
+                    skip_files |= collector.read_render(render)
+                    yield from collector.drain()
+            for file in walk(absolute, collector.problems, skip=skip, notes=collector.notes, charts=True):
+                if file.endswith("/"):
+                    _read_chart(collector, file.rstrip("/"), chart_values)
+                    yield from collector.drain()
+                    continue
+                if file in skip_files or file in seen:
+                    continue
+                seen.add(file)
+                for _ in collector.read_file_parts(file):
+                    yield from collector.drain()
+        elif absolute not in seen:
+            seen.add(absolute)
+            if os.path.basename(absolute) == RESOURCES_JSON:
+                collector.read_render(absolute)
+            else:
+                for _ in collector.read_file_parts(absolute):
+                    yield from collector.drain()
+        yield from collector.drain()
+    yield from collector.drain()
+    collector.finish_stream()
+    if duplicates is not None:
+        duplicates.extend(collector.duplicates)
+    if notes is not None:
+        notes.extend(collector.notes)
+    if warnings is not None:
+        warnings.extend(collector.warnings)
+    if collector.problems:
+        raise ManifestError(collector.problems)
+
+
+def _read_chart(collector: "_Collector", directory: str, values: Optional[dict]) -> None:
+    """A Helm chart directory's objects, rendered as ``helm template <dir>`` renders them (release
+    named after the chart, namespace ``default``, the chart's default values merged with
+    *values*) by :func:`hardened.engine.render_local_chart`; each object is located at the
+    chart's ``Chart.yaml``."""
+    from . import engine
+
+    file = display_path(os.path.join(directory, CHART_FILE), collector.cwd)
+    try:
+        render = engine.render_local_chart(directory, values=values or {})
+    except engine.ChartError as e:
+        collector.problems.append(f"{file}: {e}")
+        return
+    collector.notes.append(f"{display_path(directory, collector.cwd)}: Helm chart {render.chart} {render.version} "
+                           f"rendered with its default values{' and --values' if values else ''} "
+                           f"({len(render.objects)} objects{f', {len(render.hooks)} hooks dropped' if render.hooks else ''})")
+    for obj in render.objects:
+        collector.add_object(obj, file, 1)
 
 
 def iter_resources(paths: Union[PathLike, Iterable[PathLike]], *, stack: str = DEFAULT_STACK,
@@ -804,40 +1149,14 @@ def iter_resources(paths: Union[PathLike, Iterable[PathLike]], *, stack: str = D
     object once: the last of its definitions (the earlier ones are appended to *duplicates*, when
     given, as :class:`Duplicate`). After the last resource, raises :class:`ManifestError` listing
     every unreadable file or document (``file:line: why``)."""
-    if isinstance(paths, (str, os.PathLike)):
-        paths = [paths]
-    collector = _Collector(stack, project)
-    seen: set[str] = set()
-    for raw in paths:
-        absolute = os.path.abspath(raw)
-        if not os.path.exists(absolute):
-            collector.problems.append(f"{os.fspath(raw)}: no such file or directory")
-            continue
-        if os.path.isdir(absolute):
-            skip = {os.path.join(absolute, POLICY_CONFIG), os.path.join(absolute, OPT_OUTS)}
-            render = os.path.join(absolute, RESOURCES_JSON)
-            if os.path.isfile(render):
-                skip.add(render)
-                if render not in seen:
-                    seen.add(render)
-                    skip |= collector.read_render(render)
-            for file in walk(absolute, collector.problems):
-                if file in skip or file in seen:
-                    continue
-                seen.add(file)
-                collector.read_file(file)
-        elif absolute not in seen:
-            seen.add(absolute)
-            if os.path.basename(absolute) == RESOURCES_JSON:
-                collector.read_render(absolute)
-            else:
-                collector.read_file(absolute)
-    resources = collector.finish()
-    if duplicates is not None:
-        duplicates.extend(collector.duplicates)
-    yield from resources
-    if collector.problems:
-        raise ManifestError(collector.problems)
+    resources: list[Resource] = []
+    try:
+        for resource in stream_resources(paths, stack=stack, project=project, duplicates=duplicates):
+            resources.append(resource)
+    except ManifestError:
+        yield from (r for r in resources if not r.superseded)
+        raise
+    yield from (r for r in resources if not r.superseded)
 
 
 def load_path(paths: Union[PathLike, Iterable[PathLike]], *, stack: str = DEFAULT_STACK,

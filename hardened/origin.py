@@ -130,7 +130,11 @@ class Locator:
     """Origins for the verdicts of one analysis."""
 
     def __init__(self, resources: Iterable[Any], *, stack_file: Optional[str] = None,
-                 search: Iterable[str] = (), project: str = "hardened-stack"):
+                 search: Iterable[str] = (), project: str = "hardened-stack",
+                 texts: Optional[Mapping[str, str]] = None):
+        #: the text of inputs that are no file (standard input), by the name resources give them
+        self.texts = dict(texts or {})
+        self._text_indexes: dict[str, LineIndex] = {}
         self.by_urn: dict[str, Any] = {}
         for r in resources:
             self.by_urn.setdefault(r.urn, r)
@@ -190,6 +194,13 @@ class Locator:
 
     def field_place(self, resource: Any, message: str) -> Place:
         file, line = resource.file, resource.line or 1
+        if file in self.texts:
+            index = self._text_indexes.get(file)
+            if index is None:
+                index = self._text_indexes[file] = LineIndex(self.texts[file])
+            pos = index.locate(line, field_paths(message))
+            if pos is not None:
+                return Place(file, pos.line, pos.column)
         if file and not file.startswith("<") and file.endswith((".yaml", ".yml")) and os.path.isfile(file):
             pos: Optional[Position] = LineIndex.of_file(file).locate(line, field_paths(message))
             if pos is not None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import hashlib
 import json
 import logging
 import os
@@ -178,8 +179,8 @@ class ChartContext:
     server_side_apply: bool = True
 
 
-#: The config model's default of cluster.kubernetesVersion.
-DEFAULT_KUBE_VERSION = "1.33"
+#: The config model's default of cluster.kubernetesVersion (one constant, in hardened.engine).
+DEFAULT_KUBE_VERSION = engine.DEFAULT_KUBE_VERSION
 
 
 def stack_kube_version(config: dict[str, str]) -> str:
@@ -519,8 +520,80 @@ except ImportError:  # pragma: no cover
     from yaml import SafeDumper as _Dumper  # type: ignore[assignment]
 
 
+_TAGS = {str: "tag:yaml.org,2002:str", int: "tag:yaml.org,2002:int", bool: "tag:yaml.org,2002:bool",
+         type(None): "tag:yaml.org,2002:null"}
+_MAP_TAG, _SEQ_TAG = "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"
+
+
+class _Shared(Exception):
+    """A container met twice: PyYAML would write an anchor and an alias; its representer does it."""
+
+
+def _node(value: Any, seen: set[int]) -> yaml.Node:
+    """*value* as the node PyYAML's SafeRepresenter builds with ``sort_keys=True`` and
+    ``default_flow_style=False`` (block style, plain scalars resolved by the emitter), without
+    its per-value dispatch and alias bookkeeping: the representer took a third of a render."""
+    cls = value.__class__
+    if cls is str:
+        return yaml.ScalarNode(_TAGS[str], value)
+    if cls is dict:
+        if id(value) in seen:
+            raise _Shared
+        seen.add(id(value))
+        items = sorted(value.items()) if all(k.__class__ is str for k in value) else None
+        if items is None:
+            raise _Shared  # non-string keys: the representer's own ordering rules
+        return yaml.MappingNode(_MAP_TAG, [(yaml.ScalarNode(_TAGS[str], k), _node(v, seen)) for k, v in items],
+                                flow_style=False)
+    if cls is list:
+        if id(value) in seen:
+            raise _Shared
+        seen.add(id(value))
+        return yaml.SequenceNode(_SEQ_TAG, [_node(v, seen) for v in value], flow_style=False)
+    if cls is bool:
+        return yaml.ScalarNode(_TAGS[bool], "true" if value else "false")
+    if cls is int:
+        return yaml.ScalarNode(_TAGS[int], str(value))
+    if value is None:
+        return yaml.ScalarNode(_TAGS[type(None)], "null")
+    raise _Shared  # floats and anything else: the representer's rules
+
+
 def dump_yaml(obj: Any) -> str:
-    return yaml.dump(obj, Dumper=_Dumper, sort_keys=True, default_flow_style=False, allow_unicode=True, width=120)
+    """*obj* as YAML, byte for byte what ``yaml.dump(obj, Dumper=CSafeDumper, sort_keys=True,
+    default_flow_style=False, allow_unicode=True, width=120)`` writes (tests/speed check it on
+    every rendered manifest), through a direct node builder and the C emitter."""
+    try:
+        node = _node(obj, set())
+    except _Shared:
+        return yaml.dump(obj, Dumper=_Dumper, sort_keys=True, default_flow_style=False, allow_unicode=True,
+                         width=120)
+    return yaml.serialize(node, Dumper=_FastDumper, allow_unicode=True, width=120)
+
+
+class _FastDumper(_Dumper):  # type: ignore[misc, valid-type]
+    """The emitter asks the resolver twice per scalar whether its plain form reads back as the
+    same tag: the answers are cached (keys and values repeat across objects), and the path
+    resolvers, which this dumper has none of, are skipped."""
+
+    _resolved: dict = {}
+
+    def resolve(self, kind, value, implicit):  # noqa: D102 (PyYAML's hook)
+        if kind is yaml.ScalarNode:
+            key = (value, implicit)
+            hit = self._resolved.get(key)
+            if hit is None:
+                if len(self._resolved) > 100_000:
+                    self._resolved.clear()
+                hit = self._resolved[key] = super().resolve(kind, value, implicit)
+            return hit
+        return super().resolve(kind, value, implicit)
+
+    def descend_resolver(self, current_node, current_index):  # noqa: D102
+        return None
+
+    def ascend_resolver(self):  # noqa: D102
+        return None
 
 
 def resources_json(document: dict[str, Any]) -> str:
@@ -560,8 +633,11 @@ def write_output(records: list[Registered], out: Path, stack: str) -> dict[str, 
             written[rel] = rec.urn
             target = out / rel
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(dump_yaml(rec.inputs))
+            text = dump_yaml(rec.inputs)
+            target.write_text(text)
             entry["manifest"] = rel
+            # check compares it with the file, and says so when the manifest was edited after render
+            entry["manifestSha256"] = hashlib.sha256(text.encode("utf-8")).hexdigest()
         entries.append(entry)
     document = {"project": PROJECT, "stack": stack, "resources": entries}
     (out / "resources.json").write_text(resources_json(document))
@@ -616,7 +692,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stack", default="prod", help="stack name: reads Pulumi.<stack>.yaml (default prod)")
     parser.add_argument("--out", default=None, help="output directory (default build/<stack>)")
     parser.add_argument("--root", default=str(REPO_ROOT), help=argparse.SUPPRESS)
-    parser.add_argument("--quiet", action="store_true", help="no progress lines")
+    parser.add_argument("--quiet", "-q", action="store_true", help="no progress lines (warnings are still shown)")
     parser.add_argument("--chart-cache", metavar="DIR", default=None,
                         help=f"folder of unpacked Helm charts, <chart>-<version>/ (default ${engine.CACHE_ENV}, "
                              f"else {engine.DEFAULT_CACHE})")

@@ -26,9 +26,14 @@ def full_keys(sections: Optional[dict[str, Any]]) -> dict[str, Any]:
 
 def render_records(overrides: Optional[dict[str, Any]] = None, program: Optional[Callable[[], Any]] = None,
                    stack: str = "prod") -> list:
-    """Run the real program (or *program*) under mocks with the stack's config plus *overrides*."""
+    """Run the real program (or *program*) under mocks with the stack's config plus *overrides*
+    (the stack as written: rendered once per test run, tests/rendercache.py)."""
     from hardened.render import run_program
 
+    if not overrides and program is None:
+        from tests.rendercache import cached_run_program
+
+        return cached_run_program(stack, ROOT)
     return run_program(stack, ROOT, overrides=full_keys(overrides), program=program)
 
 

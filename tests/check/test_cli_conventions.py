@@ -231,15 +231,27 @@ def test_several_outputs_in_one_run(capsys, dirty_dir, tmp_path):
     assert f"wrote sarif to {sarif}" in err
 
 
-def test_junit_has_a_suite_per_policy_and_a_failure_per_violation(capsys, dirty_dir):
-    status, out, _ = run_cli(capsys, "check", dirty_dir, "--format", "junit")
+def test_junit_has_a_suite_per_policy_and_a_testcase_per_policy_and_resource(capsys, dirty_dir, monkeypatch):
+    """Issue 25: one testcase per policy x resource (all of a resource's messages in one failure),
+    unique ids, and paths relative to the working directory."""
+    monkeypatch.chdir(dirty_dir.parent)
+    status, out, _ = run_cli(capsys, "check", dirty_dir.name, "--format", "junit")
     root = ET.fromstring(out)
     suites = {s.get("name"): s for s in root.findall("testsuite")}
-    doc = json.loads(run_cli(capsys, "check", dirty_dir, "--format", "json")[1])
+    doc = json.loads(run_cli(capsys, "check", dirty_dir.name, "--format", "json")[1])
     assert set(suites) == {p["name"] for p in doc["policies"]}
-    assert int(root.get("failures")) == doc["summary"]["violations"] == len(root.findall(".//failure"))
+    pairs = {(v["policy"], (v["resource"] or {}).get("urn") or "stack") for v in doc["violations"]}
+    assert int(root.get("failures")) == len(pairs) == len(root.findall(".//failure"))
+    cases = root.findall(".//testcase")
+    ids = [c.get("id") for c in cases]
+    assert len(ids) == len(set(ids)) and all(ids)
+    files = {c.get("file") for c in cases if c.get("file")}
+    assert files and all(not f.startswith("/") and f.startswith("dirty/") for f in files), files
     bounded = suites["cronjob-enforce-bounded-runs"]
-    assert int(bounded.get("failures")) == sum(v["policy"] == "cronjob-enforce-bounded-runs" for v in doc["violations"])
+    assert int(bounded.get("failures")) == len({u for p, u in pairs if p == "cronjob-enforce-bounded-runs"})
+    failure = bounded.find(".//failure")
+    messages = [v["message"] for v in doc["violations"] if v["policy"] == "cronjob-enforce-bounded-runs"]
+    assert all(m in failure.text for m in messages)
     clean = suites["pod-disallow-host-ports"]
     assert clean.get("failures") == "0" and len(clean.findall("testcase")) == 1
 

@@ -21,7 +21,9 @@ NEW_REGISTRY = "registry.example.com/payments"
 
 @pytest.fixture(scope="module")
 def prod_records():
-    return run_program("prod", ROOT)
+    from tests.rendercache import cached_run_program
+
+    return cached_run_program("prod", ROOT)
 
 
 @pytest.fixture(scope="module")

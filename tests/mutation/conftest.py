@@ -38,9 +38,9 @@ def as_resource(res: Res) -> Resource:
 
 @pytest.fixture(scope="session")
 def prod_stack() -> list[Res]:
-    from hardened.render import run_program
+    from tests.rendercache import cached_run_program
 
-    return analyzable(run_program("prod", ROOT))
+    return analyzable(cached_run_program("prod", ROOT))
 
 
 @pytest.fixture(scope="session")

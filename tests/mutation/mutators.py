@@ -9,6 +9,8 @@ the stack as components land. A mutator whose target is absent is "not applicabl
 from __future__ import annotations
 
 import copy
+import gc
+import pickle
 import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Optional
@@ -150,8 +152,15 @@ class Mutator:
 
     def mutants(self, stack: list[Res]) -> list[Mutant]:
         out = []
+        frozen = pickle.dumps(stack, protocol=pickle.HIGHEST_PROTOCOL)  # a deep copy per mutant, 5x faster
         for target, apply in self.targets(stack):
-            mutated = copy.deepcopy(stack)
+            collecting = gc.isenabled()
+            gc.disable()  # the copy allocates ~100k objects at once: the cyclic collector would rescan the heap
+            try:
+                mutated = pickle.loads(frozen)
+            finally:
+                if collecting:
+                    gc.enable()
             changed = apply(mutated)
             if mutated != stack:  # a target already in the weakened state (an exempted component) is no mutant
                 out.append(Mutant(self.name, target, mutated, changed, self.policies))

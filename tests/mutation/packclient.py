@@ -4,6 +4,7 @@ exactly as the Pulumi CLI does and drives it over the Analyzer gRPC protocol (``
 resource, ``AnalyzeStack`` for the set). Nothing here talks gRPC itself."""
 from __future__ import annotations
 
+import json
 import time
 from typing import Iterable, NamedTuple
 
@@ -38,6 +39,8 @@ class PackClient:
         self.process = process
         self.started_by = "hardened.analyzer.PolicyPackProcess"
         self.start_seconds = start_seconds
+        self._memo: dict[tuple, list[Diagnostic]] = {}
+        self._configured_with = None
 
     @staticmethod
     def _diagnostics(analysis) -> list[Diagnostic]:
@@ -51,8 +54,31 @@ class PackClient:
         return self._diagnostics(self.process.analyze([res.to_pack()], stack=False))
 
     def analyze_all(self, resources: Iterable[Resource], stack: bool = True) -> list[Diagnostic]:
-        """Every resource through ``Analyze`` (pipelined), then the set through ``AnalyzeStack``."""
-        return self._diagnostics(self.process.analyze([r.to_pack() for r in resources], stack=stack))
+        """Every resource through ``Analyze`` (pipelined), then the set through ``AnalyzeStack``.
+
+        ``Analyze`` judges one resource alone, so its answer for a resource already sent (same
+        type, name, URN and properties, compared as canonical JSON) is remembered: a mutated
+        stack sends only its changed resources through ``Analyze``, and every resource through
+        ``AnalyzeStack`` (issue 26: the mutation suite re-judged ~400 unchanged resources per
+        mutant). The memo is dropped whenever the pack is configured."""
+        resources = list(resources)
+        if self._configured_with is not getattr(self.process, "_last_config", None):
+            self._memo.clear()
+            self._configured_with = getattr(self.process, "_last_config", None)
+        keys = [(r.type, r.name, r.urn, r.custom, json.dumps(r.props, sort_keys=True, default=str)) for r in resources]
+        packed = [r.to_pack() for r in resources]
+        fresh = {id(p) for p, k in zip(packed, keys) if k not in self._memo}
+        analysis = self.process.analyze(packed, stack=stack, send_analyze=lambda p: id(p) in fresh)
+        out = [Diagnostic(v.policy, v.message, v.mandatory, v.urn) for v in analysis.verdicts if v.stage == "stack"]
+        by_resource: dict[int, list[Diagnostic]] = {}
+        for v in analysis.verdicts:
+            if v.stage != "stack" and v.resource is not None:
+                by_resource.setdefault(id(v.resource), []).append(Diagnostic(v.policy, v.message, v.mandatory, v.urn))
+        for p, key in zip(packed, keys):
+            if id(p) in fresh:
+                self._memo[key] = by_resource.get(id(p), [])
+            out.extend(self._memo[key])
+        return out
 
     def close(self) -> None:
         self.process.close()

@@ -42,7 +42,9 @@ def _operator_charts(records) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def judged(tmp_path_factory):
     """The prod stack rendered and judged by the pack with the stack's own policy configuration."""
-    records = run_program("prod", ROOT)
+    from tests.rendercache import cached_run_program
+
+    records = cached_run_program("prod", ROOT)
     out = tmp_path_factory.mktemp("prod")
     write_output(records, out, "prod")
     with PolicyPackProcess(config=stack_policy_config("prod", ROOT)) as pack:

@@ -71,7 +71,13 @@ _GLOB = re.compile(r"[*?\[]")
 _MIN_REASON = 10
 
 
-class _Loader(yaml.SafeLoader):
+try:  # libyaml parses and composes; the constructors below stay the same (Python)
+    _SafeLoader = yaml.CSafeLoader
+except AttributeError:  # pragma: no cover - PyYAML built without libyaml
+    _SafeLoader = yaml.SafeLoader  # type: ignore[misc]
+
+
+class _Loader(_SafeLoader):  # type: ignore[misc, valid-type]
     """YAML without implicit dates (``expires`` is checked by :func:`parse_date`, which names the
     entry when the date is impossible, 2030-13-01, instead of failing inside the parser), whose
     mappings remember their line and their keys' lines (errors name ``file:line``)."""
@@ -79,7 +85,7 @@ class _Loader(yaml.SafeLoader):
 
 _Loader.yaml_implicit_resolvers = {
     first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    for first, resolvers in _SafeLoader.yaml_implicit_resolvers.items()
 }
 
 
@@ -99,6 +105,14 @@ def _construct_located(loader: _Loader, node: yaml.MappingNode):
 
 
 _Loader.add_constructor("tag:yaml.org,2002:map", _construct_located)
+
+
+class _PyLoader(yaml.SafeLoader):
+    """The same loader on the pure-Python parser: only to word a syntax error."""
+
+
+_PyLoader.yaml_implicit_resolvers = _Loader.yaml_implicit_resolvers
+_PyLoader.add_constructor("tag:yaml.org,2002:map", _construct_located)
 
 
 class ExemptionError(ValueError):
@@ -419,25 +433,65 @@ def parse_exemptions(entries: Any, *, source: str = DEFAULT_SOURCE, policy: Opti
     return out
 
 
+#: (path, source, known, size, mtime) -> the parsed entries (or the error): one parse per file
+#: version per process (a render asks for the file once per constraint, issue 26).
+_CACHE: dict[tuple, tuple[tuple[Exemption, ...], Optional[ExemptionError]]] = {}
+
+
 def load_exemptions(path: Optional[Path | str] = None, *, known: Optional[Iterable[str]] = None) -> list[Exemption]:
     """The exemptions of *path* (default: ``policy_pack/exemptions.yaml``).
 
     A missing default file means no exemptions (the narrowest reading); a malformed file raises
     :class:`ExemptionError` naming the file, the line, the entry and the field. Policy names are
-    checked against *known* (default: the pack's policies).
+    checked against *known* (default: the pack's policies). A file is parsed once per process
+    and version (its size and modification time): the entries are immutable.
     """
     file = Path(path) if path is not None else DEFAULT_PATH
     if path is None and not file.exists():
         return []
-    source = DEFAULT_SOURCE if path is None else str(file)
+    source = DEFAULT_SOURCE if path is None or _same_file(file, DEFAULT_PATH) else str(file)
     if known is None:
         known = known_policies() or None
+    try:
+        stat = file.stat()
+        key: Optional[tuple] = (str(file.resolve()), source, frozenset(known) if known is not None else None,
+                                stat.st_size, stat.st_mtime_ns)
+    except OSError:
+        key = None
+    if key is not None and key in _CACHE:
+        entries, error = _CACHE[key]
+        if error is not None:
+            raise ExemptionError(str(error))
+        return list(entries)
+    try:
+        entries = tuple(_load_exemptions(file, source, known))
+    except ExemptionError as e:
+        if key is not None:
+            _CACHE[key] = ((), e)
+        raise
+    if key is not None:
+        _CACHE[key] = (entries, None)
+    return list(entries)
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve()
+    except OSError:
+        return False
+
+
+def _load_exemptions(file: Path, source: str, known: Optional[Iterable[str]]) -> list[Exemption]:
     try:
         text = file.read_text(encoding="utf-8")
     except OSError as e:
         raise ExemptionError(f"{source}: cannot be read: {e.strerror or e}") from None
     try:
-        doc = yaml.load(text, Loader=_Loader)  # noqa: S506 (a safe loader)
+        try:
+            doc = yaml.load(text, Loader=_Loader)  # noqa: S506 (a safe loader)
+        except yaml.YAMLError:
+            # the pure-Python parser marks the line a person looks at (libyaml marks where it gave up)
+            doc = yaml.load(text, Loader=_PyLoader)  # noqa: S506
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
         at = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source

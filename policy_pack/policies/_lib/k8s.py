@@ -476,6 +476,73 @@ def parse_image(ref: str) -> ImageRef:
     return ImageRef(registry, path, tag, digest or None)
 
 
+# The reference grammar of github.com/distribution/reference (regexp.go: domain, path components,
+# tag, digest; reference.go: NameTotalLengthMax = 255) and the digest rules of
+# github.com/opencontainers/go-digest (algorithm.go: sha256 is 64, sha384 96, sha512 128
+# lowercase hex digits). Runtimes refuse a reference that breaks it, so the messages below say
+# which part is wrong instead of judging a reference that cannot be pulled at all.
+_DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
+_DOMAIN = re.compile(rf"^(?:{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*|\[[a-fA-F0-9:]+\])(?::[0-9]+)?$")
+_PATH_COMPONENT = re.compile(r"^[a-z0-9]+(?:(?:[_.]|__|[-]+)[a-z0-9]+)*$")
+_TAG = re.compile(r"^[\w][\w.-]{0,127}$")
+_DIGEST_ALGORITHM = re.compile(r"^[a-z0-9]+(?:[.+_-][a-z0-9]+)*$")
+DIGEST_HEX_LENGTHS = {"sha256": 64, "sha384": 96, "sha512": 128}
+NAME_TOTAL_LENGTH_MAX = 255
+
+
+@lru_cache(maxsize=4096)
+def reference_problem(ref: str) -> Optional[str]:
+    """What makes *ref* an invalid image reference (None when it is valid), in words: an
+    uppercase repository path, a digest of the wrong length, a tag too long, ..."""
+    if ref != ref.strip() or any(ch.isspace() for ch in ref):
+        return "it contains whitespace"
+    name, at, digest = ref.partition("@")
+    tag = None
+    slash, colon = name.rfind("/"), name.rfind(":")
+    if colon > slash:
+        name, tag = name[:colon], name[colon + 1:]
+    first, sep, rest = name.partition("/")
+    domain, path = (first, rest) if sep and _is_host(first) else ("", name)
+    if not path:
+        return "it names no repository"
+    if domain and not _DOMAIN.match(domain):
+        return f"the registry host {domain!r} is not a valid host[:port]"
+    if len(name) > NAME_TOTAL_LENGTH_MAX:
+        return f"the name is {len(name)} characters long; at most {NAME_TOTAL_LENGTH_MAX} are allowed"
+    for component in path.split("/"):
+        if _PATH_COMPONENT.match(component):
+            continue
+        if component.lower() != component and _PATH_COMPONENT.match(component.lower()):
+            return (f"the repository path {path!r} has uppercase letters; repository names must be lowercase "
+                    f"({path.lower()!r})")
+        if not component:
+            return f"the repository path {path!r} has an empty component (a doubled or trailing '/')"
+        return (f"the path component {component!r} is not valid: lowercase letters and digits, separated by "
+                "'.', '_', '__' or dashes")
+    if tag is not None and not _TAG.match(tag):
+        if not tag:
+            return "the tag after ':' is empty"
+        if len(tag) > 128:
+            return f"the tag is {len(tag)} characters long; at most 128 are allowed"
+        return (f"the tag {tag!r} is not valid: letters, digits, '_', '.' and '-', not starting with '.' or '-'")
+    if at:
+        algorithm, colon_, hexpart = digest.partition(":")
+        if not colon_ or not algorithm:
+            return f"the digest {digest!r} is not <algorithm>:<hex>, e.g. sha256:<64 hex digits>"
+        if not _DIGEST_ALGORITHM.match(algorithm):
+            return f"the digest algorithm {algorithm!r} is not valid"
+        want = DIGEST_HEX_LENGTHS.get(algorithm)
+        if want is None:
+            return f"the digest algorithm {algorithm!r} is not one runtimes verify (sha256, sha384, sha512)"
+        if not re.fullmatch(r"[0-9a-fA-F]*", hexpart):
+            return f"the {algorithm} digest has characters other than hex digits"
+        if len(hexpart) != want:
+            return f"the {algorithm} digest has {len(hexpart)} hex digits; it must have exactly {want}"
+        if hexpart != hexpart.lower():
+            return f"the {algorithm} digest has uppercase hex digits; digests are lowercase"
+    return None
+
+
 def registry_prefix(entry: str) -> str:
     """A trusted-registry entry as an image-name prefix: ``openpolicyagent`` (a Docker Hub
     namespace) is ``docker.io/openpolicyagent``; ``ghcr.io`` stays a whole registry."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pulumi_policy import Severity
 
 from .._lib.framework import finding, nist_800_171, resource_policy
-from .._lib.k8s import DIGEST, POD_KINDS, PodSpec, container_findings, get_str, parse_image
+from .._lib.k8s import DIGEST, POD_KINDS, PodSpec, container_findings, get_str, parse_image, reference_problem
 
 
 def check(obj, config):
@@ -18,6 +18,11 @@ def check(obj, config):
         image = get_str(c.obj, "image", c.path)
         if not image:
             yield finding("no-image", f"{c.label} names no image ({c.path}.image); name one pinned by digest")
+            return
+        problem = reference_problem(image)
+        if problem:  # what is wrong with it, not "tags are mutable" (distribution reference grammar)
+            yield (f"{c.label} image {image!r} is not a valid image reference: {problem}; no runtime can pull it "
+                   f"({c.path}.image)")
             return
         ref = parse_image(image)
         if ref.digest:

@@ -16,7 +16,8 @@ from __future__ import annotations
 from pulumi_policy import Severity
 
 from .._lib.framework import finding, nist_800_171, resource_policy
-from .._lib.k8s import POD_KINDS, PodSpec, container_findings, get_str, parse_image, registry_prefix, trusted
+from .._lib.k8s import (POD_KINDS, PodSpec, container_findings, get_str, parse_image, reference_problem,
+                        registry_prefix, trusted)
 from .._lib.registries import shared_host
 
 DEFAULT_REGISTRIES = [
@@ -46,6 +47,11 @@ def check(obj, config):
         image = get_str(c.obj, "image", c.path)
         if not image:
             yield finding("no-image", f"{c.label} names no image ({c.path}.image); name one from a trusted registry")
+            return
+        problem = reference_problem(image)
+        if problem:  # the registry of a reference no runtime parses is no registry at all
+            yield (f"{c.label} image {image!r} is not a valid image reference: {problem}; no runtime can pull it "
+                   f"({c.path}.image)")
             return
         ref = parse_image(image)
         if not trusted(ref, prefixes):
