@@ -120,6 +120,8 @@ class AuditTrailsArgs(StrictModel):
     key_arn: Any = Field(description="The audit key's ARN (the bucket's SSE-KMS key).")
     oidc_provider_arn: Any = Field(None, description="cluster.oidcProviderArn (or the created cluster's, an Output).")
     oidc_issuer_url: Optional[str] = Field(None, description="cluster.oidcIssuerUrl.")
+    eks_log_group_name: Any = Field(None, description="The created cluster's control-plane log group name (an "
+                                                      "Output): the subscription waits for the group it names.")
     vault: bool = Field(False, description="Vault is part of the stack.")
     vault_role_name: Optional[str] = Field(None, description="Vault's IRSA role (components.vault.role_name): the "
                                                              "shipper sidecar in Vault's pods writes with it.")
@@ -402,7 +404,7 @@ class AuditTrails(HardenedComponent):
         # --- Kubernetes API server audit log: CloudWatch -> subscription -> Firehose -> S3 -----
         if c.eks:
             group_name = c.eks_log_group or f"/aws/eks/{args.cluster_name}/cluster"
-            group_ref: Any = group_name
+            group_ref: Any = args.eks_log_group_name if args.eks_log_group_name is not None else group_name
             if c.manage_eks_log_group:
                 group = aws.cloudwatch.LogGroup(f"{name}-eks-logs", name=group_name,
                                                 retention_in_days=c.log_retention_days, tags=tags,

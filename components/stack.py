@@ -346,6 +346,7 @@ class HardenedStack(HardenedComponent):
                 account_id=cfg.cluster.account_id, bucket_name=self.compliance.bucket.bucket,
                 bucket_arn=self.compliance.bucket.arn, key_arn=self.compliance.key.arn,
                 oidc_provider_arn=oidc_provider_arn, oidc_issuer_url=oidc_issuer_url,
+                eks_log_group_name=cluster.log_group.name if created else None,
                 vault=self.vault is not None, falco=falco_archive(cfg),
                 vault_role_name=vault_role_name(cfg.cluster.name) if self.vault is not None else None,
                 known_bucket_name=cfg.compliance.audit_retention.bucket_name,

@@ -75,10 +75,14 @@ def test_aws_apis_are_reached_through_vpc_endpoints(prod):
 def test_flow_logs_go_to_the_audit_bucket_which_admits_their_delivery(prod):
     records, _ = prod
     flow = one(records, "aws:ec2/flowLog:FlowLog").inputs
-    bucket = one(records, "aws:s3/bucket:Bucket", "compliance-audit-logs").inputs["bucket"]
+    audit = one(records, "aws:s3/bucket:Bucket", "compliance-audit-logs")
+    bucket = audit.inputs["bucket"]
     assert flow["trafficType"] == "ALL" and flow["logDestinationType"] == "s3"
     assert flow["logDestination"] == f"arn:aws:s3:::{bucket}/vpc-flow-logs/"
-    policy = doc(one(records, "aws:s3/bucketPolicy:BucketPolicy").inputs["policy"])
+    # the audit bucket's own policy (the edge's ALB access-log bucket has another): the one naming its id
+    (audit_policy,) = [p for p in of_type(records, "aws:s3/bucketPolicy:BucketPolicy")
+                       if p.inputs["bucket"] == f"{audit.name}-id"]
+    policy = doc(audit_policy.inputs["policy"])
     write = next(s for s in policy["Statement"] if s["Sid"] == "FlowLogDeliveryWrite")
     assert write["Principal"] == {"Service": "delivery.logs.amazonaws.com"}
     assert write["Resource"].startswith(f"arn:aws:s3:::{bucket}/vpc-flow-logs/")

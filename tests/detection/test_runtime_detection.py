@@ -16,6 +16,8 @@ from components.runtime_detection import (NAMESPACE, PRIORITIES, SIEM_SECRET, Ru
                                           network_policies, rules_yaml, hec_endpoint, sidekick_manifests,
                                           validate_rules)
 
+from tests.harness import reviewed
+
 from .harness import config_error, k8s, one, prod_document, render
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
@@ -30,7 +32,7 @@ PRIVATE_SYSLOG = {"address": "siem.lego-mcp.io:514", "protocol": "tcp", "format"
 def _args(**section) -> RuntimeDetectionArgs:
     doc = prod_document()
     doc["runtimeDetection"]["siem"]["syslog"] = PRIVATE_SYSLOG
-    cfg = parse_stack_config(doc)
+    cfg = parse_stack_config(reviewed(doc, whole=True))  # syslog's clear text is a reviewed opt-out in prod
     rd = cfg.runtime_detection.model_copy(update=section) if section else cfg.runtime_detection
     return RuntimeDetectionArgs(config=rd, tenant_images=[w.image for w in cfg.workloads], splunk_token="t")
 

@@ -14,6 +14,13 @@ def role_by_arn(records, arn: str):
     return found[0]
 
 
+def issuer_host(records) -> str:
+    """The host and path of the issuer the stack's IAM trusts: the OIDC provider HardenedCluster
+    registers for the cluster it creates (its URL is the issuer EKS assigned the cluster)."""
+    (provider,) = of_type(records, "aws:iam/openIdConnectProvider:OpenIdConnectProvider")
+    return provider.inputs["url"].removeprefix("https://")
+
+
 def trust(role) -> dict:
     return json.loads(role.inputs["assumeRolePolicy"])
 

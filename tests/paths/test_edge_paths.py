@@ -144,7 +144,10 @@ def test_acme_http01_reaches_the_solver_end_to_end(prod):
     assert tgb["spec"]["serviceRef"] == {"name": f"{gw['metadata']['name']}-{gw['spec']['gatewayClassName']}",
                                          "port": listener["port"]}
     # 4. the ALB's security group may open port 80 to the VPC, and the gateway admits it from the ALB
-    (sg,) = of_type(prod, "aws:ec2/securityGroup:SecurityGroup")
+    # (the ALB's own group: the created cluster has its control plane's, nodes' and endpoints' groups)
+    (alb,) = of_type(prod, "aws:lb/loadBalancer:LoadBalancer")
+    (sg,) = [g for g in of_type(prod, "aws:ec2/securityGroup:SecurityGroup")
+             if f"{g.name}-id" in alb.inputs["securityGroups"]]
     assert any(e["fromPort"] == 80 for e in sg.inputs["egress"])
     assert admitted(prod, "istio-ingress", GATEWAY_POD, "10.0.1.33", 80)
     # 5. the gateway reaches the solver pods cert-manager starts in this namespace, and only it

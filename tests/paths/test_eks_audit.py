@@ -28,9 +28,13 @@ def _one(records, typ: str, suffix: str):
 
 
 def test_the_log_group_feeds_the_stream_with_audit_events_only(prod):
-    group = _one(prod, "aws:cloudwatch/logGroup:LogGroup", "-eks-logs")
-    assert group.inputs["name"] == "/aws/eks/lego-mcp-prod/cluster"  # the group EKS writes
+    # prod creates its cluster, which owns the group EKS writes (made before the cluster, with its
+    # retention): the audit trail only subscribes to it, once it exists
+    (group,) = [g for g in of_type(prod, "aws:cloudwatch/logGroup:LogGroup")
+                if g.inputs["name"] == "/aws/eks/lego-mcp-prod/cluster"]
+    assert "hardened:index:HardenedCluster$" in group.urn
     sub = _one(prod, "aws:cloudwatch/logSubscriptionFilter:LogSubscriptionFilter", "-eks-audit-subscription")
+    assert group.urn in sub.dependencies
     stream = _one(prod, "aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream", "-eks-audit")
     assert sub.inputs["logGroup"] == group.inputs["name"] and sub.inputs["filterPattern"] == AUDIT_FILTER
     assert sub.inputs["destinationArn"].endswith(f"/{stream.name}")

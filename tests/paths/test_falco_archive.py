@@ -22,7 +22,6 @@ from tests.paths import iam
 from tests.paths.upstream import (DEFAULT_AUDIENCE, SIDEKICK_AWS_DEFAULTS, allows, sidekick_s3_key, sidekick_settings,
                                   trusts_web_identity, upstream_text, web_identity_role, webhook_env)
 
-ISSUER = "oidc.eks.us-east-1.amazonaws.com/id/4F1C2B7E9A0D3E6F8B5A1C2D3E4F5A6B"
 
 
 def _container(prod) -> dict:
@@ -58,8 +57,8 @@ def test_the_s3_output_is_on_at_start_up_with_the_web_identity(prod):
     role_arn = web_identity_role(_env(prod))
     assert role_arn == "arn:aws:iam::123456789012:role/lego-mcp-prod-falco-audit"
     role = iam.role_by_arn(prod, role_arn)
-    assert trusts_web_identity(iam.trust(role), ISSUER, "falco", "falcosidekick", DEFAULT_AUDIENCE)
-    assert not trusts_web_identity(iam.trust(role), ISSUER, "falco", "falco")
+    assert trusts_web_identity(iam.trust(role), iam.issuer_host(prod), "falco", "falcosidekick", DEFAULT_AUDIENCE)
+    assert not trusts_web_identity(iam.trust(role), iam.issuer_host(prod), "falco", "falco")
 
 
 def test_the_object_it_writes_is_allowed_encrypted_and_locked(prod):

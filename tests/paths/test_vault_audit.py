@@ -22,7 +22,6 @@ from tests.harness import ROOT, k8s, prod_document
 from tests.paths import iam
 from tests.paths.upstream import allows, trusts_web_identity, upstream_text, web_identity_role, webhook_env
 
-ISSUER = "oidc.eks.us-east-1.amazonaws.com/id/4F1C2B7E9A0D3E6F8B5A1C2D3E4F5A6B"
 #: The Fluent Bit 4.0.3 keys this configuration uses (config_map of each plugin; storage.type and
 #: Name/Match/Tag are generic input/output properties).
 TAIL_KEYS = {"path", "db", "read_from_head", "buffer_max_size", "skip_long_lines", "refresh_interval"}
@@ -111,7 +110,7 @@ def test_what_it_writes_lands_under_its_prefix_allowed_encrypted_and_locked(prod
     (sa,) = k8s(prod, "ServiceAccount", _pod(prod)["spec"]["template"]["spec"]["serviceAccountName"], "vault")
     env = {**{e["name"]: e["value"] for e in _sidecar(prod)["env"]}, **webhook_env(sa)}
     role = iam.role_by_arn(prod, web_identity_role(env))
-    assert trusts_web_identity(iam.trust(role), ISSUER, "vault", "vault")
+    assert trusts_web_identity(iam.trust(role), iam.issuer_host(prod), "vault", "vault")
     policy = iam.merged(prod, role)
     assert allows(policy, "s3:PutObject", f"{bucket_arn}/{key}")
     assert not allows(policy, "s3:PutObject", f"{bucket_arn}/falco/x")
