@@ -714,7 +714,8 @@ class _Collector:
         if not isinstance(inputs, dict):
             self.problems.append(f"{file}:{line}: inputs of {token} {name} must be a mapping")
             return
-        unknown = sorted(set(doc) - {"pulumiType", "name", "inputs", "custom", "parent"})
+        # a YAML key may be a bool or a number (`yes:`, `1:`): named as written, sorted as text
+        unknown = sorted((str(k) for k in set(doc) - {"pulumiType", "name", "inputs", "custom", "parent"}))
         if unknown:
             self.problems.append(f"{file}:{line}: unknown key(s) {', '.join(unknown)} in a pulumiType document "
                                  "(allowed: pulumiType, name, inputs, custom, parent)")

@@ -255,11 +255,14 @@ def _render_chart(inputs: dict[str, Any], name: str, ctx: ChartContext) -> engin
         kube_version=ctx.kube_version or DEFAULT_KUBE_VERSION, repo=repo, skip_crds=bool(inputs.get("skipCrds")),
         cache=ctx.cache, extra_api_versions=ctx.installed_apis, provider_namespace=ctx.provider_namespace)
     post = inputs.get("postRenderer")
-    if isinstance(post, dict) and post.get("args"):
+    if post:
         # The provider pipes the rendered manifests through the command; the only post-renderer the
-        # program sets is images.lock's (components/imagelock.py), run here in-process.
+        # program sets is images.lock's (components/imagelock.py), run here in-process. Any other
+        # (a command with or without args) is refused: ignoring it would judge what it would change.
         from components import imagelock
 
+        if not isinstance(post, dict):
+            raise ChartError(f"{name}: postRenderer must be a mapping with command and args, got {post!r}")
         args = [str(a) for a in post.get("args") or []]
         if not args or Path(args[0]).name != "imagelock.py":
             raise ChartError(f"{name}: postRenderer {post.get('command')} {' '.join(args)} cannot run offline "

@@ -73,7 +73,14 @@ def test_a_registry_the_stack_adds_is_trusted_by_both_layers(capsys, tmp_path):
     Gatekeeper's constraint follows the stack; with the stack's policy configuration the pack
     follows too, while the pack's defaults alone would refuse the image."""
     doc = prod_document()
-    overrides = {"trustedRegistries": doc["trustedRegistries"] + [NEW_REGISTRY], "workloads": doc["workloads"]}
+    # the workload runs in a namespace where signatures are verified, so the team also names the
+    # release workflow that signs its images (config: an image no signature policy names is refused)
+    admission = doc["admission"]
+    signer = {"repository": "https://github.com/example/payments", "workflow": ".github/workflows/release.yml",
+              "refs": ["refs/tags/v"], "images": [f"{NEW_REGISTRY}/**"]}
+    admission["signatures"]["signers"] = admission["signatures"].get("signers", []) + [signer]
+    overrides = {"trustedRegistries": doc["trustedRegistries"] + [NEW_REGISTRY], "workloads": doc["workloads"],
+                 "admission": admission}
     digest = overrides["workloads"][0]["image"].split("@", 1)[1]
     overrides["workloads"][0]["image"] = f"{NEW_REGISTRY}/dashboard@{digest}"
     out = tmp_path / "render"

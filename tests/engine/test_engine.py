@@ -252,32 +252,13 @@ def test_the_check_of_a_render_sends_the_chart_empty_and_judges_it_by_its_childr
     from hardened.analyzer import PolicyPackProcess
     from hardened.manifests import load_path
 
-    sent = {"Analyze": [], "AnalyzeStack": []}
+    from .test_wire import Spy
+
     with PolicyPackProcess() as pack:
-        stub = pack._stub
-
-        class Spy:
-            def __getattr__(self, name):
-                return getattr(stub, name)
-
-        analyze, analyze_stack = stub.Analyze, stub.AnalyzeStack
-
-        class Calls:
-            @staticmethod
-            def future(request, **kw):
-                sent["Analyze"].append(request)
-                return analyze.future(request, **kw)
-
-        class StackCalls:
-            @staticmethod
-            def future(request, **kw):
-                sent["AnalyzeStack"].append(request)
-                return analyze_stack.future(request, **kw)
-
-        spy = Spy()
-        spy.Analyze, spy.AnalyzeStack = Calls, StackCalls
-        pack._stub = spy
+        spy = Spy(pack.wait_ready())
+        spy.attach(pack)
         analysis = pack.analyze(load_path(_chart_render(tmp_path, children)))
+    sent = spy.sent
     from google.protobuf import json_format
 
     [chart_analyze] = [r for r in sent["Analyze"] if r.type == engine.CHART_TOKEN]
@@ -427,8 +408,12 @@ def test_the_provider_namespace_is_the_default_of_a_chart_and_of_an_unresolved_k
 
 
 def test_a_post_renderer_is_refused_and_include_hooks_is_ignored_with_the_providers_warning(cache):
+    """Only images.lock's post-renderer (components/imagelock.py, which the stack sets when the lock
+    names an image) runs offline, in-process; any other command, with or without args, is refused."""
     with pytest.raises(engine.ChartError, match="postRenderer"):
         _expand(cache, postRenderer={"command": "kustomize"})
+    with pytest.raises(engine.ChartError, match="postRenderer"):
+        _expand(cache, postRenderer={"command": "sh", "args": ["-c", "sed s/a/b/"]})
     children, ctx = _expand(cache, includeHooks=True)
     assert not [c for c in children.values() if c.inputs["kind"] == "Job"]
     assert any("includeHooks is only supported" in w for w in ctx.warnings)
@@ -444,14 +429,20 @@ def test_any_object_with_an_items_array_is_a_list():
 def test_the_stack_sets_no_option_the_offline_engine_cannot_play():
     """ignoreChanges only matters for an update (a render is a first create), and transforms run
     in the engine's callback server, which the SDK's mocks do not provide: no component uses
-    either, so the render cannot differ by them."""
+    either, so the render cannot differ by them. The one post-renderer is images.lock's (the fetch
+    branch: components/imagelock.py, set only when the lock names an image), which the offline
+    engine runs in-process (hardened.render._render_chart refuses any other)."""
     import re
 
     root = Path(__file__).resolve().parents[2]
     sources = {p.name: p.read_text() for p in [*(root / "components").glob("*.py"), root / "__main__.py"]}
-    used = {n: re.findall(r"\b(ignore_changes|transforms|transformations|post_renderer)\s*=", t)
+    used = {n: re.findall(r"\b(ignore_changes|transforms|transformations)\s*=", t)
             for n, t in sources.items()}
     assert not {n: u for n, u in used.items() if u}
+    renderers = {n: re.findall(r"\bpost_renderer\s*=.*", t) for n, t in sources.items()}
+    assert {n: u for n, u in renderers.items() if u} == {
+        "base.py": ["post_renderer=PostRendererArgs(**post) if post else None,"]}
+    assert "post = post_renderer_args()" in sources["base.py"]
 
 
 # --- item 6: the provider's Check of built-in kinds ---------------------------------------------------

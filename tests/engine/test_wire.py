@@ -192,11 +192,16 @@ def test_an_unknown_inside_a_secret_stays_unknown_on_disk(tmp_path):
 # --- items 9 and 10: what each request carries, and which resources are analysed ------------------
 
 class Spy:
-    """Records every Analyze and AnalyzeStack request a PolicyPackProcess sends."""
+    """Records every Analyze and AnalyzeStack request a PolicyPackProcess sends. Analyze goes
+    through the stub; AnalyzeStack is sent as bytes on the channel (the analyzer assembles the
+    request from its spool, hardened.analyzer), so it is watched there and parsed back."""
 
     def __init__(self, pack: PolicyPackProcess):
+        from hardened.analyzer import _proto
+
         self.sent: dict[str, list] = {"Analyze": [], "AnalyzeStack": []}
-        self.stub = pack._stub
+        self.stub, self.channel = pack._stub, pack._channel
+        pb, _ = _proto()
         spy = self
 
         class Method:
@@ -207,18 +212,41 @@ class Spy:
                 spy.sent[self.name].append(request)
                 return self.real.future(request, **kw)
 
+        class Channel:
+            def unary_unary(self, method, *args, **kw):
+                real = spy.channel.unary_unary(method, *args, **kw)
+                if not method.endswith("/AnalyzeStack"):
+                    return real
+
+                class Call:
+                    def future(self, body, **kw):
+                        spy.sent["AnalyzeStack"].append(pb.AnalyzeStackRequest.FromString(body))
+                        return real.future(body, **kw)
+
+                return Call()
+
+            def __getattr__(self, name):
+                return getattr(spy.channel, name)
+
         self.Analyze, self.AnalyzeStack = Method("Analyze"), Method("AnalyzeStack")
+        self.Channel = Channel()
 
     def __getattr__(self, name):
         return getattr(self.stub, name)
 
+    def attach(self, pack: PolicyPackProcess) -> None:
+        pack._stub, pack._channel = self, self.Channel
+
+    def detach(self, pack: PolicyPackProcess) -> None:
+        pack._stub, pack._channel = self.stub, self.channel
+
 
 @pytest.fixture
 def spy(pack):
-    real = pack._stub
-    pack._stub = watcher = Spy(pack)
+    watcher = Spy(pack)
+    watcher.attach(pack)
     yield watcher
-    pack._stub = real
+    watcher.detach(pack)
 
 
 def _wired_program():

@@ -171,6 +171,19 @@ NO_MUTATOR = {
     "rolebinding-disallow-cluster-admin": "samples prove it",
     "stack-missing-gatekeeper-fail-closed": "samples prove it",
     "authorizationpolicy-disallow-allow-all": "samples prove it",
+    # the wiring branch's stack policies judge references between objects (a dangling name, a missing
+    # counterpart); no mutator of one object's fields breaks a reference yet: their samples prove them
+    "certificate-missing-issuer": "wiring across objects (issuerRef to an Issuer); samples prove it",
+    "clusterrole-disallow-aggregated-cluster-writes": "wiring across objects (aggregation labels); samples prove it",
+    "externalsecret-missing-store": "wiring across objects (secretStoreRef); samples prove it",
+    "httproute-missing-references": "wiring across objects (parentRefs, backendRefs); samples prove it",
+    "networkpolicy-enforce-emergency-isolation": "wiring across objects (a deny-all per namespace); samples prove it",
+    "networkpolicy-missing-selected-pods": "wiring across objects (podSelector to pods); samples prove it",
+    "rolebinding-missing-service-account": "wiring across objects (subjects to ServiceAccounts); samples prove it",
+    "serviceaccount-disallow-idle-sensitive-permissions": "wiring across objects (bindings to pods); samples prove it",
+    "serviceaccount-missing-irsa-trust": "wiring across the AWS and Kubernetes layers (role trust); samples prove it",
+    "volume-missing-storage-class": "wiring across objects (storageClassName); samples prove it",
+    "webhook-missing-service": "wiring across objects (clientConfig.service); samples prove it",
 }
 
 
@@ -257,6 +270,20 @@ def test_no_policy_judges_crds():
                         "type": "object", "description": "e.g. AKIAZ7VRSQ5WOQJDKXMV or -----BEGIN RSA PRIVATE KEY-----",
                         "properties": {"spec": {"type": "object", "properties": {"containers": {
                             "type": "array", "items": {"type": "object"}}}}}}}}]}}
+    from policy_pack.policies._lib.framework import HardenedStackPolicy
+    from policy_pack.policies._lib.k8s import Obj
+
+    def reports_on_the_crd(policy) -> list[str]:
+        if not isinstance(policy, HardenedStackPolicy):
+            return policy.run(CRD, crd)
+        # a stack policy reads a CRD as context (which kinds exist); it must pin nothing on it
+        obj = Obj(CRD, crd, "widgets", urn="urn:crd")
+        return [m for o, m in policy._findings([obj], policy.configuration.default_settings) if o is obj]
+
     applicable = [p for p in all_policies() if p.applies_to(CRD)]
-    assert [p.name for p in applicable if p.run(CRD, crd)] == []
-    assert {p.name for p in applicable} <= {"manifest-disallow-credential-patterns"}
+    assert [p.name for p in applicable if reports_on_the_crd(p)] == []
+    # the wiring branch's stack policies read CRDs (the kinds an aggregated ClusterRole reaches, every
+    # object a ServiceAccount could touch) but judge ClusterRoles and ServiceAccounts, not the CRD
+    assert {p.name for p in applicable} <= {"manifest-disallow-credential-patterns",
+                                            "clusterrole-disallow-aggregated-cluster-writes",
+                                            "serviceaccount-disallow-idle-sensitive-permissions"}

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from pulumi_policy import Severity
 
-from .._lib.framework import nist_800_171, stack_policy
+from .._lib.framework import finding, nist_800_171, stack_policy
 
 #: The remote components whose children are the objects they deploy.
 KINDS = [("helm.sh", "Chart"), ("yaml", "ConfigFile")]
@@ -31,7 +31,7 @@ def check(objects, config):
         if obj.children:
             continue
         what = "Helm chart" if obj.kind == "Chart" else "manifest file"
-        yield obj, (f"{what} {obj.resource_name!r} registered no objects, so no policy judged what it deploys: "
+        yield obj, finding("no-rendered-objects", f"{what} {obj.resource_name!r} registered no objects, so no policy judged what it deploys: "
                     "either a value of it is unknown at preview (the Kubernetes provider then renders nothing and "
                     "only warns 'Preview is incomplete') or it renders no object with these values; make every "
                     "chart value known at preview (no Output of another resource in values), and check its values "
