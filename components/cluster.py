@@ -138,6 +138,25 @@ class BreakGlassConfig(StrictModel):
         return v
 
 
+WHOLE_INTERNET = ("is the whole internet; list your admins' ranges, or leave publicAccessCidrs empty "
+                  "(private endpoint only)")
+
+
+def public_access_problem(entry: Any) -> Optional[str]:
+    """What is wrong with *entry* as a range allowed to the public API endpoint: the shared CIDR
+    rule (:func:`components.base.cidr_problem`), except that every address is told as the whole
+    internet, with this field's fix."""
+    from .base import cidr_problem
+
+    if isinstance(entry, str):
+        try:
+            if ipaddress.ip_network(entry.strip(), strict=False).prefixlen == 0:
+                return WHOLE_INTERNET
+        except ValueError:
+            pass
+    return cidr_problem(entry)
+
+
 class OfflineLookup(StrictModel):
     """What an adopted cluster looks like when the stack is rendered offline (the mocks answer
     ``aws.eks.get_cluster``/``get_addon`` with these). Ignored by ``pulumi up``, which asks AWS.
@@ -204,14 +223,14 @@ class ClusterFields(StrictModel):
                                  "that would hand administration to every IAM policy)")
         return v
 
-    @field_validator("public_access_cidrs")
+    @field_validator("public_access_cidrs", mode="before")
     @classmethod
-    def _public(cls, v: list[str]) -> list[str]:
-        for cidr in v:
-            net = ipaddress.ip_network(cidr, strict=False)
-            if net.prefixlen == 0:
-                raise ValueError(f"publicAccessCidrs entry {cidr!r} is the whole internet; list your admins' ranges, "
-                                 "or leave publicAccessCidrs empty (private endpoint only)")
+    def _public(cls, v: Any) -> Any:
+        # before the shared Cidr rule, whose advice (name where the range lives) does not fit a
+        # public endpoint: the whole internet gets this field's own fix
+        for cidr in v if isinstance(v, list) else []:
+            if public_access_problem(cidr) == WHOLE_INTERNET:
+                raise ValueError(f"publicAccessCidrs entry {cidr!r} {WHOLE_INTERNET}")
         return v
 
     @field_validator("vpc_cidr")

@@ -589,15 +589,22 @@ def cidr_errors(document: Any, path: str = "") -> list[tuple[str, str]]:
     and never "the world" (0.0.0.0/0, ::/0 or anything broader than the largest private block)
     except in ``egressExcept``, whose ranges only narrow an egress rule. The typed fields
     (:data:`components.base.Cidr`) apply the same rule when a component is built directly."""
+    from .cluster import public_access_problem
+
     out: list[tuple[str, str]] = []
     if isinstance(document, dict):
         for key, value in document.items():
             sub = f"{path}.{key}" if path else str(key)
+            if sub == "cluster.offlineLookup":
+                # an adopted cluster as AWS reports it (0.0.0.0/0 included): the preflight judges
+                # it and names the fix; these are facts, not ranges the stack opens
+                continue
             if _is_cidr_key(str(key)) and isinstance(value, (list, str)):
                 place = str(key).lower().replace("_", "") != "egressexcept"
+                public = sub == "cluster.publicAccessCidrs"
                 for i, entry in enumerate([value] if isinstance(value, str) else value):
                     loc = sub if isinstance(value, str) else f"{sub}[{i}]"
-                    problem = cidr_problem(entry, place=place)
+                    problem = public_access_problem(entry) if public else cidr_problem(entry, place=place)
                     if problem:
                         out.append((loc, problem))
             else:

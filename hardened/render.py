@@ -364,8 +364,10 @@ def _make_mocks(records: list[Registered], charts: Optional[ChartContext] = None
                     children = []
                 # the Chart's state gets no outputs (nothing registers them): its children, each
                 # naming the Chart as parent, are what the engine knows it deployed
-                if children:  # the provider's own registrations inside Construct use it as provider
-                    kubernetes = provider_for("kubernetes", request.version)
+                if children:  # registered inside Construct with the Chart as parent, so under the
+                    # provider the Chart was given (its providers map), else the default provider
+                    explicit = request.providers.get("kubernetes", "") or request.provider
+                    kubernetes = provider_for("kubernetes", request.version, explicit)
                     for child in children:
                         child.provider = kubernetes
                 records.extend(children)

@@ -46,7 +46,9 @@ its ``objectSelector`` the object's labels. The API server labels every Namespac
 ``kubernetes.io/metadata.name``, so the judge adds it. Before validating webhooks run, the
 built-in ``LimitRanger`` admission plugin fills a Pod container's missing requests and limits
 from its namespace's LimitRange ``defaultRequest``/``default`` (kubernetes
-``plugin/pkg/admission/limitranger``): the judge applies that to the Pods it derives.
+``plugin/pkg/admission/limitranger``), after the API server's own defaulting of a Pod (a limit
+without a request requests the limit: ``SetDefaults_Pod``): the judge applies both to every Pod
+it reviews, deployed or derived.
 
 The judge's rule for controllers (Gatekeeper's own ``ExpansionTemplate`` expansion is optional
 and not what decides whether a pod runs): a Deployment creates a ReplicaSet, a CronJob a Job,
@@ -457,6 +459,28 @@ def controller_children(obj: Mapping[str, Any]) -> list[dict]:
     return []
 
 
+def apply_pod_defaults(pod: dict) -> dict:
+    """The API server's defaulting of a Pod, before any admission plugin (kubernetes
+    ``pkg/apis/core/v1/defaults.go``, ``SetDefaults_Pod``): a container (or init container) that
+    sets limits but no request for a resource requests its limit. Pods only, not templates."""
+    spec = pod.get("spec") or {}
+    for c in list(spec.get("containers") or []) + list(spec.get("initContainers") or []):
+        res = c.get("resources") or {}
+        if res.get("limits"):
+            requests = res.setdefault("requests", {})
+            for resource, value in res["limits"].items():
+                requests.setdefault(resource, value)
+    return pod
+
+
+def _admitted_form(obj: Mapping[str, Any], limit_ranges: Mapping[str, list]) -> Mapping[str, Any]:
+    """*obj* as validating webhooks see it: a Pod defaulted by the API server, then by LimitRanger."""
+    if obj.get("kind") != "Pod" or obj.get("apiVersion") != "v1":
+        return obj
+    pod = apply_pod_defaults(copy.deepcopy(dict(obj)))
+    return apply_limit_ranges(pod, limit_ranges.get(meta(pod).get("namespace", ""), []))
+
+
 def apply_limit_ranges(pod: dict, limit_ranges: Iterable[Mapping[str, Any]]) -> dict:
     """The LimitRanger admission plugin's defaults on a Pod (before any validating webhook):
     a container's missing limits from ``default``, missing requests from ``defaultRequest``
@@ -666,7 +690,7 @@ class Cluster:
         """Every deployed object, then (recursively) what controllers create from them."""
         v = Verdicts()
         for obj in self.objects:
-            self.review(obj, None, v)
+            self.review(_admitted_form(obj, self.limit_ranges), None, v)
             self._review_children(obj, describe(obj), v)
         self._failure_policy(v)
         v.errors = list(dict.fromkeys(self.errors))
@@ -675,13 +699,14 @@ class Cluster:
     def admit(self, obj: Mapping[str, Any]) -> Verdicts:
         """One deployed object and what its controllers create."""
         v = Verdicts()
-        self.review(obj, None, v)
+        self.review(_admitted_form(obj, self.limit_ranges), None, v)
         self._review_children(obj, describe(obj), v)
         return v
 
     def _review_children(self, obj, root: str, v: Verdicts) -> None:
         for child in controller_children(obj):
             if child["kind"] == "Pod":
+                apply_pod_defaults(child)
                 apply_limit_ranges(child, self.limit_ranges.get(meta(child).get("namespace", ""), []))
             self.review(child, root, v)
             self._review_children(child, root, v)

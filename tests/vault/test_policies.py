@@ -50,12 +50,14 @@ def _vault_verdicts(records) -> list[str]:
 
 @pytest.mark.parametrize("module, path", RESOURCE_SAMPLES, ids=[f"{m}/{p.stem}" for m, p in RESOURCE_SAMPLES])
 def test_sample_is_judged_as_named(module, path):
-    typ, props, name = _token(yaml.safe_load(path.read_text()))
-    messages = _policy(module).run(typ, props, name=name)
-    if path.name.startswith("allowed-"):
-        assert messages == []
-    else:
-        assert messages, f"{path.name} should be a violation"
+    # a sample may hold several documents (e.g. both ends of an allowed range), each judged
+    for doc in (d for d in yaml.safe_load_all(path.read_text()) if d):
+        typ, props, name = _token(doc)
+        messages = _policy(module).run(typ, props, name=name)
+        if path.name.startswith("allowed-"):
+            assert messages == [], name
+        else:
+            assert messages, f"{path.name} ({name}) should be a violation"
 
 
 @pytest.mark.parametrize("module", MINE)

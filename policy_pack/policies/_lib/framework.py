@@ -207,7 +207,7 @@ class _Configuration:
                 if errs:
                     problems.append("; ".join(errs) + f"; the default {self.defaults[key]!r} applies")
                 else:
-                    values[key] = raw[key]
+                    values[key] = schema.canonical(raw[key], self.properties[key])
         exemptions: list[ex.Exemption] = []
         entries = raw.get("exemptions")
         if entries is not None:

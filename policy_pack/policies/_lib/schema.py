@@ -36,6 +36,22 @@ def _n(value: Any) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
+def canonical(value: Any, schema: Mapping[str, Any]) -> Any:
+    """*value* (already valid against *schema*) as the policy should read it: a whole number
+    where the schema says integer. Configuration travels as a protobuf Struct, whose numbers are
+    all doubles, so 365 arrives as 365.0; the policy's arithmetic and messages want 365."""
+    expected = schema.get("type")
+    names = [expected] if isinstance(expected, str) else list(expected or ())
+    if isinstance(value, float) and value.is_integer() and "integer" in names and "number" not in names:
+        return int(value)
+    if isinstance(value, (list, tuple)) and isinstance(schema.get("items"), Mapping):
+        return [canonical(item, schema["items"]) for item in value]
+    if isinstance(value, Mapping) and isinstance(schema.get("properties"), Mapping):
+        props = schema["properties"]
+        return {k: canonical(v, props[k]) if isinstance(props.get(k), Mapping) else v for k, v in value.items()}
+    return value
+
+
 def type_name(value: Any) -> str:
     for name in ("null", "boolean", "integer", "number", "string", "array", "object"):
         if _TYPES[name](value):

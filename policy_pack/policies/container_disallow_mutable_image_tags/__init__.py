@@ -21,8 +21,8 @@ def check(obj, config):
             return
         problem = reference_problem(image)
         if problem:  # what is wrong with it, not "tags are mutable" (distribution reference grammar)
-            yield (f"{c.label} image {image!r} is not a valid image reference: {problem}; no runtime can pull it "
-                   f"({c.path}.image)")
+            yield finding("invalid-reference", f"{c.label} image {image!r} is not a valid image reference: {problem}; "
+                          f"no runtime can pull it ({c.path}.image)")
             return
         ref = parse_image(image)
         if ref.digest:
