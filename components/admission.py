@@ -255,6 +255,30 @@ PLATFORM_SIGNERS: tuple[tuple[str, tuple[str, ...], str, str], ...] = (
 )
 
 
+def check_workflow(v: str) -> str:
+    """A signer's workflow: one workflow file of the repository (GitHub's Fulcio certificates name it)."""
+    if not re.fullmatch(r"\.github/workflows/[A-Za-z0-9_.-]+\.ya?ml", v):
+        raise ValueError(f"workflow {v!r} must name one workflow file, e.g. '.github/workflows/release.yml'")
+    return v
+
+
+def check_refs(v: list[str]) -> list[str]:
+    """A signer's ref prefixes: at least one, each a tag or branch prefix."""
+    if not v:
+        raise ValueError("refs needs at least one ref prefix, e.g. 'refs/tags/v'")
+    for r in v:
+        if not re.fullmatch(r"refs/(tags|heads)/[A-Za-z0-9_./-]*", r):
+            raise ValueError(f"ref prefix {r!r} must look like 'refs/tags/v' or 'refs/heads/main'")
+    return v
+
+
+def workflow_identity(repository: str, workflow: str, refs: list[str]) -> str:
+    """The keyless signing identity as an anchored ``subjectRegExp``: ``^<repository>/<workflow>@<ref
+    prefix>`` (GitHub's Fulcio certificate SAN is ``https://github.com/<org>/<repo>/<workflow>@<ref>``)."""
+    alternatives = "|".join(re.escape(r) for r in refs)
+    return f"^{re.escape(repository)}/{re.escape(workflow)}@(?:{alternatives})"
+
+
 class KeylessSigner(StrictModel):
     """Another repository whose release workflow signs some of the tenant images."""
 
@@ -275,24 +299,16 @@ class KeylessSigner(StrictModel):
     @field_validator("workflow")
     @classmethod
     def _workflow(cls, v: str) -> str:
-        if not re.fullmatch(r"\.github/workflows/[A-Za-z0-9_.-]+\.ya?ml", v):
-            raise ValueError(f"workflow {v!r} must name one workflow file, e.g. '.github/workflows/release.yml'")
-        return v
+        return check_workflow(v)
 
     @field_validator("refs")
     @classmethod
     def _refs(cls, v: list[str]) -> list[str]:
-        if not v:
-            raise ValueError("refs needs at least one ref prefix, e.g. 'refs/tags/v'")
-        for r in v:
-            if not re.fullmatch(r"refs/(tags|heads)/[A-Za-z0-9_./-]*", r):
-                raise ValueError(f"ref prefix {r!r} must look like 'refs/tags/v' or 'refs/heads/main'")
-        return v
+        return check_refs(v)
 
     @property
     def subject_regexp(self) -> str:
-        refs = "|".join(re.escape(r) for r in self.refs)
-        return f"^{re.escape(self.repository)}/{re.escape(self.workflow)}@(?:{refs})"
+        return workflow_identity(self.repository, self.workflow, self.refs)
 
 
 class SignatureConfig(StrictModel):
@@ -348,19 +364,12 @@ class SignatureConfig(StrictModel):
     @field_validator("workflow")
     @classmethod
     def _workflow(cls, v: str) -> str:
-        if not re.fullmatch(r"\.github/workflows/[A-Za-z0-9_.-]+\.ya?ml", v):
-            raise ValueError(f"workflow {v!r} must name one workflow file, e.g. '.github/workflows/release.yml'")
-        return v
+        return check_workflow(v)
 
     @field_validator("refs")
     @classmethod
     def _refs(cls, v: list[str]) -> list[str]:
-        if not v:
-            raise ValueError("refs needs at least one ref prefix, e.g. 'refs/tags/v'")
-        for r in v:
-            if not re.fullmatch(r"refs/(tags|heads)/[A-Za-z0-9_./-]*", r):
-                raise ValueError(f"ref prefix {r!r} must look like 'refs/tags/v' or 'refs/heads/main'")
-        return v
+        return check_refs(v)
 
     @field_validator("subject")
     @classmethod
@@ -377,8 +386,7 @@ class SignatureConfig(StrictModel):
         ``https://github.com/<org>/<repo>/<workflow path>@<ref>``), or the ``subject`` glob override."""
         if self.subject is not None:
             return "^" + ".*".join(re.escape(part) for part in self.subject.split("*")) + "$"
-        refs = "|".join(re.escape(r) for r in self.refs)
-        return f"^{re.escape(self.repository)}/{re.escape(self.workflow)}@(?:{refs})"
+        return workflow_identity(self.repository, self.workflow, self.refs)
 
     def image_globs(self) -> list[str]:
         """Every image glob a keyless tenant policy verifies."""

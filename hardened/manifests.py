@@ -92,12 +92,9 @@ class ManifestError(Exception):
 _STR, _MAP, _SEQ = "tag:yaml.org,2002:str", "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"
 
 
-class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
-    """The safe loader, minus timestamps (Kubernetes reads YAML as JSON, so ``2027-11-30`` in a
-    manifest is a string, not a date), and faster on what manifests are made of: tag resolution
-    of plain scalars is cached (keys repeat across every object), and plain mappings, sequences
-    and strings are built directly; anything else (numbers, booleans, merge keys, explicit tags)
-    goes through the standard constructor, so the result is the same as ``yaml.safe_load``'s."""
+class CachedScalarResolver:
+    """A mixin for a PyYAML loader or dumper: the tag of a plain scalar is resolved once per (value,
+    implicit) pair and class (keys and values repeat across every object of a stack), bounded."""
 
     _resolved: dict = {}
 
@@ -111,6 +108,16 @@ class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
                 hit = self._resolved[key] = super().resolve(kind, value, implicit)
             return hit
         return super().resolve(kind, value, implicit)
+
+
+class _Loader(CachedScalarResolver, _BaseLoader):  # type: ignore[misc, valid-type]
+    """The safe loader, minus timestamps (Kubernetes reads YAML as JSON, so ``2027-11-30`` in a
+    manifest is a string, not a date), and faster on what manifests are made of: tag resolution
+    of plain scalars is cached (keys repeat across every object), and plain mappings, sequences
+    and strings are built directly; anything else (numbers, booleans, merge keys, explicit tags)
+    goes through the standard constructor, so the result is the same as ``yaml.safe_load``'s."""
+
+    _resolved: dict = {}  # its own cache: this loader resolves no timestamps, unlike the dumper
 
     def build(self, node: yaml.Node) -> Any:
         cls, tag = node.__class__, node.tag

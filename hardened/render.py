@@ -35,6 +35,7 @@ from typing import Any, Callable, Iterable, Iterator, Optional
 import yaml
 
 from . import engine
+from .manifests import CachedScalarResolver
 from .engine import ChartError, Registered
 
 from .stackfile import OFFLINE_SECRET_PLACEHOLDER, PROJECT, REPO_ROOT, RenderError, read_stack_config, stack_file
@@ -576,23 +577,12 @@ def dump_yaml(obj: Any) -> str:
     return yaml.serialize(node, Dumper=_FastDumper, allow_unicode=True, width=120)
 
 
-class _FastDumper(_Dumper):  # type: ignore[misc, valid-type]
+class _FastDumper(CachedScalarResolver, _Dumper):  # type: ignore[misc, valid-type]
     """The emitter asks the resolver twice per scalar whether its plain form reads back as the
     same tag: the answers are cached (keys and values repeat across objects), and the path
     resolvers, which this dumper has none of, are skipped."""
 
-    _resolved: dict = {}
-
-    def resolve(self, kind, value, implicit):  # noqa: D102 (PyYAML's hook)
-        if kind is yaml.ScalarNode:
-            key = (value, implicit)
-            hit = self._resolved.get(key)
-            if hit is None:
-                if len(self._resolved) > 100_000:
-                    self._resolved.clear()
-                hit = self._resolved[key] = super().resolve(kind, value, implicit)
-            return hit
-        return super().resolve(kind, value, implicit)
+    _resolved: dict = {}  # its own cache: a dumper's implicit flags are not a loader's
 
     def descend_resolver(self, current_node, current_index):  # noqa: D102
         return None
