@@ -279,7 +279,22 @@ def workflow_identity(repository: str, workflow: str, refs: list[str]) -> str:
     return f"^{re.escape(repository)}/{re.escape(workflow)}@(?:{alternatives})"
 
 
-class KeylessSigner(StrictModel):
+class _WorkflowChecks(StrictModel):
+    """The checks every keyless signer's ``workflow`` and ``refs`` get (a tenant's ``signers`` entry and
+    the signatures section alike)."""
+
+    @field_validator("workflow", check_fields=False)
+    @classmethod
+    def _workflow(cls, v: str) -> str:
+        return check_workflow(v)
+
+    @field_validator("refs", check_fields=False)
+    @classmethod
+    def _refs(cls, v: list[str]) -> list[str]:
+        return check_refs(v)
+
+
+class KeylessSigner(_WorkflowChecks):
     """Another repository whose release workflow signs some of the tenant images."""
 
     repository: str = Field(description="https://github.com/<org>/<repo> of the signing workflow.")
@@ -296,22 +311,12 @@ class KeylessSigner(StrictModel):
             raise ValueError(f"repository {v!r} must be https://<host>/<org>/<repo>")
         return v.rstrip("/")
 
-    @field_validator("workflow")
-    @classmethod
-    def _workflow(cls, v: str) -> str:
-        return check_workflow(v)
-
-    @field_validator("refs")
-    @classmethod
-    def _refs(cls, v: list[str]) -> list[str]:
-        return check_refs(v)
-
     @property
     def subject_regexp(self) -> str:
         return workflow_identity(self.repository, self.workflow, self.refs)
 
 
-class SignatureConfig(StrictModel):
+class SignatureConfig(_WorkflowChecks):
     enabled: bool = Field(True, description="Verify keyless cosign signatures with Sigstore policy-controller "
                                             "(default true).", json_schema_extra=weakens('image signature verification is off'))
     chart_version: str = Field(POLICY_CONTROLLER_VERSION,
@@ -360,16 +365,6 @@ class SignatureConfig(StrictModel):
         if not v.startswith("https://"):
             raise ValueError(f"{v!r} must be an https:// URL")
         return v.rstrip("/")
-
-    @field_validator("workflow")
-    @classmethod
-    def _workflow(cls, v: str) -> str:
-        return check_workflow(v)
-
-    @field_validator("refs")
-    @classmethod
-    def _refs(cls, v: list[str]) -> list[str]:
-        return check_refs(v)
 
     @field_validator("subject")
     @classmethod

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 from pathlib import Path
 from typing import Any, Callable, Optional
 
@@ -94,3 +95,19 @@ def reviewed(overrides: dict[str, Any], stack: str = "prod", whole: bool = False
                 "reason": "reviewed weakening under test", "expires": "2099-12-31"}
                for i, o in enumerate(opt_outs(parse_stack_config(doc)))]
     return {**overrides, "optOuts": entries}
+
+
+def assert_generated_section(path: Path, start: str, end: str, body: str, what: str, markers: str,
+                             test_file: str) -> None:
+    """The part of *path* between the *start* and *end* markers is exactly *body* (a table a test
+    generates from the code); ``HARDENED_UPDATE_DOCS=1`` rewrites it instead of failing."""
+    text = path.read_text()
+    assert start in text and end in text, f"docs/{path.name} lacks the {markers} markers"
+    before, rest = text.split(start, 1)
+    current, after = rest.split(end, 1)
+    expected = f"\n{body}\n"
+    if os.environ.get("HARDENED_UPDATE_DOCS") == "1":
+        path.write_text(f"{before}{start}{expected}{end}{after}")
+        current = expected
+    assert current == expected, (f"docs/{path.name}'s {what} is stale; rerun with "
+                                 f"HARDENED_UPDATE_DOCS=1 pytest {test_file}")

@@ -9,7 +9,6 @@ asserts exactly that, so a row here is proved, not asserted.
 """
 from __future__ import annotations
 
-import os
 from collections import Counter
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import pytest
 import yaml
 
 from policy_pack.policies import all_policies
+from tests.harness import assert_generated_section
 
 ROOT = Path(__file__).resolve().parents[2]
 CATALOG = ROOT / "policy_pack" / "coverage.yaml"
@@ -110,13 +110,5 @@ def test_every_pss_check_of_the_pack_has_a_row():
 
 
 def test_the_docs_table_is_generated_from_the_catalog():
-    text = DOCS.read_text()
-    assert START in text and END in text, "docs/policies.md lacks the coverage-matrix markers"
-    before, rest = text.split(START, 1)
-    current, after = rest.split(END, 1)
-    expected = f"\n{table()}\n"
-    if os.environ.get("HARDENED_UPDATE_DOCS") == "1":
-        DOCS.write_text(f"{before}{START}{expected}{END}{after}")
-        current = expected
-    assert current == expected, ("docs/policies.md's coverage matrix is stale; rerun with "
-                                 "HARDENED_UPDATE_DOCS=1 pytest tests/coverage/test_coverage.py")
+    assert_generated_section(DOCS, START, END, table(), "coverage matrix", "coverage-matrix",
+                             "tests/coverage/test_coverage.py")

@@ -12,7 +12,6 @@ Pulumi CLI do) and must give the same verdicts.
 from __future__ import annotations
 
 import json
-import os
 import re
 
 import pytest
@@ -21,6 +20,7 @@ from policy_pack.policies import all_policies
 
 from . import corpora as c
 from .helpers import ROOT, resource
+from tests.harness import assert_generated_section
 
 pytestmark = pytest.mark.skipif(not (c.CORPORA / "gatekeeper-library" / "index.yaml").is_file(),
                                 reason=f"peer corpora not found at {c.CORPORA}")
@@ -114,16 +114,8 @@ def test_mapped_checks_catch_what_upstream_disallows(rows):
 
 
 def test_the_docs_table_is_generated_from_this_run(rows, mapping):
-    table = c.table(rows, mapping)
-    text = DOCS.read_text()
-    assert c.TABLE_START in text and c.TABLE_END in text, "docs/policies.md lacks the corpora table markers"
-    before, rest = text.split(c.TABLE_START, 1)
-    current, after = rest.split(c.TABLE_END, 1)
-    if os.environ.get("HARDENED_UPDATE_DOCS") == "1":
-        DOCS.write_text(f"{before}{c.TABLE_START}\n{table}\n{c.TABLE_END}{after}")
-        current = f"\n{table}\n"
-    assert current == f"\n{table}\n", ("docs/policies.md's peer-corpora table is stale; rerun with "
-                                       "HARDENED_UPDATE_DOCS=1 pytest tests/policy/test_corpora.py")
+    assert_generated_section(DOCS, c.TABLE_START, c.TABLE_END, c.table(rows, mapping), "peer-corpora table",
+                             "corpora table", "tests/policy/test_corpora.py")
 
 
 def _sample(mapping, records):
