@@ -29,6 +29,7 @@ from pydantic import Field, field_validator, model_validator
 
 from .base import weakens
 from .base import Cidr
+from .egress import EXCLUDE_INBOUND_ANNOTATION, INJECT_LABEL, EgressHost
 from .base import (HardenedComponent, StrictModel, child_opts, deep_merge, helm_chart, k8s_object, standard_labels)
 
 TOKEN = "hardened:index:AdmissionControl"
@@ -56,6 +57,21 @@ WEBHOOK_EXEMPT_NAMESPACES = ("gatekeeper-system", "kube-system")
 INTERNET_EXCEPT = ("10.0.0.0/8", "100.64.0.0/10", "169.254.0.0/16", "172.16.0.0/12", "192.168.0.0/16")
 
 SIGSTORE_INCLUDE_LABEL = "policy.sigstore.dev/include"
+#: The public-good Sigstore services the keyless policies name. policy-controller dials Rekor (the
+#: authority's ``ctlog.url``: pkg/webhook/validator.go builds its client with rekor.GetRekorClient)
+#: and the TUF root (cmd/webhook/main.go, flag ``tuf-mirror``, default sigstore's
+#: tuf.DefaultRemoteRoot, https://tuf-repo-cdn.sigstore.dev) for Fulcio's and Rekor's keys; the
+#: keyless ``url`` (Fulcio) is only required to be set, never dialed (validator.go, the
+#: ``authority.Keyless`` case), so Fulcio is not an egress host.
+FULCIO_URL = "https://fulcio.sigstore.dev"
+REKOR_URL = "https://rekor.sigstore.dev"
+TUF_MIRROR = "https://tuf-repo-cdn.sigstore.dev"
+#: policy-controller's webhook port (chart 0.10.6 templates/webhook/deployment_webhook.yaml): the API
+#: server calls it from outside the mesh, so its sidecar leaves the port alone.
+POLICY_CONTROLLER_WEBHOOK_PORT = 8443
+#: The ServiceAccount and pod label of policy-controller's pods (fullnameOverride below).
+POLICY_CONTROLLER_SERVICE_ACCOUNT = "policy-controller-webhook"
+POLICY_CONTROLLER_POD_LABELS = {"control-plane": "policy-controller-webhook"}
 GATEKEEPER_IGNORE_LABEL = "admission.gatekeeper.sh/ignore"
 WAIT_FOR_ANNOTATION = "pulumi.com/waitFor"
 TEMPLATE_READY = "jsonpath={.status.created}=true"
@@ -358,6 +374,11 @@ class SignatureConfig(_WorkflowChecks):
     platform_images: bool = Field(
         True, description="Also verify the platform's own images by their upstream signing identities where upstream "
                           "signs keyless with a documented identity (default true; PLATFORM_SIGNERS).", json_schema_extra=weakens("the platform's upstream-signed images are not verified"))
+    egress_hosts: list[EgressHost] = Field(
+        default_factory=list,
+        description="Further hosts policy-controller may reach on 443 through the egress gateway (default none: "
+                    "the registries of the verified images, their known blob hosts, Rekor and the Sigstore TUF root "
+                    "are derived). Exact host names, e.g. a registry's blob CDN; no wildcards.", json_schema_extra=weakens('policy-controller may reach more internet hosts'))
 
     @field_validator("issuer", "repository")
     @classmethod
@@ -534,6 +555,9 @@ class AdmissionControlArgs(StrictModel):
         description="Images the platform adds to tenant pods by tag (the mesh proxy): exempt, by exact name, "
                     "from the digest constraint.")
     exemptions_file: Optional[str] = Field(None, description="Override of policy_pack/exemptions.yaml (tests).")
+    egress_gateway: bool = Field(
+        False, description="policy-controller leaves through the mesh's egress gateway (default false; HardenedStack "
+                           "sets it with the mesh): its pods get a sidecar, and no internet NetworkPolicy.")
 
 
 def _values(args: AdmissionControlArgs) -> dict:
@@ -591,7 +615,7 @@ def _policy_controller_values(args: AdmissionControlArgs) -> dict:
     """Hardened Sigstore policy-controller chart values. (In this chart ``webhook.podSecurityContext``
     is the *container* securityContext and ``webhook.securityContext`` the pod's.)"""
     s = args.config.signatures
-    return {
+    values: dict[str, Any] = {
         # (No installCRDs: chart 0.10.6 installs its CRDs unconditionally and reads no such key. No
         # leasescleanup values: that Job is a post-delete hook, which helm.v4.Chart never runs.)
         # Stable names: exemptions name exact objects, whatever the release is called.
@@ -614,6 +638,15 @@ def _policy_controller_values(args: AdmissionControlArgs) -> dict:
             "podDisruptionBudget": {"enabled": True, "minAvailable": 1},
         },
     }
+    if args.egress_gateway:
+        # Its registry and Sigstore calls leave through the egress gateway (components/egress.py): the
+        # pods get a sidecar (per-pod injection; the chart's only pod-label value is customLabels,
+        # which it writes unquoted, hence the quoted string) that steers them there, and the
+        # webhook port stays outside the sidecar, since the API server is not in the mesh.
+        values["webhook"]["customLabels"] = {INJECT_LABEL: '"true"'}
+        values["webhook"]["podAnnotations"] = {
+            EXCLUDE_INBOUND_ANNOTATION: str(POLICY_CONTROLLER_WEBHOOK_PORT)}
+    return values
 
 
 def constraint_template(t: Template) -> dict:
@@ -697,9 +730,9 @@ def _keyless_policy(name: str, mode: str, images, issuer: str, subject_regexp: s
             "images": [{"glob": g} for g in images],
             "authorities": [{
                 "name": "github-actions-keyless",
-                "keyless": {"url": "https://fulcio.sigstore.dev",
+                "keyless": {"url": FULCIO_URL,
                             "identities": [{"issuer": issuer, "subjectRegExp": subject_regexp}]},
-                "ctlog": {"url": "https://rekor.sigstore.dev"},
+                "ctlog": {"url": REKOR_URL},
             }],
         },
     }
@@ -746,15 +779,27 @@ def platform_image_policies(s: SignatureConfig, platform_tag_images: list[str] |
     return out
 
 
+def signature_egress_hosts(s: SignatureConfig, images: list[str] | tuple[str, ...] = ()) -> list[str]:
+    """Every internet host policy-controller reaches: the registries (and their blob hosts) of every
+    image a ClusterImagePolicy names and of *images* (the tenants' and the injected proxy: its
+    defaulting webhook resolves their tags), Rekor, the TUF root, and ``egressHosts``."""
+    from .egress import registry_hosts, url_host
+
+    globs = list(s.image_globs()) + [g for _, gs, _, _ in PLATFORM_SIGNERS for g in gs] * s.platform_images
+    return sorted({*registry_hosts([*globs, *images]), url_host(REKOR_URL), url_host(TUF_MIRROR), *s.egress_hosts})
+
+
 def _netpol(name: str, namespace: str, spec: dict) -> dict:
     return {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
             "metadata": {"name": name, "namespace": namespace, "labels": standard_labels(name, "network-policy")},
             "spec": spec}
 
 
-def network_policies(cfg: AdmissionConfig) -> list[tuple[str, dict]]:
+def network_policies(cfg: AdmissionConfig, egress_gateway: bool = False) -> list[tuple[str, dict]]:
     """What the two webhooks truly need on top of default-deny: the API server calls them, they
-    call the API server; policy-controller also fetches signatures from registries and Sigstore."""
+    call the API server; policy-controller also fetches signatures from registries and Sigstore:
+    through the egress gateway (*egress_gateway*, components/egress.py writes that policy), else
+    straight to internet addresses on 443 (a stack without the mesh)."""
     cp = [{"ipBlock": {"cidr": c}} for c in cfg.control_plane_cidrs]
     out = [
         ("gk-webhook-ingress", _netpol("allow-apiserver-to-webhook", GATEKEEPER_NAMESPACE, {
@@ -772,13 +817,16 @@ def network_policies(cfg: AdmissionConfig) -> list[tuple[str, dict]]:
                 "podSelector": {},
                 "policyTypes": ["Ingress"],
                 "ingress": [{"from": cp, "ports": [{"protocol": "TCP", "port": 8443}]}]})),
-            # Registries, Fulcio, Rekor and the TUF root live on the internet, on 443: never the
-            # cluster's private ranges or the instance metadata service (link-local).
-            ("pc-https-egress", _netpol("allow-egress-https", POLICY_CONTROLLER_NAMESPACE, {
+        ]
+        if not egress_gateway:
+            # Registries, Rekor and the TUF root live on the internet, on 443: never the cluster's
+            # private ranges or the instance metadata service (link-local).
+            out.append(("pc-https-egress", _netpol("allow-egress-https", POLICY_CONTROLLER_NAMESPACE, {
                 "podSelector": {},
                 "policyTypes": ["Egress"],
                 "egress": [{"to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": list(INTERNET_EXCEPT)}}],
-                            "ports": [{"protocol": "TCP", "port": 443}]}]})),
+                            "ports": [{"protocol": "TCP", "port": 443}]}]})))
+        out += [
             ("pc-apiserver-egress", _netpol("allow-egress-apiserver", POLICY_CONTROLLER_NAMESPACE, {
                 "podSelector": {},
                 "policyTypes": ["Egress"],
@@ -830,7 +878,7 @@ class AdmissionControl(HardenedComponent):
                 name=POLICY_CONTROLLER_NAMESPACE), child_opts(self))
             namespaces.append(self.signing_namespace)
         policies = [k8s_object(f"{name}-{suffix}", m, child_opts(self, depends_on=namespaces))
-                    for suffix, m in network_policies(cfg)]
+                    for suffix, m in network_policies(cfg, args.egress_gateway)]
 
         self.chart = helm_chart(f"{name}-gatekeeper", chart=GATEKEEPER_CHART, version=cfg.chart_version,
                                 repo=GATEKEEPER_REPO, namespace=GATEKEEPER_NAMESPACE, values=_values(args),

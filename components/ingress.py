@@ -27,6 +27,7 @@ from .base import weakens
 from .base import Cidr
 from .base import HardenedComponent, DNS1123_LABEL, StrictModel, child_opts, k8s_object, standard_labels
 from .edge import AlbConfig, WafConfig
+from .egress import EgressHost, url_host
 from .mesh_tls import EDGE_ECDH_CURVES
 
 TOKEN = "hardened:index:TlsIngress"
@@ -56,13 +57,27 @@ class AcmeConfig(StrictModel):
     email: str = Field(pattern=r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$",
                        description="Contact address registered with the ACME CA (expiry and revocation notices).")
     server: str = Field(LETSENCRYPT_PROD, description="ACME directory URL (default Let's Encrypt production).")
+    egress_hosts: list[EgressHost] = Field(
+        default_factory=list,
+        description="Further hosts cert-manager's controller may reach on 443 through the egress gateway (default "
+                    "none: the directory URL's host, which serves every ACME call of Let's Encrypt). Exact host "
+                    "names; no wildcards.", json_schema_extra=weakens("cert-manager may reach more internet hosts"))
 
     @field_validator("server")
     @classmethod
     def _https(cls, v: str) -> str:
         if not v.startswith("https://"):
             raise ValueError(f"server {v!r} must be an https:// ACME directory URL")
+        try:
+            url_host(v)
+        except ValueError as e:
+            raise ValueError(f"server {v!r}: its host must be a DNS name the egress gateway can name ({e})") from None
         return v
+
+    @property
+    def egress_hosts_all(self) -> list[str]:
+        """Every host the controller reaches on 443: the directory's host and ``egressHosts``."""
+        return sorted({url_host(self.server), *self.egress_hosts})
 
 
 class IngressConfig(StrictModel):

@@ -21,6 +21,7 @@ import pulumi
 from pydantic import Field, field_validator
 
 from .base import weakens
+from .egress import EgressGatewayConfig
 from .base import Cidr
 from .base import HardenedComponent, StrictModel, child_opts, deep_merge, helm_chart, k8s_object, manifest_file, standard_labels
 from .mesh_tls import with_tls13_floor
@@ -77,6 +78,10 @@ class MeshConfig(StrictModel):
     require_jwt_on_external: bool = Field(
         True, description="External workloads reject requests without a valid JWT (default true; false is a "
                           "visible opt-out for services that do their own authentication).", json_schema_extra=weakens('external workloads are served without end-user JWTs'))
+    egress_gateway: EgressGatewayConfig = Field(
+        default_factory=EgressGatewayConfig,
+        description="The egress gateway, the one way to internet hosts for cert-manager (ACME) and policy-controller "
+                    "(registries, Sigstore): deployed whenever the mesh is on and one of them needs the internet.")
     extra_values: dict[str, Any] = Field(default_factory=dict,
                                          description="Escape hatch merged last into istiod values (default none).", json_schema_extra=weakens('escape hatch: raw istiod chart values past the typed, hardened ones'))
 
@@ -119,6 +124,13 @@ class MeshIntent(StrictModel):
     port: int
 
 
+class MeshPeer(StrictModel):
+    """Pods with a proxy outside the injected namespaces (per-pod injection)."""
+
+    namespace: str
+    pod_labels: dict[str, str]
+
+
 class ZeroTrustMeshArgs(StrictModel):
     config: MeshConfig = Field(description="The mesh section.")
     trust_domain: str = Field(description="SPIFFE trust domain (spire.trustDomain).")
@@ -130,6 +142,8 @@ class ZeroTrustMeshArgs(StrictModel):
                                            description="API server CIDRs (istiod's webhooks and its API access).")
     gateway_namespaces: list[str] = Field(default_factory=list,
                                           description="Namespaces of mesh gateways (they reach istiod too).")
+    injected_pods: list[MeshPeer] = Field(
+        default_factory=list, description="Pods injected one by one (the egress gateway's clients): they reach istiod.")
 
 
 def mesh_workloads(workloads, trust_domain: str) -> list[MeshWorkload]:
@@ -225,7 +239,10 @@ def network_policies(args: ZeroTrustMeshArgs) -> list[tuple[str, dict]]:
     api = [{"ipBlock": {"cidr": cidr}} for cidr in sorted(args.control_plane_cidrs)]
     proxies = [{"namespaceSelector": {"matchLabels": {"istio-injection": "enabled"}}, "podSelector": {}}] + [
         {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns}}}
-        for ns in sorted(args.gateway_namespaces)]
+        for ns in sorted(args.gateway_namespaces)] + [
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": p.namespace}},
+         "podSelector": {"matchLabels": dict(sorted(p.pod_labels.items()))}}
+        for p in sorted(args.injected_pods, key=lambda p: p.namespace)]
 
     def netpol(name: str, spec: dict) -> dict:
         return {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",

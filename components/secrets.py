@@ -59,6 +59,10 @@ CA_ISSUER = "hardened-internal-ca"
 BOOTSTRAP_ISSUER = "hardened-selfsigned-bootstrap"
 ROOT_CA_SECRET = "hardened-root-ca"
 WEBHOOK_PORT = 10250
+#: The controller's pods (fullnameOverride below): their labels and ServiceAccount, for the egress
+#: gateway's NetworkPolicies, SPIFFE ID and authorization.
+CONTROLLER_POD_LABELS = {"app.kubernetes.io/name": "cert-manager", "app.kubernetes.io/component": "controller"}
+CONTROLLER_SERVICE_ACCOUNT = "cert-manager"
 
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 
@@ -263,6 +267,10 @@ class SecretDeliveryArgs(StrictModel):
     acme_egress: bool = Field(
         False, description="Let the cert-manager controller reach ACME CAs (443) and run its HTTP-01 self-check "
                            "(80) outside the cluster (default false; HardenedStack sets it when ingress.acme is set).")
+    egress_gateway: bool = Field(
+        False, description="With acmeEgress: the controller leaves through the mesh's egress gateway (default false; "
+                           "HardenedStack sets it with the mesh): its pods get a sidecar, and no internet "
+                           "NetworkPolicy (components/egress.py writes the one to the gateway).")
     gateway_api: bool = Field(
         True, description="cert-manager's enableGatewayAPI (default true; HardenedStack sets it from the ingress: "
                           "true with the Gateway API controller, false otherwise).")
@@ -298,9 +306,12 @@ CERT_MANAGER_FULLNAME = "cert-manager"
 ESO_FULLNAME = "external-secrets"
 
 
-def cert_manager_values(c: SecretsConfig, gateway_api: bool = True) -> dict:
+def cert_manager_values(c: SecretsConfig, gateway_api: bool = True, egress_gateway: bool = False) -> dict:
     """Hardened cert-manager chart values. *gateway_api*: the controller watches Gateway API routes
     (the ingress's HTTP-01 solver needs it; it also needs the Gateway API CRDs installed).
+    *egress_gateway*: the controller's pods carry a sidecar (per-pod injection label, the chart's
+    ``podLabels``) that steers its ACME and HTTP-01 self-check traffic to the egress gateway; the
+    mesh's holdApplicationUntilProxyStarts keeps the controller waiting for its proxy.
 
     Every part calls the Kubernetes API (the controller, the CA injector, and the webhook with its
     dynamic serving certificate), so each pod mounts its token explicitly
@@ -334,6 +345,8 @@ def cert_manager_values(c: SecretsConfig, gateway_api: bool = True) -> dict:
         "cainjector": part(cm.resources.cainjector, cm.cainjector_image_digest),
         "prometheus": {"enabled": True, "servicemonitor": {"enabled": False}},
     }
+    if egress_gateway:
+        values["podLabels"] = {"sidecar.istio.io/inject": "true"}
     if cm.acmesolver_image_digest:
         values["acmesolver"] = {"image": {"tag": tag, "digest": cm.acmesolver_image_digest}}
     return deep_merge(values, cm.extra_values)
@@ -534,7 +547,7 @@ def network_policies(args: SecretDeliveryArgs) -> list[tuple[str, dict]]:
     """What cert-manager and ESO truly need beyond default-deny and DNS."""
     cidrs = args.control_plane_cidrs
     acme = []
-    if args.acme_egress:
+    if args.acme_egress and not args.egress_gateway:
         # NetworkPolicy cannot name the ACME CA: internet on 443 (directory, orders) and 80 (the
         # controller's HTTP-01 self-check of the public hostname), never the cluster or IMDS.
         acme.append(("cm-acme", _netpol("allow-egress-acme", CERT_MANAGER_NAMESPACE, {
@@ -586,7 +599,7 @@ class SecretDelivery(HardenedComponent):
         self.cert_manager = helm_chart(
             f"{name}-cert-manager", chart=CERT_MANAGER_CHART, version=c.cert_manager.chart_version,
             repo=CERT_MANAGER_REPO, namespace=CERT_MANAGER_NAMESPACE,
-            values=cert_manager_values(c, args.gateway_api),
+            values=cert_manager_values(c, args.gateway_api, args.acme_egress and args.egress_gateway),
             opts=child_opts(self, depends_on=[self.cert_manager_namespace, *policies]))
         ca: list[pulumi.Resource] = []
         for suffix, manifest in ca_manifests(c):

@@ -9,17 +9,23 @@ from typing import TYPE_CHECKING, Optional
 
 import pulumi
 
-from .admission import AdmissionControl, AdmissionControlArgs, tenant_namespace_labels
+from .admission import (POLICY_CONTROLLER_NAMESPACE, POLICY_CONTROLLER_POD_LABELS,
+                        POLICY_CONTROLLER_SERVICE_ACCOUNT, AdmissionControl, AdmissionControlArgs,
+                        signature_egress_hosts, tenant_namespace_labels)
+from .egress import NAMESPACE as EGRESS_NAMESPACE
+from .egress import POD_LABELS as EGRESS_POD_LABELS
+from .egress import EgressClient, EgressGateway, EgressGatewayArgs
 from .audit import AuditTrails, AuditTrailsArgs, falco_archive_env, vault_audit_sidecar
 from .compliance import Compliance, ComplianceArgs
 from .config import NetworkIntent, Secrets, StackConfig, alb_access_log_bucket, audit_shipper, falco_archive
 from .ingress import ExternalService, TlsIngress, TlsIngressArgs
-from .mesh import MeshIntent, ZeroTrustMesh, ZeroTrustMeshArgs, mesh_workloads, proxy_image
+from .mesh import MeshIntent, MeshPeer, ZeroTrustMesh, ZeroTrustMeshArgs, mesh_workloads, proxy_image
 from .spire import CSI_DRIVER, Identity, Spire, SpireArgs
 from .base import HardenedComponent, readiness
 from .namespace import FlowPeer, FlowRule, HardenedNamespace, HardenedNamespaceArgs
 from .runtime_detection import RuntimeDetection, RuntimeDetectionArgs
-from .secrets import SecretDelivery, SecretDeliveryArgs
+from .secrets import (CERT_MANAGER_NAMESPACE, CONTROLLER_POD_LABELS, CONTROLLER_SERVICE_ACCOUNT, SecretDelivery,
+                      SecretDeliveryArgs)
 from .storage import EncryptedStorage, EncryptedStorageArgs
 from .tenancy import TenantSecretIsolation, TenantSecretIsolationArgs
 from .vault import VaultHA, VaultHAArgs
@@ -96,6 +102,42 @@ def gateway_identity(cfg: StackConfig) -> Identity:
                     pod_labels={"gateway.networking.k8s.io/gateway-name": cfg.ingress.gateway_name})
 
 
+def egress_clients(cfg: StackConfig) -> list[EgressClient]:
+    """The platform's clients of internet hosts, each with the hosts it may reach through the egress
+    gateway (issue 23, item 8); none without the mesh (then their NetworkPolicies name the internet)."""
+    if not cfg.mesh.enabled:
+        return []
+    out = []
+    if cfg.secrets.enabled and cfg.ingress.enabled and cfg.ingress.acme is not None:
+        # The ACME CA on 443, and on 80 the controller's HTTP-01 self-check: it fetches
+        # http://<hostname>/.well-known/acme-challenge/<token> from the public hostname before it
+        # asks the CA to validate (cert-manager pkg/issuer/acme/http/http.go, testReachability).
+        out.append(EgressClient(name="cert-manager", namespace=CERT_MANAGER_NAMESPACE,
+                                service_account=CONTROLLER_SERVICE_ACCOUNT, pod_labels=CONTROLLER_POD_LABELS,
+                                tls_hosts=cfg.ingress.acme.egress_hosts_all,
+                                http_hosts=sorted({w.hostname for w in cfg.workloads if w.external and w.hostname})))
+    if cfg.admission.enabled and cfg.admission.signatures.enabled:
+        out.append(EgressClient(name="policy-controller", namespace=POLICY_CONTROLLER_NAMESPACE,
+                                service_account=POLICY_CONTROLLER_SERVICE_ACCOUNT,
+                                pod_labels=POLICY_CONTROLLER_POD_LABELS,
+                                tls_hosts=signature_egress_hosts(cfg.admission.signatures,
+                                                                 [w.image for w in cfg.workloads]
+                                                                 + [proxy_image(cfg.mesh)])))
+    return out
+
+
+def egress_identities(cfg: StackConfig) -> list[Identity]:
+    """ClusterSPIFFEIDs of the egress gateway and of its clients' injected pods (the Istio form of ID,
+    the principal the gateway's AuthorizationPolicy names)."""
+    clients = egress_clients(cfg)
+    if not clients:
+        return []
+    return [Identity(name=f"{EGRESS_NAMESPACE}-egress-gateway", namespace=EGRESS_NAMESPACE,
+                     pod_labels=dict(EGRESS_POD_LABELS))] + [
+        Identity(name=f"{c.namespace}-{c.name}-egress-client", namespace=c.namespace, pod_labels=c.pod_labels)
+        for c in clients]
+
+
 def cluster_args(cfg: StackConfig) -> "HardenedClusterArgs":
     """The cluster component's args from the stack config."""
     from .cluster import ClusterFields, HardenedClusterArgs
@@ -156,7 +198,8 @@ class HardenedStack(HardenedComponent):
                 config=cfg.admission, trusted_registries=cfg.trusted_registries,
                 tenant_namespaces=[n.name for n in cfg.namespaces],
                 # the sidecar the injector adds to every tenant pod, by tag (Istio has no digest option)
-                platform_tag_images=[proxy_image(cfg.mesh)] if cfg.mesh.enabled else []), child)
+                platform_tag_images=[proxy_image(cfg.mesh)] if cfg.mesh.enabled else [],
+                egress_gateway=any(c.name == "policy-controller" for c in egress_clients(cfg))), child)
 
         # Encrypted storage (issue 17): the gp3-encrypted StorageClass (KMS) Vault's raft volumes
         # and the workloads' persistentVolumes name.
@@ -182,6 +225,7 @@ class HardenedStack(HardenedComponent):
             self.secret_delivery = SecretDelivery(f"{name}-secrets", SecretDeliveryArgs(
                 config=cfg.secrets, control_plane_cidrs=cfg.admission.control_plane_cidrs,
                 acme_egress=cfg.ingress.enabled and cfg.ingress.acme is not None,
+                egress_gateway=any(c.name == "cert-manager" for c in egress_clients(cfg)),
                 gateway_api=cfg.ingress.enabled and cfg.ingress.controller == "istio",
                 platform_namespaces=platform_secret_namespaces(cfg),
             ), pulumi.ResourceOptions(parent=self, depends_on=waits_for(admitted)))
@@ -251,7 +295,7 @@ class HardenedStack(HardenedComponent):
                 config=cfg.spire, cluster_name=cfg.cluster.name,
                 identities=[Identity(name=f"{w.namespace}-{w.name}", namespace=w.namespace,
                                      pod_labels={"app": w.name}, spiffe_id=w.spiffe_id) for w in cfg.workloads]
-                + ([gateway_identity(cfg)] if _spire_gateway(cfg) else []),
+                + ([gateway_identity(cfg)] if _spire_gateway(cfg) else []) + egress_identities(cfg),
                 control_plane_cidrs=cfg.admission.control_plane_cidrs,
             ), pulumi.ResourceOptions(parent=self, depends_on=waits_for([*admitted, *secret_deps])))
 
@@ -286,10 +330,21 @@ class HardenedStack(HardenedComponent):
                 intents=[MeshIntent(source=i.source, destination=i.destination, port=i.port)
                          for i in active_intents(cfg) if i.protocol == "TCP"],
                 control_plane_cidrs=cfg.admission.control_plane_cidrs,
-                gateway_namespaces=[cfg.ingress.namespace] if cfg.ingress.enabled and cfg.ingress.controller == "istio"
-                else [],
+                gateway_namespaces=([cfg.ingress.namespace] if cfg.ingress.enabled and cfg.ingress.controller == "istio"
+                                    else []) + ([EGRESS_NAMESPACE] if egress_clients(cfg) else []),
+                injected_pods=[MeshPeer(namespace=c.namespace, pod_labels=c.pod_labels) for c in egress_clients(cfg)],
             ), pulumi.ResourceOptions(parent=self, depends_on=waits_for([*admitted, *filter(None, [self.spire]),
                                                                *self.namespaces.values()])))
+        # The one way to internet hosts (issue 23, item 8): cert-manager and policy-controller leave
+        # through the egress gateway, each to its own named hosts.
+        self.egress: Optional[EgressGateway] = None
+        if self.mesh is not None and egress_clients(cfg):
+            progress("egress: Istio egress gateway, each client to its own named hosts (mTLS, SNI authorization)")
+            self.egress = EgressGateway(f"{name}-egress", EgressGatewayArgs(
+                config=cfg.mesh.egress_gateway, clients=egress_clients(cfg), trust_domain=cfg.spire.trust_domain,
+                proxy_image=proxy_image(cfg.mesh), spire=cfg.spire.enabled,
+            ), pulumi.ResourceOptions(parent=self, depends_on=waits_for([self.mesh, *filter(None, [
+                self.admission, self.secret_delivery, self.spire])])))
         identity_deps: list[pulumi.Resource] = [r for r in (self.spire, self.mesh) if r is not None]
         # Tenant secret isolation (issue 17): each namespace with secrets gets its own Vault role,
         # policy and ClusterSecretStore; its workloads' ExternalSecrets use that store.
