@@ -1,23 +1,42 @@
-"""Issue 23 item 8 (egress): the platform's AWS clients reach named destinations only.
+"""Issue 23 item 8 (egress): every platform client reaches named destinations only.
 
 Vault (KMS, STS, its audit shipper's S3) and falcosidekick (S3, STS) leave the cluster on 443 to the
-VPC interface endpoints' subnets (awsEndpointCidrs), never to an internet address. What still
-reaches the internet on 443, and why, is a closed list: a new entry fails this test."""
+VPC interface endpoints' subnets (awsEndpointCidrs), never to an internet address. cert-manager's
+controller (the ACME CA, its HTTP-01 self-check) and policy-controller (registries, Rekor, the
+Sigstore TUF root) leave through the one egress gateway (components/egress.py), which lets each
+client's mesh principal reach its own hosts only. What reaches an internet address at all is a
+closed list: a new entry fails this test."""
 from __future__ import annotations
 
 import ipaddress
 
 import pytest
 
+from components import egress
 from components.config import ConfigError, parse_stack_config
+from policy_pack.policies._lib.authz import Connection, allowed, unknown_attributes
+from policy_pack.policies._lib.reach import External, network_of
 from tests.harness import k8s, prod_document
 
-#: (namespace, policy): the destinations have no fixed addresses NetworkPolicy could name; an
-#: egress proxy or gateway would (docs/paths.md, "What remains").
-INTERNET_443 = {
-    ("cert-manager", "allow-egress-acme"): "the ACME CA (Let's Encrypt) for the public certificate",
-    ("cosign-system", "allow-egress-https"): "registries, Fulcio/Rekor and the Sigstore TUF root",
+#: (namespace, policy): the one workload whose egress names internet addresses, and why.
+INTERNET = {
+    ("istio-egress", "allow-egress-internet"):
+        "the egress gateway: the ACME CA, the public hostnames' HTTP-01 self-check, registries, Rekor, TUF",
+    # Not through the gateway yet: falcosidekick's Splunk HEC (8088) on the SIEM's own host; narrowed
+    # to the SIEM's addresses with runtimeDetection.siem.cidrs (docs/paths.md, "What is not closed").
+    ("falco", "allow-egress-sidekick-siem"): "falcosidekick to the SIEM's HEC endpoint (siem.cidrs narrows it)",
 }
+TRUST_DOMAIN = "lego-mcp.io"
+CERT_MANAGER = f"{TRUST_DOMAIN}/ns/cert-manager/sa/cert-manager"
+POLICY_CONTROLLER = f"{TRUST_DOMAIN}/ns/cosign-system/sa/policy-controller-webhook"
+TENANT = f"{TRUST_DOMAIN}/ns/lego-mcp-prod/sa/dashboard"
+ACME = "acme-v02.api.letsencrypt.org"
+PUBLIC = "dashboard.lego-mcp.io"
+SIGSTORE = ["rekor.sigstore.dev", "tuf-repo-cdn.sigstore.dev"]
+REGISTRIES = ["ghcr.io", "pkg-containers.githubusercontent.com", "registry-1.docker.io", "auth.docker.io",
+              "production.cloudflare.docker.com", "registry.istio.io"]
+#: Addresses a pod might dial directly: public resolvers, a CDN, Let's Encrypt's range.
+INTERNET_IPS = ["1.1.1.1", "8.8.8.8", "151.101.1.1", "172.65.32.248"]
 
 
 def _internet(peer: dict) -> bool:
@@ -25,14 +44,15 @@ def _internet(peer: dict) -> bool:
     return bool(block) and not ipaddress.ip_network(block["cidr"]).is_private
 
 
-def test_only_the_listed_components_reach_an_internet_address_on_443(prod):
+def test_only_the_egress_gateway_reaches_an_internet_address(prod):
     found = {}
     for np in k8s(prod, "NetworkPolicy"):
         for rule in np["spec"].get("egress", []):
-            ports = [p.get("port") for p in rule.get("ports", [])]
-            if (not ports or 443 in ports) and any(_internet(p) for p in rule.get("to", [])):
-                found[(np["metadata"]["namespace"], np["metadata"]["name"])] = ports
-    assert set(found) == set(INTERNET_443)
+            if any(_internet(p) for p in rule.get("to", [])):
+                found[(np["metadata"]["namespace"], np["metadata"]["name"])] = [p.get("port") for p in rule["ports"]]
+    assert set(found) == set(INTERNET)
+    # 443 for TLS hosts, 80 only because the HTTP-01 self-check fetches the public hostname over HTTP
+    assert found[("istio-egress", "allow-egress-internet")] == [80, 443]
 
 
 @pytest.mark.parametrize("namespace, policy", [("vault", "allow-egress-aws-kms-sts"),
@@ -50,3 +70,292 @@ def test_a_prod_stack_without_vpc_endpoints_is_refused():
     with pytest.raises(ConfigError) as exc:
         parse_stack_config(doc)
     assert "hardened-stack:awsEndpointCidrs" in str(exc.value)
+
+
+# --- reachability on the prod render (the NetworkPolicy evaluator the wiring policies use) ---------
+
+@pytest.fixture(scope="module")
+def net(prod):
+    return network_of([r.inputs for r in prod if r.is_kubernetes_object])
+
+
+def _pods(net, namespace, **labels):
+    pods = [p for p in net.pods if p.namespace == namespace and all(p.labels.get(k) == v for k, v in labels.items())]
+    assert pods, f"no pod in {namespace} with {labels}"
+    return pods
+
+
+@pytest.mark.parametrize("namespace", ["cert-manager", "cosign-system"])
+def test_no_pod_of_the_clients_namespaces_reaches_an_internet_address(net, namespace):
+    for pod in _pods(net, namespace):
+        for ip in INTERNET_IPS:
+            for port in (80, 443, 8080, 53):
+                assert not net.can_connect(pod, External(ip), port), f"{pod} reaches {ip}:{port}"
+
+
+def test_the_clients_reach_the_gateway_on_their_own_ports_only(net):
+    (gateway,) = _pods(net, "istio-egress", app="egress-gateway")
+    (controller,) = _pods(net, "cert-manager", **{"app.kubernetes.io/component": "controller"})
+    (pc,) = _pods(net, "cosign-system", **{"control-plane": "policy-controller-webhook"})
+    assert net.can_connect(controller, gateway, 443) and net.can_connect(controller, gateway, 80)
+    assert net.can_connect(pc, gateway, 443) and not net.can_connect(pc, gateway, 80)
+    for other in _pods(net, "cert-manager") + _pods(net, "lego-mcp-prod") + _pods(net, "vault"):
+        if other is not controller:
+            assert not net.can_connect(other, gateway, 443), f"{other} reaches the egress gateway"
+
+
+def test_the_gateway_reaches_internet_addresses_but_not_the_cluster_or_metadata(net):
+    (gateway,) = _pods(net, "istio-egress", app="egress-gateway")
+    assert all(net.can_connect(gateway, External(ip), 443) for ip in INTERNET_IPS)
+    for ip in ("169.254.169.254", "10.0.0.10", "172.20.0.1", "192.168.1.1", "100.64.0.1"):
+        assert not net.can_connect(gateway, External(ip), 443), ip
+    vault = _pods(net, "vault")[0]
+    assert not net.can_connect(gateway, vault, 8200)
+
+
+# --- the gateway's authorization (Istio semantics: policy_pack/policies/_lib/authz.py) --------------
+
+@pytest.fixture(scope="module")
+def authz(prod):
+    # every policy that can apply to the gateway: its namespace's and the root namespace's
+    policies = [p for p in k8s(prod, "AuthorizationPolicy")
+                if p["metadata"]["namespace"] in (egress.NAMESPACE, "istio-system")]
+    assert policies and not unknown_attributes(policies)
+    labels = _gateway_pod_labels(prod)
+
+    def decide(principal, sni, port=443):
+        return allowed(policies, egress.NAMESPACE, labels, Connection(principal, port, sni))
+    return decide
+
+
+def _gateway_pod_labels(prod):
+    (dep,) = k8s(prod, "Deployment", egress.NAME, egress.NAMESPACE)
+    return dep["spec"]["template"]["metadata"]["labels"]
+
+
+def test_each_client_reaches_its_own_hosts(authz):
+    assert authz(CERT_MANAGER, ACME) and authz(CERT_MANAGER, PUBLIC, 80)
+    for host in SIGSTORE + REGISTRIES:
+        assert authz(POLICY_CONTROLLER, host), host
+
+
+@pytest.mark.parametrize("host", SIGSTORE + REGISTRIES)
+def test_cert_manager_is_denied_the_sigstore_and_registry_hosts(authz, host):
+    assert not authz(CERT_MANAGER, host)
+
+
+@pytest.mark.parametrize("host, port", [(ACME, 443), (PUBLIC, 80), (PUBLIC, 443)])
+def test_policy_controller_is_denied_the_acme_hosts(authz, host, port):
+    assert not authz(POLICY_CONTROLLER, host, port)
+
+
+@pytest.mark.parametrize("principal", [TENANT, f"{TRUST_DOMAIN}/ns/cert-manager/sa/cert-manager-cainjector",
+                                       f"{TRUST_DOMAIN}/ns/istio-ingress/sa/public-istio", "other.td/ns/cert-manager/sa/cert-manager",
+                                       None])
+@pytest.mark.parametrize("host", [ACME, PUBLIC, *SIGSTORE, *REGISTRIES])
+def test_any_other_principal_gets_nothing(authz, principal, host):
+    assert not authz(principal, host) and not authz(principal, host, 80)
+
+
+@pytest.mark.parametrize("sni", ["example.com", "evil.letsencrypt.org", "api.letsencrypt.org", "ghcr.io.evil.net",
+                                 "sigstore.dev", None, ""])
+@pytest.mark.parametrize("principal", [CERT_MANAGER, POLICY_CONTROLLER])
+def test_an_unknown_sni_is_denied(authz, principal, sni):
+    assert not authz(principal, sni) and not authz(principal, sni, 80)
+
+
+def test_a_host_on_the_other_port_is_denied(authz):
+    assert not authz(CERT_MANAGER, ACME, 80)     # the ACME CA only over TLS
+    assert not authz(CERT_MANAGER, PUBLIC, 443)  # the self-check only over HTTP
+    assert not authz(POLICY_CONTROLLER, "ghcr.io", 80)
+
+
+def test_the_gateway_denies_by_default(prod):
+    (deny,) = k8s(prod, "AuthorizationPolicy", "default-deny", egress.NAMESPACE)
+    assert deny["spec"] == {}
+    # without the ALLOW policy nothing passes, whoever asks
+    labels = _gateway_pod_labels(prod)
+    assert not allowed([deny], egress.NAMESPACE, labels, Connection(CERT_MANAGER, 443, ACME))
+
+
+# --- routing: every authorized host has its route, and nothing else has one -------------------------
+
+def _hosts_by_port(prod):
+    (policy,) = k8s(prod, "AuthorizationPolicy", "allow-egress-clients", egress.NAMESPACE)
+    out: dict[str, set[int]] = {}
+    for rule in policy["spec"]["rules"]:
+        (port,) = rule["to"][0]["operation"]["ports"]
+        for host in rule["when"][0]["values"]:
+            out.setdefault(host, set()).add(int(port))
+    return out
+
+
+def test_every_authorized_host_is_routed_through_the_gateway_with_mutual_tls(prod):
+    hosts = _hosts_by_port(prod)
+    (gw,) = k8s(prod, "Gateway", egress.NAME, egress.NAMESPACE)
+    assert gw["apiVersion"] == "networking.istio.io/v1"
+    servers = {(s["hosts"][0], s["port"]["number"]): s for s in gw["spec"]["servers"]}
+    assert all(len(s["hosts"]) == 1 and s["tls"] == {"mode": "ISTIO_MUTUAL"} for s in servers.values())
+    assert set(servers) == {(h, p) for h, ports in hosts.items() for p in ports}
+    (dr,) = k8s(prod, "DestinationRule", egress.NAME, egress.NAMESPACE)
+    assert dr["spec"]["host"] == egress.SERVICE_HOST
+    sni = {s["name"]: {(p["port"]["number"], p["tls"]["mode"], p["tls"]["sni"])
+                       for p in s["trafficPolicy"]["portLevelSettings"]} for s in dr["spec"]["subsets"]}
+    for host, ports in hosts.items():
+        assert sni[host.replace(".", "-")] == {(p, "ISTIO_MUTUAL", host) for p in ports}
+        (se,) = [m for m in k8s(prod, "ServiceEntry") if m["spec"]["hosts"] == [host]]
+        assert se["spec"]["location"] == "MESH_EXTERNAL" and se["spec"]["resolution"] == "DNS"
+        assert {p["number"] for p in se["spec"]["ports"]} == ports
+        (vs,) = [m for m in k8s(prod, "VirtualService") if m["spec"]["hosts"] == [host]]
+        routes = vs["spec"].get("tls", []) + vs["spec"].get("tcp", []) + vs["spec"].get("http", [])
+        hops = {(r["match"][0]["gateways"][0], r["route"][0]["destination"]["host"]) for r in routes}
+        assert hops == {("mesh", egress.SERVICE_HOST), (f"{egress.NAMESPACE}/{egress.NAME}", host)}
+
+
+def test_the_routes_are_exported_to_their_clients_only(prod):
+    tenants = {n["name"] for n in prod_document()["namespaces"]}
+    for kind in ("ServiceEntry", "VirtualService", "DestinationRule"):
+        for m in k8s(prod, kind):
+            if m["metadata"]["namespace"] == egress.NAMESPACE:
+                export = set(m["spec"]["exportTo"])
+                assert export <= {"cert-manager", "cosign-system", egress.NAMESPACE} and not export & tenants
+    (se,) = [m for m in k8s(prod, "ServiceEntry") if m["spec"]["hosts"] == [ACME]]
+    assert se["spec"]["exportTo"] == ["cert-manager", egress.NAMESPACE]
+
+
+# --- the clients carry sidecars, as the injector of the rendered istiod chart selects them ----------
+
+def _injector(prod):
+    (hook,) = k8s(prod, "MutatingWebhookConfiguration", "istio-sidecar-injector")
+    return {w["name"]: w for w in hook["webhooks"]}
+
+
+def _selects(selector, labels):
+    from policy_pack.policies._lib.wiring import selector_matches
+    return selector_matches(selector, labels, "selector")
+
+
+@pytest.mark.parametrize("namespace, name", [("cert-manager", "cert-manager"),
+                                             ("cosign-system", "policy-controller-webhook"),
+                                             (egress.NAMESPACE, egress.NAME)])
+def test_the_injector_of_the_rendered_istiod_chart_injects_the_egress_pods(prod, namespace, name):
+    """istiod's ``object.sidecar-injector.istio.io`` webhook (istio-discovery
+    templates/mutatingwebhook.yaml, "Case 2: no namespace label, but object selector") injects a pod
+    labelled ``sidecar.istio.io/inject: "true"`` in a namespace without ``istio-injection``."""
+    (ns,) = k8s(prod, "Namespace", namespace)
+    ns_labels = {**ns["metadata"].get("labels", {}), "kubernetes.io/metadata.name": namespace}
+    (dep,) = k8s(prod, "Deployment", name, namespace)
+    pod_labels = dep["spec"]["template"]["metadata"]["labels"]
+    assert pod_labels[egress.INJECT_LABEL] == "true"  # a string: the label value, not a YAML bool
+    hook = _injector(prod)["object.sidecar-injector.istio.io"]
+    assert _selects(hook["namespaceSelector"], ns_labels) and _selects(hook["objectSelector"], pod_labels)
+
+
+@pytest.mark.parametrize("name", ["cert-manager-cainjector", "cert-manager-webhook"])
+def test_the_other_cert_manager_pods_stay_without_a_proxy(prod, name):
+    (dep,) = k8s(prod, "Deployment", name, "cert-manager")
+    assert egress.INJECT_LABEL not in dep["spec"]["template"]["metadata"]["labels"]
+
+
+def test_policy_controllers_webhook_port_stays_outside_its_proxy(prod):
+    """The API server (not in the mesh) calls the webhook: its port, and only it, is left to the
+    app (the CNI plugin reads the annotation: cni/pkg/plugin/sidecar_redirect.go, excludeInboundPortsKey)."""
+    (dep,) = k8s(prod, "Deployment", "policy-controller-webhook", "cosign-system")
+    annotations = dep["spec"]["template"]["metadata"]["annotations"]
+    (container,) = dep["spec"]["template"]["spec"]["containers"]
+    https = [p["containerPort"] for p in container["ports"] if p["name"] == "https"]
+    assert annotations[egress.EXCLUDE_INBOUND_ANNOTATION] == "8443" and https == [8443]
+    # the webhook's Service (the API server's way in) targets that named port
+    (svc,) = k8s(prod, "Service", "webhook", "cosign-system")
+    assert [p["targetPort"] for p in svc["spec"]["ports"]] == ["https"]
+
+
+def test_the_gateway_pods_ask_for_templates_the_rendered_injector_has(prod):
+    (cm,) = k8s(prod, "ConfigMap", "istio-sidecar-injector", "istio-system")
+    import json
+    templates = json.loads(cm["data"]["config"]) if cm["data"]["config"].lstrip().startswith("{") else None
+    text = cm["data"]["config"]
+    (dep,) = k8s(prod, "Deployment", egress.NAME, egress.NAMESPACE)
+    wanted = dep["spec"]["template"]["metadata"]["annotations"][egress.TEMPLATES_ANNOTATION].split(",")
+    assert wanted == ["gateway", "spire"]
+    for name in wanted:
+        assert (templates and name in templates["templates"]) or f"\n  {name}: |" in text, name
+
+
+def test_the_clients_and_the_gateway_have_spiffe_ids_and_reach_istiod(prod, net):
+    ids = k8s(prod, "ClusterSPIFFEID")
+    for namespace, labels in [("cert-manager", {"app.kubernetes.io/component": "controller"}),
+                              ("cosign-system", {"control-plane": "policy-controller-webhook"}),
+                              (egress.NAMESPACE, {"app": egress.NAME})]:
+        (pod,) = _pods(net, namespace, **labels)
+        assert [i for i in ids if i["spec"]["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"] == namespace
+                and _selects(i["spec"]["podSelector"], pod.labels)], pod
+        (istiod,) = _pods(net, "istio-system", app="istiod")
+        assert net.can_connect(pod, istiod, 15012), pod
+
+
+# --- configuration ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("host, why", [
+    ("*.quay.io", "wildcards are refused"), ("*", "wildcards are refused"), ("cdn*.quay.io", "wildcards are refused"),
+    ("https://quay.io", "not a lowercase DNS name"), ("quay.io:443", "not a lowercase DNS name"),
+    ("quay.io/v2", "not a lowercase DNS name"), ("10.0.0.1", "not a lowercase DNS name"),
+    ("Quay.io", "not a lowercase DNS name"), ("localhost", "not a lowercase DNS name"), ("", "not a lowercase"),
+    ("-bad.example.com", "not a lowercase DNS name")])
+def test_malformed_egress_hosts_are_refused_naming_the_field(host, why):
+    doc = prod_document()
+    doc["admission"]["signatures"]["egressHosts"] = [host]
+    with pytest.raises(ConfigError) as exc:
+        parse_stack_config(doc)
+    assert "admission.signatures.egressHosts" in str(exc.value) and why in str(exc.value)
+
+
+def test_extra_hosts_reach_their_client_only_and_are_opt_outs():
+    from components.stack import egress_clients
+    from tests.harness import reviewed
+    doc = prod_document()
+    doc["admission"]["signatures"]["egressHosts"] = ["cdn01.quay.io"]
+    doc["ingress"]["acme"]["egressHosts"] = ["acme.example.net"]
+    with pytest.raises(ConfigError) as exc:  # unreviewed in prod: a weakening on the ledger
+        parse_stack_config(doc)
+    assert "admission.signatures.egressHosts: weakens" in str(exc.value)
+    assert "ingress.acme.egressHosts: weakens" in str(exc.value)
+    doc = {**doc, **reviewed({"admission": doc["admission"], "ingress": doc["ingress"]})}
+    clients = {c.name: c for c in egress_clients(parse_stack_config(doc))}
+    assert "cdn01.quay.io" in clients["policy-controller"].tls_hosts
+    assert "cdn01.quay.io" not in clients["cert-manager"].tls_hosts
+    assert clients["cert-manager"].tls_hosts == ["acme-v02.api.letsencrypt.org", "acme.example.net"]
+
+
+def test_the_acme_host_comes_from_the_configured_directory():
+    from components.stack import egress_clients
+    doc = prod_document()
+    doc["ingress"]["acme"]["server"] = "https://acme-staging-v02.api.letsencrypt.org/directory"
+    (cm,) = [c for c in egress_clients(parse_stack_config(doc)) if c.name == "cert-manager"]
+    assert cm.tls_hosts == ["acme-staging-v02.api.letsencrypt.org"] and cm.http_hosts == [PUBLIC]
+
+
+@pytest.mark.parametrize("image, hosts", [
+    ("ghcr.io/lego-mcp/**", ["ghcr.io", "pkg-containers.githubusercontent.com"]),
+    ("docker.io/falcosecurity/falco:**", ["auth.docker.io", "production.cloudflare.docker.com", "registry-1.docker.io"]),
+    ("falcosecurity/falco:0.40", ["auth.docker.io", "production.cloudflare.docker.com", "registry-1.docker.io"]),
+    ("registry.example.com:5000/x/y@sha256:" + "a" * 64, ["registry.example.com"]),
+    ("**", []), ("*.io/team/**", [])])
+def test_registry_hosts_follow_dockers_reference_rule_and_blob_redirects(image, hosts):
+    assert egress.registry_hosts([image]) == hosts
+
+
+def test_without_the_mesh_the_clients_keep_their_direct_rules_and_no_gateway_is_built():
+    from components.stack import egress_clients
+    from components.admission import network_policies as admission_policies
+    from components.secrets import SecretDeliveryArgs
+    from components.secrets import network_policies as secrets_policies
+    cfg = parse_stack_config(prod_document())
+    assert egress_clients(cfg.model_copy(update={"mesh": cfg.mesh.model_copy(update={"enabled": False})})) == []
+    direct = {m["metadata"]["name"] for _, m in admission_policies(cfg.admission, egress_gateway=False)}
+    assert "allow-egress-https" in direct
+    assert "allow-egress-https" not in {m["metadata"]["name"] for _, m in admission_policies(cfg.admission, True)}
+    acme = {m["metadata"]["name"] for _, m in secrets_policies(SecretDeliveryArgs(acme_egress=True))}
+    assert "allow-egress-acme" in acme
+    assert "allow-egress-acme" not in {m["metadata"]["name"] for _, m in secrets_policies(
+        SecretDeliveryArgs(acme_egress=True, egress_gateway=True))}
