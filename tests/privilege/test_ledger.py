@@ -55,6 +55,8 @@ CASES = {
     "admission.signatures.noMatchPolicy": (("admission", "signatures", "noMatchPolicy"), "warn", None),
     "admission.signatures.mode": (("admission", "signatures", "mode"), "warn", None),
     "admission.signatures.platformImages": (("admission", "signatures", "platformImages"), False, None),
+    "admission.signatures.egressHosts": (("admission", "signatures", "egressHosts"), ["cdn01.quay.io"], None),
+    "ingress.acme.egressHosts": (("ingress", "acme", "egressHosts"), ["acme.example.net"], None),
     "admission.extraValues": (("admission", "extraValues"), {"x": 1}, None),
     "ingress.enabled": (("ingress", "enabled"), False, None),
     "ingress.hstsIncludeSubdomains": (("ingress", "hstsIncludeSubdomains"), False, None),
