@@ -408,8 +408,14 @@ def test_digest_exemption_is_a_validated_named_parameter():
 
 
 def test_signature_verifier_reaches_the_internet_but_never_metadata_or_the_cluster(prod_render):
+    from components.admission import network_policies
     records, _ = prod_render
-    (pol,) = k8s(records, "NetworkPolicy", "allow-egress-https", "cosign-system")
+    # with the mesh (prod), policy-controller leaves through the egress gateway only (tests/paths/test_egress.py)
+    assert k8s(records, "NetworkPolicy", "allow-egress-https", "cosign-system") == []
+    assert k8s(records, "NetworkPolicy", "allow-egress-egress-gateway", "cosign-system")
+    # without the mesh: straight to internet addresses on 443, never metadata or the cluster
+    cfg = parse_stack_config(prod_document()).admission
+    (pol,) = [m for _, m in network_policies(cfg) if m["metadata"]["name"] == "allow-egress-https"]
     (rule,) = pol["spec"]["egress"]
     (peer,) = rule["to"]
     assert peer["ipBlock"]["cidr"] == "0.0.0.0/0"

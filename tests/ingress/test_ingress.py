@@ -190,9 +190,14 @@ def test_count_mode_is_an_explicit_opt_out():
 
 # --- the rendered prod stack ---------------------------------------------------------------------
 
+def _api_gateways(records):
+    """The Gateway API Gateways (the egress gateway's is Istio's own networking.istio.io Gateway)."""
+    return [m for m in k8s(records, "Gateway") if m["apiVersion"].startswith("gateway.networking.k8s.io/")]
+
+
 def test_prod_exposes_the_dashboard_over_tls13_with_hsts(prod_render):
     records, _ = prod_render
-    (gw,) = k8s(records, "Gateway")
+    (gw,) = _api_gateways(records)
     assert {lst["hostname"] for lst in gw["spec"]["listeners"] if lst["protocol"] == "HTTPS"} == {
         "dashboard.lego-mcp.io"}
     (route,) = k8s(records, "HTTPRoute", name="dashboard", namespace="lego-mcp-prod")
@@ -233,7 +238,7 @@ def test_nginx_mode_renders_in_the_full_stack():
                                      "alb": alb}})
     (ing,) = k8s(records, "Ingress")
     assert ing["spec"]["tls"][0]["hosts"] == ["dashboard.lego-mcp.io"]
-    assert not k8s(records, "Gateway")
+    assert not _api_gateways(records)
 
 
 def test_acme_issuer_solves_http01_through_the_gateways_port_80_listener(prod_render):
@@ -304,7 +309,7 @@ def test_without_spire_the_gateway_keeps_istios_defaults():
 
 def test_prod_gateway_pods_get_an_svid_that_tenant_policies_admit(prod_render):
     records, _ = prod_render
-    (gw,) = k8s(records, "Gateway")
+    (gw,) = _api_gateways(records)
     name = gw["metadata"]["name"]
     assert k8s(records, "ConfigMap", name=gw["spec"]["infrastructure"]["parametersRef"]["name"],
                namespace="istio-ingress")

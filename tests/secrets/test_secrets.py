@@ -293,8 +293,15 @@ def test_built_in_objects_of_the_secret_namespaces_are_valid_kubernetes(prod):
 
 
 def test_acme_egress_exists_only_when_the_ingress_uses_acme(prod):
+    from components.secrets import network_policies
     records, _ = prod
-    (pol,) = k8s(records, "NetworkPolicy", "allow-egress-acme", "cert-manager")
+    # with the mesh (prod), the controller leaves through the egress gateway only (tests/paths/test_egress.py)
+    assert k8s(records, "NetworkPolicy", "allow-egress-acme") == []
+    (pol,) = k8s(records, "NetworkPolicy", "allow-egress-egress-gateway", "cert-manager")
+    assert pol["spec"]["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "controller"
+    # without the mesh: the ACME CA and the self-check straight, never the cluster or IMDS
+    (pol,) = [m for _, m in network_policies(SecretDeliveryArgs(acme_egress=True))
+              if m["metadata"]["name"] == "allow-egress-acme"]
     (rule,) = pol["spec"]["egress"]
     assert {p["port"] for p in rule["ports"]} == {80, 443}
     assert "169.254.0.0/16" in rule["to"][0]["ipBlock"]["except"]

@@ -116,14 +116,18 @@ def test_cluster_spiffe_id_selects_only_the_workloads_namespace_and_pods():
 
 
 def _workload_ids(prod_records):
-    """The workloads' ClusterSPIFFEIDs (the Istio gateway's, selected by gateway name, aside)."""
-    return [m for m in k8s(prod_records, "ClusterSPIFFEID") if "app" in m["spec"]["podSelector"]["matchLabels"]]
+    """The workloads' ClusterSPIFFEIDs (the Istio gateways', ingress and egress, aside)."""
+    return [m for m in k8s(prod_records, "ClusterSPIFFEID") if "app" in m["spec"]["podSelector"]["matchLabels"]
+            and m["metadata"]["name"] != "istio-egress-egress-gateway"]
 
 
 def test_prod_render_registers_one_identity_per_workload_and_the_gateway_and_no_other(prod_records, prod_doc):
     ids = k8s(prod_records, "ClusterSPIFFEID")
     expected = {f"{w['namespace']}-{w['name']}" for w in prod_doc["workloads"]}
-    assert {m["metadata"]["name"] for m in ids} == expected | {"istio-ingress-public-gateway"}
+    # plus the egress gateway and its clients' injected pods (components/egress.py)
+    egress = {"istio-egress-egress-gateway", "cert-manager-cert-manager-egress-client",
+              "cosign-system-policy-controller-egress-client"}
+    assert {m["metadata"]["name"] for m in ids} == expected | {"istio-ingress-public-gateway"} | egress
     assert {m["metadata"]["name"] for m in _workload_ids(prod_records)} == expected
     for m in _workload_ids(prod_records):
         ns = m["spec"]["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
