@@ -359,3 +359,54 @@ def test_without_the_mesh_the_clients_keep_their_direct_rules_and_no_gateway_is_
     assert "allow-egress-acme" in acme
     assert "allow-egress-acme" not in {m["metadata"]["name"] for _, m in secrets_policies(
         SecretDeliveryArgs(acme_egress=True, egress_gateway=True))}
+
+
+# --- the upstream facts the design rests on, checked against the sources at the pinned tags ---------
+#: (repository, tag, file, what must be in it, the fact). Istio's tag is the mesh's chart version;
+#: policy-controller's the app version of chart 0.10.6 (v0.13.1).
+UPSTREAM_FACTS = [
+    ("istio/istio", "1.30.3", "manifests/charts/istio-control/istio-discovery/templates/mutatingwebhook.yaml",
+     ['(dict "Prefix" "object.")', "key: istio-injection\n      operator: DoesNotExist",
+      "key: sidecar.istio.io/inject\n      operator: In\n      values:\n      - \"true\""],
+     "per-pod injection: a pod labelled sidecar.istio.io/inject=true in a namespace without istio-injection"),
+    ("istio/istio", "1.30.3", "manifests/charts/istio-control/istio-discovery/files/gateway-injection-template.yaml",
+     ["annotation .ObjectMeta `sidecar.istio.io/proxyImage`", "net.ipv4.ip_unprivileged_port_start",
+      "  - emptyDir:\n    name: workload-socket", "- router"],
+     "the gateway template: router mode, the proxyImage annotation, the unprivileged-port sysctl, and a "
+     "workload-socket volume with no source, which the spire template's CSI volume fills"),
+    ("istio/istio", "1.30.3", "cni/pkg/plugin/sidecar_redirect.go",
+     ["excludeInboundPortsKey  = annotation.SidecarTrafficExcludeInboundPorts.Name"],
+     "the CNI plugin reads traffic.sidecar.istio.io/excludeInboundPorts"),
+    ("istio/istio", "1.30.3", "pilot/pkg/security/authz/model/model.go",
+     ['attrConnSNI           = "connection.sni"', "basePermission.appendLast(connSNIGenerator{}, k, when.Values"],
+     "connection.sni is a when-condition of the permission"),
+    ("istio/istio", "1.30.3", "pilot/pkg/security/authz/model/generator.go",
+     ["func (connSNIGenerator) permission", "permissionRequestedServerName(m)"],
+     "connection.sni becomes Envoy's requested_server_name (the TLS SNI at the gateway)"),
+    ("istio/istio", "1.30.3", "pkg/config/validation/validation.go",
+     ["if serviceEntry.Resolution != networking.ServiceEntry_DYNAMIC_DNS {",
+      'fmt.Errorf("host must be wildcarded for resolution mode %s"'],
+     "a wildcard ServiceEntry host needs DYNAMIC_DNS, not the DNS resolution the gateway's entries use"),
+    ("sigstore/policy-controller", "v0.13.1", "cmd/webhook/main.go",
+     ['flag.String("tuf-mirror", tuf.DefaultRemoteRoot'], "the TUF root is sigstore's default mirror"),
+    ("sigstore/policy-controller", "v0.13.1", "pkg/webhook/validator.go",
+     ["rekorClient, err := rekor.GetRekorClient(tlog.URL.String())",
+      "if authority.Keyless.URL != nil {\n\t\t\tsps, err := validSignatures(ctx, ref, checkOpts)"],
+     "Rekor is dialed at the authority's ctlog.url; the keyless (Fulcio) url is only required to be set"),
+]
+
+
+@pytest.mark.parametrize("repo, tag, path, needles, fact", UPSTREAM_FACTS, ids=[f[2].rsplit("/", 1)[1] for f in UPSTREAM_FACTS])
+def test_the_upstream_facts_hold_at_the_pinned_tags(repo, tag, path, needles, fact):
+    from tests.paths.upstream import upstream_text
+    text = upstream_text(repo, tag, path)
+    if text is None:
+        pytest.skip(f"no mirror of {repo} here: the recorded fact stands ({fact})")
+    for needle in needles:
+        assert needle in text, f"{repo}@{tag} {path}: {fact}"
+
+
+def test_the_pinned_tags_are_the_ones_the_stack_deploys():
+    from components.admission import POLICY_CONTROLLER_VERSION
+    cfg = parse_stack_config(prod_document())
+    assert cfg.mesh.chart_version == "1.30.3" and POLICY_CONTROLLER_VERSION == "0.10.6"
