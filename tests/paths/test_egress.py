@@ -413,3 +413,41 @@ def test_the_pinned_tags_are_the_ones_the_stack_deploys():
     from components.admission import POLICY_CONTROLLER_VERSION
     cfg = parse_stack_config(prod_document())
     assert cfg.mesh.chart_version == "1.30.3" and POLICY_CONTROLLER_VERSION == "0.10.6"
+
+
+# --- the injected clients still pass the stack's own admission ------------------------------------
+
+def _injected(deployment: dict, proxy: dict) -> dict:
+    """*deployment* as its pods reach Gatekeeper after istiod's injector (a mutating webhook, which
+    the API server runs before the validating ones): the istio-proxy container of the sidecar
+    template (files/injection-template.yaml: with the CNI and proxy.privileged false, no capability,
+    read-only root, UID 1337; the image and resources from the rendered injector's values)."""
+    import copy
+    d = copy.deepcopy(deployment)
+    d["spec"]["template"]["spec"]["containers"].append(proxy)
+    return d
+
+
+@pytest.mark.parametrize("namespace, name", [("cert-manager", "cert-manager"),
+                                             ("cosign-system", "policy-controller-webhook")])
+def test_the_injected_clients_pass_the_stacks_own_admission(prod, namespace, name):
+    import json
+
+    from components.mesh import proxy_image
+    from tests.judges.admission import Cluster
+    objects = [r.inputs for r in prod if r.is_kubernetes_object]
+    (cm,) = k8s(prod, "ConfigMap", "istio-sidecar-injector", "istio-system")
+    values = json.loads(cm["data"]["values"])
+    assert values["global"]["proxy"]["privileged"] is False
+    proxy = {"name": "istio-proxy", "image": proxy_image(parse_stack_config(prod_document()).mesh),
+             "args": ["proxy", "sidecar"], "resources": values["global"]["proxy"]["resources"],
+             "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]},
+                                 "privileged": False, "readOnlyRootFilesystem": True, "runAsGroup": 1337,
+                                 "runAsNonRoot": True, "runAsUser": 1337}}
+    (dep,) = k8s(prod, "Deployment", name, namespace)
+    verdicts = Cluster(objects).admit(_injected(dep, proxy))
+    assert not verdicts.errors and verdicts.judged
+    assert not verdicts.denials, verdicts.summary()
+    # the judge does refuse an injected pod whose proxy breaks a rule (not a vacuous pass)
+    bad = {**proxy, "securityContext": {**proxy["securityContext"], "privileged": True}}
+    assert Cluster(objects).admit(_injected(dep, bad)).denials
