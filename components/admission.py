@@ -785,7 +785,9 @@ def signature_egress_hosts(s: SignatureConfig, images: list[str] | tuple[str, ..
     defaulting webhook resolves their tags), Rekor, the TUF root, and ``egressHosts``."""
     from .egress import registry_hosts, url_host
 
-    globs = list(s.image_globs()) + [g for _, gs, _, _ in PLATFORM_SIGNERS for g in gs] * s.platform_images
+    globs = list(s.image_globs())
+    if s.platform_images:
+        globs += [g for _, gs, _, _ in PLATFORM_SIGNERS for g in gs]
     return sorted({*registry_hosts([*globs, *images]), url_host(REKOR_URL), url_host(TUF_MIRROR), *s.egress_hosts})
 
 
