@@ -10,8 +10,11 @@ Two admission webhooks, both failing closed:
   two enforcement points, one truth.
 - **Sigstore policy-controller** (upstream chart, pinned): a ``ClusterImagePolicy`` that admits an
   image from the signed repositories only with a keyless cosign signature from the configured OIDC
-  issuer and subject (the seed's GitHub Actions rule), in namespaces labelled
-  ``policy.sigstore.dev/include: "true"``.
+  issuer and subject (the seed's GitHub Actions rule), and one per upstream of the platform's images
+  (its published key or keyless identity, :data:`PLATFORM_SIGNERS`; a named static pass where
+  upstream does not sign, :data:`UNSIGNED_UPSTREAM`), in namespaces labelled
+  ``policy.sigstore.dev/include: "true"``: every tenant namespace and every platform namespace but
+  :data:`UNVERIFIED_NAMESPACES`.
 
 ``helm.v4.Chart`` drops chart hooks; the hooks that matter are replaced by explicit objects here
 (see docs/admission.md).
