@@ -340,3 +340,20 @@ def test_without_platform_images_platform_namespaces_are_not_labelled_and_the_pr
     assert all(any(glob_matches(g["glob"], i) for g in p["spec"]["images"])
                for i in (proxy, f"{proxy}@{A_DIGEST}"))
     assert not any(glob_matches(g["glob"], "ghcr.io/evil/x:1") for g in p["spec"]["images"])
+
+
+def test_signature_formats_follow_the_cosign_upstream_signs_with(rendered_prod):
+    """cosign v3 (falcosidekick's cosign-installer v4.1.2 default v3.0.6) writes Sigstore bundles;
+    the others sign with cosign v2 or pass --new-bundle-format=false (legacy, the CRD's default)."""
+    formats = {p["metadata"]["name"]: a.get("signatureFormat") for p in policies(rendered_prod).values()
+               for a in p["spec"]["authorities"] if p["metadata"]["name"].startswith("upstream-")}
+    assert {n for n, f in formats.items() if f} == {"upstream-falcosidekick"}
+    assert formats["upstream-falcosidekick"] == "bundle"
+
+
+@pytest.mark.parametrize("evidence", [s.source for s in PLATFORM_SIGNERS] + list(UNSIGNED_UPSTREAM.values()),
+                         ids=[s.name for s in PLATFORM_SIGNERS] + list(UNSIGNED_UPSTREAM))
+def test_every_signing_fact_names_the_upstream_file_it_was_read_in(evidence):
+    """Or says plainly that none could be read (then the image passes by name, never by a guess)."""
+    assert re.search(r"[\w.-]+/[\w./-]+\.(ya?ml|md|go|sh|hcl|pem|pub)\b|docker\.io/hashicorp/vault|"
+                     r"no signing identity could be confirmed", evidence), evidence
