@@ -357,3 +357,29 @@ def test_every_signing_fact_names_the_upstream_file_it_was_read_in(evidence):
     """Or says plainly that none could be read (then the image passes by name, never by a guess)."""
     assert re.search(r"[\w.-]+/[\w./-]+\.(ya?ml|md|go|sh|hcl|pem|pub)\b|docker\.io/hashicorp/vault|"
                      r"no signing identity could be confirmed", evidence), evidence
+
+
+def test_istios_key_follows_the_configured_hub():
+    """A mirror or Docker Hub hub: the mesh's images are Istio's whatever the registry (signatures
+    travel with the images when copied with them)."""
+    from components.admission import platform_image_policies
+    from components.config import platform_images
+
+    doc = prod_document()
+    doc["cluster"]["environment"] = "staging"  # extraValues is an escape hatch: an opt-out outside production
+    doc["mesh"].setdefault("extraValues", {})["global"] = {"hub": "docker.io/istio"}
+    doc["trustedRegistries"] = [*doc["trustedRegistries"], "docker.io/istio"]
+    cfg = parse_stack_config(doc)
+    (istio,) = [p for p in platform_image_policies(cfg.admission.signatures, platform_images(cfg))
+                if p["metadata"]["name"] == "upstream-istio"]
+    globs = [g["glob"] for g in istio["spec"]["images"]]
+    assert all(any(glob_matches(g, f"docker.io/istio/{n}:1.30.3") for g in globs)
+               for n in ("pilot", "install-cni", "proxyv2"))
+    assert not any(glob_matches(g, "registry.istio.io/release/pilot:1.30.3") for g in globs)
+
+
+def test_the_component_refuses_a_platform_image_of_unknown_signature():
+    from components.admission import SignatureConfig, platform_image_policies
+
+    with pytest.raises(ValueError, match=r"'ghcr\.io/someone/thing' \(vault\)"):
+        platform_image_policies(SignatureConfig(), [("vault", "ghcr.io/someone/thing")])
