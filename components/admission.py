@@ -326,9 +326,11 @@ PLATFORM_SIGNERS: tuple[UpstreamSigner, ...] = (
     UpstreamSigner(
         "upstream-falco", "falcosecurity/falco 0.44.1 (f1ac5eb1a1c9da9f797f799121ab700263621443) "
         ".github/workflows/reusable_publish_docker.yaml: cosign sign (cosign-installer v3.5.0, legacy format) of "
-        "falco and falco-driver-loader, called by the release workflow on tags",
+        "falco and falco-driver-loader; called by release.yaml (on a published release: refs/tags/<version>) and "
+        "by master.yaml (refs/heads/master, not accepted). A reusable workflow's certificate names itself",
         repositories=("docker.io/falcosecurity/falco", "docker.io/falcosecurity/falco-driver-loader"),
-        subject_regexp=r"^https://github\.com/falcosecurity/falco/\.github/workflows/[^@]+@refs/tags/"),
+        subject_regexp=r"^https://github\.com/falcosecurity/falco/\.github/workflows/reusable_publish_docker\.yaml"
+                       r"@refs/tags/"),
     UpstreamSigner(
         "upstream-falcosidekick", "falcosecurity/falcosidekick 2.34.1 (03364bc26b2262439a5ddeb57e1e354742727e11) "
         ".github/workflows/release.yml (on push of tags, id-token: write) runs goreleaser, whose .goreleaser.yml "

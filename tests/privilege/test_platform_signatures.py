@@ -383,3 +383,13 @@ def test_the_component_refuses_a_platform_image_of_unknown_signature():
 
     with pytest.raises(ValueError, match=r"'ghcr\.io/someone/thing' \(vault\)"):
         platform_image_policies(SignatureConfig(), [("vault", "ghcr.io/someone/thing")])
+
+
+@pytest.mark.parametrize("san,ok", [
+    ("https://github.com/falcosecurity/falco/.github/workflows/reusable_publish_docker.yaml@refs/tags/0.44.1", True),
+    ("https://github.com/falcosecurity/falco/.github/workflows/reusable_publish_docker.yaml@refs/heads/master", False),
+    ("https://github.com/falcosecurity/falco/.github/workflows/ci.yml@refs/tags/0.44.1", False),
+])
+def test_falcos_identity_is_its_publishing_workflow_on_release_tags(san, ok):
+    (falco,) = [s for s in PLATFORM_SIGNERS if s.name == "upstream-falco"]
+    assert bool(re.search(falco.subject_regexp, san)) is ok
