@@ -9,19 +9,24 @@ from typing import TYPE_CHECKING, Optional
 
 import pulumi
 
-from .admission import AdmissionControl, AdmissionControlArgs, tenant_namespace_labels
+from .admission import AdmissionControl, AdmissionControlArgs, platform_namespace_labels, tenant_namespace_labels
 from .audit import AuditTrails, AuditTrailsArgs, falco_archive_env, vault_audit_sidecar
+from .compliance import NAMESPACE as COMPLIANCE_NAMESPACE
 from .compliance import Compliance, ComplianceArgs
-from .config import NetworkIntent, Secrets, StackConfig, alb_access_log_bucket, audit_shipper, falco_archive
+from .config import (NetworkIntent, Secrets, StackConfig, alb_access_log_bucket, audit_shipper, falco_archive,
+                     platform_images)
 from .ingress import ExternalService, TlsIngress, TlsIngressArgs
+from .mesh import ROOT_NAMESPACE as MESH_NAMESPACE
 from .mesh import MeshIntent, ZeroTrustMesh, ZeroTrustMeshArgs, mesh_workloads, proxy_image
-from .spire import CSI_DRIVER, Identity, Spire, SpireArgs
+from .spire import CSI_DRIVER, SYSTEM_NAMESPACE, Identity, Spire, SpireArgs
 from .base import HardenedComponent, readiness
 from .namespace import FlowPeer, FlowRule, HardenedNamespace, HardenedNamespaceArgs
+from .runtime_detection import NAMESPACE as FALCO_NAMESPACE
 from .runtime_detection import RuntimeDetection, RuntimeDetectionArgs
-from .secrets import SecretDelivery, SecretDeliveryArgs
+from .secrets import CERT_MANAGER_NAMESPACE, SecretDelivery, SecretDeliveryArgs
 from .storage import EncryptedStorage, EncryptedStorageArgs
 from .tenancy import TenantSecretIsolation, TenantSecretIsolationArgs
+from .vault import NAMESPACE as VAULT_NAMESPACE
 from .vault import VaultHA, VaultHAArgs
 from .vault import role_name as vault_role_name
 from .workload import HardenedWorkload, HardenedWorkloadArgs
@@ -148,6 +153,10 @@ class HardenedStack(HardenedComponent):
 
         # --- platform components (each area adds its block here, in dependency order) ---------
 
+        def verified(namespace: str) -> dict[str, str]:
+            """The signature-verification label of a platform namespace (admission.platform_namespace_labels)."""
+            return platform_namespace_labels(cfg.admission, namespace)
+
         # Admission control first: every later object, tenants included, is admitted by it.
         self.admission: Optional[AdmissionControl] = None
         if cfg.admission.enabled:
@@ -156,7 +165,9 @@ class HardenedStack(HardenedComponent):
                 config=cfg.admission, trusted_registries=cfg.trusted_registries,
                 tenant_namespaces=[n.name for n in cfg.namespaces],
                 # the sidecar the injector adds to every tenant pod, by tag (Istio has no digest option)
-                platform_tag_images=[proxy_image(cfg.mesh)] if cfg.mesh.enabled else []), child)
+                platform_tag_images=[proxy_image(cfg.mesh)] if cfg.mesh.enabled else [],
+                # every platform image: its upstream's signature policy, or a named static pass
+                platform_repositories=platform_images(cfg)), child)
 
         # Encrypted storage (issue 17): the gp3-encrypted StorageClass (KMS) Vault's raft volumes
         # and the workloads' persistentVolumes name.
@@ -184,6 +195,7 @@ class HardenedStack(HardenedComponent):
                 acme_egress=cfg.ingress.enabled and cfg.ingress.acme is not None,
                 gateway_api=cfg.ingress.enabled and cfg.ingress.controller == "istio",
                 platform_namespaces=platform_secret_namespaces(cfg),
+                namespace_labels=verified(CERT_MANAGER_NAMESPACE),
             ), pulumi.ResourceOptions(parent=self, depends_on=waits_for(admitted)))
         if cfg.vault.enabled:
             progress(f"vault: {cfg.vault.replicas} raft replicas, TLS 1.3, AWS KMS auto-unseal "
@@ -197,7 +209,7 @@ class HardenedStack(HardenedComponent):
                 control_plane_cidrs=cfg.admission.control_plane_cidrs,
                 license=self.secrets.require("vaultLicense", "vault.edition enterprise")
                 if cfg.vault.edition == "enterprise" else None,
-                platform_secret_namespaces=platform_secret_namespaces(cfg),
+                platform_secret_namespaces=platform_secret_namespaces(cfg), namespace_labels=verified(VAULT_NAMESPACE),
                 audit_shipper=vault_audit_sidecar(cfg.compliance.audit_trails.shipper_image, cfg.cluster.region)
                 if audit_shipper(cfg) else None,
             ), pulumi.ResourceOptions(parent=self, depends_on=waits_for([*admitted, *filter(None, [self.secret_delivery,
@@ -225,6 +237,7 @@ class HardenedStack(HardenedComponent):
                 tls_rotation=cfg.secrets.rotation.tls if cfg.secrets.enabled else None,
                 splunk_token=self.secrets.require("splunkHecToken", "runtimeDetection.siem.splunk")
                 if rd.siem.splunk and not rd.siem.splunk.token_vault_key else None,
+                namespace_labels=verified(FALCO_NAMESPACE),
             ), pulumi.ResourceOptions(parent=self, depends_on=waits_for([*admitted, *(
                 secret_deps if rd.siem.splunk and rd.siem.splunk.token_vault_key else []),
                 *([self.secret_delivery] if self.secret_delivery is not None else [])])))
@@ -237,6 +250,7 @@ class HardenedStack(HardenedComponent):
                 control_plane_cidrs=cfg.admission.control_plane_cidrs,
                 trusted_registries=cfg.trusted_registries, region=cfg.cluster.region,
                 account_id=cfg.cluster.account_id, key_admins=key_admins, flow_logs=created,
+                namespace_labels=verified(COMPLIANCE_NAMESPACE),
             ), pulumi.ResourceOptions(parent=self, depends_on=waits_for(admitted)))
             if created and getattr(self.compliance, "bucket", None) is not None:
                 # VPC flow logs into the audit trail (issue 22), once the bucket admits the delivery
@@ -252,7 +266,7 @@ class HardenedStack(HardenedComponent):
                 identities=[Identity(name=f"{w.namespace}-{w.name}", namespace=w.namespace,
                                      pod_labels={"app": w.name}, spiffe_id=w.spiffe_id) for w in cfg.workloads]
                 + ([gateway_identity(cfg)] if _spire_gateway(cfg) else []),
-                control_plane_cidrs=cfg.admission.control_plane_cidrs,
+                control_plane_cidrs=cfg.admission.control_plane_cidrs, namespace_labels=verified(SYSTEM_NAMESPACE),
             ), pulumi.ResourceOptions(parent=self, depends_on=waits_for([*admitted, *secret_deps])))
 
         # --- tenants: namespaces with default-deny, then the golden-path workloads ------------
@@ -288,6 +302,7 @@ class HardenedStack(HardenedComponent):
                 control_plane_cidrs=cfg.admission.control_plane_cidrs,
                 gateway_namespaces=[cfg.ingress.namespace] if cfg.ingress.enabled and cfg.ingress.controller == "istio"
                 else [],
+                namespace_labels=verified(MESH_NAMESPACE),
             ), pulumi.ResourceOptions(parent=self, depends_on=waits_for([*admitted, *filter(None, [self.spire]),
                                                                *self.namespaces.values()])))
         identity_deps: list[pulumi.Resource] = [r for r in (self.spire, self.mesh) if r is not None]
@@ -323,7 +338,7 @@ class HardenedStack(HardenedComponent):
             progress(f"ingress: {cfg.ingress.controller}, TLS 1.3 only, HSTS, rate limit, WAF for "
                      f"{', '.join(w.hostname for w in external) or 'no external workload yet'}")
             self.ingress = TlsIngress(f"{name}-ingress", TlsIngressArgs(
-                config=cfg.ingress,
+                config=cfg.ingress, namespace_labels=verified(cfg.ingress.namespace),
                 services=[ExternalService(name=w.name, namespace=w.namespace, port=w.port, hostname=w.hostname)
                           for w in external],
                 control_plane_cidrs=cfg.admission.control_plane_cidrs,
