@@ -10,8 +10,11 @@ Two admission webhooks, both failing closed:
   two enforcement points, one truth.
 - **Sigstore policy-controller** (upstream chart, pinned): a ``ClusterImagePolicy`` that admits an
   image from the signed repositories only with a keyless cosign signature from the configured OIDC
-  issuer and subject (the seed's GitHub Actions rule), in namespaces labelled
-  ``policy.sigstore.dev/include: "true"``.
+  issuer and subject (the seed's GitHub Actions rule), and one per upstream of the platform's images
+  (its published key or keyless identity, :data:`PLATFORM_SIGNERS`; a named static pass where
+  upstream does not sign, :data:`UNSIGNED_UPSTREAM`), in namespaces labelled
+  ``policy.sigstore.dev/include: "true"``: every tenant namespace and every platform namespace but
+  :data:`UNVERIFIED_NAMESPACES`.
 
 ``helm.v4.Chart`` drops chart hooks; the hooks that matter are replaced by explicit objects here
 (see docs/admission.md).
@@ -250,25 +253,180 @@ class ConstraintSettings(StrictModel):
                     "components come from policy_pack/exemptions.yaml).", json_schema_extra=weakens('a Gatekeeper constraint excludes a namespace'))
 
 
-#: Upstream signing identities of the platform's own images, where upstream signs keyless with a
-#: documented identity (GitHub Actions OIDC): (policy name, image globs, subject regexp, source).
-#: Istio (https://istio.io/latest/docs/ops/best-practices/image-signing-validation/: a key,
-#: istio.io/misc/istio-key.pub) and cert-manager (cert-manager.io/docs/installation/code-signing/:
-#: a key, cert-manager-pubkey-2021-09-20.pem) sign with published keys, not keyless identities: a
-#: ClusterImagePolicy needs the key's PEM, which the stack does not pin yet (docs/admission.md).
-PLATFORM_SIGNERS: tuple[tuple[str, tuple[str, ...], str, str], ...] = (
-    ("upstream-falco", ("docker.io/falcosecurity/falco:**", "docker.io/falcosecurity/falco@**",
-                        "docker.io/falcosecurity/falco-driver-loader:**",
-                        "docker.io/falcosecurity/falco-driver-loader@**"),
-     r"^https://github\.com/falcosecurity/falco/\.github/workflows/[^@]+@refs/tags/",
-     "falco.org docs, 'Container image signing' (since 0.35.0: issuer token.actions.githubusercontent.com, "
-     "identity https://github.com/falcosecurity/falco/, workflow ref refs/tags/<version>)"),
-    ("upstream-policy-controller", ("ghcr.io/sigstore/policy-controller/policy-controller:**",
-                                    "ghcr.io/sigstore/policy-controller/policy-controller@**"),
-     r"^https://github\.com/sigstore/policy-controller/\.github/workflows/release\.yaml@refs/tags/v",
-     "sigstore/policy-controller .github/workflows/release.yaml ('Cut Release' on tags v*, id-token: write "
-     "for keyless signing, make build-sign-release-images)"),
+GITHUB_ACTIONS_ISSUER = "https://token.actions.githubusercontent.com"
+#: Where the upstream signing keys live in this repository (public data, each with its source).
+SIGNING_KEYS_DIR = Path(__file__).parent / "signing_keys"
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    """A public key an upstream signs its images with, committed as PEM with where it came from."""
+
+    file: str
+    source: str
+    #: sha256 of the key's DER SubjectPublicKeyInfo (``openssl pkey -pubin -outform DER | sha256sum``)
+    fingerprint: str
+    #: the digest the signatures use (policy-controller ``key.hashAlgorithm``)
+    hash_algorithm: str = "sha256"
+
+    @property
+    def pem(self) -> str:
+        return (SIGNING_KEYS_DIR / self.file).read_text()
+
+
+ISTIO_KEY = SigningKey(
+    "istio-key.pub",
+    "istio/istio.io static/misc/istio-key.pub (served as https://istio.io/misc/istio-key.pub), added by commit "
+    "12546cc6666eba599fe34b786cbb5c2cd614bc58 (#10775) and unchanged through d05e3aafda7314c4819579c36d2a546230a8f9ee; "
+    "content/en/blog/2026/retirement-of-gcp: the key of Istio 1.18.x to 1.31.0 (1.31.1+ use istio-key-v2.pub)",
+    "8e0dbb285a3dbfc2826c5e4c263bcfe4d93169e2207bfdd4235f5200fa5c6212")
+CERT_MANAGER_KEY = SigningKey(
+    "cert-manager-pubkey-2021-09-20.pem",
+    "cert-manager/website public/public-keys/cert-manager-pubkey-2021-09-20.pem at "
+    "776e5dba56510fc9de84206b806b568447077f25 (added by da8b41b90a5a3b0a8c4e78d3302640435a4ff8cf); "
+    "content/docs/installation/code-signing.md: every image from v1.8.0, verified with "
+    "--signature-digest-algorithm sha512 --insecure-ignore-tlog (the key is in Google Cloud KMS)",
+    "20a9d8524b982644a958d6a301dcc9296671bc76e924334f28cd7231d8f2e8fa", "sha512")
+
+
+@dataclass(frozen=True)
+class UpstreamSigner:
+    """How one upstream signs its images, read in its release workflow or signing documentation.
+
+    ``repositories``: the image repositories it signs (Docker Hub names as the stack writes them);
+    ``section``: a config section whose every image it signs whatever the registry (the mesh's hub
+    is configurable: a mirror keeps the signatures when copied with them). Exactly one of
+    ``key`` and ``subject``/``subject_regexp`` (keyless, with ``issuer``)."""
+
+    name: str
+    source: str
+    repositories: tuple[str, ...] = ()
+    section: Optional[str] = None
+    issuer: str = GITHUB_ACTIONS_ISSUER
+    subject_regexp: Optional[str] = None
+    subject: Optional[str] = None
+    key: Optional[SigningKey] = None
+    #: cosign v3 signs in the Sigstore bundle format by default (policy-controller signatureFormat)
+    signature_format: Optional[Literal["bundle"]] = None
+
+    def authority(self) -> dict:
+        if self.key is not None:
+            # No ctlog: the key's signature is what upstream documents; without a ctlog
+            # policy-controller skips the transparency log (validator.go checkOptsFromAuthority).
+            return {"name": "upstream-key", "key": {"data": self.key.pem, "hashAlgorithm": self.key.hash_algorithm}}
+        ident = {"issuer": self.issuer, **({"subject": self.subject} if self.subject else
+                                           {"subjectRegExp": self.subject_regexp})}
+        out = {"name": "upstream-keyless",
+               "keyless": {"url": FULCIO_URL, "identities": [ident]},
+               "ctlog": {"url": REKOR_URL}}
+        if self.signature_format:
+            out["signatureFormat"] = self.signature_format
+        return out
+
+    def signs(self, section: str, repository: str) -> bool:
+        return repository in self.repositories or (self.section is not None and section == self.section)
+
+
+#: The platform's upstreams that sign their images, for the versions the stack pins: each
+#: ClusterImagePolicy verifies the images by the upstream's own key or keyless identity.
+PLATFORM_SIGNERS: tuple[UpstreamSigner, ...] = (
+    UpstreamSigner(
+        "upstream-istio", "istio.io content/en/docs/ops/best-practices/image-signing-validation: every released image "
+        "signed with Istio's key since 1.12 (istio/release-builder pkg/publish/docker.go: cosign sign --key); "
+        "key: " + ISTIO_KEY.source, section="mesh", key=ISTIO_KEY),
+    UpstreamSigner(
+        "upstream-cert-manager", CERT_MANAGER_KEY.source,
+        repositories=tuple(f"quay.io/jetstack/cert-manager-{c}" for c in
+                           ("controller", "webhook", "cainjector", "acmesolver", "startupapicheck")),
+        key=CERT_MANAGER_KEY),
+    UpstreamSigner(
+        "upstream-falco", "falcosecurity/falco 0.44.1 (f1ac5eb1a1c9da9f797f799121ab700263621443) "
+        ".github/workflows/reusable_publish_docker.yaml: cosign sign (cosign-installer v3.5.0, legacy format) of "
+        "falco and falco-driver-loader; called by release.yaml (on a published release: refs/tags/<version>) and "
+        "by master.yaml (refs/heads/master, not accepted). A reusable workflow's certificate names itself",
+        repositories=("docker.io/falcosecurity/falco", "docker.io/falcosecurity/falco-driver-loader"),
+        subject_regexp=r"^https://github\.com/falcosecurity/falco/\.github/workflows/reusable_publish_docker\.yaml"
+                       r"@refs/tags/"),
+    UpstreamSigner(
+        "upstream-falcosidekick", "falcosecurity/falcosidekick 2.34.1 (03364bc26b2262439a5ddeb57e1e354742727e11) "
+        ".github/workflows/release.yml (on push of tags, id-token: write) runs goreleaser, whose .goreleaser.yml "
+        "docker_signs run `cosign sign --recursive` with cosign-installer v4.1.2's cosign v3.0.6 (bundle format)",
+        repositories=("docker.io/falcosecurity/falcosidekick",),
+        subject_regexp=r"^https://github\.com/falcosecurity/falcosidekick/\.github/workflows/release\.yml@refs/tags/",
+        signature_format="bundle"),
+    UpstreamSigner(
+        "upstream-policy-controller", "sigstore/policy-controller .github/workflows/release.yaml ('Cut Release' on "
+        "tags v*, id-token: write for keyless signing, make build-sign-release-images)",
+        repositories=("ghcr.io/sigstore/policy-controller/policy-controller",),
+        subject_regexp=r"^https://github\.com/sigstore/policy-controller/\.github/workflows/release\.yaml@refs/tags/v"),
+    UpstreamSigner(
+        "upstream-spire", "spiffe/spire v1.15.2 (a7e490ee2864e2e05ebbadcef79872604270f3c4) "
+        ".github/workflows/release_build.yaml (on tags v[0-9].[0-9]+.[0-9]+) publish-images job: "
+        ".github/workflows/scripts/push-images.sh runs `cosign sign -y` (keyless, cosign v2.6.2) on spire-server, "
+        "spire-agent and oidc-discovery-provider",
+        repositories=("ghcr.io/spiffe/spire-server", "ghcr.io/spiffe/spire-agent"),
+        subject_regexp=r"^https://github\.com/spiffe/spire/\.github/workflows/release_build\.yaml@refs/tags/v"),
+    UpstreamSigner(
+        "upstream-spiffe-csi", "spiffe/spiffe-csi v0.2.7 (e3a9167497349be5dae0e696a9dd16afae32e330) "
+        ".github/workflows/release_build.yaml (on tags v[0-9].[0-9]+.[0-9]+, id-token: write): "
+        ".github/workflows/scripts/push-images.sh runs `cosign sign -y` (keyless, cosign v2.2.3)",
+        repositories=("ghcr.io/spiffe/spiffe-csi-driver",),
+        subject_regexp=r"^https://github\.com/spiffe/spiffe-csi/\.github/workflows/release_build\.yaml@refs/tags/v"),
+    UpstreamSigner(
+        "upstream-external-secrets", "external-secrets/external-secrets v2.9.0 "
+        "(378bdb622ed9712ef4a58370f6a17af033b7d343) .github/workflows/release.yml ('Create Release', "
+        "workflow_dispatch) promotes and signs with .github/actions/sign (`cosign sign --yes "
+        "--new-bundle-format=false`, keyless); docs/guides/security-best-practices.md shows the subject "
+        "release.yml@refs/heads/main. CI builds (ci.yml -> publish.yml) are signed by another workflow, not accepted",
+        repositories=("ghcr.io/external-secrets/external-secrets",),
+        subject_regexp=r"^https://github\.com/external-secrets/external-secrets/\.github/workflows/release\.yml"
+                       r"@refs/heads/(?:main|release-[0-9.]+)$"),
+    UpstreamSigner(
+        "upstream-fluent-bit", "fluent/fluent-bit v4.0.3 (f5f5f3c17dd9f784f017113a2e2df917a37ce75a) "
+        ".github/workflows/staging-release.yaml (workflow_dispatch, environment: release) job "
+        "staging-release-images-sign: 'Cosign keyless signing' of ghcr.io/fluent/fluent-bit and docker.io/fluent/"
+        "fluent-bit (cosign-installer v3, legacy format); dispatched from a branch, so the ref is any branch",
+        repositories=("ghcr.io/fluent/fluent-bit", "docker.io/fluent/fluent-bit"),
+        subject_regexp=r"^https://github\.com/fluent/fluent-bit/\.github/workflows/staging-release\.yaml@refs/heads/"),
+    UpstreamSigner(
+        "upstream-kubernetes", "registry.k8s.io images are signed keyless when promoted: kubernetes-sigs/promo-tools "
+        "(63ddc9f7022567731beebde1334c8e066008c32e) promoter/image/options/options.go SignCheckIdentity "
+        "krel-trust@k8s-releng-prod.iam.gserviceaccount.com, SignCheckIssuer https://accounts.google.com",
+        repositories=("registry.k8s.io/sig-storage/csi-node-driver-registrar",),
+        issuer="https://accounts.google.com", subject="krel-trust@k8s-releng-prod.iam.gserviceaccount.com"),
 )
+
+#: The platform's images whose upstream publishes no signature (or no identity the stack could
+#: confirm from upstream source), with the evidence. Each is passed by its exact repository with a
+#: static policy that says so: a tenant's image still matches nothing and is denied.
+UNSIGNED_UPSTREAM: dict[str, str] = {
+    "docker.io/openpolicyagent/gatekeeper": (
+        "open-policy-agent/gatekeeper v3.23.0 (0041ff65743945fe1b20fc6d2957cb7f213519d8) .github/workflows/"
+        "release.yaml and Makefile: docker buildx push with build attestations, no cosign or other signing step"),
+    "ghcr.io/spiffe/spire-controller-manager": (
+        "spiffe/spire-controller-manager .github/workflows/release_build.yaml and scripts/push-images.sh (v0.6.6 "
+        "9ef4eef2a307bb54d31781f1f505e00296c85020 through 430567cc024fb0a2c07d2a1972128e68d1c1f54d): regctl image "
+        "copy only, no cosign step"),
+    "docker.io/hashicorp/vault": (
+        "hashicorp/vault .github/workflows/build-artifacts-ce.yml builds docker tarballs; .release/ci.hcl publishes "
+        "them through HashiCorp's private crt-workflows-common (promote-production-docker): no published cosign "
+        "identity or key"),
+    "docker.io/hashicorp/vault-enterprise": "as docker.io/hashicorp/vault (the same release pipeline)",
+    "cgr.dev/chainguard/bash": (
+        "Chainguard signs in its own build system; no signing identity could be confirmed from an upstream source "
+        "here (the prod render does not run it: the SPIRE agent's optional socket-alias init container)"),
+}
+
+
+def platform_signer(section: str, repository: str) -> Optional[UpstreamSigner]:
+    """The upstream signer of *repository* (deployed by config *section*), if upstream signs it."""
+    return next((s for s in PLATFORM_SIGNERS if s.signs(section, repository)), None)
+
+
+def unverifiable_platform_images(platform_repositories) -> list[tuple[str, str]]:
+    """``(section, repository)`` of the platform images neither a signer nor UNSIGNED_UPSTREAM names."""
+    return [(sec, repo) for sec, repo in platform_repositories
+            if platform_signer(sec, repo) is None and repo not in UNSIGNED_UPSTREAM]
 
 
 def check_workflow(v: str) -> str:
@@ -372,8 +530,10 @@ class SignatureConfig(_WorkflowChecks):
                             "is admitted only by a policy that names it; the mesh proxy has its own policy).", json_schema_extra=weakens('images no signature policy names are admitted (warn)'))
     mode: Literal["enforce", "warn"] = Field("enforce", description="enforce (default) or warn (visible opt-out).", json_schema_extra=weakens('signature policies only warn'))
     platform_images: bool = Field(
-        True, description="Also verify the platform's own images by their upstream signing identities where upstream "
-                          "signs keyless with a documented identity (default true; PLATFORM_SIGNERS).", json_schema_extra=weakens("the platform's upstream-signed images are not verified"))
+        True, description="Also verify the platform's own images, each by its upstream's key or keyless identity "
+                          "(PLATFORM_SIGNERS), or passed by exact repository with the evidence where upstream does not "
+                          "sign (UNSIGNED_UPSTREAM), and label the platform namespaces for verification (default true; "
+                          "not policy-controller's, Gatekeeper's or kube-system).", json_schema_extra=weakens("the platform's images are not verified and platform namespaces run any image"))
     egress_hosts: list[EgressHost] = Field(
         default_factory=list,
         description="Further hosts policy-controller may reach on 443 through the egress gateway (default none: "
@@ -554,6 +714,10 @@ class AdmissionControlArgs(StrictModel):
         default_factory=list,
         description="Images the platform adds to tenant pods by tag (the mesh proxy): exempt, by exact name, "
                     "from the digest constraint.")
+    platform_repositories: list[tuple[str, str]] = Field(
+        default_factory=list,
+        description="(config section, image repository) of every platform image (config.platform_images): each "
+                    "gets its upstream's signature policy, or a named static pass where upstream does not sign.")
     exemptions_file: Optional[str] = Field(None, description="Override of policy_pack/exemptions.yaml (tests).")
     egress_gateway: bool = Field(
         False, description="policy-controller leaves through the mesh's egress gateway (default false; HardenedStack "
@@ -753,42 +917,129 @@ def signer_policies(s: SignatureConfig) -> list[dict]:
     return out
 
 
+#: policy-controller's glob alphabet (pkg/apis/glob/glob.go validGlob).
+_VALID_GLOB = re.compile(r"^[a-zA-Z0-9\-_:/*.@]+$")
+DOCKER_HUB = "index.docker.io"
+
+
+def reference_name(image: str) -> str:
+    """The fully qualified name policy-controller matches globs against: go-containerregistry's
+    ``name.ParseReference(image).Name()`` (pkg/name: ``docker.io`` and no registry become
+    ``index.docker.io``, a Docker Hub name without an organisation gets ``library/``, no tag means
+    ``:latest``, and a ``repo:tag@sha256:...`` reference keeps only the digest, as the mutating
+    webhook writes it after resolving the tag)."""
+    base, _, digest = image.partition("@")
+    last = base.rsplit("/", 1)[-1]
+    tag = None
+    if ":" in last:
+        base, tag = base.rsplit(":", 1)
+    first, _, rest = base.partition("/")
+    if rest and ("." in first or ":" in first):
+        registry, path = first, rest
+    else:
+        registry, path = "", base
+    if registry in ("", "docker.io"):
+        registry = DOCKER_HUB
+    if registry == DOCKER_HUB and "/" not in path:
+        path = f"library/{path}"
+    repo = f"{registry}/{path}"
+    return f"{repo}@{digest}" if digest else f"{repo}:{tag or 'latest'}"
+
+
+def _compile_glob(pattern: str) -> re.Pattern:
+    """pkg/apis/glob Compile: ``**`` any characters (none too), ``*`` any but ``/``, anchored; the
+    bare globs ``*`` and ``*/*`` mean Docker Hub's library and organisations."""
+    if pattern == "*/*":
+        pattern = "index.docker.io/*/*"
+    if pattern == "*":
+        pattern = "index.docker.io/library/*"
+    if not _VALID_GLOB.match(pattern):
+        raise ValueError(f"invalid image glob {pattern!r}: policy-controller accepts letters, digits and -_:/*.@")
+    rx = pattern.replace(".", r"\.").replace("**", "#").replace("*", "[^/]*").replace("#", ".*")
+    return re.compile(f"^{rx}$")
+
+
 def glob_matches(pattern: str, image: str) -> bool:
-    """policy-controller's image glob (pkg/apis/glob): ``**`` any characters, ``*`` any but ``/``."""
-    rx = "^" + re.escape(pattern).replace(r"\*\*", ".+").replace(r"\*", "[^/]*") + "$"
-    return bool(re.match(rx, image))
+    """Whether policy-controller matches *image* with the ClusterImagePolicy glob *pattern*: the
+    webhook matches the fully qualified ``reference_name`` (pkg/webhook/validator.go
+    validateContainerImage -> GetMatchingPolicies(ref.Name()) -> glob.Match), so a glob written
+    ``docker.io/...`` never matches, and a tag glob stops matching once the tag is resolved to a digest."""
+    return bool(_compile_glob(pattern).match(reference_name(image)))
 
 
-def platform_image_policies(s: SignatureConfig, platform_tag_images: list[str] | tuple[str, ...] = ()) -> list[dict]:
-    """The platform's images: each upstream that signs keyless by its documented identity
-    (:data:`PLATFORM_SIGNERS`); and the exact images the platform adds to tenant pods (the mesh
-    proxy) admitted by name, since no-match-policy is deny and Istio signs with a key the stack
-    does not pin yet (a static pass for exactly that image, nothing broader)."""
+def repository_globs(repository: str) -> list[str]:
+    """Every reference of *repository*, by tag or by digest, in the form the webhook matches."""
+    repo = reference_name(repository).rsplit(":", 1)[0]
+    return [f"{repo}:**", f"{repo}@**"]
+
+
+def _slug(repository: str) -> str:
+    """The repository's path (no registry) as a name part: ``docker.io/hashicorp/vault`` -> ``hashicorp-vault``."""
+    path = reference_name(repository).rsplit(":", 1)[0].split("/", 1)[1]
+    return re.sub(r"[^a-z0-9-]+", "-", path.lower()).strip("-")[:45].rstrip("-")
+
+
+def platform_image_policies(s: SignatureConfig, platform_repositories=(),
+                            platform_tag_images: list[str] | tuple[str, ...] = ()) -> list[dict]:
+    """The platform's images (*platform_repositories*: ``(config section, repository)``, from
+    ``config.platform_images``): one policy per upstream that signs them (:data:`PLATFORM_SIGNERS`:
+    its key or its keyless identity) covering every repository it signs, and one static pass per
+    repository whose upstream does not sign (:data:`UNSIGNED_UPSTREAM`), named and annotated so.
+    With ``platformImages: false`` only the images the platform adds to tenant pods (the mesh
+    proxy) are passed, by name (tag and resolved digest), so tenant pods stay admissible."""
     out = []
-    if s.platform_images:
-        out += [_keyless_policy(name, s.mode, globs, "https://token.actions.githubusercontent.com", rx)
-                for name, globs, rx, _ in PLATFORM_SIGNERS]
-    if platform_tag_images:
+    if not s.platform_images:
+        if platform_tag_images:
+            globs = sorted({g for i in platform_tag_images
+                            for g in (reference_name(i), reference_name(i).rsplit(":", 1)[0] + "@**")})
+            out.append({
+                "apiVersion": "policy.sigstore.dev/v1beta1", "kind": "ClusterImagePolicy",
+                "metadata": {"name": "platform-injected-images",
+                             "labels": standard_labels("platform-injected-images", "image-policy")},
+                "spec": {"mode": s.mode, "images": [{"glob": g} for g in globs],
+                         "authorities": [{"name": "named-platform-image", "static": {"action": "pass"}}]},
+            })
+        return out
+    unknown = unverifiable_platform_images(platform_repositories)
+    if unknown:
+        raise ValueError("no upstream signer or unsigned-upstream entry for " + ", ".join(
+            f"{repo!r} ({sec})" for sec, repo in unknown) + " (components/admission.py PLATFORM_SIGNERS)")
+    stack = list(dict.fromkeys(platform_repositories))
+    for signer in PLATFORM_SIGNERS:
+        mine = [repo for sec, repo in stack if signer.signs(sec, repo)]
+        if not mine:
+            continue
+        repos = list(dict.fromkeys(list(signer.repositories) + mine))
         out.append({
             "apiVersion": "policy.sigstore.dev/v1beta1", "kind": "ClusterImagePolicy",
-            "metadata": {"name": "platform-injected-images",
-                         "labels": standard_labels("platform-injected-images", "image-policy")},
-            "spec": {"mode": s.mode, "images": [{"glob": i} for i in sorted(set(platform_tag_images))],
-                     "authorities": [{"name": "named-platform-image", "static": {"action": "pass"}}]},
+            "metadata": {"name": signer.name, "labels": standard_labels(signer.name, "image-policy"),
+                         "annotations": {"hardened-stack.io/signed-by": signer.source}},
+            "spec": {"mode": s.mode, "images": [{"glob": g} for r in repos for g in repository_globs(r)],
+                     "authorities": [signer.authority()]},
+        })
+    for repo in dict.fromkeys(r for sec, r in stack if platform_signer(sec, r) is None):
+        name = f"unsigned-upstream-{_slug(repo)}"
+        out.append({
+            "apiVersion": "policy.sigstore.dev/v1beta1", "kind": "ClusterImagePolicy",
+            "metadata": {"name": name, "labels": standard_labels(name, "image-policy"),
+                         "annotations": {"hardened-stack.io/unsigned-upstream": UNSIGNED_UPSTREAM[repo]}},
+            "spec": {"mode": s.mode, "images": [{"glob": g} for g in repository_globs(repo)],
+                     "authorities": [{"name": "upstream-publishes-no-signature", "static": {"action": "pass"}}]},
         })
     return out
 
 
-def signature_egress_hosts(s: SignatureConfig, images: list[str] | tuple[str, ...] = ()) -> list[str]:
-    """Every internet host policy-controller reaches: the registries (and their blob hosts) of every
-    image a ClusterImagePolicy names and of *images* (the tenants' and the injected proxy: its
-    defaulting webhook resolves their tags), Rekor, the TUF root, and ``egressHosts``."""
+def signature_egress_hosts(s: SignatureConfig, images: list[str] | tuple[str, ...] = (),
+                           region: Optional[str] = None) -> list[str]:
+    """Every internet host policy-controller reaches: the registries (and their blob hosts, in the
+    cluster's *region* where a registry redirects by region) of every tenant image glob a
+    ClusterImagePolicy names and of *images* (the platform's repositories it verifies, the tenants'
+    images and the injected proxy: its defaulting webhook resolves their tags), Rekor, the TUF
+    root, and ``egressHosts``."""
     from .egress import registry_hosts, url_host
 
-    globs = list(s.image_globs())
-    if s.platform_images:
-        globs += [g for _, gs, _, _ in PLATFORM_SIGNERS for g in gs]
-    return sorted({*registry_hosts([*globs, *images]), url_host(REKOR_URL), url_host(TUF_MIRROR), *s.egress_hosts})
+    return sorted({*registry_hosts([*s.image_globs(), *images], region), url_host(REKOR_URL), url_host(TUF_MIRROR),
+                   *s.egress_hosts})
 
 
 def _netpol(name: str, namespace: str, spec: dict) -> dict:
@@ -909,8 +1160,8 @@ class AdmissionControl(HardenedComponent):
                 opts=child_opts(self, depends_on=[self.signing_namespace, *policies]))
             k8s_object(f"{name}-image-policy", cluster_image_policy(cfg.signatures),
                        child_opts(self, depends_on=[self.policy_controller]))
-            for policy in signer_policies(cfg.signatures) + platform_image_policies(cfg.signatures,
-                                                                                     args.platform_tag_images):
+            for policy in signer_policies(cfg.signatures) + platform_image_policies(
+                    cfg.signatures, args.platform_repositories, args.platform_tag_images):
                 k8s_object(f"{name}-image-policy-{policy['metadata']['name']}", policy,
                            child_opts(self, depends_on=[self.policy_controller]))
 
@@ -929,5 +1180,31 @@ def tenant_namespace_labels(cfg: AdmissionConfig, namespace: str) -> dict[str, s
     """Labels a tenant namespace carries for admission: every tenant namespace is verified
     (policy.sigstore.dev/include) unless admission.signatures.excludedNamespaces names it."""
     if cfg.enabled and cfg.signatures.enabled and namespace not in cfg.signatures.excluded_namespaces:
+        return {SIGSTORE_INCLUDE_LABEL: "true"}
+    return {}
+
+
+#: Platform namespaces never labelled for signature verification, and why. policy-controller
+#: does not exclude its own namespace in code: its webhooks judge exactly the namespaces their
+#: namespaceSelector selects (the include label; knative.dev/pkg webhook/resourcesemantics/
+#: validation/reconcile_config.go only adds ``webhooks.knative.dev/exclude DoesNotExist``).
+UNVERIFIED_NAMESPACES: dict[str, str] = {
+    POLICY_CONTROLLER_NAMESPACE: "policy-controller's own namespace: with failurePolicy Fail, a webhook that judges "
+                                 "its own pods can admit none once no replica runs (deadlock)",
+    GATEKEEPER_NAMESPACE: "Gatekeeper judges cosign-system (only gatekeeper-system and kube-system are outside its "
+                          "webhook): if policy-controller also judged gatekeeper-system, the two fail-closed webhooks "
+                          "could each wait for the other after an outage (deadlock); Gatekeeper's image is unsigned "
+                          "upstream anyway (UNSIGNED_UPSTREAM)",
+    "kube-system": "EKS's own add-ons (CoreDNS, the VPC CNI, kube-proxy) run there; policy-controller needs DNS and "
+                   "the network to fetch signatures, so judging them could deadlock the cluster, as for Gatekeeper",
+}
+
+
+def platform_namespace_labels(cfg: AdmissionConfig, namespace: str) -> dict[str, str]:
+    """Labels a platform namespace carries for admission: verified (policy.sigstore.dev/include) when
+    the platform's images are (``signatures.platformImages``: every platform image has its upstream's
+    policy or a named static pass), unless :data:`UNVERIFIED_NAMESPACES` says why not."""
+    s = cfg.signatures
+    if cfg.enabled and s.enabled and s.platform_images and namespace not in UNVERIFIED_NAMESPACES:
         return {SIGSTORE_INCLUDE_LABEL: "true"}
     return {}

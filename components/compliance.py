@@ -234,6 +234,9 @@ class ComplianceArgs(StrictModel):
     account_id: Any = Field(None, description="AWS account (default: the caller's).")
     key_admins: list[str] = Field(default_factory=list, description="cluster.keyAdmins (administer, never use).")
     flow_logs: bool = Field(False, description="VPC flow logs of the created cluster land in the bucket.")
+    namespace_labels: dict[str, str] = Field(
+        default_factory=dict, description="Extra labels of this component's namespace(s) (HardenedStack: "
+                                          "policy.sigstore.dev/include when the platform's images are verified).")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -372,7 +375,8 @@ class Compliance(HardenedComponent):
         if args.trusted_registries is not None:
             check_image_reference(c.image, args.trusted_registries)
         self.namespace = HardenedNamespace(f"{name}-ns", HardenedNamespaceArgs(
-            name=NAMESPACE, quota=QuotaConfig(cpu="4", memory="4Gi", pods=10)), child_opts(self))
+            name=NAMESPACE, quota=QuotaConfig(cpu="4", memory="4Gi", pods=10), labels=args.namespace_labels),
+            child_opts(self))
         in_ns = child_opts(self, depends_on=[self.namespace])
         deps: list[pulumi.Resource] = [self.namespace]
         deps += [k8s_object(f"{name}-{suffix}", m, in_ns) for suffix, m in network_policies(args.control_plane_cidrs)]

@@ -331,6 +331,22 @@ class StackConfig(StrictModel):
                         f"{w.image!r} runs in {w.namespace!r}, where signatures are verified and an image no policy "
                         f"names is denied; add its repository's release workflow under admission.signatures.signers "
                         f"(repository, workflow, refs, images) or its glob to admission.signatures.images"))
+        if self.admission.enabled and sig.enabled and sig.platform_images:
+            from .admission import glob_matches, platform_namespace_labels, unverifiable_platform_images
+            from .compliance import NAMESPACE as COMPLIANCE_NAMESPACE
+
+            unknown = unverifiable_platform_images(platform_images(self))
+            if unknown:
+                errors.append(_located("admission.signatures.platformImages", "; ".join(
+                    f"{section} runs {repo!r}, whose upstream signature is not known" for section, repo in unknown)
+                    + ": add its upstream's signer to PLATFORM_SIGNERS (or the evidence that it does not sign to "
+                      "UNSIGNED_UPSTREAM) in components/admission.py, or set platformImages false"))
+            c = self.compliance
+            if (c.enabled and sig.no_match_policy == "deny" and platform_namespace_labels(self.admission, COMPLIANCE_NAMESPACE)
+                    and not any(glob_matches(g, c.image) for g in sig.image_globs())):
+                errors.append(_located("compliance.image", f"{c.image!r} runs in 'compliance', where signatures are "
+                                       "verified and an image no policy names is denied; sign it by the release "
+                                       "workflow of admission.signatures (or a signer) and add its glob there"))
         for i, ns in enumerate(self.admission.signatures.excluded_namespaces):
             if ns not in known_ns:
                 errors.append(_located(f"admission.signatures.excludedNamespaces[{i}]",

@@ -99,13 +99,20 @@ def url_host(url: str) -> str:
 #:   allow list);
 #: - ghcr.io: blobs from pkg-containers.githubusercontent.com (GitHub docs, "About GitHub's IP
 #:   addresses" / the packages domains of the Container registry);
-#: - quay.io: blobs from its CDN, cdn01/02/03.quay.io (Red Hat Quay.io docs, firewall allow list).
-#: Other registries: add their blob hosts with ``admission.signatures.egressHosts``.
+#: - quay.io: blobs from its CDN, cdn01/02/03.quay.io (Red Hat Quay.io docs and OpenShift's
+#:   "Configuring your firewall": a redirect to a CDN host such as cdn01.quay.io);
+#: - registry.k8s.io: clients in AWS are redirected to the regional S3 bucket of the registry's
+#:   mirror, prod-registry-k8s-io-<region> (kubernetes/k8s.io infra/aws/terraform/registry.k8s.io:
+#:   "publicly-readable regional S3 buckets", prefix prod-), addressed as an S3 dual-stack
+#:   virtual host; ``{region}`` is the cluster's region.
+#: Other registries, and Docker Hub's own regional S3 redirect for AWS clients where it applies:
+#: add their blob hosts with ``admission.signatures.egressHosts`` (docs/mesh.md, "Egress gateway").
 REGISTRY_HOSTS: dict[str, tuple[str, ...]] = {
     "docker.io": ("registry-1.docker.io", "auth.docker.io", "production.cloudflare.docker.com"),
     "index.docker.io": ("registry-1.docker.io", "auth.docker.io", "production.cloudflare.docker.com"),
     "ghcr.io": ("ghcr.io", "pkg-containers.githubusercontent.com"),
     "quay.io": ("quay.io", "cdn01.quay.io", "cdn02.quay.io", "cdn03.quay.io"),
+    "registry.k8s.io": ("registry.k8s.io", "prod-registry-k8s-io-{region}.s3.dualstack.{region}.amazonaws.com"),
 }
 
 
@@ -121,13 +128,18 @@ def registry_of(image_or_glob: str) -> Optional[str]:
     return "docker.io"
 
 
-def registry_hosts(images: list[str]) -> list[str]:
-    """Every host a client of these images' registries talks to (REGISTRY_HOSTS, else the registry)."""
+def registry_hosts(images: list[str], region: Optional[str] = None) -> list[str]:
+    """Every host a client of these images' registries talks to (REGISTRY_HOSTS, else the registry);
+    a regional host only with the cluster's *region*."""
     out: set[str] = set()
     for image in images:
         reg = registry_of(image)
         if reg:
-            out.update(REGISTRY_HOSTS.get(reg, (reg,)))
+            for host in REGISTRY_HOSTS.get(reg, (reg,)):
+                if "{region}" not in host:
+                    out.add(host)
+                elif region:
+                    out.add(check_host(host.format(region=region)))
     return sorted(out)
 
 
@@ -168,6 +180,9 @@ class EgressGatewayArgs(StrictModel):
     proxy_image: str = Field(description="The proxy image (the injector sets the same one).")
     spire: bool = Field(True, description="SPIRE issues the proxies' identities (default true): the gateway's "
                                           "proxy gets the Workload API socket through the injector's spire template.")
+    namespace_labels: dict[str, str] = Field(
+        default_factory=dict, description="Extra labels of the gateway's namespace (HardenedStack: "
+                                          "policy.sigstore.dev/include when the platform's images are verified).")
 
 
 def client_principal(trust_domain: str, client: EgressClient) -> str:
@@ -399,7 +414,8 @@ class EgressGateway(HardenedComponent):
         from .namespace import HardenedNamespace, HardenedNamespaceArgs
 
         # No istio-injection label: the gateway pods ask for the gateway template themselves.
-        self.namespace = HardenedNamespace(f"{name}-ns", HardenedNamespaceArgs(name=NAMESPACE), child_opts(self))
+        self.namespace = HardenedNamespace(f"{name}-ns", HardenedNamespaceArgs(
+            name=NAMESPACE, labels=dict(args.namespace_labels)), child_opts(self))
         self.objects = {suffix: k8s_object(f"{name}-{suffix}", m, child_opts(self, depends_on=[self.namespace]))
                         for suffix, m in egress_manifests(args)}
         self.register_outputs({

@@ -180,6 +180,9 @@ class TlsIngressArgs(StrictModel):
     spire_csi_driver: Optional[str] = Field(
         None, description="With SPIRE as the mesh's identity source: its CSI driver, mounted into the gateway's "
                           "proxy like every sidecar's (default none: istiod's CA).")
+    namespace_labels: dict[str, str] = Field(
+        default_factory=dict, description="Extra labels of this component's namespace(s) (HardenedStack: "
+                                          "policy.sigstore.dev/include when the platform's images are verified).")
 
 
 #: Where istio-agent looks for a Workload API socket (the gateway template mounts an emptyDir there).
@@ -543,7 +546,7 @@ class TlsIngress(HardenedComponent):
         if c.manage_namespace:
             # No injection label: Istio injects its gateway template into the pods it deploys for the
             # Gateway, and `istio-injection: disabled` here would stop that.
-            self.namespace = HardenedNamespace(f"{name}-ns", HardenedNamespaceArgs(name=c.namespace),
+            self.namespace = HardenedNamespace(f"{name}-ns", HardenedNamespaceArgs(name=c.namespace, labels=args.namespace_labels),
                                                child_opts(self))
             deps.append(self.namespace)
         self.objects = {suffix: k8s_object(f"{name}-{suffix}", m, child_opts(self, depends_on=deps))

@@ -144,6 +144,9 @@ class ZeroTrustMeshArgs(StrictModel):
                                           description="Namespaces of mesh gateways (they reach istiod too).")
     injected_pods: list[MeshPeer] = Field(
         default_factory=list, description="Pods injected one by one (the egress gateway's clients): they reach istiod.")
+    namespace_labels: dict[str, str] = Field(
+        default_factory=dict, description="Extra labels of this component's namespace(s) (HardenedStack: "
+                                          "policy.sigstore.dev/include when the platform's images are verified).")
 
 
 def mesh_workloads(workloads, trust_domain: str) -> list[MeshWorkload]:
@@ -348,7 +351,8 @@ class ZeroTrustMesh(HardenedComponent):
 
         c = args.config
         self.namespace = HardenedNamespace(f"{name}-ns", HardenedNamespaceArgs(
-            name=ROOT_NAMESPACE, pod_security=_pod_security(ROOT_NAMESPACE)), child_opts(self))
+            name=ROOT_NAMESPACE, pod_security=_pod_security(ROOT_NAMESPACE), labels=args.namespace_labels),
+            child_opts(self))
         ns = [self.namespace]
         self.base = helm_chart(f"{name}-base", chart="base", version=c.chart_version, repo=REPO,
                                namespace=ROOT_NAMESPACE, values=_base_values(args),

@@ -356,6 +356,9 @@ class RuntimeDetectionArgs(StrictModel):
         None, description="IRSA role falcosidekick's ServiceAccount assumes to archive events (audit trails).")
     archive_env: list[dict] = Field(default_factory=list,
                                     description="falcosidekick's S3 output settings as environment variables.")
+    namespace_labels: dict[str, str] = Field(
+        default_factory=dict, description="Extra labels of this component's namespace(s) (HardenedStack: "
+                                          "policy.sigstore.dev/include when the platform's images are verified).")
 
     @model_validator(mode="after")
     def _token(self) -> "RuntimeDetectionArgs":
@@ -779,7 +782,8 @@ class RuntimeDetection(HardenedComponent):
         if not (c.siem.splunk or c.siem.syslog):
             pulumi.log.warn("runtimeDetection.siem has no output: alerts stay in the Falco pods' logs", self)
         self.namespace = HardenedNamespace(f"{name}-ns", HardenedNamespaceArgs(
-            name=NAMESPACE, pod_security=namespace_pod_security(), quota=namespace_quota(c)), child_opts(self))
+            name=NAMESPACE, pod_security=namespace_pod_security(), quota=namespace_quota(c),
+            labels=args.namespace_labels), child_opts(self))
         in_ns = child_opts(self, depends_on=[self.namespace])
         deps: list[pulumi.Resource] = [self.namespace]
         deps += [k8s_object(f"{name}-{suffix}", m, in_ns) for suffix, m in network_policies(c)]

@@ -281,6 +281,9 @@ class SecretDeliveryArgs(StrictModel):
         default_factory=list,
         description="Platform namespaces vault-backend serves (its `conditions`; default none: tenants use their own "
                     "stores, components.tenancy). HardenedStack names Falco's when its HEC token comes from Vault.")
+    namespace_labels: dict[str, str] = Field(
+        default_factory=dict, description="Extra labels of this component's namespace(s) (HardenedStack: "
+                                          "policy.sigstore.dev/include when the platform's images are verified).")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -589,9 +592,10 @@ class SecretDelivery(HardenedComponent):
                             "secrets.certManager and secrets.externalSecrets to pin them by digest, or run "
                             "`python -m hardened images pin` (images.lock)", self)
         self.cert_manager_namespace = HardenedNamespace(
-            f"{name}-cm-ns", HardenedNamespaceArgs(name=CERT_MANAGER_NAMESPACE), child_opts(self))
+            f"{name}-cm-ns", HardenedNamespaceArgs(name=CERT_MANAGER_NAMESPACE, labels=args.namespace_labels),
+            child_opts(self))
         self.eso_namespace = HardenedNamespace(
-            f"{name}-eso-ns", HardenedNamespaceArgs(name=ESO_NAMESPACE), child_opts(self))
+            f"{name}-eso-ns", HardenedNamespaceArgs(name=ESO_NAMESPACE, labels=args.namespace_labels), child_opts(self))
         namespaces = [self.cert_manager_namespace, self.eso_namespace]
         policies = [k8s_object(f"{name}-{suffix}", m, child_opts(self, depends_on=namespaces))
                     for suffix, m in network_policies(args)]

@@ -225,6 +225,9 @@ class SpireArgs(StrictModel):
     control_plane_cidrs: list[Cidr] = Field(default_factory=list)
     secret_store: str = Field("vault-backend", description="The ClusterSecretStore External Secrets reads Vault "
                                                            "through (SecretDelivery).")
+    namespace_labels: dict[str, str] = Field(
+        default_factory=dict, description="Extra labels of this component's namespace(s) (HardenedStack: "
+                                          "policy.sigstore.dev/include when the platform's images are verified).")
 
 
 #: The Secret External Secrets writes for the SPIRE server's database password, and its key.
@@ -455,11 +458,12 @@ class Spire(HardenedComponent):
         c = args.config
         self.server_namespace = HardenedNamespace(f"{name}-ns-server", HardenedNamespaceArgs(
             name=SERVER_NAMESPACE, pod_security=_pod_security(SERVER_NAMESPACE),
-            quota=QuotaConfig(cpu="8", memory="16Gi", pods=c.server_replicas * 2 + 4)), child_opts(self))
+            quota=QuotaConfig(cpu="8", memory="16Gi", pods=c.server_replicas * 2 + 4), labels=args.namespace_labels),
+            child_opts(self))
         # Agents and the CSI driver run on every node: room for two pods per node on 250 nodes.
         self.system_namespace = HardenedNamespace(f"{name}-ns-system", HardenedNamespaceArgs(
             name=SYSTEM_NAMESPACE, pod_security=_pod_security(SYSTEM_NAMESPACE),
-            quota=QuotaConfig(cpu="250", memory="500Gi", pods=500)), child_opts(self))
+            quota=QuotaConfig(cpu="250", memory="500Gi", pods=500), labels=args.namespace_labels), child_opts(self))
         namespaces = [self.server_namespace, self.system_namespace]
         policies = [k8s_object(f"{name}-{suffix}", m, child_opts(self, depends_on=namespaces))
                     for suffix, m in network_policies(args)]

@@ -11,23 +11,28 @@ import pulumi
 
 from .admission import (POLICY_CONTROLLER_NAMESPACE, POLICY_CONTROLLER_POD_LABELS,
                         POLICY_CONTROLLER_SERVICE_ACCOUNT, AdmissionControl, AdmissionControlArgs,
-                        signature_egress_hosts, tenant_namespace_labels)
+                        platform_namespace_labels, signature_egress_hosts, tenant_namespace_labels)
 from .egress import NAMESPACE as EGRESS_NAMESPACE
 from .egress import POD_LABELS as EGRESS_POD_LABELS
 from .egress import EgressClient, EgressGateway, EgressGatewayArgs
 from .audit import AuditTrails, AuditTrailsArgs, falco_archive_env, vault_audit_sidecar
+from .compliance import NAMESPACE as COMPLIANCE_NAMESPACE
 from .compliance import Compliance, ComplianceArgs
-from .config import NetworkIntent, Secrets, StackConfig, alb_access_log_bucket, audit_shipper, falco_archive
+from .config import (NetworkIntent, Secrets, StackConfig, alb_access_log_bucket, audit_shipper, falco_archive,
+                     platform_images)
 from .ingress import ExternalService, TlsIngress, TlsIngressArgs
+from .mesh import ROOT_NAMESPACE as MESH_NAMESPACE
 from .mesh import MeshIntent, MeshPeer, ZeroTrustMesh, ZeroTrustMeshArgs, mesh_workloads, proxy_image
-from .spire import CSI_DRIVER, Identity, Spire, SpireArgs
+from .spire import CSI_DRIVER, SYSTEM_NAMESPACE, Identity, Spire, SpireArgs
 from .base import HardenedComponent, readiness
 from .namespace import FlowPeer, FlowRule, HardenedNamespace, HardenedNamespaceArgs
+from .runtime_detection import NAMESPACE as FALCO_NAMESPACE
 from .runtime_detection import RuntimeDetection, RuntimeDetectionArgs
 from .secrets import (CERT_MANAGER_NAMESPACE, CONTROLLER_POD_LABELS, CONTROLLER_SERVICE_ACCOUNT, SecretDelivery,
                       SecretDeliveryArgs)
 from .storage import EncryptedStorage, EncryptedStorageArgs
 from .tenancy import TenantSecretIsolation, TenantSecretIsolationArgs
+from .vault import NAMESPACE as VAULT_NAMESPACE
 from .vault import VaultHA, VaultHAArgs
 from .vault import role_name as vault_role_name
 from .workload import HardenedWorkload, HardenedWorkloadArgs
@@ -120,9 +125,12 @@ def egress_clients(cfg: StackConfig) -> list[EgressClient]:
         out.append(EgressClient(name="policy-controller", namespace=POLICY_CONTROLLER_NAMESPACE,
                                 service_account=POLICY_CONTROLLER_SERVICE_ACCOUNT,
                                 pod_labels=POLICY_CONTROLLER_POD_LABELS,
-                                tls_hosts=signature_egress_hosts(cfg.admission.signatures,
-                                                                 [w.image for w in cfg.workloads]
-                                                                 + [proxy_image(cfg.mesh)])))
+                                tls_hosts=signature_egress_hosts(
+                                    cfg.admission.signatures,
+                                    [w.image for w in cfg.workloads] + [proxy_image(cfg.mesh)]
+                                    + ([repo for _, repo in platform_images(cfg)]
+                                       if cfg.admission.signatures.platform_images else []),
+                                    cfg.cluster.region)))
     return out
 
 
@@ -190,6 +198,10 @@ class HardenedStack(HardenedComponent):
 
         # --- platform components (each area adds its block here, in dependency order) ---------
 
+        def verified(namespace: str) -> dict[str, str]:
+            """The signature-verification label of a platform namespace (admission.platform_namespace_labels)."""
+            return platform_namespace_labels(cfg.admission, namespace)
+
         # Admission control first: every later object, tenants included, is admitted by it.
         self.admission: Optional[AdmissionControl] = None
         if cfg.admission.enabled:
@@ -199,6 +211,8 @@ class HardenedStack(HardenedComponent):
                 tenant_namespaces=[n.name for n in cfg.namespaces],
                 # the sidecar the injector adds to every tenant pod, by tag (Istio has no digest option)
                 platform_tag_images=[proxy_image(cfg.mesh)] if cfg.mesh.enabled else [],
+                # every platform image: its upstream's signature policy, or a named static pass
+                platform_repositories=platform_images(cfg),
                 egress_gateway=any(c.name == "policy-controller" for c in egress_clients(cfg))), child)
 
         # Encrypted storage (issue 17): the gp3-encrypted StorageClass (KMS) Vault's raft volumes
@@ -228,6 +242,7 @@ class HardenedStack(HardenedComponent):
                 egress_gateway=any(c.name == "cert-manager" for c in egress_clients(cfg)),
                 gateway_api=cfg.ingress.enabled and cfg.ingress.controller == "istio",
                 platform_namespaces=platform_secret_namespaces(cfg),
+                namespace_labels=verified(CERT_MANAGER_NAMESPACE),
             ), pulumi.ResourceOptions(parent=self, depends_on=waits_for(admitted)))
         if cfg.vault.enabled:
             progress(f"vault: {cfg.vault.replicas} raft replicas, TLS 1.3, AWS KMS auto-unseal "
@@ -241,7 +256,7 @@ class HardenedStack(HardenedComponent):
                 control_plane_cidrs=cfg.admission.control_plane_cidrs,
                 license=self.secrets.require("vaultLicense", "vault.edition enterprise")
                 if cfg.vault.edition == "enterprise" else None,
-                platform_secret_namespaces=platform_secret_namespaces(cfg),
+                platform_secret_namespaces=platform_secret_namespaces(cfg), namespace_labels=verified(VAULT_NAMESPACE),
                 audit_shipper=vault_audit_sidecar(cfg.compliance.audit_trails.shipper_image, cfg.cluster.region)
                 if audit_shipper(cfg) else None,
             ), pulumi.ResourceOptions(parent=self, depends_on=waits_for([*admitted, *filter(None, [self.secret_delivery,
@@ -269,6 +284,7 @@ class HardenedStack(HardenedComponent):
                 tls_rotation=cfg.secrets.rotation.tls if cfg.secrets.enabled else None,
                 splunk_token=self.secrets.require("splunkHecToken", "runtimeDetection.siem.splunk")
                 if rd.siem.splunk and not rd.siem.splunk.token_vault_key else None,
+                namespace_labels=verified(FALCO_NAMESPACE),
             ), pulumi.ResourceOptions(parent=self, depends_on=waits_for([*admitted, *(
                 secret_deps if rd.siem.splunk and rd.siem.splunk.token_vault_key else []),
                 *([self.secret_delivery] if self.secret_delivery is not None else [])])))
@@ -281,6 +297,7 @@ class HardenedStack(HardenedComponent):
                 control_plane_cidrs=cfg.admission.control_plane_cidrs,
                 trusted_registries=cfg.trusted_registries, region=cfg.cluster.region,
                 account_id=cfg.cluster.account_id, key_admins=key_admins, flow_logs=created,
+                namespace_labels=verified(COMPLIANCE_NAMESPACE),
             ), pulumi.ResourceOptions(parent=self, depends_on=waits_for(admitted)))
             if created and getattr(self.compliance, "bucket", None) is not None:
                 # VPC flow logs into the audit trail (issue 22), once the bucket admits the delivery
@@ -296,7 +313,7 @@ class HardenedStack(HardenedComponent):
                 identities=[Identity(name=f"{w.namespace}-{w.name}", namespace=w.namespace,
                                      pod_labels={"app": w.name}, spiffe_id=w.spiffe_id) for w in cfg.workloads]
                 + ([gateway_identity(cfg)] if _spire_gateway(cfg) else []) + egress_identities(cfg),
-                control_plane_cidrs=cfg.admission.control_plane_cidrs,
+                control_plane_cidrs=cfg.admission.control_plane_cidrs, namespace_labels=verified(SYSTEM_NAMESPACE),
             ), pulumi.ResourceOptions(parent=self, depends_on=waits_for([*admitted, *secret_deps])))
 
         # --- tenants: namespaces with default-deny, then the golden-path workloads ------------
@@ -333,6 +350,7 @@ class HardenedStack(HardenedComponent):
                 gateway_namespaces=([cfg.ingress.namespace] if cfg.ingress.enabled and cfg.ingress.controller == "istio"
                                     else []) + ([EGRESS_NAMESPACE] if egress_clients(cfg) else []),
                 injected_pods=[MeshPeer(namespace=c.namespace, pod_labels=c.pod_labels) for c in egress_clients(cfg)],
+                namespace_labels=verified(MESH_NAMESPACE),
             ), pulumi.ResourceOptions(parent=self, depends_on=waits_for([*admitted, *filter(None, [self.spire]),
                                                                *self.namespaces.values()])))
         # The one way to internet hosts (issue 23, item 8): cert-manager and policy-controller leave
@@ -343,6 +361,7 @@ class HardenedStack(HardenedComponent):
             self.egress = EgressGateway(f"{name}-egress", EgressGatewayArgs(
                 config=cfg.mesh.egress_gateway, clients=egress_clients(cfg), trust_domain=cfg.spire.trust_domain,
                 proxy_image=proxy_image(cfg.mesh), spire=cfg.spire.enabled,
+                namespace_labels=verified(EGRESS_NAMESPACE),
             ), pulumi.ResourceOptions(parent=self, depends_on=waits_for([self.mesh, *filter(None, [
                 self.admission, self.secret_delivery, self.spire])])))
         identity_deps: list[pulumi.Resource] = [r for r in (self.spire, self.mesh) if r is not None]
@@ -378,7 +397,7 @@ class HardenedStack(HardenedComponent):
             progress(f"ingress: {cfg.ingress.controller}, TLS 1.3 only, HSTS, rate limit, WAF for "
                      f"{', '.join(w.hostname for w in external) or 'no external workload yet'}")
             self.ingress = TlsIngress(f"{name}-ingress", TlsIngressArgs(
-                config=cfg.ingress,
+                config=cfg.ingress, namespace_labels=verified(cfg.ingress.namespace),
                 services=[ExternalService(name=w.name, namespace=w.namespace, port=w.port, hostname=w.hostname)
                           for w in external],
                 control_plane_cidrs=cfg.admission.control_plane_cidrs,

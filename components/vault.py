@@ -192,6 +192,9 @@ class VaultHAArgs(StrictModel):
         default_factory=list,
         description="Platform namespaces External Secrets' own role may read (their '<namespace>/' prefixes only; "
                     "default none). Tenants have their own roles (components.tenancy).")
+    namespace_labels: dict[str, str] = Field(
+        default_factory=dict, description="Extra labels of this component's namespace(s) (HardenedStack: "
+                                          "policy.sigstore.dev/include when the platform's images are verified).")
 
     @model_validator(mode="after")
     def _irsa(self) -> "VaultHAArgs":
@@ -480,7 +483,7 @@ class VaultHA(HardenedComponent):
                             "to pin it by digest, or run `python -m hardened images pin` (images.lock)", self)
         tags = {"hardened-stack/cluster": args.cluster_name, "hardened-stack/component": "vault"}
         self.namespace = HardenedNamespace(f"{name}-ns", HardenedNamespaceArgs(
-            name=NAMESPACE, quota=namespace_quota(c)), child_opts(self))
+            name=NAMESPACE, quota=namespace_quota(c), labels=args.namespace_labels), child_opts(self))
         policies = [k8s_object(f"{name}-{suffix}", m, child_opts(self, depends_on=[self.namespace]))
                     for suffix, m in network_policies(args)]
 

@@ -117,6 +117,14 @@ def _cli(*args, cwd=ROOT):
                           timeout=300)
 
 
+def test_dev_stack_passes_its_own_pack(tmp_path):
+    """Every shipped stack, not only prod, renders and passes the pack (dev once failed
+    clustersecretstore-missing-namespace-conditions on a store that admits no namespace)."""
+    assert _cli("render", "--stack", "dev", "--out", str(tmp_path), "--quiet").returncode == 0
+    proc = _cli("check", str(tmp_path), "--format", "compact", "--quiet")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
 def test_cli_render_writes_manifests_and_resources(tmp_path):
     proc = _cli("render", "--stack", "prod", "--out", str(tmp_path))
     assert proc.returncode == 0, proc.stderr

@@ -70,8 +70,10 @@ MUTANTS = [
     ("webhook_disallow_admission_bypass", "if who != \"istio\" and (get_map(hook, \"objectSelector\", path) or {}):",
      "if (get_map(hook, \"objectSelector\", path) or {}):"),
     ("constraint_enforce_deny_action", 'if any(p in (WEBHOOK_POINT, "*") for p in points):', "if points:"),
-    ("clustersecretstore_missing_namespace_conditions", '_ANY = re.compile(r"^\\^?\\.[*+]\\$?$")',
-     '_ANY = re.compile(r"^$")'),
+    ("clustersecretstore_missing_namespace_conditions", 'return all(pattern.search(p) for p in _PROBES)',
+     'return pattern.pattern in (".*", "^.*$")'),
+    ("clustersecretstore_missing_namespace_conditions",
+     'if op in ("NotIn", "DoesNotExist") or (op == "Exists" and key == _NAME_LABEL):', 'if False:'),
     ("envoyfilter_disallow_security_bypass", "elif touched and operation not in ADDING:", "elif touched:"),
 ]
 

@@ -15,7 +15,7 @@ import re
 
 import pytest
 
-from components.admission import PLATFORM_SIGNERS, SIGSTORE_INCLUDE_LABEL, SignatureConfig
+from components.admission import PLATFORM_SIGNERS, SIGSTORE_INCLUDE_LABEL, SignatureConfig, glob_matches
 from components.config import parse_stack_config
 from tests.harness import prod_document
 
@@ -82,20 +82,21 @@ def test_the_webhook_selects_exactly_the_labelled_namespaces(rendered_prod):
 
 
 def test_every_image_a_tenant_pod_runs_is_matched_by_a_policy(rendered_prod):
-    """With no-match deny, a tenant pod must be admitted: its own images by the keyless policy,
-    the injected mesh proxy by its exact name; nothing else by a static pass."""
+    """With no-match deny, a tenant pod must be admitted: its own images by the keyless policy of its
+    release workflow, the injected mesh proxy by Istio's key; none of them by a static pass."""
     from components.mesh import proxy_image
 
     cfg = parse_stack_config(prod_document())
     pols = policies(rendered_prod)
-    static = [p for p in pols.values() if any("static" in a for a in p["spec"]["authorities"])]
-    assert [g["glob"] for p in static for g in p["spec"]["images"]] == [proxy_image(cfg.mesh)]
     keyless = [p for p in pols.values() if p["metadata"]["name"].startswith("keyless-")]
     assert len(keyless) == 2  # lego-mcp's and ltmc's release workflows
     for w in cfg.workloads:
-        matching = [p for p in keyless if any(_glob(g["glob"], w.image) for g in p["spec"]["images"])]
-        assert len(matching) == 1, w.image
+        matching = [p for p in pols.values() if any(glob_matches(g["glob"], w.image) for g in p["spec"]["images"])]
+        assert matching == [p for p in keyless if p in matching] and len(matching) == 1, w.image
         assert "release\\.yml@(?:refs/tags/v)" in identity(matching[0])
+    proxy = [p["metadata"]["name"] for p in pols.values()
+             if any(glob_matches(g["glob"], proxy_image(cfg.mesh)) for g in p["spec"]["images"])]
+    assert proxy == ["upstream-istio"]
 
 
 def test_a_workload_image_no_policy_names_is_refused_at_config_time():
@@ -106,22 +107,19 @@ def test_a_workload_image_no_policy_names_is_refused_at_config_time():
         parse_stack_config(doc)
 
 
-def _glob(pattern: str, image: str) -> bool:
-    """policy-controller's glob (pkg/apis/glob): '**' any characters, '*' any but '/'."""
-    rx = "^" + re.escape(pattern).replace(r"\*\*", ".+").replace(r"\*", "[^/]*") + "$"
-    return bool(re.match(rx, image))
-
-
-@pytest.mark.parametrize("name,globs,rx,source", PLATFORM_SIGNERS, ids=[s[0] for s in PLATFORM_SIGNERS])
-def test_platform_images_are_verified_by_their_upstream_identity(rendered_prod, name, globs, rx, source):
-    p = policies(rendered_prod)[name]
-    assert [g["glob"] for g in p["spec"]["images"]] == list(globs)
-    assert identity(p) == rx
-    assert rx.startswith("^https://github\\.com/") and "@refs/tags/" in rx.replace("\\", "")
+@pytest.mark.parametrize("signer", [s for s in PLATFORM_SIGNERS if s.key is None and s.subject is None],
+                         ids=lambda s: s.name)
+def test_platform_images_are_verified_by_their_upstream_identity(rendered_prod, signer):
+    p = policies(rendered_prod)[signer.name]
+    globs = [g["glob"] for g in p["spec"]["images"]]
+    assert all(any(glob_matches(g, f"{repo}:1") for g in globs) for repo in signer.repositories)
+    assert identity(p) == signer.subject_regexp
+    assert signer.subject_regexp.startswith("^https://github\\.com/") and "@refs/" in signer.subject_regexp
 
 
 def test_the_falco_identity_matches_upstreams_tags_only():
-    (_, _, rx, _), = [s for s in PLATFORM_SIGNERS if s[0] == "upstream-falco"]
+    (falco,) = [s for s in PLATFORM_SIGNERS if s.name == "upstream-falco"]
+    rx = falco.subject_regexp
     ok = "https://github.com/falcosecurity/falco/.github/workflows/reusable_publish_docker.yaml@refs/tags/0.44.1"
     assert re.search(rx, ok)
     assert not re.search(rx, ok.replace("refs/tags/0.44.1", "refs/heads/master"))

@@ -4,11 +4,20 @@ may use it.
 A ClusterSecretStore is usable from every namespace unless its ``spec.conditions`` restrict it
 (External Secrets, "Security best practices": restrict ClusterSecretStores with conditions;
 external-secrets.io/v1 ``ClusterSecretStoreCondition``: ``namespaceSelector``, ``namespaces``,
-``namespaceRegexes``, a namespace may use the store when any condition matches it). Without them,
-any tenant that may create an ExternalSecret reads whatever the store's credentials read. Refused:
-no ``conditions``; a condition that matches every namespace: an empty one, an empty
-``namespaceSelector`` (``{}`` selects everything), or a regex that matches any name (``.*``,
-``.+``, with or without anchors).
+``namespaceRegexes``). How External Secrets reads them (pkg/controllers/secretstore/
+client_manager.go, ``Manager.shouldProcessSecret``): no conditions, every namespace may use the
+store; otherwise a namespace may use it when, in any condition, the ``namespaceSelector`` or a
+``kubernetes.io/metadata.name`` selector made of one of ``namespaces`` matches the namespace's
+labels, or one of ``namespaceRegexes`` matches its name (Go ``regexp.MatchString``: unanchored).
+An empty condition therefore admits no namespace (it fails closed, and is not judged here).
+
+Refused, because a new tenant namespace may use the store without anyone naming it: no
+``conditions``; a ``namespaceSelector`` with no positive requirement (``{}``, or only ``NotIn`` /
+``DoesNotExist`` expressions and ``Exists`` on ``kubernetes.io/metadata.name``, which the API
+server sets on every namespace: a deny-list); a regex that matches any namespace name (probed on
+names no tenant list would spell, e.g. ``a``, ``0``: ``.*``, ``^.+$``, ``[a-z0-9]``, ``^``).
+Without them, any tenant that may create an ExternalSecret reads whatever the store's
+credentials read.
 """
 from __future__ import annotations
 
@@ -19,7 +28,31 @@ from pulumi_policy import Severity
 from .._lib.framework import finding, nist_800_171, resource_policy
 from .._lib.k8s import get_map, maps, strings
 
-_ANY = re.compile(r"^\^?\.[*+]\$?$")
+#: Namespace names (DNS-1123 labels) no list of tenants would spell out: a regex matching all of
+#: them matches any name.
+_PROBES = ("a", "0", "z9", "x-1")
+#: The label the API server sets on every namespace to its name (NamespaceDefaultLabelName).
+_NAME_LABEL = "kubernetes.io/metadata.name"
+
+
+def _regex_matches_any(regex: str) -> bool:
+    try:
+        pattern = re.compile(regex)
+    except re.error:   # RE2 syntax Python does not read; External Secrets validates it on admission
+        return False
+    return all(pattern.search(p) for p in _PROBES)
+
+
+def _selector_is_deny_list(selector, path: str) -> bool:
+    """No positive requirement: every namespace the selector does not exclude matches it."""
+    if get_map(selector, "matchLabels", path):
+        return False
+    for _, expr, _path in maps(selector, "matchExpressions", path):
+        op, key = expr.get("operator"), expr.get("key")
+        if op in ("NotIn", "DoesNotExist") or (op == "Exists" and key == _NAME_LABEL):
+            continue
+        return False
+    return True
 
 
 def check(obj, config):
@@ -30,11 +63,12 @@ def check(obj, config):
                                        "or a namespaceSelector)")
         return
     for _, condition, path in conditions:
-        selector = get_map(condition, "namespaceSelector", path) if "namespaceSelector" in condition else None
-        names = strings(condition, "namespaces", path)
+        # a null selector is no selector (Go: a nil *LabelSelector is skipped)
+        selector = get_map(condition, "namespaceSelector", path) if condition.get("namespaceSelector") is not None \
+            else None
         regexes = strings(condition, "namespaceRegexes", path)
-        if (selector is not None and not selector.get("matchLabels") and not selector.get("matchExpressions")) \
-                or any(_ANY.match(r) for r in regexes) or (selector is None and not names and not regexes):
+        if (selector is not None and _selector_is_deny_list(selector, f"{path}.namespaceSelector")) \
+                or any(_regex_matches_any(r) for r in regexes):
             yield finding("matches-every-namespace", f"{path} matches every namespace: the ClusterSecretStore is "
                                                      "usable by all tenants; name the namespaces, or select them by "
                                                      "a label")
