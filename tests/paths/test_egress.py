@@ -33,8 +33,11 @@ TENANT = f"{TRUST_DOMAIN}/ns/lego-mcp-prod/sa/dashboard"
 ACME = "acme-v02.api.letsencrypt.org"
 PUBLIC = "dashboard.lego-mcp.io"
 SIGSTORE = ["rekor.sigstore.dev", "tuf-repo-cdn.sigstore.dev"]
+#: the registries of the images policy-controller verifies (tenants', the platform's, the proxy) and
+#: their blob hosts (components/egress.py REGISTRY_HOSTS), in the prod cluster's region
 REGISTRIES = ["ghcr.io", "pkg-containers.githubusercontent.com", "registry-1.docker.io", "auth.docker.io",
-              "production.cloudflare.docker.com", "registry.istio.io"]
+              "production.cloudflare.docker.com", "registry.istio.io", "quay.io", "cdn01.quay.io", "registry.k8s.io",
+              "prod-registry-k8s-io-us-east-1.s3.dualstack.us-east-1.amazonaws.com"]
 #: Addresses a pod might dial directly: public resolvers, a CDN, Let's Encrypt's range.
 INTERNET_IPS = ["1.1.1.1", "8.8.8.8", "151.101.1.1", "172.65.32.248"]
 
@@ -343,6 +346,24 @@ def test_the_acme_host_comes_from_the_configured_directory():
     ("**", []), ("*.io/team/**", [])])
 def test_registry_hosts_follow_dockers_reference_rule_and_blob_redirects(image, hosts):
     assert egress.registry_hosts([image]) == hosts
+
+
+def test_regional_blob_hosts_follow_the_clusters_region():
+    assert egress.registry_hosts(["registry.k8s.io/sig-storage/x:v1"], "eu-west-1") == [
+        "prod-registry-k8s-io-eu-west-1.s3.dualstack.eu-west-1.amazonaws.com", "registry.k8s.io"]
+    assert egress.registry_hosts(["registry.k8s.io/sig-storage/x:v1"]) == ["registry.k8s.io"]
+
+
+def test_policy_controller_reaches_exactly_the_registries_of_what_it_verifies(prod):
+    """Every image a verified namespace runs has its registry among policy-controller's hosts, and
+    every host is a registry of such an image, a blob host of one, Rekor or the TUF root."""
+    from components.config import platform_images
+    from components.stack import egress_clients
+    cfg = parse_stack_config(prod_document())
+    (pc,) = [c for c in egress_clients(cfg) if c.name == "policy-controller"]
+    images = [w["image"] for w in prod_document()["workloads"]] + [r for _, r in platform_images(cfg)]
+    expected = set(egress.registry_hosts(images, cfg.cluster.region)) | set(SIGSTORE)
+    assert set(pc.tls_hosts) == expected
 
 
 def test_without_the_mesh_the_clients_keep_their_direct_rules_and_no_gateway_is_built():
