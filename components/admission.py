@@ -1200,11 +1200,14 @@ UNVERIFIED_NAMESPACES: dict[str, str] = {
 }
 
 
-def platform_namespace_labels(cfg: AdmissionConfig, namespace: str) -> dict[str, str]:
+def platform_namespace_labels(cfg: AdmissionConfig, namespace: str,
+                              start_path: Optional[dict[str, str]] = None) -> dict[str, str]:
     """Labels a platform namespace carries for admission: verified (policy.sigstore.dev/include) when
     the platform's images are (``signatures.platformImages``: every platform image has its upstream's
-    policy or a named static pass), unless :data:`UNVERIFIED_NAMESPACES` says why not."""
+    policy or a named static pass), unless :data:`UNVERIFIED_NAMESPACES` or *start_path* (the
+    namespaces policy-controller's own pods need, ``stack.start_path_namespaces``) says why not."""
     s = cfg.signatures
-    if cfg.enabled and s.enabled and s.platform_images and namespace not in UNVERIFIED_NAMESPACES:
+    if (cfg.enabled and s.enabled and s.platform_images and namespace not in UNVERIFIED_NAMESPACES
+            and namespace not in (start_path or {})):
         return {SIGSTORE_INCLUDE_LABEL: "true"}
     return {}

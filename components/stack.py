@@ -23,7 +23,7 @@ from .config import (NetworkIntent, Secrets, StackConfig, alb_access_log_bucket,
 from .ingress import ExternalService, TlsIngress, TlsIngressArgs
 from .mesh import ROOT_NAMESPACE as MESH_NAMESPACE
 from .mesh import MeshIntent, MeshPeer, ZeroTrustMesh, ZeroTrustMeshArgs, mesh_workloads, proxy_image
-from .spire import CSI_DRIVER, SYSTEM_NAMESPACE, Identity, Spire, SpireArgs
+from .spire import CSI_DRIVER, SERVER_NAMESPACE, SYSTEM_NAMESPACE, Identity, Spire, SpireArgs
 from .base import HardenedComponent, readiness
 from .namespace import FlowPeer, FlowRule, HardenedNamespace, HardenedNamespaceArgs
 from .runtime_detection import NAMESPACE as FALCO_NAMESPACE
@@ -134,6 +134,36 @@ def egress_clients(cfg: StackConfig) -> list[EgressClient]:
     return out
 
 
+def start_path_namespaces(cfg: StackConfig) -> dict[str, str]:
+    """The platform namespaces whose running pods a new policy-controller pod needs, each with the
+    reason: kept out of signature verification, so that after a full outage (every replica of
+    policy-controller and of one of these gone) neither waits for the other (issue 23, items 5 and 8).
+
+    Only with the mesh: policy-controller's pods then carry a sidecar (``egress_clients``), so they
+    are admitted by istiod's injector and need the proxy's dependencies and the egress gateway.
+    Without it they need no platform pod, and every platform namespace stays verified.
+    tests/privilege/test_cold_start.py derives the same set from the render (webhooks, injection
+    templates, Services, routes) and proves the stack can start from nothing in some order."""
+    s = cfg.admission.signatures
+    if not (cfg.admission.enabled and s.enabled and s.platform_images):
+        return {}
+    if not any(c.name == "policy-controller" for c in egress_clients(cfg)):
+        return {}
+    out = {MESH_NAMESPACE: "istiod's sidecar injector (istio-sidecar-injector, failurePolicy Fail) must admit "
+                           "policy-controller's pods (sidecar.istio.io/inject), istiod configures their proxy, and "
+                           "the Istio CNI node agent (istio-cni-node) sets up the pod's traffic redirection (the "
+                           "sidecar template's istio-validation init container fails without it)"}
+    if cfg.spire.enabled:
+        out[SYSTEM_NAMESPACE] = ("the injector's spire template gives policy-controller's proxy the SPIRE agent's "
+                                 f"Workload API socket through the {CSI_DRIVER} CSI driver: both DaemonSets run here")
+        out[SERVER_NAMESPACE] = ("the SPIRE agents (spire-system) attest to and get SVIDs from the SPIRE server, "
+                                 "which runs here")
+    out[EGRESS_NAMESPACE] = ("policy-controller fetches signatures, Rekor entries and the TUF root only through the "
+                             "egress gateway (its sidecar routes every named host there; its NetworkPolicy allows "
+                             "nothing else), so it cannot verify any image while no gateway pod runs")
+    return out
+
+
 def egress_identities(cfg: StackConfig) -> list[Identity]:
     """ClusterSPIFFEIDs of the egress gateway and of its clients' injected pods (the Istio form of ID,
     the principal the gateway's AuthorizationPolicy names)."""
@@ -200,7 +230,9 @@ class HardenedStack(HardenedComponent):
 
         def verified(namespace: str) -> dict[str, str]:
             """The signature-verification label of a platform namespace (admission.platform_namespace_labels)."""
-            return platform_namespace_labels(cfg.admission, namespace)
+            return platform_namespace_labels(cfg.admission, namespace, start_path)
+
+        start_path = start_path_namespaces(cfg)
 
         # Admission control first: every later object, tenants included, is admitted by it.
         self.admission: Optional[AdmissionControl] = None
