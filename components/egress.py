@@ -62,6 +62,9 @@ TEMPLATES_ANNOTATION = "inject.istio.io/templates"
 #: the CNI plugin reads it: cni/pkg/plugin/sidecar_redirect.go, ``excludeInboundPortsKey``).
 PROXY_IMAGE_ANNOTATION = "sidecar.istio.io/proxyImage"
 EXCLUDE_INBOUND_ANNOTATION = "traffic.sidecar.istio.io/excludeInboundPorts"
+#: Destination ranges the sidecar leaves alone (istio/api ``traffic.sidecar.istio.io/excludeOutboundIPRanges``;
+#: cni/pkg/plugin/sidecar_redirect.go, ``excludeIPCidrsKey``): AWS's VPC endpoints, reached directly.
+EXCLUDE_OUTBOUND_RANGES_ANNOTATION = "traffic.sidecar.istio.io/excludeOutboundIPRanges"
 #: Ranges the gateway's internet egress never reaches: private ranges, CGNAT, link-local (IMDS).
 INTERNET_EXCEPT = ("10.0.0.0/8", "100.64.0.0/10", "169.254.0.0/16", "172.16.0.0/12", "192.168.0.0/16")
 RESOURCES = {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"cpu": "1", "memory": "512Mi"}}
@@ -152,9 +155,34 @@ class EgressClient(StrictModel):
     pod_labels: dict[str, str] = Field(description="Labels selecting its pods (NetworkPolicy, SPIRE).")
     tls_hosts: list[EgressHost] = Field(default_factory=list, description="Hosts it reaches on 443 (TLS).")
     http_hosts: list[EgressHost] = Field(default_factory=list, description="Hosts it reaches on 80 (HTTP).")
+    tls_ports: dict[int, list[EgressHost]] = Field(
+        default_factory=dict, description="Hosts it reaches over TLS on other ports, by port (e.g. falcosidekick's "
+                                          "Splunk HEC on 8088); default none.")
+
+    @field_validator("tls_ports")
+    @classmethod
+    def _tls_ports(cls, v: dict[int, list[str]]) -> dict[int, list[str]]:
+        for port in v:
+            if not 0 < port < 65536 or port in (TLS_PORT, HTTP_PORT) or 15000 <= port < 15100:
+                raise ValueError(f"tls_ports: port {port} must be 1-65535, not 443 or 80 (tls_hosts, http_hosts) "
+                                 "and outside Istio's reserved 15000-15099")
+        return v
+
+    def targets(self) -> dict[int, list[str]]:
+        """port -> hosts, for every port it uses."""
+        out = {TLS_PORT: list(self.tls_hosts), HTTP_PORT: list(self.http_hosts),
+               **{p: list(h) for p, h in self.tls_ports.items()}}
+        return {p: h for p, h in sorted(out.items()) if h}
 
     def ports(self) -> list[int]:
-        return [p for p, hosts in ((TLS_PORT, self.tls_hosts), (HTTP_PORT, self.http_hosts)) if hosts]
+        return list(self.targets())
+
+
+def port_name(port: int, prefix: str = "") -> str:
+    """Istio reads a port's protocol from its name: http on 80, tls otherwise (the classic names
+    tls/http on 443/80, tls-<port> on the others)."""
+    base = "http" if port == HTTP_PORT else "tls" if port == TLS_PORT else f"tls-{port}"
+    return f"{base}-{prefix}" if prefix else base
 
 
 class EgressGatewayConfig(StrictModel):
@@ -202,7 +230,7 @@ def _hosts(args: EgressGatewayArgs) -> dict[str, dict[int, list[str]]]:
     """host -> {port: [client namespaces]}."""
     out: dict[str, dict[int, list[str]]] = {}
     for c in args.clients:
-        for port, hosts in ((TLS_PORT, c.tls_hosts), (HTTP_PORT, c.http_hosts)):
+        for port, hosts in c.targets().items():
             for h in hosts:
                 out.setdefault(h, {}).setdefault(port, [])
                 if c.namespace not in out[h][port]:
@@ -231,7 +259,7 @@ def gateway_workload(args: EgressGatewayArgs) -> list[tuple[str, dict]]:
         # The gateway template sets this same image (<hub>/proxyv2:<tag>); written here so admission
         # judges the image the pod runs.
         "image": image,
-        "ports": [{"containerPort": p, "name": f"{'tls' if p == TLS_PORT else 'http'}-{p}", "protocol": "TCP"}
+        "ports": [{"containerPort": p, "name": f"{'http' if p == HTTP_PORT else 'tls'}-{p}", "protocol": "TCP"}
                   for p in _ports(args)] + [{"containerPort": 15021, "name": "status-port", "protocol": "TCP"}],
         # Binding 80/443 as a non-root user: the template's pod sysctl net.ipv4.ip_unprivileged_port_start=0
         # (a safe sysctl, allowed by Pod Security restricted), no NET_BIND_SERVICE.
@@ -272,7 +300,7 @@ def gateway_workload(args: EgressGatewayArgs) -> list[tuple[str, dict]]:
         "apiVersion": "v1", "kind": "Service", "metadata": _meta(NAME, component="egress-gateway"),
         "spec": {"type": "ClusterIP", "selector": dict(POD_LABELS),
                  # port names tell Istio the protocol of the sidecar-to-gateway leg (mTLS inside)
-                 "ports": [{"name": "tls" if p == TLS_PORT else "http2", "port": p, "targetPort": p,
+                 "ports": [{"name": "http2" if p == HTTP_PORT else port_name(p), "port": p, "targetPort": p,
                             "protocol": "TCP"} for p in _ports(args)]},
     }
     return [
@@ -295,8 +323,8 @@ def routing(args: EgressGatewayArgs) -> list[tuple[str, dict]]:
     for h, ports in hosts.items():
         for port in ports:
             servers.append({
-                "port": {"number": port, "name": f"{'tls' if port == TLS_PORT else 'http'}-{_slug(h)}"[:63],
-                         "protocol": "TLS" if port == TLS_PORT else "HTTPS"},
+                "port": {"number": port, "name": port_name(port, _slug(h))[:63],
+                         "protocol": "HTTPS" if port == HTTP_PORT else "TLS"},
                 "hosts": [h],
                 # The sidecar's mutual TLS ends here; the client's own TLS (443) travels inside it.
                 "tls": {"mode": "ISTIO_MUTUAL"},
@@ -320,16 +348,17 @@ def routing(args: EgressGatewayArgs) -> list[tuple[str, dict]]:
         out.append((f"se-{_slug(h)}", {
             "apiVersion": NETWORKING_API, "kind": "ServiceEntry", "metadata": _meta(_slug(h)),
             "spec": {"hosts": [h], "location": "MESH_EXTERNAL", "resolution": "DNS", "exportTo": export,
-                     "ports": [{"number": p, "name": "tls" if p == TLS_PORT else "http",
-                                "protocol": "TLS" if p == TLS_PORT else "HTTP"} for p in ports]},
+                     "ports": [{"number": p, "name": port_name(p),
+                                "protocol": "HTTP" if p == HTTP_PORT else "TLS"} for p in ports]},
         }))
         spec: dict[str, Any] = {"hosts": [h], "gateways": ["mesh", gateway_ref], "exportTo": export}
         to_gateway = {"host": SERVICE_HOST, "subset": _slug(h)}
-        if TLS_PORT in ports:
-            spec["tls"] = [{"match": [{"gateways": ["mesh"], "port": TLS_PORT, "sniHosts": [h]}],
-                            "route": [{"destination": {**to_gateway, "port": {"number": TLS_PORT}}}]}]
-            spec["tcp"] = [{"match": [{"gateways": [gateway_ref], "port": TLS_PORT}],
-                            "route": [{"destination": {"host": h, "port": {"number": TLS_PORT}}}]}]
+        tls_ports = [p for p in ports if p != HTTP_PORT]
+        if tls_ports:
+            spec["tls"] = [{"match": [{"gateways": ["mesh"], "port": p, "sniHosts": [h]}],
+                            "route": [{"destination": {**to_gateway, "port": {"number": p}}}]} for p in tls_ports]
+            spec["tcp"] = [{"match": [{"gateways": [gateway_ref], "port": p}],
+                            "route": [{"destination": {"host": h, "port": {"number": p}}}]} for p in tls_ports]
         if HTTP_PORT in ports:
             spec["http"] = [{"match": [{"gateways": ["mesh"], "port": HTTP_PORT}],
                              "route": [{"destination": {**to_gateway, "port": {"number": HTTP_PORT}}}]},
@@ -346,7 +375,7 @@ def authorization(args: EgressGatewayArgs) -> list[tuple[str, dict]]:
     selector = {"matchLabels": dict(POD_LABELS)}
     rules = []
     for c in sorted(args.clients, key=lambda c: c.name):
-        for port, hosts in ((TLS_PORT, c.tls_hosts), (HTTP_PORT, c.http_hosts)):
+        for port, hosts in c.targets().items():
             if hosts:
                 rules.append({"from": [{"source": {"principals": [client_principal(args.trust_domain, c)]}}],
                               "to": [{"operation": {"ports": [str(port)]}}],

@@ -359,6 +359,13 @@ class RuntimeDetectionArgs(StrictModel):
     namespace_labels: dict[str, str] = Field(
         default_factory=dict, description="Extra labels of this component's namespace(s) (HardenedStack: "
                                           "policy.sigstore.dev/include when the platform's images are verified).")
+    egress_gateway: bool = Field(
+        False, description="falcosidekick reaches the Splunk HEC host through the mesh's egress gateway (HardenedStack "
+                           "sets it with the mesh, components.egress): its pod gets a sidecar and its NetworkPolicy "
+                           "names no internet address. Default false: the direct rule to the SIEM's addresses.")
+    aws_endpoint_cidrs: list[Cidr] = Field(
+        default_factory=list, description="awsEndpointCidrs: with egress_gateway, falcosidekick's sidecar leaves "
+                                          "these alone (S3 and STS through the VPC endpoints, reached directly).")
 
     @model_validator(mode="after")
     def _token(self) -> "RuntimeDetectionArgs":
@@ -642,13 +649,32 @@ def sidekick_env(c: RuntimeDetectionConfig, extra: Optional[list[dict]] = None) 
     return env + list(extra or [])
 
 
+def sidekick_mesh_metadata(c: RuntimeDetectionConfig, aws_endpoint_cidrs: list[str]) -> tuple[dict, dict]:
+    """Labels and annotations of falcosidekick's pods when it leaves through the egress gateway: a
+    sidecar (per-pod injection, ``sidecar.istio.io/inject``), with Falco's port outside it (Falco is
+    not in the mesh and already uses mutual TLS at the application level), the VPC endpoints' ranges
+    outside it (S3 and STS, reached directly: cni/pkg/plugin/sidecar_redirect.go ``excludeIPCidrsKey``)
+    and syslog's port outside it (plain TCP or UDP has no SNI to route by: the direct rule stays)."""
+    from .egress import EXCLUDE_INBOUND_ANNOTATION, EXCLUDE_OUTBOUND_RANGES_ANNOTATION, INJECT_LABEL
+
+    annotations = {EXCLUDE_INBOUND_ANNOTATION: str(SIDEKICK_PORT)}
+    if aws_endpoint_cidrs:
+        annotations[EXCLUDE_OUTBOUND_RANGES_ANNOTATION] = ",".join(sorted(aws_endpoint_cidrs))
+    if c.siem.syslog:
+        annotations["traffic.sidecar.istio.io/excludeOutboundPorts"] = str(c.siem.syslog.port)
+    return {INJECT_LABEL: "true"}, annotations
+
+
 def sidekick_manifests(c: RuntimeDetectionConfig, archive_env: Optional[list[dict]] = None,
-                       archive_role_arn: Optional[str] = None, tls: bool = False) -> list[tuple[str, dict]]:
+                       archive_role_arn: Optional[str] = None, tls: bool = False,
+                       mesh: Optional[tuple[dict, dict]] = None) -> list[tuple[str, dict]]:
     """falcosidekick as the stack deploys it: its own ServiceAccount without a token (it calls no
     Kubernetes API; with the S3 archive it is annotated with its IRSA role, whose web-identity
     token EKS projects into the pod by itself), a restricted Deployment (UID above 10000, read-only
-    root, drop ALL, seccomp, limits, probes), a PodDisruptionBudget, and the Service Falco posts to."""
+    root, drop ALL, seccomp, limits, probes), a PodDisruptionBudget, and the Service Falco posts to.
+    With *mesh* (:func:`sidekick_mesh_metadata`) its pods carry a sidecar to the egress gateway."""
     labels = standard_labels(SIDEKICK, "alert-forwarder")
+    pod_labels, pod_annotations = ({**labels, **mesh[0]}, mesh[1]) if mesh else (labels, {})
     selector = {"app.kubernetes.io/name": SIDEKICK, "app.kubernetes.io/component": "alert-forwarder"}
     meta = {"name": SIDEKICK, "namespace": NAMESPACE, "labels": labels}
     probe = {"httpGet": {"path": "/ping", "port": "probe" if tls else "http"}, "initialDelaySeconds": 10,
@@ -673,7 +699,8 @@ def sidekick_manifests(c: RuntimeDetectionConfig, archive_env: Optional[list[dic
     deployment = {
         "apiVersion": "apps/v1", "kind": "Deployment", "metadata": meta,
         "spec": {"replicas": SIDEKICK_REPLICAS, "selector": {"matchLabels": selector},
-                 "template": {"metadata": {"labels": labels}, "spec": {
+                 "template": {"metadata": {"labels": pod_labels,
+                                           **({"annotations": pod_annotations} if pod_annotations else {})}, "spec": {
                      "serviceAccountName": SIDEKICK, "automountServiceAccountToken": False,
                      "enableServiceLinks": False,
                      "securityContext": {"runAsNonRoot": True, "runAsUser": SIDEKICK_UID, "runAsGroup": SIDEKICK_UID,
@@ -727,7 +754,10 @@ def siem_ports(c: RuntimeDetectionConfig) -> list[dict]:
     return sorted({json.dumps(p, sort_keys=True): p for p in ports}.values(), key=lambda p: (p["port"], p["protocol"]))
 
 
-def network_policies(c: RuntimeDetectionConfig) -> list[tuple[str, dict]]:
+def network_policies(c: RuntimeDetectionConfig, egress_gateway: bool = False) -> list[tuple[str, dict]]:
+    """Falco -> falcosidekick, and falcosidekick -> the SIEM. With *egress_gateway* Splunk HEC goes
+    through the egress gateway (components.egress writes that rule), so the direct rule keeps
+    syslog's port only (plain TCP or UDP, no SNI to route by), or goes."""
     falco = {"matchLabels": {"app.kubernetes.io/name": FULLNAME}}
     sidekick = {"matchLabels": {"app.kubernetes.io/name": SIDEKICK}}
     port = [{"protocol": "TCP", "port": SIDEKICK_PORT}]
@@ -739,6 +769,9 @@ def network_policies(c: RuntimeDetectionConfig) -> list[tuple[str, dict]]:
             "ingress": [{"from": [{"podSelector": falco}], "ports": port}]})),
     ]
     ports = siem_ports(c)
+    if egress_gateway and c.siem.splunk:
+        ports = [p for p in ports if c.siem.syslog and p["port"] == c.siem.syslog.port
+                 and p["protocol"] == c.siem.syslog.protocol.upper()]
     if ports:
         if c.siem.cidrs:
             peers = [{"ipBlock": {"cidr": cidr}} for cidr in sorted(c.siem.cidrs)]
@@ -786,7 +819,7 @@ class RuntimeDetection(HardenedComponent):
             labels=args.namespace_labels), child_opts(self))
         in_ns = child_opts(self, depends_on=[self.namespace])
         deps: list[pulumi.Resource] = [self.namespace]
-        deps += [k8s_object(f"{name}-{suffix}", m, in_ns) for suffix, m in network_policies(c)]
+        deps += [k8s_object(f"{name}-{suffix}", m, in_ns) for suffix, m in network_policies(c, args.egress_gateway)]
         if c.siem.splunk and c.siem.splunk.token_vault_key:
             deps.append(k8s_object(f"{name}-siem-external-secret", siem_external_secret(
                 c.siem.splunk.token_vault_key, args.secret_store, args.refresh_interval), in_ns))
@@ -796,8 +829,9 @@ class RuntimeDetection(HardenedComponent):
         if args.tls_rotation is not None:
             deps += [k8s_object(f"{name}-{suffix}", m, in_ns) for suffix, m in alert_certificates(args.tls_rotation)]
         self.sidekick = [k8s_object(f"{name}-{suffix}", m, child_opts(self, depends_on=deps))
-                         for suffix, m in sidekick_manifests(c, args.archive_env, args.archive_role_arn,
-                                                             tls=args.tls_rotation is not None)]
+                         for suffix, m in sidekick_manifests(
+                             c, args.archive_env, args.archive_role_arn, tls=args.tls_rotation is not None,
+                             mesh=sidekick_mesh_metadata(c, args.aws_endpoint_cidrs) if args.egress_gateway else None)]
         self.chart = helm_chart(f"{name}-chart", chart=FALCO_CHART, version=c.chart_version, repo=FALCO_REPO,
                                 namespace=NAMESPACE, values=_values(args), opts=child_opts(self, depends_on=deps))
         self.register_outputs({"namespace": NAMESPACE, "driver": c.driver,

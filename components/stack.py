@@ -27,7 +27,7 @@ from .spire import CSI_DRIVER, SERVER_NAMESPACE, SYSTEM_NAMESPACE, Identity, Spi
 from .base import HardenedComponent, readiness
 from .namespace import FlowPeer, FlowRule, HardenedNamespace, HardenedNamespaceArgs
 from .runtime_detection import NAMESPACE as FALCO_NAMESPACE
-from .runtime_detection import RuntimeDetection, RuntimeDetectionArgs
+from .runtime_detection import SIDEKICK, RuntimeDetection, RuntimeDetectionArgs
 from .secrets import (CERT_MANAGER_NAMESPACE, CONTROLLER_POD_LABELS, CONTROLLER_SERVICE_ACCOUNT, SecretDelivery,
                       SecretDeliveryArgs)
 from .storage import EncryptedStorage, EncryptedStorageArgs
@@ -131,7 +131,26 @@ def egress_clients(cfg: StackConfig) -> list[EgressClient]:
                                     + ([repo for _, repo in platform_images(cfg)]
                                        if cfg.admission.signatures.platform_images else []),
                                     cfg.cluster.region)))
+    splunk = cfg.runtime_detection.siem.splunk
+    if cfg.runtime_detection.enabled and splunk is not None and _is_host_name(splunk.host):
+        # falcosidekick's Splunk HEC (https): its host on its port, for falcosidekick's principal only
+        port = splunk.port
+        out.append(EgressClient(name=SIDEKICK, namespace=FALCO_NAMESPACE, service_account=SIDEKICK,
+                                pod_labels={"app.kubernetes.io/name": SIDEKICK},
+                                tls_hosts=[splunk.host] if port == 443 else [],
+                                tls_ports={} if port == 443 else {port: [splunk.host]}))
     return out
+
+
+def _is_host_name(host: str) -> bool:
+    """A DNS name the gateway can forward to by SNI (an IP address is reached by siem.cidrs instead)."""
+    from .egress import check_host
+
+    try:
+        check_host(host)
+    except ValueError:
+        return False
+    return True
 
 
 def start_path_namespaces(cfg: StackConfig) -> dict[str, str]:
@@ -317,6 +336,8 @@ class HardenedStack(HardenedComponent):
                 splunk_token=self.secrets.require("splunkHecToken", "runtimeDetection.siem.splunk")
                 if rd.siem.splunk and not rd.siem.splunk.token_vault_key else None,
                 namespace_labels=verified(FALCO_NAMESPACE),
+                egress_gateway=any(c.name == SIDEKICK for c in egress_clients(cfg)),
+                aws_endpoint_cidrs=list(cfg.aws_endpoint_cidrs),
             ), pulumi.ResourceOptions(parent=self, depends_on=waits_for([*admitted, *(
                 secret_deps if rd.siem.splunk and rd.siem.splunk.token_vault_key else []),
                 *([self.secret_delivery] if self.secret_delivery is not None else [])])))

@@ -2,9 +2,10 @@
 
 Vault (KMS, STS, its audit shipper's S3) and falcosidekick (S3, STS) leave the cluster on 443 to the
 VPC interface endpoints' subnets (awsEndpointCidrs), never to an internet address. cert-manager's
-controller (the ACME CA, its HTTP-01 self-check) and policy-controller (registries, Rekor, the
-Sigstore TUF root) leave through the one egress gateway (components/egress.py), which lets each
-client's mesh principal reach its own hosts only. What reaches an internet address at all is a
+controller (the ACME CA, its HTTP-01 self-check), policy-controller (registries, Rekor, the
+Sigstore TUF root) and falcosidekick (the SIEM's Splunk HEC host, on its port) leave through the one
+egress gateway (components/egress.py), which lets each client's mesh principal reach its own hosts
+only. What reaches an internet address at all is a
 closed list: a new entry fails this test."""
 from __future__ import annotations
 
@@ -21,15 +22,16 @@ from tests.harness import k8s, prod_document
 #: (namespace, policy): the one workload whose egress names internet addresses, and why.
 INTERNET = {
     ("istio-egress", "allow-egress-internet"):
-        "the egress gateway: the ACME CA, the public hostnames' HTTP-01 self-check, registries, Rekor, TUF",
-    # Not through the gateway yet: falcosidekick's Splunk HEC (8088) on the SIEM's own host; narrowed
-    # to the SIEM's addresses with runtimeDetection.siem.cidrs (docs/paths.md, "What is not closed").
-    ("falco", "allow-egress-sidekick-siem"): "falcosidekick to the SIEM's HEC endpoint (siem.cidrs narrows it)",
+        "the egress gateway: the ACME CA, the public hostnames' HTTP-01 self-check, registries, Rekor, TUF, "
+        "the SIEM's Splunk HEC host",
 }
 TRUST_DOMAIN = "lego-mcp.io"
 CERT_MANAGER = f"{TRUST_DOMAIN}/ns/cert-manager/sa/cert-manager"
 POLICY_CONTROLLER = f"{TRUST_DOMAIN}/ns/cosign-system/sa/policy-controller-webhook"
 TENANT = f"{TRUST_DOMAIN}/ns/lego-mcp-prod/sa/dashboard"
+SIDEKICK = f"{TRUST_DOMAIN}/ns/falco/sa/falcosidekick"
+#: falcosidekick's Splunk HEC (Pulumi.prod.yaml runtimeDetection.siem.splunk.url)
+SIEM, SIEM_PORT = "splunk.lego-mcp.io", 8088
 ACME = "acme-v02.api.letsencrypt.org"
 PUBLIC = "dashboard.lego-mcp.io"
 SIGSTORE = ["rekor.sigstore.dev", "tuf-repo-cdn.sigstore.dev"]
@@ -54,8 +56,9 @@ def test_only_the_egress_gateway_reaches_an_internet_address(prod):
             if any(_internet(p) for p in rule.get("to", [])):
                 found[(np["metadata"]["namespace"], np["metadata"]["name"])] = [p.get("port") for p in rule["ports"]]
     assert set(found) == set(INTERNET)
-    # 443 for TLS hosts, 80 only because the HTTP-01 self-check fetches the public hostname over HTTP
-    assert found[("istio-egress", "allow-egress-internet")] == [80, 443]
+    # 443 for TLS hosts, 80 only because the HTTP-01 self-check fetches the public hostname over HTTP,
+    # 8088 for the SIEM's HEC
+    assert found[("istio-egress", "allow-egress-internet")] == [80, 443, SIEM_PORT]
 
 
 @pytest.mark.parametrize("namespace, policy", [("vault", "allow-egress-aws-kms-sts"),
@@ -88,11 +91,11 @@ def _pods(net, namespace, **labels):
     return pods
 
 
-@pytest.mark.parametrize("namespace", ["cert-manager", "cosign-system"])
+@pytest.mark.parametrize("namespace", ["cert-manager", "cosign-system", "falco"])
 def test_no_pod_of_the_clients_namespaces_reaches_an_internet_address(net, namespace):
     for pod in _pods(net, namespace):
         for ip in INTERNET_IPS:
-            for port in (80, 443, 8080, 53):
+            for port in (80, 443, 8080, 53, SIEM_PORT, 514):
                 assert not net.can_connect(pod, External(ip), port), f"{pod} reaches {ip}:{port}"
 
 
@@ -102,9 +105,15 @@ def test_the_clients_reach_the_gateway_on_their_own_ports_only(net):
     (pc,) = _pods(net, "cosign-system", **{"control-plane": "policy-controller-webhook"})
     assert net.can_connect(controller, gateway, 443) and net.can_connect(controller, gateway, 80)
     assert net.can_connect(pc, gateway, 443) and not net.can_connect(pc, gateway, 80)
-    for other in _pods(net, "cert-manager") + _pods(net, "lego-mcp-prod") + _pods(net, "vault"):
+    (sidekick,) = _pods(net, "falco", **{"app.kubernetes.io/name": "falcosidekick"})
+    assert net.can_connect(sidekick, gateway, SIEM_PORT)
+    assert not net.can_connect(sidekick, gateway, 443) and not net.can_connect(sidekick, gateway, 80)
+    assert not net.can_connect(pc, gateway, SIEM_PORT) and not net.can_connect(controller, gateway, SIEM_PORT)
+    for other in _pods(net, "cert-manager") + _pods(net, "lego-mcp-prod") + _pods(net, "vault") + _pods(
+            net, "falco", **{"app.kubernetes.io/name": "falco"}):
         if other is not controller:
-            assert not net.can_connect(other, gateway, 443), f"{other} reaches the egress gateway"
+            for port in (443, 80, SIEM_PORT):
+                assert not net.can_connect(other, gateway, port), f"{other} reaches the egress gateway on {port}"
 
 
 def test_the_gateway_reaches_internet_addresses_but_not_the_cluster_or_metadata(net):
@@ -140,6 +149,22 @@ def test_each_client_reaches_its_own_hosts(authz):
     assert authz(CERT_MANAGER, ACME) and authz(CERT_MANAGER, PUBLIC, 80)
     for host in SIGSTORE + REGISTRIES:
         assert authz(POLICY_CONTROLLER, host), host
+    assert authz(SIDEKICK, SIEM, SIEM_PORT)
+
+
+@pytest.mark.parametrize("host, port", [(SIEM, 443), (SIEM, 80), (ACME, 443), (PUBLIC, 80), ("ghcr.io", 443),
+                                        ("rekor.sigstore.dev", 443), ("ghcr.io", SIEM_PORT), (ACME, SIEM_PORT),
+                                        ("evil.lego-mcp.io", SIEM_PORT), ("splunk.lego-mcp.io.evil.net", SIEM_PORT),
+                                        (None, SIEM_PORT)])
+def test_falcosidekick_reaches_its_siem_host_and_port_only(authz, host, port):
+    assert not authz(SIDEKICK, host, port)
+
+
+@pytest.mark.parametrize("principal", [CERT_MANAGER, POLICY_CONTROLLER, TENANT, f"{TRUST_DOMAIN}/ns/falco/sa/falco",
+                                       f"{TRUST_DOMAIN}/ns/falco/sa/default", "other.td/ns/falco/sa/falcosidekick", None])
+@pytest.mark.parametrize("port", [SIEM_PORT, 443, 80])
+def test_no_other_principal_reaches_the_siem(authz, principal, port):
+    assert not authz(principal, SIEM, port)
 
 
 @pytest.mark.parametrize("host", SIGSTORE + REGISTRIES)
@@ -221,9 +246,12 @@ def test_the_routes_are_exported_to_their_clients_only(prod):
         for m in k8s(prod, kind):
             if m["metadata"]["namespace"] == egress.NAMESPACE:
                 export = set(m["spec"]["exportTo"])
-                assert export <= {"cert-manager", "cosign-system", egress.NAMESPACE} and not export & tenants
+                assert export <= {"cert-manager", "cosign-system", "falco", egress.NAMESPACE} and not export & tenants
     (se,) = [m for m in k8s(prod, "ServiceEntry") if m["spec"]["hosts"] == [ACME]]
     assert se["spec"]["exportTo"] == ["cert-manager", egress.NAMESPACE]
+    (se,) = [m for m in k8s(prod, "ServiceEntry") if m["spec"]["hosts"] == [SIEM]]
+    assert se["spec"]["exportTo"] == ["falco", egress.NAMESPACE]
+    assert se["spec"]["ports"] == [{"name": f"tls-{SIEM_PORT}", "number": SIEM_PORT, "protocol": "TLS"}]
 
 
 # --- the clients carry sidecars, as the injector of the rendered istiod chart selects them ----------
@@ -240,6 +268,7 @@ def _selects(selector, labels):
 
 @pytest.mark.parametrize("namespace, name", [("cert-manager", "cert-manager"),
                                              ("cosign-system", "policy-controller-webhook"),
+                                             ("falco", "falcosidekick"),
                                              (egress.NAMESPACE, egress.NAME)])
 def test_the_injector_of_the_rendered_istiod_chart_injects_the_egress_pods(prod, namespace, name):
     """istiod's ``object.sidecar-injector.istio.io`` webhook (istio-discovery
@@ -258,6 +287,33 @@ def test_the_injector_of_the_rendered_istiod_chart_injects_the_egress_pods(prod,
 def test_the_other_cert_manager_pods_stay_without_a_proxy(prod, name):
     (dep,) = k8s(prod, "Deployment", name, "cert-manager")
     assert egress.INJECT_LABEL not in dep["spec"]["template"]["metadata"]["labels"]
+
+
+def test_falco_is_not_injected(prod):
+    """Falco (a host-level DaemonSet) stays out of the mesh: no injector webhook selects its pods."""
+    (ns,) = k8s(prod, "Namespace", "falco")
+    ns_labels = {**ns["metadata"].get("labels", {}), "kubernetes.io/metadata.name": "falco"}
+    (ds,) = k8s(prod, "DaemonSet", "falco", "falco")
+    labels = ds["spec"]["template"]["metadata"]["labels"]
+    assert not any(_selects(h.get("namespaceSelector"), ns_labels) and _selects(h.get("objectSelector"), labels)
+                   for h in _injector(prod).values())
+
+
+def test_falcosidekick_leaves_falcos_port_and_the_vpc_endpoints_outside_its_proxy(prod):
+    """Falco's posts (2801, mutual TLS at the application level, Falco is not in the mesh) and S3/STS
+    through the VPC endpoints (awsEndpointCidrs) bypass the sidecar, nothing else: the CNI plugin
+    reads both annotations (cni/pkg/plugin/sidecar_redirect.go excludeInboundPortsKey, excludeIPCidrsKey)."""
+    from components.runtime_detection import SIDEKICK_PORT
+    (dep,) = k8s(prod, "Deployment", "falcosidekick", "falco")
+    annotations = dep["spec"]["template"]["metadata"]["annotations"]
+    assert annotations == {egress.EXCLUDE_INBOUND_ANNOTATION: str(SIDEKICK_PORT),
+                           egress.EXCLUDE_OUTBOUND_RANGES_ANNOTATION: ",".join(sorted(prod_document()["awsEndpointCidrs"]))}
+    (np,) = k8s(prod, "NetworkPolicy", "allow-egress-falco-to-sidekick", "falco")
+    assert np["spec"]["egress"][0]["ports"] == [{"protocol": "TCP", "port": SIDEKICK_PORT}]
+    # the excluded ranges are exactly what its S3 policy reaches, on 443
+    (s3,) = k8s(prod, "NetworkPolicy", "allow-egress-falcosidekick-s3", "falco")
+    assert {p["ipBlock"]["cidr"] for p in s3["spec"]["egress"][0]["to"]} == set(
+        annotations[egress.EXCLUDE_OUTBOUND_RANGES_ANNOTATION].split(","))
 
 
 def test_policy_controllers_webhook_port_stays_outside_its_proxy(prod):
@@ -289,6 +345,7 @@ def test_the_clients_and_the_gateway_have_spiffe_ids_and_reach_istiod(prod, net)
     ids = k8s(prod, "ClusterSPIFFEID")
     for namespace, labels in [("cert-manager", {"app.kubernetes.io/component": "controller"}),
                               ("cosign-system", {"control-plane": "policy-controller-webhook"}),
+                              ("falco", {"app.kubernetes.io/name": "falcosidekick"}),
                               (egress.NAMESPACE, {"app": egress.NAME})]:
         (pod,) = _pods(net, namespace, **labels)
         assert [i for i in ids if i["spec"]["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"] == namespace
@@ -380,6 +437,38 @@ def test_without_the_mesh_the_clients_keep_their_direct_rules_and_no_gateway_is_
     assert "allow-egress-acme" in acme
     assert "allow-egress-acme" not in {m["metadata"]["name"] for _, m in secrets_policies(
         SecretDeliveryArgs(acme_egress=True, egress_gateway=True))}
+    from components.runtime_detection import network_policies as detection_policies
+    rd = cfg.runtime_detection
+    assert "allow-egress-sidekick-siem" in {m["metadata"]["name"] for _, m in detection_policies(rd, False)}
+    assert "allow-egress-sidekick-siem" not in {m["metadata"]["name"] for _, m in detection_policies(rd, True)}
+
+
+def test_falcosidekicks_siem_client_follows_the_splunk_url():
+    """The gateway's hosts for falcosidekick come from siem.splunk.url (host and port); an address
+    (no name to route by SNI) keeps the direct rule, narrowed by siem.cidrs."""
+    from components.stack import egress_clients
+    doc = prod_document()
+    doc["runtimeDetection"]["siem"]["splunk"]["url"] = "https://hec.example.com/services/collector/event"
+    (sk,) = [c for c in egress_clients(parse_stack_config(doc)) if c.name == "falcosidekick"]
+    assert sk.tls_hosts == ["hec.example.com"] and sk.tls_ports == {} and sk.ports() == [443]
+    assert sk.namespace == "falco" and sk.service_account == "falcosidekick"
+    doc["runtimeDetection"]["siem"]["splunk"]["url"] = "https://203.0.113.10:8088"
+    assert "falcosidekick" not in [c.name for c in egress_clients(parse_stack_config(doc))]
+
+
+def test_syslog_keeps_its_direct_rule_outside_the_proxy():
+    """Syslog is plain TCP or UDP (no SNI to route by): its port stays outside the sidecar and on
+    the direct rule; Splunk HEC still goes through the gateway."""
+    from components.runtime_detection import network_policies as detection_policies
+    from components.runtime_detection import sidekick_mesh_metadata
+    from tests.harness import reviewed
+    doc = prod_document()
+    doc["runtimeDetection"]["siem"]["syslog"] = {"address": "siem.example.com:6514", "allowCleartext": True}
+    doc["runtimeDetection"]["siem"]["cidrs"] = ["192.0.2.0/24"]
+    cfg = parse_stack_config({**doc, **reviewed({"runtimeDetection": doc["runtimeDetection"]})})
+    (np,) = [m for _, m in detection_policies(cfg.runtime_detection, True) if m["metadata"]["name"] == "allow-egress-sidekick-siem"]
+    assert np["spec"]["egress"][0]["ports"] == [{"protocol": "TCP", "port": 6514}]
+    assert sidekick_mesh_metadata(cfg.runtime_detection, [])[1]["traffic.sidecar.istio.io/excludeOutboundPorts"] == "6514"
 
 
 # --- the upstream facts the design rests on, checked against the sources at the pinned tags ---------
@@ -398,6 +487,9 @@ UPSTREAM_FACTS = [
     ("istio/istio", "1.30.3", "cni/pkg/plugin/sidecar_redirect.go",
      ["excludeInboundPortsKey  = annotation.SidecarTrafficExcludeInboundPorts.Name"],
      "the CNI plugin reads traffic.sidecar.istio.io/excludeInboundPorts"),
+    ("istio/istio", "1.30.3", "cni/pkg/plugin/sidecar_redirect.go",
+     ["excludeIPCidrsKey       = annotation.SidecarTrafficExcludeOutboundIPRanges.Name"],
+     "the CNI plugin reads traffic.sidecar.istio.io/excludeOutboundIPRanges (falcosidekick's VPC endpoints)"),
     ("istio/istio", "1.30.3", "cni/pkg/plugin/plugin.go",
      ['if pi.ProxyType != "" && pi.ProxyType != "sidecar" {'],
      "CmdAdd leaves a router (gateway) pod's traffic alone: only sidecars are redirected"),
@@ -450,7 +542,8 @@ def _injected(deployment: dict, proxy: dict) -> dict:
 
 
 @pytest.mark.parametrize("namespace, name", [("cert-manager", "cert-manager"),
-                                             ("cosign-system", "policy-controller-webhook")])
+                                             ("cosign-system", "policy-controller-webhook"),
+                                             ("falco", "falcosidekick")])
 def test_the_injected_clients_pass_the_stacks_own_admission(prod, namespace, name):
     import json
 
