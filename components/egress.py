@@ -169,10 +169,10 @@ class EgressClient(StrictModel):
         return v
 
     def targets(self) -> dict[int, list[str]]:
-        """port -> hosts, for every port it uses."""
+        """port -> hosts, for every port it uses: 443, 80, then the other TLS ports in order."""
         out = {TLS_PORT: list(self.tls_hosts), HTTP_PORT: list(self.http_hosts),
-               **{p: list(h) for p, h in self.tls_ports.items()}}
-        return {p: h for p, h in sorted(out.items()) if h}
+               **{p: list(h) for p, h in sorted(self.tls_ports.items())}}
+        return {p: h for p, h in out.items() if h}
 
     def ports(self) -> list[int]:
         return list(self.targets())

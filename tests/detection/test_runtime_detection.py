@@ -380,8 +380,10 @@ def test_falco_namespace_level_comes_from_the_named_exemption(records):
 
 def test_falco_namespace_has_exactly_the_policies_it_needs(records):
     names = {m["metadata"]["name"] for m in k8s(records, "NetworkPolicy", namespace=NAMESPACE)}
+    # with the mesh, Splunk HEC goes through the egress gateway (components/egress.py writes that rule)
     assert {"allow-egress-falco-to-sidekick", "allow-ingress-sidekick-from-falco",
-            "allow-egress-sidekick-siem"} <= names
+            "allow-egress-egress-gateway"} <= names
+    assert "allow-egress-sidekick-siem" not in names
     for m in k8s(records, "NetworkPolicy", namespace=NAMESPACE):
         for rule in m["spec"].get("egress", []):
             assert rule.get("to"), f"{m['metadata']['name']} allows egress to anywhere"
@@ -391,7 +393,8 @@ def test_chart_waits_for_namespace_policies_and_secret(records):
     chart = one(records, CHART, "runtime-detection-chart")
     deps = {r.urn: r for r in records}
     names = {deps[d].name for d in chart.dependencies if d in deps}
-    assert any(n.endswith("-siem-external-secret") for n in names) and any(n.endswith("-siem") for n in names)
+    # the namespace's policies (the SIEM rule itself is the egress gateway's with the mesh)
+    assert any(n.endswith("-siem-external-secret") for n in names) and any(n.endswith("-sidekick-in") for n in names)
     assert any(n.endswith("-falco-sa") for n in names)
 
 

@@ -127,3 +127,45 @@ def test_an_acme_server_the_gateway_cannot_name_is_refused_naming_the_field():
     from components.ingress import AcmeConfig
     with pytest.raises(ValidationError, match="server"):
         AcmeConfig(email="a@b.io", server="https://10.0.0.1/directory")
+
+
+# --- TLS on another port (falcosidekick's Splunk HEC on 8088) --------------------------------------
+
+def _siem_args():
+    return _args(_args().clients + [EgressClient(name="sk", namespace="falco", service_account="falcosidekick",
+                                                 pod_labels={"app": "sk"}, tls_ports={8088: ["siem.example.org"]})])
+
+
+def test_a_tls_host_on_another_port_is_served_routed_and_authorized_on_that_port_only():
+    m = egress_manifests(_siem_args())
+    svc_ports = {p["port"]: p["name"] for p in _one(m, "Service")["spec"]["ports"]}
+    assert svc_ports == {80: "http2", 443: "tls", 8088: "tls-8088"}  # Istio reads TLS from the name
+    gw = _one(m, "Gateway")
+    (server,) = [s for s in gw["spec"]["servers"] if s["hosts"] == ["siem.example.org"]]
+    assert server["port"]["number"] == 8088 and server["port"]["protocol"] == "TLS"
+    vs = _one(m, "VirtualService", "siem-example-org")["spec"]
+    assert [(r["match"][0]["port"], r["match"][0]["sniHosts"], r["route"][0]["destination"]["port"]["number"])
+            for r in vs["tls"]] == [(8088, ["siem.example.org"], 8088)]
+    assert [r["route"][0]["destination"] for r in vs["tcp"]] == [{"host": "siem.example.org", "port": {"number": 8088}}]
+    assert "http" not in vs and vs["exportTo"] == ["falco", egress.NAMESPACE]
+    se = _one(m, "ServiceEntry", "siem-example-org")["spec"]
+    assert se["ports"] == [{"name": "tls-8088", "number": 8088, "protocol": "TLS"}]
+    rules = [r for r in _one(m, "AuthorizationPolicy", "allow-egress-clients")["spec"]["rules"]
+             if r["from"][0]["source"]["principals"] == ["td.example/ns/falco/sa/falcosidekick"]]
+    assert rules == [{"from": [{"source": {"principals": ["td.example/ns/falco/sa/falcosidekick"]}}],
+                      "to": [{"operation": {"ports": ["8088"]}}],
+                      "when": [{"key": "connection.sni", "values": ["siem.example.org"]}]}]
+    sk = _one(m, "NetworkPolicy", "allow-egress-egress-gateway", "falco")
+    assert [p["port"] for p in sk["spec"]["egress"][0]["ports"]] == [8088]
+    (rule,) = _one(m, "NetworkPolicy", "allow-egress-internet")["spec"]["egress"]
+    assert [p["port"] for p in rule["ports"]] == [80, 443, 8088]
+    # the other clients do not get the new port
+    assert [p["port"] for p in _one(m, "NetworkPolicy", "allow-egress-egress-gateway", "cosign-system")
+            ["spec"]["egress"][0]["ports"]] == [443]
+
+
+@pytest.mark.parametrize("port", [443, 80, 0, 65536, 15001, 15021])
+def test_tls_ports_refuse_the_classic_and_istios_reserved_ports(port):
+    with pytest.raises(ValidationError, match="tls_ports"):
+        EgressClient(name="sk", namespace="falco", service_account="sk", pod_labels={"app": "sk"},
+                     tls_ports={port: ["siem.example.org"]})

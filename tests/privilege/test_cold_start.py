@@ -410,3 +410,14 @@ def test_without_the_mesh_every_platform_namespace_stays_verified():
     doc["cluster"]["environment"] = "staging"
     doc["mesh"]["enabled"] = False
     assert start_path_namespaces(parse_stack_config(doc)) == {}
+
+
+def test_falcosidekick_with_its_sidecar_is_off_the_start_path(graph):
+    """falcosidekick's sidecar (its SIEM traffic through the egress gateway) makes it need istiod,
+    SPIRE and the gateway, but nothing on policy-controller's start path needs falco: no new cycle."""
+    (sk,) = [k for k in graph.workloads if k == "falco/Deployment/falcosidekick"]
+    needs = {k.rsplit("/", 1)[1] for k in graph.needs[sk]}
+    assert {"istiod", "istio-cni-node", "spiffe-csi-driver", "egress-gateway", "policy-controller-webhook"} <= needs
+    assert not any(k.startswith("falco/") for k in graph.closure(policy_controller(graph)))
+    order, stuck = graph.cold_start()
+    assert not stuck and order.index(sk) > order.index(policy_controller(graph))
