@@ -22,9 +22,13 @@ falcosidekick forwarding every alert to the SIEM (issue 6).
   policy pack needs the named exemption ``falcosidekick-siem-token`` for it).
 * Namespace ``falco``: Pod Security level from ``policy_pack/exemptions.yaml`` (entry
   ``falco-driver``: the probe needs a privileged root container with host paths), default-deny,
-  and only: Falco -> falcosidekick on 2801, falcosidekick -> the SIEM ports. NetworkPolicy cannot
-  name a host, so the SIEM egress is "the internet except private, CGNAT and link-local ranges"
-  on exactly the SIEM ports (``siem.cidrs`` narrows it to the SIEM's own addresses when known).
+  and only: Falco -> falcosidekick on 2801, falcosidekick -> the SIEM. With the mesh, falcosidekick
+  carries a sidecar and reaches the Splunk HEC host through the egress gateway only
+  (components.egress; Falco's port 2801 and the VPC endpoints' ranges stay outside the proxy:
+  :func:`sidekick_mesh_metadata`). Without it (and for syslog, plain TCP or UDP with no SNI to
+  route by) NetworkPolicy cannot name a host, so the SIEM egress is "the internet except private,
+  CGNAT and link-local ranges" on exactly the SIEM ports (``siem.cidrs`` narrows it to the SIEM's
+  own addresses when known).
 * falcoctl (rule downloads from the internet at runtime) is off: the rules that run are the ones
   in the image plus the ones rendered here, reviewed in Git.
 """
@@ -273,7 +277,9 @@ class SiemConfig(StrictModel):
     cidrs: list[Cidr] = Field(
         default_factory=list,
         description="The SIEM's own addresses, if known (default none: the internet minus private ranges on the "
-                    "SIEM ports, since NetworkPolicy cannot name a host). Setting them narrows the egress to them.")
+                    "SIEM ports, since NetworkPolicy cannot name a host). Setting them narrows the egress to them. "
+                    "With the mesh, Splunk HEC goes through the egress gateway instead and this direct rule is kept "
+                    "for syslog only (or a HEC URL that names an address).")
 
 
 class RuntimeDetectionConfig(StrictModel):
