@@ -1,8 +1,8 @@
 """``EgressGateway``: the one way from the platform to the internet (issue 23, item 8).
 
-cert-manager's controller (the ACME CA, and its HTTP-01 self-check of the public hostnames) and
-Sigstore policy-controller (registries, Fulcio, Rekor, the Sigstore TUF root) are the platform's
-only clients of internet hosts. Their destinations have no fixed addresses a NetworkPolicy could
+cert-manager's controller (the ACME CA, and its HTTP-01 self-check of the public hostnames),
+Sigstore policy-controller (registries, Rekor, the Sigstore TUF root) and falcosidekick (the SIEM's
+Splunk HEC host, on its own port) are the platform's only clients of internet hosts. Their destinations have no fixed addresses a NetworkPolicy could
 name, so they leave through an Istio egress gateway, as Istio's own egress pattern does
 (istio.io tasks/traffic-management/egress/egress-gateway, "Egress gateway for HTTPS traffic" and
 "Apply Kubernetes network policies"; ops/best-practices/security "Egress"):

@@ -109,7 +109,8 @@ def gateway_identity(cfg: StackConfig) -> Identity:
 
 def egress_clients(cfg: StackConfig) -> list[EgressClient]:
     """The platform's clients of internet hosts, each with the hosts it may reach through the egress
-    gateway (issue 23, item 8); none without the mesh (then their NetworkPolicies name the internet)."""
+    gateway (issue 23, item 8): cert-manager, policy-controller, falcosidekick (Splunk HEC); none
+    without the mesh (then their NetworkPolicies name the internet)."""
     if not cfg.mesh.enabled:
         return []
     out = []
