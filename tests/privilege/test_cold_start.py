@@ -421,3 +421,42 @@ def test_falcosidekick_with_its_sidecar_is_off_the_start_path(graph):
     assert not any(k.startswith("falco/") for k in graph.closure(policy_controller(graph)))
     order, stuck = graph.cold_start()
     assert not stuck and order.index(sk) > order.index(policy_controller(graph))
+
+
+# --- the upstream facts the graph rests on --------------------------------------------------------
+#: (repository, tag, file, what must be in it, the fact): checked against the mirror when present.
+UPSTREAM_FACTS = [
+    ("sigstore/policy-controller", "v0.13.1", "cmd/webhook/main.go",
+     ['corev1.SchemeGroupVersion.WithKind("Pod"): &crdEphemeralContainers',
+      'appsv1.SchemeGroupVersion.WithKind("DaemonSet")'],
+     "the kinds knative writes into policy.sigstore.dev's rules at run time (the chart leaves them empty)"),
+    ("istio/istio", "1.30.3", "manifests/charts/istio-control/istio-discovery/templates/mutatingwebhook.yaml",
+     ["failurePolicy: Fail"], "the sidecar injector fails closed"),
+    ("istio/istio", "1.30.3", "manifests/charts/istio-control/istio-discovery/files/injection-template.yaml",
+     ["{{ if .Values.pilot.cni.enabled -}}\n  - name: istio-validation"],
+     "with the CNI, the sidecar template's init container only validates the redirection the node agent set up"),
+]
+
+
+@pytest.mark.parametrize("repo, tag, path, needles, fact", UPSTREAM_FACTS, ids=[f[2].rsplit("/", 1)[1] for f in UPSTREAM_FACTS])
+def test_the_upstream_facts_hold_at_the_pinned_tags(repo, tag, path, needles, fact):
+    from tests.paths.upstream import upstream_text
+    text = upstream_text(repo, tag, path)
+    if text is None:
+        pytest.skip(f"no mirror of {repo} here: the recorded fact stands ({fact})")
+    for needle in needles:
+        assert needle in text, f"{repo}@{tag} {path}: {fact}"
+
+
+def test_policy_controllers_chart_selects_namespaces_by_the_include_label_and_fails_closed():
+    """policy-controller 0.10.6 (the pinned chart): the webhooks' namespaceSelector defaults to
+    policy.sigstore.dev/include In [true] (templates/_helpers.tpl) and failurePolicy to Fail
+    (values.yaml webhook.failurePolicy): the selector the graph matches, as rendered."""
+    import os
+    from pathlib import Path
+    chart = Path(os.environ.get("HARDENED_CHART_CACHE", "")) / "policy-controller-0.10.6"
+    if not chart.is_dir():
+        pytest.skip("no chart cache here")
+    helpers = (chart / "templates" / "_helpers.tpl").read_text()
+    assert "key: policy.sigstore.dev/include\n    operator: In" in helpers
+    assert yaml.safe_load((chart / "values.yaml").read_text())["webhook"]["failurePolicy"] == "Fail"
