@@ -596,6 +596,12 @@ class HardenedStackPolicy(StackValidationPolicy, _Meta):
         self.children = children
         super().__init__(validate=self._validate, **_common(configuration=configuration, control=control, **common))
 
+    def reads(self, type_token: str) -> bool:
+        """Whether :meth:`_validate` reads resources of *type_token* at all: its objects are the
+        resources it applies to, it looks for the whole-stack component, and with ``children`` at
+        every resource's parent. The pack's fast path hands it only these (fastpath.py)."""
+        return self.children or type_token == WHOLE_STACK_TOKEN or self.applies_to(type_token)
+
     def _validate(self, args: StackValidationArgs, report: Callable[..., None]) -> None:
         settings = self.configuration.settings(args.get_config())
         for problem in settings.problems:
