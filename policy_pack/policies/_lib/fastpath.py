@@ -50,38 +50,61 @@ SUPPORTED_VERSIONS = ("1.21.",)
 _local = threading.local()
 
 
-#: Wire bytes of the resources whose converted properties one ``AnalyzeStack`` call keeps at a
-#: time (least recently read dropped first, converted again when read again). A converted view
-#: costs about six times its wire size: 24 MB of wire is about 150 MB of views, every resource of
-#: a 10,000-resource stack of the benchmark's mix (benchmarks/generate.py), so stacks of that size
-#: never convert a resource twice.
-VIEW_BUDGET = 24 * 1024 * 1024
+#: Wire bytes of the resources whose converted properties one ``AnalyzeStack`` call keeps (a
+#: converted view costs about six times its wire size: 8 MB of wire is about 50 MB of views, some
+#: 5,500 resources of the benchmark's mix, benchmarks/generate.py).
+#: Within one stack policy, the first resources it reads stay kept; beyond the budget, the views of
+#: the :data:`RECENT_VIEWS` most recently read resources are kept, and any other resource is
+#: converted again when read again: a policy that scans its resources twice converts again only
+#: the share that is not kept (least-recently-used alone would convert every one again). Views
+#: kept for an earlier policy make room first, so every policy gets the whole budget.
+VIEW_BUDGET = 8 * 1024 * 1024
+RECENT_VIEWS = 256
 
 
 class _Scope:
-    __slots__ = ("type", "memo", "stack", "policy", "views", "view_bytes")
+    __slots__ = ("type", "memo", "stack", "policy", "kept", "kept_bytes", "recent")
 
     def __init__(self, type_token: Optional[str], stack: bool):
         self.type = type_token
         self.stack = stack
         self.memo: dict[tuple[str, Any], tuple[Any, Any]] = {}
         self.policy: Any = None  # in a stack call: the stack policy the SDK is running
-        self.views: "OrderedDict[_Deferred, int]" = OrderedDict()
-        self.view_bytes = 0
+        # the kept views, the least recently read first: view -> (wire size, policy that read it)
+        self.kept: "OrderedDict[_Deferred, tuple[int, Any]]" = OrderedDict()
+        self.kept_bytes = 0
+        self.recent: "OrderedDict[_Deferred, None]" = OrderedDict()
 
     def keep(self, deferred: "_Deferred") -> None:
-        """Remember that *deferred* holds a view; drop the least recently read over the budget."""
-        views = self.views
-        if deferred in views:
-            views.move_to_end(deferred)
+        """*deferred* was just read: keep its view within the budget (see :data:`VIEW_BUDGET`)."""
+        kept, policy = self.kept, self.policy
+        hit = kept.get(deferred)
+        if hit is not None:
+            if hit[1] is not policy:
+                kept[deferred] = (hit[0], policy)
+                kept.move_to_end(deferred)
+            return
+        recent = self.recent
+        if deferred in recent:
+            recent.move_to_end(deferred)
             return
         size = deferred.size()
-        views[deferred] = size
-        self.view_bytes += size
-        while self.view_bytes > VIEW_BUDGET and len(views) > 1:
-            old, old_size = views.popitem(last=False)
+        while self.kept_bytes + size > VIEW_BUDGET and kept:
+            oldest = next(iter(kept))
+            old_size, reader = kept[oldest]
+            if reader is policy:
+                break  # every kept view is this policy's
+            del kept[oldest]
+            oldest._view = None
+            self.kept_bytes -= old_size
+        if self.kept_bytes + size <= VIEW_BUDGET:
+            kept[deferred] = (size, policy)
+            self.kept_bytes += size
+            return
+        recent[deferred] = None
+        if len(recent) > RECENT_VIEWS:
+            old, _ = recent.popitem(last=False)
             old._view = None
-            self.view_bytes -= old_size
 
 
 class _CallScope:
@@ -410,7 +433,7 @@ class _StackResources:
         reads = getattr(scope.policy, "reads", None) if scope is not None and scope.stack else None
         if reads is None:
             return iter(self._all)
-        return (r for r in self._all if reads(r.type))
+        return (r for r in self._all if reads(r.type, r.parent))
 
 
 class StackRequest:
