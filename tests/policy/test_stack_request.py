@@ -40,8 +40,9 @@ def stack_request(resources):
     dependencies and property dependencies."""
     from pulumi.runtime.proto import analyzer_pb2 as pb
 
-    provider = pb.AnalyzerProviderResource(type="pulumi:providers:kubernetes", urn="urn:pulumi:test::p::pulumi:providers:kubernetes::k8s",
-                                           name="k8s", properties=to_struct({"namespace": "default"}))
+    provider = pb.AnalyzerProviderResource(
+        type="pulumi:providers:kubernetes", urn="urn:pulumi:test::p::pulumi:providers:kubernetes::k8s", name="k8s",
+        properties=to_struct({"namespace": "default"}))
     entries = []
     for i, r in enumerate(resources):
         deps = [resources[i - 1].urn] if i else []

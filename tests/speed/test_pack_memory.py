@@ -18,10 +18,10 @@ from hardened.manifests import load_path
 from tests.harness import ROOT
 
 SIZES = (500, 1000)
-#: Bytes per added resource at the call's peak. Measured 2.6 to 3.6 KB (2026-12-05, 500 to 4,000 resources); before the
-#: pack read the request from its wire form and bounded its cache, a stack policy that reads every
-#: resource (serviceaccount-disallow-idle-sensitive-permissions) held every converted resource and
-#: a copy of it: 13.1 KB, which is 1.25 GB at 100,000.
+#: Bytes per added resource at the call's peak. Measured 2.6 to 3.6 KB (2026-12-05, 500 to 4,000
+#: resources); before the pack read the request from its wire form and bounded its cache, a stack
+#: policy that reads every resource (serviceaccount-disallow-idle-sensitive-permissions) held every
+#: converted resource and a copy of it: 13.1 KB, which is 1.25 GB at 100,000.
 BOUND = 5000
 
 
