@@ -559,8 +559,8 @@ def install() -> bool:
         return True
     if not str(VERSION).startswith(SUPPORTED_VERSIONS):
         return False
-    needed = ("json_format", "analyzer_pb2_grpc", "deserialize_properties", "unknown_checking_proxy", "_PolicyAnalyzerServicer",
-              "ResourceValidationPolicy", "StackValidationPolicy")
+    needed = ("json_format", "analyzer_pb2_grpc", "deserialize_properties", "unknown_checking_proxy",
+              "_PolicyAnalyzerServicer", "ResourceValidationPolicy", "StackValidationPolicy")
     if not all(hasattr(sdk, n) for n in needed):
         return False
     _ORIGINAL.update(dict=sdk.json_format.MessageToDict, deserialize=sdk.deserialize_properties,
