@@ -181,6 +181,17 @@ def test_the_pack_server_reads_stack_requests_with_the_reader(servicers, monkeyp
     assert isinstance(response, pb.AnalyzeResponse)
 
 
+def test_the_reader_knows_the_installed_protocol_and_steps_aside_for_another(servicers, monkeypatch):
+    """The pinned SDK's protocol is the reader's; with another (a field added), the SDK's own
+    reader serves AnalyzeStack and the answers stay the SDK's."""
+    assert fastpath.reader_supported()
+    fast, plain = servicers
+    request = stack_request([r for _, rs in CASES[:10] for r in rs])
+    monkeypatch.setitem(fastpath.READER_FIELDS, "AnalyzeStackRequest", {"resources": 1, "config": 2})
+    assert not fastpath.reader_supported()
+    assert answer(fast, request) == answer(plain, request)
+
+
 @pytest.mark.parametrize("urn,expected", [
     ("urn:pulumi:prod::hardened-stack::kubernetes:helm.sh/v4:Chart::vault", "kubernetes:helm.sh/v4:Chart"),
     ("urn:pulumi:prod::hardened-stack::hardened:index:HardenedStack$kubernetes:helm.sh/v4:Chart::vault",

@@ -448,15 +448,26 @@ class StackRequest:
         self.resources = _StackResources(resources)
 
 
-def read_stack_request(data: bytes) -> StackRequest:
-    """The ``AnalyzeStack`` request's reader on the pack's gRPC server: the request's bytes kept
-    once, each resource indexed (``AnalyzeStackRequest`` has one field, ``resources = 1``:
-    pulumi's proto/pulumi/analyzer.proto)."""
+#: The fields the reader knows (pulumi's proto/pulumi/analyzer.proto, as the pinned SDK has it).
+READER_FIELDS = {
+    "AnalyzeStackRequest": {"resources": 1},
+    "AnalyzerResource": {"type": 1, "properties": 2, "urn": 3, "name": 4, "options": 5, "provider": 6,
+                         "parent": 7, "dependencies": 8, "propertyDependencies": 9},
+}
+
+
+def reader_supported() -> bool:
+    """Whether the installed protocol is the one :func:`read_stack_request` reads (otherwise the
+    SDK's own reader serves ``AnalyzeStack``)."""
     from pulumi.runtime.proto import analyzer_pb2
 
-    fields = analyzer_pb2.AnalyzeStackRequest.DESCRIPTOR.fields
-    if [(f.name, f.number) for f in fields] != [("resources", 1)]:  # pragma: no cover (a newer protocol)
-        raise ValueError("AnalyzeStackRequest has fields this reader does not know")
+    return all({f.name: f.number for f in getattr(analyzer_pb2, message).DESCRIPTOR.fields} == fields
+               for message, fields in READER_FIELDS.items())
+
+
+def read_stack_request(data: bytes) -> StackRequest:
+    """The ``AnalyzeStack`` request's reader on the pack's gRPC server: the request's bytes kept
+    once, each resource indexed (``AnalyzeStackRequest`` has one field, ``resources = 1``)."""
     view = memoryview(data)
     strings: dict = {}
     resources = [_StackResource(view, value, stop, strings)
@@ -476,7 +487,7 @@ class _Registration:
         import grpc
         from pulumi.runtime.proto import analyzer_pb2
 
-        if getattr(servicer, "_fastpath_base", None) is not None:
+        if getattr(servicer, "_fastpath_base", None) is not None and reader_supported():
             handler = grpc.unary_unary_rpc_method_handler(
                 servicer.AnalyzeStack, request_deserializer=read_stack_request,
                 response_serializer=analyzer_pb2.AnalyzeResponse.SerializeToString)
@@ -536,7 +547,7 @@ def _servicer_class(sdk: Any) -> Any:
                 return super().Analyze(request, context)
 
         def AnalyzeStack(self, request, context):  # noqa: N802
-            if not isinstance(request, StackRequest):  # called in-process with a message
+            if not isinstance(request, StackRequest) and reader_supported():  # in-process, with a message
                 request = read_stack_request(request.SerializeToString())
             with _CallScope(None, stack=True), _gc_paused():
                 return super().AnalyzeStack(request, context)
