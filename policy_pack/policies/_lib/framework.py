@@ -476,6 +476,14 @@ class _Meta:
         return hit
 
 
+def urn_type(urn: str) -> str:
+    """The type of the resource a URN names: ``urn:pulumi:<stack>::<project>::<parent
+    types>$<type>::<name>`` (pulumi sdk/go/common/resource/urn.go, ``NewURN``; the stack and the
+    project hold no ``::``, the name may)."""
+    parts = urn.split("::", 3)
+    return parts[2].rsplit("$", 1)[-1] if len(parts) == 4 else ""
+
+
 def kind_key(type_token: str) -> Optional[tuple[str, str]]:
     """The ``(group, Kind)`` a policy's ``kinds`` name: ``kubernetes:apps/v1:Deployment`` ->
     ``("apps", "Deployment")``; other providers' tokens by package and module,
@@ -595,6 +603,15 @@ class HardenedStackPolicy(StackValidationPolicy, _Meta):
         self.presence = presence
         self.children = children
         super().__init__(validate=self._validate, **_common(configuration=configuration, control=control, **common))
+
+    def reads(self, type_token: str, parent: str = "") -> bool:
+        """Whether :meth:`_validate` reads a resource of *type_token* whose parent has the URN
+        *parent*: its objects are the resources it applies to, it looks for the whole-stack
+        component, and with ``children`` it lists each object's children (the resources whose
+        parent it is). The pack's fast path hands it only these (fastpath.py)."""
+        if type_token == WHOLE_STACK_TOKEN or self.applies_to(type_token):
+            return True
+        return self.children and bool(parent) and self.applies_to(urn_type(parent))
 
     def _validate(self, args: StackValidationArgs, report: Callable[..., None]) -> None:
         settings = self.configuration.settings(args.get_config())

@@ -60,7 +60,10 @@ def _plain_or_none(value):
 
 def check(objects, config):
     pending = None
-    documents = []
+    # each object is read once into the walk, which keeps only what the verdict needs: a stack of
+    # 100,000 objects is never held twice (rbac.IdlePowers)
+    index = rbac.IdlePowers()
+    by_identity = {}
     for obj in objects:
         if not obj.type.startswith("kubernetes:"):
             continue  # AWS and other clouds' resources hold no account, grant or pod spec
@@ -73,11 +76,13 @@ def check(objects, config):
             doc = _plain_or_none(obj.props)
         if isinstance(doc, dict):
             doc["kind"] = obj.kind
-            documents.append((obj, doc))
-    by_identity = {(doc.get("kind"), (doc.get("metadata") or {}).get("namespace") or "",
-                    (doc.get("metadata") or {}).get("name")): obj for obj, doc in documents}
+            identity = (doc.get("kind"), (doc.get("metadata") or {}).get("namespace") or "",
+                        (doc.get("metadata") or {}).get("name"))
+            if identity[0] == "ServiceAccount":
+                by_identity[identity] = obj
+            index.add(doc)
     runtime = (config or {}).get("runtimeUsers", DEFAULT_RUNTIME_USERS)
-    for account, why in rbac.idle_powers([doc for _, doc in documents], runtime):
+    for account, why in index.findings(runtime):
         m = account.get("metadata") or {}
         obj = by_identity.get(("ServiceAccount", m.get("namespace") or "", m.get("name")))
         yield obj, (f"ServiceAccount {m.get('namespace')}/{m.get('name')} holds power no workload uses: {why}; no "
