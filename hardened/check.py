@@ -129,8 +129,12 @@ def violation_json(v: Verdict, policies: dict[str, PolicyInfo], origin: Optional
     return out
 
 
-def to_json(analysis: Analysis, findings: Optional[Findings] = None, failed: Optional[bool] = None) -> dict:
+def to_json(analysis: Analysis, findings: Optional[Findings] = None, failed: Optional[bool] = None,
+            lazy: bool = False) -> dict:
+    """The json format's document. With *lazy*, ``violations`` and ``exemptions`` are iterators
+    (one item built at a time, for a writer that streams them: see hardened/formats/json_format.py)."""
     findings = findings or Findings(analysis)
+    listed = iter if lazy else list
     analyzed = sum(1 for r in analysis.resources if r.analyzed)
     from . import __version__
 
@@ -145,9 +149,9 @@ def to_json(analysis: Analysis, findings: Optional[Findings] = None, failed: Opt
             "advisory": len(analysis.advisory), "exempted": len(analysis.exempted), "passed": analysis.passed,
             "failed": (not analysis.passed) if failed is None else failed,
         },
-        "violations": [violation_json(v, analysis.policies, findings.origin(v)) for v in analysis.verdicts],
-        "exemptions": [{"policy": e.policy, "resource": resource_json(e.resource), "reason": e.reason}
-                       for e in analysis.exempted],
+        "violations": listed(violation_json(v, analysis.policies, findings.origin(v)) for v in analysis.verdicts),
+        "exemptions": listed({"policy": e.policy, "resource": resource_json(e.resource), "reason": e.reason}
+                             for e in analysis.exempted),
         "policies": [policy_json(analysis.policies[n]) for n in sorted(analysis.policies)],
     }
 
@@ -943,17 +947,26 @@ def failing_verdicts(analysis: Analysis, fail_on: Optional[str]) -> list[Verdict
     return [v for v in analysis.mandatory if SEVERITY_RANK.get(v.severity, 4) <= limit or not v.severity]
 
 
-def render_format(fmt: str, analysis: Analysis, findings: Findings, *, color: bool,
-                  failing: list[Verdict], duplicates: Optional[list] = None,
-                  suppressed: Optional[list] = None, notes: Optional[list] = None,
-                  show_exemptions: bool = False) -> str:
+def _report(analysis: Analysis, findings: Findings, *, color: bool, failing: list[Verdict],
+            duplicates: Optional[list] = None, suppressed: Optional[list] = None, notes: Optional[list] = None,
+            show_exemptions: bool = False) -> Report:
+    return Report(analysis, findings, failing=failing, duplicates=list(duplicates or []),
+                  suppressed=list(suppressed or []), notes=list(notes or []), color=color,
+                  show_exemptions=show_exemptions)
+
+
+def render_format(fmt: str, analysis: Analysis, findings: Findings, **kwargs) -> str:
     """The text of one format (its module in hardened/formats)."""
     from .formats import render
 
-    report = Report(analysis, findings, failing=failing, duplicates=list(duplicates or []),
-                    suppressed=list(suppressed or []), notes=list(notes or []), color=color,
-                    show_exemptions=show_exemptions)
-    return render(fmt, report)
+    return render(fmt, _report(analysis, findings, **kwargs))
+
+
+def write_format(fmt: str, fh: TextIO, analysis: Analysis, findings: Findings, **kwargs) -> None:
+    """Write one format to *fh* as it is built (hardened/formats ``write``)."""
+    from .formats import write
+
+    write(fmt, _report(analysis, findings, **kwargs), fh)
 
 
 def run(args: argparse.Namespace, out: Optional[TextIO] = None, err: Optional[TextIO] = None,
@@ -1065,13 +1078,17 @@ def run(args: argparse.Namespace, out: Optional[TextIO] = None, err: Optional[Te
     failing = failing_verdicts(analysis, getattr(args, "fail_on", None))
     for fmt, path in plan:
         color = fmt == "text" and path is None and use_color(out, getattr(args, "color", "auto"))
-        text = render_format(fmt, analysis, findings, color=color, failing=failing, duplicates=duplicates,
-                             suppressed=suppressed, notes=notes,
-                             show_exemptions=getattr(args, "show_exemptions", False))
+        options = dict(color=color, failing=failing, duplicates=duplicates, suppressed=suppressed, notes=notes,
+                       show_exemptions=getattr(args, "show_exemptions", False))
         if path is None:
-            out.write(text)
+            write_format(fmt, out, analysis, findings, **options)
             continue
-        _write(path, text)
+        try:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            with open(path, "w", encoding="utf-8") as fh:
+                write_format(fmt, fh, analysis, findings, **options)
+        except OSError as e:
+            raise UserError(f"cannot write {path}: {e.strerror or e}") from None
         console.info(f"wrote {fmt} to {path}")
     if all(path is not None for _, path in plan) or any(f != "text" for f, p in plan if p is None):
         console.info(summary_line(analysis, failing))

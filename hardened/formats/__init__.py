@@ -1,7 +1,8 @@
 """The output formats of ``hardened check``: one module per format, one small interface.
 
 A format module defines ``NAME``, ``SUMMARY`` (one line for ``--help``) and
-``render(report: Report) -> str``. The command (hardened/check.py) reads the inputs, runs the
+``render(report: Report) -> str``; a format may also define ``write(report, fh)`` to write its
+text as it is built (json: a large result is never held whole as text). The command (hardened/check.py) reads the inputs, runs the
 pack and builds one :class:`Report`; each ``--format`` asks its module for the text. Adding a
 format touches this package only: write the module and list it in :data:`MODULES`.
 """
@@ -57,3 +58,12 @@ def module(name: str) -> ModuleType:
 
 def render(name: str, report: Report) -> str:
     return module(name).render(report)
+
+
+def write(name: str, report: Report, fh) -> None:
+    """Write format *name* to the text stream *fh*: as it is built where the format can."""
+    mod = module(name)
+    if hasattr(mod, "write"):
+        mod.write(report, fh)
+    else:
+        fh.write(mod.render(report))

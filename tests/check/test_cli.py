@@ -166,6 +166,29 @@ def test_exemptions_from_the_configuration_are_reported(capsys, dirty_dir, tmp_p
     assert "SEC-123" not in text and "exempted (1 policy finding on 1 object; reasons in --format json):" in text
 
 
+def test_the_json_report_is_written_as_json_dumps_writes_it(capsys, dirty_dir, tmp_path):
+    """The json writer streams each violation, exemption and suppression (hardened/formats/
+    json_format.py); its bytes, to a file and to standard output, are json.dumps(indent=2,
+    sort_keys=True) of the same document, with every streamed list non-empty here."""
+    config = tmp_path / "cfg.json"
+    config.write_text(json.dumps({"secret-disallow-literal-data": {"exemptions": [{
+        "id": "hsm-migration", "resource": {"kind": "Secret", "namespace": "lego-mcp-prod", "name": "hsm-*"},
+        "reason": "Moves to Vault with the HSM migration; tracked in SEC-123.", "expires": "2999-01-01"}]}}))
+    text = (dirty_dir / "secret.yaml").read_text()
+    (dirty_dir / "skipped.yaml").write_text(text.replace(
+        "metadata: {name: hsm-credentials,", "metadata: {annotations: {hardened.io/skip-secret-disallow-literal-data: "
+        "'moves to Vault; SEC-9'}, name: skipped-credentials,", 1))
+    report = tmp_path / "out" / "check.json"
+    status, _, err = check(capsys, dirty_dir, "--config", config, "--format", "json", "--output", report)
+    assert status == 1, err
+    written = report.read_text()
+    doc = json.loads(written)
+    assert doc["violations"] and doc["exemptions"] and doc["suppressions"], doc["summary"]
+    assert written == json.dumps(doc, indent=2, sort_keys=True) + "\n"
+    _, stdout, _ = check(capsys, dirty_dir, "--config", config, "--format", "json")
+    assert stdout == written
+
+
 def test_as_a_command(dirty_dir, tmp_path):
     proc = subprocess.run([sys.executable, "-m", "hardened", "check", str(dirty_dir), "--format", "json"],
                           cwd=ROOT, capture_output=True, text=True, timeout=120)
