@@ -33,7 +33,7 @@ from typing import Any, Callable, Iterable, Optional
 
 import yaml
 
-from .stackfile import REPO_ROOT
+from .stackfile import REPO_ROOT, read_yaml
 
 LOCK_NAME = "charts.lock"
 #: Environment variable naming another charts.lock (tests, a fork with its own lock).
@@ -126,7 +126,7 @@ class Lock:
         manifests: dict[str, ManifestPin] = {}
         if path.is_file():
             try:
-                doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+                doc = read_yaml(path) or {}
                 for c in doc.get("charts") or []:
                     pin = ChartPin(str(c["name"]), str(c["version"]), str(c.get("repository", "")), str(c["digest"]))
                     charts[(pin.name, pin.version)] = pin

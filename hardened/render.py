@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import hashlib
 import json
@@ -28,6 +29,7 @@ import shutil
 import sys
 import time
 import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator, Optional
@@ -326,6 +328,17 @@ def _make_mocks(records: list[Registered], charts: Optional[ChartContext] = None
     from pulumi.runtime import mocks as m
 
     providers: dict[tuple[str, str], str] = {}
+    # A Chart's children are what the Kubernetes provider's Construct renders from the Chart's
+    # inputs alone: the program sees none of them (the Chart's state has no outputs), so the
+    # monitor answers the registration at once and one worker renders the Charts in the order
+    # they were registered (each sees the CRDs of those before it: ChartContext.installed_apis),
+    # while the program goes on; Helm's Go code releases the GIL. join_charts collects them.
+    expander = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hardened-charts")
+    if charts is not None:  # what the worker imports, imported here: no import races with the program
+        import helm_python  # noqa: F401
+        from components import imagelock  # noqa: F401
+        from . import lockfile  # noqa: F401
+    expansions: list[tuple[Registered, str, str, "Future[list[Registered]]"]] = []
 
     def provider_for(package: str, version: str, reference: str = "") -> str:
         """The URN of a custom resource's provider: its explicit one (a reference is
@@ -358,21 +371,43 @@ def _make_mocks(records: list[Registered], charts: Optional[ChartContext] = None
                                 options=_options(request))
             records.append(record)
             if request.type in engine.REMOTE_COMPONENTS and charts is not None:
+                # registered inside Construct with the Chart as parent, so under the provider the
+                # Chart was given (its providers map), else the default provider
+                explicit = request.providers.get("kubernetes", "") or request.provider
+                expansions.append((record, request.version, explicit,
+                                   expander.submit(expand_chart, response.urn, request.type, request.name,
+                                                   plain(raw), charts)))
+            return response
+
+        def close(self) -> None:
+            """Stop the worker (a program that failed leaves its Charts unexpanded)."""
+            expander.shutdown(wait=True, cancel_futures=True)
+            expansions.clear()
+
+        def join_charts(self) -> None:
+            """Wait for the Charts' expansions and put each one's children right after it, in
+            registration order. The Chart's state gets no outputs (nothing registers them): its
+            children, each naming the Chart as parent, are what the engine knows it deployed."""
+            expander.shutdown(wait=True)
+            children_of: dict[int, list[Registered]] = {}
+            for record, version, explicit, future in expansions:
                 try:
-                    children = expand_chart(response.urn, request.type, request.name, plain(raw), charts)
+                    children = future.result()
                 except ChartError as e:
                     charts.errors.append(str(e))
                     children = []
-                # the Chart's state gets no outputs (nothing registers them): its children, each
-                # naming the Chart as parent, are what the engine knows it deployed
-                if children:  # registered inside Construct with the Chart as parent, so under the
-                    # provider the Chart was given (its providers map), else the default provider
-                    explicit = request.providers.get("kubernetes", "") or request.provider
-                    kubernetes = provider_for("kubernetes", request.version, explicit)
+                if children:
+                    kubernetes = provider_for("kubernetes", version, explicit)
                     for child in children:
                         child.provider = kubernetes
-                records.extend(children)
-            return response
+                    children_of[id(record)] = children
+            expansions.clear()
+            if children_of:
+                spliced: list[Registered] = []
+                for record in records:
+                    spliced.append(record)
+                    spliced.extend(children_of.get(id(record), ()))
+                records[:] = spliced
 
     class Mocks(m.Mocks):
         def new_resource(self, args):
@@ -410,6 +445,60 @@ class _ProgressHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         message = record.getMessage()
         self.sink(f"warning: {message}" if record.levelno >= logging.WARNING else message)
+
+
+@contextlib.contextmanager
+def without_cyclic_gc() -> Iterator[None]:
+    """The cyclic garbage collector off meanwhile. A render allocates many long-lived objects (the
+    program's resources, outputs and futures, the records, the charts' objects): the collector
+    would rescan them again and again (it made large stacks superlinear, and took a tenth of a
+    prod render while the manifests were written). Reference counting still frees the rest."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+_SDK_DEPENDENCIES = "_direct_computed_dependencies"   # resource_cycle_breaker._DEPENDENCIES_PROPERTY
+
+
+def reachable(from_resource: Any, to_resource: Any) -> bool:
+    """Whether *to_resource* is *from_resource* or one of its transitive dependencies, as the
+    SDK's cycle check answers it (pulumi ``sdk/python/lib/pulumi/runtime/resource_cycle_breaker.py``,
+    ``_reachable``, asked before each dependency is declared) with a loop instead of a recursive
+    generator per level, whose cost grew with the depth of the graph: a third of the program's
+    time in a prod render. Same graph (each resource's ``_direct_computed_dependencies``), same
+    answer (tests/engine compare the two on random graphs)."""
+    seen = {id(from_resource)}
+    todo = [from_resource]
+    while todo:
+        resource = todo.pop()
+        if resource == to_resource:
+            return True
+        for dependency in getattr(resource, _SDK_DEPENDENCIES, ()):
+            if id(dependency) not in seen:
+                seen.add(id(dependency))
+                todo.append(dependency)
+    return False
+
+
+@contextlib.contextmanager
+def sdk_cycle_check() -> Iterator[None]:
+    """The SDK's dependency cycle check answered by :func:`reachable` meanwhile."""
+    from pulumi.runtime import resource_cycle_breaker as breaker
+
+    original = getattr(breaker, "_reachable", None)
+    if original is None or getattr(breaker, "_DEPENDENCIES_PROPERTY", None) != _SDK_DEPENDENCIES:
+        yield   # another SDK: its own check
+        return
+    breaker._reachable = reachable
+    try:
+        yield
+    finally:
+        breaker._reachable = original
 
 
 def run_program(stack: str = "prod", root: Path = REPO_ROOT, overrides: Optional[dict[str, Any]] = None,
@@ -468,17 +557,14 @@ def run_program(stack: str = "prod", root: Path = REPO_ROOT, overrides: Optional
             if added:
                 sys.path.remove(str(root))
 
-    # The program allocates many long-lived objects (resources, outputs, futures): the cyclic
-    # collector would rescan them again and again, which made large stacks superlinear.
-    gc_was_enabled = gc.isenabled()
-    gc.disable()
     try:
-        loop.run_until_complete(run_pulumi_func(body))
+        with without_cyclic_gc(), sdk_cycle_check():
+            loop.run_until_complete(run_pulumi_func(body))
+            monitor.join_charts()
     finally:
+        monitor.close()
         loop.close()
         asyncio.set_event_loop(None)
-        if gc_was_enabled:
-            gc.enable()
     if charts.errors:
         raise RenderError("\n".join(charts.errors))
     return records
@@ -602,6 +688,11 @@ def resources_json(document: dict[str, Any]) -> str:
 
 def write_output(records: list[Registered], out: Path, stack: str) -> dict[str, Any]:
     """Write manifests and resources.json into *out* (replacing what a previous render left)."""
+    with without_cyclic_gc():
+        return _write_output(records, out, stack)
+
+
+def _write_output(records: list[Registered], out: Path, stack: str) -> dict[str, Any]:
     if (out / "manifests").exists():
         shutil.rmtree(out / "manifests")
     out.mkdir(parents=True, exist_ok=True)
@@ -701,6 +792,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    with without_cyclic_gc():  # the whole command: the program's modules load in it too
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     from . import policyconfig
 
     root = Path(args.root)

@@ -16,6 +16,28 @@ PROJECT = "hardened-stack"
 #: placeholder that stays a Pulumi secret.
 OFFLINE_SECRET_PLACEHOLDER = "offline-placeholder-secret"
 
+try:  # libyaml: the same documents as yaml.safe_load, parsed in C
+    from yaml import CSafeLoader as _SafeLoader
+except ImportError:  # pragma: no cover
+    from yaml import SafeLoader as _SafeLoader  # type: ignore[assignment]
+
+_PARSED: dict[str, tuple[tuple[int, int, int], Any]] = {}
+
+
+def read_yaml(path: Path) -> Any:
+    """The document of the YAML file *path*, as ``yaml.safe_load`` reads it, parsed once per
+    process and version of the file (a render reads the stack file and charts.lock several
+    times). Callers copy what they change. Raises ``OSError`` and ``yaml.YAMLError``."""
+    stat = path.stat()
+    version = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+    key = str(path.resolve())
+    hit = _PARSED.get(key)
+    if hit is not None and hit[0] == version:
+        return hit[1]
+    document = yaml.load(path.read_bytes(), Loader=_SafeLoader)  # noqa: S506 - a safe loader
+    _PARSED[key] = (version, document)
+    return document
+
 
 class RenderError(Exception):
     """A render that cannot proceed; the message says why and what to do."""
@@ -37,7 +59,7 @@ def read_stack_config(stack: str, root: Path = REPO_ROOT,
         choices = sorted(p.name for p in root.glob("Pulumi.*.yaml") if p.name != "Pulumi.yaml")
         raise RenderError(f"no stack file {path.name} in {root}; stacks here: {', '.join(choices) or 'none'}")
     try:
-        doc = yaml.safe_load(path.read_text()) or {}
+        doc = read_yaml(path) or {}
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f"{path.name}:{mark.line + 1}:{mark.column + 1}" if mark else path.name
