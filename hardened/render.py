@@ -485,20 +485,42 @@ def reachable(from_resource: Any, to_resource: Any) -> bool:
     return False
 
 
+class _CycleCheck:
+    """The SDK's cycle check (``declare_dependency``: is the new dependency's resource already
+    reachable back from it?) answered at once when nothing depends on the resource yet, which is
+    the rule while a program registers: a path to a resource needs an edge into it, and every
+    edge is declared through ``_add_dep``, which this one records; else by :func:`reachable`."""
+
+    def __init__(self, add_dep: Callable[[Any, Any], None]):
+        self._add = add_dep
+        self._targets: set[int] = set()   # ids of the resources some resource depends on
+
+    def add_dep(self, from_resource: Any, to_resource: Any) -> None:
+        self._targets.add(id(to_resource))
+        self._add(from_resource, to_resource)
+
+    def reachable(self, from_resource: Any, to_resource: Any) -> bool:
+        if from_resource is not to_resource and id(to_resource) not in self._targets:
+            return False
+        return reachable(from_resource, to_resource)
+
+
 @contextlib.contextmanager
 def sdk_cycle_check() -> Iterator[None]:
-    """The SDK's dependency cycle check answered by :func:`reachable` meanwhile."""
+    """The SDK's dependency cycle check answered by :class:`_CycleCheck` meanwhile (the same
+    answers: tests/engine compare them with the SDK's on random graphs)."""
     from pulumi.runtime import resource_cycle_breaker as breaker
 
-    original = getattr(breaker, "_reachable", None)
-    if original is None or getattr(breaker, "_DEPENDENCIES_PROPERTY", None) != _SDK_DEPENDENCIES:
+    originals = (getattr(breaker, "_reachable", None), getattr(breaker, "_add_dep", None))
+    if None in originals or getattr(breaker, "_DEPENDENCIES_PROPERTY", None) != _SDK_DEPENDENCIES:
         yield   # another SDK: its own check
         return
-    breaker._reachable = reachable
+    check = _CycleCheck(originals[1])
+    breaker._reachable, breaker._add_dep = check.reachable, check.add_dep
     try:
         yield
     finally:
-        breaker._reachable = original
+        breaker._reachable, breaker._add_dep = originals
 
 
 def run_program(stack: str = "prod", root: Path = REPO_ROOT, overrides: Optional[dict[str, Any]] = None,
@@ -872,4 +894,7 @@ def main(argv: Optional[list[str]] = None) -> int:
 
 if __name__ == "__main__":
     os.environ.setdefault("PYTHONHASHSEED", "0")
-    sys.exit(main())
+    gc.disable()   # as ``python -m hardened render`` (hardened/__main__.py)
+    status = main()
+    gc.freeze()
+    sys.exit(status)
