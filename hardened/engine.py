@@ -843,10 +843,13 @@ def api_versions(kube_version: str) -> list[str]:
     if hit is not None:
         return hit
     found: set[str] = set()
-    try:
-        import kubernetes_validate
+    try:  # its folder only: importing the package would import jsonschema, which this does not use
+        from importlib.util import find_spec
 
-        schemas = Path(kubernetes_validate.__file__).parent / "kubernetes-json-schema" / f"{key}-local-strict"
+        spec = find_spec("kubernetes_validate")
+        if spec is None or not spec.submodule_search_locations:
+            raise ImportError("kubernetes_validate")
+        schemas = Path(list(spec.submodule_search_locations)[0]) / "kubernetes-json-schema" / f"{key}-local-strict"
         defs = json.loads((schemas / "_definitions.json").read_text())
         defs = defs.get("$defs") or defs.get("definitions") or {}
     except (ImportError, OSError, ValueError):

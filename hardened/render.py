@@ -384,11 +384,15 @@ def _make_mocks(records: list[Registered], charts: Optional[ChartContext] = None
             expander.shutdown(wait=True, cancel_futures=True)
             expansions.clear()
 
-        def join_charts(self) -> None:
+        def join_charts(self, prepare: Optional[Callable[[Registered], None]] = None) -> None:
             """Wait for the Charts' expansions and put each one's children right after it, in
             registration order. The Chart's state gets no outputs (nothing registers them): its
-            children, each naming the Chart as parent, are what the engine knows it deployed."""
-            expander.shutdown(wait=True)
+            children, each naming the Chart as parent, are what the engine knows it deployed.
+            Meanwhile *prepare* is given each record once it is final: what the program
+            registered first, then each Chart's children as soon as they are expanded."""
+            if prepare is not None:
+                for record in list(records):
+                    prepare(record)
             children_of: dict[int, list[Registered]] = {}
             for record, version, explicit, future in expansions:
                 try:
@@ -400,7 +404,10 @@ def _make_mocks(records: list[Registered], charts: Optional[ChartContext] = None
                     kubernetes = provider_for("kubernetes", version, explicit)
                     for child in children:
                         child.provider = kubernetes
+                        if prepare is not None:
+                            prepare(child)
                     children_of[id(record)] = children
+            expander.shutdown(wait=True)
             expansions.clear()
             if children_of:
                 spliced: list[Registered] = []
@@ -527,10 +534,12 @@ def run_program(stack: str = "prod", root: Path = REPO_ROOT, overrides: Optional
                 progress: Optional[Callable[[str], None]] = None,
                 program: Optional[Callable[[], Any]] = None, preview: bool = False,
                 charts: Optional[ChartContext] = None, expand_charts: bool = True,
-                placeholders: Optional[dict[str, str]] = None) -> list[Registered]:
+                placeholders: Optional[dict[str, str]] = None,
+                prepare: Optional[Callable[[Registered], None]] = None) -> list[Registered]:
     """Run ``__main__.py`` (or *program*) under mocks with the stack's config; return what it
     registered, each Helm chart expanded into its children as the Kubernetes provider does
-    (*expand_charts* False records the Chart alone: the benchmarks' baseline).
+    (*expand_charts* False records the Chart alone: the benchmarks' baseline). *prepare* is
+    given each record once it is final, while the charts still render (``PreparedOutput.add``).
 
     With *preview*, every output the cloud provider computes (an ARN, an ID) is unknown, as in a
     first ``pulumi preview``. *charts* (made from the stack's config when omitted) collects the
@@ -582,7 +591,7 @@ def run_program(stack: str = "prod", root: Path = REPO_ROOT, overrides: Optional
     try:
         with without_cyclic_gc(), sdk_cycle_check():
             loop.run_until_complete(run_pulumi_func(body))
-            monitor.join_charts()
+            monitor.join_charts(prepare)
     finally:
         monitor.close()
         loop.close()
@@ -699,27 +708,62 @@ class _FastDumper(CachedScalarResolver, _Dumper):  # type: ignore[misc, valid-ty
         return None
 
 
-def resources_json(document: dict[str, Any]) -> str:
+def _json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False)
+
+
+def resources_json(document: dict[str, Any], lines: Optional[list[str]] = None) -> str:
     """resources.json: one resource a line, keys sorted (the C encoder: an indented dump of the
-    charts' CRDs took seconds), so a resource's line is still where its URN is."""
+    charts' CRDs took seconds), so a resource's line is still where its URN is. *lines*: each
+    resource's line, when the caller has them already."""
     head = {k: v for k, v in document.items() if k != "resources"}
-    lines = [json.dumps(entry, sort_keys=True, ensure_ascii=False) for entry in document["resources"]]
+    if lines is None:
+        lines = [_json(entry) for entry in document["resources"]]
     body = ",\n".join(f"    {line}" for line in lines)
     return (json.dumps(head, sort_keys=True, ensure_ascii=False)[:-1] + ', "resources": [\n' + body + "\n]}\n")
 
 
-def write_output(records: list[Registered], out: Path, stack: str) -> dict[str, Any]:
-    """Write manifests and resources.json into *out* (replacing what a previous render left)."""
+class PreparedOutput:
+    """What :func:`write_output` writes for a record (its manifest's text and the JSON of its
+    inputs), made ahead of the write: ``render`` makes it while the charts still render
+    (``run_program(prepare=...)``), which keeps the serialisation off the end of the render."""
+
+    def __init__(self) -> None:
+        self._by_id: dict[int, tuple[Registered, Optional[str], str]] = {}
+
+    def add(self, record: Registered) -> None:
+        """Serialise *record* now: its inputs are final (nothing changes a record once registered)."""
+        text = dump_yaml(record.inputs) if record.is_kubernetes_object else None
+        self._by_id[id(record)] = (record, text, _json(record.inputs))
+
+    def get(self, record: Registered) -> Optional[tuple[Optional[str], str]]:
+        hit = self._by_id.get(id(record))
+        return (hit[1], hit[2]) if hit is not None and hit[0] is record else None
+
+
+def _entry_line(entry: dict[str, Any], inputs_json: str) -> str:
+    """``json.dumps(entry, sort_keys=True, ensure_ascii=False)`` with the JSON of its inputs made
+    before: the encoder writes a mapping as its sorted ``key: value`` pairs, each value alike."""
+    return "{" + ", ".join(f"{_json(k)}: {inputs_json if k == 'inputs' else _json(v)}"
+                           for k, v in sorted(entry.items())) + "}"
+
+
+def write_output(records: list[Registered], out: Path, stack: str,
+                 prepared: Optional[PreparedOutput] = None) -> dict[str, Any]:
+    """Write manifests and resources.json into *out* (replacing what a previous render left);
+    *prepared* holds what was serialised already."""
     with without_cyclic_gc():
-        return _write_output(records, out, stack)
+        return _write_output(records, out, stack, prepared or PreparedOutput())
 
 
-def _write_output(records: list[Registered], out: Path, stack: str) -> dict[str, Any]:
+def _write_output(records: list[Registered], out: Path, stack: str, prepared: PreparedOutput) -> dict[str, Any]:
     if (out / "manifests").exists():
         shutil.rmtree(out / "manifests")
     out.mkdir(parents=True, exist_ok=True)
     entries = []
+    lines = []
     written: dict[str, str] = {}
+    folders: set[Path] = set()
     # providers first: the engine registers a default provider before the resources that use it
     for rec in sorted(records, key=lambda r: (not r.type.startswith("pulumi:providers:"), r.urn)):
         entry: dict[str, Any] = {"urn": rec.urn, "type": rec.type, "name": rec.name, "parent": rec.parent,
@@ -734,21 +778,25 @@ def _write_output(records: list[Registered], out: Path, stack: str) -> dict[str,
             entry["propertyDependencies"] = rec.property_dependencies
         if rec.options:
             entry["options"] = rec.options
+        made = prepared.get(rec)
         if rec.is_kubernetes_object:
             rel = manifest_path(rec.inputs)
             if rel in written:
                 raise RenderError(f"two resources render to {rel}: {written[rel]} and {rec.urn}")
             written[rel] = rec.urn
             target = out / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            text = dump_yaml(rec.inputs)
+            if target.parent not in folders:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                folders.add(target.parent)
+            text = made[0] if made is not None and made[0] is not None else dump_yaml(rec.inputs)
             target.write_text(text)
             entry["manifest"] = rel
             # check compares it with the file, and says so when the manifest was edited after render
             entry["manifestSha256"] = hashlib.sha256(text.encode("utf-8")).hexdigest()
         entries.append(entry)
+        lines.append(_entry_line(entry, made[1]) if made is not None else _json(entry))
     document = {"project": PROJECT, "stack": stack, "resources": entries}
-    (out / "resources.json").write_text(resources_json(document))
+    (out / "resources.json").write_text(resources_json(document, lines))
     return {"resources": len(entries), "manifests": len(written)}
 
 
@@ -842,10 +890,11 @@ def _run(args: argparse.Namespace) -> int:
     charts = ChartContext(cache=getattr(args, "chart_cache", None), kube_version=getattr(args, "kube_version", None))
     # Errors (RenderError, a chart that cannot be rendered, a config error naming the key, an
     # unwritable --out) reach the CLI's one handler: `render: error: ...`, exit 2.
+    prepared = PreparedOutput()
     records = run_program(args.stack, root, progress=say, preview=getattr(args, "preview", False),
                           charts=charts, expand_charts=not getattr(args, "no_charts", False),
-                          placeholders=placeholders)
-    counts = write_output(records, out, args.stack)
+                          placeholders=placeholders, prepare=prepared.add)
+    counts = write_output(records, out, args.stack, prepared)
     policyconfig.write(out, policyconfig.stack_policy_config(args.stack, root))
     # The ledger of opt-outs (issue 27.2): every setting that weakens a secure default, shown always.
     from .ledger import ledger_json, ledger_lines, stack_ledger
