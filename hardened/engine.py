@@ -50,6 +50,7 @@ import re
 import sys
 import tempfile
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Optional
@@ -602,22 +603,51 @@ def split_manifests(text: str) -> list[str]:
     return ["", *_HELM_SEPARATOR.split(text[head.end():])]
 
 
+def _decode(part: str, source: str) -> Any:
+    import helm_python
+
+    try:
+        return helm_python.values_from_yaml(part)
+    except Exception as e:  # noqa: BLE001 - HelmValuesError: name the template
+        raise ChartError(f"{source}: the chart rendered invalid YAML: {e}") from None
+
+
 def _documents(text: str, source: str) -> Iterable[dict]:
     """The objects of one rendered template, split as Helm splits a manifest and decoded by the
     Go YAML-to-JSON conversion the provider's decoder uses (sigs.k8s.io/yaml, through the SDK's
     ``values_from_yaml``): YAML 1.1 scalars read as Kubernetes reads them, and three times faster
     than libyaml on the large CRDs."""
-    import helm_python
-
     for part in split_manifests(text):
         if not part.strip():
             continue
-        try:
-            doc = helm_python.values_from_yaml(part)
-        except Exception as e:  # noqa: BLE001 - HelmValuesError: name the template
-            raise ChartError(f"{source}: the chart rendered invalid YAML: {e}") from None
+        doc = _decode(part, source)
         if isinstance(doc, dict) and doc:
             yield doc
+
+
+_DECODERS: Optional[ThreadPoolExecutor] = None
+_DECODERS_LOCK = threading.Lock()
+
+
+def _documents_of(texts: list[tuple[str, str]]) -> list[list[dict]]:
+    """:func:`_documents` of each ``(text, source)``, the documents decoded two at a time (the
+    Go decoder releases the GIL; a chart's CRDs are most of a render's time): the same objects
+    in the same order, and the first invalid document in that order raises."""
+    global _DECODERS
+    parts = [(i, part, source) for i, (text, source) in enumerate(texts)
+             for part in split_manifests(text) if part.strip()]
+    if len(parts) < 4:
+        docs: Iterable[Any] = (_decode(part, source) for _, part, source in parts)
+    else:
+        with _DECODERS_LOCK:
+            if _DECODERS is None:
+                _DECODERS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="hardened-decode")
+        docs = _DECODERS.map(_decode, [part for _, part, _ in parts], [source for _, _, source in parts])
+    out: list[list[dict]] = [[] for _ in texts]
+    for (i, _, _), doc in zip(parts, docs):
+        if isinstance(doc, dict) and doc:
+            out[i].append(doc)
+    return out
 
 
 _HELM_LOCK = threading.Lock()
@@ -740,19 +770,22 @@ def _render_chart(directory: Path, chart: str, version: str, *, release: str, na
         except Exception as e:  # helm_python.HelmError and its kin: name the chart and the cause
             raise ChartError(f"Helm chart {chart} {version} (release {release}) failed to render: {e}") from None
     enabled = _enabled_subcharts(metadata, merged)
-    objects: list[dict] = []
+    texts: list[tuple[str, str]] = []
     for crd in crds:
         path = crd.get("filename") or crd.get("name") or ""
         parts = path.split("/")
         # <chart>/crds/x.yaml, or <chart>/charts/<subchart>/crds/x.yaml (only an enabled subchart's)
         if len(parts) > 3 and parts[1] == "charts" and parts[2] not in enabled:
             continue
-        objects.extend(_documents(crd.get("data") or "", path))
+        texts.append((crd.get("data") or "", path))
+    crd_texts = len(texts)
+    templates = [path for path in sorted(rendered) if is_manifest_template(path)]
+    texts.extend((rendered[path], path) for path in templates)
+    decoded = _documents_of(texts)
+    objects: list[dict] = [doc for docs in decoded[:crd_texts] for doc in docs]
     hooks: list[str] = []
-    for path in sorted(rendered):
-        if not is_manifest_template(path):
-            continue
-        for doc in _documents(rendered[path], path):
+    for docs in decoded[crd_texts:]:
+        for doc in docs:
             annotations = (doc.get("metadata") or {}).get("annotations") or {}
             if HOOK_ANNOTATION in annotations:
                 hooks.append(f"{doc.get('kind')} {(doc.get('metadata') or {}).get('name')} "
@@ -883,13 +916,13 @@ def read_config_file(file: str, namespace: str = "default",
     it is, a release URL from the manifest cache (no network here), verified against charts.lock
     (why it could not be verified is appended to *unverified*)."""
     def decode(files: list[Path]) -> dict[str, list[dict]]:
-        decoded: dict[str, list[dict]] = {}
+        texts = []
         for path in files:
             try:
-                decoded[str(path)] = list(_documents(path.read_text(encoding="utf-8"), str(path)))
+                texts.append((path.read_text(encoding="utf-8"), str(path)))
             except OSError as e:
                 raise ChartError(f"{file}: cannot read {path}: {e.strerror or e}") from None
-        return decoded
+        return dict(zip((source for _, source in texts), _documents_of(texts)))
 
     for pattern, folder in MANIFEST_SOURCES:
         match = pattern.match(file)
