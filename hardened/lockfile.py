@@ -185,6 +185,24 @@ def verify_chart(name: str, version: str, directory: Path, lock: Optional[Lock] 
     return None
 
 
+def prime_chart_digests(cache: Path, lock: Optional[Lock] = None) -> None:
+    """Hash the cached folder of every chart *lock* names, ahead of its render (``render`` does
+    it while the program starts, before the first chart is registered). Only the memo of
+    :func:`verify_chart` is filled: each chart is still compared with the lock when it renders,
+    and an unreadable folder is left for that check to report."""
+    try:
+        lock = lock or Lock.load()
+    except LockError:
+        return
+    for name, version in sorted(lock.charts):
+        directory = cache / f"{name}-{version}"
+        if (directory / "Chart.yaml").is_file():
+            try:
+                _digest_once(directory, "chart", tree_digest)
+            except (LockError, OSError):
+                continue
+
+
 def verify_manifests(folder: str, directory: Path, documents: Callable[[str, str], Iterable[Any]],
                      lock: Optional[Lock] = None) -> Optional[str]:
     """Check a cached release folder against the lock (*documents* decodes its files); raises

@@ -337,7 +337,11 @@ def _make_mocks(records: list[Registered], charts: Optional[ChartContext] = None
     if charts is not None:  # what the worker imports, imported here: no import races with the program
         import helm_python  # noqa: F401
         from components import imagelock  # noqa: F401
-        from . import lockfile  # noqa: F401
+        from . import lockfile
+
+        # what every chart's render needs whatever its values, made while the program starts
+        expander.submit(engine.api_versions, charts.kube_version or DEFAULT_KUBE_VERSION)
+        expander.submit(lockfile.prime_chart_digests, engine.chart_cache(charts.cache))
     expansions: list[tuple[Registered, str, str, "Future[list[Registered]]"]] = []
 
     def provider_for(package: str, version: str, reference: str = "") -> str:
