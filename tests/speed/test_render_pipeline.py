@@ -154,3 +154,13 @@ def test_the_stack_file_is_parsed_once_per_process_and_version(tmp_path, monkeyp
     path.write_text("config:\n  hardened-stack:a: 22\n")   # a new version: read again
     assert stackfile.read_yaml(path) == {"config": {"hardened-stack:a": 22}}
     assert len(loads) == 2
+
+
+def test_registrations_go_without_a_stack_trace_only_while_the_program_runs():
+    """A render records no source position (the mock monitor drops the request's stack trace)."""
+    from pulumi.runtime import resource as sdk_resource
+
+    original = sdk_resource._get_stack_trace
+    with render.without_source_positions():
+        assert list(sdk_resource._get_stack_trace().frames) == []
+    assert sdk_resource._get_stack_trace is original
