@@ -603,11 +603,47 @@ def split_manifests(text: str) -> list[str]:
     return ["", *_HELM_SEPARATOR.split(text[head.end():])]
 
 
+try:  # the C-speed JSON codec (pinned in requirements.txt); the standard library's otherwise
+    import orjson as _orjson
+except ImportError:  # pragma: no cover
+    _orjson = None  # type: ignore[assignment]
+
+
+#: Twenty digits in a row: perhaps an integer beyond 64 bits, which orjson would make a float.
+_LONG_NUMBER = re.compile(r"\d{20}")
+
+
+def json_loads(text: str) -> Any:
+    """``json.loads(text)``: the same objects, decoded by orjson where it decodes them alike (not
+    an integer beyond 64 bits; what it refuses, a lone surrogate escape, goes to ``json`` too)."""
+    if _orjson is not None and not _LONG_NUMBER.search(text):
+        try:
+            return _orjson.loads(text)
+        except _orjson.JSONDecodeError:
+            pass
+    return json.loads(text)
+
+
+def _frozen(objects: Any) -> tuple[str, bytes | str]:
+    """*objects* as JSON for :func:`_thawed`: a copy that later changes to *objects* leave alone."""
+    if _orjson is not None:
+        try:
+            return "orjson", _orjson.dumps(objects)
+        except TypeError:  # a key that is no string, an integer beyond 64 bits: json keeps them
+            pass
+    return "json", json.dumps(objects)
+
+
+def _thawed(frozen: tuple[str, bytes | str]) -> Any:
+    return _orjson.loads(frozen[1]) if frozen[0] == "orjson" else json.loads(frozen[1])
+
+
 def _decode(part: str, source: str) -> Any:
-    import helm_python
+    """One document as ``helm_python.values_from_yaml`` decodes it (the SDK's YAML-to-JSON)."""
+    from helm_python import _native
 
     try:
-        return helm_python.values_from_yaml(part)
+        return json_loads(_native.call_string("helm_values_from_yaml", part))
     except Exception as e:  # noqa: BLE001 - HelmValuesError: name the template
         raise ChartError(f"{source}: the chart rendered invalid YAML: {e}") from None
 
@@ -702,7 +738,7 @@ def _helm_warnings(log: list[str]) -> list[str]:
 #: Renders of this process, by everything that decides them: a program rendered again (the tests
 #: render prod under many overrides, most of which leave a chart's values alone) reuses the chart's
 #: objects, kept as JSON so each caller gets its own copy.
-_RENDERS: "dict[tuple, tuple[str, list[str], list[str], list[str]]]" = {}
+_RENDERS: "dict[tuple, tuple[tuple[str, bytes | str], list[str], list[str], list[str]]]" = {}
 _RENDERS_MAX = 64
 
 
@@ -732,10 +768,10 @@ def render_chart(chart: str, version: str, *, release: str, namespace: str, valu
                                provider_namespace=provider_namespace)
         if len(_RENDERS) >= _RENDERS_MAX:
             _RENDERS.clear()
-        _RENDERS[key] = hit = (json.dumps(render.objects), render.hooks, render.unresolved_scopes,
+        _RENDERS[key] = hit = (_frozen(render.objects), render.hooks, render.unresolved_scopes,
                                render.helm_warnings)
     objects, hooks, unresolved, warnings = hit
-    return ChartRender(chart, version, release, namespace, json.loads(objects), list(hooks), list(unresolved),
+    return ChartRender(chart, version, release, namespace, _thawed(objects), list(hooks), list(unresolved),
                        list(warnings), unverified)
 
 
@@ -762,7 +798,7 @@ def _render_chart(directory: Path, chart: str, version: str, *, release: str, na
                 merged = loaded.merge_values(dict(values))
                 # Chart.render() takes no kube version; the native call it wraps does
                 # (helm-c-sdk render options: kube_version, api_versions).
-                rendered = json.loads(_native.call_string("helm_render", loaded._raw(), json.dumps(dict(values)),
+                rendered = json_loads(_native.call_string("helm_render", loaded._raw(), json.dumps(dict(values)),
                                                           json.dumps(options)))
                 crds = [] if skip_crds else loaded.crds
         except ChartError:

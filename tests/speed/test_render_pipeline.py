@@ -164,3 +164,22 @@ def test_registrations_go_without_a_stack_trace_only_while_the_program_runs():
     with render.without_source_positions():
         assert list(sdk_resource._get_stack_trace().frames) == []
     assert sdk_resource._get_stack_trace is original
+
+
+@pytest.mark.parametrize("text", ['{"a": [1, 2.5, -0.0, 1e300, true, null, "\\u00e9"]}', '{"big": 123456789012345678901234567890}',
+                                  '{"lone": "\\ud800"}', '{"a": 1, "a": 2}', '[1E400]'],
+                         ids=["plain", "beyond-64-bits", "lone-surrogate", "duplicate-key", "overflow"])
+def test_chart_json_decodes_as_the_standard_library_does(text):
+    import json
+
+    assert repr(engine.json_loads(text)) == repr(json.loads(text))
+
+
+@pytest.mark.parametrize("objects", [[{"a": {"b": [1, 2.5, None, True, "x"]}}], [{"n": 2**70}], [{1: "int key"}]],
+                         ids=["plain", "beyond-64-bits", "int-key"])
+def test_a_cached_chart_render_is_an_independent_copy(objects):
+    import json
+
+    frozen = engine._frozen(objects)
+    objects[0]["changed"] = True
+    assert engine._thawed(frozen) == json.loads(json.dumps([{k: v for k, v in objects[0].items() if k != "changed"}]))
