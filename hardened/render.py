@@ -24,9 +24,12 @@ import hashlib
 import json
 import logging
 import os
+import pickle
 import runpy
 import shutil
+import subprocess
 import sys
+import threading
 import time
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -755,19 +758,140 @@ def resources_json(document: dict[str, Any], lines: Optional[list[str]] = None) 
 class PreparedOutput:
     """What :func:`write_output` writes for a record (its manifest's text and the JSON of its
     inputs), made ahead of the write: ``render`` makes it while the charts still render
-    (``run_program(prepare=...)``), which keeps the serialisation off the end of the render."""
+    (``run_program(prepare=...)``), which keeps the serialisation off the end of the render.
 
-    def __init__(self) -> None:
-        self._by_id: dict[int, tuple[Registered, Optional[str], str]] = {}
+    With *process*, a child process serialises (:class:`_Serialiser`): the YAML emitter is the
+    render's largest piece of Python after the program, and another process runs it on another
+    core, without this one's GIL. Whatever the child does not answer is serialised here."""
+
+    def __init__(self, process: bool = False) -> None:
+        self._by_id: dict[int, tuple[Registered, Optional[str], Optional[str]]] = {}
+        self._child = _Serialiser.start() if process else None
 
     def add(self, record: Registered) -> None:
         """Serialise *record* now: its inputs are final (nothing changes a record once registered)."""
+        if self._child is not None and self._child.submit(id(record), record):
+            self._by_id[id(record)] = (record, None, None)   # the child's answer comes with get()
+            return
         text = dump_yaml(record.inputs) if record.is_kubernetes_object else None
         self._by_id[id(record)] = (record, text, _json(record.inputs))
 
     def get(self, record: Registered) -> Optional[tuple[Optional[str], str]]:
+        if self._child is not None:
+            self._collect()
         hit = self._by_id.get(id(record))
-        return (hit[1], hit[2]) if hit is not None and hit[0] is record else None
+        if hit is None or hit[0] is not record or hit[2] is None:
+            return None
+        return hit[1], hit[2]
+
+    def close(self) -> None:
+        """Stop the child, if any (a render that failed)."""
+        if self._child is not None:
+            self._child.stop()
+            self._child = None
+
+    def _collect(self) -> None:
+        child, self._child = self._child, None
+        for key, (text, inputs_json) in child.finish().items():
+            hit = self._by_id.get(key)
+            if hit is not None:
+                self._by_id[key] = (hit[0], text, inputs_json)
+
+
+#: What the child of :class:`_Serialiser` runs.
+_SERIALISER = "import sys; from hardened.render import serve_serialiser; sys.exit(serve_serialiser())"
+
+
+class _Serialiser:
+    """A child process (``python -c _SERIALISER``) that answers each record sent to it, in
+    length-prefixed pickles over its stdin and stdout, with the YAML of its manifest and the JSON
+    of its inputs (:func:`serve_serialiser`); a thread here reads the answers as they come."""
+
+    def __init__(self, proc: "subprocess.Popen[bytes]"):
+        self._proc = proc
+        self._results: dict[int, tuple[Optional[str], str]] = {}
+        self._broken = False
+        self._reader = threading.Thread(target=self._read, name="hardened-serialiser", daemon=True)
+        self._reader.start()
+
+    @classmethod
+    def start(cls) -> "Optional[_Serialiser]":
+        if not sys.executable:
+            return None
+        package_root = str(Path(__file__).resolve().parent.parent)
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
+        try:
+            proc = subprocess.Popen([sys.executable, "-c", _SERIALISER], stdin=subprocess.PIPE,
+                                    stdout=subprocess.PIPE, env=env)
+        except OSError:
+            return None
+        return cls(proc)
+
+    def submit(self, key: int, record: Registered) -> bool:
+        """Send *record*; False when the child cannot take it (serialise it here then)."""
+        if self._broken:
+            return False
+        blob = pickle.dumps((key, record.inputs, record.is_kubernetes_object), protocol=pickle.HIGHEST_PROTOCOL)
+        try:
+            self._proc.stdin.write(len(blob).to_bytes(8, "little") + blob)
+            self._proc.stdin.flush()
+        except (OSError, ValueError):   # the child is gone
+            self._broken = True
+            return False
+        return True
+
+    def finish(self) -> dict[int, tuple[Optional[str], str]]:
+        """Every answer, once the child has answered all it was sent."""
+        with contextlib.suppress(OSError, ValueError):
+            self._proc.stdin.close()
+        self._reader.join()
+        try:
+            self._proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait()
+        return self._results
+
+    def stop(self) -> None:
+        self._proc.kill()
+        self._proc.wait()
+        self._reader.join()
+
+    def _read(self) -> None:
+        out = self._proc.stdout
+        try:
+            while True:
+                head = out.read(8)
+                if len(head) < 8:
+                    return
+                size = int.from_bytes(head, "little")
+                blob = out.read(size)
+                if len(blob) < size:
+                    return
+                key, text, inputs_json = pickle.loads(blob)
+                self._results[key] = (text, inputs_json)
+        except (OSError, ValueError, pickle.UnpicklingError):   # an answer cut short: serialised here
+            return
+        finally:
+            out.close()
+
+
+def serve_serialiser(source: Optional[Any] = None, sink: Optional[Any] = None) -> int:
+    """The child of :class:`_Serialiser`: for each ``(key, inputs, is a manifest)`` read from
+    *source* (stdin), ``(key, YAML text or None, JSON of the inputs)`` to *sink* (stdout), until
+    the input ends."""
+    gc.disable()
+    source = source or sys.stdin.buffer
+    sink = sink or sys.stdout.buffer
+    while True:
+        head = source.read(8)
+        if len(head) < 8:
+            return 0
+        key, inputs, manifest = pickle.loads(source.read(int.from_bytes(head, "little")))
+        blob = pickle.dumps((key, dump_yaml(inputs) if manifest else None, _json(inputs)),
+                            protocol=pickle.HIGHEST_PROTOCOL)
+        sink.write(len(blob).to_bytes(8, "little") + blob)
+        sink.flush()
 
 
 def _entry_line(entry: dict[str, Any], inputs_json: str) -> str:
@@ -892,10 +1016,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     with without_cyclic_gc():  # the whole command: the program's modules load in it too
-        return _run(args)
+        prepared = PreparedOutput(process=True)   # its child starts while this one reads the stack
+        try:
+            return _run(args, prepared)
+        finally:
+            prepared.close()
 
 
-def _run(args: argparse.Namespace) -> int:
+def _run(args: argparse.Namespace, prepared: PreparedOutput) -> int:
     from . import policyconfig
 
     root = Path(args.root)
@@ -919,7 +1047,6 @@ def _run(args: argparse.Namespace) -> int:
     charts = ChartContext(cache=getattr(args, "chart_cache", None), kube_version=getattr(args, "kube_version", None))
     # Errors (RenderError, a chart that cannot be rendered, a config error naming the key, an
     # unwritable --out) reach the CLI's one handler: `render: error: ...`, exit 2.
-    prepared = PreparedOutput()
     records = run_program(args.stack, root, progress=say, preview=getattr(args, "preview", False),
                           charts=charts, expand_charts=not getattr(args, "no_charts", False),
                           placeholders=placeholders, prepare=prepared.add)

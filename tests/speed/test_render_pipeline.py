@@ -70,13 +70,16 @@ def test_the_cycle_check_answers_as_the_sdks_on_random_graphs():
     assert breaker._reachable.__module__ == breaker.__name__   # restored
 
 
-def test_what_is_prepared_during_the_render_is_what_write_output_writes(tmp_path):
+@pytest.mark.parametrize("process", [False, True], ids=["here", "child-process"])
+def test_what_is_prepared_during_the_render_is_what_write_output_writes(tmp_path, process):
     records = rendercache.cached_run_program("prod")
     render.write_output(records, tmp_path / "plain", "prod")
-    prepared = render.PreparedOutput()
+    prepared = render.PreparedOutput(process=process)
+    assert (prepared._child is not None) == process
     for record in records:
         prepared.add(record)
     render.write_output(records, tmp_path / "prepared", "prod", prepared)
+    assert all(prepared.get(r) is not None for r in records)   # nothing was left to serialise at write time
     plain = sorted(p.relative_to(tmp_path / "plain") for p in (tmp_path / "plain").rglob("*") if p.is_file())
     assert len(plain) > 400
     assert plain == sorted(p.relative_to(tmp_path / "prepared") for p in (tmp_path / "prepared").rglob("*")
@@ -183,3 +186,43 @@ def test_a_cached_chart_render_is_an_independent_copy(objects):
     frozen = engine._frozen(objects)
     objects[0]["changed"] = True
     assert engine._thawed(frozen) == json.loads(json.dumps([{k: v for k, v in objects[0].items() if k != "changed"}]))
+
+
+def _configmap(name: str, **data: str) -> render.Registered:
+    return render.Registered(f"urn:pulumi:prod::hardened-stack::kubernetes:core/v1:ConfigMap::{name}",
+                             "kubernetes:core/v1:ConfigMap", name, "", True,
+                             {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": data})
+
+
+def test_the_serialiser_answers_each_record_with_its_yaml_and_json():
+    import io
+    import pickle
+
+    records = [_configmap("a", k="v"), _configmap("b", multi="x\ny", long="word " * 40),
+               render.Registered("urn:pulumi:prod::hardened-stack::aws:s3/bucketV2:BucketV2::b",
+                                 "aws:s3/bucketV2:BucketV2", "b", "", True, {"bucket": "b", "tags": {"z": 1}})]
+    source = io.BytesIO(b"".join(len(blob).to_bytes(8, "little") + blob for blob in
+                                 (pickle.dumps((i, r.inputs, r.is_kubernetes_object)) for i, r in enumerate(records))))
+    sink = io.BytesIO()
+    assert render.serve_serialiser(source, sink) == 0
+    out, answers = sink.getvalue(), []
+    while out:
+        size = int.from_bytes(out[:8], "little")
+        answers.append(pickle.loads(out[8:8 + size]))
+        out = out[8 + size:]
+    assert answers == [(i, render.dump_yaml(r.inputs) if r.is_kubernetes_object else None, render._json(r.inputs))
+                       for i, r in enumerate(records)]
+
+
+def test_what_the_child_process_does_not_answer_is_serialised_here(tmp_path):
+    records = [_configmap(f"m{i}", k=str(i)) for i in range(5)]
+    prepared = render.PreparedOutput(process=True)
+    prepared.add(records[0])
+    prepared._child._proc.kill()   # the child dies: the records after it are serialised here
+    prepared._child._proc.wait()
+    for record in records[1:]:
+        prepared.add(record)
+    render.write_output(records, tmp_path / "prepared", "prod", prepared)
+    render.write_output(records, tmp_path / "plain", "prod")
+    for name in ("resources.json", *(f"manifests/_cluster/configmap-m{i}.yaml" for i in range(5))):
+        assert (tmp_path / "prepared" / name).read_bytes() == (tmp_path / "plain" / name).read_bytes()
