@@ -40,7 +40,7 @@ from typing import Any, Callable, Iterable, Iterator, Optional
 import yaml
 
 from . import engine
-from .manifests import CachedScalarResolver
+from .serialise import _Dumper, _FastDumper, _json, _node, dump_yaml, serve  # noqa: F401 - render's API
 from .engine import ChartError, Registered
 
 from .stackfile import OFFLINE_SECRET_PLACEHOLDER, PROJECT, REPO_ROOT, RenderError, read_stack_config, stack_file
@@ -669,81 +669,6 @@ def manifest_path(inputs: dict[str, Any]) -> str:
     return f"manifests/{namespace}/{prefix}-{name}.yaml"
 
 
-try:  # libyaml: chart CRDs are large; the pure-Python emitter took most of a render
-    from yaml import CSafeDumper as _Dumper
-except ImportError:  # pragma: no cover
-    from yaml import SafeDumper as _Dumper  # type: ignore[assignment]
-
-
-_TAGS = {str: "tag:yaml.org,2002:str", int: "tag:yaml.org,2002:int", bool: "tag:yaml.org,2002:bool",
-         type(None): "tag:yaml.org,2002:null"}
-_MAP_TAG, _SEQ_TAG = "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"
-
-
-class _Shared(Exception):
-    """A container met twice: PyYAML would write an anchor and an alias; its representer does it."""
-
-
-def _node(value: Any, seen: set[int]) -> yaml.Node:
-    """*value* as the node PyYAML's SafeRepresenter builds with ``sort_keys=True`` and
-    ``default_flow_style=False`` (block style, plain scalars resolved by the emitter), without
-    its per-value dispatch and alias bookkeeping: the representer took a third of a render."""
-    cls = value.__class__
-    if cls is str:
-        return yaml.ScalarNode(_TAGS[str], value)
-    if cls is dict:
-        if id(value) in seen:
-            raise _Shared
-        seen.add(id(value))
-        items = sorted(value.items()) if all(k.__class__ is str for k in value) else None
-        if items is None:
-            raise _Shared  # non-string keys: the representer's own ordering rules
-        return yaml.MappingNode(_MAP_TAG, [(yaml.ScalarNode(_TAGS[str], k), _node(v, seen)) for k, v in items],
-                                flow_style=False)
-    if cls is list:
-        if id(value) in seen:
-            raise _Shared
-        seen.add(id(value))
-        return yaml.SequenceNode(_SEQ_TAG, [_node(v, seen) for v in value], flow_style=False)
-    if cls is bool:
-        return yaml.ScalarNode(_TAGS[bool], "true" if value else "false")
-    if cls is int:
-        return yaml.ScalarNode(_TAGS[int], str(value))
-    if value is None:
-        return yaml.ScalarNode(_TAGS[type(None)], "null")
-    raise _Shared  # floats and anything else: the representer's rules
-
-
-def dump_yaml(obj: Any) -> str:
-    """*obj* as YAML, byte for byte what ``yaml.dump(obj, Dumper=CSafeDumper, sort_keys=True,
-    default_flow_style=False, allow_unicode=True, width=120)`` writes (tests/speed check it on
-    every rendered manifest), through a direct node builder and the C emitter."""
-    try:
-        node = _node(obj, set())
-    except _Shared:
-        return yaml.dump(obj, Dumper=_Dumper, sort_keys=True, default_flow_style=False, allow_unicode=True,
-                         width=120)
-    return yaml.serialize(node, Dumper=_FastDumper, allow_unicode=True, width=120)
-
-
-class _FastDumper(CachedScalarResolver, _Dumper):  # type: ignore[misc, valid-type]
-    """The emitter asks the resolver twice per scalar whether its plain form reads back as the
-    same tag: the answers are cached (keys and values repeat across objects), and the path
-    resolvers, which this dumper has none of, are skipped."""
-
-    _resolved: dict = {}  # its own cache: a dumper's implicit flags are not a loader's
-
-    def descend_resolver(self, current_node, current_index):  # noqa: D102
-        return None
-
-    def ascend_resolver(self):  # noqa: D102
-        return None
-
-
-def _json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, ensure_ascii=False)
-
-
 def resources_json(document: dict[str, Any], lines: Optional[list[str]] = None) -> str:
     """resources.json: one resource a line, keys sorted (the C encoder: an indented dump of the
     charts' CRDs took seconds), so a resource's line is still where its URN is. *lines*: each
@@ -799,13 +724,13 @@ class PreparedOutput:
 
 
 #: What the child of :class:`_Serialiser` runs.
-_SERIALISER = "import sys; from hardened.render import serve_serialiser; sys.exit(serve_serialiser())"
+_SERIALISER = "import sys; from hardened.serialise import serve; sys.exit(serve())"
 
 
 class _Serialiser:
     """A child process (``python -c _SERIALISER``) that answers each record sent to it, in
     length-prefixed pickles over its stdin and stdout, with the YAML of its manifest and the JSON
-    of its inputs (:func:`serve_serialiser`); a thread here reads the answers as they come."""
+    of its inputs (:func:`hardened.serialise.serve`); a thread here reads the answers as they come."""
 
     def __init__(self, proc: "subprocess.Popen[bytes]"):
         self._proc = proc
@@ -874,24 +799,6 @@ class _Serialiser:
             return
         finally:
             out.close()
-
-
-def serve_serialiser(source: Optional[Any] = None, sink: Optional[Any] = None) -> int:
-    """The child of :class:`_Serialiser`: for each ``(key, inputs, is a manifest)`` read from
-    *source* (stdin), ``(key, YAML text or None, JSON of the inputs)`` to *sink* (stdout), until
-    the input ends."""
-    gc.disable()
-    source = source or sys.stdin.buffer
-    sink = sink or sys.stdout.buffer
-    while True:
-        head = source.read(8)
-        if len(head) < 8:
-            return 0
-        key, inputs, manifest = pickle.loads(source.read(int.from_bytes(head, "little")))
-        blob = pickle.dumps((key, dump_yaml(inputs) if manifest else None, _json(inputs)),
-                            protocol=pickle.HIGHEST_PROTOCOL)
-        sink.write(len(blob).to_bytes(8, "little") + blob)
-        sink.flush()
 
 
 def _entry_line(entry: dict[str, Any], inputs_json: str) -> str:

@@ -204,7 +204,7 @@ def test_the_serialiser_answers_each_record_with_its_yaml_and_json():
     source = io.BytesIO(b"".join(len(blob).to_bytes(8, "little") + blob for blob in
                                  (pickle.dumps((i, r.inputs, r.is_kubernetes_object)) for i, r in enumerate(records))))
     sink = io.BytesIO()
-    assert render.serve_serialiser(source, sink) == 0
+    assert render.serve(source, sink) == 0
     out, answers = sink.getvalue(), []
     while out:
         size = int.from_bytes(out[:8], "little")
