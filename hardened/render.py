@@ -687,19 +687,22 @@ class PreparedOutput:
 
     With *process*, a child process serialises (:class:`_Serialiser`): the YAML emitter is the
     render's largest piece of Python after the program, and another process runs it on another
-    core, without this one's GIL. Whatever the child does not answer is serialised here."""
+    core, without this one's GIL. When the write comes, this process serialises from the last
+    record back what the child has not answered yet, and stops the child where they meet (so a
+    busy machine, where the child gets no core of its own, costs no more than serialising here)."""
 
     def __init__(self, process: bool = False) -> None:
         self._by_id: dict[int, tuple[Registered, Optional[str], Optional[str]]] = {}
         self._child = _Serialiser.start() if process else None
 
     def add(self, record: Registered) -> None:
-        """Serialise *record* now: its inputs are final (nothing changes a record once registered)."""
-        if self._child is not None and self._child.submit(id(record), record):
-            self._by_id[id(record)] = (record, None, None)   # the child's answer comes with get()
+        """Serialise *record* (now, or in the child): its inputs are final (nothing changes a
+        record once registered)."""
+        if self._child is not None:
+            self._by_id[id(record)] = (record, None, None)
+            self._child.submit(id(record), record)
             return
-        text = dump_yaml(record.inputs) if record.is_kubernetes_object else None
-        self._by_id[id(record)] = (record, text, _json(record.inputs))
+        self._by_id[id(record)] = (record, *self._serialised(record))
 
     def get(self, record: Registered) -> Optional[tuple[Optional[str], str]]:
         if self._child is not None:
@@ -715,11 +718,21 @@ class PreparedOutput:
             self._child.stop()
             self._child = None
 
+    @staticmethod
+    def _serialised(record: Registered) -> tuple[Optional[str], str]:
+        return (dump_yaml(record.inputs) if record.is_kubernetes_object else None), _json(record.inputs)
+
     def _collect(self) -> None:
         child, self._child = self._child, None
-        for key, (text, inputs_json) in child.finish().items():
+        answers = child.answers   # filled by the child in the order the records were sent
+        for key in reversed(child.sent):
+            if key in answers:   # the child got this far: it answered every record before it
+                break
+            record = self._by_id[key][0]
+            self._by_id[key] = (record, *self._serialised(record))
+        for key, (text, inputs_json) in child.stop().items():
             hit = self._by_id.get(key)
-            if hit is not None:
+            if hit is not None and hit[2] is None:
                 self._by_id[key] = (hit[0], text, inputs_json)
 
 
@@ -730,13 +743,20 @@ _SERIALISER = "import sys; from hardened.serialise import serve; sys.exit(serve(
 class _Serialiser:
     """A child process (``python -c _SERIALISER``) that answers each record sent to it, in
     length-prefixed pickles over its stdin and stdout, with the YAML of its manifest and the JSON
-    of its inputs (:func:`hardened.serialise.serve`); a thread here reads the answers as they come."""
+    of its inputs (:func:`hardened.serialise.serve`), in the order they were sent. A thread here
+    sends (the render never waits on the pipe) and another reads the answers as they come."""
 
     def __init__(self, proc: "subprocess.Popen[bytes]"):
+        import queue
+
         self._proc = proc
-        self._results: dict[int, tuple[Optional[str], str]] = {}
-        self._broken = False
-        self._reader = threading.Thread(target=self._read, name="hardened-serialiser", daemon=True)
+        self.sent: list[int] = []                       # keys, in the order they were submitted
+        self.answers: dict[int, tuple[Optional[str], str]] = {}
+        self._outbox: "queue.SimpleQueue[Optional[tuple[int, Registered]]]" = queue.SimpleQueue()
+        self._stopped = False
+        self._sender = threading.Thread(target=self._send, name="hardened-serialiser-send", daemon=True)
+        self._reader = threading.Thread(target=self._read, name="hardened-serialiser-read", daemon=True)
+        self._sender.start()
         self._reader.start()
 
     @classmethod
@@ -752,35 +772,37 @@ class _Serialiser:
             return None
         return cls(proc)
 
-    def submit(self, key: int, record: Registered) -> bool:
-        """Send *record*; False when the child cannot take it (serialise it here then)."""
-        if self._broken:
-            return False
-        blob = pickle.dumps((key, record.inputs, record.is_kubernetes_object), protocol=pickle.HIGHEST_PROTOCOL)
-        try:
-            self._proc.stdin.write(len(blob).to_bytes(8, "little") + blob)
-            self._proc.stdin.flush()
-        except (OSError, ValueError):   # the child is gone
-            self._broken = True
-            return False
-        return True
+    def submit(self, key: int, record: Registered) -> None:
+        self.sent.append(key)
+        self._outbox.put((key, record))
 
-    def finish(self) -> dict[int, tuple[Optional[str], str]]:
-        """Every answer, once the child has answered all it was sent."""
-        with contextlib.suppress(OSError, ValueError):
-            self._proc.stdin.close()
-        self._reader.join()
-        try:
-            self._proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self._proc.kill()
-            self._proc.wait()
-        return self._results
-
-    def stop(self) -> None:
+    def stop(self) -> dict[int, tuple[Optional[str], str]]:
+        """Stop the child (what it has not answered is left to the caller); its answers."""
+        self._stopped = True
+        self._outbox.put(None)
         self._proc.kill()
         self._proc.wait()
+        self._sender.join()
         self._reader.join()
+        return self.answers
+
+    def _send(self) -> None:
+        pipe = self._proc.stdin
+        try:
+            while not self._stopped:
+                item = self._outbox.get()
+                if item is None:
+                    return
+                key, record = item
+                blob = pickle.dumps((key, record.inputs, record.is_kubernetes_object),
+                                    protocol=pickle.HIGHEST_PROTOCOL)
+                pipe.write(len(blob).to_bytes(8, "little") + blob)
+                pipe.flush()
+        except (OSError, ValueError):   # the child is gone: what it did not answer is serialised here
+            return
+        finally:
+            with contextlib.suppress(OSError, ValueError):
+                pipe.close()
 
     def _read(self) -> None:
         out = self._proc.stdout
@@ -794,7 +816,7 @@ class _Serialiser:
                 if len(blob) < size:
                     return
                 key, text, inputs_json = pickle.loads(blob)
-                self._results[key] = (text, inputs_json)
+                self.answers[key] = (text, inputs_json)
         except (OSError, ValueError, pickle.UnpicklingError):   # an answer cut short: serialised here
             return
         finally:

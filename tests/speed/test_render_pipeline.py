@@ -80,6 +80,8 @@ def test_what_is_prepared_during_the_render_is_what_write_output_writes(tmp_path
         prepared.add(record)
     render.write_output(records, tmp_path / "prepared", "prod", prepared)
     assert all(prepared.get(r) is not None for r in records)   # nothing was left to serialise at write time
+    if process:   # the child answered from the front, this process from the back
+        assert prepared._child is None
     plain = sorted(p.relative_to(tmp_path / "plain") for p in (tmp_path / "plain").rglob("*") if p.is_file())
     assert len(plain) > 400
     assert plain == sorted(p.relative_to(tmp_path / "prepared") for p in (tmp_path / "prepared").rglob("*")
@@ -222,6 +224,7 @@ def test_what_the_child_process_does_not_answer_is_serialised_here(tmp_path):
     prepared._child._proc.wait()
     for record in records[1:]:
         prepared.add(record)
+    assert len(prepared._child.answers) <= 1
     render.write_output(records, tmp_path / "prepared", "prod", prepared)
     render.write_output(records, tmp_path / "plain", "prod")
     for name in ("resources.json", *(f"manifests/_cluster/configmap-m{i}.yaml" for i in range(5))):
