@@ -527,7 +527,7 @@ class _CycleCheck:
 @contextlib.contextmanager
 def sdk_cycle_check() -> Iterator[None]:
     """The SDK's dependency cycle check answered by :class:`_CycleCheck` meanwhile (the same
-    answers: tests/engine compare them with the SDK's on random graphs)."""
+    answers: tests/speed/test_render_pipeline.py compares them with the SDK's on random graphs)."""
     from pulumi.runtime import resource_cycle_breaker as breaker
 
     originals = (getattr(breaker, "_reachable", None), getattr(breaker, "_add_dep", None))
