@@ -229,3 +229,12 @@ def test_what_the_child_process_does_not_answer_is_serialised_here(tmp_path):
     render.write_output(records, tmp_path / "plain", "prod")
     for name in ("resources.json", *(f"manifests/_cluster/configmap-m{i}.yaml" for i in range(5))):
         assert (tmp_path / "prepared" / name).read_bytes() == (tmp_path / "plain" / name).read_bytes()
+
+
+def test_the_gil_is_handed_over_in_short_turns_only_while_the_program_runs():
+    import sys
+
+    before = sys.getswitchinterval()
+    with render.short_gil_turns():
+        assert sys.getswitchinterval() == min(before, render.RENDER_SWITCH_INTERVAL) < 0.005
+    assert sys.getswitchinterval() == before
