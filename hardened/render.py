@@ -331,6 +331,7 @@ def _make_mocks(records: list[Registered], charts: Optional[ChartContext] = None
     from pulumi.runtime import mocks as m
 
     providers: dict[tuple[str, str], str] = {}
+    providers_lock = threading.Lock()
     # A Chart's children are what the Kubernetes provider's Construct renders from the Chart's
     # inputs alone: the program sees none of them (the Chart's state has no outputs), so the
     # monitor answers the registration at once and one worker renders the Charts in the order
@@ -354,11 +355,12 @@ def _make_mocks(records: list[Registered], charts: Optional[ChartContext] = None
         if reference:
             return reference.rsplit("::", 1)[0] if reference.count("::") > 3 else reference
         key = (package, version)
-        if key not in providers:
-            record = engine.default_provider(stack, PROJECT, package, version, config or {}, secret_keys or ())
-            providers[key] = record.urn
-            records.append(record)
-        return providers[key]
+        with providers_lock:   # registrations arrive on the SDK's executor threads: one default provider each
+            if key not in providers:
+                record = engine.default_provider(stack, PROJECT, package, version, config or {}, secret_keys or ())
+                providers[key] = record.urn
+                records.append(record)
+            return providers[key]
 
     class Monitor(m.MockMonitor):
         def RegisterResource(self, request):  # noqa: N802 (gRPC name)
@@ -381,9 +383,10 @@ def _make_mocks(records: list[Registered], charts: Optional[ChartContext] = None
                 # registered inside Construct with the Chart as parent, so under the provider the
                 # Chart was given (its providers map), else the default provider
                 explicit = request.providers.get("kubernetes", "") or request.provider
-                expansions.append((record, request.version, explicit,
-                                   expander.submit(expand_chart, response.urn, request.type, request.name,
-                                                   plain(raw), charts)))
+                with providers_lock:   # the order of submission is the order of expansion
+                    expansions.append((record, request.version, explicit,
+                                       expander.submit(expand_chart, response.urn, request.type, request.name,
+                                                       plain(raw), charts)))
             return response
 
         def close(self) -> None:

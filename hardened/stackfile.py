@@ -4,6 +4,7 @@ so none of them imports another to get it).
 """
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any, Optional
@@ -21,21 +22,22 @@ try:  # libyaml: the same documents as yaml.safe_load, parsed in C
 except ImportError:  # pragma: no cover
     from yaml import SafeLoader as _SafeLoader  # type: ignore[assignment]
 
-_PARSED: dict[str, tuple[tuple[int, int, int], Any]] = {}
+_PARSED: dict[str, tuple[bytes, Any]] = {}
 
 
 def read_yaml(path: Path) -> Any:
     """The document of the YAML file *path*, as ``yaml.safe_load`` reads it, parsed once per
-    process and version of the file (a render reads the stack file and charts.lock several
-    times). Callers copy what they change. Raises ``OSError`` and ``yaml.YAMLError``."""
-    stat = path.stat()
-    version = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+    process and content of the file (a render reads the stack file and charts.lock several
+    times; reading and hashing them is a hundredth of parsing them). Callers copy what they
+    change. Raises ``OSError`` and ``yaml.YAMLError``."""
+    data = path.read_bytes()
+    digest = hashlib.sha256(data).digest()
     key = str(path.resolve())
     hit = _PARSED.get(key)
-    if hit is not None and hit[0] == version:
+    if hit is not None and hit[0] == digest:
         return hit[1]
-    document = yaml.load(path.read_bytes(), Loader=_SafeLoader)  # noqa: S506 - a safe loader
-    _PARSED[key] = (version, document)
+    document = yaml.load(data, Loader=_SafeLoader)  # noqa: S506 - a safe loader
+    _PARSED[key] = (digest, document)
     return document
 
 

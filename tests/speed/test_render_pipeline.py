@@ -158,7 +158,9 @@ def test_the_stack_file_is_parsed_once_per_process_and_version(tmp_path, monkeyp
     assert len(loads) == 1
     path.write_text("config:\n  hardened-stack:a: 22\n")   # a new version: read again
     assert stackfile.read_yaml(path) == {"config": {"hardened-stack:a": 22}}
-    assert len(loads) == 2
+    path.write_text("config:\n  hardened-stack:a: 33\n")   # the same size, at once: still a new content
+    assert stackfile.read_yaml(path) == {"config": {"hardened-stack:a": 33}}
+    assert len(loads) == 3
 
 
 def test_registrations_go_without_a_stack_trace_only_while_the_program_runs():
@@ -238,3 +240,26 @@ def test_the_gil_is_handed_over_in_short_turns_only_while_the_program_runs():
     with render.short_gil_turns():
         assert sys.getswitchinterval() == min(before, render.RENDER_SWITCH_INTERVAL) < 0.005
     assert sys.getswitchinterval() == before
+
+
+def test_one_default_provider_however_many_registrations_race_for_it(monkeypatch):
+    """Registrations reach the mock monitor on the SDK's executor threads; the engine registers a
+    package's default provider once (pulumi pkg/resource/deploy/providers/registry.go). The GIL's
+    short turns during a render made the race visible: two records for one provider. Making the
+    provider's record slow to build widens the window."""
+    import time
+
+    import pulumi_aws as aws
+
+    real = engine.default_provider
+    monkeypatch.setattr(engine, "default_provider", lambda *a, **k: time.sleep(0.05) or real(*a, **k))
+
+    def program():
+        for i in range(60):
+            aws.s3.BucketV2(f"b{i}")
+
+    for _ in range(2):
+        records = render.run_program("prod", program=program)
+        defaults = [r.urn for r in records if r.type == "pulumi:providers:aws"]
+        assert len(defaults) == 1, defaults
+        assert sum(r.type == "aws:s3/bucketV2:BucketV2" for r in records) == 60
