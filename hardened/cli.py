@@ -73,7 +73,8 @@ def _friendlier(message: str) -> str:
                            + ", ".join(SUBCOMMANDS))
 
 
-def _command(argv: list[str]) -> Optional[str]:
+def command_of(argv: list[str]) -> Optional[str]:
+    """The subcommand *argv* names (its first word that is no option), if any."""
     return next((a for a in argv if not a.startswith("-")), None)
 
 
@@ -111,9 +112,9 @@ def _subparser(parser: argparse.ArgumentParser, name: str) -> Optional[argparse.
 def main(argv: Optional[list[str]] = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     try:
-        parser = build_parser(_command(argv) or "")
+        parser = build_parser(command_of(argv) or "")
     except ImportError as e:
-        sys.stderr.write(f"{_command(argv) or 'hardened'}: error: a dependency is missing ({e}); install them with "
+        sys.stderr.write(f"{command_of(argv) or 'hardened'}: error: a dependency is missing ({e}); install them with "
                          "`pip install -r requirements.txt` (or `make setup`)\n")
         return EXIT_ERROR
     args, extras = parser.parse_known_args(argv)

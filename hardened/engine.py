@@ -50,6 +50,7 @@ import re
 import sys
 import tempfile
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Optional
@@ -587,24 +588,102 @@ def _enabled_subcharts(metadata: Mapping[str, Any], values: Mapping[str, Any]) -
 #: comment on the same line (``---# Source``), which a YAML stream parser would reject. The same
 #: split points as ``(?:^|\s*\n)---\s*`` (a part keeps its trailing whitespace, which YAML
 #: ignores) without rescanning every run of indentation: that form took 40% of a chart render.
-_HELM_SEPARATOR = re.compile(r"(?:^|\n)---\s*")
+#: That is ``(?:^|\n)---\s*``, kept here as a pattern with a literal head (the regex engine finds
+#: it by a fast scan instead of trying the alternation at every character) and its form at the start.
+_HELM_SEPARATOR = re.compile(r"\n---\s*")
+_HELM_SEPARATOR_AT_START = re.compile(r"---\s*")
+
+
+def split_manifests(text: str) -> list[str]:
+    """*text* split as ``re.split(r"(?:^|\n)---\s*", text)`` splits it: the same parts (tests/speed
+    compare the two), ten times faster on a chart's CRDs."""
+    head = _HELM_SEPARATOR_AT_START.match(text)
+    if head is None:
+        return _HELM_SEPARATOR.split(text)
+    return ["", *_HELM_SEPARATOR.split(text[head.end():])]
+
+
+try:  # the C-speed JSON codec (pinned in requirements.txt); the standard library's otherwise
+    import orjson as _orjson
+except ImportError:  # pragma: no cover
+    _orjson = None  # type: ignore[assignment]
+
+
+#: Twenty digits in a row: perhaps an integer beyond 64 bits, which orjson would make a float.
+_LONG_NUMBER = re.compile(r"\d{20}")
+
+
+def json_loads(text: str) -> Any:
+    """``json.loads(text)``: the same objects, decoded by orjson where it decodes them alike (not
+    an integer beyond 64 bits; what it refuses, a lone surrogate escape, goes to ``json`` too)."""
+    if _orjson is not None and not _LONG_NUMBER.search(text):
+        try:
+            return _orjson.loads(text)
+        except _orjson.JSONDecodeError:
+            pass
+    return json.loads(text)
+
+
+def _frozen(objects: Any) -> tuple[str, bytes | str]:
+    """*objects* as JSON for :func:`_thawed`: a copy that later changes to *objects* leave alone."""
+    if _orjson is not None:
+        try:
+            return "orjson", _orjson.dumps(objects)
+        except TypeError:  # a key that is no string, an integer beyond 64 bits: json keeps them
+            pass
+    return "json", json.dumps(objects)
+
+
+def _thawed(frozen: tuple[str, bytes | str]) -> Any:
+    return _orjson.loads(frozen[1]) if frozen[0] == "orjson" else json.loads(frozen[1])
+
+
+def _decode(part: str, source: str) -> Any:
+    """One document as ``helm_python.values_from_yaml`` decodes it (the SDK's YAML-to-JSON)."""
+    from helm_python import _native
+
+    try:
+        return json_loads(_native.call_string("helm_values_from_yaml", part))
+    except Exception as e:  # noqa: BLE001 - HelmValuesError: name the template
+        raise ChartError(f"{source}: the chart rendered invalid YAML: {e}") from None
+
 
 def _documents(text: str, source: str) -> Iterable[dict]:
     """The objects of one rendered template, split as Helm splits a manifest and decoded by the
     Go YAML-to-JSON conversion the provider's decoder uses (sigs.k8s.io/yaml, through the SDK's
     ``values_from_yaml``): YAML 1.1 scalars read as Kubernetes reads them, and three times faster
     than libyaml on the large CRDs."""
-    import helm_python
-
-    for part in _HELM_SEPARATOR.split(text):
+    for part in split_manifests(text):
         if not part.strip():
             continue
-        try:
-            doc = helm_python.values_from_yaml(part)
-        except Exception as e:  # noqa: BLE001 - HelmValuesError: name the template
-            raise ChartError(f"{source}: the chart rendered invalid YAML: {e}") from None
+        doc = _decode(part, source)
         if isinstance(doc, dict) and doc:
             yield doc
+
+
+_DECODERS: Optional[ThreadPoolExecutor] = None
+_DECODERS_LOCK = threading.Lock()
+
+
+def _documents_of(texts: list[tuple[str, str]]) -> list[list[dict]]:
+    """:func:`_documents` of each ``(text, source)``, the documents decoded two at a time (the
+    Go decoder releases the GIL; a chart's CRDs are most of a render's time): the same objects
+    in the same order, and the first invalid document in that order raises."""
+    global _DECODERS
+    parts = [(i, part, source) for i, (text, source) in enumerate(texts)
+             for part in split_manifests(text) if part.strip()]
+    if len(parts) < 4:
+        docs: Iterable[Any] = (_decode(part, source) for _, part, source in parts)
+    else:
+        with _DECODERS_LOCK:
+            if _DECODERS is None:
+                _DECODERS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="hardened-decode")
+        docs = _DECODERS.map(_decode, [part for _, part, _ in parts], [source for _, _, source in parts])
+    out: list[list[dict]] = [[] for _ in texts]
+    for (i, _, _), doc in zip(parts, docs):
+        if isinstance(doc, dict) and doc:
+            out[i].append(doc)
+    return out
 
 
 _HELM_LOCK = threading.Lock()
@@ -623,11 +702,26 @@ def _captured_stderr():
     except (OSError, ValueError):  # no real stderr (embedded): nothing to capture
         yield log
         return
+    # Python's own writes to sys.stderr go on to the terminal meanwhile: the program runs on while
+    # a worker renders its charts (render._make_mocks), and its warnings are no Helm output.
+    python_stderr, terminal = sys.stderr, None
+    try:
+        if python_stderr is not None and python_stderr.fileno() == 2:
+            terminal = open(saved, "w", buffering=1, encoding=python_stderr.encoding,  # noqa: SIM115
+                            errors=python_stderr.errors, closefd=False)
+            python_stderr.flush()
+            sys.stderr = terminal
+    except (AttributeError, OSError, ValueError):  # a stand-in without a file (pytest's capture)
+        terminal = None
     os.dup2(sink.fileno(), 2)
     try:
         yield log
     finally:
         os.dup2(saved, 2)
+        if terminal is not None:
+            if sys.stderr is terminal:
+                sys.stderr = python_stderr
+            terminal.close()
         os.close(saved)
         sink.seek(0)
         log.append(sink.read().decode("utf-8", "replace"))
@@ -644,7 +738,7 @@ def _helm_warnings(log: list[str]) -> list[str]:
 #: Renders of this process, by everything that decides them: a program rendered again (the tests
 #: render prod under many overrides, most of which leave a chart's values alone) reuses the chart's
 #: objects, kept as JSON so each caller gets its own copy.
-_RENDERS: "dict[tuple, tuple[str, list[str], list[str], list[str]]]" = {}
+_RENDERS: "dict[tuple, tuple[tuple[str, bytes | str], list[str], list[str], list[str]]]" = {}
 _RENDERS_MAX = 64
 
 
@@ -674,10 +768,10 @@ def render_chart(chart: str, version: str, *, release: str, namespace: str, valu
                                provider_namespace=provider_namespace)
         if len(_RENDERS) >= _RENDERS_MAX:
             _RENDERS.clear()
-        _RENDERS[key] = hit = (json.dumps(render.objects), render.hooks, render.unresolved_scopes,
+        _RENDERS[key] = hit = (_frozen(render.objects), render.hooks, render.unresolved_scopes,
                                render.helm_warnings)
     objects, hooks, unresolved, warnings = hit
-    return ChartRender(chart, version, release, namespace, json.loads(objects), list(hooks), list(unresolved),
+    return ChartRender(chart, version, release, namespace, _thawed(objects), list(hooks), list(unresolved),
                        list(warnings), unverified)
 
 
@@ -704,7 +798,7 @@ def _render_chart(directory: Path, chart: str, version: str, *, release: str, na
                 merged = loaded.merge_values(dict(values))
                 # Chart.render() takes no kube version; the native call it wraps does
                 # (helm-c-sdk render options: kube_version, api_versions).
-                rendered = json.loads(_native.call_string("helm_render", loaded._raw(), json.dumps(dict(values)),
+                rendered = json_loads(_native.call_string("helm_render", loaded._raw(), json.dumps(dict(values)),
                                                           json.dumps(options)))
                 crds = [] if skip_crds else loaded.crds
         except ChartError:
@@ -712,19 +806,22 @@ def _render_chart(directory: Path, chart: str, version: str, *, release: str, na
         except Exception as e:  # helm_python.HelmError and its kin: name the chart and the cause
             raise ChartError(f"Helm chart {chart} {version} (release {release}) failed to render: {e}") from None
     enabled = _enabled_subcharts(metadata, merged)
-    objects: list[dict] = []
+    texts: list[tuple[str, str]] = []
     for crd in crds:
         path = crd.get("filename") or crd.get("name") or ""
         parts = path.split("/")
         # <chart>/crds/x.yaml, or <chart>/charts/<subchart>/crds/x.yaml (only an enabled subchart's)
         if len(parts) > 3 and parts[1] == "charts" and parts[2] not in enabled:
             continue
-        objects.extend(_documents(crd.get("data") or "", path))
+        texts.append((crd.get("data") or "", path))
+    crd_texts = len(texts)
+    templates = [path for path in sorted(rendered) if is_manifest_template(path)]
+    texts.extend((rendered[path], path) for path in templates)
+    decoded = _documents_of(texts)
+    objects: list[dict] = [doc for docs in decoded[:crd_texts] for doc in docs]
     hooks: list[str] = []
-    for path in sorted(rendered):
-        if not is_manifest_template(path):
-            continue
-        for doc in _documents(rendered[path], path):
+    for docs in decoded[crd_texts:]:
+        for doc in docs:
             annotations = (doc.get("metadata") or {}).get("annotations") or {}
             if HOOK_ANNOTATION in annotations:
                 hooks.append(f"{doc.get('kind')} {(doc.get('metadata') or {}).get('name')} "
@@ -815,10 +912,13 @@ def api_versions(kube_version: str) -> list[str]:
     if hit is not None:
         return hit
     found: set[str] = set()
-    try:
-        import kubernetes_validate
+    try:  # its folder only: importing the package would import jsonschema, which this does not use
+        from importlib.util import find_spec
 
-        schemas = Path(kubernetes_validate.__file__).parent / "kubernetes-json-schema" / f"{key}-local-strict"
+        spec = find_spec("kubernetes_validate")
+        if spec is None or not spec.submodule_search_locations:
+            raise ImportError("kubernetes_validate")
+        schemas = Path(list(spec.submodule_search_locations)[0]) / "kubernetes-json-schema" / f"{key}-local-strict"
         defs = json.loads((schemas / "_definitions.json").read_text())
         defs = defs.get("$defs") or defs.get("definitions") or {}
     except (ImportError, OSError, ValueError):
@@ -851,7 +951,15 @@ def read_config_file(file: str, namespace: str = "default",
     """The objects of a ``yaml/v2:ConfigFile`` (``Parse`` then ``Normalize``): a local path as
     it is, a release URL from the manifest cache (no network here), verified against charts.lock
     (why it could not be verified is appended to *unverified*)."""
-    files: list[Path]
+    def decode(files: list[Path]) -> dict[str, list[dict]]:
+        texts = []
+        for path in files:
+            try:
+                texts.append((path.read_text(encoding="utf-8"), str(path)))
+            except OSError as e:
+                raise ChartError(f"{file}: cannot read {path}: {e.strerror or e}") from None
+        return dict(zip((source for _, source in texts), _documents_of(texts)))
+
     for pattern, folder in MANIFEST_SOURCES:
         match = pattern.match(file)
         if match:
@@ -863,8 +971,11 @@ def read_config_file(file: str, namespace: str = "default",
                                  f"{MANIFEST_CACHE_ENV} at a folder that holds it")
             from .lockfile import LockError, verify_manifests
 
+            decoded = decode(files)   # decoded once: the lock's digest hashes these same objects
             try:
-                note = verify_manifests(directory.name, directory, _documents)
+                note = verify_manifests(directory.name, directory,
+                                        lambda text, source: decoded[source] if source in decoded
+                                        else _documents(text, source))
             except LockError as e:
                 raise ChartError(str(e)) from None
             if note and unverified is not None:
@@ -874,13 +985,8 @@ def read_config_file(file: str, namespace: str = "default",
         if "://" in file:
             raise ChartError(f"{file}: no offline copy is known for this URL (known: "
                              f"{', '.join(p.pattern for p, _ in MANIFEST_SOURCES)})")
-        files = [Path(file)]
-    objects: list[dict] = []
-    for path in files:
-        try:
-            objects.extend(_documents(path.read_text(encoding="utf-8"), str(path)))
-        except OSError as e:
-            raise ChartError(f"{file}: cannot read {path}: {e.strerror or e}") from None
+        decoded = decode([Path(file)])
+    objects = [o for docs in decoded.values() for o in docs]
     return normalize_objects(objects, namespace, provider_namespace)
 
 

@@ -33,7 +33,7 @@ from typing import Any, Callable, Iterable, Optional
 
 import yaml
 
-from .stackfile import REPO_ROOT
+from .stackfile import REPO_ROOT, read_yaml
 
 LOCK_NAME = "charts.lock"
 #: Environment variable naming another charts.lock (tests, a fork with its own lock).
@@ -126,7 +126,7 @@ class Lock:
         manifests: dict[str, ManifestPin] = {}
         if path.is_file():
             try:
-                doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+                doc = read_yaml(path) or {}
                 for c in doc.get("charts") or []:
                     pin = ChartPin(str(c["name"]), str(c["version"]), str(c.get("repository", "")), str(c["digest"]))
                     charts[(pin.name, pin.version)] = pin
@@ -183,6 +183,24 @@ def verify_chart(name: str, version: str, directory: Path, lock: Optional[Lock] 
     if found != pin.digest:
         raise LockError(chart_mismatch(name, version, directory, found, pin.digest, lock.path))
     return None
+
+
+def prime_chart_digests(cache: Path, lock: Optional[Lock] = None) -> None:
+    """Hash the cached folder of every chart *lock* names, ahead of its render (``render`` does
+    it while the program starts, before the first chart is registered). Only the memo of
+    :func:`verify_chart` is filled: each chart is still compared with the lock when it renders,
+    and an unreadable folder is left for that check to report."""
+    try:
+        lock = lock or Lock.load()
+    except LockError:
+        return
+    for name, version in sorted(lock.charts):
+        directory = cache / f"{name}-{version}"
+        if (directory / "Chart.yaml").is_file():
+            try:
+                _digest_once(directory, "chart", tree_digest)
+            except (LockError, OSError):
+                continue
 
 
 def verify_manifests(folder: str, directory: Path, documents: Callable[[str, str], Iterable[Any]],

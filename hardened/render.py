@@ -18,16 +18,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import hashlib
 import json
 import logging
 import os
+import pickle
 import runpy
 import shutil
+import subprocess
 import sys
+import threading
 import time
 import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator, Optional
@@ -35,7 +40,7 @@ from typing import Any, Callable, Iterable, Iterator, Optional
 import yaml
 
 from . import engine
-from .manifests import CachedScalarResolver
+from .serialise import _Dumper, _FastDumper, _json, _node, dump_yaml, serve  # noqa: F401 - render's API
 from .engine import ChartError, Registered
 
 from .stackfile import OFFLINE_SECRET_PLACEHOLDER, PROJECT, REPO_ROOT, RenderError, read_stack_config, stack_file
@@ -326,6 +331,22 @@ def _make_mocks(records: list[Registered], charts: Optional[ChartContext] = None
     from pulumi.runtime import mocks as m
 
     providers: dict[tuple[str, str], str] = {}
+    providers_lock = threading.Lock()
+    # A Chart's children are what the Kubernetes provider's Construct renders from the Chart's
+    # inputs alone: the program sees none of them (the Chart's state has no outputs), so the
+    # monitor answers the registration at once and one worker renders the Charts in the order
+    # they were registered (each sees the CRDs of those before it: ChartContext.installed_apis),
+    # while the program goes on; Helm's Go code releases the GIL. join_charts collects them.
+    expander = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hardened-charts")
+    if charts is not None:  # what the worker imports, imported here: no import races with the program
+        import helm_python  # noqa: F401
+        from components import imagelock  # noqa: F401
+        from . import lockfile
+
+        # what every chart's render needs whatever its values, made while the program starts
+        expander.submit(engine.api_versions, charts.kube_version or DEFAULT_KUBE_VERSION)
+        expander.submit(lockfile.prime_chart_digests, engine.chart_cache(charts.cache))
+    expansions: list[tuple[Registered, str, str, "Future[list[Registered]]"]] = []
 
     def provider_for(package: str, version: str, reference: str = "") -> str:
         """The URN of a custom resource's provider: its explicit one (a reference is
@@ -334,11 +355,12 @@ def _make_mocks(records: list[Registered], charts: Optional[ChartContext] = None
         if reference:
             return reference.rsplit("::", 1)[0] if reference.count("::") > 3 else reference
         key = (package, version)
-        if key not in providers:
-            record = engine.default_provider(stack, PROJECT, package, version, config or {}, secret_keys or ())
-            providers[key] = record.urn
-            records.append(record)
-        return providers[key]
+        with providers_lock:   # registrations arrive on the SDK's executor threads: one default provider each
+            if key not in providers:
+                record = engine.default_provider(stack, PROJECT, package, version, config or {}, secret_keys or ())
+                providers[key] = record.urn
+                records.append(record)
+            return providers[key]
 
     class Monitor(m.MockMonitor):
         def RegisterResource(self, request):  # noqa: N802 (gRPC name)
@@ -358,21 +380,51 @@ def _make_mocks(records: list[Registered], charts: Optional[ChartContext] = None
                                 options=_options(request))
             records.append(record)
             if request.type in engine.REMOTE_COMPONENTS and charts is not None:
+                # registered inside Construct with the Chart as parent, so under the provider the
+                # Chart was given (its providers map), else the default provider
+                explicit = request.providers.get("kubernetes", "") or request.provider
+                with providers_lock:   # the order of submission is the order of expansion
+                    expansions.append((record, request.version, explicit,
+                                       expander.submit(expand_chart, response.urn, request.type, request.name,
+                                                       plain(raw), charts)))
+            return response
+
+        def close(self) -> None:
+            """Stop the worker (a program that failed leaves its Charts unexpanded)."""
+            expander.shutdown(wait=True, cancel_futures=True)
+            expansions.clear()
+
+        def join_charts(self, prepare: Optional[Callable[[Registered], None]] = None) -> None:
+            """Wait for the Charts' expansions and put each one's children right after it, in
+            registration order. The Chart's state gets no outputs (nothing registers them): its
+            children, each naming the Chart as parent, are what the engine knows it deployed.
+            Meanwhile *prepare* is given each record once it is final: what the program
+            registered first, then each Chart's children as soon as they are expanded."""
+            if prepare is not None:
+                for record in list(records):
+                    prepare(record)
+            children_of: dict[int, list[Registered]] = {}
+            for record, version, explicit, future in expansions:
                 try:
-                    children = expand_chart(response.urn, request.type, request.name, plain(raw), charts)
+                    children = future.result()
                 except ChartError as e:
                     charts.errors.append(str(e))
                     children = []
-                # the Chart's state gets no outputs (nothing registers them): its children, each
-                # naming the Chart as parent, are what the engine knows it deployed
-                if children:  # registered inside Construct with the Chart as parent, so under the
-                    # provider the Chart was given (its providers map), else the default provider
-                    explicit = request.providers.get("kubernetes", "") or request.provider
-                    kubernetes = provider_for("kubernetes", request.version, explicit)
+                if children:
+                    kubernetes = provider_for("kubernetes", version, explicit)
                     for child in children:
                         child.provider = kubernetes
-                records.extend(children)
-            return response
+                        if prepare is not None:
+                            prepare(child)
+                    children_of[id(record)] = children
+            expander.shutdown(wait=True)
+            expansions.clear()
+            if children_of:
+                spliced: list[Registered] = []
+                for record in records:
+                    spliced.append(record)
+                    spliced.extend(children_of.get(id(record), ()))
+                records[:] = spliced
 
     class Mocks(m.Mocks):
         def new_resource(self, args):
@@ -412,14 +464,134 @@ class _ProgressHandler(logging.Handler):
         self.sink(f"warning: {message}" if record.levelno >= logging.WARNING else message)
 
 
+@contextlib.contextmanager
+def without_cyclic_gc() -> Iterator[None]:
+    """The cyclic garbage collector off meanwhile. A render allocates many long-lived objects (the
+    program's resources, outputs and futures, the records, the charts' objects): the collector
+    would rescan them again and again (it made large stacks superlinear, and took a tenth of a
+    prod render while the manifests were written). Reference counting still frees the rest."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+#: How long a thread holds the GIL while another waits for it, during a render (Python's default
+#: is 5 ms). The chart workers wait for it each time Helm's Go code returns, hundreds of times,
+#: while the program keeps it busy: at 5 ms the charts took twice as long next to the program.
+RENDER_SWITCH_INTERVAL = 0.0005
+
+
+@contextlib.contextmanager
+def short_gil_turns() -> Iterator[None]:
+    """:data:`RENDER_SWITCH_INTERVAL` meanwhile (``sys.setswitchinterval``), then the one before."""
+    before = sys.getswitchinterval()
+    sys.setswitchinterval(min(before, RENDER_SWITCH_INTERVAL))
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(before)
+
+
+_SDK_DEPENDENCIES = "_direct_computed_dependencies"   # resource_cycle_breaker._DEPENDENCIES_PROPERTY
+
+
+class _CycleCheck:
+    """The SDK's cycle check (pulumi ``sdk/python/lib/pulumi/runtime/resource_cycle_breaker.py``,
+    ``declare_dependency``: is the resource that takes a dependency already among the transitive
+    dependencies of the one it depends on?), same graph and same answers, searched from both
+    ends: forward through ``_direct_computed_dependencies`` and backward through the edges this
+    check recorded (every edge is declared through ``_add_dep``). A resource nothing depends on
+    yet, the rule while a program registers, is answered at once; else the smaller side is
+    walked. The SDK's ``_reachable`` walks every transitive dependency through a recursive
+    generator per level: a third of the program's time in a prod render."""
+
+    def __init__(self, add_dep: Callable[[Any, Any], None]):
+        self._add = add_dep
+        #: by resource id: the resources that depend on it ({id: resource})
+        self._dependents: dict[int, dict[int, Any]] = {}
+
+    def add_dep(self, from_resource: Any, to_resource: Any) -> None:
+        self._dependents.setdefault(id(to_resource), {})[id(from_resource)] = from_resource
+        self._add(from_resource, to_resource)
+
+    def reachable(self, from_resource: Any, to_resource: Any) -> bool:
+        if from_resource is to_resource:
+            return True
+        if id(to_resource) not in self._dependents:
+            return False
+        ahead, ahead_seen = [from_resource], {id(from_resource)}   # reached from from_resource
+        back, back_seen = [to_resource], {id(to_resource)}         # reaching to_resource
+        dependents = self._dependents
+        while ahead and back:
+            if len(ahead) <= len(back):
+                for dependency in getattr(ahead.pop(), _SDK_DEPENDENCIES, ()):
+                    if id(dependency) in back_seen:
+                        return True
+                    if id(dependency) not in ahead_seen:
+                        ahead_seen.add(id(dependency))
+                        ahead.append(dependency)
+            else:
+                for key, dependent in dependents.get(id(back.pop()), {}).items():
+                    if key in ahead_seen:
+                        return True
+                    if key not in back_seen:
+                        back_seen.add(key)
+                        back.append(dependent)
+        return False
+
+
+@contextlib.contextmanager
+def sdk_cycle_check() -> Iterator[None]:
+    """The SDK's dependency cycle check answered by :class:`_CycleCheck` meanwhile (the same
+    answers: tests/speed/test_render_pipeline.py compares them with the SDK's on random graphs)."""
+    from pulumi.runtime import resource_cycle_breaker as breaker
+
+    originals = (getattr(breaker, "_reachable", None), getattr(breaker, "_add_dep", None))
+    if None in originals or getattr(breaker, "_DEPENDENCIES_PROPERTY", None) != _SDK_DEPENDENCIES:
+        yield   # another SDK: its own check
+        return
+    check = _CycleCheck(originals[1])
+    breaker._reachable, breaker._add_dep = check.reachable, check.add_dep
+    try:
+        yield
+    finally:
+        breaker._reachable, breaker._add_dep = originals
+
+
+@contextlib.contextmanager
+def without_source_positions() -> Iterator[None]:
+    """Registrations without the stack trace the SDK walks for each one (pulumi
+    ``sdk/python/lib/pulumi/runtime/resource.py``, ``_get_stack_trace``: the engine shows where a
+    resource was declared). The mock monitor drops it and a render records no source position:
+    what is registered is the same, a tenth of the program's time less."""
+    from pulumi.runtime import resource as sdk_resource
+    from pulumi.runtime.proto import source_pb2
+
+    original = getattr(sdk_resource, "_get_stack_trace", None)
+    if original is None:
+        yield   # another SDK
+        return
+    sdk_resource._get_stack_trace = source_pb2.StackTrace
+    try:
+        yield
+    finally:
+        sdk_resource._get_stack_trace = original
+
+
 def run_program(stack: str = "prod", root: Path = REPO_ROOT, overrides: Optional[dict[str, Any]] = None,
                 progress: Optional[Callable[[str], None]] = None,
                 program: Optional[Callable[[], Any]] = None, preview: bool = False,
                 charts: Optional[ChartContext] = None, expand_charts: bool = True,
-                placeholders: Optional[dict[str, str]] = None) -> list[Registered]:
+                placeholders: Optional[dict[str, str]] = None,
+                prepare: Optional[Callable[[Registered], None]] = None) -> list[Registered]:
     """Run ``__main__.py`` (or *program*) under mocks with the stack's config; return what it
     registered, each Helm chart expanded into its children as the Kubernetes provider does
-    (*expand_charts* False records the Chart alone: the benchmarks' baseline).
+    (*expand_charts* False records the Chart alone: the benchmarks' baseline). *prepare* is
+    given each record once it is final, while the charts still render (``PreparedOutput.add``).
 
     With *preview*, every output the cloud provider computes (an ARN, an ID) is unknown, as in a
     first ``pulumi preview``. *charts* (made from the stack's config when omitted) collects the
@@ -468,17 +640,14 @@ def run_program(stack: str = "prod", root: Path = REPO_ROOT, overrides: Optional
             if added:
                 sys.path.remove(str(root))
 
-    # The program allocates many long-lived objects (resources, outputs, futures): the cyclic
-    # collector would rescan them again and again, which made large stacks superlinear.
-    gc_was_enabled = gc.isenabled()
-    gc.disable()
     try:
-        loop.run_until_complete(run_pulumi_func(body))
+        with without_cyclic_gc(), sdk_cycle_check(), without_source_positions(), short_gil_turns():
+            loop.run_until_complete(run_pulumi_func(body))
+            monitor.join_charts(prepare)
     finally:
+        monitor.close()
         loop.close()
         asyncio.set_event_loop(None)
-        if gc_was_enabled:
-            gc.enable()
     if charts.errors:
         raise RenderError("\n".join(charts.errors))
     return records
@@ -520,93 +689,183 @@ def manifest_path(inputs: dict[str, Any]) -> str:
     return f"manifests/{namespace}/{prefix}-{name}.yaml"
 
 
-try:  # libyaml: chart CRDs are large; the pure-Python emitter took most of a render
-    from yaml import CSafeDumper as _Dumper
-except ImportError:  # pragma: no cover
-    from yaml import SafeDumper as _Dumper  # type: ignore[assignment]
-
-
-_TAGS = {str: "tag:yaml.org,2002:str", int: "tag:yaml.org,2002:int", bool: "tag:yaml.org,2002:bool",
-         type(None): "tag:yaml.org,2002:null"}
-_MAP_TAG, _SEQ_TAG = "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"
-
-
-class _Shared(Exception):
-    """A container met twice: PyYAML would write an anchor and an alias; its representer does it."""
-
-
-def _node(value: Any, seen: set[int]) -> yaml.Node:
-    """*value* as the node PyYAML's SafeRepresenter builds with ``sort_keys=True`` and
-    ``default_flow_style=False`` (block style, plain scalars resolved by the emitter), without
-    its per-value dispatch and alias bookkeeping: the representer took a third of a render."""
-    cls = value.__class__
-    if cls is str:
-        return yaml.ScalarNode(_TAGS[str], value)
-    if cls is dict:
-        if id(value) in seen:
-            raise _Shared
-        seen.add(id(value))
-        items = sorted(value.items()) if all(k.__class__ is str for k in value) else None
-        if items is None:
-            raise _Shared  # non-string keys: the representer's own ordering rules
-        return yaml.MappingNode(_MAP_TAG, [(yaml.ScalarNode(_TAGS[str], k), _node(v, seen)) for k, v in items],
-                                flow_style=False)
-    if cls is list:
-        if id(value) in seen:
-            raise _Shared
-        seen.add(id(value))
-        return yaml.SequenceNode(_SEQ_TAG, [_node(v, seen) for v in value], flow_style=False)
-    if cls is bool:
-        return yaml.ScalarNode(_TAGS[bool], "true" if value else "false")
-    if cls is int:
-        return yaml.ScalarNode(_TAGS[int], str(value))
-    if value is None:
-        return yaml.ScalarNode(_TAGS[type(None)], "null")
-    raise _Shared  # floats and anything else: the representer's rules
-
-
-def dump_yaml(obj: Any) -> str:
-    """*obj* as YAML, byte for byte what ``yaml.dump(obj, Dumper=CSafeDumper, sort_keys=True,
-    default_flow_style=False, allow_unicode=True, width=120)`` writes (tests/speed check it on
-    every rendered manifest), through a direct node builder and the C emitter."""
-    try:
-        node = _node(obj, set())
-    except _Shared:
-        return yaml.dump(obj, Dumper=_Dumper, sort_keys=True, default_flow_style=False, allow_unicode=True,
-                         width=120)
-    return yaml.serialize(node, Dumper=_FastDumper, allow_unicode=True, width=120)
-
-
-class _FastDumper(CachedScalarResolver, _Dumper):  # type: ignore[misc, valid-type]
-    """The emitter asks the resolver twice per scalar whether its plain form reads back as the
-    same tag: the answers are cached (keys and values repeat across objects), and the path
-    resolvers, which this dumper has none of, are skipped."""
-
-    _resolved: dict = {}  # its own cache: a dumper's implicit flags are not a loader's
-
-    def descend_resolver(self, current_node, current_index):  # noqa: D102
-        return None
-
-    def ascend_resolver(self):  # noqa: D102
-        return None
-
-
-def resources_json(document: dict[str, Any]) -> str:
+def resources_json(document: dict[str, Any], lines: Optional[list[str]] = None) -> str:
     """resources.json: one resource a line, keys sorted (the C encoder: an indented dump of the
-    charts' CRDs took seconds), so a resource's line is still where its URN is."""
+    charts' CRDs took seconds), so a resource's line is still where its URN is. *lines*: each
+    resource's line, when the caller has them already."""
     head = {k: v for k, v in document.items() if k != "resources"}
-    lines = [json.dumps(entry, sort_keys=True, ensure_ascii=False) for entry in document["resources"]]
+    if lines is None:
+        lines = [_json(entry) for entry in document["resources"]]
     body = ",\n".join(f"    {line}" for line in lines)
     return (json.dumps(head, sort_keys=True, ensure_ascii=False)[:-1] + ', "resources": [\n' + body + "\n]}\n")
 
 
-def write_output(records: list[Registered], out: Path, stack: str) -> dict[str, Any]:
-    """Write manifests and resources.json into *out* (replacing what a previous render left)."""
+class PreparedOutput:
+    """What :func:`write_output` writes for a record (its manifest's text and the JSON of its
+    inputs), made ahead of the write: ``render`` makes it while the charts still render
+    (``run_program(prepare=...)``), which keeps the serialisation off the end of the render.
+
+    With *process*, a child process serialises (:class:`_Serialiser`): the YAML emitter is the
+    render's largest piece of Python after the program, and another process runs it on another
+    core, without this one's GIL. When the write comes, this process serialises from the last
+    record back what the child has not answered yet, and stops the child where they meet (so a
+    busy machine, where the child gets no core of its own, costs no more than serialising here)."""
+
+    def __init__(self, process: bool = False) -> None:
+        self._by_id: dict[int, tuple[Registered, Optional[str], Optional[str]]] = {}
+        self._child = _Serialiser.start() if process else None
+
+    def add(self, record: Registered) -> None:
+        """Serialise *record* (now, or in the child): its inputs are final (nothing changes a
+        record once registered)."""
+        if self._child is not None:
+            self._by_id[id(record)] = (record, None, None)
+            self._child.submit(id(record), record)
+            return
+        self._by_id[id(record)] = (record, *self._serialised(record))
+
+    def get(self, record: Registered) -> Optional[tuple[Optional[str], str]]:
+        if self._child is not None:
+            self._collect()
+        hit = self._by_id.get(id(record))
+        if hit is None or hit[0] is not record or hit[2] is None:
+            return None
+        return hit[1], hit[2]
+
+    def close(self) -> None:
+        """Stop the child, if any (a render that failed)."""
+        if self._child is not None:
+            self._child.stop()
+            self._child = None
+
+    @staticmethod
+    def _serialised(record: Registered) -> tuple[Optional[str], str]:
+        return (dump_yaml(record.inputs) if record.is_kubernetes_object else None), _json(record.inputs)
+
+    def _collect(self) -> None:
+        child, self._child = self._child, None
+        answers = child.answers   # filled by the child in the order the records were sent
+        for key in reversed(child.sent):
+            if key in answers:   # the child got this far: it answered every record before it
+                break
+            record = self._by_id[key][0]
+            self._by_id[key] = (record, *self._serialised(record))
+        for key, (text, inputs_json) in child.stop().items():
+            hit = self._by_id.get(key)
+            if hit is not None and hit[2] is None:
+                self._by_id[key] = (hit[0], text, inputs_json)
+
+
+#: What the child of :class:`_Serialiser` runs.
+_SERIALISER = "import sys; from hardened.serialise import serve; sys.exit(serve())"
+
+
+class _Serialiser:
+    """A child process (``python -c _SERIALISER``) that answers each record sent to it, in
+    length-prefixed pickles over its stdin and stdout, with the YAML of its manifest and the JSON
+    of its inputs (:func:`hardened.serialise.serve`), in the order they were sent. A thread here
+    sends (the render never waits on the pipe) and another reads the answers as they come."""
+
+    def __init__(self, proc: "subprocess.Popen[bytes]"):
+        import queue
+
+        self._proc = proc
+        self.sent: list[int] = []                       # keys, in the order they were submitted
+        self.answers: dict[int, tuple[Optional[str], str]] = {}
+        self._outbox: "queue.SimpleQueue[Optional[tuple[int, Registered]]]" = queue.SimpleQueue()
+        self._stopped = False
+        self._sender = threading.Thread(target=self._send, name="hardened-serialiser-send", daemon=True)
+        self._reader = threading.Thread(target=self._read, name="hardened-serialiser-read", daemon=True)
+        self._sender.start()
+        self._reader.start()
+
+    @classmethod
+    def start(cls) -> "Optional[_Serialiser]":
+        if not sys.executable:
+            return None
+        package_root = str(Path(__file__).resolve().parent.parent)
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
+        try:
+            proc = subprocess.Popen([sys.executable, "-c", _SERIALISER], stdin=subprocess.PIPE,
+                                    stdout=subprocess.PIPE, env=env)
+        except OSError:
+            return None
+        return cls(proc)
+
+    def submit(self, key: int, record: Registered) -> None:
+        self.sent.append(key)
+        self._outbox.put((key, record))
+
+    def stop(self) -> dict[int, tuple[Optional[str], str]]:
+        """Stop the child (what it has not answered is left to the caller); its answers."""
+        self._stopped = True
+        self._outbox.put(None)
+        self._proc.kill()
+        self._proc.wait()
+        self._sender.join()
+        self._reader.join()
+        return self.answers
+
+    def _send(self) -> None:
+        pipe = self._proc.stdin
+        try:
+            while not self._stopped:
+                item = self._outbox.get()
+                if item is None:
+                    return
+                key, record = item
+                blob = pickle.dumps((key, record.inputs, record.is_kubernetes_object),
+                                    protocol=pickle.HIGHEST_PROTOCOL)
+                pipe.write(len(blob).to_bytes(8, "little") + blob)
+                pipe.flush()
+        except (OSError, ValueError):   # the child is gone: what it did not answer is serialised here
+            return
+        finally:
+            with contextlib.suppress(OSError, ValueError):
+                pipe.close()
+
+    def _read(self) -> None:
+        out = self._proc.stdout
+        try:
+            while True:
+                head = out.read(8)
+                if len(head) < 8:
+                    return
+                size = int.from_bytes(head, "little")
+                blob = out.read(size)
+                if len(blob) < size:
+                    return
+                key, text, inputs_json = pickle.loads(blob)
+                self.answers[key] = (text, inputs_json)
+        except (OSError, ValueError, pickle.UnpicklingError):   # an answer cut short: serialised here
+            return
+        finally:
+            out.close()
+
+
+def _entry_line(entry: dict[str, Any], inputs_json: str) -> str:
+    """``json.dumps(entry, sort_keys=True, ensure_ascii=False)`` with the JSON of its inputs made
+    before: the encoder writes a mapping as its sorted ``key: value`` pairs, each value alike."""
+    return "{" + ", ".join(f"{_json(k)}: {inputs_json if k == 'inputs' else _json(v)}"
+                           for k, v in sorted(entry.items())) + "}"
+
+
+def write_output(records: list[Registered], out: Path, stack: str,
+                 prepared: Optional[PreparedOutput] = None) -> dict[str, Any]:
+    """Write manifests and resources.json into *out* (replacing what a previous render left);
+    *prepared* holds what was serialised already."""
+    with without_cyclic_gc():
+        return _write_output(records, out, stack, prepared or PreparedOutput())
+
+
+def _write_output(records: list[Registered], out: Path, stack: str, prepared: PreparedOutput) -> dict[str, Any]:
     if (out / "manifests").exists():
         shutil.rmtree(out / "manifests")
     out.mkdir(parents=True, exist_ok=True)
     entries = []
+    lines = []
     written: dict[str, str] = {}
+    folders: set[Path] = set()
     # providers first: the engine registers a default provider before the resources that use it
     for rec in sorted(records, key=lambda r: (not r.type.startswith("pulumi:providers:"), r.urn)):
         entry: dict[str, Any] = {"urn": rec.urn, "type": rec.type, "name": rec.name, "parent": rec.parent,
@@ -621,21 +880,25 @@ def write_output(records: list[Registered], out: Path, stack: str) -> dict[str, 
             entry["propertyDependencies"] = rec.property_dependencies
         if rec.options:
             entry["options"] = rec.options
+        made = prepared.get(rec)
         if rec.is_kubernetes_object:
             rel = manifest_path(rec.inputs)
             if rel in written:
                 raise RenderError(f"two resources render to {rel}: {written[rel]} and {rec.urn}")
             written[rel] = rec.urn
             target = out / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            text = dump_yaml(rec.inputs)
+            if target.parent not in folders:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                folders.add(target.parent)
+            text = made[0] if made is not None and made[0] is not None else dump_yaml(rec.inputs)
             target.write_text(text)
             entry["manifest"] = rel
             # check compares it with the file, and says so when the manifest was edited after render
             entry["manifestSha256"] = hashlib.sha256(text.encode("utf-8")).hexdigest()
         entries.append(entry)
+        lines.append(_entry_line(entry, made[1]) if made is not None else _json(entry))
     document = {"project": PROJECT, "stack": stack, "resources": entries}
-    (out / "resources.json").write_text(resources_json(document))
+    (out / "resources.json").write_text(resources_json(document, lines))
     return {"resources": len(entries), "manifests": len(written)}
 
 
@@ -701,6 +964,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    with without_cyclic_gc():  # the whole command: the program's modules load in it too
+        prepared = PreparedOutput(process=True)   # its child starts while this one reads the stack
+        try:
+            return _run(args, prepared)
+        finally:
+            prepared.close()
+
+
+def _run(args: argparse.Namespace, prepared: PreparedOutput) -> int:
     from . import policyconfig
 
     root = Path(args.root)
@@ -726,8 +998,8 @@ def run(args: argparse.Namespace) -> int:
     # unwritable --out) reach the CLI's one handler: `render: error: ...`, exit 2.
     records = run_program(args.stack, root, progress=say, preview=getattr(args, "preview", False),
                           charts=charts, expand_charts=not getattr(args, "no_charts", False),
-                          placeholders=placeholders)
-    counts = write_output(records, out, args.stack)
+                          placeholders=placeholders, prepare=prepared.add)
+    counts = write_output(records, out, args.stack, prepared)
     policyconfig.write(out, policyconfig.stack_policy_config(args.stack, root))
     # The ledger of opt-outs (issue 27.2): every setting that weakens a secure default, shown always.
     from .ledger import ledger_json, ledger_lines, stack_ledger
@@ -776,4 +1048,7 @@ def main(argv: Optional[list[str]] = None) -> int:
 
 if __name__ == "__main__":
     os.environ.setdefault("PYTHONHASHSEED", "0")
-    sys.exit(main())
+    gc.disable()   # as ``python -m hardened render`` (hardened/__main__.py)
+    status = main()
+    gc.freeze()
+    sys.exit(status)

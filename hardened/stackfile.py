@@ -4,6 +4,7 @@ so none of them imports another to get it).
 """
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any, Optional
@@ -15,6 +16,29 @@ PROJECT = "hardened-stack"
 #: What a ``secure:`` value (or a required secret the file lacks) becomes offline: a marked
 #: placeholder that stays a Pulumi secret.
 OFFLINE_SECRET_PLACEHOLDER = "offline-placeholder-secret"
+
+try:  # libyaml: the same documents as yaml.safe_load, parsed in C
+    from yaml import CSafeLoader as _SafeLoader
+except ImportError:  # pragma: no cover
+    from yaml import SafeLoader as _SafeLoader  # type: ignore[assignment]
+
+_PARSED: dict[str, tuple[bytes, Any]] = {}
+
+
+def read_yaml(path: Path) -> Any:
+    """The document of the YAML file *path*, as ``yaml.safe_load`` reads it, parsed once per
+    process and content of the file (a render reads the stack file and charts.lock several
+    times; reading and hashing them is a hundredth of parsing them). Callers copy what they
+    change. Raises ``OSError`` and ``yaml.YAMLError``."""
+    data = path.read_bytes()
+    digest = hashlib.sha256(data).digest()
+    key = str(path.resolve())
+    hit = _PARSED.get(key)
+    if hit is not None and hit[0] == digest:
+        return hit[1]
+    document = yaml.load(data, Loader=_SafeLoader)  # noqa: S506 - a safe loader
+    _PARSED[key] = (digest, document)
+    return document
 
 
 class RenderError(Exception):
@@ -37,7 +61,7 @@ def read_stack_config(stack: str, root: Path = REPO_ROOT,
         choices = sorted(p.name for p in root.glob("Pulumi.*.yaml") if p.name != "Pulumi.yaml")
         raise RenderError(f"no stack file {path.name} in {root}; stacks here: {', '.join(choices) or 'none'}")
     try:
-        doc = yaml.safe_load(path.read_text()) or {}
+        doc = read_yaml(path) or {}
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f"{path.name}:{mark.line + 1}:{mark.column + 1}" if mark else path.name

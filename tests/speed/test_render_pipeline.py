@@ -1,0 +1,265 @@
+"""How render keeps near the SDK import floor without changing a byte of what it writes (issue 26):
+the Charts expanded by background workers in registration order while the program runs, the
+manifests serialised while the charts still render, the SDK's cycle check answered by a loop,
+Helm's separator found by a fast scan, a chart's documents decoded two at a time, and the stack
+file and charts.lock parsed once per process. Each is checked against the way it replaced."""
+from __future__ import annotations
+
+import random
+import re
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from hardened import engine, render, stackfile
+from tests import rendercache
+from tests.engine.test_engine import CHART
+
+HELM_SEPARATOR = r"(?:^|\n)---\s*"   # the pattern split_manifests replaced
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(["-", "---", "\n", "\n---", " ", "\t", "\r", "\x0b", "\x85", "\xa0", "\u2028",
+                                 "a", "#"]), max_size=20).map("".join))
+def test_split_manifests_splits_as_the_separator_pattern(text):
+    assert engine.split_manifests(text) == re.split(HELM_SEPARATOR, text)
+
+
+def test_split_manifests_splits_the_cached_charts_as_the_separator_pattern():
+    texts = [p.read_text(encoding="utf-8") for p in sorted(engine.chart_cache().glob("*/**/*.yaml"))[:400]]
+    assert texts, f"no chart in {engine.chart_cache()}"
+    for text in texts:
+        assert engine.split_manifests(text) == re.split(HELM_SEPARATOR, text)
+
+
+def test_documents_are_decoded_in_order_and_the_first_invalid_one_is_named():
+    texts = [("a: 1\n---\nb: [1, 2]\n", "one"), ("---\nc: {d: e}\n---\n\n", "two"), ("f: yes\n---\ng: 010\n", "three")]
+    assert engine._documents_of(texts) == [list(engine._documents(t, s)) for t, s in texts]
+    assert [len(docs) for docs in engine._documents_of(texts)] == [2, 1, 2]
+    broken = texts + [("h: [", "first-bad"), ("i: 1", "fine"), ("j: {", "second-bad")]
+    with pytest.raises(engine.ChartError, match="^first-bad: the chart rendered invalid YAML"):
+        engine._documents_of(broken)
+
+
+class _Node:
+    """A stand-in for a Resource: the cycle breaker only sets and reads an attribute on it."""
+
+
+def test_the_cycle_check_answers_as_the_sdks_on_random_graphs():
+    """pulumi sdk/python/lib/pulumi/runtime/resource_cycle_breaker.py, declare_dependency: the same
+    answer (a cycle refused, anything else recorded) and the same recorded graph, including the
+    graphs where a resource is depended on before its own dependencies are declared."""
+    from pulumi.runtime import resource_cycle_breaker as breaker
+
+    rng = random.Random(26)
+    refused = 0
+    for _ in range(300):
+        n = rng.randint(1, 10)
+        theirs, ours = [_Node() for _ in range(n)], [_Node() for _ in range(n)]
+        ops = [(rng.randrange(n), rng.randrange(n)) for _ in range(rng.randint(1, 30))]
+        expected = [breaker.declare_dependency(theirs[a], theirs[b]) for a, b in ops]
+        with render.sdk_cycle_check():
+            assert isinstance(breaker._reachable.__self__, render._CycleCheck)   # ours is in place
+            got = [breaker.declare_dependency(ours[a], ours[b]) for a, b in ops]
+        assert got == expected
+        refused += expected.count(False)
+        edges = [{theirs.index(d) for d in breaker._deps(x)} for x in theirs]
+        assert edges == [{ours.index(d) for d in breaker._deps(x)} for x in ours]
+    assert refused > 50   # the graphs had cycles to refuse
+    assert breaker._reachable.__module__ == breaker.__name__   # restored
+
+
+@pytest.mark.parametrize("process", [False, True], ids=["here", "child-process"])
+def test_what_is_prepared_during_the_render_is_what_write_output_writes(tmp_path, process):
+    records = rendercache.cached_run_program("prod")
+    render.write_output(records, tmp_path / "plain", "prod")
+    prepared = render.PreparedOutput(process=process)
+    assert (prepared._child is not None) == process
+    for record in records:
+        prepared.add(record)
+    render.write_output(records, tmp_path / "prepared", "prod", prepared)
+    assert all(prepared.get(r) is not None for r in records)   # nothing was left to serialise at write time
+    if process:   # the child answered from the front, this process from the back
+        assert prepared._child is None
+    plain = sorted(p.relative_to(tmp_path / "plain") for p in (tmp_path / "plain").rglob("*") if p.is_file())
+    assert len(plain) > 400
+    assert plain == sorted(p.relative_to(tmp_path / "prepared") for p in (tmp_path / "prepared").rglob("*")
+                           if p.is_file())
+    for rel in plain:
+        assert (tmp_path / "plain" / rel).read_bytes() == (tmp_path / "prepared" / rel).read_bytes(), rel
+
+
+def test_a_record_prepared_for_another_list_is_not_taken(tmp_path):
+    record = render.Registered("urn:pulumi:prod::hardened-stack::kubernetes:core/v1:ConfigMap::a",
+                               "kubernetes:core/v1:ConfigMap", "a", "", True,
+                               {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}})
+    prepared = render.PreparedOutput()
+    prepared.add(record)
+    twin = render.Registered(**{**record.__dict__, "inputs": {**record.inputs, "data": {"k": "v"}}})
+    assert prepared.get(record) is not None and prepared.get(twin) is None
+    render.write_output([twin], tmp_path, "prod", prepared)
+    assert "k: v" in (tmp_path / "manifests/_cluster/configmap-a.yaml").read_text()
+
+
+@pytest.fixture(scope="module")
+def demo_cache(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("charts")
+    for rel, text in CHART.items():
+        path = root / "demo-1.2.3" / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return root
+
+
+def test_charts_expand_in_registration_order_while_the_program_runs_on(demo_cache):
+    """The second Chart depends on the first, so it registers after it: it sees the CRDs the
+    first installs (pulumi-kubernetes helm/v4/chart.go, Construct, hands Helm the server's API
+    versions), and each Chart's children follow it in the records, as when a Chart's registration
+    waited for its expansion."""
+    import pulumi
+    from pulumi_kubernetes.helm.v4 import Chart
+
+    def program():
+        first = Chart("first", chart="demo", version="1.2.3", namespace="apps")
+        Chart("second", chart="demo", version="1.2.3", namespace="apps",
+              opts=pulumi.ResourceOptions(depends_on=[first]))
+
+    ctx = render.ChartContext(cache=str(demo_cache))
+    records = render.run_program("prod", program=program, charts=ctx)
+    charts = [i for i, r in enumerate(records) if r.type == engine.CHART_TOKEN]
+    assert [records[i].name for i in charts] == ["first", "second"]
+    for i in charts:
+        children = [r for r in records if r.parent == records[i].urn]
+        assert children and records[i + 1:i + 1 + len(children)] == children
+    served = {r.parent.rsplit("::", 1)[-1] for r in records if r.name.endswith("/widgets-served")}
+    assert served == {"second"}
+    assert "example.com/v1/Widget" in ctx.installed_apis
+
+
+def test_a_chart_that_cannot_render_fails_the_render_naming_it(demo_cache):
+    from pulumi_kubernetes.helm.v4 import Chart
+
+    def program():
+        Chart("missing", chart="demo", version="9.9.9", namespace="apps")
+
+    with pytest.raises(render.RenderError, match="demo 9.9.9"):
+        render.run_program("prod", program=program, charts=render.ChartContext(cache=str(demo_cache)))
+
+
+def test_the_stack_file_is_parsed_once_per_process_and_version(tmp_path, monkeypatch):
+    path = tmp_path / "Pulumi.s.yaml"
+    path.write_text("config:\n  hardened-stack:a: 1\n")
+    loads = []
+    real = stackfile.yaml.load
+    monkeypatch.setattr(stackfile.yaml, "load", lambda *a, **k: loads.append(a) or real(*a, **k))
+    for _ in range(3):
+        assert stackfile.read_yaml(path) == {"config": {"hardened-stack:a": 1}}
+    assert len(loads) == 1
+    path.write_text("config:\n  hardened-stack:a: 22\n")   # a new version: read again
+    assert stackfile.read_yaml(path) == {"config": {"hardened-stack:a": 22}}
+    path.write_text("config:\n  hardened-stack:a: 33\n")   # the same size, at once: still a new content
+    assert stackfile.read_yaml(path) == {"config": {"hardened-stack:a": 33}}
+    assert len(loads) == 3
+
+
+def test_registrations_go_without_a_stack_trace_only_while_the_program_runs():
+    """A render records no source position (the mock monitor drops the request's stack trace)."""
+    from pulumi.runtime import resource as sdk_resource
+
+    original = sdk_resource._get_stack_trace
+    with render.without_source_positions():
+        assert list(sdk_resource._get_stack_trace().frames) == []
+    assert sdk_resource._get_stack_trace is original
+
+
+@pytest.mark.parametrize("text", ['{"a": [1, 2.5, -0.0, 1e300, true, null, "\\u00e9"]}', '{"big": 123456789012345678901234567890}',
+                                  '{"lone": "\\ud800"}', '{"a": 1, "a": 2}', '[1E400]'],
+                         ids=["plain", "beyond-64-bits", "lone-surrogate", "duplicate-key", "overflow"])
+def test_chart_json_decodes_as_the_standard_library_does(text):
+    import json
+
+    assert repr(engine.json_loads(text)) == repr(json.loads(text))
+
+
+@pytest.mark.parametrize("objects", [[{"a": {"b": [1, 2.5, None, True, "x"]}}], [{"n": 2**70}], [{1: "int key"}]],
+                         ids=["plain", "beyond-64-bits", "int-key"])
+def test_a_cached_chart_render_is_an_independent_copy(objects):
+    import json
+
+    frozen = engine._frozen(objects)
+    objects[0]["changed"] = True
+    assert engine._thawed(frozen) == json.loads(json.dumps([{k: v for k, v in objects[0].items() if k != "changed"}]))
+
+
+def _configmap(name: str, **data: str) -> render.Registered:
+    return render.Registered(f"urn:pulumi:prod::hardened-stack::kubernetes:core/v1:ConfigMap::{name}",
+                             "kubernetes:core/v1:ConfigMap", name, "", True,
+                             {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": data})
+
+
+def test_the_serialiser_answers_each_record_with_its_yaml_and_json():
+    import io
+    import pickle
+
+    records = [_configmap("a", k="v"), _configmap("b", multi="x\ny", long="word " * 40),
+               render.Registered("urn:pulumi:prod::hardened-stack::aws:s3/bucketV2:BucketV2::b",
+                                 "aws:s3/bucketV2:BucketV2", "b", "", True, {"bucket": "b", "tags": {"z": 1}})]
+    source = io.BytesIO(b"".join(len(blob).to_bytes(8, "little") + blob for blob in
+                                 (pickle.dumps((i, r.inputs, r.is_kubernetes_object)) for i, r in enumerate(records))))
+    sink = io.BytesIO()
+    assert render.serve(source, sink) == 0
+    out, answers = sink.getvalue(), []
+    while out:
+        size = int.from_bytes(out[:8], "little")
+        answers.append(pickle.loads(out[8:8 + size]))
+        out = out[8 + size:]
+    assert answers == [(i, render.dump_yaml(r.inputs) if r.is_kubernetes_object else None, render._json(r.inputs))
+                       for i, r in enumerate(records)]
+
+
+def test_what_the_child_process_does_not_answer_is_serialised_here(tmp_path):
+    records = [_configmap(f"m{i}", k=str(i)) for i in range(5)]
+    prepared = render.PreparedOutput(process=True)
+    prepared.add(records[0])
+    prepared._child._proc.kill()   # the child dies: the records after it are serialised here
+    prepared._child._proc.wait()
+    for record in records[1:]:
+        prepared.add(record)
+    assert len(prepared._child.answers) <= 1
+    render.write_output(records, tmp_path / "prepared", "prod", prepared)
+    render.write_output(records, tmp_path / "plain", "prod")
+    for name in ("resources.json", *(f"manifests/_cluster/configmap-m{i}.yaml" for i in range(5))):
+        assert (tmp_path / "prepared" / name).read_bytes() == (tmp_path / "plain" / name).read_bytes()
+
+
+def test_the_gil_is_handed_over_in_short_turns_only_while_the_program_runs():
+    import sys
+
+    before = sys.getswitchinterval()
+    with render.short_gil_turns():
+        assert sys.getswitchinterval() == min(before, render.RENDER_SWITCH_INTERVAL) < 0.005
+    assert sys.getswitchinterval() == before
+
+
+def test_one_default_provider_however_many_registrations_race_for_it(monkeypatch):
+    """Registrations reach the mock monitor on the SDK's executor threads; the engine registers a
+    package's default provider once (pulumi pkg/resource/deploy/providers/registry.go). The GIL's
+    short turns during a render made the race visible: two records for one provider. Making the
+    provider's record slow to build widens the window."""
+    import time
+
+    import pulumi_aws as aws
+
+    real = engine.default_provider
+    monkeypatch.setattr(engine, "default_provider", lambda *a, **k: time.sleep(0.05) or real(*a, **k))
+
+    def program():
+        for i in range(60):
+            aws.s3.BucketV2(f"b{i}")
+
+    for _ in range(2):
+        records = render.run_program("prod", program=program)
+        defaults = [r.urn for r in records if r.type == "pulumi:providers:aws"]
+        assert len(defaults) == 1, defaults
+        assert sum(r.type == "aws:s3/bucketV2:BucketV2" for r in records) == 60
