@@ -141,12 +141,19 @@ class Console:
                  color: str = "auto", err: Optional[TextIO] = None):
         self.command = command
         self.quiet = quiet
-        self.err = err or sys.stderr
+        self._err = err
         self.color = use_color(self.err, color)
         tty = bool(getattr(self.err, "isatty", None) and self.err.isatty())
         # --progress forces it on, --no-progress off; by default only on a terminal and not with --quiet
         self.show_progress = progress if progress is not None else (tty and not quiet)
         self.warnings = 0
+
+    @property
+    def err(self) -> TextIO:
+        """The stream given, else ``sys.stderr`` as it is now: while Helm's Go output is captured
+        (hardened.engine, file descriptor 2 sent to a file), ``sys.stderr`` is the terminal's own
+        descriptor, and a stream taken at start-up would write into the capture."""
+        return self._err if self._err is not None else sys.stderr
 
     def info(self, message: str) -> None:
         if not self.quiet:
