@@ -467,6 +467,13 @@ class _WorkflowChecks(StrictModel):
     def _refs(cls, v: list[str]) -> list[str]:
         return check_refs(v)
 
+    @field_validator("images", check_fields=False)
+    @classmethod
+    def _images(cls, v: list[str]) -> list[str]:
+        for glob in v:   # what policy-controller's glob compiler accepts (_compile_glob)
+            _compile_glob(glob)
+        return v
+
 
 class KeylessSigner(_WorkflowChecks):
     """Another repository whose release workflow signs some of the tenant images."""

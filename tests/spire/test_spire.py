@@ -125,8 +125,9 @@ def test_prod_render_registers_one_identity_per_workload_and_the_gateway_and_no_
     ids = k8s(prod_records, "ClusterSPIFFEID")
     expected = {f"{w['namespace']}-{w['name']}" for w in prod_doc["workloads"]}
     # plus the egress gateway and its clients' injected pods (components/egress.py)
+    # (falcosidekick is a client too: its Splunk HEC traffic leaves through the gateway)
     egress = {"istio-egress-egress-gateway", "cert-manager-cert-manager-egress-client",
-              "cosign-system-policy-controller-egress-client"}
+              "cosign-system-policy-controller-egress-client", "falco-falcosidekick-egress-client"}
     assert {m["metadata"]["name"] for m in ids} == expected | {"istio-ingress-public-gateway"} | egress
     assert {m["metadata"]["name"] for m in _workload_ids(prod_records)} == expected
     for m in _workload_ids(prod_records):
