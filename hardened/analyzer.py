@@ -700,6 +700,14 @@ class PolicyPackProcess:
         for n in response.not_applicable:
             if resource is not None and n.reason.startswith("exempted by "):
                 exempted.append(Exempted(n.policy_name, resource.urn, resource, n.reason))
+            elif resource is None:
+                # a stack policy: one reason line per exempted object, "exempted by ... [on <urn>]"
+                # (policy_pack/policies/_lib/framework.py, HardenedStackPolicy._validate)
+                for line in n.reason.splitlines():
+                    reason, sep, rest = line.rpartition(" [on ")
+                    if sep and reason.startswith("exempted by ") and rest.endswith("]"):
+                        urn = rest[:-1]
+                        exempted.append(Exempted(n.policy_name, urn, by_urn.get(urn), reason))
 
 
 def analyze(resources: Sequence[Resource], *, config: Optional[Mapping[str, Any]] = None,

@@ -11,7 +11,7 @@ import pytest
 from hardened.cli import main
 from policy_pack.policies import all_policies
 
-from .conftest import ROOT
+from .conftest import ROOT, SAMPLES
 
 POLICY_NAMES = sorted(p.name for p in all_policies())
 
@@ -187,6 +187,18 @@ def test_the_json_report_is_written_as_json_dumps_writes_it(capsys, dirty_dir, t
     assert written == json.dumps(doc, indent=2, sort_keys=True) + "\n"
     _, stdout, _ = check(capsys, dirty_dir, "--config", config, "--format", "json")
     assert stdout == written
+
+
+def test_a_stack_policys_exemption_is_reported_with_its_object(capsys):
+    """A stack policy's finding lifted by an exemption is accounted for as a resource policy's is:
+    the pack names each exempted object in its not-applicable reason, the client lists it."""
+    sample = SAMPLES / "clusterrole_disallow_secrets_read" / "samples" / "allowed-platform-controller-by-exemption.yaml"
+    status, out, _ = check(capsys, sample, "--format", "json")
+    doc = json.loads(out)
+    assert status == 0 and doc["violations"] == []
+    [exempted] = [e for e in doc["exemptions"] if e["policy"] == "clusterrole-disallow-secrets-read"]
+    assert exempted["resource"]["kind"] == "ClusterRole" and exempted["resource"]["name"] == "external-secrets-controller"
+    assert "'secrets-read-external-secrets-controller'" in exempted["reason"]
 
 
 def test_as_a_command(dirty_dir, tmp_path):

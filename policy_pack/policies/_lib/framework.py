@@ -287,6 +287,11 @@ def _expired_notice(e: ex.Exemption) -> str:
             f"resource; renew it with a fresh justification and date, or fix the resource and remove the exemption")
 
 
+#: How a stack policy's not-applicable reason names the object an exemption lifted a finding on:
+#: ``exempted by ... [on urn:pulumi:...]``, one line each.
+STACK_EXEMPTION_URN_OPEN = "[on "
+
+
 def _exempted(e: ex.Exemption) -> str:
     owner = f" ({e.owner})" if e.owner else ""
     return f"exempted by {e.describe()} until {e.expires.isoformat()}{owner}: {e.reason}"
@@ -641,6 +646,7 @@ class HardenedStackPolicy(StackValidationPolicy, _Meta):
         report_absence = (not self.presence or settings.values.get("requirePresence")
                           or any(r.resource_type == WHOLE_STACK_TOKEN for r in args.resources))
         deferred: list[str] = []
+        exempted: dict[str, str] = {}   # urn -> the exemption that lifted its finding
         advisory = _unknowns_mode(settings) == "advisory"
         for obj, message in self._findings(objects, settings):
             urn = getattr(obj, "urn", None) if obj is not None else None
@@ -649,6 +655,8 @@ class HardenedStackPolicy(StackValidationPolicy, _Meta):
             if obj is not None:
                 exemption, expired = _exemption_for(self.name, obj, settings.exemptions)
                 if exemption is not None:
+                    if urn:
+                        exempted.setdefault(urn, _exempted(exemption))
                     continue
                 for e in expired:
                     report(_expired_notice(e), urn)
@@ -658,6 +666,13 @@ class HardenedStackPolicy(StackValidationPolicy, _Meta):
                 report(message, urn)
         if deferred:
             raise _advisory_unknown(deferred)
+        if exempted:
+            # The protocol's PolicyNotApplicable has no URN: one per stack policy, raised last (the
+            # findings reported before it stay in the response, pulumi_policy policy.py
+            # AnalyzeStack), naming each exempted object, so that the findings the exemptions
+            # lifted are accounted for as a resource policy's are (hardened.analyzer reads them).
+            args.not_applicable("\n".join(f"{reason} {STACK_EXEMPTION_URN_OPEN}{urn}]"
+                                          for urn, reason in sorted(exempted.items())))
 
     def _findings(self, objects: list[Obj], settings: Settings) -> list[tuple[Optional[Obj], str]]:
         """The check's findings. An unknown value the check does not handle itself is pinned on the
