@@ -23,7 +23,8 @@ closed, a DENY is reported by :func:`unknown_attributes`), never silently open.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any, Iterable, Optional
 
 from .wiring import selector_matches
 

@@ -35,7 +35,8 @@ import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Optional, Sequence, TextIO
+from collections.abc import Mapping, Sequence
+from typing import Any, Iterable, Optional, TextIO
 
 import yaml
 

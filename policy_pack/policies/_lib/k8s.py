@@ -11,7 +11,8 @@ from __future__ import annotations
 import re
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
-from typing import Any, Iterator, Mapping, NamedTuple, Optional, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any, Iterator, NamedTuple, Optional
 
 from pulumi_policy.proxy import UnknownValueError
 
@@ -282,7 +283,27 @@ def _looks_like_pod_spec(node: Any) -> bool:
                                        and _IMAGE_REF.match(c.get("image")) for c in containers)
 
 
+#: find_pod_spec's last answers, by the identity of the properties searched: pulumi_policy hands
+#: every policy of one Analyze call the same properties object (policy.py, ``Analyze``), and each
+#: policy that judges pods by shape asks for the same search. (The object is kept with its answer,
+#: so an id is never mistaken for a later object's.)
+_POD_SPEC_MEMO: dict[int, tuple[Any, Optional[tuple[Mapping, str]]]] = {}
+_POD_SPEC_MEMO_SIZE = 64
+
+
 def find_pod_spec(props: Mapping) -> Optional[tuple[Mapping, str]]:
+    """:func:`search_pod_spec`, remembered for the last few properties objects searched."""
+    held = _POD_SPEC_MEMO.get(id(props))
+    if held is not None and held[0] is props:
+        return held[1]
+    found = search_pod_spec(props)
+    if len(_POD_SPEC_MEMO) >= _POD_SPEC_MEMO_SIZE:
+        _POD_SPEC_MEMO.clear()
+    _POD_SPEC_MEMO[id(props)] = (props, found)
+    return found
+
+
+def search_pod_spec(props: Mapping) -> Optional[tuple[Mapping, str]]:
     """The first pod spec embedded in *props* (breadth first, in document order, at most
     :data:`SHAPE_DEPTH` deep, ``metadata`` and ``status`` skipped) and its path: a mapping with a
     ``containers`` list holding at least one container with an ``image``, which is what a pod spec

@@ -8,7 +8,8 @@ table; tests/policy/test_pss.py holds both to the upstream list).
 """
 from __future__ import annotations
 
-from typing import Any, Iterator, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any, Iterator, Optional
 
 from .k8s import EMPTY, PodSpec, Unverifiable, container_findings, get_map, join, wrong
 

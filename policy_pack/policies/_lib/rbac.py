@@ -17,7 +17,8 @@ Facts from Kubernetes' source, cited where used:
 """
 from __future__ import annotations
 
-from typing import Any, Iterable, Iterator, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any, Iterable, Iterator, Optional
 
 WRITE_VERBS = ("create", "update", "patch", "delete", "deletecollection")
 AGGREGATE_PREFIX = "rbac.authorization.k8s.io/aggregate-to-"

@@ -27,7 +27,8 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Iterator, Mapping, Optional, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Optional
 
 from pulumi_policy.proxy import UnknownValueError
 

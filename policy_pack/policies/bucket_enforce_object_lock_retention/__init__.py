@@ -10,7 +10,8 @@ retention (``days``, or ``years`` as 365 days each).
 """
 from __future__ import annotations
 
-from typing import Any, Iterator, Mapping
+from collections.abc import Mapping
+from typing import Any, Iterator
 
 from pulumi_policy import Severity
 

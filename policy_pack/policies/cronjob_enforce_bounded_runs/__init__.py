@@ -11,7 +11,8 @@ the configured maxima (unset history limits take Kubernetes' defaults, 3 and 1, 
 """
 from __future__ import annotations
 
-from typing import Any, Iterator, Mapping
+from collections.abc import Mapping
+from typing import Any, Iterator
 
 from pulumi_policy import Severity
 

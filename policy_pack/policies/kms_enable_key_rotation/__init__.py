@@ -2,7 +2,8 @@
 as the rotation policy's encryption-key period (the seed: 365 days)."""
 from __future__ import annotations
 
-from typing import Any, Iterator, Mapping
+from collections.abc import Mapping
+from typing import Any, Iterator
 
 from pulumi_policy import Severity
 

@@ -25,7 +25,8 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from typing import Any, Iterator, Mapping
+from collections.abc import Mapping
+from typing import Any, Iterator
 
 from pulumi_policy import Severity
 from pulumi_policy.proxy import UnknownValueError

@@ -23,7 +23,8 @@ advisory.
 from __future__ import annotations
 
 import re
-from typing import Any, Iterator, Mapping
+from collections.abc import Mapping
+from typing import Any, Iterator
 
 import yaml
 from pulumi_policy import Severity

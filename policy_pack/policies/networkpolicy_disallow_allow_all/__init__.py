@@ -27,7 +27,8 @@ is the same as a rule without ``to``).
 from __future__ import annotations
 
 import ipaddress
-from typing import Iterable, Mapping, Optional
+from collections.abc import Mapping
+from typing import Iterable, Optional
 
 from pulumi_policy import Severity
 

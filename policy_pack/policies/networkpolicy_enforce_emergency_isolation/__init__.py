@@ -12,7 +12,8 @@ policy selects, no rule may apply in either direction.
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from pulumi_policy import Severity
 from pulumi_policy.proxy import UnknownValueError

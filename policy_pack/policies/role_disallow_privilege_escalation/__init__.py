@@ -21,7 +21,8 @@ judged like any other rule.
 from __future__ import annotations
 
 import copy
-from typing import Iterator, Mapping, Optional
+from collections.abc import Mapping
+from typing import Iterator, Optional
 
 from pulumi_policy import Severity
 

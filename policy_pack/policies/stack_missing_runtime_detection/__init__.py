@@ -15,7 +15,8 @@ judged on them.
 from __future__ import annotations
 
 import re
-from typing import Any, Iterator, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any, Iterator, Optional
 
 import yaml
 from pulumi_policy import Severity

@@ -13,7 +13,8 @@ configuration are two objects.
 from __future__ import annotations
 
 import re
-from typing import Any, Iterator, Mapping
+from collections.abc import Mapping
+from typing import Any, Iterator
 
 from pulumi_policy import Severity
 
