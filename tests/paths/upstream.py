@@ -26,6 +26,17 @@ def upstream_text(repo: str, ref: str, path: str) -> Optional[str]:
     return out.stdout if out.returncode == 0 else None
 
 
+def assert_upstream_fact(repo: str, tag: str, path: str, needles: list[str], fact: str) -> None:
+    """Each of *needles* is in *path* of *repo* at *tag* (the recorded *fact*); skipped without a mirror."""
+    import pytest
+
+    text = upstream_text(repo, tag, path)
+    if text is None:
+        pytest.skip(f"no mirror of {repo} here: the recorded fact stands ({fact})")
+    for needle in needles:
+        assert needle in text, f"{repo}@{tag} {path}: {fact}"
+
+
 # --- falcosidekick 2.34.1 --------------------------------------------------------------------------
 #: config.go, getConfig: the AWS keys it declares with v.SetDefault, read from the environment by
 #: viper's AutomaticEnv with '.' -> '_' (v.SetEnvKeyReplacer), upper case. viper skips an empty

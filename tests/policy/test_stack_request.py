@@ -15,24 +15,9 @@ from policy_pack.policies import all_policies
 from policy_pack.policies._lib import fastpath
 from policy_pack.policies._lib.framework import urn_type
 
-from .test_fastpath import CASES
+from .test_fastpath import CASES, servicers  # noqa: F401 (the fixture: the fast and the SDK servicer)
 
 CHART = "urn:pulumi:test::hardened-stack::kubernetes:helm.sh/v4:Chart::web"
-
-
-@pytest.fixture(scope="module")
-def servicers():
-    from pulumi_policy import EnforcementLevel
-    from pulumi_policy import policy as sdk
-
-    was_installed = fastpath.installed()
-    assert fastpath.install()
-    policies = all_policies()
-    fast = fastpath.servicer("hardened-stack", policies, EnforcementLevel.MANDATORY)
-    plain = sdk._PolicyAnalyzerServicer._fastpath_base("hardened-stack", "1.0.0", policies, EnforcementLevel.MANDATORY)
-    yield fast, plain
-    if not was_installed:
-        fastpath.uninstall()
 
 
 def stack_request(resources):

@@ -14,7 +14,7 @@ from hypothesis import given, settings, strategies as st
 
 from hardened import engine, render, stackfile
 from tests import rendercache
-from tests.engine.test_engine import CHART
+from tests.engine.test_engine import cache  # noqa: F401 (the fixture: a one-chart cache, demo 1.2.3)
 
 HELM_SEPARATOR = r"(?:^|\n)---\s*"   # the pattern split_manifests replaced
 
@@ -102,17 +102,7 @@ def test_a_record_prepared_for_another_list_is_not_taken(tmp_path):
     assert "k: v" in (tmp_path / "manifests/_cluster/configmap-a.yaml").read_text()
 
 
-@pytest.fixture(scope="module")
-def demo_cache(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("charts")
-    for rel, text in CHART.items():
-        path = root / "demo-1.2.3" / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    return root
-
-
-def test_charts_expand_in_registration_order_while_the_program_runs_on(demo_cache):
+def test_charts_expand_in_registration_order_while_the_program_runs_on(cache):
     """The second Chart depends on the first, so it registers after it: it sees the CRDs the
     first installs (pulumi-kubernetes helm/v4/chart.go, Construct, hands Helm the server's API
     versions), and each Chart's children follow it in the records, as when a Chart's registration
@@ -125,7 +115,7 @@ def test_charts_expand_in_registration_order_while_the_program_runs_on(demo_cach
         Chart("second", chart="demo", version="1.2.3", namespace="apps",
               opts=pulumi.ResourceOptions(depends_on=[first]))
 
-    ctx = render.ChartContext(cache=str(demo_cache))
+    ctx = render.ChartContext(cache=str(cache))
     records = render.run_program("prod", program=program, charts=ctx)
     charts = [i for i, r in enumerate(records) if r.type == engine.CHART_TOKEN]
     assert [records[i].name for i in charts] == ["first", "second"]
@@ -137,14 +127,14 @@ def test_charts_expand_in_registration_order_while_the_program_runs_on(demo_cach
     assert "example.com/v1/Widget" in ctx.installed_apis
 
 
-def test_a_chart_that_cannot_render_fails_the_render_naming_it(demo_cache):
+def test_a_chart_that_cannot_render_fails_the_render_naming_it(cache):
     from pulumi_kubernetes.helm.v4 import Chart
 
     def program():
         Chart("missing", chart="demo", version="9.9.9", namespace="apps")
 
     with pytest.raises(render.RenderError, match="demo 9.9.9"):
-        render.run_program("prod", program=program, charts=render.ChartContext(cache=str(demo_cache)))
+        render.run_program("prod", program=program, charts=render.ChartContext(cache=str(cache)))
 
 
 def test_the_stack_file_is_parsed_once_per_process_and_version(tmp_path, monkeypatch):
