@@ -672,6 +672,9 @@ class HardenedStackPolicy(StackValidationPolicy, _Meta):
             # findings reported before it stay in the response, pulumi_policy policy.py
             # AnalyzeStack), naming each exempted object, so that the findings the exemptions
             # lifted are accounted for as a resource policy's are (hardened.analyzer reads them).
+            # The engine's summary counts a policy with a diagnostic as failed, and one not
+            # applicable as neither passed nor failed (pulumi pkg/resource/analyzer/summary.go,
+            # newPolicySummary), as it does for an exempted resource policy.
             args.not_applicable("\n".join(f"{reason} {STACK_EXEMPTION_URN_OPEN}{urn}]"
                                           for urn, reason in sorted(exempted.items())))
 
