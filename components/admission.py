@@ -31,7 +31,7 @@ import yaml
 from pydantic import Field, field_validator, model_validator
 
 from .base import weakens
-from .base import Cidr
+from .base import Cidr, Digest
 from .egress import EXCLUDE_INBOUND_ANNOTATION, INJECT_LABEL, EgressHost
 from .base import (HardenedComponent, StrictModel, child_opts, deep_merge, helm_chart, k8s_object, standard_labels)
 
@@ -585,7 +585,7 @@ class AdmissionConfig(StrictModel):
     chart_version: str = Field(GATEKEEPER_VERSION,
                                description=f"Gatekeeper chart version (default {GATEKEEPER_VERSION}; >= 3.19 is "
                                            "needed for Rego v1 templates).")
-    image_digest: Optional[str] = Field(
+    image_digest: Optional[Digest] = Field(
         None, description="sha256 digest of openpolicyagent/gatekeeper at chart_version. Default none: the chart's "
                           "tag is used; set it (`crane digest openpolicyagent/gatekeeper:v<version>`) to pin.")
     replicas: int = Field(3, ge=2, description="Webhook replicas (default 3; at least 2 because the webhook fails "

@@ -14,6 +14,8 @@ import pulumi
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
+from .imagelock import DIGEST   # the one pattern of a bare digest (images.lock's too)
+
 #: Pod Security Standards version the namespace labels pin (kept in step with the
 #: supported Kubernetes minor version, so a cluster upgrade never silently changes the policy).
 PSS_VERSION = "v1.33"
@@ -100,6 +102,17 @@ def weakens(what: str, when: str = "differs") -> dict:
 Cidr = Annotated[str, AfterValidator(_cidr)]
 #: A range excepted from an egress rule (it only narrows): parsed strictly, any size.
 CidrExcept = Annotated[str, AfterValidator(_cidr_except)]
+
+
+def _digest(value: str) -> str:
+    if not DIGEST.match(value):
+        raise ValueError(f"imageDigest {value!r} is not a digest; use sha256:<64 lowercase hex> "
+                         "(`crane digest <image>:<tag>`)")
+    return value
+
+
+#: An ``...imageDigest`` setting of any component: a bare digest, or the config names the field.
+Digest = Annotated[str, AfterValidator(_digest)]
 
 
 class StrictModel(BaseModel):

@@ -40,7 +40,7 @@ from urllib.parse import urlsplit
 import pulumi
 from pydantic import AfterValidator, Field, field_validator
 
-from .base import HardenedComponent, StrictModel, child_opts, k8s_object, standard_labels
+from .base import Digest, HardenedComponent, StrictModel, child_opts, k8s_object, standard_labels
 
 TOKEN = "hardened:index:EgressGateway"
 
@@ -187,18 +187,11 @@ def port_name(port: int, prefix: str = "") -> str:
 
 class EgressGatewayConfig(StrictModel):
     replicas: int = Field(2, ge=1, description="Gateway replicas (default 2, so egress survives a node).")
-    image_digest: Optional[str] = Field(
+    image_digest: Optional[Digest] = Field(
         None, description="sha256 digest of the proxy image (<hub>/proxyv2:<chart version>) for the gateway pods "
                           "(default the images.lock entry, else none: the tag, under the egress-gateway-image-tag "
                           "exemption). Set, the pods run <image>@<digest>: the injector takes it from the "
                           "sidecar.istio.io/proxyImage annotation (gateway-injection-template.yaml).")
-
-    @field_validator("image_digest")
-    @classmethod
-    def _digest(cls, v: Optional[str]) -> Optional[str]:
-        if v is not None and not re.fullmatch(r"sha256:[0-9a-f]{64}", v):
-            raise ValueError(f"imageDigest {v!r} must be sha256:<64 lowercase hex>")
-        return v
 
 
 class EgressGatewayArgs(StrictModel):

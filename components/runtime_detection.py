@@ -46,7 +46,7 @@ import yaml
 from pydantic import Field, field_validator, model_validator
 
 from .base import weakens
-from .base import Cidr, CidrExcept
+from .base import Cidr, CidrExcept, Digest
 from .base import HardenedComponent, StrictModel, child_opts, deep_merge, helm_chart, k8s_object, standard_labels
 from .imagelock import load as load_image_lock, locked_digest
 
@@ -289,7 +289,7 @@ class RuntimeDetectionConfig(StrictModel):
     driver: str = Field("modern_ebpf", description="Falco driver: modern_ebpf only (the default; CO-RE, no kernel "
                                                   "module or driver loader). kmod and ebpf are refused.")
     image_tag: str = Field("0.44.1", description="Falco version (default 0.44.1, the chart's appVersion).")
-    image_digest: Optional[str] = Field(
+    image_digest: Optional[Digest] = Field(
         None, description="sha256 digest of docker.io/falcosecurity/falco:<imageTag> (default none: the tag; set it, "
                           "`crane digest falcosecurity/falco:<tag>`, to pin by digest).")
     sidekick_image_tag: str = Field(
@@ -299,7 +299,7 @@ class RuntimeDetectionConfig(StrictModel):
         "/run/containerd/containerd.sock",
         description="The node's containerd socket, the only runtime socket Falco mounts (default "
                     "/run/containerd/containerd.sock, EKS's).")
-    sidekick_image_digest: Optional[str] = Field(
+    sidekick_image_digest: Optional[Digest] = Field(
         None, description="sha256 digest of docker.io/falcosecurity/falcosidekick:<tag> (default none: the tag).")
     siem: SiemConfig = Field(default_factory=SiemConfig, description="Where falcosidekick forwards alerts.")
     minimum_priority: str = Field("notice", description="Lowest rule priority Falco loads (default notice).", json_schema_extra=weakens('Falco drops events below a higher priority than notice', 'priority_raised'))
@@ -319,13 +319,6 @@ class RuntimeDetectionConfig(StrictModel):
                              "compiled per kernel by a privileged loader); use driver: modern_ebpf")
         if v not in SUPPORTED_DRIVERS:
             raise ValueError(f"driver {v!r} is not supported; use driver: modern_ebpf")
-        return v
-
-    @field_validator("image_digest", "sidekick_image_digest")
-    @classmethod
-    def _digest(cls, v: Optional[str]) -> Optional[str]:
-        if v is not None and not re.match(r"^sha256:[a-f0-9]{64}$", v):
-            raise ValueError(f"{v!r} must be a digest: sha256:<64 hex>")
         return v
 
     @field_validator("minimum_priority")

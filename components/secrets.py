@@ -27,7 +27,7 @@ from pydantic import Field, field_validator, model_validator
 
 from .imagelock import load as load_image_lock
 from .base import weakens
-from .base import Cidr, CidrExcept
+from .base import Cidr, CidrExcept, Digest
 from .base import (HardenedComponent, Resources, StrictModel, child_opts, deep_merge, helm_chart, k8s_object,
                    standard_labels)
 
@@ -63,15 +63,6 @@ WEBHOOK_PORT = 10250
 #: gateway's NetworkPolicies, SPIFFE ID and authorization.
 CONTROLLER_POD_LABELS = {"app.kubernetes.io/name": "cert-manager", "app.kubernetes.io/component": "controller"}
 CONTROLLER_SERVICE_ACCOUNT = "cert-manager"
-
-_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
-
-
-def _check_digest(v: Optional[str]) -> Optional[str]:
-    if v is not None and not _DIGEST.match(v):
-        raise ValueError(f"{v!r} is not an image digest; use sha256:<64 hex> (`crane digest <image>:<tag>`)")
-    return v
-
 
 #: AWS KMS accepts automatic rotation periods from 90 to 2560 days.
 KMS_ROTATION_MIN_DAYS, KMS_ROTATION_MAX_DAYS = 90, 2560
@@ -162,16 +153,16 @@ class CertManagerResources(StrictModel):
 class CertManagerConfig(StrictModel):
     chart_version: str = Field("v1.21.1", description="cert-manager chart version (default v1.21.1, pinned; the "
                                                       "images follow it).")
-    image_digest: Optional[str] = Field(
+    image_digest: Optional[Digest] = Field(
         None, description="sha256 digest of quay.io/jetstack/cert-manager-controller at chart_version. Default none: "
                           "the chart's tag; set it to pin the controller image by digest.")
-    webhook_image_digest: Optional[str] = Field(
+    webhook_image_digest: Optional[Digest] = Field(
         None, description="sha256 digest of quay.io/jetstack/cert-manager-webhook at chart_version (default none: "
                           "the tag).")
-    cainjector_image_digest: Optional[str] = Field(
+    cainjector_image_digest: Optional[Digest] = Field(
         None, description="sha256 digest of quay.io/jetstack/cert-manager-cainjector at chart_version (default "
                           "none: the tag).")
-    acmesolver_image_digest: Optional[str] = Field(
+    acmesolver_image_digest: Optional[Digest] = Field(
         None, description="sha256 digest of quay.io/jetstack/cert-manager-acmesolver at chart_version, the HTTP-01 "
                           "solver pods the controller starts (default none: the tag).")
     replicas: int = Field(2, ge=1, description="Controller and webhook replicas (default 2, with a PDB).")
@@ -183,11 +174,6 @@ class CertManagerConfig(StrictModel):
                     "one third before expiry, and issued certificates chain to the renewed root).")
     extra_values: dict[str, Any] = Field(default_factory=dict,
                                          description="Extra chart values merged last (escape hatch).", json_schema_extra=weakens('escape hatch: raw cert-manager chart values'))
-
-    @field_validator("image_digest", "webhook_image_digest", "cainjector_image_digest", "acmesolver_image_digest")
-    @classmethod
-    def _digest(cls, v: Optional[str]) -> Optional[str]:
-        return _check_digest(v)
 
     @property
     def tag_only_images(self) -> list[str]:
@@ -211,7 +197,7 @@ class ExternalSecretsResources(StrictModel):
 class ExternalSecretsConfig(StrictModel):
     chart_version: str = Field("2.9.0", description="external-secrets chart version (default 2.9.0, pinned; serves "
                                                     "external-secrets.io/v1; the image is v<chartVersion>).")
-    image_digest: Optional[str] = Field(
+    image_digest: Optional[Digest] = Field(
         None, description="sha256 digest of ghcr.io/external-secrets/external-secrets at chart_version, the one image "
                           "of the controller, the webhook and the cert controller. Default none: the chart's tag; set "
                           "it to pin all three by digest.")
@@ -227,11 +213,6 @@ class ExternalSecretsConfig(StrictModel):
     refresh_interval: str = Field("1h", description="Default ExternalSecret refresh (default 1h).")
     extra_values: dict[str, Any] = Field(default_factory=dict,
                                          description="Extra chart values merged last (escape hatch).", json_schema_extra=weakens('escape hatch: raw External Secrets chart values'))
-
-    @field_validator("image_digest")
-    @classmethod
-    def _digest(cls, v: Optional[str]) -> Optional[str]:
-        return _check_digest(v)
 
     @field_validator("vault_auth_mount", "kv_mount")
     @classmethod

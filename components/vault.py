@@ -38,7 +38,7 @@ from pydantic import Field, field_validator, model_validator
 
 from .imagelock import locked_digest
 from .base import weakens
-from .base import Cidr, CidrExcept
+from .base import Cidr, CidrExcept, Digest
 from .base import (HardenedComponent, Quantities, Resources, StrictModel, child_opts, deep_merge, helm_chart,
                    k8s_object, parse_cpu, parse_memory, standard_labels)
 from .kms import ADMIN_ACTIONS, break_glass_arn, role_use
@@ -84,7 +84,7 @@ class VaultConfig(StrictModel):
     enabled: bool = Field(True, description="Deploy this part of the stack (default true).", json_schema_extra=weakens('Vault (secrets, KMS auto-unseal) is off'))
     chart_version: str = Field("0.34.1", description="hashicorp/vault chart version (default 0.34.1, pinned).")
     image_tag: str = Field("2.0.4", description="Vault server version (default 2.0.4, the chart's appVersion).")
-    image_digest: Optional[str] = Field(
+    image_digest: Optional[Digest] = Field(
         None, description="sha256 digest of docker.io/hashicorp/vault:<imageTag>. Default none: the tag; set it "
                           "(`crane digest hashicorp/vault:<tag>`) to pin by digest.")
     edition: Literal["community", "enterprise"] = Field(

@@ -41,6 +41,8 @@ from typing import Callable, Iterable, Optional
 
 import yaml
 
+from components.imagelock import DIGEST as _DIGEST   # the one pattern of a bare digest
+
 from .console import UserError
 from .stackfile import REPO_ROOT
 
@@ -52,7 +54,6 @@ ACCEPT = ", ".join((
 ))
 TIMEOUT = 30
 REGISTRY_MIRROR_ENV = "HARDENED_REGISTRY_MIRROR"
-_DIGEST = re.compile(r"^sha256:[a-f0-9]{64}$")
 
 
 class _NoRedirectAuth(urllib.request.HTTPRedirectHandler):
