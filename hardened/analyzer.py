@@ -703,8 +703,10 @@ class PolicyPackProcess:
             elif resource is None:
                 # a stack policy: one reason line per exempted object, "exempted by ... [on <urn>]"
                 # (policy_pack/policies/_lib/framework.py, HardenedStackPolicy._validate)
+                from policy_pack.policies._lib.framework import STACK_EXEMPTION_URN_OPEN
+
                 for line in n.reason.splitlines():
-                    reason, sep, rest = line.rpartition(" [on ")
+                    reason, sep, rest = line.rpartition(" " + STACK_EXEMPTION_URN_OPEN)
                     if sep and reason.startswith("exempted by ") and rest.endswith("]"):
                         urn = rest[:-1]
                         exempted.append(Exempted(n.policy_name, urn, by_urn.get(urn), reason))

@@ -19,6 +19,7 @@ message names the file and line) or the pack cannot run.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as _dt
 import hashlib
 import json
@@ -605,12 +606,20 @@ def _check_writable(path: str) -> None:
         target.unlink(missing_ok=True)
 
 
-def _write(path: str, text: str) -> None:
+@contextlib.contextmanager
+def _writing(path: str) -> Iterator[TextIO]:
+    """*path* open for writing text (its folder made); an OS error is the user's: ``cannot write``."""
     try:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        Path(path).write_text(text, encoding="utf-8")
+        with open(path, "w", encoding="utf-8") as fh:
+            yield fh
     except OSError as e:
         raise UserError(f"cannot write {path}: {e.strerror or e}") from None
+
+
+def _write(path: str, text: str) -> None:
+    with _writing(path) as fh:
+        fh.write(text)
 
 
 def _read_config(path: str) -> Any:
@@ -1083,12 +1092,8 @@ def run(args: argparse.Namespace, out: Optional[TextIO] = None, err: Optional[Te
         if path is None:
             write_format(fmt, out, analysis, findings, **options)
             continue
-        try:
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-            with open(path, "w", encoding="utf-8") as fh:
-                write_format(fmt, fh, analysis, findings, **options)
-        except OSError as e:
-            raise UserError(f"cannot write {path}: {e.strerror or e}") from None
+        with _writing(path) as fh:
+            write_format(fmt, fh, analysis, findings, **options)
         console.info(f"wrote {fmt} to {path}")
     if all(path is not None for _, path in plan) or any(f != "text" for f, p in plan if p is None):
         console.info(summary_line(analysis, failing))
