@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from google.protobuf import json_format
+from hypothesis import strategies as st
 
 from hardened.analyzer import to_struct
 from hardened.manifests import UNKNOWN, load_path
@@ -87,3 +88,60 @@ def test_install_is_idempotent_and_refuses_unknown_versions(monkeypatch):
     assert not fastpath.install()  # an SDK it was not written for: left alone
     monkeypatch.undo()
     assert fastpath.install()
+
+
+def _ordered(value):
+    """*value* with every dict's key order made visible (== ignores it)."""
+    if isinstance(value, dict):
+        return [(k, _ordered(v)) for k, v in value.items()]
+    if isinstance(value, list):
+        return [_ordered(v) for v in value]
+    return (type(value).__name__, value)
+
+
+_JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.floats(allow_nan=False, allow_infinity=False) | st.integers(-2**53, 2**53)
+    | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=20)
+
+
+def test_struct_conversion_is_json_formats_on_every_sample_and_break():
+    for name, resources in CASES:
+        for r in resources:
+            struct = to_struct(r.inputs)
+            assert _ordered(fastpath.message_to_dict(struct)) == _ordered(json_format.MessageToDict(struct)), name
+
+
+def test_struct_conversion_is_json_formats_on_random_values():
+    from google.protobuf import struct_pb2
+    from hypothesis import given, settings
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.dictionaries(st.text(), _JSON_VALUES, max_size=6))
+    def check(value):
+        struct = struct_pb2.Struct()
+        struct.update(value)
+        assert _ordered(fastpath.message_to_dict(struct)) == _ordered(json_format.MessageToDict(struct))
+
+    check()
+
+
+@pytest.mark.parametrize("number", [float("inf"), float("-inf"), float("nan")])
+def test_struct_conversion_leaves_what_json_cannot_hold_to_json_format(number):
+    from google.protobuf import struct_pb2
+
+    struct = struct_pb2.Struct()
+    struct.update({"a": {"b": [number]}})
+    with pytest.raises(ValueError) as expected:
+        json_format.MessageToDict(struct)
+    with pytest.raises(type(expected.value), match=str(expected.value)[:40]):
+        fastpath.message_to_dict(struct)
+
+
+def test_other_messages_are_converted_by_json_format():
+    from pulumi.runtime.proto import analyzer_pb2 as pb
+
+    message = pb.AnalyzeRequest(type="t", urn="u", name="n")
+    assert fastpath.message_to_dict(message) == json_format.MessageToDict(message) == {"type": "t", "urn": "u",
+                                                                                          "name": "n"}

@@ -213,8 +213,65 @@ class _LazyProps(Mapping):
     def __setitem__(self, key: Any, value: Any) -> None:  # as the SDK's proxy allows
         self._deferred.view()[key] = value
 
+    # Mapping's own get, __contains__ and items would each go through __getitem__ above, one
+    # view() per key; the view's (the SDK's proxy, itself a Mapping) answer the same in one step.
+    def get(self, key: Any, default: Any = None) -> Any:
+        return self._deferred.view().get(key, default)
+
+    def __contains__(self, key: Any) -> bool:
+        return key in self._deferred.view()
+
+    def items(self):
+        return self._deferred.view().items()
+
+    def values(self):
+        return self._deferred.view().values()
+
 
 _ORIGINAL: dict[str, Any] = {}
+_STRUCT = "google.protobuf.Struct"
+
+
+def _value_of(value: Any) -> Any:
+    """One ``google.protobuf.Value`` as json_format's _ValueMessageToJsonObject gives it."""
+    which = value.WhichOneof("kind")
+    if which == "string_value":
+        return value.string_value
+    if which == "struct_value":
+        return _struct_dict(value.struct_value)
+    if which == "list_value":
+        return [_value_of(item) for item in value.list_value.values]
+    if which == "bool_value":
+        return value.bool_value
+    if which == "number_value":
+        number = value.number_value
+        if number - number != 0.0:  # infinite or NaN: json_format refuses it, with its own message
+            raise _NotJson
+        return number
+    return None  # null_value, or no kind set
+
+
+class _NotJson(Exception):
+    pass
+
+
+def _struct_dict(struct: Any) -> dict:
+    fields = struct.fields
+    return {key: _value_of(fields[key]) for key in fields}
+
+
+def message_to_dict(message: Any, *args: Any, **kwargs: Any) -> Any:
+    """``json_format.MessageToDict`` with its default options, for the message pulumi_policy
+    converts (``google.protobuf.Struct``, the properties of a resource) read field by field
+    without json_format's generic descriptor walk: the same dict, keys in the same order (the
+    tests compare both on random and real inputs). Anything else, and a number JSON cannot hold,
+    is left to json_format itself (its result or its error)."""
+    if not args and not kwargs and message.DESCRIPTOR.full_name == _STRUCT:
+        try:
+            return _struct_dict(message)
+        except _NotJson:
+            pass
+    return _ORIGINAL["json_format"](message, *args, **kwargs)
 
 
 def _deferring(step: str):
@@ -576,10 +633,10 @@ def install() -> bool:
               "_PolicyAnalyzerServicer", "ResourceValidationPolicy", "StackValidationPolicy")
     if not all(hasattr(sdk, n) for n in needed):
         return False
-    _ORIGINAL.update(dict=sdk.json_format.MessageToDict, deserialize=sdk.deserialize_properties,
-                     proxy=sdk.unknown_checking_proxy)
-    for step, function in _ORIGINAL.items():
-        _MEMOISED[step] = _memoised(function, step)
+    _ORIGINAL.update(dict=message_to_dict, deserialize=sdk.deserialize_properties,
+                     proxy=sdk.unknown_checking_proxy, json_format=sdk.json_format.MessageToDict)
+    for step in ("dict", "deserialize", "proxy"):
+        _MEMOISED[step] = _memoised(_ORIGINAL[step], step)
     sdk.json_format = _JsonFormat(sdk.json_format)
     sdk.analyzer_pb2_grpc = _Registration(sdk.analyzer_pb2_grpc)
     sdk.deserialize_properties = _deferring("deserialize")

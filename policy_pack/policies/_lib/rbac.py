@@ -17,7 +17,7 @@ Facts from Kubernetes' source, cited where used:
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Iterable, Iterator, Optional
 
 WRITE_VERBS = ("create", "update", "patch", "delete", "deletecollection")
@@ -68,13 +68,57 @@ CLUSTER_SCOPED_GROUPS = frozenset({"constraints.gatekeeper.sh"})
 def plain(value: Any) -> Any:
     """A plain copy of a value (the policy SDK hands mappings and sequences of its own proxy
     types); reading an unknown raises the SDK's UnknownValueError."""
-    from collections.abc import Sequence
+    try:
+        return _copy(value)
+    except _Unknown:
+        return _plain(value)  # read again through the proxies: the SDK's own error, path and all
 
+
+def _plain(value: Any) -> Any:
     if isinstance(value, Mapping):
-        return {k: plain(v) for k, v in value.items()}
+        return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
-        return [plain(v) for v in value]
+        return [_plain(v) for v in value]
     return value
+
+
+class _Unknown(Exception):
+    pass
+
+
+def _copy(value: Any) -> Any:
+    """:func:`_plain` read past the SDK's proxies: each proxy's own container (``proxy["__target"]``,
+    as pulumi_policy's proxy.py hands it) is copied directly, in the same order, and an unknown
+    leaf raises _Unknown; any other mapping or sequence is read as :func:`_plain` reads it (an
+    unknown read through it raises the SDK's error, the first in :func:`_plain`'s order too)."""
+    kind = type(value)
+    if kind is str:
+        if value in _UNKNOWN_SENTINELS:
+            raise _Unknown
+        return value
+    if kind is _DICT_PROXY:
+        return {k: _copy(v) for k, v in value["__target"].items()}
+    if kind is _LIST_PROXY:
+        return [_copy(v) for v in value["__target"]]
+    if kind in (float, int, bool) or value is None:
+        return value
+    if isinstance(value, Mapping):  # a dict, or a mapping that reads through the proxies
+        return {k: _copy(v) for k, v in value.items()}
+    if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
+        return [_copy(v) for v in value]
+    return value
+
+
+def _sdk_proxies() -> tuple[Any, Any, frozenset]:
+    try:
+        from pulumi_policy import proxy
+    except ImportError:  # pragma: no cover - the pack always runs with the SDK
+        return None, None, frozenset()
+    return proxy._DictProxy, proxy._ListProxy, frozenset(
+        getattr(proxy, name) for name in dir(proxy) if name.startswith("UNKNOWN_") and name.endswith("_VALUE"))
+
+
+_DICT_PROXY, _LIST_PROXY, _UNKNOWN_SENTINELS = _sdk_proxies()
 
 
 def _strings(value: Any) -> list[str]:
