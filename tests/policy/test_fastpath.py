@@ -145,3 +145,44 @@ def test_other_messages_are_converted_by_json_format():
     message = pb.AnalyzeRequest(type="t", urn="u", name="n")
     assert fastpath.message_to_dict(message) == json_format.MessageToDict(message) == {"type": "t", "urn": "u",
                                                                                           "name": "n"}
+
+
+def _proxy_shape(value):
+    """A proxy tree as data: each proxy's class, path and contents (== alone ignores the path)."""
+    from pulumi_policy.proxy import _DictProxy, _ListProxy
+
+    if isinstance(value, _DictProxy):
+        return ("dict", value._DictProxy__props_acc, [(k, _proxy_shape(v)) for k, v in value["__target"].items()])
+    if isinstance(value, _ListProxy):
+        return ("list", value._ListProxy__props_acc, [_proxy_shape(v) for v in value["__target"]])
+    return (type(value).__name__, value)
+
+
+def _three_steps(struct):
+    from pulumi_policy.deserialize import deserialize_properties
+    from pulumi_policy.proxy import unknown_checking_proxy
+
+    return unknown_checking_proxy(deserialize_properties(json_format.MessageToDict(struct)))
+
+
+def test_the_one_pass_view_is_the_sdks_on_every_sample_and_break(servicers):
+    for name, resources in CASES:
+        for r in resources:
+            struct = to_struct(r.inputs)
+            assert _proxy_shape(fastpath.proxied_properties(struct)) == _proxy_shape(_three_steps(struct)), name
+
+
+def test_the_one_pass_view_is_the_sdks_on_random_values(servicers):
+    from google.protobuf import struct_pb2
+    from hypothesis import given, settings
+
+    secret = {"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", "value": "s3cr3t"}
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.dictionaries(st.text(), _JSON_VALUES | st.just(secret), max_size=6))
+    def check(value):
+        struct = struct_pb2.Struct()
+        struct.update(value)
+        assert _proxy_shape(fastpath.proxied_properties(struct)) == _proxy_shape(_three_steps(struct))
+
+    check()

@@ -176,16 +176,19 @@ class _Deferred:
     def view(self) -> Any:
         view = self._view
         if view is None:
-            message = self.message
-            if isinstance(message, memoryview):
-                from google.protobuf import struct_pb2
-
-                message = struct_pb2.Struct.FromString(message)
-            view = self._view = _ORIGINAL["proxy"](_ORIGINAL["deserialize"](_ORIGINAL["dict"](message)))
+            view = self._view = proxied_properties(self.struct())
         scope = getattr(_local, "scope", None)
         if scope is not None and scope.stack:
             scope.keep(self)
         return view
+
+    def struct(self) -> Any:
+        message = self.message
+        if isinstance(message, memoryview):
+            from google.protobuf import struct_pb2
+
+            message = struct_pb2.Struct.FromString(message)
+        return message
 
     def size(self) -> int:
         message = self.message
@@ -230,6 +233,10 @@ class _LazyProps(Mapping):
 
 _ORIGINAL: dict[str, Any] = {}
 _STRUCT = "google.protobuf.Struct"
+#: pulumi_policy deserialize.py SPECIAL_SIG_KEY, and its proxy classes (proxy.py).
+_SPECIAL_SIG_KEY = "4dabf18193072939515e22adb298388d"
+_DICT_PROXY: Any = None
+_LIST_PROXY: Any = None
 
 
 def _value_of(value: Any) -> Any:
@@ -274,18 +281,81 @@ def message_to_dict(message: Any, *args: Any, **kwargs: Any) -> Any:
     return _ORIGINAL["json_format"](message, *args, **kwargs)
 
 
+class _NotPlain(Exception):
+    pass
+
+
+def _proxied_value(value: Any, path: list) -> Any:
+    which = value.WhichOneof("kind")
+    if which == "string_value":
+        return value.string_value
+    if which == "struct_value":
+        return _proxied_struct(value.struct_value, path)
+    if which == "list_value":
+        items = value.list_value.values
+        return _LIST_PROXY([_proxied_value(item, [*path, str(i)]) for i, item in enumerate(items)], path)
+    if which == "bool_value":
+        return value.bool_value
+    if which == "number_value":
+        number = value.number_value
+        if number - number != 0.0:
+            raise _NotJson
+        return number
+    return None
+
+
+def _proxied_struct(struct: Any, path: list) -> Any:
+    fields = struct.fields
+    target = {}
+    for key in fields:
+        if key == _SPECIAL_SIG_KEY:
+            raise _NotPlain
+        target[key] = _proxied_value(fields[key], [*path, key])
+    return _DICT_PROXY(target, path)
+
+
+def proxied_properties(struct: Any) -> Any:
+    """``unknown_checking_proxy(deserialize_properties(MessageToDict(struct)))``, the view
+    pulumi_policy gives a policy of a resource's properties, built in one pass: the same proxies
+    around the same containers, each with the same path (pulumi_policy proxy.py _proxy_helper).
+    A value with a special signature (a secret, an asset, an archive) or a number JSON cannot hold
+    is left to the three steps themselves."""
+    try:
+        return _proxied_struct(struct, [])
+    except (_NotPlain, _NotJson):
+        return _ORIGINAL["proxy"](_ORIGINAL["deserialize"](_ORIGINAL["dict"](struct)))
+
+
 def _deferring(step: str):
-    """In a stack call: the three steps hand a deferred conversion along instead of converting."""
+    """In a call: the three steps hand a deferred conversion along instead of converting, and the
+    proxy step builds the view in one pass (:func:`proxied_properties`): in a stack call a mapping
+    that converts on first read (:class:`_LazyProps`), in ``Analyze`` the view itself, one per
+    message however many policies ask."""
     def wrapper(value: Any, *args: Any, **kwargs: Any) -> Any:
         scope = getattr(_local, "scope", None)
-        if scope is None or not scope.stack or args or kwargs:
+        if scope is None:
+            return _MEMOISED[step](value, *args, **kwargs)
+        if isinstance(value, _Deferred) and (args or kwargs):  # a use the SDK's calls never make
+            return _MEMOISED[step](value.struct() if step == "dict" else
+                                   _ORIGINAL["dict"](value.struct()), *args, **kwargs)
+        if args or kwargs:
             return _MEMOISED[step](value, *args, **kwargs)
         if step == "dict":
-            return value if isinstance(value, _Deferred) else _Deferred(value)
+            if isinstance(value, _Deferred):
+                return value
+            if scope.stack:
+                return _Deferred(value)
+            key = ("deferred", id(value))
+            hit = scope.memo.get(key)
+            if hit is not None and hit[0] is value:
+                return hit[1]
+            deferred = _Deferred(value)
+            scope.memo[key] = (value, deferred)  # holding *value* keeps its id from being reused
+            return deferred
         if step == "deserialize" and isinstance(value, _Deferred):
             return value
         if step == "proxy" and isinstance(value, _Deferred):
-            return _LazyProps(value)
+            return _LazyProps(value) if scope.stack else value.view()
         return _MEMOISED[step](value, *args, **kwargs)
     wrapper.__wrapped__ = _ORIGINAL.get(step)  # type: ignore[attr-defined]
     return wrapper
@@ -633,6 +703,12 @@ def install() -> bool:
               "_PolicyAnalyzerServicer", "ResourceValidationPolicy", "StackValidationPolicy")
     if not all(hasattr(sdk, n) for n in needed):
         return False
+    from pulumi_policy import deserialize, proxy
+
+    global _DICT_PROXY, _LIST_PROXY
+    if deserialize.SPECIAL_SIG_KEY != _SPECIAL_SIG_KEY:
+        return False
+    _DICT_PROXY, _LIST_PROXY = proxy._DictProxy, proxy._ListProxy
     _ORIGINAL.update(dict=message_to_dict, deserialize=sdk.deserialize_properties,
                      proxy=sdk.unknown_checking_proxy, json_format=sdk.json_format.MessageToDict)
     for step in ("dict", "deserialize", "proxy"):
