@@ -14,7 +14,16 @@ from functools import lru_cache
 from collections.abc import Mapping, Sequence
 from typing import Any, Iterator, NamedTuple, Optional
 
+from pulumi_policy import proxy as _sdk_proxy
 from pulumi_policy.proxy import UnknownValueError
+
+#: pulumi_policy's proxy classes and its unknown sentinels (proxy.py): code that walks a whole
+#: value reads past the proxies (``proxy["__target"]``, the proxy's own container, where an
+#: unknown is one of these strings) instead of paying a check per read.
+DICT_PROXY = _sdk_proxy._DictProxy
+LIST_PROXY = _sdk_proxy._ListProxy
+UNKNOWN_SENTINELS = frozenset(getattr(_sdk_proxy, name) for name in dir(_sdk_proxy)
+                              if name.startswith("UNKNOWN_") and name.endswith("_VALUE"))
 
 EMPTY: Mapping[str, Any] = {}
 

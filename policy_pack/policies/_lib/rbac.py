@@ -20,6 +20,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Iterable, Iterator, Optional
 
+from .k8s import DICT_PROXY, LIST_PROXY, UNKNOWN_SENTINELS
+
 WRITE_VERBS = ("create", "update", "patch", "delete", "deletecollection")
 AGGREGATE_PREFIX = "rbac.authorization.k8s.io/aggregate-to-"
 #: Built-in roles that aggregate labelled ClusterRoles, and the labels each collects
@@ -93,12 +95,12 @@ def _copy(value: Any) -> Any:
     unknown read through it raises the SDK's error, the first in :func:`_plain`'s order too)."""
     kind = type(value)
     if kind is str:
-        if value in _UNKNOWN_SENTINELS:
+        if value in UNKNOWN_SENTINELS:
             raise _Unknown
         return value
-    if kind is _DICT_PROXY:
+    if kind is DICT_PROXY:
         return {k: _copy(v) for k, v in value["__target"].items()}
-    if kind is _LIST_PROXY:
+    if kind is LIST_PROXY:
         return [_copy(v) for v in value["__target"]]
     if kind in (float, int, bool) or value is None:
         return value
@@ -109,16 +111,6 @@ def _copy(value: Any) -> Any:
     return value
 
 
-def _sdk_proxies() -> tuple[Any, Any, frozenset]:
-    try:
-        from pulumi_policy import proxy
-    except ImportError:  # pragma: no cover - the pack always runs with the SDK
-        return None, None, frozenset()
-    return proxy._DictProxy, proxy._ListProxy, frozenset(
-        getattr(proxy, name) for name in dir(proxy) if name.startswith("UNKNOWN_") and name.endswith("_VALUE"))
-
-
-_DICT_PROXY, _LIST_PROXY, _UNKNOWN_SENTINELS = _sdk_proxies()
 
 
 def _strings(value: Any) -> list[str]:

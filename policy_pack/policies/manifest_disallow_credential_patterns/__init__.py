@@ -32,7 +32,7 @@ from pulumi_policy import Severity
 from pulumi_policy.proxy import UnknownValueError
 
 from .._lib.framework import finding, nist_800_171, resource_policy
-from .._lib.k8s import is_list, join
+from .._lib.k8s import DICT_PROXY, LIST_PROXY, UNKNOWN_SENTINELS, is_list, join
 
 #: gitleaks rule id -> pattern (gitleaks config/gitleaks.toml, default rules).
 PATTERNS = {
@@ -92,42 +92,73 @@ def _match(text: str) -> Iterator[str]:
             break
 
 
-def _strings(value: Any, path: str) -> Iterator[tuple[str, str]]:
-    """Every string under *value* with its path. A value unknown at preview holds no literal
-    credential, so it is skipped (this policy must not turn every computed field into a finding)."""
-    if isinstance(value, str):
-        yield path, value
+def _suspects(value: Any, path: str, out: list[tuple[str, str]]) -> None:
+    """Every string under *value* (keys too) that holds one of the literals the patterns need,
+    with its path, appended to *out* in reading order. A value unknown at preview holds no literal
+    credential, so it is skipped (this policy must not turn every computed field into a finding).
+
+    The SDK's proxies are read past (their own containers, as pulumi_policy proxy.py hands them
+    with ``proxy["__target"]``, an unknown being one of its sentinel strings there), and a path is
+    built only for a string that is kept: this walk visits every string of every object."""
+    kind = type(value)
+    if kind is str:
+        if _REQUIRED.search(value) is not None:
+            out.append((path, value))
+        return
+    if kind is DICT_PROXY:
+        target = value["__target"]
+        keys = list(target)
+        proxied = True
     elif isinstance(value, Mapping):
-        for k in list(value.keys()):
-            if path == "metadata" and k == "managedFields":
-                continue
-            if isinstance(k, str):
-                yield join(path, k), k
+        target = value
+        keys = list(value.keys())
+        proxied = False
+    elif kind is LIST_PROXY or is_list(value):
+        items = value["__target"] if kind is LIST_PROXY else value
+        for i in range(len(items)):
             try:
-                v = value[k]
+                v = items[i]
             except UnknownValueError:
                 continue
-            if path == "binaryData" and isinstance(v, str):
-                try:
-                    yield join(path, str(k)), base64.b64decode(v, validate=True).decode("utf-8")
-                except (binascii.Error, ValueError):
-                    pass
+            if kind is LIST_PROXY and type(v) is str and v in UNKNOWN_SENTINELS:
                 continue
-            yield from _strings(v, join(path, str(k)))
-    elif is_list(value):
-        for i in range(len(value)):
+            _suspects(v, f"{path}[{i}]", out)
+        return
+    else:
+        return
+    for k in keys:
+        if path == "metadata" and k == "managedFields":
+            continue
+        if isinstance(k, str) and _REQUIRED.search(k) is not None:
+            out.append((join(path, k), k))
+        try:
+            v = target[k]
+        except UnknownValueError:
+            continue
+        if proxied and type(v) is str and v in UNKNOWN_SENTINELS:
+            continue
+        if path == "binaryData" and isinstance(v, str):
             try:
-                v = value[i]
-            except UnknownValueError:
+                decoded = base64.b64decode(v, validate=True).decode("utf-8")
+            except (binascii.Error, ValueError):
                 continue
-            yield from _strings(v, join(path, i))
+            if _REQUIRED.search(decoded) is not None:
+                out.append((join(path, str(k)), decoded))
+            continue
+        if type(v) is str:  # a leaf: its path only if it is kept
+            if _REQUIRED.search(v) is not None:
+                out.append((join(path, str(k)), v))
+            continue
+        _suspects(v, join(path, str(k)), out)
 
 
 def check(obj, config):
     if obj.kind in _SKIPPED_KINDS:
         return
     seen: set[tuple[str, str]] = set()
-    for path, text in _strings(obj.props, ""):
+    suspects: list[tuple[str, str]] = []
+    _suspects(obj.props, "", suspects)
+    for path, text in suspects:
         for rule in _match(text):
             if (path, rule) in seen:
                 continue
@@ -135,6 +166,8 @@ def check(obj, config):
             yield finding(rule, f"{path} holds what secret scanners recognise as a credential (gitleaks rule {rule}); "
                                 "move it to Vault and deliver it through an ExternalSecret (a Secret reference or a "
                                 "mounted file), and rotate it: it is in the program's history and state already")
+
+
 
 
 POLICY = resource_policy(
