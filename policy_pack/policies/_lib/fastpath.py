@@ -326,6 +326,19 @@ def proxied_properties(struct: Any) -> Any:
         return _ORIGINAL["proxy"](_ORIGINAL["deserialize"](_ORIGINAL["dict"](struct)))
 
 
+def properties_wire(props: Any) -> Optional[bytes]:
+    """The wire form of the properties whose view *props* is (a resource policy's ``args.props``
+    in the ``Analyze`` call being served), or None when *props* is not such a view. Every string
+    of the properties, key or value, is in it as its UTF-8 bytes: a policy that looks for text
+    can rule a whole resource out with one search of these bytes."""
+    scope = getattr(_local, "scope", None)
+    hit = scope.memo.get(("wire", id(props))) if scope is not None else None
+    if hit is None or hit[0] is not props:
+        return None
+    message = hit[1].message
+    return bytes(message) if isinstance(message, memoryview) else message.SerializeToString()
+
+
 def _deferring(step: str):
     """In a call: the three steps hand a deferred conversion along instead of converting, and the
     proxy step builds the view in one pass (:func:`proxied_properties`): in a stack call a mapping
@@ -355,7 +368,11 @@ def _deferring(step: str):
         if step == "deserialize" and isinstance(value, _Deferred):
             return value
         if step == "proxy" and isinstance(value, _Deferred):
-            return _LazyProps(value) if scope.stack else value.view()
+            if scope.stack:
+                return _LazyProps(value)
+            view = value.view()
+            scope.memo[("wire", id(view))] = (view, value)
+            return view
         return _MEMOISED[step](value, *args, **kwargs)
     wrapper.__wrapped__ = _ORIGINAL.get(step)  # type: ignore[attr-defined]
     return wrapper

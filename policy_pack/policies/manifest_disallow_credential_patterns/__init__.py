@@ -31,6 +31,7 @@ from typing import Any, Iterator
 from pulumi_policy import Severity
 from pulumi_policy.proxy import UnknownValueError
 
+from .._lib import fastpath
 from .._lib.framework import finding, nist_800_171, resource_policy
 from .._lib.k8s import DICT_PROXY, LIST_PROXY, UNKNOWN_SENTINELS, is_list, join
 
@@ -75,6 +76,9 @@ _NEEDS = {
     "url-password": re.compile(r"://"),
 }
 _REQUIRED = re.compile("|".join(f"(?:{p.pattern})" for p in _NEEDS.values()))
+#: The same literals in a resource's properties as they travel (UTF-8, every key and string whole):
+#: none there, and no binaryData to decode, means no string of the resource holds one.
+_REQUIRED_BYTES = re.compile(_REQUIRED.pattern.encode("ascii"))
 
 
 def _match(text: str) -> Iterator[str]:
@@ -154,6 +158,9 @@ def _suspects(value: Any, path: str, out: list[tuple[str, str]]) -> None:
 
 def check(obj, config):
     if obj.kind in _SKIPPED_KINDS:
+        return
+    wire = fastpath.properties_wire(obj.props)
+    if wire is not None and _REQUIRED_BYTES.search(wire) is None and b"binaryData" not in wire:
         return
     seen: set[tuple[str, str]] = set()
     suspects: list[tuple[str, str]] = []
