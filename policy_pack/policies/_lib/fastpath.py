@@ -147,18 +147,23 @@ def _gc_paused():
                 gc.enable()
 
 
+def _remembered(scope: _Scope, step: str, value: Any, make) -> Any:
+    """``make(value)``, once per *value* in the call of *scope*."""
+    key = (step, id(value))
+    hit = scope.memo.get(key)
+    if hit is not None and hit[0] is value:
+        return hit[1]
+    result = make(value)
+    scope.memo[key] = (value, result)  # holding *value* keeps its id from being reused
+    return result
+
+
 def _memoised(function, step: str):
     def wrapper(value: Any, *args: Any, **kwargs: Any) -> Any:
         scope = getattr(_local, "scope", None)
         if scope is None or args or kwargs:
             return function(value, *args, **kwargs)
-        key = (step, id(value))
-        hit = scope.memo.get(key)
-        if hit is not None and hit[0] is value:
-            return hit[1]
-        result = function(value)
-        scope.memo[key] = (value, result)  # holding *value* keeps its id from being reused
-        return result
+        return _remembered(scope, step, value, function)
     wrapper.__wrapped__ = function  # type: ignore[attr-defined]
     return wrapper
 
@@ -356,15 +361,7 @@ def _deferring(step: str):
         if step == "dict":
             if isinstance(value, _Deferred):
                 return value
-            if scope.stack:
-                return _Deferred(value)
-            key = ("deferred", id(value))
-            hit = scope.memo.get(key)
-            if hit is not None and hit[0] is value:
-                return hit[1]
-            deferred = _Deferred(value)
-            scope.memo[key] = (value, deferred)  # holding *value* keeps its id from being reused
-            return deferred
+            return _Deferred(value) if scope.stack else _remembered(scope, "deferred", value, _Deferred)
         if step == "deserialize" and isinstance(value, _Deferred):
             return value
         if step == "proxy" and isinstance(value, _Deferred):
