@@ -260,3 +260,60 @@ def test_windows_line_endings_and_a_bom_keep_lines():
     from hardened.manifests import decode
     [r] = load_text(decode(b"\xff\xfe" + text))
     assert (r.object_name, r.line) == ("web", 2)
+
+
+# Scalars of every kind the YAML 1.1 resolver tells apart (PyYAML resolver.py, Resolver's implicit
+# resolvers), each plain, quoted and tagged, in block and flow collections, as keys and values.
+_SCALARS = ["web", "~", "null", "Null", "NULL", "true", "True", "yes", "No", "on", "OFF", "y", "n",
+            "0", "-12", "+7", "0o17", "017", "0x1F", "0b101", "1_000", "1:20", "190:20:30", "3.5", "-.5",
+            "1e3", "1.5e3", "6.8523015e+5", "inf", "NaN", "1_000.5", "2027-11-30",
+            "2001-12-14t21:59:43.10-05:00", "=", "<<", "'quoted'", '"dq"', "!!str 12", "! 12", "!!int '12'",
+            "!!float 1", "!!bool yes", "!!null ''"]
+
+
+def _reference_load_all(text: str) -> list:
+    """PyYAML's own safe loader, minus timestamps (what hardened.manifests promises to equal)."""
+    class Reference(yaml.SafeLoader):
+        pass
+
+    Reference.yaml_implicit_resolvers = {
+        first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+    return list(yaml.load_all(text, Loader=Reference))  # noqa: S506 (a safe loader)
+
+
+def _typed(value):
+    if isinstance(value, dict):
+        return {_typed(k): _typed(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_typed(v) for v in value]
+    return type(value).__name__, repr(value)
+
+
+@pytest.mark.parametrize("scalar", _SCALARS)
+def test_the_fast_loader_builds_what_pyyamls_safe_loader_builds(scalar):
+    """The reader's loader (hardened.manifests._Loader: cached tag resolution, strings, mappings and
+    sequences built directly) gives the data, types included, of PyYAML's pure safe loader."""
+    from hardened.manifests import iter_documents
+
+    text = textwrap.dedent(f"""\
+        plain: {scalar}
+        list: [{scalar}, x, {{k: {scalar}}}]
+        block:
+          - {scalar}
+          - {{nested: [{scalar}]}}
+        base: &b {{a: {scalar}}}
+        merged: {{<<: *b, c: d}}
+        ---
+        {scalar}: value
+        ---
+        - {scalar}
+        """)
+    try:
+        expected = _reference_load_all(text)
+    except yaml.YAMLError:  # "=" (a value key) has no safe constructor: an error either way
+        with pytest.raises(ManifestError, match="constructor"):
+            list(iter_documents(text, "t.yaml"))
+        return
+    got = [data for data, _, _ in iter_documents(text, "t.yaml")]
+    assert _typed(got) == _typed(expected)
