@@ -770,7 +770,7 @@ class _Collector:
             return
         with f:
             try:
-                head = f.read(STREAM_BYTES + 1)
+                head = _read_head(f, STREAM_BYTES + 1)
             except OSError as e:
                 self.problems.append(f"{file}: cannot read: {e.strerror or e}")
                 return
@@ -964,6 +964,20 @@ class _Collector:
                                            bool(entry.get("custom", True)), res_file, res_line, paths,
                                            provider, deps, prop_deps, options))
         return covered
+
+
+def _read_head(f: io.BufferedReader, limit: int) -> bytes:
+    """``f.read(limit)``, without a buffer of *limit* bytes for a smaller regular file: read up to
+    its size (plus one byte, to see the end), and on only if it grew meanwhile."""
+    try:
+        st = os.fstat(f.fileno())
+        first = min(st.st_size + 1, limit) if stat.S_ISREG(st.st_mode) else limit
+    except (OSError, AttributeError, io.UnsupportedOperation):
+        first = limit
+    head = f.read(first)
+    if len(head) == first < limit:
+        head += f.read(limit - first)
+    return head
 
 
 def _manifest_digest(path: str) -> Optional[str]:

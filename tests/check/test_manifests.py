@@ -317,3 +317,22 @@ def test_the_fast_loader_builds_what_pyyamls_safe_loader_builds(scalar):
         return
     got = [data for data, _, _ in iter_documents(text, "t.yaml")]
     assert _typed(got) == _typed(expected)
+
+
+def test_a_file_is_read_whole_up_to_the_streaming_size_and_streamed_beyond(tmp_path, monkeypatch):
+    """hardened.manifests reads a file up to STREAM_BYTES whole (sized by the file, not the limit),
+    and streams a larger one document by document; the boundary is the same either way."""
+    from hardened import manifests
+
+    doc = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c%d}\n---\n"
+    text = "".join(doc % i for i in range(50))
+    path = tmp_path / "m.yaml"
+    path.write_text(text)
+    for limit in (len(text) - 1, len(text), len(text) + 1):
+        monkeypatch.setattr(manifests, "STREAM_BYTES", limit)
+        names = [r.name for r in load_path(path)]
+        assert names == [f"c{i}" for i in range(50)], limit
+    with open(path, "rb") as f:
+        assert manifests._read_head(f, 10) == text.encode()[:10]
+    with open(path, "rb") as f:
+        assert manifests._read_head(f, len(text) + 5) == text.encode()
