@@ -113,7 +113,10 @@ def _absolute(url: str) -> str:
     return docs_url(url) if url else ""
 
 
-def violation_json(v: Verdict, policies: dict[str, PolicyInfo], origin: Optional[Origin] = None) -> dict:
+def violation_json(v: Verdict, policies: dict[str, PolicyInfo], origin: Optional[Origin] = None,
+                   urls: Optional[dict[str, str]] = None) -> dict:
+    """A verdict in the json format; *urls* (policy -> its docs URL, :func:`_absolute`) spares
+    working each one out again for every verdict."""
     p = policies.get(v.policy)
     out = {
         "policy": v.policy,
@@ -124,7 +127,7 @@ def violation_json(v: Verdict, policies: dict[str, PolicyInfo], origin: Optional
         "framework": dict(p.framework) if p else {},
         "tags": list(p.tags) if p else [],
         "remediation": p.remediation if p else "",
-        "url": _absolute(p.url) if p else "",
+        "url": (urls[v.policy] if urls is not None and v.policy in urls else _absolute(p.url)) if p else "",
     }
     if origin is not None:
         out["location"] = _place_json(origin)
@@ -138,6 +141,7 @@ def to_json(analysis: Analysis, findings: Optional[Findings] = None, failed: Opt
     findings = findings or Findings(analysis)
     listed = iter if lazy else list
     analyzed = sum(1 for r in analysis.resources if r.analyzed)
+    urls = {name: _absolute(p.url) for name, p in analysis.policies.items()}
     from . import __version__
 
     return {
@@ -151,7 +155,7 @@ def to_json(analysis: Analysis, findings: Optional[Findings] = None, failed: Opt
             "advisory": len(analysis.advisory), "exempted": len(analysis.exempted), "passed": analysis.passed,
             "failed": (not analysis.passed) if failed is None else failed,
         },
-        "violations": listed(violation_json(v, analysis.policies, findings.origin(v)) for v in analysis.verdicts),
+        "violations": listed(violation_json(v, analysis.policies, findings.origin(v), urls) for v in analysis.verdicts),
         "exemptions": listed({"policy": e.policy, "resource": resource_json(e.resource), "reason": e.reason}
                              for e in analysis.exempted),
         "policies": [policy_json(analysis.policies[n]) for n in sorted(analysis.policies)],
