@@ -110,14 +110,15 @@ class CachedScalarResolver:
         return super().resolve(kind, value, implicit)
 
 
-class _Loader(CachedScalarResolver, _BaseLoader):  # type: ignore[misc, valid-type]
+class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
     """The safe loader, minus timestamps (Kubernetes reads YAML as JSON, so ``2027-11-30`` in a
-    manifest is a string, not a date), and faster on what manifests are made of: tag resolution
-    of plain scalars is cached (keys repeat across every object), and plain mappings, sequences
-    and strings are built directly; anything else (numbers, booleans, merge keys, explicit tags)
-    goes through the standard constructor, so the result is the same as ``yaml.safe_load``'s."""
+    manifest is a string, not a date), and faster on what manifests are made of: a quoted scalar
+    is a string at once, the tag of a plain one is resolved once per value (keys repeat across
+    every object), and plain mappings, sequences and strings are built directly; anything else
+    (numbers, booleans, merge keys, explicit tags) goes through the standard constructor, so the
+    result is the same as ``yaml.safe_load``'s (tests/check/test_manifests.py compares them)."""
 
-    _resolved: dict = {}  # its own cache: this loader resolves no timestamps, unlike the dumper
+    _resolved: dict = {}  # plain scalar -> tag (this loader resolves no timestamps, unlike the dumper)
 
     def resolve(self, kind, value, implicit, _scalar=yaml.ScalarNode, _mapping=yaml.MappingNode):  # noqa: D102
         # BaseResolver.resolve, for a loader without path resolvers (asserted below), which the
