@@ -233,6 +233,75 @@ def _varint(n: int) -> bytes:
             return bytes(out)
 
 
+def _field(tag: bytes, data: bytes) -> bytes:
+    """A length-delimited field: its tag, the length, the bytes."""
+    return tag + _varint(len(data)) + data
+
+
+def _text_field(tag: bytes, text: str) -> bytes:
+    """A proto3 ``string`` field (left out when empty, as protobuf writes it)."""
+    return _field(tag, text.encode()) if text else b""
+
+
+def _only_field(data: bytes) -> bytes:
+    """The value of the one length-delimited field *data* holds (past its tag and length)."""
+    i = 1
+    while data[i] & 0x80:
+        i += 1
+    return data[i + 1:]
+
+
+def properties_bytes(pb: Any, struct: Any) -> bytes:
+    """The bytes of *struct* as a request carries it. Not ``struct.SerializeToString()``: a message
+    given a Struct holds a copy, and protobuf (upb) writes a map in its hash table's order, which
+    the copy does not keep; so the bytes are those of an ``AnalyzeRequest`` holding the Struct
+    alone, past the field's tag and length (the same copy ``AnalyzerResource`` makes)."""
+    return _only_field(pb.AnalyzeRequest(properties=struct).SerializeToString())
+
+
+def provider_bytes_of(pb: Any, provider: Any) -> bytes:
+    """The bytes of an ``AnalyzerProviderResource`` as a request carries it (a copy, as above)."""
+    return _only_field(pb.AnalyzeRequest(provider=provider).SerializeToString())
+
+
+def request_bytes(pb: Any, resource: Resource, properties: bytes, provider: Optional[bytes]) -> bytes:
+    """The serialized ``AnalyzeRequest`` of *resource* (``type`` 1, ``properties`` 2, ``urn`` 3,
+    ``name`` 4, ``options`` 5, ``provider`` 6, each in its field's order, as protobuf writes them),
+    from its properties and provider as a request carries them (:func:`properties_bytes`,
+    :func:`provider_bytes_of`): the bytes of ``pb.AnalyzeRequest(...)``, with the properties
+    copied and serialized once for both requests, not once per message. ``AnalyzerResource`` begins
+    with the same six fields (analyzer.proto), so this is also the head of the ``AnalyzeStack``
+    entry (:func:`stack_entry_bytes`)."""
+    if resource.options:
+        options = resource_options(pb, resource).SerializeToString()
+    else:  # the common case: AnalyzerResourceOptions with its parent (field 8) alone
+        options = _text_field(b"\x42", resource.parent)
+    try:
+        return b"".join((_text_field(b"\x0a", resource.type), _field(b"\x12", properties),
+                         _text_field(b"\x1a", resource.urn), _text_field(b"\x22", resource.name),
+                         _field(b"\x2a", options), b"" if provider is None else _field(b"\x32", provider)))
+    except UnicodeEncodeError:  # no valid UTF-8 (a lone surrogate): protobuf's own answer
+        from google.protobuf import struct_pb2
+
+        return pb.AnalyzeRequest(
+            type=resource.type, properties=struct_pb2.Struct.FromString(properties), urn=resource.urn,
+            name=resource.name, options=resource_options(pb, resource),
+            provider=None if provider is None else pb.AnalyzerProviderResource.FromString(provider),
+        ).SerializeToString()
+
+
+def stack_entry_bytes(pb: Any, resource: Resource, head: bytes) -> bytes:
+    """The serialized ``AnalyzerResource`` of *resource*: *head* (:func:`request_bytes`, fields 1
+    to 6) followed by ``parent`` 7, ``dependencies`` 8 and ``propertyDependencies`` 9."""
+    if not (resource.parent or resource.dependencies or resource.property_dependencies):
+        return head
+    return head + pb.AnalyzerResource(
+        parent=resource.parent, dependencies=list(resource.dependencies),
+        propertyDependencies={k: pb.AnalyzerPropertyDependencies(urns=list(v))
+                              for k, v in (resource.property_dependencies or {}).items()},
+    ).SerializeToString()
+
+
 #: Annotations a slim resource keeps (inline suppressions, see hardened/check.py).
 KEPT_ANNOTATION_PREFIX = "hardened.io/"
 
@@ -567,9 +636,7 @@ class PolicyPackProcess:
                  send_analyze: Optional[Callable[[Resource], bool]] = None) -> Analysis:
         all_resources: list[Resource] = []
         providers: dict[str, Any] = {}   # provider URN -> AnalyzerProviderResource
-
-        def provider_of(resource: Resource) -> Any:
-            return providers.get(resource.provider) if resource.provider else None
+        provider_bytes: dict[str, bytes] = {}  # the same, serialized
         spool = tempfile.TemporaryFile()   # the serialized AnalyzeStack entries, one after another
         spans: list[int] = []              # each entry's length, in the order of all_resources
         verdicts: list[Verdict] = []
@@ -582,8 +649,14 @@ class PolicyPackProcess:
             resource, future = pending.popleft()
             self._collect(resource, self._result(future, "Analyze", resource), by_urn, verdicts, exempted)
 
-        def send(resource: Resource, request: Any) -> None:
-            pending.append((resource, self._stub.Analyze.future(request, timeout=self.call_timeout)))
+        analyze_call: list = []  # Analyze on the channel, taking the request as bytes (request_bytes)
+
+        def send(resource: Resource, request: bytes) -> None:
+            if not analyze_call:
+                analyze_call.append(self._channel.unary_unary(
+                    "/pulumirpc.Analyzer/Analyze", request_serializer=None,
+                    response_deserializer=pb.AnalyzeResponse.FromString))
+            pending.append((resource, analyze_call[0].future(request, timeout=self.call_timeout)))
             if len(pending) >= self.in_flight:
                 drain_one()
 
@@ -609,17 +682,17 @@ class PolicyPackProcess:
                 # the provider a resource names, with its inputs (a render lists providers first)
                 providers[resource.urn] = pb.AnalyzerProviderResource(
                     type=resource.type, properties=struct, urn=resource.urn, name=resource.name)
+                provider_bytes[resource.urn] = provider_bytes_of(pb, providers[resource.urn])
+            # the requests are written as bytes (request_bytes): the same bytes as the messages',
+            # the properties copied and serialized once for both
+            properties = properties_bytes(pb, struct)
+            provider = provider_bytes.get(resource.provider) if resource.provider else None
+            request = request_bytes(pb, resource, properties, provider)
             if stack:
                 stack_props = engine.stack_properties(resource.type, resource.inputs)
-                entry = pb.AnalyzerResource(
-                    type=resource.type,
-                    properties=struct if stack_props is resource.inputs or not stack_props else to_struct(stack_props),
-                    urn=resource.urn, name=resource.name, parent=resource.parent,
-                    options=resource_options(pb, resource), provider=provider_of(resource),
-                    dependencies=list(resource.dependencies),
-                    propertyDependencies={k: pb.AnalyzerPropertyDependencies(urns=list(v))
-                                          for k, v in (resource.property_dependencies or {}).items()},
-                ).SerializeToString()
+                head = request if stack_props is resource.inputs or not stack_props else \
+                    request_bytes(pb, resource, properties_bytes(pb, to_struct(stack_props)), provider)
+                entry = stack_entry_bytes(pb, resource, head)
                 # AnalyzeStackRequest field 1 (resources), length-delimited: the request is these
                 # records one after another, so it is assembled by reading the spool back
                 prefix = b"\x0a" + _varint(len(entry))
@@ -630,8 +703,6 @@ class PolicyPackProcess:
                 resource.inputs = slim_inputs(resource.inputs)
             if not resource.analyzed or (send_analyze is not None and not send_analyze(resource)):
                 continue
-            request = pb.AnalyzeRequest(type=resource.type, properties=struct, urn=resource.urn, name=resource.name,
-                                        options=resource_options(pb, resource), provider=provider_of(resource))
             if ready():
                 send(resource, request)
             else:

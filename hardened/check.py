@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as _dt
+import gc
 import hashlib
 import json
 import os
@@ -112,7 +113,10 @@ def _absolute(url: str) -> str:
     return docs_url(url) if url else ""
 
 
-def violation_json(v: Verdict, policies: dict[str, PolicyInfo], origin: Optional[Origin] = None) -> dict:
+def violation_json(v: Verdict, policies: dict[str, PolicyInfo], origin: Optional[Origin] = None,
+                   urls: Optional[dict[str, str]] = None) -> dict:
+    """A verdict in the json format; *urls* (policy -> its docs URL, :func:`_absolute`) spares
+    working each one out again for every verdict."""
     p = policies.get(v.policy)
     out = {
         "policy": v.policy,
@@ -123,7 +127,7 @@ def violation_json(v: Verdict, policies: dict[str, PolicyInfo], origin: Optional
         "framework": dict(p.framework) if p else {},
         "tags": list(p.tags) if p else [],
         "remediation": p.remediation if p else "",
-        "url": _absolute(p.url) if p else "",
+        "url": (urls[v.policy] if urls is not None and v.policy in urls else _absolute(p.url)) if p else "",
     }
     if origin is not None:
         out["location"] = _place_json(origin)
@@ -137,6 +141,7 @@ def to_json(analysis: Analysis, findings: Optional[Findings] = None, failed: Opt
     findings = findings or Findings(analysis)
     listed = iter if lazy else list
     analyzed = sum(1 for r in analysis.resources if r.analyzed)
+    urls = {name: _absolute(p.url) for name, p in analysis.policies.items()}
     from . import __version__
 
     return {
@@ -150,7 +155,7 @@ def to_json(analysis: Analysis, findings: Optional[Findings] = None, failed: Opt
             "advisory": len(analysis.advisory), "exempted": len(analysis.exempted), "passed": analysis.passed,
             "failed": (not analysis.passed) if failed is None else failed,
         },
-        "violations": listed(violation_json(v, analysis.policies, findings.origin(v)) for v in analysis.verdicts),
+        "violations": listed(violation_json(v, analysis.policies, findings.origin(v), urls) for v in analysis.verdicts),
         "exemptions": listed({"policy": e.policy, "resource": resource_json(e.resource), "reason": e.reason}
                              for e in analysis.exempted),
         "policies": [policy_json(analysis.policies[n]) for n in sorted(analysis.policies)],
@@ -615,6 +620,20 @@ def _writing(path: str) -> Iterator[TextIO]:
             yield fh
     except OSError as e:
         raise UserError(f"cannot write {path}: {e.strerror or e}") from None
+
+
+@contextlib.contextmanager
+def _no_cycle_collection() -> Iterator[None]:
+    """The cyclic garbage collector paused: writing reports builds many small acyclic objects (the
+    locator's node trees, each violation's dict), and each pass of the collector would rescan the
+    whole analysis still held (every resource and verdict), for nothing to collect."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _write(path: str, text: str) -> None:
@@ -1090,9 +1109,10 @@ def run(args: argparse.Namespace, out: Optional[TextIO] = None, err: Optional[Te
         options = dict(color=color, failing=failing, duplicates=duplicates, suppressed=suppressed, notes=notes,
                        show_exemptions=getattr(args, "show_exemptions", False))
         if path is None:
-            write_format(fmt, out, analysis, findings, **options)
+            with _no_cycle_collection():
+                write_format(fmt, out, analysis, findings, **options)
             continue
-        with _writing(path) as fh:
+        with _writing(path) as fh, _no_cycle_collection():
             write_format(fmt, fh, analysis, findings, **options)
         console.info(f"wrote {fmt} to {path}")
     if all(path is not None for _, path in plan) or any(f != "text" for f, p in plan if p is None):

@@ -56,6 +56,12 @@ def parse_path(text: str) -> list[PathPart]:
 
 def field_paths(message: str) -> list[list[PathPart]]:
     """The field paths *message* names, longest first."""
+    return [list(path) for path in _field_paths(message)]
+
+
+@lru_cache(maxsize=4096)
+def _field_paths(message: str) -> tuple[tuple[PathPart, ...], ...]:
+    """:func:`field_paths`, once per message (a policy words the same finding alike on many objects)."""
     found = []
     for m in _PATH.finditer(message):
         token = m.group(1).rstrip(".-")
@@ -64,7 +70,7 @@ def field_paths(message: str) -> list[list[PathPart]]:
         parts = parse_path(token)
         if parts and parts not in found:
             found.append(parts)
-    return sorted(found, key=len, reverse=True)
+    return tuple(tuple(path) for path in sorted(found, key=len, reverse=True))
 
 
 def _child(node: yaml.Node, part: PathPart) -> Optional[yaml.Node]:
@@ -98,13 +104,28 @@ def resolve(root: yaml.Node, path: Sequence[PathPart]) -> Position:
     return Position(mark.line + 1, mark.column + 1, depth)
 
 
+class _ShapeLoader(_Loader):  # type: ignore[misc, valid-type]
+    """Composes a YAML stream into nodes for their shape and positions only: a node's tag is never
+    read here, so no scalar's tag is resolved (the resolver's regular expressions, a Python call per
+    scalar, were most of the cost of an index)."""
+
+    def resolve(self, kind, value, implicit):  # noqa: D102 (PyYAML's hook)
+        return ""
+
+    def descend_resolver(self, current_node, current_index):  # noqa: D102
+        pass
+
+    def ascend_resolver(self):  # noqa: D102
+        pass
+
+
 class LineIndex:
     """One YAML file's documents (and ``*List`` items) by the line they start on."""
 
     def __init__(self, text: str):
         self.roots: dict[int, yaml.Node] = {}
         try:
-            for doc in yaml.compose_all(text, Loader=_Loader):
+            for doc in yaml.compose_all(text, Loader=_ShapeLoader):
                 if doc is None:
                     continue
                 self.roots.setdefault(doc.start_mark.line + 1, doc)

@@ -110,28 +110,52 @@ class CachedScalarResolver:
         return super().resolve(kind, value, implicit)
 
 
-class _Loader(CachedScalarResolver, _BaseLoader):  # type: ignore[misc, valid-type]
+class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
     """The safe loader, minus timestamps (Kubernetes reads YAML as JSON, so ``2027-11-30`` in a
-    manifest is a string, not a date), and faster on what manifests are made of: tag resolution
-    of plain scalars is cached (keys repeat across every object), and plain mappings, sequences
-    and strings are built directly; anything else (numbers, booleans, merge keys, explicit tags)
-    goes through the standard constructor, so the result is the same as ``yaml.safe_load``'s."""
+    manifest is a string, not a date), and faster on what manifests are made of: a quoted scalar
+    is a string at once, the tag of a plain one is resolved once per value (keys repeat across
+    every object), and plain mappings, sequences and strings are built directly; anything else
+    (numbers, booleans, merge keys, explicit tags) goes through the standard constructor, so the
+    result is the same as ``yaml.safe_load``'s (tests/check/test_manifests.py compares them)."""
 
-    _resolved: dict = {}  # its own cache: this loader resolves no timestamps, unlike the dumper
+    _resolved: dict = {}  # plain scalar -> tag (this loader resolves no timestamps, unlike the dumper)
 
-    def build(self, node: yaml.Node) -> Any:
+    def resolve(self, kind, value, implicit, _scalar=yaml.ScalarNode, _mapping=yaml.MappingNode):  # noqa: D102
+        # BaseResolver.resolve, for a loader without path resolvers (asserted below), which the
+        # composer calls for every node: a quoted scalar (or one tagged "!") is a string, a plain
+        # one's tag depends on its value alone (cached), a collection's on its kind
+        if kind is _scalar:
+            if not implicit[0]:
+                return _STR
+            tag = self._resolved.get(value)
+            if tag is None:
+                if len(self._resolved) > 100_000:
+                    self._resolved.clear()
+                tag = self._resolved[value] = yaml.resolver.BaseResolver.resolve(self, kind, value, implicit)
+            return tag
+        return _MAP if kind is _mapping else _SEQ
+
+    def descend_resolver(self, current_node, current_index):  # noqa: D102 (no path resolvers: nothing to track)
+        pass
+
+    def ascend_resolver(self):  # noqa: D102
+        pass
+
+    def build(self, node: yaml.Node, _scalar=yaml.ScalarNode) -> Any:
         cls, tag = node.__class__, node.tag
-        if cls is yaml.ScalarNode and tag == _STR:
+        if cls is _scalar and tag == _STR:
             return node.value
         if cls is yaml.MappingNode and tag == _MAP:
             out = {}
             for key, value in node.value:
-                if key.__class__ is not yaml.ScalarNode or key.tag != _STR:
+                if key.__class__ is not _scalar or key.tag != _STR:
                     return self.construct_object(node, deep=True)
-                out[key.value] = self.build(value)
+                # a string value is taken here, without a call (most values are)
+                out[key.value] = value.value if value.__class__ is _scalar and value.tag == _STR else self.build(value)
             return out
         if cls is yaml.SequenceNode and tag == _SEQ:
-            return [self.build(item) for item in node.value]
+            return [item.value if item.__class__ is _scalar and item.tag == _STR else self.build(item)
+                    for item in node.value]
         return self.construct_object(node, deep=True)
 
 
@@ -139,6 +163,7 @@ _Loader.yaml_implicit_resolvers = {
     first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
     for first, resolvers in _BaseLoader.yaml_implicit_resolvers.items()
 }
+assert not _Loader.yaml_path_resolvers, "_Loader.resolve assumes no path resolvers"
 
 
 class NumberProblem(ValueError):
@@ -467,7 +492,7 @@ def iter_documents(text: str, file: str, line_offset: int = 0) -> Iterable[tuple
     """``(data, line, node)`` for every document of a YAML stream; ManifestError on bad syntax, on
     nesting deeper than MAX_DEPTH and on an alias bomb. *line_offset* is added to every line."""
     _check_yaml_depth(text, file, line_offset)
-    aliases = _ALIAS.search(text) is not None
+    aliases = "*" in text and _ALIAS.search(text) is not None
     loader = _Loader(text)
     try:
         while loader.check_node():
@@ -746,7 +771,7 @@ class _Collector:
             return
         with f:
             try:
-                head = f.read(STREAM_BYTES + 1)
+                head = _read_head(f, STREAM_BYTES + 1)
             except OSError as e:
                 self.problems.append(f"{file}: cannot read: {e.strerror or e}")
                 return
@@ -940,6 +965,20 @@ class _Collector:
                                            bool(entry.get("custom", True)), res_file, res_line, paths,
                                            provider, deps, prop_deps, options))
         return covered
+
+
+def _read_head(f: io.BufferedReader, limit: int) -> bytes:
+    """``f.read(limit)``, without a buffer of *limit* bytes for a smaller regular file: read up to
+    its size (plus one byte, to see the end), and on only if it grew meanwhile."""
+    try:
+        st = os.fstat(f.fileno())
+        first = min(st.st_size + 1, limit) if stat.S_ISREG(st.st_mode) else limit
+    except (OSError, AttributeError, io.UnsupportedOperation):
+        first = limit
+    head = f.read(first)
+    if len(head) == first < limit:
+        head += f.read(limit - first)
+    return head
 
 
 def _manifest_digest(path: str) -> Optional[str]:

@@ -135,6 +135,7 @@ class Locator:
         #: the text of inputs that are no file (standard input), by the name resources give them
         self.texts = dict(texts or {})
         self._text_indexes: dict[str, LineIndex] = {}
+        self._last_index: Optional[tuple[str, Optional[LineIndex]]] = None
         self.by_urn: dict[str, Any] = {}
         for r in resources:
             self.by_urn.setdefault(r.urn, r)
@@ -201,11 +202,21 @@ class Locator:
             pos = index.locate(line, field_paths(message))
             if pos is not None:
                 return Place(file, pos.line, pos.column)
-        if file and not file.startswith("<") and file.endswith((".yaml", ".yml")) and os.path.isfile(file):
-            pos: Optional[Position] = LineIndex.of_file(file).locate(line, field_paths(message))
+        if file and not file.startswith("<") and file.endswith((".yaml", ".yml")):
+            index = self._file_index(file)
+            pos: Optional[Position] = index.locate(line, field_paths(message)) if index is not None else None
             if pos is not None:
                 return Place(file, pos.line, pos.column)
         return Place(file, line)
+
+    def _file_index(self, file: str) -> Optional[LineIndex]:
+        """The index of the file *file* (None when it is no file), kept for the file asked last:
+        verdicts come sorted by file, so each file is looked up and indexed once in a row."""
+        if self._last_index is not None and self._last_index[0] == file:
+            return self._last_index[1]
+        index = LineIndex.of_file(file) if os.path.isfile(file) else None
+        self._last_index = (file, index)
+        return index
 
     def _stack_urn(self) -> Optional[str]:
         return next((urn for urn, r in self.by_urn.items() if r.type == STACK), None)

@@ -189,6 +189,48 @@ def test_the_json_report_is_written_as_json_dumps_writes_it(capsys, dirty_dir, t
     assert stdout == written
 
 
+def _random_json(rng, depth=0):
+    kind = rng.randrange(9 if depth < 4 else 6)
+    if kind == 0:
+        return None
+    if kind == 1:
+        return rng.random() < 0.5
+    if kind == 2:
+        return rng.choice([0, -1, 7, 2 ** 70, -(2 ** 53) - 1])
+    if kind == 3:
+        return rng.choice([0.0, -0.0, 1.5, 1e-7, 1e300, 123456789.123, float("inf"), float("-inf"), float("nan")])
+    if kind in (4, 5):
+        return "".join(rng.choice(["a", "Z", " ", '"', "\\", "\n", "\t", "\x00", "\x7f", "é", "€", "𝄞", "\u2028", "/"])
+                       for _ in range(rng.randrange(6)))
+    if kind in (6, 7):
+        return [_random_json(rng, depth + 1) for _ in range(rng.randrange(4))]
+    return {str(_random_json(rng, 5)): _random_json(rng, depth + 1) for _ in range(rng.randrange(4))}
+
+
+def test_the_json_writer_encodes_as_json_dumps_does():
+    """hardened/formats/json_format.py writes each item itself (json.dumps indents in pure Python):
+    the text of json.dumps(indent=2, sort_keys=True) for every kind of value (escapes, unicode,
+    big and special numbers, empty and nested containers); keys json.dumps converts (numbers,
+    booleans, None) and other types go through json.dumps itself."""
+    import random
+
+    from hardened.formats.json_format import _indented
+
+    rng = random.Random(26)
+    values = [_random_json(rng) for _ in range(3000)]
+    values += [{1: "a", 2: "b"}, {None: 1}, {True: [], False: {}}, {1.5: 0}, (1, "two", [3.0]), {"t": (None,)},
+               {1: "a", "b": 2}, {"a": {1, 2}}, b"bytes"]
+    for value in values:
+        for prefix in ("", "    "):
+            try:
+                expected = json.dumps(value, indent=2, sort_keys=True).replace("\n", "\n" + prefix)
+            except TypeError:  # keys that do not sort together, a type JSON has not
+                with pytest.raises(TypeError):
+                    _indented(value, prefix)
+                continue
+            assert _indented(value, prefix) == expected, value
+
+
 def test_a_stack_policys_exemption_is_reported_with_its_object(capsys):
     """A stack policy's finding lifted by an exemption is accounted for as a resource policy's is:
     the pack names each exempted object in its not-applicable reason, the client lists it."""

@@ -283,3 +283,30 @@ def test_a_component_the_stack_lacks_points_at_the_section_that_would_deploy_it(
     assert result["properties"]["configKey"] == "runtimeDetection.enabled"
     _, text, _ = run_check(capsys, "out", "--policy", "stack-missing-runtime-detection")
     assert "FAILED with 1 mandatory violation and 0 advisory violations in the stack" in text
+
+
+def test_the_line_index_places_nodes_as_a_full_compose_does():
+    """LineIndex composes without resolving tags (locate._ShapeLoader): every node's position, and so
+    every answer, is that of PyYAML's own composer."""
+    text = ("# head\n---\napiVersion: v1\nkind: List\nitems:\n- {kind: Pod, metadata: {name: a}}\n"
+            "- kind: Pod\n  metadata: {name: b, labels: {x: 'yes', n: 1}}\n  spec: &s\n    containers: [{image: x}]\n"
+            "- {kind: Pod, spec: *s}\n---\nkind: Pod\nextra: !!str 12\n")
+    fast = locate.LineIndex(text)
+    full = [n for n in yaml.compose_all(text, Loader=yaml.SafeLoader)]
+
+    def shape(node):
+        children = ([shape(k) + shape(v) for k, v in node.value] if isinstance(node, yaml.MappingNode) else
+                    [shape(v) for v in node.value] if isinstance(node, yaml.SequenceNode) else [node.value])
+        return [type(node).__name__, node.start_mark.line, node.start_mark.column, children]
+
+    assert [shape(n) for n in fast.roots.values()][0] == shape(full[0])
+    assert [shape(n) for n in fast.roots.values()][-1] == shape(full[1])
+    assert sorted(fast.roots) == [3, 6, 7, 11, 13]
+    assert fast.locate(7, [["metadata", "labels", "n"]]) == locate.Position(8, 42, 3)
+
+
+def test_field_paths_are_fresh_lists_for_each_caller():
+    message = "runs privileged (spec.containers[0].securityContext.privileged: true)"
+    first = locate.field_paths(message)
+    first[0].append("mutated")
+    assert locate.field_paths(message) == [["spec", "containers", 0, "securityContext", "privileged"]]

@@ -260,3 +260,79 @@ def test_windows_line_endings_and_a_bom_keep_lines():
     from hardened.manifests import decode
     [r] = load_text(decode(b"\xff\xfe" + text))
     assert (r.object_name, r.line) == ("web", 2)
+
+
+# Scalars of every kind the YAML 1.1 resolver tells apart (PyYAML resolver.py, Resolver's implicit
+# resolvers), each plain, quoted and tagged, in block and flow collections, as keys and values.
+_SCALARS = ["web", "~", "null", "Null", "NULL", "true", "True", "yes", "No", "on", "OFF", "y", "n",
+            "0", "-12", "+7", "0o17", "017", "0x1F", "0b101", "1_000", "1:20", "190:20:30", "3.5", "-.5",
+            "1e3", "1.5e3", "6.8523015e+5", "inf", "NaN", "1_000.5", "2027-11-30",
+            "2001-12-14t21:59:43.10-05:00", "=", "<<", "'quoted'", '"dq"', "!!str 12", "! 12", "!!int '12'",
+            "!!float 1", "!!bool yes", "!!null ''"]
+
+
+def _reference_load_all(text: str) -> list:
+    """PyYAML's own safe loader, minus timestamps (what hardened.manifests promises to equal)."""
+    class Reference(yaml.SafeLoader):
+        pass
+
+    Reference.yaml_implicit_resolvers = {
+        first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+    return list(yaml.load_all(text, Loader=Reference))  # noqa: S506 (a safe loader)
+
+
+def _typed(value):
+    if isinstance(value, dict):
+        return {_typed(k): _typed(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_typed(v) for v in value]
+    return type(value).__name__, repr(value)
+
+
+@pytest.mark.parametrize("scalar", _SCALARS)
+def test_the_fast_loader_builds_what_pyyamls_safe_loader_builds(scalar):
+    """The reader's loader (hardened.manifests._Loader: cached tag resolution, strings, mappings and
+    sequences built directly) gives the data, types included, of PyYAML's pure safe loader."""
+    from hardened.manifests import iter_documents
+
+    text = textwrap.dedent(f"""\
+        plain: {scalar}
+        list: [{scalar}, x, {{k: {scalar}}}]
+        block:
+          - {scalar}
+          - {{nested: [{scalar}]}}
+        base: &b {{a: {scalar}}}
+        merged: {{<<: *b, c: d}}
+        ---
+        {scalar}: value
+        ---
+        - {scalar}
+        """)
+    try:
+        expected = _reference_load_all(text)
+    except yaml.YAMLError:  # "=" (a value key) has no safe constructor: an error either way
+        with pytest.raises(ManifestError, match="constructor"):
+            list(iter_documents(text, "t.yaml"))
+        return
+    got = [data for data, _, _ in iter_documents(text, "t.yaml")]
+    assert _typed(got) == _typed(expected)
+
+
+def test_a_file_is_read_whole_up_to_the_streaming_size_and_streamed_beyond(tmp_path, monkeypatch):
+    """hardened.manifests reads a file up to STREAM_BYTES whole (sized by the file, not the limit),
+    and streams a larger one document by document; the boundary is the same either way."""
+    from hardened import manifests
+
+    doc = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c%d}\n---\n"
+    text = "".join(doc % i for i in range(50))
+    path = tmp_path / "m.yaml"
+    path.write_text(text)
+    for limit in (len(text) - 1, len(text), len(text) + 1):
+        monkeypatch.setattr(manifests, "STREAM_BYTES", limit)
+        names = [r.name for r in load_path(path)]
+        assert names == [f"c{i}" for i in range(50)], limit
+    with open(path, "rb") as f:
+        assert manifests._read_head(f, 10) == text.encode()[:10]
+    with open(path, "rb") as f:
+        assert manifests._read_head(f, len(text) + 5) == text.encode()

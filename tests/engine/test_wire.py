@@ -192,9 +192,10 @@ def test_an_unknown_inside_a_secret_stays_unknown_on_disk(tmp_path):
 # --- items 9 and 10: what each request carries, and which resources are analysed ------------------
 
 class Spy:
-    """Records every Analyze and AnalyzeStack request a PolicyPackProcess sends. Analyze goes
-    through the stub; AnalyzeStack is sent as bytes on the channel (the analyzer assembles the
-    request from its spool, hardened.analyzer), so it is watched there and parsed back."""
+    """Records every Analyze and AnalyzeStack request a PolicyPackProcess sends. Both are sent as
+    bytes on the channel (the analyzer writes each Analyze request from the serialized properties,
+    and assembles AnalyzeStack from its spool, hardened.analyzer), so they are watched there and
+    parsed back; a call through the stub is recorded too."""
 
     def __init__(self, pack: PolicyPackProcess):
         from hardened.analyzer import _proto
@@ -215,12 +216,14 @@ class Spy:
         class Channel:
             def unary_unary(self, method, *args, **kw):
                 real = spy.channel.unary_unary(method, *args, **kw)
-                if not method.endswith("/AnalyzeStack"):
+                name = method.rsplit("/", 1)[-1]
+                if name not in ("Analyze", "AnalyzeStack"):
                     return real
+                message = pb.AnalyzeRequest if name == "Analyze" else pb.AnalyzeStackRequest
 
                 class Call:
                     def future(self, body, **kw):
-                        spy.sent["AnalyzeStack"].append(pb.AnalyzeStackRequest.FromString(body))
+                        spy.sent[name].append(message.FromString(body))
                         return real.future(body, **kw)
 
                 return Call()
@@ -353,3 +356,34 @@ def test_remediate_before_analyze_changes_nothing_for_this_pack(pack):
     from policy_pack.policies import all_policies
 
     assert not [p.name for p in all_policies() if hasattr(p, "has_remediation") and p.has_remediation()]
+
+
+def test_requests_written_as_bytes_are_the_messages_bytes(wired):
+    """hardened.analyzer.request_bytes and stack_entry_bytes write AnalyzeRequest and the
+    AnalyzeStack entry (AnalyzerResource) from the serialized properties: byte for byte what
+    protobuf writes for the messages (pulumi proto/pulumi/analyzer.proto; fields in their order),
+    for a render's registrations (providers, options, parents, dependencies, property
+    dependencies, the stack root) and for plain manifests (no parent, empty properties too)."""
+    from pulumi.runtime.proto import analyzer_pb2 as pb
+
+    from hardened.analyzer import (properties_bytes, provider_bytes_of, request_bytes, resource_options,
+                                   stack_entry_bytes, to_struct)
+    from hardened.manifests import Resource, load_text
+
+    resources = list(wired) + load_text(CONFIG_MAP + "---\n" + CONFIG_MAP.replace("name: a", "name: ü€"), "c.yaml")
+    resources.append(Resource("kubernetes:helm.sh/v4:Chart", "c", {}, "urn:pulumi:s::p::kubernetes:helm.sh/v4:Chart::c",
+                              custom=False, parent="urn:pulumi:s::p::pulumi:pulumi:Stack::p-s"))
+    providers = {r.urn: pb.AnalyzerProviderResource(type=r.type, properties=to_struct(engine.analyze_properties(
+        r.type, r.inputs)), urn=r.urn, name=r.name) for r in resources if r.type.startswith("pulumi:providers:")}
+    assert providers and any(r.options for r in resources) and any(r.property_dependencies for r in resources)
+    for r in resources:
+        struct = to_struct(engine.analyze_properties(r.type, r.inputs))
+        provider = providers.get(r.provider) if r.provider else None
+        head = request_bytes(pb, r, properties_bytes(pb, struct), provider and provider_bytes_of(pb, provider))
+        assert head == pb.AnalyzeRequest(type=r.type, properties=struct, urn=r.urn, name=r.name,
+                                         options=resource_options(pb, r), provider=provider).SerializeToString()
+        assert stack_entry_bytes(pb, r, head) == pb.AnalyzerResource(
+            type=r.type, properties=struct, urn=r.urn, name=r.name, parent=r.parent,
+            options=resource_options(pb, r), provider=provider, dependencies=list(r.dependencies),
+            propertyDependencies={k: pb.AnalyzerPropertyDependencies(urns=list(v))
+                                  for k, v in (r.property_dependencies or {}).items()}).SerializeToString(), r.urn
