@@ -53,14 +53,16 @@ _local = threading.local()
 
 
 #: Wire bytes of the resources whose converted properties one ``AnalyzeStack`` call keeps (a
-#: converted view costs about six times its wire size: 8 MB of wire is about 50 MB of views, some
-#: 5,500 resources of the benchmark's mix, benchmarks/generate.py).
+#: converted view costs about six times its wire size: 12 MB of wire is about 75 MB of views, some
+#: 8,800 resources of the benchmark's mix, benchmarks/generate.py; measured on 100,000 of them, the
+#: pack's peak was 521 MB with 8 MB and 594 MB with 16 MB, against issue 26's bar of 600 MB, while
+#: 12 MB instead of 8 saves a tenth of a 10,000-resource AnalyzeStack's time).
 #: Within one stack policy, the first resources it reads stay kept; beyond the budget, the views of
 #: the :data:`RECENT_VIEWS` most recently read resources are kept, and any other resource is
 #: converted again when read again: a policy that scans its resources twice converts again only
 #: the share that is not kept (least-recently-used alone would convert every one again). Views
 #: kept for an earlier policy make room first, so every policy gets the whole budget.
-VIEW_BUDGET = 8 * 1024 * 1024
+VIEW_BUDGET = 12 * 1024 * 1024
 RECENT_VIEWS = 256
 
 
