@@ -603,6 +603,9 @@ def run_program(stack: str = "prod", root: Path = REPO_ROOT, overrides: Optional
     from pulumi.runtime.config import set_all_config
     from pulumi.runtime.stack import run_pulumi_func
 
+    from .sdkimport import lean_service_packages
+
+    lean_service_packages()   # the program's AWS classes imported a module each, not a service's every one
     config, secret_keys = read_stack_config(stack, root, overrides, placeholders)
     records: list[Registered] = []
     charts = charts or ChartContext()

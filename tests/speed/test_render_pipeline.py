@@ -253,3 +253,59 @@ def test_one_default_provider_however_many_registrations_race_for_it(monkeypatch
         defaults = [r.urn for r in records if r.type == "pulumi:providers:aws"]
         assert len(defaults) == 1, defaults
         assert sum(r.type == "aws:s3/bucketV2:BucketV2" for r in records) == 60
+
+
+#: What the program reads of pulumi_aws's service packages (components/), a lowercase module the
+#: resource modules import (``from . import outputs``), names of a service's _inputs and _enums,
+#: a function, ``...Args`` classes, and a resource whose module name has a digit (BucketV2).
+_AWS_NAMES = {
+    "ec2": ["DefaultSecurityGroup", "Eip", "FlowLog", "InternetGateway", "LaunchTemplate", "NatGateway", "RouteTable",
+            "RouteTableAssociation", "SecurityGroup", "Subnet", "Vpc", "VpcEndpoint", "VpcArgs", "outputs",
+            "SecurityGroupIngressArgs", "get_subnet"],
+    "s3": ["Bucket", "BucketObjectLockConfiguration", "BucketPolicy", "BucketPublicAccessBlock", "BucketV2",
+           "BucketServerSideEncryptionConfiguration", "BucketVersioning", "CannedAcl"],
+    "iam": ["OpenIdConnectProvider", "Policy", "Role", "RolePolicy", "RolePolicyAttachment", "get_policy_document"],
+    "eks": ["AccessEntry", "AccessPolicyAssociation", "Addon", "Cluster", "NodeGroup", "get_addon", "get_cluster"],
+    "kinesis": ["FirehoseDeliveryStream"], "kms": ["Alias", "Key"], "cloudwatch": ["LogGroup", "LogSubscriptionFilter"],
+    "vpc": ["SecurityGroupIngressRule"], "shield": ["Protection"], "wafv2": ["WebAcl", "WebAclAssociation"],
+    "lb": ["LoadBalancer", "Listener", "ListenerRule", "TargetGroup"], "cloudcontrol": ["get_resource"],
+}
+
+
+def test_lean_aws_packages_give_the_objects_the_packages_own_imports_bind():
+    """In a fresh interpreter: each name read through the lean loader (hardened/sdkimport.py) is the
+    very object the service package's own ``__init__.py`` binds to it once it has run (a dunder
+    read runs it), and reading them imported a few modules, not every module of the service."""
+    import json
+    import subprocess
+    import sys
+
+    script = f"""
+import json, sys
+import pulumi_aws as aws
+from hardened import sdkimport
+names = {json.dumps(_AWS_NAMES)}
+assert sdkimport.lean_service_packages()
+before = len(sys.modules)
+lean = {{(p, n): getattr(getattr(aws, p), n) for p, ns in names.items() for n in ns}}
+loaded = len(sys.modules) - before
+for p in names:
+    getattr(getattr(aws, p), "__all__", None)   # the package's own __init__.py runs
+full = len(sys.modules) - before
+print(json.dumps({{"loaded": loaded, "full": full,
+                  "differ": [list(k) for k, v in lean.items() if getattr(getattr(aws, k[0]), k[1]) is not v]}}))
+"""
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=Path(render.__file__).parents[1])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout)
+    assert out["differ"] == []
+    assert out["loaded"] < out["full"] / 4, out   # ec2 alone has 180 modules
+
+
+@pytest.mark.parametrize("name,module", [("VpcEndpoint", "vpc_endpoint"), ("OpenIdConnectProvider", "open_id_connect_provider"),
+                                         ("BucketV2", "bucket_v2"), ("get_cluster", "get_cluster"), ("Eip", "eip"),
+                                         ("WebAclLoggingConfiguration", "web_acl_logging_configuration")])
+def test_a_class_is_looked_for_in_the_module_named_after_it(name, module):
+    from hardened.sdkimport import module_name
+
+    assert module_name(name) == module
