@@ -54,10 +54,10 @@ def test_the_cycle_check_answers_as_the_sdks_on_random_graphs():
 
     rng = random.Random(26)
     refused = 0
-    for _ in range(300):
-        n = rng.randint(1, 10)
+    for _ in range(1000):
+        n = rng.randint(1, 16)
         theirs, ours = [_Node() for _ in range(n)], [_Node() for _ in range(n)]
-        ops = [(rng.randrange(n), rng.randrange(n)) for _ in range(rng.randint(1, 30))]
+        ops = [(rng.randrange(n), rng.randrange(n)) for _ in range(rng.randint(1, 40))]
         expected = [breaker.declare_dependency(theirs[a], theirs[b]) for a, b in ops]
         with render.sdk_cycle_check():
             assert isinstance(breaker._reachable.__self__, render._CycleCheck)   # ours is in place
