@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import json
 import os
 import re
@@ -897,6 +898,46 @@ def crd_api_versions(objects: Iterable[Mapping[str, Any]]) -> list[str]:
             if isinstance(v, Mapping) and v.get("served", True) and group and kind and v.get("name"):
                 found.update((f"{group}/{v['name']}", f"{group}/{v['name']}/{kind}"))
     return sorted(found)
+
+
+#: Where a template can reach Helm's ``.Capabilities`` (a field of the root, ``.Capabilities`` or
+#: ``$.Capabilities``, or a quoted key, ``index . "Capabilities"``); the word inside another word
+#: (``allowedCapabilities``) or as YAML text (``name: Capabilities``) is no template reference.
+_CAPABILITIES = re.compile(r"""(?<=[.'"`])Capabilities(?![A-Za-z0-9_])""")
+#: The uses whose answer only depends on whether one literal API is served (Helm's chartutil
+#: ``VersionSet.Has``, and sprig's ``has "x" .Capabilities.APIVersions``), and the parts that are
+#: the same for every chart of a render (the kube and Helm versions).
+_ASKS_HAS = re.compile(r'Capabilities\.APIVersions\.Has\s+"([^"\\]*)"')
+_HAS_ASKS = re.compile(r'\bhas\s+"([^"\\]*)"\s+\(?[$\w.]*\.(Capabilities)\.APIVersions(?![\w.])')
+_SAME_FOR_EVERY_CHART = re.compile(r"Capabilities\.(?:KubeVersion|HelmVersion)\b")
+
+
+@functools.lru_cache(maxsize=64)
+def capability_queries(directory: str) -> Optional[frozenset[str]]:
+    """The API versions the chart in *directory* (its subcharts and files included: any file may
+    be rendered with ``tpl``) asks ``.Capabilities.APIVersions`` about, when every question names
+    its API literally; None when some use of ``.Capabilities`` is anything else (then any API may
+    change what it renders), or a subchart is packed. Two sets of installed APIs that differ in
+    none of these render the chart alike."""
+    asked: set[str] = set()
+    for path in sorted(Path(directory).rglob("*")):
+        if path.suffix == ".tgz":
+            return None
+        if not path.is_file():
+            continue
+        data = path.read_bytes()
+        if b"Capabilities" not in data:
+            continue
+        text = data.decode("utf-8", "replace")
+        known: dict[int, Optional[str]] = {m.start(): None for m in _SAME_FOR_EVERY_CHART.finditer(text)}
+        known.update((m.start(), m.group(1)) for m in _ASKS_HAS.finditer(text))
+        known.update((m.start(2), m.group(1)) for m in _HAS_ASKS.finditer(text))
+        for use in _CAPABILITIES.finditer(text):
+            if use.start() not in known:
+                return None
+            if known[use.start()] is not None:
+                asked.add(known[use.start()])
+    return frozenset(asked)
 
 
 _API_VERSIONS: dict[str, list[str]] = {}

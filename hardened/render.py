@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import gc
 import hashlib
 import json
@@ -199,9 +200,12 @@ def stack_kube_version(config: dict[str, str]) -> str:
     return str(version) if isinstance(version, (str, float, int)) and version else DEFAULT_KUBE_VERSION
 
 
-def expand_chart(urn: str, token: str, name: str, inputs: dict[str, Any], ctx: ChartContext) -> list[Registered]:
+def expand_chart(urn: str, token: str, name: str, inputs: dict[str, Any], ctx: ChartContext,
+                 installed: Optional[Iterable[str]] = None) -> list[Registered]:
     """The children the Kubernetes provider's ``Construct`` registers for a Chart or a yaml/v2
-    ConfigFile (see :mod:`hardened.engine`): none when an input is unknown, as the provider does."""
+    ConfigFile (see :mod:`hardened.engine`): none when an input is unknown, as the provider does.
+    A chart sees the CRD APIs *installed* (default: ``ctx.installed_apis``, what was expanded
+    before it)."""
     if engine.contains_unknown(inputs):
         ctx.warnings.append(f"{name}: input properties have unknown values, so the provider renders no "
                             "objects at preview and the policy pack judges none of them (make every chart "
@@ -219,7 +223,7 @@ def expand_chart(urn: str, token: str, name: str, inputs: dict[str, Any], ctx: C
             # chart.go, Construct: outside renderYamlToDirectory the provider ignores it and warns
             ctx.warnings.append(f"{name}: includeHooks is only supported when the provider is configured with "
                                 "renderYamlToDirectory; Helm hooks will be ignored")
-        render = _render_chart(inputs, name, ctx)
+        render = _render_chart(inputs, name, ctx, ctx.installed_apis if installed is None else installed)
     if render.unverified and render.unverified not in ctx.warnings:
         ctx.warnings.append(render.unverified)
     for obj in render.objects:
@@ -253,13 +257,13 @@ def chart_values(inputs: dict[str, Any]) -> dict[str, Any]:
     return engine.merge_values(merged, inputs.get("values") or {})
 
 
-def _render_chart(inputs: dict[str, Any], name: str, ctx: ChartContext) -> engine.ChartRender:
+def _render_chart(inputs: dict[str, Any], name: str, ctx: ChartContext, installed: Iterable[str]) -> engine.ChartRender:
     repo = (inputs.get("repositoryOpts") or {}).get("repo", "")
     render = engine.render_chart(
         str(inputs.get("chart", "")), str(inputs.get("version", "")), release=str(inputs.get("name") or name),
         namespace=str(inputs.get("namespace") or ctx.provider_namespace), values=chart_values(inputs),
         kube_version=ctx.kube_version or DEFAULT_KUBE_VERSION, repo=repo, skip_crds=bool(inputs.get("skipCrds")),
-        cache=ctx.cache, extra_api_versions=ctx.installed_apis, provider_namespace=ctx.provider_namespace)
+        cache=ctx.cache, extra_api_versions=installed, provider_namespace=ctx.provider_namespace)
     post = inputs.get("postRenderer")
     if post:
         # The provider pipes the rendered manifests through the command; the only post-renderer the
@@ -324,6 +328,48 @@ def _options(request) -> dict[str, Any]:
     return options
 
 
+#: How many Charts are expanded at once. Helm's template pass stays one at a time (its Go log goes
+#: to descriptor 2, captured per chart: engine._HELM_LOCK); a chart's documents decode, and its
+#: objects are normalised, while the next chart's templates render.
+CHART_WORKERS = 2
+
+
+@dataclass(eq=False)
+class _Expansion:
+    """One Chart (or yaml/v2 ConfigFile) registration and its expansion by a worker."""
+
+    record: Registered
+    version: str
+    explicit: str                    # the provider the Chart was given, if any
+    inputs: dict[str, Any]
+    ctx: ChartContext                # the render's, with a warnings list of its own
+    index: int                       # its place in registration order
+    seen: frozenset = frozenset()    # the CRD APIs it was rendered with
+    apis: Optional[frozenset] = None  # the CRD APIs its objects serve, once expanded
+    future: "Optional[Future[list[Registered]]]" = None
+
+    def expand(self, installed: frozenset) -> list[Registered]:
+        self.seen = installed
+        children = expand_chart(self.record.urn, self.record.type, self.record.name, self.inputs, self.ctx, installed)
+        render = self.ctx.renders.get(self.record.urn)
+        self.apis = frozenset(engine.crd_api_versions(render.objects) if render is not None and children else ())
+        return children
+
+    def answers_alike(self, installed: frozenset) -> bool:
+        """Whether the chart renders the same with *installed* as with what it saw: none of the
+        APIs in one and not the other is one its templates ask ``.Capabilities.APIVersions``
+        about (:func:`hardened.engine.capability_queries`; a ConfigFile asks nothing)."""
+        differ = self.seen ^ installed
+        if not differ or self.record.type != engine.CHART_TOKEN or self.record.urn not in self.ctx.renders:
+            return True
+        directory = engine.chart_dir(str(self.inputs.get("chart", "")), str(self.inputs.get("version", "")),
+                                     self.ctx.cache)
+        asked = engine.capability_queries(str(directory))
+        if asked is None or "Capabilities" in json.dumps(chart_values(self.inputs), default=str):
+            return False   # templates (or values rendered with tpl) that may ask about anything
+        return not (differ & asked)
+
+
 def _make_mocks(records: list[Registered], charts: Optional[ChartContext] = None, preview: bool = False,
                 stack: str = "", config: Optional[dict[str, str]] = None, secret_keys: Any = (),
                 lookups: Optional[dict[str, dict]] = None):
@@ -334,10 +380,13 @@ def _make_mocks(records: list[Registered], charts: Optional[ChartContext] = None
     providers_lock = threading.Lock()
     # A Chart's children are what the Kubernetes provider's Construct renders from the Chart's
     # inputs alone: the program sees none of them (the Chart's state has no outputs), so the
-    # monitor answers the registration at once and one worker renders the Charts in the order
-    # they were registered (each sees the CRDs of those before it: ChartContext.installed_apis),
-    # while the program goes on; Helm's Go code releases the GIL. join_charts collects them.
-    expander = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hardened-charts")
+    # monitor answers the registration at once and workers render the Charts in the order they
+    # were registered while the program goes on; Helm's Go code releases the GIL. Each chart
+    # sees the CRDs of those registered before it (ChartContext.installed_apis): a worker starts
+    # it with those of its predecessors expanded so far, and join_charts, which collects them in
+    # order, renders it again with all of them unless its templates answer alike either way
+    # (_Expansion.answers_alike).
+    expander = ThreadPoolExecutor(max_workers=CHART_WORKERS, thread_name_prefix="hardened-charts")
     if charts is not None:  # what the worker imports, imported here: no import races with the program
         import helm_python  # noqa: F401
         from components import imagelock  # noqa: F401
@@ -346,7 +395,12 @@ def _make_mocks(records: list[Registered], charts: Optional[ChartContext] = None
         # what every chart's render needs whatever its values, made while the program starts
         expander.submit(engine.api_versions, charts.kube_version or DEFAULT_KUBE_VERSION)
         expander.submit(lockfile.prime_chart_digests, engine.chart_cache(charts.cache))
-    expansions: list[tuple[Registered, str, str, "Future[list[Registered]]"]] = []
+    expansions: list[_Expansion] = []
+
+    def speculate(expansion: _Expansion) -> list[Registered]:
+        with providers_lock:
+            before = [e.apis for e in expansions[:expansion.index] if e.apis is not None]
+        return expansion.expand(frozenset().union(*before))
 
     def provider_for(package: str, version: str, reference: str = "") -> str:
         """The URN of a custom resource's provider: its explicit one (a reference is
@@ -383,10 +437,11 @@ def _make_mocks(records: list[Registered], charts: Optional[ChartContext] = None
                 # registered inside Construct with the Chart as parent, so under the provider the
                 # Chart was given (its providers map), else the default provider
                 explicit = request.providers.get("kubernetes", "") or request.provider
-                with providers_lock:   # the order of submission is the order of expansion
-                    expansions.append((record, request.version, explicit,
-                                       expander.submit(expand_chart, response.urn, request.type, request.name,
-                                                       plain(raw), charts)))
+                with providers_lock:   # the order of submission is the order of registration
+                    expansion = _Expansion(record, request.version, explicit, plain(raw),
+                                           dataclasses.replace(charts, warnings=[]), len(expansions))
+                    expansions.append(expansion)
+                    expansion.future = expander.submit(speculate, expansion)
             return response
 
         def close(self) -> None:
@@ -404,14 +459,23 @@ def _make_mocks(records: list[Registered], charts: Optional[ChartContext] = None
                 for record in list(records):
                     prepare(record)
             children_of: dict[int, list[Registered]] = {}
-            for record, version, explicit, future in expansions:
+            installed: frozenset = frozenset()   # the CRD APIs of the charts before, as final
+            for expansion in expansions:
+                record = expansion.record
                 try:
-                    children = future.result()
+                    children = expansion.future.result()
+                    if not expansion.answers_alike(installed):
+                        expansion.ctx.warnings.clear()
+                        children = expansion.expand(installed)
                 except ChartError as e:
                     charts.errors.append(str(e))
-                    children = []
+                    children, expansion.apis = [], frozenset()
+                installed |= expansion.apis or frozenset()
+                unverified = getattr(charts.renders.get(record.urn), "unverified", None)
+                charts.warnings.extend(w for w in expansion.ctx.warnings
+                                       if not (w == unverified and w in charts.warnings))
                 if children:
-                    kubernetes = provider_for("kubernetes", version, explicit)
+                    kubernetes = provider_for("kubernetes", expansion.version, expansion.explicit)
                     for child in children:
                         child.provider = kubernetes
                         if prepare is not None:

@@ -309,3 +309,78 @@ def test_a_class_is_looked_for_in_the_module_named_after_it(name, module):
     from hardened.sdkimport import module_name
 
     assert module_name(name) == module
+
+
+def test_no_chart_of_the_stack_asks_about_the_apis_of_the_crds_the_stack_installs():
+    """Why the charts can render side by side in prod without one waiting for another's CRDs:
+    every use of ``.Capabilities`` in every chart the stack renders (templates, helpers, files,
+    subcharts) asks about one API named literally, and none of those APIs is served by a CRD that
+    any chart or manifest file of the stack installs. (Were one to, join_charts renders that chart
+    again with its predecessors' APIs: the test below.)"""
+    records = rendercache.cached_run_program("prod")
+    charts = [r for r in records if r.type == engine.CHART_TOKEN]
+    assert len(charts) >= 10
+    installed = set(engine.crd_api_versions(r.inputs for r in records if r.is_kubernetes_object))
+    assert "cert-manager.io/v1" in installed and "gateway.networking.k8s.io/v1" in installed
+    cache = engine.chart_cache()
+    asked = {}
+    for folder in sorted(p for p in cache.iterdir() if (p / "Chart.yaml").is_file()):
+        queries = engine.capability_queries(str(folder))
+        assert queries is not None, f"{folder.name}: a use of .Capabilities that is no literal question"
+        asked[folder.name] = queries
+    assert asked["falco-9.1.0"] >= {"monitoring.coreos.com/v1", "security.openshift.io/v1"}
+    assert {name: q & installed for name, q in asked.items() if q & installed} == {}
+
+
+@pytest.mark.parametrize("template,expected", [
+    ('{{ if .Capabilities.APIVersions.Has "a.io/v1" }}x{{ end }}', {"a.io/v1"}),
+    ('{{ if $.Capabilities.APIVersions.Has "a.io/v1/Kind" }}x{{ end }}', {"a.io/v1/Kind"}),
+    ('{{ if has "b.io/v1" .Capabilities.APIVersions }}x{{ end }}', {"b.io/v1"}),
+    ('{{ if not (has "b.io/v1" $.Capabilities.APIVersions) }}x{{ end }}', {"b.io/v1"}),
+    ('{{ .Capabilities.KubeVersion.Minor }} {{ .Capabilities.HelmVersion.Version }}', set()),
+    ('allowedCapabilities: []\nname: Capabilities  # {{ .Values.x }}', set()),
+    ('{{ toYaml .Capabilities.APIVersions }}', None),
+    ('{{ if .Capabilities.APIVersions.Has (printf "%s/v1" .Values.g) }}x{{ end }}', None),
+    ('{{ $c := .Capabilities }}{{ $c.APIVersions }}', None),
+    ('{{ index . "Capabilities" }}', None),
+    ('{{ include "helper" .Capabilities }}', None),
+], ids=["has", "root-has", "sprig-has", "sprig-has-root", "versions", "other-words", "dumped", "computed",
+        "variable", "index", "passed-on"])
+def test_capability_queries_are_literal_questions_or_unknown(tmp_path, template, expected):
+    chart = tmp_path / f"c{abs(hash(template))}"
+    (chart / "templates").mkdir(parents=True)
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: c\nversion: 1.0.0\n")
+    (chart / "templates" / "t.yaml").write_text(template)
+    got = engine.capability_queries(str(chart))
+    assert got == (None if expected is None else frozenset(expected))
+
+
+def test_a_chart_started_before_its_predecessors_crds_are_known_is_rendered_again_with_them(cache, monkeypatch):
+    """The demo chart asks about its own CRD's API (example.com/v1/Widget): the second copy, started
+    while the first is still rendering, saw none; join_charts renders it again with the first's."""
+    import threading
+
+    import pulumi
+    from pulumi_kubernetes.helm.v4 import Chart
+
+    release = threading.Event()
+    real = render.expand_chart
+
+    def slow_first(urn, token, name, inputs, ctx, installed=None):
+        if name == "first":
+            release.wait(10)
+        return real(urn, token, name, inputs, ctx, installed)
+
+    def program():
+        first = Chart("first", chart="demo", version="1.2.3", namespace="apps")
+        Chart("second", chart="demo", version="1.2.3", namespace="apps",
+              opts=pulumi.ResourceOptions(depends_on=[first]))
+
+    renders = []
+    monkeypatch.setattr(render, "expand_chart", lambda *a: renders.append(a[2]) or slow_first(*a))
+    monkeypatch.setattr(render, "CHART_WORKERS", 2)
+    threading.Timer(1.0, release.set).start()   # the second chart renders meanwhile, without the CRDs
+    records = render.run_program("prod", program=program, charts=render.ChartContext(cache=str(cache)))
+    served = {r.parent.rsplit("::", 1)[-1] for r in records if r.name.endswith("/widgets-served")}
+    assert served == {"second"}
+    assert renders.count("second") == 2 and renders.count("first") == 1
