@@ -384,3 +384,25 @@ def test_a_chart_started_before_its_predecessors_crds_are_known_is_rendered_agai
     served = {r.parent.rsplit("::", 1)[-1] for r in records if r.name.endswith("/widgets-served")}
     assert served == {"second"}
     assert renders.count("second") == 2 and renders.count("first") == 1
+
+
+@pytest.mark.parametrize("environment,expected", [({}, "400"), ({"GOGC": "50"}, None)], ids=["unset", "set"])
+def test_a_render_restarts_once_with_the_go_collectors_target_unless_the_environment_sets_one(environment, expected):
+    """The Helm SDK's Go runtime reads GOGC from the process's initial environment only:
+    ``python -m hardened render`` started without it runs its own command line again with it
+    (hardened/__main__.py); here that command line is one that prints what it got."""
+    import os
+    import subprocess
+    import sys
+
+    show = "import os; print('GOGC=' + os.environ.get('GOGC', ''))"
+    script = (f"import runpy, sys; sys.argv = ['hardened', 'render', '--help']; "
+              f"sys.orig_argv = [sys.executable, '-c', {show!r}]; runpy.run_module('hardened', run_name='__main__')")
+    env = {k: v for k, v in os.environ.items() if k != "GOGC"} | environment
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env,
+                          cwd=Path(render.__file__).parents[1])
+    assert proc.returncode == 0, proc.stderr
+    if expected:
+        assert proc.stdout.strip() == f"GOGC={expected}"
+    else:
+        assert "GOGC=" not in proc.stdout and "--stack" in proc.stdout   # render's own --help, no restart
