@@ -801,7 +801,7 @@ def _render_chart(directory: Path, chart: str, version: str, *, release: str, na
                 # (helm-c-sdk render options: kube_version, api_versions).
                 rendered = json_loads(_native.call_string("helm_render", loaded._raw(), json.dumps(dict(values)),
                                                           json.dumps(options)))
-                crds = [] if skip_crds else loaded.crds
+                crds = [] if skip_crds or not has_crd_folder(directory) else loaded.crds
         except ChartError:
             raise
         except Exception as e:  # helm_python.HelmError and its kin: name the chart and the cause
@@ -831,6 +831,20 @@ def _render_chart(directory: Path, chart: str, version: str, *, release: str, na
             objects.append(doc)
     normalized, unresolved = normalize_objects(objects, namespace, provider_namespace)
     return ChartRender(chart, version, release, namespace, normalized, hooks, unresolved, _helm_warnings(helm_log))
+
+
+@functools.lru_cache(maxsize=64)
+def has_crd_folder(directory: Path) -> bool:
+    """Whether the chart in *directory* or a subchart under its ``charts/`` has a ``crds/`` folder
+    (or a packed subchart, which may): where Helm's ``Chart.CRDObjects`` finds CRDs (files whose
+    name starts with ``crds/``). Without one the SDK's ``crds`` is empty, and asking it costs a
+    copy of the whole chart across the library boundary."""
+    if (directory / "crds").is_dir():
+        return True
+    subcharts = directory / "charts"
+    if not subcharts.is_dir():
+        return False
+    return any(sub.suffix == ".tgz" or (sub.is_dir() and has_crd_folder(sub)) for sub in subcharts.iterdir())
 
 
 #: The notes file Helm shows after an install instead of applying it.

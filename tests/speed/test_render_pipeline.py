@@ -406,3 +406,26 @@ def test_a_render_restarts_once_with_the_go_collectors_target_unless_the_environ
         assert proc.stdout.strip() == f"GOGC={expected}"
     else:
         assert "GOGC=" not in proc.stdout and "--stack" in proc.stdout   # render's own --help, no restart
+
+
+def test_a_chart_without_a_crd_folder_is_not_asked_for_its_crds(tmp_path):
+    """helm.sh/helm chart.go, ``CRDObjects``: the files under ``crds/`` of the chart and of each
+    subchart; engine.has_crd_folder says where there are none, checked against the SDK's answer
+    on every cached chart and on a subchart's folder."""
+    import shutil
+
+    import helm_python
+
+    folders = [p for p in sorted(engine.chart_cache().iterdir()) if (p / "Chart.yaml").is_file()]
+    parent = tmp_path / "parent"
+    shutil.copytree(next(p for p in folders if p.name.startswith("cni-")), parent)
+    (parent / "charts" / "sub" / "crds").mkdir(parents=True)
+    (parent / "charts" / "sub" / "Chart.yaml").write_text("apiVersion: v2\nname: sub\nversion: 1.0.0\n")
+    (parent / "charts" / "sub" / "crds" / "w.yaml").write_text(
+        "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata: {name: w.example.com}\n")
+    answers = {}
+    for folder in folders + [parent]:
+        with helm_python.Chart.load(str(folder)) as chart:
+            answers[folder.name] = (engine.has_crd_folder(folder), bool(chart.crds))
+    assert all(has or not crds for has, crds in answers.values()), answers
+    assert answers["parent"] == (True, True) and any(not has for has, _ in answers.values())
