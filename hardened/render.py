@@ -372,9 +372,23 @@ class _Expansion:
 
 def _make_mocks(records: list[Registered], charts: Optional[ChartContext] = None, preview: bool = False,
                 stack: str = "", config: Optional[dict[str, str]] = None, secret_keys: Any = (),
-                lookups: Optional[dict[str, dict]] = None):
+                lookups: Optional[dict[str, dict]] = None, prepare: Optional[Callable[[Registered], None]] = None):
     from google.protobuf import json_format
     from pulumi.runtime import mocks as m
+
+    # *prepare* is given each record once, as soon as it is final: at its registration (nothing
+    # changes a record's inputs after it), a chart's children once the chart is expanded; so the
+    # serialiser child works while the program and the charts run, not after them.
+    prepared_ids: set[int] = set()
+    prepare_lock = threading.Lock()   # the order of the calls is the order the serialiser answers in
+
+    def ready(record: Registered) -> None:
+        if prepare is None:
+            return
+        with prepare_lock:
+            if id(record) not in prepared_ids:
+                prepared_ids.add(id(record))
+                prepare(record)
 
     providers: dict[tuple[str, str], str] = {}
     providers_lock = threading.Lock()
@@ -400,7 +414,10 @@ def _make_mocks(records: list[Registered], charts: Optional[ChartContext] = None
     def speculate(expansion: _Expansion) -> list[Registered]:
         with providers_lock:
             before = [e.apis for e in expansions[:expansion.index] if e.apis is not None]
-        return expansion.expand(frozenset().union(*before))
+        children = expansion.expand(frozenset().union(*before))
+        for child in children:
+            ready(child)
+        return children
 
     def provider_for(package: str, version: str, reference: str = "") -> str:
         """The URN of a custom resource's provider: its explicit one (a reference is
@@ -414,6 +431,7 @@ def _make_mocks(records: list[Registered], charts: Optional[ChartContext] = None
                 record = engine.default_provider(stack, PROJECT, package, version, config or {}, secret_keys or ())
                 providers[key] = record.urn
                 records.append(record)
+                ready(record)
             return providers[key]
 
     class Monitor(m.MockMonitor):
@@ -433,6 +451,7 @@ def _make_mocks(records: list[Registered], charts: Optional[ChartContext] = None
                                                        sorted(request.propertyDependencies.items()) if v.urns},
                                 options=_options(request))
             records.append(record)
+            ready(record)
             if request.type in engine.REMOTE_COMPONENTS and charts is not None:
                 # registered inside Construct with the Chart as parent, so under the provider the
                 # Chart was given (its providers map), else the default provider
@@ -449,15 +468,11 @@ def _make_mocks(records: list[Registered], charts: Optional[ChartContext] = None
             expander.shutdown(wait=True, cancel_futures=True)
             expansions.clear()
 
-        def join_charts(self, prepare: Optional[Callable[[Registered], None]] = None) -> None:
+        def join_charts(self) -> None:
             """Wait for the Charts' expansions and put each one's children right after it, in
             registration order. The Chart's state gets no outputs (nothing registers them): its
             children, each naming the Chart as parent, are what the engine knows it deployed.
-            Meanwhile *prepare* is given each record once it is final: what the program
-            registered first, then each Chart's children as soon as they are expanded."""
-            if prepare is not None:
-                for record in list(records):
-                    prepare(record)
+            A chart rendered again has its new children prepared here."""
             children_of: dict[int, list[Registered]] = {}
             installed: frozenset = frozenset()   # the CRD APIs of the charts before, as final
             for expansion in expansions:
@@ -478,8 +493,7 @@ def _make_mocks(records: list[Registered], charts: Optional[ChartContext] = None
                     kubernetes = provider_for("kubernetes", expansion.version, expansion.explicit)
                     for child in children:
                         child.provider = kubernetes
-                        if prepare is not None:
-                            prepare(child)
+                        ready(child)
                     children_of[id(record)] = children
             expander.shutdown(wait=True)
             expansions.clear()
@@ -718,7 +732,7 @@ def run_program(stack: str = "prod", root: Path = REPO_ROOT, overrides: Optional
     if str(config.get("kubernetes:enableServerSideApply", "true")).lower() == "false":
         charts.server_side_apply = False
     mocks, monitor = _make_mocks(records, charts if expand_charts else None, preview, stack, config, secret_keys,
-                                 lookups=offline_lookups(config))
+                                 lookups=offline_lookups(config), prepare=prepare)
     logger = logging.getLogger(f"hardened.render.{stack}")
     logger.propagate = False
     logger.handlers[:] = [_ProgressHandler(progress or (lambda _m: None))]
@@ -748,7 +762,7 @@ def run_program(stack: str = "prod", root: Path = REPO_ROOT, overrides: Optional
     try:
         with without_cyclic_gc(), sdk_cycle_check(), without_source_positions(), short_gil_turns():
             loop.run_until_complete(run_pulumi_func(body))
-            monitor.join_charts(prepare)
+            monitor.join_charts()
     finally:
         monitor.close()
         loop.close()
