@@ -610,14 +610,17 @@ except ImportError:  # pragma: no cover
     _orjson = None  # type: ignore[assignment]
 
 
-#: Twenty digits in a row: perhaps an integer beyond 64 bits, which orjson would make a float.
-_LONG_NUMBER = re.compile(r"\d{20}")
+#: Nineteen ASCII digits in a row: perhaps an integer orjson decodes as a float (beyond an unsigned
+#: 64-bit one, 20 digits, or below a signed one, -9223372036854775809). Found in the text's bytes
+#: with every digit made "0" and everything else " ": ten times faster than a regular expression.
+_LONG_NUMBER = b"0" * 19
+_DIGITS_ONLY = bytes(0x30 if 0x30 <= i <= 0x39 else 0x20 for i in range(256))
 
 
 def json_loads(text: str) -> Any:
     """``json.loads(text)``: the same objects, decoded by orjson where it decodes them alike (not
     an integer beyond 64 bits; what it refuses, a lone surrogate escape, goes to ``json`` too)."""
-    if _orjson is not None and not _LONG_NUMBER.search(text):
+    if _orjson is not None and _LONG_NUMBER not in text.encode("utf-8", "surrogatepass").translate(_DIGITS_ONLY):
         try:
             return _orjson.loads(text)
         except _orjson.JSONDecodeError:
@@ -922,8 +925,23 @@ _CAPABILITIES = re.compile(r"""(?<=[.'"`])Capabilities(?![A-Za-z0-9_])""")
 #: ``VersionSet.Has``, and sprig's ``has "x" .Capabilities.APIVersions``), and the parts that are
 #: the same for every chart of a render (the kube and Helm versions).
 _ASKS_HAS = re.compile(r'Capabilities\.APIVersions\.Has\s+"([^"\\]*)"')
-_HAS_ASKS = re.compile(r'\bhas\s+"([^"\\]*)"\s+\(?[$\w.]*\.(Capabilities)\.APIVersions(?![\w.])')
+_HAS_ASKS = re.compile(r'\bhas\s+"([^"\\]*)"\s+\(?[$\w.]*\.$')   # what precedes Capabilities.APIVersions
+_APIVERSIONS_ALONE = re.compile(r"Capabilities\.APIVersions(?![\w.])")
 _SAME_FOR_EVERY_CHART = re.compile(r"Capabilities\.(?:KubeVersion|HelmVersion)\b")
+
+
+def _capability_question(text: str, at: int) -> tuple[bool, Optional[str]]:
+    """The use of ``.Capabilities`` at *at*: (whether it is understood, the API it asks about)."""
+    if _SAME_FOR_EVERY_CHART.match(text, at):
+        return True, None
+    asked = _ASKS_HAS.match(text, at)
+    if asked:
+        return True, asked.group(1)
+    if _APIVERSIONS_ALONE.match(text, at):
+        has = _HAS_ASKS.search(text[max(0, at - 300):at])
+        if has:
+            return True, has.group(1)
+    return False, None
 
 
 @functools.lru_cache(maxsize=64)
@@ -943,14 +961,12 @@ def capability_queries(directory: str) -> Optional[frozenset[str]]:
         if b"Capabilities" not in data:
             continue
         text = data.decode("utf-8", "replace")
-        known: dict[int, Optional[str]] = {m.start(): None for m in _SAME_FOR_EVERY_CHART.finditer(text)}
-        known.update((m.start(), m.group(1)) for m in _ASKS_HAS.finditer(text))
-        known.update((m.start(2), m.group(1)) for m in _HAS_ASKS.finditer(text))
         for use in _CAPABILITIES.finditer(text):
-            if use.start() not in known:
+            understood, api = _capability_question(text, use.start())
+            if not understood:
                 return None
-            if known[use.start()] is not None:
-                asked.add(known[use.start()])
+            if api is not None:
+                asked.add(api)
     return frozenset(asked)
 
 

@@ -362,12 +362,16 @@ class _Expansion:
         differ = self.seen ^ installed
         if not differ or self.record.type != engine.CHART_TOKEN or self.record.urn not in self.ctx.renders:
             return True
+        asked = self.questions()
+        return asked is not None and not (differ & asked)
+
+    def questions(self) -> Optional[frozenset]:
+        """The APIs the chart's templates ask about; None when they (or values rendered with
+        ``tpl``) may ask about anything."""
         directory = engine.chart_dir(str(self.inputs.get("chart", "")), str(self.inputs.get("version", "")),
                                      self.ctx.cache)
         asked = engine.capability_queries(str(directory))
-        if asked is None or "Capabilities" in json.dumps(chart_values(self.inputs), default=str):
-            return False   # templates (or values rendered with tpl) that may ask about anything
-        return not (differ & asked)
+        return None if "Capabilities" in json.dumps(chart_values(self.inputs), default=str) else asked
 
 
 def _make_mocks(records: list[Registered], charts: Optional[ChartContext] = None, preview: bool = False,
@@ -413,8 +417,10 @@ def _make_mocks(records: list[Registered], charts: Optional[ChartContext] = None
 
     def speculate(expansion: _Expansion) -> list[Registered]:
         with providers_lock:
-            before = [e.apis for e in expansions[:expansion.index] if e.apis is not None]
-        children = expansion.expand(frozenset().union(*before))
+            before = [e.apis for e in expansions[:expansion.index]]
+        children = expansion.expand(frozenset().union(*filter(None, before)))
+        if None in before and expansion.record.type == engine.CHART_TOKEN and children:
+            expansion.questions()   # join_charts will ask (some chart before was not expanded yet): ask here
         for child in children:
             ready(child)
         return children

@@ -164,8 +164,11 @@ def test_registrations_go_without_a_stack_trace_only_while_the_program_runs():
 
 
 @pytest.mark.parametrize("text", ['{"a": [1, 2.5, -0.0, 1e300, true, null, "\\u00e9"]}', '{"big": 123456789012345678901234567890}',
-                                  '{"lone": "\\ud800"}', '{"a": 1, "a": 2}', '[1E400]'],
-                         ids=["plain", "beyond-64-bits", "lone-surrogate", "duplicate-key", "overflow"])
+                                  '{"lone": "\\ud800"}', '{"a": 1, "a": 2}', '[1E400]', '[-9223372036854775809]',
+                                  '[18446744073709551616, 18446744073709551615, -9223372036854775808]',
+                                  '["\u0663\u0663\u0663", "\ud800", 1]'],
+                         ids=["plain", "beyond-64-bits", "lone-surrogate", "duplicate-key", "overflow",
+                              "below-signed-64-bits", "at-the-64-bit-limits", "other-digits-and-a-raw-surrogate"])
 def test_chart_json_decodes_as_the_standard_library_does(text):
     import json
 
