@@ -772,8 +772,12 @@ def render_chart(chart: str, version: str, *, release: str, namespace: str, valu
                                provider_namespace=provider_namespace)
         if len(_RENDERS) >= _RENDERS_MAX:
             _RENDERS.clear()
-        _RENDERS[key] = hit = (_frozen(render.objects), render.hooks, render.unresolved_scopes,
-                               render.helm_warnings)
+        _RENDERS[key] = (_frozen(render.objects), list(render.hooks), list(render.unresolved_scopes),
+                         list(render.helm_warnings))
+        # the first caller takes the objects as decoded (nothing else holds them: the cache has its
+        # own copy), later callers a copy of the cache's
+        render.unverified = unverified
+        return render
     objects, hooks, unresolved, warnings = hit
     return ChartRender(chart, version, release, namespace, _thawed(objects), list(hooks), list(unresolved),
                        list(warnings), unverified)
@@ -958,7 +962,7 @@ def capability_queries(directory: str) -> Optional[frozenset[str]]:
         if not path.is_file():
             continue
         data = path.read_bytes()
-        if b"Capabilities" not in data:
+        if not any(quote + b"Capabilities" in data for quote in (b".", b'"', b"'", b"`")):
             continue
         text = data.decode("utf-8", "replace")
         for use in _CAPABILITIES.finditer(text):
