@@ -309,6 +309,38 @@ def preview_id(name: str) -> str:
     return ""
 
 
+def struct_to_dict(struct: Any) -> dict[str, Any]:
+    """``google.protobuf.json_format.MessageToDict`` of a ``Struct`` (the same keys in the same
+    order and the same values: numbers as floats), read straight from its fields: the generic
+    converter looks up each value's field descriptor, a tenth of a registration's time."""
+    fields = struct.fields
+    try:
+        return {key: _struct_value(fields[key]) for key in fields}
+    except ValueError:   # a NaN or an infinity: the converter's own error
+        from google.protobuf import json_format
+
+        return json_format.MessageToDict(struct)
+
+
+def _struct_value(value: Any) -> Any:
+    kind = value.WhichOneof("kind")
+    if kind == "string_value":
+        return value.string_value
+    if kind == "struct_value":
+        fields = value.struct_value.fields
+        return {key: _struct_value(fields[key]) for key in fields}
+    if kind == "list_value":
+        return [_struct_value(item) for item in value.list_value.values]
+    if kind == "bool_value":
+        return value.bool_value
+    if kind == "number_value":
+        number = value.number_value
+        if number != number or number in (float("inf"), float("-inf")):
+            raise ValueError("not a JSON number")
+        return number
+    return None   # null_value, or no value set
+
+
 def _options(request) -> dict[str, Any]:
     """The resource options of a registration that the engine sends the analyzer
     (``AnalyzerResourceOptions``, without the parent), only those that are set."""
@@ -377,7 +409,6 @@ class _Expansion:
 def _make_mocks(records: list[Registered], charts: Optional[ChartContext] = None, preview: bool = False,
                 stack: str = "", config: Optional[dict[str, str]] = None, secret_keys: Any = (),
                 lookups: Optional[dict[str, dict]] = None, prepare: Optional[Callable[[Registered], None]] = None):
-    from google.protobuf import json_format
     from pulumi.runtime import mocks as m
 
     # *prepare* is given each record once, as soon as it is final: at its registration (nothing
@@ -443,7 +474,7 @@ def _make_mocks(records: list[Registered], charts: Optional[ChartContext] = None
     class Monitor(m.MockMonitor):
         def RegisterResource(self, request):  # noqa: N802 (gRPC name)
             secrets: list[str] = []
-            raw = json_format.MessageToDict(request.object)
+            raw = struct_to_dict(request.object)
             if request.custom and request.type.startswith("kubernetes:") and "kind" in raw and "apiVersion" in raw:
                 raw = engine.check_registered(raw)   # the provider's Check, as for a chart's objects
             inputs = normalize(raw, "", secrets)

@@ -485,3 +485,36 @@ def test_monitor_calls_run_on_the_loops_thread_during_a_render(monkeypatch):
     failing = render._InlineExecutor().submit(lambda: 1 / 0)
     assert isinstance(failing.exception(), ZeroDivisionError)
     assert render._InlineExecutor().submit(lambda x: x + 1, 1).result() == 2
+
+
+_JSONISH = st.recursive(st.none() | st.booleans() | st.floats(allow_nan=False, allow_infinity=False) | st.integers(-2**53, 2**53)
+                        | st.text(max_size=8),
+                        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4),
+                        max_leaves=20)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.text(max_size=6), _JSONISH, max_size=6))
+def test_a_struct_reads_as_the_protobuf_json_converter_reads_it(document):
+    """render.struct_to_dict replaced google.protobuf.json_format.MessageToDict for the monitor's
+    requests: the same keys in the same order, the same values of the same types."""
+    import json
+
+    from google.protobuf import json_format, struct_pb2
+
+    struct = struct_pb2.Struct()
+    struct.update(document)
+    ours, theirs = render.struct_to_dict(struct), json_format.MessageToDict(struct)
+    assert json.dumps(ours) == json.dumps(theirs) and repr(ours) == repr(theirs)
+
+
+def test_a_struct_with_a_value_json_cannot_hold_fails_as_the_converter_fails():
+    from google.protobuf import json_format, struct_pb2
+
+    struct = struct_pb2.Struct()
+    struct.update({"a": {"b": [float("nan")]}})
+    with pytest.raises(ValueError) as theirs:
+        json_format.MessageToDict(struct)
+    with pytest.raises(ValueError) as ours:
+        render.struct_to_dict(struct)
+    assert str(ours.value) == str(theirs.value)
