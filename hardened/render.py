@@ -70,10 +70,39 @@ def _redact(value: Any) -> Any:
     return "[unknown]" if value == UNKNOWN else REDACTED
 
 
+class _Marked(Exception):
+    """A value :func:`_normalize_unmarked` leaves to :func:`normalize`'s general rules."""
+
+
+def _normalize_unmarked(value: Any) -> Any:
+    """:func:`normalize` of plain data with no signature key anywhere (a chart's objects, most
+    registrations): no paths to build, strings taken as they are unless unknown. Raises
+    :class:`_Marked` at anything else (a secret or other signed value, a subclass)."""
+    cls = value.__class__
+    if cls is dict:
+        if SIG_KEY in value:
+            raise _Marked
+        return {k: v if v.__class__ is str and v != UNKNOWN else _normalize_unmarked(v) for k, v in value.items()}
+    if cls is list:
+        return [v if v.__class__ is str and v != UNKNOWN else _normalize_unmarked(v) for v in value]
+    if cls is str:
+        return "[unknown]" if value == UNKNOWN else value
+    if cls is float:
+        return int(value) if value.is_integer() else value
+    if cls is int or cls is bool or value is None:
+        return value
+    raise _Marked
+
+
 def normalize(value: Any, path: str = "", secrets: Optional[list[str]] = None) -> Any:
     """Turn a recorded wire value into plain data: whole floats become ints, secrets are redacted
     (their paths collected in *secrets*; an unknown inside one stays unknown), unknowns become
     ``"[unknown]"``."""
+    if not path:
+        try:
+            return _normalize_unmarked(value)
+        except _Marked:
+            pass
     if isinstance(value, dict):
         if value.get(SIG_KEY) == SECRET_SIG:
             if secrets is not None:

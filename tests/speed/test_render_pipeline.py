@@ -518,3 +518,44 @@ def test_a_struct_with_a_value_json_cannot_hold_fails_as_the_converter_fails():
     with pytest.raises(ValueError) as ours:
         render.struct_to_dict(struct)
     assert str(ours.value) == str(theirs.value)
+
+
+def _normalize_as_before(value, path="", secrets=None):
+    """render.normalize as it was, the general rules only (the reference for its fast path)."""
+    if isinstance(value, dict):
+        if value.get(render.SIG_KEY) == render.SECRET_SIG:
+            if secrets is not None:
+                secrets.append(path or "/")
+            return render._redact(value.get("value"))
+        return {k: _normalize_as_before(v, f"{path}/{k}", secrets) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_normalize_as_before(v, f"{path}/{i}", secrets) for i, v in enumerate(value)]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if value == render.UNKNOWN:
+        return "[unknown]"
+    return value
+
+
+_WIRE = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.sampled_from([render.UNKNOWN, "x", "", "1.0"])
+    | st.builds(lambda v: {render.SIG_KEY: render.SECRET_SIG, "value": v}, st.sampled_from(["s", render.UNKNOWN, 1.0]))
+    | st.builds(lambda: {render.SIG_KEY: "0def7320c3a5731c473e5ecbe6d01bc7", "path": "a.txt"}),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.sampled_from(["a", "b", "data", "k"]), inner, max_size=4),
+    max_leaves=25)
+
+
+@settings(max_examples=500, deadline=None)
+@given(_WIRE)
+def test_normalize_gives_what_its_general_rules_give(value):
+    """The fast path of render.normalize (plain data, no signature key) and its general rules agree
+    on every value: the same result, of the same types, and the same secret paths."""
+    ours, theirs = [], []
+    assert repr(render.normalize(value, "", ours)) == repr(_normalize_as_before(value, "", theirs))
+    assert ours == theirs
+
+
+def test_normalize_of_the_rendered_stack_is_what_its_general_rules_give():
+    records = rendercache.cached_run_program("prod")
+    objects = [r.wire if r.wire is not None else r.inputs for r in records]
+    assert [render.normalize(o) for o in objects] == [_normalize_as_before(o) for o in objects]
