@@ -440,9 +440,9 @@ def _make_mocks(records: list[Registered], charts: Optional[ChartContext] = None
                 lookups: Optional[dict[str, dict]] = None, prepare: Optional[Callable[[Registered], None]] = None):
     from pulumi.runtime import mocks as m
 
-    # *prepare* is given each record once, as soon as it is final: at its registration (nothing
-    # changes a record's inputs after it), a chart's children once the chart is expanded; so the
-    # serialiser child works while the program and the charts run, not after them.
+    # *prepare* is given each record once it is final: when the program has ended, what it
+    # registered, then each chart's children as join_charts collects them. (Handing each over at
+    # its registration kept the serialiser child busy beside the program: as fast, and more CPU.)
     prepared_ids: set[int] = set()
     prepare_lock = threading.Lock()   # the order of the calls is the order the serialiser answers in
 
@@ -481,8 +481,6 @@ def _make_mocks(records: list[Registered], charts: Optional[ChartContext] = None
         children = expansion.expand(frozenset().union(*filter(None, before)))
         if None in before and expansion.record.type == engine.CHART_TOKEN and children:
             expansion.questions()   # join_charts will ask (some chart before was not expanded yet): ask here
-        for child in children:
-            ready(child)
         return children
 
     def provider_for(package: str, version: str, reference: str = "") -> str:
@@ -517,7 +515,6 @@ def _make_mocks(records: list[Registered], charts: Optional[ChartContext] = None
                                                        sorted(request.propertyDependencies.items()) if v.urns},
                                 options=_options(request))
             records.append(record)
-            ready(record)
             if request.type in engine.REMOTE_COMPONENTS and charts is not None:
                 # registered inside Construct with the Chart as parent, so under the provider the
                 # Chart was given (its providers map), else the default provider
@@ -538,7 +535,10 @@ def _make_mocks(records: list[Registered], charts: Optional[ChartContext] = None
             """Wait for the Charts' expansions and put each one's children right after it, in
             registration order. The Chart's state gets no outputs (nothing registers them): its
             children, each naming the Chart as parent, are what the engine knows it deployed.
-            A chart rendered again has its new children prepared here."""
+            Meanwhile each record is prepared once it is final: what the program registered
+            first, then each Chart's children as soon as they are collected."""
+            for record in list(records):
+                ready(record)
             children_of: dict[int, list[Registered]] = {}
             installed: frozenset = frozenset()   # the CRD APIs of the charts before, as final
             for expansion in expansions:
