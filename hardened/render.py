@@ -389,10 +389,14 @@ def _options(request) -> dict[str, Any]:
     return options
 
 
-#: How many Charts are expanded at once. Helm's template pass stays one at a time (its Go log goes
-#: to descriptor 2, captured per chart: engine._HELM_LOCK); a chart's documents decode, and its
-#: objects are normalised, while the next chart's templates render.
-CHART_WORKERS = 2
+#: How many Charts are expanded at once. Helm's template pass is one at a time (its Go log goes to
+#: descriptor 2, captured per chart: engine._HELM_LOCK), so a second worker only decodes a chart's
+#: documents while the next chart's templates render: measured back to back on prod, two workers
+#: took 0.1 s more CPU for no shorter render, so one. With more, a chart may start before the CRDs
+#: of the charts registered before it are known; join_charts then renders it again unless its
+#: templates answer alike (_Expansion.answers_alike; tests/speed/test_render_pipeline.py shows no
+#: chart of the stack asks about an API the stack's CRDs serve).
+CHART_WORKERS = 1
 
 
 @dataclass(eq=False)
