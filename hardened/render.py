@@ -768,26 +768,6 @@ def without_source_positions() -> Iterator[None]:
         sdk_resource._get_stack_trace = original
 
 
-class _InlineExecutor(ThreadPoolExecutor):
-    """The event loop's executor during a render: runs each call at once, on the loop's thread.
-    The SDK hands every monitor call to the loop's default executor (pulumi
-    ``sdk/python/lib/pulumi/runtime/resource.py``, ``register_resource``: ``run_in_executor(None,
-    do_rpc_call)``; invoke.py and settings.py alike) because a real monitor is a gRPC server; the
-    mock monitor answers at once, and a thread per call only made each registration wait for the
-    GIL twice (the calls are the same, in the order the program makes them)."""
-
-    def __init__(self) -> None:
-        super().__init__(max_workers=1)
-
-    def submit(self, fn, /, *args, **kwargs):  # noqa: D102
-        future: Future = Future()
-        try:
-            future.set_result(fn(*args, **kwargs))
-        except BaseException as e:  # noqa: BLE001 - handed to the awaiting coroutine, as a worker would
-            future.set_exception(e)
-        return future
-
-
 def run_program(stack: str = "prod", root: Path = REPO_ROOT, overrides: Optional[dict[str, Any]] = None,
                 progress: Optional[Callable[[str], None]] = None,
                 program: Optional[Callable[[], Any]] = None, preview: bool = False,
@@ -829,7 +809,6 @@ def run_program(stack: str = "prod", root: Path = REPO_ROOT, overrides: Optional
     logger.setLevel(logging.INFO)
 
     loop = asyncio.new_event_loop()
-    loop.set_default_executor(_InlineExecutor())
     asyncio.set_event_loop(loop)
     rsettings.ROOT.set(None)
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=preview, logger=logger, monitor=monitor)

@@ -454,36 +454,6 @@ def test_each_record_is_prepared_once(cache):
     assert any(r.parent.endswith("::chart") for r in handed)
 
 
-def test_monitor_calls_run_on_the_loops_thread_during_a_render(monkeypatch):
-    """The SDK sends each registration to the loop's default executor; during a render that is
-    _InlineExecutor: the call runs at once on the loop's thread (its result or its error handed to
-    the awaiting coroutine), and the program's registrations are the same."""
-    import threading
-
-    import pulumi
-    from pulumi_kubernetes.core.v1 import ConfigMap
-
-    threads: set = set()
-    real = render._InlineExecutor.submit
-
-    def spy(self, fn, *args, **kwargs):
-        threads.add(threading.get_ident())
-        return real(self, fn, *args, **kwargs)
-
-    def program():
-        a = ConfigMap("a", data={"k": "v"})
-        ConfigMap("b", data={"k": a.id}, opts=pulumi.ResourceOptions(depends_on=[a]))
-
-    monkeypatch.setattr(render._InlineExecutor, "submit", spy)
-    records = render.run_program("prod", program=program)
-    monkeypatch.undo()
-    assert threads == {threading.get_ident()}
-    assert {r.name for r in records if r.type == "kubernetes:core/v1:ConfigMap"} == {"a", "b"}
-    failing = render._InlineExecutor().submit(lambda: 1 / 0)
-    assert isinstance(failing.exception(), ZeroDivisionError)
-    assert render._InlineExecutor().submit(lambda x: x + 1, 1).result() == 2
-
-
 _JSONISH = st.recursive(st.none() | st.booleans() | st.floats(allow_nan=False, allow_infinity=False) | st.integers(-2**53, 2**53)
                         | st.text(max_size=8),
                         lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4),
