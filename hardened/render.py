@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import gc
 import hashlib
 import json
@@ -69,10 +70,39 @@ def _redact(value: Any) -> Any:
     return "[unknown]" if value == UNKNOWN else REDACTED
 
 
+class _Marked(Exception):
+    """A value :func:`_normalize_unmarked` leaves to :func:`normalize`'s general rules."""
+
+
+def _normalize_unmarked(value: Any) -> Any:
+    """:func:`normalize` of plain data with no signature key anywhere (a chart's objects, most
+    registrations): no paths to build, strings taken as they are unless unknown. Raises
+    :class:`_Marked` at anything else (a secret or other signed value, a subclass)."""
+    cls = value.__class__
+    if cls is dict:
+        if SIG_KEY in value:
+            raise _Marked
+        return {k: v if v.__class__ is str and v != UNKNOWN else _normalize_unmarked(v) for k, v in value.items()}
+    if cls is list:
+        return [v if v.__class__ is str and v != UNKNOWN else _normalize_unmarked(v) for v in value]
+    if cls is str:
+        return "[unknown]" if value == UNKNOWN else value
+    if cls is float:
+        return int(value) if value.is_integer() else value
+    if cls is int or cls is bool or value is None:
+        return value
+    raise _Marked
+
+
 def normalize(value: Any, path: str = "", secrets: Optional[list[str]] = None) -> Any:
     """Turn a recorded wire value into plain data: whole floats become ints, secrets are redacted
     (their paths collected in *secrets*; an unknown inside one stays unknown), unknowns become
     ``"[unknown]"``."""
+    if not path:
+        try:
+            return _normalize_unmarked(value)
+        except _Marked:
+            pass
     if isinstance(value, dict):
         if value.get(SIG_KEY) == SECRET_SIG:
             if secrets is not None:
@@ -199,9 +229,12 @@ def stack_kube_version(config: dict[str, str]) -> str:
     return str(version) if isinstance(version, (str, float, int)) and version else DEFAULT_KUBE_VERSION
 
 
-def expand_chart(urn: str, token: str, name: str, inputs: dict[str, Any], ctx: ChartContext) -> list[Registered]:
+def expand_chart(urn: str, token: str, name: str, inputs: dict[str, Any], ctx: ChartContext,
+                 installed: Optional[Iterable[str]] = None) -> list[Registered]:
     """The children the Kubernetes provider's ``Construct`` registers for a Chart or a yaml/v2
-    ConfigFile (see :mod:`hardened.engine`): none when an input is unknown, as the provider does."""
+    ConfigFile (see :mod:`hardened.engine`): none when an input is unknown, as the provider does.
+    A chart sees the CRD APIs *installed* (default: ``ctx.installed_apis``, what was expanded
+    before it)."""
     if engine.contains_unknown(inputs):
         ctx.warnings.append(f"{name}: input properties have unknown values, so the provider renders no "
                             "objects at preview and the policy pack judges none of them (make every chart "
@@ -219,7 +252,7 @@ def expand_chart(urn: str, token: str, name: str, inputs: dict[str, Any], ctx: C
             # chart.go, Construct: outside renderYamlToDirectory the provider ignores it and warns
             ctx.warnings.append(f"{name}: includeHooks is only supported when the provider is configured with "
                                 "renderYamlToDirectory; Helm hooks will be ignored")
-        render = _render_chart(inputs, name, ctx)
+        render = _render_chart(inputs, name, ctx, ctx.installed_apis if installed is None else installed)
     if render.unverified and render.unverified not in ctx.warnings:
         ctx.warnings.append(render.unverified)
     for obj in render.objects:
@@ -253,13 +286,13 @@ def chart_values(inputs: dict[str, Any]) -> dict[str, Any]:
     return engine.merge_values(merged, inputs.get("values") or {})
 
 
-def _render_chart(inputs: dict[str, Any], name: str, ctx: ChartContext) -> engine.ChartRender:
+def _render_chart(inputs: dict[str, Any], name: str, ctx: ChartContext, installed: Iterable[str]) -> engine.ChartRender:
     repo = (inputs.get("repositoryOpts") or {}).get("repo", "")
     render = engine.render_chart(
         str(inputs.get("chart", "")), str(inputs.get("version", "")), release=str(inputs.get("name") or name),
         namespace=str(inputs.get("namespace") or ctx.provider_namespace), values=chart_values(inputs),
         kube_version=ctx.kube_version or DEFAULT_KUBE_VERSION, repo=repo, skip_crds=bool(inputs.get("skipCrds")),
-        cache=ctx.cache, extra_api_versions=ctx.installed_apis, provider_namespace=ctx.provider_namespace)
+        cache=ctx.cache, extra_api_versions=installed, provider_namespace=ctx.provider_namespace)
     post = inputs.get("postRenderer")
     if post:
         # The provider pipes the rendered manifests through the command; the only post-renderer the
@@ -305,6 +338,38 @@ def preview_id(name: str) -> str:
     return ""
 
 
+def struct_to_dict(struct: Any) -> dict[str, Any]:
+    """``google.protobuf.json_format.MessageToDict`` of a ``Struct`` (the same keys in the same
+    order and the same values: numbers as floats), read straight from its fields: the generic
+    converter looks up each value's field descriptor, a tenth of a registration's time."""
+    fields = struct.fields
+    try:
+        return {key: _struct_value(fields[key]) for key in fields}
+    except ValueError:   # a NaN or an infinity: the converter's own error
+        from google.protobuf import json_format
+
+        return json_format.MessageToDict(struct)
+
+
+def _struct_value(value: Any) -> Any:
+    kind = value.WhichOneof("kind")
+    if kind == "string_value":
+        return value.string_value
+    if kind == "struct_value":
+        fields = value.struct_value.fields
+        return {key: _struct_value(fields[key]) for key in fields}
+    if kind == "list_value":
+        return [_struct_value(item) for item in value.list_value.values]
+    if kind == "bool_value":
+        return value.bool_value
+    if kind == "number_value":
+        number = value.number_value
+        if number != number or number in (float("inf"), float("-inf")):
+            raise ValueError("not a JSON number")
+        return number
+    return None   # null_value, or no value set
+
+
 def _options(request) -> dict[str, Any]:
     """The resource options of a registration that the engine sends the analyzer
     (``AnalyzerResourceOptions``, without the parent), only those that are set."""
@@ -324,20 +389,86 @@ def _options(request) -> dict[str, Any]:
     return options
 
 
+#: How many Charts are expanded at once. Helm's template pass is one at a time (its Go log goes to
+#: descriptor 2, captured per chart: engine._HELM_LOCK), so a second worker only decodes a chart's
+#: documents while the next chart's templates render: measured back to back on prod, two workers
+#: took 0.1 s more CPU for no shorter render, so one. With more, a chart may start before the CRDs
+#: of the charts registered before it are known; join_charts then renders it again unless its
+#: templates answer alike (_Expansion.answers_alike; tests/speed/test_render_pipeline.py shows no
+#: chart of the stack asks about an API the stack's CRDs serve).
+CHART_WORKERS = 1
+
+
+@dataclass(eq=False)
+class _Expansion:
+    """One Chart (or yaml/v2 ConfigFile) registration and its expansion by a worker."""
+
+    record: Registered
+    version: str
+    explicit: str                    # the provider the Chart was given, if any
+    inputs: dict[str, Any]
+    ctx: ChartContext                # the render's, with a warnings list of its own
+    index: int                       # its place in registration order
+    seen: frozenset = frozenset()    # the CRD APIs it was rendered with
+    apis: Optional[frozenset] = None  # the CRD APIs its objects serve, once expanded
+    future: "Optional[Future[list[Registered]]]" = None
+
+    def expand(self, installed: frozenset) -> list[Registered]:
+        self.seen = installed
+        children = expand_chart(self.record.urn, self.record.type, self.record.name, self.inputs, self.ctx, installed)
+        render = self.ctx.renders.get(self.record.urn)
+        self.apis = frozenset(engine.crd_api_versions(render.objects) if render is not None and children else ())
+        return children
+
+    def answers_alike(self, installed: frozenset) -> bool:
+        """Whether the chart renders the same with *installed* as with what it saw: none of the
+        APIs in one and not the other is one its templates ask ``.Capabilities.APIVersions``
+        about (:func:`hardened.engine.capability_queries`; a ConfigFile asks nothing)."""
+        differ = self.seen ^ installed
+        if not differ or self.record.type != engine.CHART_TOKEN or self.record.urn not in self.ctx.renders:
+            return True
+        asked = self.questions()
+        return asked is not None and not (differ & asked)
+
+    def questions(self) -> Optional[frozenset]:
+        """The APIs the chart's templates ask about; None when they (or values rendered with
+        ``tpl``) may ask about anything."""
+        directory = engine.chart_dir(str(self.inputs.get("chart", "")), str(self.inputs.get("version", "")),
+                                     self.ctx.cache)
+        asked = engine.capability_queries(str(directory))
+        return None if "Capabilities" in json.dumps(chart_values(self.inputs), default=str) else asked
+
+
 def _make_mocks(records: list[Registered], charts: Optional[ChartContext] = None, preview: bool = False,
                 stack: str = "", config: Optional[dict[str, str]] = None, secret_keys: Any = (),
-                lookups: Optional[dict[str, dict]] = None):
-    from google.protobuf import json_format
+                lookups: Optional[dict[str, dict]] = None, prepare: Optional[Callable[[Registered], None]] = None):
     from pulumi.runtime import mocks as m
+
+    # *prepare* is given each record once it is final: when the program has ended, what it
+    # registered, then each chart's children as join_charts collects them. (Handing each over at
+    # its registration kept the serialiser child busy beside the program: as fast, and more CPU.)
+    prepared_ids: set[int] = set()
+    prepare_lock = threading.Lock()   # the order of the calls is the order the serialiser answers in
+
+    def ready(record: Registered) -> None:
+        if prepare is None:
+            return
+        with prepare_lock:
+            if id(record) not in prepared_ids:
+                prepared_ids.add(id(record))
+                prepare(record)
 
     providers: dict[tuple[str, str], str] = {}
     providers_lock = threading.Lock()
     # A Chart's children are what the Kubernetes provider's Construct renders from the Chart's
     # inputs alone: the program sees none of them (the Chart's state has no outputs), so the
-    # monitor answers the registration at once and one worker renders the Charts in the order
-    # they were registered (each sees the CRDs of those before it: ChartContext.installed_apis),
-    # while the program goes on; Helm's Go code releases the GIL. join_charts collects them.
-    expander = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hardened-charts")
+    # monitor answers the registration at once and workers render the Charts in the order they
+    # were registered while the program goes on; Helm's Go code releases the GIL. Each chart
+    # sees the CRDs of those registered before it (ChartContext.installed_apis): a worker starts
+    # it with those of its predecessors expanded so far, and join_charts, which collects them in
+    # order, renders it again with all of them unless its templates answer alike either way
+    # (_Expansion.answers_alike).
+    expander = ThreadPoolExecutor(max_workers=CHART_WORKERS, thread_name_prefix="hardened-charts")
     if charts is not None:  # what the worker imports, imported here: no import races with the program
         import helm_python  # noqa: F401
         from components import imagelock  # noqa: F401
@@ -346,7 +477,15 @@ def _make_mocks(records: list[Registered], charts: Optional[ChartContext] = None
         # what every chart's render needs whatever its values, made while the program starts
         expander.submit(engine.api_versions, charts.kube_version or DEFAULT_KUBE_VERSION)
         expander.submit(lockfile.prime_chart_digests, engine.chart_cache(charts.cache))
-    expansions: list[tuple[Registered, str, str, "Future[list[Registered]]"]] = []
+    expansions: list[_Expansion] = []
+
+    def speculate(expansion: _Expansion) -> list[Registered]:
+        with providers_lock:
+            before = [e.apis for e in expansions[:expansion.index]]
+        children = expansion.expand(frozenset().union(*filter(None, before)))
+        if None in before and expansion.record.type == engine.CHART_TOKEN and children:
+            expansion.questions()   # join_charts will ask (some chart before was not expanded yet): ask here
+        return children
 
     def provider_for(package: str, version: str, reference: str = "") -> str:
         """The URN of a custom resource's provider: its explicit one (a reference is
@@ -360,12 +499,13 @@ def _make_mocks(records: list[Registered], charts: Optional[ChartContext] = None
                 record = engine.default_provider(stack, PROJECT, package, version, config or {}, secret_keys or ())
                 providers[key] = record.urn
                 records.append(record)
+                ready(record)
             return providers[key]
 
     class Monitor(m.MockMonitor):
         def RegisterResource(self, request):  # noqa: N802 (gRPC name)
             secrets: list[str] = []
-            raw = json_format.MessageToDict(request.object)
+            raw = struct_to_dict(request.object)
             if request.custom and request.type.startswith("kubernetes:") and "kind" in raw and "apiVersion" in raw:
                 raw = engine.check_registered(raw)   # the provider's Check, as for a chart's objects
             inputs = normalize(raw, "", secrets)
@@ -383,10 +523,11 @@ def _make_mocks(records: list[Registered], charts: Optional[ChartContext] = None
                 # registered inside Construct with the Chart as parent, so under the provider the
                 # Chart was given (its providers map), else the default provider
                 explicit = request.providers.get("kubernetes", "") or request.provider
-                with providers_lock:   # the order of submission is the order of expansion
-                    expansions.append((record, request.version, explicit,
-                                       expander.submit(expand_chart, response.urn, request.type, request.name,
-                                                       plain(raw), charts)))
+                with providers_lock:   # the order of submission is the order of registration
+                    expansion = _Expansion(record, request.version, explicit, plain(raw),
+                                           dataclasses.replace(charts, warnings=[]), len(expansions))
+                    expansions.append(expansion)
+                    expansion.future = expander.submit(speculate, expansion)
             return response
 
         def close(self) -> None:
@@ -394,28 +535,35 @@ def _make_mocks(records: list[Registered], charts: Optional[ChartContext] = None
             expander.shutdown(wait=True, cancel_futures=True)
             expansions.clear()
 
-        def join_charts(self, prepare: Optional[Callable[[Registered], None]] = None) -> None:
+        def join_charts(self) -> None:
             """Wait for the Charts' expansions and put each one's children right after it, in
             registration order. The Chart's state gets no outputs (nothing registers them): its
             children, each naming the Chart as parent, are what the engine knows it deployed.
-            Meanwhile *prepare* is given each record once it is final: what the program
-            registered first, then each Chart's children as soon as they are expanded."""
-            if prepare is not None:
-                for record in list(records):
-                    prepare(record)
+            Meanwhile each record is prepared once it is final: what the program registered
+            first, then each Chart's children as soon as they are collected."""
+            for record in list(records):
+                ready(record)
             children_of: dict[int, list[Registered]] = {}
-            for record, version, explicit, future in expansions:
+            installed: frozenset = frozenset()   # the CRD APIs of the charts before, as final
+            for expansion in expansions:
+                record = expansion.record
                 try:
-                    children = future.result()
+                    children = expansion.future.result()
+                    if not expansion.answers_alike(installed):
+                        expansion.ctx.warnings.clear()
+                        children = expansion.expand(installed)
                 except ChartError as e:
                     charts.errors.append(str(e))
-                    children = []
+                    children, expansion.apis = [], frozenset()
+                installed |= expansion.apis or frozenset()
+                unverified = getattr(charts.renders.get(record.urn), "unverified", None)
+                charts.warnings.extend(w for w in expansion.ctx.warnings
+                                       if not (w == unverified and w in charts.warnings))
                 if children:
-                    kubernetes = provider_for("kubernetes", version, explicit)
+                    kubernetes = provider_for("kubernetes", expansion.version, expansion.explicit)
                     for child in children:
                         child.provider = kubernetes
-                        if prepare is not None:
-                            prepare(child)
+                        ready(child)
                     children_of[id(record)] = children
             expander.shutdown(wait=True)
             expansions.clear()
@@ -502,45 +650,83 @@ _SDK_DEPENDENCIES = "_direct_computed_dependencies"   # resource_cycle_breaker._
 class _CycleCheck:
     """The SDK's cycle check (pulumi ``sdk/python/lib/pulumi/runtime/resource_cycle_breaker.py``,
     ``declare_dependency``: is the resource that takes a dependency already among the transitive
-    dependencies of the one it depends on?), same graph and same answers, searched from both
-    ends: forward through ``_direct_computed_dependencies`` and backward through the edges this
-    check recorded (every edge is declared through ``_add_dep``). A resource nothing depends on
-    yet, the rule while a program registers, is answered at once; else the smaller side is
-    walked. The SDK's ``_reachable`` walks every transitive dependency through a recursive
-    generator per level: a third of the program's time in a prod render."""
+    dependencies of the one it depends on?), same graph and same answers, from an order of the
+    resources kept with the graph: every resource after each of its dependencies (a topological
+    order, kept as each edge is added by Pearce and Kelly's algorithm, "A Dynamic Topological Sort
+    Algorithm for Directed Acyclic Graphs", 2006, mirrored). A path only ever goes to earlier
+    resources, so a resource placed before the one sought cannot reach it: most questions,
+    including every one about a resource nothing depends on yet, are answered without a walk,
+    and a walk never leaves the part of the order between the two. The SDK's ``_reachable``
+    walks every transitive dependency through a recursive generator per level: a third of the
+    program's time in a prod render. Every edge is declared through ``_add_dep``."""
 
     def __init__(self, add_dep: Callable[[Any, Any], None]):
         self._add = add_dep
         #: by resource id: the resources that depend on it ({id: resource})
         self._dependents: dict[int, dict[int, Any]] = {}
+        #: by resource id: its place in the order (each resource after its dependencies)
+        self._position: dict[int, int] = {}
+        self._resources: dict[int, Any] = {}   # what is placed stays alive: its id stays its own
+        self._next = 0
+
+    def _place(self, resource: Any) -> int:
+        key = id(resource)
+        position = self._position.get(key)
+        if position is None:   # no edge yet: anywhere will do, after everything placed
+            position = self._position[key] = self._next
+            self._resources[key] = resource
+            self._next += 1
+        return position
 
     def add_dep(self, from_resource: Any, to_resource: Any) -> None:
         self._dependents.setdefault(id(to_resource), {})[id(from_resource)] = from_resource
         self._add(from_resource, to_resource)
+        low, high = self._place(from_resource), self._place(to_resource)
+        if high < low:
+            return   # the dependency is placed before already
+        # from_resource must now come after to_resource: what to_resource depends on that is
+        # placed after from_resource moves before it, with to_resource, and what depends on
+        # from_resource that is placed before to_resource moves after them, each set in its
+        # own order, into the places the two sets held (no cycle: the SDK asked first)
+        position = self._position
+        before = self._walk(to_resource, lambda r: getattr(r, _SDK_DEPENDENCIES, ()), lambda p: p > low)
+        after = self._walk(from_resource, lambda r: self._dependents.get(id(r), {}).values(), lambda p: p < high)
+        places = sorted(position[id(r)] for r in before + after)
+        moved = sorted(before, key=lambda r: position[id(r)]) + sorted(after, key=lambda r: position[id(r)])
+        for resource, place in zip(moved, places):
+            position[id(resource)] = place
+
+    def _walk(self, start: Any, edges: Callable[[Any], Iterable[Any]], inside: Callable[[int], bool]) -> list[Any]:
+        """*start* and what its *edges* reach through resources whose place is *inside*."""
+        position = self._position
+        found, seen, todo = [start], {id(start)}, [start]
+        while todo:
+            for resource in edges(todo.pop()):
+                if id(resource) not in seen and inside(position[id(resource)]):
+                    seen.add(id(resource))
+                    found.append(resource)
+                    todo.append(resource)
+        return found
 
     def reachable(self, from_resource: Any, to_resource: Any) -> bool:
         if from_resource is to_resource:
             return True
         if id(to_resource) not in self._dependents:
-            return False
-        ahead, ahead_seen = [from_resource], {id(from_resource)}   # reached from from_resource
-        back, back_seen = [to_resource], {id(to_resource)}         # reaching to_resource
-        dependents = self._dependents
-        while ahead and back:
-            if len(ahead) <= len(back):
-                for dependency in getattr(ahead.pop(), _SDK_DEPENDENCIES, ()):
-                    if id(dependency) in back_seen:
-                        return True
-                    if id(dependency) not in ahead_seen:
-                        ahead_seen.add(id(dependency))
-                        ahead.append(dependency)
-            else:
-                for key, dependent in dependents.get(id(back.pop()), {}).items():
-                    if key in ahead_seen:
-                        return True
-                    if key not in back_seen:
-                        back_seen.add(key)
-                        back.append(dependent)
+            return False   # nothing depends on it
+        position = self._position
+        target = position[id(to_resource)]
+        start = position.get(id(from_resource))
+        if start is None or start < target:
+            return False   # no dependency, or placed before it: every path goes to earlier places
+        todo, seen = [from_resource], {id(from_resource)}
+        while todo:
+            for dependency in getattr(todo.pop(), _SDK_DEPENDENCIES, ()):
+                if dependency is to_resource:
+                    return True
+                key = id(dependency)
+                if key not in seen and position[key] > target:
+                    seen.add(key)
+                    todo.append(dependency)
         return False
 
 
@@ -603,6 +789,9 @@ def run_program(stack: str = "prod", root: Path = REPO_ROOT, overrides: Optional
     from pulumi.runtime.config import set_all_config
     from pulumi.runtime.stack import run_pulumi_func
 
+    from .sdkimport import lean_service_packages
+
+    lean_service_packages()   # the program's AWS classes imported a module each, not a service's every one
     config, secret_keys = read_stack_config(stack, root, overrides, placeholders)
     records: list[Registered] = []
     charts = charts or ChartContext()
@@ -613,7 +802,7 @@ def run_program(stack: str = "prod", root: Path = REPO_ROOT, overrides: Optional
     if str(config.get("kubernetes:enableServerSideApply", "true")).lower() == "false":
         charts.server_side_apply = False
     mocks, monitor = _make_mocks(records, charts if expand_charts else None, preview, stack, config, secret_keys,
-                                 lookups=offline_lookups(config))
+                                 lookups=offline_lookups(config), prepare=prepare)
     logger = logging.getLogger(f"hardened.render.{stack}")
     logger.propagate = False
     logger.handlers[:] = [_ProgressHandler(progress or (lambda _m: None))]
@@ -643,7 +832,7 @@ def run_program(stack: str = "prod", root: Path = REPO_ROOT, overrides: Optional
     try:
         with without_cyclic_gc(), sdk_cycle_check(), without_source_positions(), short_gil_turns():
             loop.run_until_complete(run_pulumi_func(body))
-            monitor.join_charts(prepare)
+            monitor.join_charts()
     finally:
         monitor.close()
         loop.close()
