@@ -39,8 +39,11 @@ from .manifests import Resource
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PACK = REPO_ROOT / "policy_pack"
-#: Analyze calls kept in flight (the pack's server has four worker threads).
-DEFAULT_IN_FLIGHT = 12
+#: Analyze calls kept in flight. The pack's server runs four at a time (pulumi_policy's thread pool);
+#: a deeper queue keeps it from running dry between answers and lets gRPC carry several messages
+#: per write: at 10,000 resources, 64 took 7.6-7.9 s and 7 % less CPU where 12 took 8.6-9.0 s
+#: (three runs each, alternating). What each resource is judged on does not change.
+DEFAULT_IN_FLIGHT = 64
 _MAX_MESSAGE = 400 * 1024 * 1024
 LEVELS = ("advisory", "mandatory", "remediate", "disabled")
 
