@@ -67,11 +67,15 @@ RECENT_VIEWS = 256
 
 
 class _Scope:
-    __slots__ = ("type", "memo", "stack", "policy", "kept", "kept_bytes", "recent")
+    __slots__ = ("type", "memo", "stack", "policy", "kept", "kept_bytes", "recent", "share", "claim")
 
     def __init__(self, type_token: Optional[str], stack: bool):
         self.type = type_token
         self.stack = stack
+        # in a stack call run in two processes (parallel.py): the policies this one runs, named
+        # (share) or taken one at a time from those left (claim: the next, or None)
+        self.share: Optional[frozenset] = None
+        self.claim: Optional[Any] = None
         self.memo: dict[tuple[str, Any], tuple[Any, Any]] = {}
         self.policy: Any = None  # in a stack call: the stack policy the SDK is running
         # the kept views, the least recently read first: view -> (wire size, policy that read it)
@@ -419,6 +423,10 @@ class _ScopedPolicies(list):
             else:
                 selected = [p for p in list.__iter__(self) if self._judges(p, scope.type)]
             self._by_type[key] = selected
+        if scope.stack and scope.share is not None:
+            selected = [p for p in selected if p.name in scope.share]
+        if scope.stack and scope.claim is not None:
+            return _running(scope, iter(scope.claim, None))
         return _running(scope, selected) if scope.stack else iter(selected)
 
 
@@ -692,8 +700,13 @@ def _servicer_class(sdk: Any) -> Any:
         def AnalyzeStack(self, request, context):  # noqa: N802
             if not isinstance(request, StackRequest) and reader_supported():  # in-process, with a message
                 request = read_stack_request(request.SerializeToString())
-            with _CallScope(None, stack=True), _gc_paused():
-                return super().AnalyzeStack(request, context)
+            analyze_stack = super().AnalyzeStack
+            with _CallScope(None, stack=True) as scope, _gc_paused():
+                if isinstance(request, StackRequest):
+                    from .parallel import analyze_stack_in_two
+
+                    return analyze_stack_in_two(self, analyze_stack, request, context, scope)
+                return analyze_stack(request, context)
 
     Servicer.__name__ = Servicer.__qualname__ = "HardenedAnalyzerServicer"
     Servicer._fastpath_base = base
