@@ -66,6 +66,10 @@ EXPIRY_WARNING_DAYS = 30
 # What every format shares
 # ---------------------------------------------------------------------------------------------
 
+#: Reports whose findings lie in at least this many files place them on two cores (Findings.locate).
+PARALLEL_LOCATE_FILES = 400
+
+
 class Findings:
     """An analysis plus where each verdict points (field line, stack config key)."""
 
@@ -80,6 +84,57 @@ class Findings:
         if key not in self._origins:
             self._origins[key] = self.locator.origin(v.resource, v.message, self.fallback_file, v.policy)
         return self._origins[key]
+
+    def locate(self, verdicts: list[Verdict]) -> None:
+        """Work out where each of *verdicts* points, on two cores when there are many files to read
+        (each file holding findings is read and composed again to place them: most of a report's
+        time): a forked child places the findings of the later half of the files and hands its
+        origins back through a pipe, the parent places the others. What the child could not hand
+        back is placed later, as :meth:`origin` places any verdict."""
+        groups: list[list[Verdict]] = []
+        for v in verdicts:
+            file = v.resource.file if v.resource is not None else None
+            if groups and (groups[-1][0].resource.file if groups[-1][0].resource is not None else None) == file:
+                groups[-1].append(v)
+            else:
+                groups.append([v])
+        if not hasattr(os, "fork") or len(groups) < PARALLEL_LOCATE_FILES:
+            return
+        mine, theirs = groups[:len(groups) // 2], groups[len(groups) // 2:]
+        import pickle
+        import warnings
+
+        read_fd, write_fd = os.pipe()
+        try:
+            with warnings.catch_warnings():  # Python 3.12+ warns of a fork beside threads; the child uses none
+                warnings.simplefilter("ignore", DeprecationWarning)
+                pid = os.fork()
+        except OSError:
+            os.close(read_fd)
+            os.close(write_fd)
+            return
+        if pid == 0:  # the child: its origins to the pipe, and out
+            status = 1
+            try:
+                os.close(read_fd)
+                data = pickle.dumps([self.origin(v) for group in theirs for v in group])
+                with os.fdopen(write_fd, "wb") as out:
+                    out.write(data)
+                status = 0
+            finally:
+                os._exit(status)
+        os.close(write_fd)
+        try:
+            for group in mine:
+                for v in group:
+                    self.origin(v)
+            with os.fdopen(read_fd, "rb") as answer:
+                data = answer.read()
+        finally:
+            _, status = os.waitpid(pid, 0)
+        if os.waitstatus_to_exitcode(status) == 0:
+            for v, origin in zip((v for group in theirs for v in group), pickle.loads(data)):
+                self._origins[id(v)] = origin
 
 
 def _place_json(origin: Origin) -> dict:
@@ -1103,6 +1158,8 @@ def run(args: argparse.Namespace, out: Optional[TextIO] = None, err: Optional[Te
     locator = Locator(analysis.resources, stack_file=getattr(args, "stack_file", None),
                       search=[os.getcwd(), root, str(Path(__file__).resolve().parent.parent)], texts=texts)
     findings = Findings(analysis, locator, _fallback_file(args.paths, analysis.resources))
+    with _no_cycle_collection():
+        findings.locate(analysis.verdicts)
     failing = failing_verdicts(analysis, getattr(args, "fail_on", None))
     for fmt, path in plan:
         color = fmt == "text" and path is None and use_color(out, getattr(args, "color", "auto"))

@@ -4,6 +4,8 @@ Pulumi.<stack>.yaml key that produced them; and the JSON format against its publ
 from __future__ import annotations
 
 import json
+import os
+import re
 from pathlib import Path
 
 import pytest
@@ -310,3 +312,49 @@ def test_field_paths_are_fresh_lists_for_each_caller():
     first = locate.field_paths(message)
     first[0].append("mutated")
     assert locate.field_paths(message) == [["spec", "containers", 0, "securityContext", "privileged"]]
+
+
+# ---------------------------------------------------------------------------------------------
+# Placing many findings on two cores (check.Findings.locate)
+# ---------------------------------------------------------------------------------------------
+
+def _reports(capsys, rendered, config):
+    return {fmt: run_check(capsys, rendered, "--config", config, "--format", fmt)[1] for fmt in ("json", "sarif")}
+
+
+def _without_timings(text: str) -> str:
+    return re.sub(r'"(duration|durationSeconds|endTimeUtc|startTimeUtc)": [^,\n]+', "", text)
+
+
+def test_findings_placed_on_two_cores_are_placed_as_on_one(capsys, rendered, tmp_path, monkeypatch):
+    """A forked child places the later half of the files' findings: every report is the same as
+    when one process places them all, and so it is when the child fails (the parent places the rest)."""
+    monkeypatch.chdir(ROOT)
+    config = tmp_path / "strict.json"
+    config.write_text(json.dumps(STRICT))
+    monkeypatch.setattr(check, "PARALLEL_LOCATE_FILES", 10 ** 9)
+    one = {k: _without_timings(v) for k, v in _reports(capsys, rendered, config).items()}
+    assert len(json.loads(one["json"])["violations"]) > 2
+    forks = []
+    real_fork = os.fork
+
+    def fork():
+        pid = real_fork()
+        if pid:
+            forks.append(pid)
+        return pid
+
+    monkeypatch.setattr(check.os, "fork", fork)
+    monkeypatch.setattr(check, "PARALLEL_LOCATE_FILES", 2)
+    assert {k: _without_timings(v) for k, v in _reports(capsys, rendered, config).items()} == one
+    assert len(forks) == 2
+    parent, real_origin = os.getpid(), check.Findings.origin
+
+    def failing_in_the_child(self, v):
+        if os.getpid() != parent:
+            raise RuntimeError("the child fails")
+        return real_origin(self, v)
+
+    monkeypatch.setattr(check.Findings, "origin", failing_in_the_child)
+    assert {k: _without_timings(v) for k, v in _reports(capsys, rendered, config).items()} == one
+    assert len(forks) == 4
