@@ -554,6 +554,25 @@ def _json_int(text: str) -> int:
 
 
 _JSON = json.JSONDecoder(parse_constant=_json_constant, parse_int=_json_int)
+#: A \u escape of a UTF-16 surrogate: Python's reader keeps one that pairs with nothing as a lone
+#: surrogate, which no UTF-8 text (and no protobuf string) can hold.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _without_lone_surrogates(value: Any) -> Any:
+    """*value* with each lone surrogate replaced by U+FFFD, as Go's encoding/json (kubectl's JSON
+    reader) decodes one: ``unquote`` in encoding/json/decode.go takes an escaped surrogate that does
+    not pair with the next escape as ``unicode.ReplacementChar``."""
+    if isinstance(value, str):
+        return _LONE_SURROGATE.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {_without_lone_surrogates(k): _without_lone_surrogates(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_lone_surrogates(v) for v in value]
+    return value
+
+
 _JSON_BAD_NUMBER = re.compile(r"(?<![\w.\"])(?:-?Infinity|NaN|-?\d{300,})(?![\w\"])")
 
 
@@ -873,6 +892,8 @@ class _Collector:
                 raise ManifestError([f"{file}:{lines(bad.start() if bad else i)}: {e}"]) from None
             if _depth_of(doc) > MAX_DEPTH:
                 raise ManifestError([_too_deep(file, lines(i))])
+            if _SURROGATE_ESCAPE.search(text, i, end) is not None:
+                doc = _without_lone_surrogates(doc)
             count += 1
             if doc is not None:
                 for item, line in flatten(doc, i, lambda at: _json_items_offsets(text, at), lines):

@@ -142,3 +142,23 @@ def test_many_aliases_to_a_small_anchor_are_not_a_bomb():
             + "".join(f"  c{j}: *env\n" for j in range(200)) for i in range(5)]
     assert len(load_text("---\n".join(docs))) == 5
     assert yaml.safe_load(docs[0])["spec"]["c199"] == [{"name": "A", "value": "1"}]
+
+
+def test_a_lone_surrogate_escape_in_json_reads_as_kubectl_reads_it(capsys, tmp_path):
+    """Go's encoding/json (kubectl's JSON reader) decodes an escaped UTF-16 surrogate that pairs
+    with nothing as U+FFFD (encoding/json/decode.go ``unquote``: "Invalid surrogate; fall back to
+    replacement rune"); a pair is one character. Python's reader would keep the lone half, which no
+    UTF-8 text can carry to the pack: check crashed on it."""
+    doc = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "odd", "namespace": "default"},
+           "data": {"lone": "a\ud800b", "pair": "\ud83d\ude00", "\udfffkey": "x"}}
+    path = tmp_path / "odd.json"
+    path.write_text(json.dumps(doc))  # ensure_ascii: every character as a \u escape
+    assert "\\ud800" in path.read_text()
+    [thing] = load_path(path)
+    assert thing.inputs["data"] == {"lone": "a\ufffdb", "pair": "\U0001F600", "\ufffdkey": "x"}
+    status = main(["check", str(path)])
+    out, err = capsys.readouterr()
+    assert status in (0, 1) and "1 resource" in out and "bug" not in err, err
+    # an escaped backslash before "ud800" is no escape: the text stays as written
+    path.write_text(json.dumps({**doc, "data": {"text": "\\ud800"}}))
+    assert load_path(path)[0].inputs["data"] == {"text": "\\ud800"}
