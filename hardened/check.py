@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as _dt
-import gc
 import hashlib
 import json
 import os
@@ -36,6 +35,7 @@ from xml.etree import ElementTree as ET
 from .analyzer import DEFAULT_PACK, Analysis, PolicyInfo, PolicyPackProcess, Verdict
 from .console import Console, UserError, did_you_mean, paint, plural, use_color
 from .formats import FORMATS, Report, Suppression
+from .gcpause import without_cyclic_gc
 from .manifests import (DEFAULT_STACK, RESOURCES_JSON, ManifestError, Resource, display_path, load_path,  # noqa: F401
                         load_text, stream_resources)
 from .origin import Locator, Origin
@@ -98,41 +98,25 @@ class Findings:
                 groups[-1].append(v)
             else:
                 groups.append([v])
-        if not hasattr(os, "fork") or len(groups) < PARALLEL_LOCATE_FILES:
+        if len(groups) < PARALLEL_LOCATE_FILES:
             return
         mine, theirs = groups[:len(groups) // 2], groups[len(groups) // 2:]
         import pickle
-        import warnings
+        import time
 
-        read_fd, write_fd = os.pipe()
-        try:
-            with warnings.catch_warnings():  # Python 3.12+ warns of a fork beside threads; the child uses none
-                warnings.simplefilter("ignore", DeprecationWarning)
-                pid = os.fork()
-        except OSError:
-            os.close(read_fd)
-            os.close(write_fd)
+        from policy_pack.policies._lib.parallel import MIN_WAIT, answer, forked
+
+        child = forked(lambda: pickle.dumps([self.origin(v) for group in theirs for v in group]))
+        if child is None:
             return
-        if pid == 0:  # the child: its origins to the pipe, and out
-            status = 1
-            try:
-                os.close(read_fd)
-                data = pickle.dumps([self.origin(v) for group in theirs for v in group])
-                with os.fdopen(write_fd, "wb") as out:
-                    out.write(data)
-                status = 0
-            finally:
-                os._exit(status)
-        os.close(write_fd)
+        started = time.monotonic()
         try:
             for group in mine:
                 for v in group:
                     self.origin(v)
-            with os.fdopen(read_fd, "rb") as answer:
-                data = answer.read()
         finally:
-            _, status = os.waitpid(pid, 0)
-        if os.waitstatus_to_exitcode(status) == 0:
+            data = answer(*child, max(MIN_WAIT, 4 * (time.monotonic() - started)))
+        if data is not None:
             for v, origin in zip((v for group in theirs for v in group), pickle.loads(data)):
                 self._origins[id(v)] = origin
 
@@ -677,18 +661,6 @@ def _writing(path: str) -> Iterator[TextIO]:
         raise UserError(f"cannot write {path}: {e.strerror or e}") from None
 
 
-@contextlib.contextmanager
-def _no_cycle_collection() -> Iterator[None]:
-    """The cyclic garbage collector paused: writing reports builds many small acyclic objects (the
-    locator's node trees, each violation's dict), and each pass of the collector would rescan the
-    whole analysis still held (every resource and verdict), for nothing to collect."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _write(path: str, text: str) -> None:
@@ -1158,7 +1130,7 @@ def run(args: argparse.Namespace, out: Optional[TextIO] = None, err: Optional[Te
     locator = Locator(analysis.resources, stack_file=getattr(args, "stack_file", None),
                       search=[os.getcwd(), root, str(Path(__file__).resolve().parent.parent)], texts=texts)
     findings = Findings(analysis, locator, _fallback_file(args.paths, analysis.resources))
-    with _no_cycle_collection():
+    with without_cyclic_gc():
         findings.locate(analysis.verdicts)
     failing = failing_verdicts(analysis, getattr(args, "fail_on", None))
     for fmt, path in plan:
@@ -1166,10 +1138,10 @@ def run(args: argparse.Namespace, out: Optional[TextIO] = None, err: Optional[Te
         options = dict(color=color, failing=failing, duplicates=duplicates, suppressed=suppressed, notes=notes,
                        show_exemptions=getattr(args, "show_exemptions", False))
         if path is None:
-            with _no_cycle_collection():
+            with without_cyclic_gc():
                 write_format(fmt, out, analysis, findings, **options)
             continue
-        with _writing(path) as fh, _no_cycle_collection():
+        with _writing(path) as fh, without_cyclic_gc():
             write_format(fmt, fh, analysis, findings, **options)
         console.info(f"wrote {fmt} to {path}")
     if all(path is not None for _, path in plan) or any(f != "text" for f, p in plan if p is None):

@@ -43,6 +43,7 @@ import yaml
 from . import engine
 from .serialise import _Dumper, _FastDumper, _json, _node, dump_yaml, serve  # noqa: F401 - render's API
 from .engine import ChartError, Registered
+from .gcpause import without_cyclic_gc
 
 from .stackfile import OFFLINE_SECRET_PLACEHOLDER, PROJECT, REPO_ROOT, RenderError, read_stack_config, stack_file
 
@@ -340,34 +341,12 @@ def preview_id(name: str) -> str:
 
 def struct_to_dict(struct: Any) -> dict[str, Any]:
     """``google.protobuf.json_format.MessageToDict`` of a ``Struct`` (the same keys in the same
-    order and the same values: numbers as floats), read straight from its fields: the generic
-    converter looks up each value's field descriptor, a tenth of a registration's time."""
-    fields = struct.fields
-    try:
-        return {key: _struct_value(fields[key]) for key in fields}
-    except ValueError:   # a NaN or an infinity: the converter's own error
-        from google.protobuf import json_format
+    order and the same values: numbers as floats, its error for NaN or infinity), read straight
+    from its fields: the generic converter looks up each value's field descriptor, a tenth of a
+    registration's time (policy_pack/policies/_lib/structs.py, shared with the pack)."""
+    from policy_pack.policies._lib.structs import struct_to_dict as convert
 
-        return json_format.MessageToDict(struct)
-
-
-def _struct_value(value: Any) -> Any:
-    kind = value.WhichOneof("kind")
-    if kind == "string_value":
-        return value.string_value
-    if kind == "struct_value":
-        fields = value.struct_value.fields
-        return {key: _struct_value(fields[key]) for key in fields}
-    if kind == "list_value":
-        return [_struct_value(item) for item in value.list_value.values]
-    if kind == "bool_value":
-        return value.bool_value
-    if kind == "number_value":
-        number = value.number_value
-        if number != number or number in (float("inf"), float("-inf")):
-            raise ValueError("not a JSON number")
-        return number
-    return None   # null_value, or no value set
+    return convert(struct)
 
 
 def _options(request) -> dict[str, Any]:
@@ -612,19 +591,6 @@ class _ProgressHandler(logging.Handler):
         self.sink(f"warning: {message}" if record.levelno >= logging.WARNING else message)
 
 
-@contextlib.contextmanager
-def without_cyclic_gc() -> Iterator[None]:
-    """The cyclic garbage collector off meanwhile. A render allocates many long-lived objects (the
-    program's resources, outputs and futures, the records, the charts' objects): the collector
-    would rescan them again and again (it made large stacks superlinear, and took a tenth of a
-    prod render while the manifests were written). Reference counting still frees the rest."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 #: How long a thread holds the GIL while another waits for it, during a render (Python's default

@@ -8,6 +8,8 @@ render fail with the engine's message naming the missing chart and how to fill t
 """
 import os
 import uuid
+
+import pytest
 from pathlib import Path
 
 from hardened import engine
@@ -92,3 +94,20 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         terminalreporter.section(f"slower than {SLOW_SECONDS:.0f} s without a stated reason (tests/conftest.py SLOW)")
         for d, n in reversed(unmarked):
             terminalreporter.write_line(f"{d:7.1f}s {n}")
+
+
+@pytest.fixture
+def counted_forks(monkeypatch):
+    """``os.fork`` as it is, each child made recorded (its pid, in the parent): the code that runs
+    work on two cores (policy_pack/policies/_lib/parallel.py, hardened.check) forks through it."""
+    forks: list[int] = []
+    real_fork = os.fork
+
+    def fork():
+        pid = real_fork()
+        if pid:
+            forks.append(pid)
+        return pid
+
+    monkeypatch.setattr(os, "fork", fork)
+    return forks

@@ -326,7 +326,7 @@ def _without_timings(text: str) -> str:
     return re.sub(r'"(duration|durationSeconds|endTimeUtc|startTimeUtc)": [^,\n]+', "", text)
 
 
-def test_findings_placed_on_two_cores_are_placed_as_on_one(capsys, rendered, tmp_path, monkeypatch):
+def test_findings_placed_on_two_cores_are_placed_as_on_one(capsys, rendered, tmp_path, monkeypatch, counted_forks):
     """A forked child places the later half of the files' findings: every report is the same as
     when one process places them all, and so it is when the child fails (the parent places the rest)."""
     monkeypatch.chdir(ROOT)
@@ -335,16 +335,7 @@ def test_findings_placed_on_two_cores_are_placed_as_on_one(capsys, rendered, tmp
     monkeypatch.setattr(check, "PARALLEL_LOCATE_FILES", 10 ** 9)
     one = {k: _without_timings(v) for k, v in _reports(capsys, rendered, config).items()}
     assert len(json.loads(one["json"])["violations"]) > 2
-    forks = []
-    real_fork = os.fork
-
-    def fork():
-        pid = real_fork()
-        if pid:
-            forks.append(pid)
-        return pid
-
-    monkeypatch.setattr(check.os, "fork", fork)
+    forks = counted_forks
     monkeypatch.setattr(check, "PARALLEL_LOCATE_FILES", 2)
     assert {k: _without_timings(v) for k, v in _reports(capsys, rendered, config).items()} == one
     assert len(forks) == 2

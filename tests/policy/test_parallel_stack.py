@@ -13,37 +13,21 @@ from pulumi.runtime.proto import analyzer_pb2 as pb
 
 from policy_pack.policies._lib import fastpath, parallel
 
-from .test_fastpath import CASES, servicers  # noqa: F401 (the fixture: the fast and the SDK servicer)
-from .test_stack_request import stack_request
+from .test_fastpath import servicers  # noqa: F401 (the fixture: the fast and the SDK servicer)
+from .test_stack_request import stack_request, whole_sample_set
 
 
 @pytest.fixture(scope="module")
 def whole_set():
     """Every sample in one request (each stack policy meets the others' kinds)."""
-    resources, seen = [], set()
-    for _, rs in CASES:
-        for r in rs:
-            if r.urn not in seen:
-                seen.add(r.urn)
-                resources.append(r)
-    return stack_request(resources)
+    return stack_request(whole_sample_set())
 
 
 @pytest.fixture
-def forking(monkeypatch):
-    """Every request is large enough to be split; the number of forks made is counted."""
+def forking(monkeypatch, counted_forks):
+    """Every request is large enough to be split; the children made are counted."""
     monkeypatch.setattr(parallel, "MIN_RESOURCES", 0)
-    forks = []
-    real_fork = os.fork
-
-    def fork():
-        pid = real_fork()
-        if pid:
-            forks.append(pid)
-        return pid
-
-    monkeypatch.setattr(parallel.os, "fork", fork)
-    return forks
+    return counted_forks
 
 
 def _bytes(servicer, request) -> bytes:
@@ -61,13 +45,13 @@ def test_two_processes_answer_as_the_sdk(servicers, whole_set, forking):
 
 def test_a_child_that_answers_nothing_leaves_its_policies_to_the_parent(servicers, whole_set, forking, monkeypatch):
     fast, plain = servicers
-    real_answer = parallel._answer
+    real_answer = parallel.answer
 
     def lost(pid, fd, timeout):
         real_answer(pid, fd, timeout)  # reaped as ever, its answer lost
         return None
 
-    monkeypatch.setattr(parallel, "_answer", lost)
+    monkeypatch.setattr(parallel, "answer", lost)
     assert _bytes(fast, whole_set) == _bytes(plain, whole_set)
     assert forking
 

@@ -38,6 +38,17 @@ def stack_request(resources):
     return pb.AnalyzeStackRequest(resources=entries)
 
 
+def whole_sample_set():
+    """Every sample's resources, each URN once."""
+    resources, seen = [], set()
+    for _, rs in CASES:
+        for r in rs:
+            if r.urn not in seen:
+                seen.add(r.urn)
+                resources.append(r)
+    return resources
+
+
 def answer(servicer, request):
     return json_format.MessageToDict(servicer.AnalyzeStack(request, None))
 
@@ -59,13 +70,7 @@ def test_a_whole_sample_set_at_once_answers_as_the_sdk(servicers, monkeypatch):
     monkeypatch.setattr(fastpath, "VIEW_BUDGET", 4096)
     monkeypatch.setattr(fastpath, "RECENT_VIEWS", 2)
     fast, plain = servicers
-    resources, seen = [], set()
-    for _, rs in CASES:
-        for r in rs:
-            if r.urn not in seen:
-                seen.add(r.urn)
-                resources.append(r)
-    request = stack_request(resources)
+    request = stack_request(whole_sample_set())
     got = answer(fast, request)
     assert got == answer(plain, request)
     assert got.get("diagnostics"), "the set holds disallowed samples: a vacuous comparison proves nothing"

@@ -48,6 +48,8 @@ from contextlib import contextmanager
 from collections.abc import Mapping
 from typing import Any, Optional
 
+from .structs import NotJson, struct_dict
+
 SUPPORTED_VERSIONS = ("1.21.",)
 _local = threading.local()
 
@@ -250,34 +252,6 @@ _DICT_PROXY: Any = None
 _LIST_PROXY: Any = None
 
 
-def _value_of(value: Any) -> Any:
-    """One ``google.protobuf.Value`` as json_format's _ValueMessageToJsonObject gives it."""
-    which = value.WhichOneof("kind")
-    if which == "string_value":
-        return value.string_value
-    if which == "struct_value":
-        return _struct_dict(value.struct_value)
-    if which == "list_value":
-        return [_value_of(item) for item in value.list_value.values]
-    if which == "bool_value":
-        return value.bool_value
-    if which == "number_value":
-        number = value.number_value
-        if number - number != 0.0:  # infinite or NaN: json_format refuses it, with its own message
-            raise _NotJson
-        return number
-    return None  # null_value, or no kind set
-
-
-class _NotJson(Exception):
-    pass
-
-
-def _struct_dict(struct: Any) -> dict:
-    fields = struct.fields
-    return {key: _value_of(fields[key]) for key in fields}
-
-
 def message_to_dict(message: Any, *args: Any, **kwargs: Any) -> Any:
     """``json_format.MessageToDict`` with its default options, for the message pulumi_policy
     converts (``google.protobuf.Struct``, the properties of a resource) read field by field
@@ -286,8 +260,8 @@ def message_to_dict(message: Any, *args: Any, **kwargs: Any) -> Any:
     is left to json_format itself (its result or its error)."""
     if not args and not kwargs and message.DESCRIPTOR.full_name == _STRUCT:
         try:
-            return _struct_dict(message)
-        except _NotJson:
+            return struct_dict(message)
+        except NotJson:
             pass
     return _ORIGINAL["json_format"](message, *args, **kwargs)
 
@@ -310,7 +284,7 @@ def _proxied_value(value: Any, path: list) -> Any:
     if which == "number_value":
         number = value.number_value
         if number - number != 0.0:
-            raise _NotJson
+            raise NotJson
         return number
     return None
 
@@ -333,7 +307,7 @@ def proxied_properties(struct: Any) -> Any:
     is left to the three steps themselves."""
     try:
         return _proxied_struct(struct, [])
-    except (_NotPlain, _NotJson):
+    except (_NotPlain, NotJson):
         return _ORIGINAL["proxy"](_ORIGINAL["deserialize"](_ORIGINAL["dict"](struct)))
 
 

@@ -92,10 +92,38 @@ def merged(first: Any, second: Any, order: list[str]) -> Any:
     return out
 
 
-def _answer(pid: int, fd: int, timeout: float) -> Optional[Any]:
-    """The child's answer, or None (it failed, or gave none within *timeout*: it is stopped)."""
-    from pulumi.runtime.proto import analyzer_pb2
+def forked(work: Callable[[], bytes]) -> Optional[tuple[int, int]]:
+    """A child process that runs *work*, writes the bytes it returns to a pipe and leaves with
+    ``os._exit`` (never returning into its parent's code); to the parent, ``(pid, the pipe's read
+    end)`` for :func:`answer`, or None when no child can be made (no ``os.fork``, or it failed)."""
+    if not hasattr(os, "fork"):
+        return None
+    read_fd, write_fd = os.pipe()
+    try:
+        with warnings.catch_warnings():  # Python 3.12+ warns of a fork beside threads; the child runs no other
+            warnings.simplefilter("ignore", DeprecationWarning)
+            pid = os.fork()
+    except OSError:
+        os.close(read_fd)
+        os.close(write_fd)
+        return None
+    if pid == 0:
+        status = 1
+        try:
+            os.close(read_fd)
+            data = work()
+            with os.fdopen(write_fd, "wb") as out:
+                out.write(data)
+            status = 0
+        finally:
+            os._exit(status)
+    os.close(write_fd)
+    return pid, read_fd
 
+
+def answer(pid: int, fd: int, timeout: float) -> Optional[bytes]:
+    """What the child *pid* of :func:`forked` wrote, or None: it failed, or gave no answer within
+    *timeout* seconds (it is stopped). The child is reaped either way."""
     chunks = []
     deadline = time.monotonic() + timeout
     complete = False
@@ -115,13 +143,15 @@ def _answer(pid: int, fd: int, timeout: float) -> Optional[Any]:
         _, status = os.waitpid(pid, 0)
     if not complete or os.waitstatus_to_exitcode(status) != 0:
         return None
-    return analyzer_pb2.AnalyzeResponse.FromString(b"".join(chunks))
+    return b"".join(chunks)
 
 
 def analyze_stack_in_two(servicer: Any, analyze_stack: Callable[[Any, Any], Any], request: Any, context: Any,
                          scope: Any) -> Any:
     """``analyze_stack(request, context)`` (the SDK's, inside the fast path's stack scope), run in
     two processes when that pays (see the module's docstring)."""
+    from pulumi.runtime.proto import analyzer_pb2
+
     resources = request.resources._all
     policies = _stack_policies(servicer)
     if (not hasattr(os, "fork") or len(resources) < MIN_RESOURCES or len(request.data) > MAX_BYTES
@@ -130,39 +160,30 @@ def analyze_stack_in_two(servicer: Any, analyze_stack: Callable[[Any, Any], Any]
     tickets_in, tickets_out = os.pipe()
     os.write(tickets_out, bytes(heaviest_first(policies, resources)))  # 255 bytes at most: never blocks
     os.close(tickets_out)
-    read_fd, write_fd = os.pipe()
-    try:
-        with warnings.catch_warnings():  # Python 3.12+ warns of a fork beside threads; the child runs no other
-            warnings.simplefilter("ignore", DeprecationWarning)
-            pid = os.fork()
-    except OSError:
-        for fd in (tickets_in, read_fd, write_fd):
-            os.close(fd)
+
+    def child_share() -> bytes:
+        scope.claim = _claims(tickets_in, policies, [])
+        return analyze_stack(request, context).SerializeToString()
+
+    child = forked(child_share)
+    if child is None:
+        os.close(tickets_in)
         return analyze_stack(request, context)
+    pid, read_fd = child
     taken: list = []
     scope.claim = _claims(tickets_in, policies, taken)
-    if pid == 0:  # the child: the policies it takes, its answer to the pipe, and out
-        status = 1
-        try:
-            os.close(read_fd)
-            data = analyze_stack(request, context).SerializeToString()
-            with os.fdopen(write_fd, "wb") as out:
-                out.write(data)
-            status = 0
-        finally:
-            os._exit(status)
-    os.close(write_fd)
     started = time.monotonic()
     try:
         mine = analyze_stack(request, context)
     except BaseException:
         os.kill(pid, signal.SIGKILL)
-        _answer(pid, read_fd, 0.0)
+        answer(pid, read_fd, 0.0)
         raise
     finally:
         scope.claim = None
         os.close(tickets_in)
-    theirs = _answer(pid, read_fd, max(MIN_WAIT, 4 * (time.monotonic() - started)))
+    data = answer(pid, read_fd, max(MIN_WAIT, 4 * (time.monotonic() - started)))
+    theirs = None if data is None else analyzer_pb2.AnalyzeResponse.FromString(data)
     if theirs is None:
         scope.share = frozenset(p.name for p in policies) - {p.name for p in taken}
         try:
