@@ -333,11 +333,46 @@ def to_struct(value: Mapping[str, Any]):
 
     struct = struct_pb2.Struct()
     try:
-        struct.update(value)
+        _fill(struct, value)
     except (ValueError, TypeError, AttributeError, OverflowError):
         struct = struct_pb2.Struct()
         struct.update(_jsonable(value))
     return struct
+
+
+def _fill(struct: Any, value: Mapping[str, Any]) -> None:
+    """``struct.update(value)``: the same calls on the same messages (protobuf's
+    well_known_types.py, ``Struct.update`` and ``_SetStructValue``), chosen by exact type for the
+    types YAML and JSON give; any other value goes through protobuf's own code."""
+    fields = struct.fields
+    for key, item in value.items():
+        _set_value(fields[key], item)
+
+
+def _set_value(target: Any, value: Any) -> None:
+    kind = type(value)
+    if kind is str:
+        target.string_value = value
+    elif kind is dict:
+        inner = target.struct_value
+        inner.Clear()
+        _fill(inner, value)
+    elif kind is bool:
+        target.bool_value = value
+    elif kind is int or kind is float:
+        target.number_value = value
+    elif value is None:
+        target.null_value = 0
+    elif kind is list:
+        inner = target.list_value
+        inner.Clear()
+        values = inner.values
+        for item in value:
+            _set_value(values.add(), item)
+    else:
+        from google.protobuf.internal.well_known_types import _SetStructValue
+
+        _SetStructValue(target, value)
 
 
 def _level_name(value: int) -> str:

@@ -126,3 +126,33 @@ def test_json_round_trip_of_struct_values(pack):
                     "  securityContext: {runAsUser: 0}\n  containers: [{name: c, image: x}]\n")
     found = [v.message for v in pack.analyze([r]).by_policy("pod-disallow-root-user")]
     assert any("runs as UID 0" in m for m in found), json.dumps(found)
+
+
+def test_inputs_become_the_struct_protobuf_builds():
+    """hardened.analyzer.to_struct fills the Struct itself (by exact type); the message must be the
+    one ``Struct.update`` builds (google/protobuf/internal/well_known_types.py), bytes and map order
+    included, for any value YAML or JSON can give, and for the odd ones it hands to protobuf."""
+    from collections import OrderedDict
+
+    from google.protobuf import struct_pb2
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from hardened.analyzer import to_struct
+
+    values = st.recursive(
+        st.none() | st.booleans() | st.integers(-2**60, 2**60) | st.floats(allow_nan=False, allow_infinity=False)
+        | st.text(max_size=8),
+        lambda inner: st.lists(inner, max_size=4) | st.tuples(inner, inner) | st.dictionaries(st.text(max_size=6),
+                                                                                            inner, max_size=4)
+        | st.builds(OrderedDict, st.dictionaries(st.text(max_size=3), inner, max_size=2)),
+        max_leaves=25)
+
+    @settings(max_examples=400, deadline=None)
+    @given(st.dictionaries(st.text(max_size=6), values, max_size=6))
+    def check(value):
+        expected = struct_pb2.Struct()
+        expected.update(value)
+        assert to_struct(value).SerializeToString() == expected.SerializeToString()
+
+    check()
