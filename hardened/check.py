@@ -91,33 +91,36 @@ class Findings:
         time): a forked child places the findings of the later half of the files and hands its
         origins back through a pipe, the parent places the others. What the child could not hand
         back is placed later, as :meth:`origin` places any verdict."""
-        groups: list[list[Verdict]] = []
+        groups: list[list[Verdict]] = []  # the verdicts of each file in a row
+        last: Any = object()
         for v in verdicts:
             file = v.resource.file if v.resource is not None else None
-            if groups and (groups[-1][0].resource.file if groups[-1][0].resource is not None else None) == file:
+            if file == last:
                 groups[-1].append(v)
             else:
                 groups.append([v])
+                last = file
         if len(groups) < PARALLEL_LOCATE_FILES:
             return
-        mine, theirs = groups[:len(groups) // 2], groups[len(groups) // 2:]
+        half = len(groups) // 2
+        mine = [v for group in groups[:half] for v in group]
+        theirs = [v for group in groups[half:] for v in group]
         import pickle
         import time
 
         from policy_pack.policies._lib.parallel import MIN_WAIT, answer, forked
 
-        child = forked(lambda: pickle.dumps([self.origin(v) for group in theirs for v in group]))
+        child = forked(lambda: pickle.dumps([self.origin(v) for v in theirs]))
         if child is None:
             return
         started = time.monotonic()
         try:
-            for group in mine:
-                for v in group:
-                    self.origin(v)
+            for v in mine:
+                self.origin(v)
         finally:
             data = answer(*child, max(MIN_WAIT, 4 * (time.monotonic() - started)))
         if data is not None:
-            for v, origin in zip((v for group in theirs for v in group), pickle.loads(data)):
+            for v, origin in zip(theirs, pickle.loads(data)):
                 self._origins[id(v)] = origin
 
 

@@ -48,7 +48,10 @@ from contextlib import contextmanager
 from collections.abc import Mapping
 from typing import Any, Optional
 
-from .structs import NotJson, struct_dict
+from pulumi_policy.deserialize import SPECIAL_SIG_KEY
+
+from .k8s import DICT_PROXY, LIST_PROXY
+from .structs import NotJson, struct_to_dict
 
 SUPPORTED_VERSIONS = ("1.21.",)
 _local = threading.local()
@@ -246,10 +249,6 @@ class _LazyProps(Mapping):
 
 _ORIGINAL: dict[str, Any] = {}
 _STRUCT = "google.protobuf.Struct"
-#: pulumi_policy deserialize.py SPECIAL_SIG_KEY, and its proxy classes (proxy.py).
-_SPECIAL_SIG_KEY = "4dabf18193072939515e22adb298388d"
-_DICT_PROXY: Any = None
-_LIST_PROXY: Any = None
 
 
 def message_to_dict(message: Any, *args: Any, **kwargs: Any) -> Any:
@@ -259,11 +258,10 @@ def message_to_dict(message: Any, *args: Any, **kwargs: Any) -> Any:
     tests compare both on random and real inputs). Anything else, and a number JSON cannot hold,
     is left to json_format itself (its result or its error)."""
     if not args and not kwargs and message.DESCRIPTOR.full_name == _STRUCT:
-        try:
-            return struct_dict(message)
-        except NotJson:
-            pass
-    return _ORIGINAL["json_format"](message, *args, **kwargs)
+        return struct_to_dict(message)
+    from google.protobuf import json_format
+
+    return json_format.MessageToDict(message, *args, **kwargs)
 
 
 class _NotPlain(Exception):
@@ -278,7 +276,7 @@ def _proxied_value(value: Any, path: list) -> Any:
         return _proxied_struct(value.struct_value, path)
     if which == "list_value":
         items = value.list_value.values
-        return _LIST_PROXY([_proxied_value(item, [*path, str(i)]) for i, item in enumerate(items)], path)
+        return LIST_PROXY([_proxied_value(item, [*path, str(i)]) for i, item in enumerate(items)], path)
     if which == "bool_value":
         return value.bool_value
     if which == "number_value":
@@ -293,10 +291,10 @@ def _proxied_struct(struct: Any, path: list) -> Any:
     fields = struct.fields
     target = {}
     for key in fields:
-        if key == _SPECIAL_SIG_KEY:
+        if key == SPECIAL_SIG_KEY:
             raise _NotPlain
         target[key] = _proxied_value(fields[key], [*path, key])
-    return _DICT_PROXY(target, path)
+    return DICT_PROXY(target, path)
 
 
 def proxied_properties(struct: Any) -> Any:
@@ -706,14 +704,8 @@ def install() -> bool:
               "_PolicyAnalyzerServicer", "ResourceValidationPolicy", "StackValidationPolicy")
     if not all(hasattr(sdk, n) for n in needed):
         return False
-    from pulumi_policy import deserialize, proxy
-
-    global _DICT_PROXY, _LIST_PROXY
-    if deserialize.SPECIAL_SIG_KEY != _SPECIAL_SIG_KEY:
-        return False
-    _DICT_PROXY, _LIST_PROXY = proxy._DictProxy, proxy._ListProxy
     _ORIGINAL.update(dict=message_to_dict, deserialize=sdk.deserialize_properties,
-                     proxy=sdk.unknown_checking_proxy, json_format=sdk.json_format.MessageToDict)
+                     proxy=sdk.unknown_checking_proxy)
     for step in ("dict", "deserialize", "proxy"):
         _MEMOISED[step] = _memoised(_ORIGINAL[step], step)
     sdk.json_format = _JsonFormat(sdk.json_format)

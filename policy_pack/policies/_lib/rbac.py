@@ -111,8 +111,6 @@ def _copy(value: Any) -> Any:
     return value
 
 
-
-
 def _strings(value: Any) -> list[str]:
     return [v for v in value if isinstance(v, str)] if isinstance(value, (list, tuple)) else []
 
